@@ -1,0 +1,349 @@
+/*
+ * Per-domain heartbeat configuration: defaults, limits and the
+ * <heartbeat/> element kept in the domain's <metadata>.
+ */
+#include <config.h>
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+
+#include "hb-config.h"
+#include "hb-util.h"
+
+GQuark
+hbConfigErrorQuark(void)
+{
+    return g_quark_from_static_string("hb-config-error-quark");
+}
+
+typedef struct {
+    const char *name;
+    guint min;
+    guint max;
+} HbKeyInfo;
+
+/* Ranges for the numeric keys; enabled and action are words. */
+static const HbKeyInfo hbKeys[HB_KEY_LAST] = {
+    [HB_KEY_ENABLED] = { "enabled", 0, 0 },
+    [HB_KEY_TIME] = { "time", 2, 86400 },
+    [HB_KEY_RATE] = { "rate", 1, 1000 },
+    [HB_KEY_FAILURE_INTERVAL] = { "failure_interval", 1, 86400 },
+    [HB_KEY_FAILURE_ATTEMPTS] = { "failure_attempts", 1, 1000 },
+    [HB_KEY_BOOT_GRACE] = { "boot_grace", 0, 86400 },
+    [HB_KEY_ACTION] = { "action", 0, 0 },
+    [HB_KEY_MAX_EPISODES] = { "max_episodes", 0, 1000 },
+    [HB_KEY_EPISODE_WINDOW] = { "episode_window", 1, 604800 },
+    [HB_KEY_PING_TIMEOUT] = { "ping_timeout", 1, 300 },
+};
+
+static const char *hbActionNames[HB_ACTION_LAST] = {
+    [HB_ACTION_RESET] = "reset",
+    [HB_ACTION_RESTART] = "restart",
+    [HB_ACTION_NONE] = "none",
+};
+
+/* The shortest ping interval: rate may be at most this many per second of time. */
+#define HB_MAX_TICKS_PER_SECOND 10
+
+
+void
+hbConfigInitDefaults(HbConfig *cfg)
+{
+    *cfg = (HbConfig) {
+        .enabled = TRUE,
+        .time = 60,
+        .rate = 10,
+        .failure_interval = 10,
+        .failure_attempts = 12,
+        .boot_grace = 120,
+        .action = HB_ACTION_RESET,
+        .max_episodes = 3,
+        .episode_window = 3600,
+        .ping_timeout = 5,
+    };
+}
+
+
+const char *
+hbKeyName(HbKey key)
+{
+    return hbKeys[key].name;
+}
+
+
+int
+hbKeyFromName(const char *name)
+{
+    for (int i = 0; i < HB_KEY_LAST; i++) {
+        if (g_str_equal(hbKeys[i].name, name))
+            return i;
+    }
+    return -1;
+}
+
+
+const char *
+hbActionToString(HbAction action)
+{
+    return hbActionNames[action];
+}
+
+
+int
+hbActionFromString(const char *str)
+{
+    for (int i = 0; i < HB_ACTION_LAST; i++) {
+        if (g_str_equal(hbActionNames[i], str))
+            return i;
+    }
+    return -1;
+}
+
+
+static guint *
+hbConfigField(HbConfig *cfg, HbKey key)
+{
+    switch (key) {
+    case HB_KEY_TIME: return &cfg->time;
+    case HB_KEY_RATE: return &cfg->rate;
+    case HB_KEY_FAILURE_INTERVAL: return &cfg->failure_interval;
+    case HB_KEY_FAILURE_ATTEMPTS: return &cfg->failure_attempts;
+    case HB_KEY_BOOT_GRACE: return &cfg->boot_grace;
+    case HB_KEY_MAX_EPISODES: return &cfg->max_episodes;
+    case HB_KEY_EPISODE_WINDOW: return &cfg->episode_window;
+    case HB_KEY_PING_TIMEOUT: return &cfg->ping_timeout;
+    case HB_KEY_ENABLED:
+    case HB_KEY_ACTION:
+    case HB_KEY_LAST:
+        break;
+    }
+    return NULL;
+}
+
+
+int
+hbConfigSetKey(HbConfig *cfg, HbKey key, const char *value, GError **error)
+{
+    const HbKeyInfo *info = &hbKeys[key];
+    guint64 num;
+    g_autoptr(GError) err = NULL;
+
+    if (key == HB_KEY_ENABLED) {
+        if (g_str_equal(value, "yes")) {
+            cfg->enabled = TRUE;
+        } else if (g_str_equal(value, "no")) {
+            cfg->enabled = FALSE;
+        } else {
+            g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
+                        "%s: '%s' is not yes or no", info->name, value);
+            return -1;
+        }
+        return 0;
+    }
+
+    if (key == HB_KEY_ACTION) {
+        int action = hbActionFromString(value);
+        if (action < 0) {
+            g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
+                        "%s: '%s' is not reset, restart or none", info->name, value);
+            return -1;
+        }
+        cfg->action = action;
+        return 0;
+    }
+
+    if (!g_ascii_string_to_unsigned(value, 10, info->min, info->max, &num, &err)) {
+        g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
+                    "%s: '%s' is not a whole number from %u to %u",
+                    info->name, value, info->min, info->max);
+        return -1;
+    }
+    *hbConfigField(cfg, key) = num;
+    return 0;
+}
+
+
+/* Constraints between keys, checked once all keys are set. */
+int
+hbConfigCheck(const HbConfig *cfg, GError **error)
+{
+    if (cfg->rate > cfg->time * HB_MAX_TICKS_PER_SECOND) {
+        g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
+                    "rate: %u ticks per %u s is more than %d a second",
+                    cfg->rate, cfg->time, HB_MAX_TICKS_PER_SECOND);
+        return -1;
+    }
+    return 0;
+}
+
+
+gint64
+hbConfigIntervalUs(const HbConfig *cfg)
+{
+    return (gint64) cfg->time * G_USEC_PER_SEC / cfg->rate;
+}
+
+
+guint
+hbConfigEffectivePingTimeout(const HbConfig *cfg)
+{
+    guint interval = cfg->time / cfg->rate;
+
+    return MIN(cfg->ping_timeout, MAX(interval, 1));
+}
+
+
+static void
+hbConfigSetXmlError(GError **error)
+{
+    xmlErrorPtr xerr = xmlGetLastError();
+    g_autofree char *msg = g_strdup(xerr && xerr->message ? xerr->message : "no element");
+
+    g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
+                "malformed XML: %s", g_strchomp(msg));
+}
+
+
+static int
+hbConfigParseElement(xmlNodePtr root, HbConfig *cfg, GError **error)
+{
+    if (!g_str_equal((const char *) root->name, HB_METADATA_ELEMENT)) {
+        g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
+                    "expected element <%s>, found <%s>",
+                    HB_METADATA_ELEMENT, (const char *) root->name);
+        return -1;
+    }
+    if (root->ns && !g_str_equal((const char *) root->ns->href, HB_METADATA_URI)) {
+        g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
+                    "element <%s> is in namespace '%s', not '%s'", HB_METADATA_ELEMENT,
+                    (const char *) root->ns->href, HB_METADATA_URI);
+        return -1;
+    }
+    for (xmlNodePtr child = root->children; child; child = child->next) {
+        if (child->type == XML_ELEMENT_NODE) {
+            g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
+                        "unexpected element <%s> inside <%s>",
+                        (const char *) child->name, HB_METADATA_ELEMENT);
+            return -1;
+        }
+    }
+
+    for (xmlAttrPtr attr = root->properties; attr; attr = attr->next) {
+        const char *name = (const char *) attr->name;
+        g_autofree char *value = (char *) xmlNodeGetContent((xmlNodePtr) attr);
+        int key = hbKeyFromName(name);
+
+        if (key < 0) {
+            g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
+                        "unknown attribute '%s'", name);
+            return -1;
+        }
+        if (hbConfigSetKey(cfg, key, value ? value : "", error) < 0)
+            return -1;
+    }
+    return hbConfigCheck(cfg, error);
+}
+
+
+/*
+ * Parse @xml, the element virDomainGetMetadata returns, on top of @defaults.
+ * @cfg is written only on success, so a caller keeps its last valid config.
+ */
+int
+hbConfigParseMetadata(const char *xml, const HbConfig *defaults,
+                      HbConfig *cfg, GError **error)
+{
+    g_autoptr(xmlDoc) doc = NULL;
+    HbConfig tmp = *defaults;
+
+    doc = xmlReadMemory(xml, strlen(xml), "metadata.xml", NULL,
+                        XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    if (!doc || !xmlDocGetRootElement(doc)) {
+        hbConfigSetXmlError(error);
+        return -1;
+    }
+    if (hbConfigParseElement(xmlDocGetRootElement(doc), &tmp, error) < 0)
+        return -1;
+
+    *cfg = tmp;
+    return 0;
+}
+
+
+/* Every key as key=value lines, in a fixed order: the normalized form. */
+char *
+hbConfigFormat(const HbConfig *cfg)
+{
+    GString *out = g_string_new(NULL);
+
+    for (int key = 0; key < HB_KEY_LAST; key++) {
+        g_autofree char *value = NULL;
+
+        if (key == HB_KEY_ENABLED)
+            value = g_strdup(cfg->enabled ? "yes" : "no");
+        else if (key == HB_KEY_ACTION)
+            value = g_strdup(hbActionToString(cfg->action));
+        else
+            value = g_strdup_printf("%u", *hbConfigField((HbConfig *) cfg, key));
+        g_string_append_printf(out, "%s=%s\n", hbKeyName(key), value);
+    }
+    return g_string_free(out, FALSE);
+}
+
+
+/*
+ * Apply @changes (key name -> value, NULL value removes the key) to the
+ * metadata element @xml (NULL: none yet) and return the new element.
+ * Keys not named keep their text, so unset keys keep following the
+ * daemon's defaults. The result is validated on top of @defaults.
+ */
+char *
+hbConfigEditMetadata(const char *xml, GHashTable *changes,
+                     const HbConfig *defaults, GError **error)
+{
+    g_autoptr(xmlDoc) doc = NULL;
+    xmlNodePtr root;
+    GHashTableIter iter;
+    gpointer name, value;
+    xmlBufferPtr buf;
+    char *result;
+    HbConfig check;
+
+    if (xml) {
+        doc = xmlReadMemory(xml, strlen(xml), "metadata.xml", NULL,
+                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+        if (!doc || !xmlDocGetRootElement(doc)) {
+            hbConfigSetXmlError(error);
+            return NULL;
+        }
+        root = xmlDocGetRootElement(doc);
+    } else {
+        doc = xmlNewDoc(BAD_CAST "1.0");
+        root = xmlNewNode(NULL, BAD_CAST HB_METADATA_ELEMENT);
+        xmlDocSetRootElement(doc, root);
+    }
+
+    g_hash_table_iter_init(&iter, changes);
+    while (g_hash_table_iter_next(&iter, &name, &value)) {
+        if (hbKeyFromName(name) < 0) {
+            g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
+                        "unknown key '%s'", (const char *) name);
+            return NULL;
+        }
+        if (value)
+            xmlSetProp(root, BAD_CAST name, BAD_CAST value);
+        else
+            xmlUnsetProp(root, BAD_CAST name);
+    }
+
+    buf = xmlBufferCreate();
+    xmlNodeDump(buf, doc, root, 0, 0);
+    result = g_strdup((const char *) xmlBufferContent(buf));
+    xmlBufferFree(buf);
+
+    if (hbConfigParseMetadata(result, defaults, &check, error) < 0) {
+        g_free(result);
+        return NULL;
+    }
+    return result;
+}

@@ -1,0 +1,76 @@
+/*
+ * Per-domain heartbeat configuration: defaults, the <heartbeat/> metadata
+ * element and its validation.
+ */
+#pragma once
+
+#include <glib.h>
+
+#define HB_METADATA_URI "urn:virt-heartbeat:1"
+#define HB_METADATA_KEY "hb"
+#define HB_METADATA_ELEMENT "heartbeat"
+
+typedef enum {
+    HB_ACTION_RESET,    /* virDomainReset, or start a crashed shut-off domain */
+    HB_ACTION_RESTART,  /* destroy + start */
+    HB_ACTION_NONE,     /* notify only */
+
+    HB_ACTION_LAST
+} HbAction;
+
+typedef struct {
+    gboolean enabled;
+    guint time;             /* seconds per block */
+    guint rate;             /* expected ticks per block */
+    guint failure_interval; /* seconds between restart attempts */
+    guint failure_attempts; /* attempts per episode */
+    guint boot_grace;       /* seconds after a start or reset */
+    HbAction action;
+    guint max_episodes;     /* episodes with action per window; 0 = no cap */
+    guint episode_window;   /* seconds */
+    guint ping_timeout;     /* seconds */
+} HbConfig;
+
+/* One key of HbConfig, for parsers that set keys by name. */
+typedef enum {
+    HB_KEY_ENABLED,
+    HB_KEY_TIME,
+    HB_KEY_RATE,
+    HB_KEY_FAILURE_INTERVAL,
+    HB_KEY_FAILURE_ATTEMPTS,
+    HB_KEY_BOOT_GRACE,
+    HB_KEY_ACTION,
+    HB_KEY_MAX_EPISODES,
+    HB_KEY_EPISODE_WINDOW,
+    HB_KEY_PING_TIMEOUT,
+
+    HB_KEY_LAST
+} HbKey;
+
+#define HB_CONFIG_ERROR (hbConfigErrorQuark())
+GQuark hbConfigErrorQuark(void);
+
+typedef enum {
+    HB_CONFIG_ERROR_INVALID,
+} HbConfigError;
+
+void hbConfigInitDefaults(HbConfig *cfg);
+
+const char *hbKeyName(HbKey key);
+int hbKeyFromName(const char *name);
+int hbConfigSetKey(HbConfig *cfg, HbKey key, const char *value, GError **error);
+int hbConfigCheck(const HbConfig *cfg, GError **error);
+
+int hbConfigParseMetadata(const char *xml, const HbConfig *defaults,
+                          HbConfig *cfg, GError **error);
+char *hbConfigEditMetadata(const char *xml, GHashTable *changes,
+                           const HbConfig *defaults, GError **error);
+char *hbConfigFormat(const HbConfig *cfg);
+
+const char *hbActionToString(HbAction action);
+int hbActionFromString(const char *str);
+
+/* Ping interval in microseconds: time/rate. */
+gint64 hbConfigIntervalUs(const HbConfig *cfg);
+/* ping_timeout bounded by the ping interval (at least 1 s, libvirt's unit). */
+guint hbConfigEffectivePingTimeout(const HbConfig *cfg);

@@ -1,0 +1,241 @@
+/*
+ * Metadata configuration: golden files, every invalid case, the edits the
+ * CLI makes, and the shipped examples against the RelaxNG schema.
+ */
+#include <config.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <libxml/relaxng.h>
+
+#include "hb-config.h"
+#include "hb-util.h"
+
+
+static char *
+read_file(const char *path)
+{
+    g_autoptr(GError) err = NULL;
+    char *text = NULL;
+
+    if (!g_file_get_contents(path, &text, NULL, &err))
+        fail_msg("%s", err->message);
+    return text;
+}
+
+
+static GPtrArray *
+list_xml(const char *dir)
+{
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    GPtrArray *files = g_ptr_array_new_with_free_func(g_free);
+    const char *name;
+
+    assert_non_null(d);
+    while ((name = g_dir_read_name(d))) {
+        if (g_str_has_suffix(name, ".xml"))
+            g_ptr_array_add(files, g_build_filename(dir, name, NULL));
+    }
+    assert_true(files->len > 0);
+    return files;
+}
+
+
+static void
+test_golden(void **state)
+{
+    g_autoptr(GPtrArray) files = list_xml(TEST_SRCDIR "/data/metadata");
+    HbConfig defaults;
+
+    hbConfigInitDefaults(&defaults);
+    for (guint i = 0; i < files->len; i++) {
+        const char *path = files->pdata[i];
+        g_autofree char *xml = read_file(path);
+        g_autofree char *base = g_strndup(path, strlen(path) - 4);
+        g_autofree char *out_path = g_strconcat(base, ".out", NULL);
+        g_autofree char *expected = read_file(out_path);
+        g_autofree char *got = NULL;
+        g_autoptr(GError) err = NULL;
+        HbConfig cfg;
+
+        if (hbConfigParseMetadata(xml, &defaults, &cfg, &err) < 0)
+            fail_msg("%s: %s", path, err->message);
+        got = hbConfigFormat(&cfg);
+        if (!g_str_equal(got, expected))
+            fail_msg("%s: expected\n%s\ngot\n%s", path, expected, got);
+    }
+}
+
+
+static void
+test_invalid(void **state)
+{
+    static const struct {
+        const char *xml;
+        const char *error;
+    } cases[] = {
+        { "", "malformed XML" },
+        { "<heartbeat time=\"30\"", "malformed XML" },
+        { "<heartbeat time='30'/><x/>", "malformed XML" },
+        { "<beat/>", "expected element <heartbeat>, found <beat>" },
+        { "<heartbeat xmlns='urn:other'/>", "namespace 'urn:other'" },
+        { "<heartbeat><time>30</time></heartbeat>", "unexpected element <time>" },
+        { "<heartbeat tme='30'/>", "unknown attribute 'tme'" },
+        { "<heartbeat enabled='true'/>", "enabled: 'true' is not yes or no" },
+        { "<heartbeat action='reboot'/>", "action: 'reboot' is not reset, restart or none" },
+        { "<heartbeat time='1'/>", "time: '1' is not a whole number from 2 to 86400" },
+        { "<heartbeat time='86401'/>", "time: '86401'" },
+        { "<heartbeat time='-5'/>", "time: '-5'" },
+        { "<heartbeat time='30s'/>", "time: '30s'" },
+        { "<heartbeat time=''/>", "time: ''" },
+        { "<heartbeat time='99999999999999999999'/>", "time: '99999999999999999999'" },
+        { "<heartbeat rate='0'/>", "rate: '0' is not a whole number from 1 to 1000" },
+        { "<heartbeat rate='1001'/>", "rate: '1001'" },
+        { "<heartbeat time='2' rate='21'/>", "rate: 21 ticks per 2 s is more than 10 a second" },
+        { "<heartbeat failure_interval='0'/>", "failure_interval: '0'" },
+        { "<heartbeat failure_attempts='0'/>", "failure_attempts: '0'" },
+        { "<heartbeat boot_grace='86401'/>", "boot_grace: '86401'" },
+        { "<heartbeat max_episodes='1001'/>", "max_episodes: '1001'" },
+        { "<heartbeat episode_window='0'/>", "episode_window: '0'" },
+        { "<heartbeat ping_timeout='0'/>", "ping_timeout: '0'" },
+        { "<heartbeat ping_timeout='301'/>", "ping_timeout: '301'" },
+    };
+    HbConfig defaults;
+
+    hbConfigInitDefaults(&defaults);
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(GError) err = NULL;
+        HbConfig cfg = defaults;
+
+        cfg.time = 12345; /* must stay untouched on failure */
+        if (hbConfigParseMetadata(cases[i].xml, &defaults, &cfg, &err) == 0)
+            fail_msg("accepted: %s", cases[i].xml);
+        assert_non_null(err);
+        if (!strstr(err->message, cases[i].error))
+            fail_msg("%s: error '%s' lacks '%s'", cases[i].xml, err->message, cases[i].error);
+        assert_int_equal(cfg.time, 12345);
+    }
+}
+
+
+static void
+test_effective_ping_timeout(void **state)
+{
+    HbConfig cfg;
+
+    hbConfigInitDefaults(&cfg);
+    assert_int_equal(hbConfigEffectivePingTimeout(&cfg), 5);
+    assert_int_equal(hbConfigIntervalUs(&cfg), 6 * G_USEC_PER_SEC);
+    cfg.time = 6;
+    cfg.rate = 3;
+    assert_int_equal(hbConfigEffectivePingTimeout(&cfg), 2);
+    cfg.time = 2;
+    cfg.rate = 20;
+    assert_int_equal(hbConfigIntervalUs(&cfg), G_USEC_PER_SEC / 10);
+    assert_int_equal(hbConfigEffectivePingTimeout(&cfg), 1);
+}
+
+
+static void
+test_edit(void **state)
+{
+    g_autoptr(GHashTable) changes = g_hash_table_new(g_str_hash, g_str_equal);
+    g_autoptr(GError) err = NULL;
+    g_autofree char *xml = NULL;
+    g_autofree char *xml2 = NULL;
+    g_autofree char *bad = NULL;
+    HbConfig defaults, cfg;
+
+    hbConfigInitDefaults(&defaults);
+    g_hash_table_insert(changes, (char *) "time", (char *) "30");
+    xml = hbConfigEditMetadata(NULL, changes, &defaults, &err);
+    assert_non_null(xml);
+    assert_string_equal(xml, "<heartbeat time=\"30\"/>");
+
+    /* Keys not named are kept as written; NULL removes a key. */
+    g_hash_table_remove_all(changes);
+    g_hash_table_insert(changes, (char *) "rate", (char *) "5");
+    g_hash_table_insert(changes, (char *) "time", NULL);
+    xml2 = hbConfigEditMetadata("<heartbeat time='30' action='none'/>", changes, &defaults, &err);
+    assert_non_null(xml2);
+    assert_int_equal(hbConfigParseMetadata(xml2, &defaults, &cfg, &err), 0);
+    assert_int_equal(cfg.time, 60);
+    assert_int_equal(cfg.rate, 5);
+    assert_int_equal(cfg.action, HB_ACTION_NONE);
+
+    g_hash_table_remove_all(changes);
+    g_hash_table_insert(changes, (char *) "time", (char *) "1");
+    bad = hbConfigEditMetadata(NULL, changes, &defaults, &err);
+    assert_null(bad);
+    assert_non_null(strstr(err->message, "time: '1'"));
+    g_clear_error(&err);
+
+    g_hash_table_remove_all(changes);
+    g_hash_table_insert(changes, (char *) "speed", (char *) "1");
+    assert_null(hbConfigEditMetadata(NULL, changes, &defaults, &err));
+    assert_non_null(strstr(err->message, "unknown key 'speed'"));
+}
+
+
+static void
+validate_dir(xmlRelaxNGValidCtxtPtr valid, const char *dir, gboolean parse)
+{
+    g_autoptr(GPtrArray) files = list_xml(dir);
+    HbConfig defaults, cfg;
+
+    hbConfigInitDefaults(&defaults);
+    for (guint i = 0; i < files->len; i++) {
+        const char *path = files->pdata[i];
+        g_autoptr(xmlDoc) doc = xmlReadFile(path, NULL, XML_PARSE_NONET);
+        g_autofree char *xml = read_file(path);
+        g_autoptr(GError) err = NULL;
+
+        assert_non_null(doc);
+        if (xmlRelaxNGValidateDoc(valid, doc) != 0)
+            fail_msg("%s does not validate against the schema", path);
+        if (parse && hbConfigParseMetadata(xml, &defaults, &cfg, &err) < 0)
+            fail_msg("%s: %s", path, err->message);
+    }
+}
+
+
+static void
+test_examples_validate(void **state)
+{
+    xmlRelaxNGParserCtxtPtr parser = xmlRelaxNGNewParserCtxt(TOP_SRCDIR "/xml/virt-heartbeat.rng");
+    xmlRelaxNGPtr schema = xmlRelaxNGParse(parser);
+    xmlRelaxNGValidCtxtPtr valid;
+    g_autoptr(xmlDoc) bad = NULL;
+
+    assert_non_null(schema);
+    valid = xmlRelaxNGNewValidCtxt(schema);
+    validate_dir(valid, TOP_SRCDIR "/xml/examples", TRUE);
+    validate_dir(valid, TEST_SRCDIR "/data/metadata", TRUE);
+
+    /* The schema rejects what the parser rejects. */
+    bad = xmlReadMemory("<heartbeat time='1'/>", 21, "bad.xml", NULL, 0);
+    assert_int_not_equal(xmlRelaxNGValidateDoc(valid, bad), 0);
+
+    xmlRelaxNGFreeValidCtxt(valid);
+    xmlRelaxNGFree(schema);
+    xmlRelaxNGFreeParserCtxt(parser);
+}
+
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_golden),
+        cmocka_unit_test(test_invalid),
+        cmocka_unit_test(test_effective_ping_timeout),
+        cmocka_unit_test(test_edit),
+        cmocka_unit_test(test_examples_validate),
+    };
+
+    return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}

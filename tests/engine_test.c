@@ -1,0 +1,576 @@
+/*
+ * The heartbeat state machine against a fake clock.
+ */
+#include <config.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "hb-engine.h"
+
+#define S(x) ((gint64) (x) * G_USEC_PER_SEC)
+
+typedef struct {
+    HbEngine *engine;
+    HbConfig cfg;
+    gint64 now;
+    guint pings;
+    guint restarts;
+    guint stopped;
+    guint resumed;
+    guint exhausted;
+    gboolean ping_pending; /* a ping was asked for and not answered yet */
+} Fixture;
+
+
+static void
+collect(Fixture *f, const HbActions *a)
+{
+    f->pings += a->ping;
+    f->restarts += a->restart;
+    f->stopped += !!(a->events & HB_EVENT_STOPPED);
+    f->resumed += !!(a->events & HB_EVENT_RESUMED);
+    f->exhausted += !!(a->events & HB_EVENT_EXHAUSTED);
+}
+
+
+static HbActions
+feed(Fixture *f, HbInput input)
+{
+    HbActions a;
+
+    if (input == HB_INPUT_TICK || input == HB_INPUT_MISS || input == HB_INPUT_PING_VOID)
+        f->ping_pending = FALSE;
+    hbEngineFeed(f->engine, input, f->now, &a);
+    collect(f, &a);
+    if (a.ping)
+        f->ping_pending = TRUE;
+    return a;
+}
+
+
+/*
+ * Advance the clock to @until one deadline at a time, as the daemon's timer
+ * does, answering every ping with @answer (TICK, MISS, or TIMER for none).
+ */
+static void
+run_until(Fixture *f, gint64 until, HbInput answer)
+{
+    for (;;) {
+        gint64 next;
+        HbActions a;
+
+        if (f->ping_pending && answer != HB_INPUT_TIMER)
+            feed(f, answer);
+        next = hbEngineNextDeadline(f->engine);
+        if (next > until)
+            break;
+        f->now = MAX(f->now, next);
+        a = feed(f, HB_INPUT_TIMER);
+        if (a.restart)
+            feed(f, HB_INPUT_RESTART_DONE);
+    }
+    f->now = until;
+    feed(f, HB_INPUT_TIMER);
+}
+
+
+static Fixture *
+fixture_new(void (*tweak)(HbConfig *))
+{
+    Fixture *f = g_new0(Fixture, 1);
+
+    hbConfigInitDefaults(&f->cfg);
+    f->cfg.time = 10;
+    f->cfg.rate = 10;
+    f->cfg.boot_grace = 20;
+    f->cfg.failure_interval = 5;
+    f->cfg.failure_attempts = 3;
+    if (tweak)
+        tweak(&f->cfg);
+    f->now = S(1000);
+    f->engine = hbEngineNew(&f->cfg, TRUE, 0);
+    return f;
+}
+
+
+static int
+setup(void **state)
+{
+    *state = fixture_new(NULL);
+    return 0;
+}
+
+
+static int
+teardown(void **state)
+{
+    Fixture *f = *state;
+
+    hbEngineFree(f->engine);
+    g_free(f);
+    return 0;
+}
+
+
+static void
+test_healthy_full_block(void **state)
+{
+    Fixture *f = *state;
+
+    feed(f, HB_INPUT_STARTED);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_WAITING);
+    assert_false(hbEngineIsHeartbeating(f->engine, f->now));
+
+    run_until(f, f->now + S(10) - 1, HB_INPUT_TICK);
+    assert_int_equal(f->pings, 10);
+    assert_int_equal(hbEnginePercentage(f->engine), 100);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_OK);
+    assert_true(hbEngineIsHeartbeating(f->engine, f->now));
+
+    /* A long healthy run: the ring never exceeds one block. */
+    run_until(f, f->now + S(100), HB_INPUT_TICK);
+    assert_int_equal(hbEnginePercentage(f->engine), 100);
+    assert_int_equal(f->stopped, 0);
+}
+
+
+static void
+test_partial_block_percentage(void **state)
+{
+    Fixture *f = *state;
+
+    feed(f, HB_INPUT_STARTED);
+    /* 4 slots: tick, miss, tick, tick = 75 % of the slots so far. */
+    feed(f, HB_INPUT_TICK);   /* slot 0 pinged at start */
+    f->now += S(1); feed(f, HB_INPUT_TIMER); feed(f, HB_INPUT_MISS);
+    f->now += S(1); feed(f, HB_INPUT_TIMER); feed(f, HB_INPUT_TICK);
+    f->now += S(1); feed(f, HB_INPUT_TIMER); feed(f, HB_INPUT_TICK);
+    assert_int_equal(f->pings, 4);
+    assert_int_equal(hbEnginePercentage(f->engine), 75);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_DEGRADED);
+}
+
+
+static void
+test_window_forgets_old_misses(void **state)
+{
+    Fixture *f = *state;
+
+    feed(f, HB_INPUT_STARTED);
+    run_until(f, f->now + S(3) - 1, HB_INPUT_MISS);
+    run_until(f, f->now + S(1), HB_INPUT_TICK);
+    assert_true(hbEnginePercentage(f->engine) < 100);
+    /* Ten good slots later the misses are out of the last block. */
+    run_until(f, f->now + S(10), HB_INPUT_TICK);
+    assert_int_equal(hbEnginePercentage(f->engine), 100);
+}
+
+
+static void
+test_hung_ping_misses_slots(void **state)
+{
+    Fixture *f = *state;
+
+    feed(f, HB_INPUT_STARTED);
+    feed(f, HB_INPUT_TICK);
+    /* The next ping never returns: later slots are missed, no second ping. */
+    f->now += S(1); feed(f, HB_INPUT_TIMER);
+    assert_int_equal(f->pings, 2);
+    f->now += S(1); feed(f, HB_INPUT_TIMER);
+    f->now += S(1); feed(f, HB_INPUT_TIMER);
+    assert_int_equal(f->pings, 2);
+    assert_int_equal(hbEnginePercentage(f->engine), 33);
+}
+
+
+static void
+test_stopped_at_exactly_time(void **state)
+{
+    Fixture *f = *state;
+    gint64 last;
+
+    feed(f, HB_INPUT_STARTED);
+    run_until(f, f->now + S(5), HB_INPUT_TICK);
+    last = hbEngineLastTick(f->engine);
+    run_until(f, last + S(10) - 1, HB_INPUT_MISS);
+    assert_int_equal(f->stopped, 0);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_DEGRADED);
+    assert_true(hbEngineIsHeartbeating(f->engine, f->now));
+
+    run_until(f, last + S(10), HB_INPUT_MISS);
+    assert_int_equal(f->stopped, 1);
+    assert_int_equal(f->restarts, 1);
+    assert_int_equal(hbEngineAttempts(f->engine), 1);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_STOPPED);
+    assert_false(hbEngineIsHeartbeating(f->engine, f->now));
+}
+
+
+static void
+test_grace_ends_at_first_tick(void **state)
+{
+    Fixture *f = *state;
+    gint64 start = f->now;
+
+    feed(f, HB_INPUT_STARTED);
+    run_until(f, start + S(3), HB_INPUT_MISS);
+    f->now += 1;
+    feed(f, HB_INPUT_TIMER);
+    feed(f, HB_INPUT_TICK);   /* answers the slot just pinged */
+    /* Grace is over: a block of silence after that tick stops it, long before
+     * start + grace + time. */
+    run_until(f, start + S(14), HB_INPUT_MISS);
+    assert_int_equal(f->stopped, 1);
+}
+
+
+static void
+test_grace_cap(void **state)
+{
+    Fixture *f = *state;
+    gint64 start = f->now;
+
+    feed(f, HB_INPUT_STARTED);
+    /* No tick at all: grace (20 s) then a whole block (10 s). */
+    run_until(f, start + S(30) - 1, HB_INPUT_MISS);
+    assert_int_equal(f->stopped, 0);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_WAITING);
+    run_until(f, start + S(30), HB_INPUT_MISS);
+    assert_int_equal(f->stopped, 1);
+}
+
+
+static void
+test_attempt_spacing_and_exhaustion(void **state)
+{
+    Fixture *f = *state;
+    gint64 start = f->now;
+
+    feed(f, HB_INPUT_STARTED);
+    run_until(f, start + S(30), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 1);
+    /* Attempts every 5 s even though boot grace (20 s) follows each one. */
+    run_until(f, start + S(35) - 1, HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 1);
+    run_until(f, start + S(35), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 2);
+    run_until(f, start + S(40), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 3);
+    assert_int_equal(f->exhausted, 0);
+    /* The last attempt gets its interval, then the episode fails. */
+    run_until(f, start + S(45), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 3);
+    assert_int_equal(f->exhausted, 1);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_FAILED);
+    run_until(f, start + S(500), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 3);
+    assert_int_equal(f->stopped, 1);
+}
+
+
+static void
+test_tick_resumes_episode(void **state)
+{
+    Fixture *f = *state;
+
+    feed(f, HB_INPUT_STARTED);
+    run_until(f, f->now + S(31), HB_INPUT_MISS);
+    assert_int_equal(f->stopped, 1);
+    run_until(f, f->now + S(1), HB_INPUT_TICK);
+    assert_int_equal(f->resumed, 1);
+    assert_int_equal(hbEngineAttempts(f->engine), 0);
+    /* The misses since the reset are still in the last block. */
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_DEGRADED);
+    assert_true(hbEngineIsHeartbeating(f->engine, f->now));
+    /* A new silence is a new episode with fresh counters. */
+    run_until(f, f->now + S(10), HB_INPUT_MISS);
+    assert_int_equal(f->stopped, 2);
+    assert_int_equal(hbEngineAttempts(f->engine), 1);
+}
+
+
+static void
+test_next_attempt_waits_for_restart_in_flight(void **state)
+{
+    Fixture *f = *state;
+    HbActions a;
+
+    feed(f, HB_INPUT_CRASHED);
+    assert_int_equal(f->restarts, 1);
+    f->now += S(60);
+    a = feed(f, HB_INPUT_TIMER);
+    assert_false(a.restart);
+    assert_int_equal(hbEngineNextDeadline(f->engine), G_MAXINT64);
+    a = feed(f, HB_INPUT_RESTART_DONE);
+    assert_true(a.restart);
+}
+
+
+static void
+test_crash_starts_episode_at_once(void **state)
+{
+    Fixture *f = *state;
+    HbActions a;
+
+    feed(f, HB_INPUT_STARTED);
+    run_until(f, f->now + S(3), HB_INPUT_TICK);
+    a = feed(f, HB_INPUT_CRASHED);
+    assert_true(a.restart);
+    assert_true(a.events & HB_EVENT_STOPPED);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_STOPPED);
+    feed(f, HB_INPUT_RESTART_DONE);
+    /* The restart starts the domain; its first tick ends the episode. */
+    feed(f, HB_INPUT_STARTED);
+    run_until(f, f->now + S(2), HB_INPUT_TICK);
+    assert_int_equal(f->resumed, 1);
+    assert_int_equal(f->restarts, 1);
+}
+
+
+static void
+test_user_stop_is_not_acted_on(void **state)
+{
+    Fixture *f = *state;
+
+    feed(f, HB_INPUT_STARTED);
+    run_until(f, f->now + S(3), HB_INPUT_TICK);
+    feed(f, HB_INPUT_STOPPED);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_NOT_RUNNING);
+    run_until(f, f->now + S(1000), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 0);
+    assert_int_equal(f->stopped, 0);
+    assert_int_equal(hbEngineNextDeadline(f->engine), G_MAXINT64);
+}
+
+
+static void
+test_pause_counts_nothing(void **state)
+{
+    Fixture *f = *state;
+    guint pings;
+
+    feed(f, HB_INPUT_STARTED);
+    run_until(f, f->now + S(5), HB_INPUT_TICK);
+    feed(f, HB_INPUT_PAUSED);
+    pings = f->pings;
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_PAUSED);
+    run_until(f, f->now + S(100), HB_INPUT_MISS);
+    assert_int_equal(f->pings, pings);
+    assert_int_equal(f->stopped, 0);
+    feed(f, HB_INPUT_RESUMED);
+    assert_int_equal(hbEnginePercentage(f->engine), 100);
+    /* After a resume a whole block of silence is needed again. */
+    run_until(f, f->now + S(10) - 1, HB_INPUT_MISS);
+    assert_int_equal(f->stopped, 0);
+    run_until(f, f->now + 1, HB_INPUT_MISS);
+    assert_int_equal(f->stopped, 1);
+}
+
+
+static void
+test_ping_void_is_not_a_miss(void **state)
+{
+    Fixture *f = *state;
+
+    feed(f, HB_INPUT_STARTED);
+    feed(f, HB_INPUT_TICK);
+    f->now += S(1); feed(f, HB_INPUT_TIMER);
+    feed(f, HB_INPUT_PING_VOID);
+    assert_int_equal(hbEnginePercentage(f->engine), 100);
+    f->now += S(1);
+    assert_true(feed(f, HB_INPUT_TIMER).ping);
+}
+
+
+static void
+test_reboot_deduplicated(void **state)
+{
+    Fixture *f = *state;
+
+    feed(f, HB_INPUT_STARTED);
+    run_until(f, f->now + S(8), HB_INPUT_TICK);
+    feed(f, HB_INPUT_REBOOT);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_WAITING);
+    run_until(f, f->now + S(2), HB_INPUT_TICK);
+    feed(f, HB_INPUT_REBOOT);   /* a second report of the same reset */
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_OK);
+}
+
+
+static void
+tweak_storm(HbConfig *cfg)
+{
+    cfg->max_episodes = 2;
+    cfg->episode_window = 1000;
+    cfg->boot_grace = 0;
+}
+
+
+static void
+test_storm_cap(void **state)
+{
+    Fixture *f = fixture_new(tweak_storm);
+
+    feed(f, HB_INPUT_STARTED);
+    for (int i = 0; i < 2; i++) {
+        run_until(f, f->now + S(10), HB_INPUT_MISS);
+        run_until(f, f->now + S(1), HB_INPUT_TICK);
+    }
+    assert_int_equal(f->stopped, 2);
+    assert_int_equal(f->resumed, 2);
+    assert_int_equal(f->restarts, 2);
+    /* The third episode inside the window gets no action. */
+    run_until(f, f->now + S(10), HB_INPUT_MISS);
+    assert_int_equal(f->stopped, 3);
+    assert_int_equal(f->restarts, 2);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_FAILED);
+    assert_true(hbEngineStormCapped(f->engine));
+    /* Once the window has passed, a tick re-arms and the next episode acts. */
+    f->now += S(1000);
+    run_until(f, f->now + S(1), HB_INPUT_TICK);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_DEGRADED);
+    assert_int_equal(f->resumed, 3);
+    run_until(f, f->now + S(10), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 3);
+    teardown((void **) &f);
+}
+
+
+static void
+test_rearm(void **state)
+{
+    Fixture *f = *state;
+    gint64 start = f->now;
+
+    feed(f, HB_INPUT_STARTED);
+    run_until(f, start + S(45), HB_INPUT_MISS);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_FAILED);
+    feed(f, HB_INPUT_REARM);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_WAITING);
+    assert_int_equal(hbEngineAttempts(f->engine), 0);
+    /* The last reset (at 40 s) still has its boot grace (20 s), then a block. */
+    run_until(f, start + S(70) - 1, HB_INPUT_MISS);
+    assert_int_equal(f->stopped, 1);
+    run_until(f, start + S(70), HB_INPUT_MISS);
+    assert_int_equal(f->stopped, 2);
+    assert_int_equal(f->restarts, 4);
+    /* Rearmed once grace is long over: a whole block from the rearm. */
+    run_until(f, start + S(200), HB_INPUT_MISS);
+    feed(f, HB_INPUT_REARM);
+    run_until(f, start + S(210) - 1, HB_INPUT_MISS);
+    assert_int_equal(f->stopped, 2);
+    run_until(f, start + S(210), HB_INPUT_MISS);
+    assert_int_equal(f->stopped, 3);
+}
+
+
+static void
+tweak_notify(HbConfig *cfg)
+{
+    cfg->action = HB_ACTION_NONE;
+}
+
+
+static void
+test_action_none_notifies_only(void **state)
+{
+    Fixture *f = fixture_new(tweak_notify);
+
+    feed(f, HB_INPUT_STARTED);
+    run_until(f, f->now + S(200), HB_INPUT_MISS);
+    assert_int_equal(f->stopped, 1);
+    assert_int_equal(f->restarts, 0);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_STOPPED);
+    run_until(f, f->now + S(1), HB_INPUT_TICK);
+    assert_int_equal(f->resumed, 1);
+    teardown((void **) &f);
+}
+
+
+static void
+test_no_agent_and_disabled(void **state)
+{
+    Fixture *f = *state;
+    HbConfig cfg = f->cfg;
+    HbActions a;
+
+    hbEngineConfigure(f->engine, &cfg, FALSE, f->now, &a);
+    feed(f, HB_INPUT_STARTED);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_NO_AGENT);
+    feed(f, HB_INPUT_CRASHED);
+    run_until(f, f->now + S(500), HB_INPUT_MISS);
+    assert_int_equal(f->pings + f->restarts + f->stopped, 0);
+
+    cfg.enabled = FALSE;
+    hbEngineConfigure(f->engine, &cfg, TRUE, f->now, &a);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_DISABLED);
+    feed(f, HB_INPUT_STARTED);
+    run_until(f, f->now + S(500), HB_INPUT_MISS);
+    assert_int_equal(f->pings + f->restarts + f->stopped, 0);
+}
+
+
+static void
+test_live_config_change(void **state)
+{
+    Fixture *f = *state;
+    HbConfig cfg = f->cfg;
+    HbActions a;
+    gint64 last;
+
+    feed(f, HB_INPUT_STARTED);
+    run_until(f, f->now + S(5), HB_INPUT_TICK);
+    last = hbEngineLastTick(f->engine);
+    cfg.time = 4;
+    cfg.rate = 4;
+    hbEngineConfigure(f->engine, &cfg, TRUE, f->now, &a);
+    collect(f, &a);
+    assert_int_equal(hbEngineConfig(f->engine)->time, 4);
+    /* The new, shorter block applies to the silence already under way. */
+    run_until(f, last + S(4), HB_INPUT_MISS);
+    assert_int_equal(f->stopped, 1);
+}
+
+
+static void
+test_state_names(void **state)
+{
+    for (int i = 0; i < HB_STATE_LAST; i++)
+        assert_non_null(hbStateToString(i));
+    assert_string_equal(hbStateToString(HB_STATE_NO_AGENT), "no-agent");
+}
+
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_healthy_full_block, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_partial_block_percentage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_window_forgets_old_misses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hung_ping_misses_slots, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stopped_at_exactly_time, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_grace_ends_at_first_tick, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_grace_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_attempt_spacing_and_exhaustion, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tick_resumes_episode, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_next_attempt_waits_for_restart_in_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_crash_starts_episode_at_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_user_stop_is_not_acted_on, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pause_counts_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ping_void_is_not_a_miss, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reboot_deduplicated, setup, teardown),
+        cmocka_unit_test(test_storm_cap),
+        cmocka_unit_test_setup_teardown(test_rearm, setup, teardown),
+        cmocka_unit_test(test_action_none_notifies_only),
+        cmocka_unit_test_setup_teardown(test_no_agent_and_disabled, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_live_config_change, setup, teardown),
+        cmocka_unit_test(test_state_names),
+    };
+
+    return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
+}
