@@ -1,0 +1,176 @@
+/*
+ * The daemon's configuration file: [daemon] settings and [defaults] for
+ * the per-domain heartbeat keys. Every error names file and line.
+ */
+#include <config.h>
+
+#include "hb-daemon-conf.h"
+
+#define HB_DAEMON_GROUP "daemon"
+#define HB_DEFAULTS_GROUP "defaults"
+#define HB_WORKERS_MAX 256
+
+
+void
+hbDaemonConfInit(HbDaemonConf *conf)
+{
+    *conf = (HbDaemonConf) {
+        .uri = g_strdup("qemu:///system"),
+        .monitor_all = FALSE,
+        .workers = 8,
+    };
+    hbConfigInitDefaults(&conf->defaults);
+}
+
+
+void
+hbDaemonConfClear(HbDaemonConf *conf)
+{
+    g_clear_pointer(&conf->uri, g_free);
+}
+
+
+/*
+ * GKeyFile keeps no line numbers: find the line of @key in [@group] (or of
+ * the group header when @key is NULL) so errors can point at it.
+ */
+static guint
+hbDaemonConfLine(char **lines, const char *group, const char *key)
+{
+    g_autofree char *header = g_strdup_printf("[%s]", group);
+    gboolean in_group = FALSE;
+
+    for (guint i = 0; lines[i]; i++) {
+        g_autofree char *line = g_strstrip(g_strdup(lines[i]));
+
+        if (line[0] == '[') {
+            in_group = g_str_equal(line, header);
+            if (in_group && !key)
+                return i + 1;
+        } else if (in_group && key && g_str_has_prefix(line, key)) {
+            const char *rest = line + strlen(key);
+            while (*rest == ' ' || *rest == '\t')
+                rest++;
+            if (*rest == '=')
+                return i + 1;
+        }
+    }
+    return 0;
+}
+
+
+static void G_GNUC_PRINTF(6, 7)
+hbDaemonConfError(GPtrArray *errors, const char *path, char **lines,
+                  const char *group, const char *key, const char *fmt, ...)
+{
+    g_autofree char *msg = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_ptr_array_add(errors, g_strdup_printf("%s:%u: %s", path,
+                                            hbDaemonConfLine(lines, group, key), msg));
+}
+
+
+static void
+hbDaemonConfLoadDaemon(HbDaemonConf *conf, GKeyFile *kf, const char *path,
+                       char **lines, GPtrArray *errors)
+{
+    g_auto(GStrv) keys = g_key_file_get_keys(kf, HB_DAEMON_GROUP, NULL, NULL);
+
+    for (guint i = 0; keys && keys[i]; i++) {
+        const char *key = keys[i];
+        g_autofree char *value = g_key_file_get_value(kf, HB_DAEMON_GROUP, key, NULL);
+        g_autoptr(GError) err = NULL;
+        guint64 num;
+
+        if (g_str_equal(key, "uri")) {
+            g_free(conf->uri);
+            conf->uri = g_strdup(value);
+        } else if (g_str_equal(key, "monitor_all")) {
+            gboolean b = g_key_file_get_boolean(kf, HB_DAEMON_GROUP, key, &err);
+            if (err)
+                hbDaemonConfError(errors, path, lines, HB_DAEMON_GROUP, key,
+                                  "monitor_all: '%s' is not true or false", value);
+            else
+                conf->monitor_all = b;
+        } else if (g_str_equal(key, "workers")) {
+            if (!g_ascii_string_to_unsigned(value, 10, 1, HB_WORKERS_MAX, &num, NULL))
+                hbDaemonConfError(errors, path, lines, HB_DAEMON_GROUP, key,
+                                  "workers: '%s' is not a whole number from 1 to %d",
+                                  value, HB_WORKERS_MAX);
+            else
+                conf->workers = num;
+        } else {
+            hbDaemonConfError(errors, path, lines, HB_DAEMON_GROUP, key,
+                              "unknown key '%s' in [%s]", key, HB_DAEMON_GROUP);
+        }
+    }
+}
+
+
+static void
+hbDaemonConfLoadDefaults(HbDaemonConf *conf, GKeyFile *kf, const char *path,
+                         char **lines, GPtrArray *errors)
+{
+    g_auto(GStrv) keys = g_key_file_get_keys(kf, HB_DEFAULTS_GROUP, NULL, NULL);
+    g_autoptr(GError) err = NULL;
+
+    for (guint i = 0; keys && keys[i]; i++) {
+        g_autofree char *value = g_key_file_get_value(kf, HB_DEFAULTS_GROUP, keys[i], NULL);
+        int key = hbKeyFromName(keys[i]);
+        g_autoptr(GError) kerr = NULL;
+
+        if (key < 0)
+            hbDaemonConfError(errors, path, lines, HB_DEFAULTS_GROUP, keys[i],
+                              "unknown key '%s' in [%s]", keys[i], HB_DEFAULTS_GROUP);
+        else if (hbConfigSetKey(&conf->defaults, key, value, &kerr) < 0)
+            hbDaemonConfError(errors, path, lines, HB_DEFAULTS_GROUP, keys[i],
+                              "%s", kerr->message);
+    }
+    if (hbConfigCheck(&conf->defaults, &err) < 0)
+        hbDaemonConfError(errors, path, lines, HB_DEFAULTS_GROUP, "rate", "%s", err->message);
+}
+
+
+/*
+ * Load @path on top of the built-in defaults. Every problem is appended to
+ * @errors as "file:line: message"; returns -1 if there was any.
+ */
+int
+hbDaemonConfLoad(HbDaemonConf *conf, const char *path, gboolean missing_ok,
+                 GPtrArray *errors)
+{
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autoptr(GError) err = NULL;
+    g_autofree char *text = NULL;
+    g_auto(GStrv) lines = NULL;
+    g_auto(GStrv) groups = NULL;
+    guint before = errors->len;
+
+    if (!g_file_get_contents(path, &text, NULL, &err)) {
+        if (missing_ok && g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+            return 0;
+        g_ptr_array_add(errors, g_strdup_printf("%s: %s", path, err->message));
+        return -1;
+    }
+    if (!g_key_file_load_from_data(kf, text, -1, G_KEY_FILE_NONE, &err)) {
+        g_ptr_array_add(errors, g_strdup_printf("%s: %s", path, err->message));
+        return -1;
+    }
+    lines = g_strsplit(text, "\n", -1);
+
+    groups = g_key_file_get_groups(kf, NULL);
+    for (guint i = 0; groups[i]; i++) {
+        if (!g_str_equal(groups[i], HB_DAEMON_GROUP) &&
+            !g_str_equal(groups[i], HB_DEFAULTS_GROUP))
+            hbDaemonConfError(errors, path, lines, groups[i], NULL,
+                              "unknown group [%s]", groups[i]);
+    }
+    hbDaemonConfLoadDaemon(conf, kf, path, lines, errors);
+    hbDaemonConfLoadDefaults(conf, kf, path, lines, errors);
+
+    return errors->len == before ? 0 : -1;
+}

@@ -1,0 +1,20 @@
+/*
+ * The daemon's own configuration file (a GLib key file).
+ */
+#pragma once
+
+#include "hb-config.h"
+
+#define HB_DAEMON_CONF_DEFAULT SYSCONFDIR "/virt-heartbeat/virt-heartbeatd.conf"
+
+typedef struct {
+    char *uri;            /* NULL: libvirt's default */
+    gboolean monitor_all; /* watch domains with an agent channel but no metadata */
+    guint workers;        /* worker threads, each with its own libvirt connection */
+    HbConfig defaults;    /* daemon-wide defaults for the per-domain keys */
+} HbDaemonConf;
+
+void hbDaemonConfInit(HbDaemonConf *conf);
+void hbDaemonConfClear(HbDaemonConf *conf);
+int hbDaemonConfLoad(HbDaemonConf *conf, const char *path, gboolean missing_ok,
+                     GPtrArray *errors);

@@ -1,0 +1,138 @@
+/*
+ * The daemon's key file: defaults, every key, and errors with file:line.
+ */
+#include <config.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <glib/gstdio.h>
+#include <unistd.h>
+
+#include "hb-daemon-conf.h"
+
+
+static char *
+write_conf(const char *text)
+{
+    g_autoptr(GError) err = NULL;
+    char *path = NULL;
+    int fd = g_file_open_tmp("hb-conf-XXXXXX.conf", &path, &err);
+
+    assert_true(fd >= 0);
+    close(fd);
+    assert_true(g_file_set_contents(path, text, -1, &err));
+    return path;
+}
+
+
+static void
+test_shipped_file_is_defaults(void **state)
+{
+    g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
+    HbDaemonConf conf;
+    HbConfig defaults;
+
+    hbDaemonConfInit(&conf);
+    hbConfigInitDefaults(&defaults);
+    assert_int_equal(hbDaemonConfLoad(&conf, TOP_SRCDIR "/src/virt-heartbeatd.conf",
+                                      FALSE, errors), 0);
+    assert_string_equal(conf.uri, "qemu:///system");
+    assert_false(conf.monitor_all);
+    assert_int_equal(conf.workers, 8);
+    assert_memory_equal(&conf.defaults, &defaults, sizeof(defaults));
+    hbDaemonConfClear(&conf);
+}
+
+
+static void
+test_every_key(void **state)
+{
+    g_autofree char *path = write_conf(
+        "[daemon]\nuri=test:///default\nmonitor_all=true\nworkers=3\n"
+        "[defaults]\ntime=30\nrate=5\naction=none\nboot_grace=0\n");
+    g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
+    HbDaemonConf conf;
+
+    hbDaemonConfInit(&conf);
+    assert_int_equal(hbDaemonConfLoad(&conf, path, FALSE, errors), 0);
+    assert_string_equal(conf.uri, "test:///default");
+    assert_true(conf.monitor_all);
+    assert_int_equal(conf.workers, 3);
+    assert_int_equal(conf.defaults.time, 30);
+    assert_int_equal(conf.defaults.rate, 5);
+    assert_int_equal(conf.defaults.action, HB_ACTION_NONE);
+    assert_int_equal(conf.defaults.boot_grace, 0);
+    assert_int_equal(conf.defaults.failure_attempts, 12);
+    hbDaemonConfClear(&conf);
+    g_unlink(path);
+}
+
+
+static void
+test_errors_name_file_and_line(void **state)
+{
+    g_autofree char *path = write_conf(
+        "# comment\n[daemon]\nworkers=0\nmonitor_all=maybe\nspeed=3\n"
+        "[defaults]\ntime=1\nactoin=none\n[extra]\nx=1\n");
+    g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
+    const char *expected[] = {
+        ":9: unknown group [extra]",
+        ":3: workers: '0' is not a whole number from 1 to 256",
+        ":4: monitor_all: 'maybe' is not true or false",
+        ":5: unknown key 'speed' in [daemon]",
+        ":7: time: '1' is not a whole number from 2 to 86400",
+        ":8: unknown key 'actoin' in [defaults]",
+    };
+    HbDaemonConf conf;
+
+    hbDaemonConfInit(&conf);
+    assert_int_equal(hbDaemonConfLoad(&conf, path, FALSE, errors), -1);
+    assert_int_equal(errors->len, G_N_ELEMENTS(expected));
+    for (guint i = 0; i < errors->len; i++) {
+        const char *msg = errors->pdata[i];
+        assert_true(g_str_has_prefix(msg, path));
+        if (!g_str_has_suffix(msg, expected[i]))
+            fail_msg("error %u: '%s' does not end in '%s'", i, msg, expected[i]);
+    }
+    hbDaemonConfClear(&conf);
+    g_unlink(path);
+}
+
+
+static void
+test_syntax_and_missing(void **state)
+{
+    g_autofree char *path = write_conf("[daemon\nuri\n");
+    g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
+    HbDaemonConf conf;
+
+    hbDaemonConfInit(&conf);
+    assert_int_equal(hbDaemonConfLoad(&conf, path, FALSE, errors), -1);
+    assert_int_equal(errors->len, 1);
+    assert_true(g_str_has_prefix(errors->pdata[0], path));
+
+    g_ptr_array_set_size(errors, 0);
+    assert_int_equal(hbDaemonConfLoad(&conf, "/nonexistent/hb.conf", TRUE, errors), 0);
+    assert_int_equal(hbDaemonConfLoad(&conf, "/nonexistent/hb.conf", FALSE, errors), -1);
+    assert_int_equal(errors->len, 1);
+    hbDaemonConfClear(&conf);
+    g_unlink(path);
+}
+
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_shipped_file_is_defaults),
+        cmocka_unit_test(test_every_key),
+        cmocka_unit_test(test_errors_name_file_and_line),
+        cmocka_unit_test(test_syntax_and_missing),
+    };
+
+    return cmocka_run_group_tests_name("daemon-conf", tests, NULL, NULL);
+}
