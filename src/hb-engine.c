@@ -282,6 +282,9 @@ hbEngineApplyInput(HbEngine *engine, HbInput input, gint64 now, HbActions *actio
     case HB_INPUT_TIMER:
         break;
     case HB_INPUT_STARTED:
+        /* Running already: a resync saw what we knew, not a new boot. */
+        if (engine->run == HB_RUN_RUNNING)
+            break;
         engine->run = HB_RUN_RUNNING;
         hbEngineNewBoot(engine, now);
         break;
@@ -291,6 +294,9 @@ hbEngineApplyInput(HbEngine *engine, HbInput input, gint64 now, HbActions *actio
         break;
     case HB_INPUT_STOPPED:
         engine->run = HB_RUN_SHUTOFF;
+        /* Our own destroy (action=restart) is part of the attempt. */
+        if (engine->restart_in_flight)
+            break;
         hbEngineEndEpisode(engine);
         hbEngineResetSlots(engine);
         engine->last_tick = 0;
@@ -333,6 +339,12 @@ hbEngineApplyInput(HbEngine *engine, HbInput input, gint64 now, HbActions *actio
         hbEngineEndEpisode(engine);
         g_array_set_size(engine->episode_starts, 0);
         engine->silence_since = MAX(engine->silence_since, now);
+        break;
+    case HB_INPUT_RESYNCED:
+        /* What happened while blind is unknown: no verdict on that time. */
+        engine->silence_since = MAX(engine->silence_since, now);
+        engine->next_attempt = MAX(engine->next_attempt, now);
+        hbEngineScheduleSlots(engine, now);
         break;
     case HB_INPUT_LAST:
         g_return_if_reached();

@@ -33,6 +33,7 @@ typedef enum {
     HB_INPUT_PING_VOID,    /* the ping found the domain not running: no result */
     HB_INPUT_RESTART_DONE, /* the restart attempt in flight has finished */
     HB_INPUT_REARM,
+    HB_INPUT_RESYNCED,     /* libvirtd was out of sight until now */
 
     HB_INPUT_LAST
 } HbInput;

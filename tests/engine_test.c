@@ -537,6 +537,50 @@ test_live_config_change(void **state)
 
 
 static void
+test_own_destroy_keeps_episode(void **state)
+{
+    Fixture *f = *state;
+
+    feed(f, HB_INPUT_STARTED);
+    run_until(f, f->now + S(30), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 1);
+    /* run_until finished the attempt; start another one and keep it in flight */
+    run_until(f, f->now + S(5) - 1, HB_INPUT_MISS);
+    f->now += 1;
+    assert_true(feed(f, HB_INPUT_TIMER).restart);
+    feed(f, HB_INPUT_STOPPED);   /* destroy, part of action=restart */
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_STOPPED);
+    feed(f, HB_INPUT_STARTED);
+    feed(f, HB_INPUT_RESTART_DONE);
+    assert_int_equal(hbEngineAttempts(f->engine), 2);
+    /* A destroy outside any attempt is the user's will. */
+    feed(f, HB_INPUT_STOPPED);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_NOT_RUNNING);
+    assert_int_equal(hbEngineAttempts(f->engine), 0);
+}
+
+
+static void
+test_resync_gives_fresh_block(void **state)
+{
+    Fixture *f = *state;
+
+    feed(f, HB_INPUT_STARTED);
+    run_until(f, f->now + S(25), HB_INPUT_TICK);
+    /* Blind for a minute: no timer ran. */
+    f->now += S(60);
+    feed(f, HB_INPUT_RESYNCED);
+    feed(f, HB_INPUT_STARTED);   /* still running: not a new boot */
+    assert_int_equal(f->stopped, 0);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_OK);
+    run_until(f, f->now + S(10) - 1, HB_INPUT_MISS);
+    assert_int_equal(f->stopped, 0);
+    run_until(f, f->now + 1, HB_INPUT_MISS);
+    assert_int_equal(f->stopped, 1);
+}
+
+
+static void
 test_state_names(void **state)
 {
     for (int i = 0; i < HB_STATE_LAST; i++)
@@ -569,6 +613,8 @@ main(void)
         cmocka_unit_test(test_action_none_notifies_only),
         cmocka_unit_test_setup_teardown(test_no_agent_and_disabled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_live_config_change, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_own_destroy_keeps_episode, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resync_gives_fresh_block, setup, teardown),
         cmocka_unit_test(test_state_names),
     };
 

@@ -1,0 +1,243 @@
+/*
+ * The event connection to libvirtd and its life cycle.
+ */
+#include <config.h>
+
+#include "hb-conn.h"
+
+#define HB_KEEPALIVE_INTERVAL 5
+#define HB_KEEPALIVE_COUNT 3
+#define HB_RECONNECT_MIN_S 1
+#define HB_RECONNECT_MAX_S 30
+
+struct _HbConn {
+    char *uri;
+    HbConnCallbacks cb;
+    gpointer data;
+    virConnectPtr conn;
+    GArray *callback_ids;
+    guint retry_source;
+    guint retry_delay;
+    guint drop_source;
+};
+
+
+static void
+hbConnOnLifecycle(virConnectPtr c, virDomainPtr dom, int event, int detail, void *opaque)
+{
+    HbConn *conn = opaque;
+
+    conn->cb.lifecycle(dom, event, detail, conn->data);
+}
+
+
+static void
+hbConnOnReboot(virConnectPtr c, virDomainPtr dom, void *opaque)
+{
+    HbConn *conn = opaque;
+
+    conn->cb.reboot(dom, conn->data);
+}
+
+
+static void
+hbConnOnAgent(virConnectPtr c, virDomainPtr dom, int state, int reason, void *opaque)
+{
+    HbConn *conn = opaque;
+
+    conn->cb.agent(dom, state, reason, conn->data);
+}
+
+
+static void
+hbConnOnMetadata(virConnectPtr c, virDomainPtr dom, int type, const char *nsuri,
+                 void *opaque)
+{
+    HbConn *conn = opaque;
+
+    conn->cb.metadata(dom, type, nsuri, conn->data);
+}
+
+
+static const struct {
+    int id;
+    virConnectDomainEventGenericCallback cb;
+    const char *name;
+} hbConnEvents[] = {
+    { VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(hbConnOnLifecycle), "lifecycle" },
+    { VIR_DOMAIN_EVENT_ID_REBOOT, VIR_DOMAIN_EVENT_CALLBACK(hbConnOnReboot), "reboot" },
+    { VIR_DOMAIN_EVENT_ID_AGENT_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(hbConnOnAgent), "agent-lifecycle" },
+    { VIR_DOMAIN_EVENT_ID_METADATA_CHANGE, VIR_DOMAIN_EVENT_CALLBACK(hbConnOnMetadata), "metadata-change" },
+};
+
+
+static void hbConnScheduleRetry(HbConn *conn);
+
+
+static void
+hbConnDrop(HbConn *conn)
+{
+    if (!conn->conn)
+        return;
+    for (guint i = 0; i < conn->callback_ids->len; i++)
+        virConnectDomainEventDeregisterAny(conn->conn, g_array_index(conn->callback_ids, int, i));
+    g_array_set_size(conn->callback_ids, 0);
+    virConnectUnregisterCloseCallback(conn->conn, NULL);
+    virConnectClose(conn->conn);
+    conn->conn = NULL;
+}
+
+
+/* Dropping the connection inside libvirt's own close callback is not safe. */
+static gboolean
+hbConnDropIdle(gpointer opaque)
+{
+    HbConn *conn = opaque;
+
+    conn->drop_source = 0;
+    hbConnDrop(conn);
+    conn->cb.disconnected(conn->data);
+    hbConnScheduleRetry(conn);
+    return G_SOURCE_REMOVE;
+}
+
+
+static const char *
+hbConnCloseReason(int reason)
+{
+    switch ((virConnectCloseReason) reason) {
+    case VIR_CONNECT_CLOSE_REASON_ERROR: return "I/O error";
+    case VIR_CONNECT_CLOSE_REASON_EOF: return "end of file";
+    case VIR_CONNECT_CLOSE_REASON_KEEPALIVE: return "keepalive timeout";
+    case VIR_CONNECT_CLOSE_REASON_CLIENT: return "closed by client";
+    case VIR_CONNECT_CLOSE_REASON_LAST: break;
+    }
+    return "unknown reason";
+}
+
+
+static void
+hbConnOnClose(virConnectPtr c, int reason, void *opaque)
+{
+    HbConn *conn = opaque;
+
+    g_warning("Connection to %s closed: %s", conn->uri, hbConnCloseReason(reason));
+    if (!conn->drop_source)
+        conn->drop_source = g_idle_add(hbConnDropIdle, conn);
+}
+
+
+/* Local drivers (the test driver) have no keepalive and no close callback. */
+static gboolean
+hbConnNoSupport(void)
+{
+    virErrorPtr err = virGetLastError();
+
+    return err && err->code == VIR_ERR_NO_SUPPORT;
+}
+
+
+static int
+hbConnOpen(HbConn *conn)
+{
+    conn->conn = virConnectOpen(conn->uri);
+    if (!conn->conn) {
+        g_warning("Cannot connect to %s: %s", conn->uri, hbUtilLastError());
+        return -1;
+    }
+    if (virConnectSetKeepAlive(conn->conn, HB_KEEPALIVE_INTERVAL, HB_KEEPALIVE_COUNT) < 0) {
+        if (!hbConnNoSupport())
+            goto error;
+        g_debug("%s has no keepalive", conn->uri);
+    }
+    if (virConnectRegisterCloseCallback(conn->conn, hbConnOnClose, conn, NULL) < 0) {
+        if (!hbConnNoSupport())
+            goto error;
+        g_debug("%s has no close callback", conn->uri);
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(hbConnEvents); i++) {
+        int id = virConnectDomainEventRegisterAny(conn->conn, NULL, hbConnEvents[i].id,
+                                                  hbConnEvents[i].cb, conn, NULL);
+        if (id < 0) {
+            g_warning("Cannot register %s events on %s: %s",
+                      hbConnEvents[i].name, conn->uri, hbUtilLastError());
+            goto error;
+        }
+        g_array_append_val(conn->callback_ids, id);
+    }
+    return 0;
+
+ error:
+    g_warning("Cannot set up the connection to %s: %s", conn->uri, hbUtilLastError());
+    hbConnDrop(conn);
+    return -1;
+}
+
+
+static gboolean
+hbConnRetry(gpointer opaque)
+{
+    HbConn *conn = opaque;
+
+    conn->retry_source = 0;
+    hbConnStart(conn);
+    return G_SOURCE_REMOVE;
+}
+
+
+static void
+hbConnScheduleRetry(HbConn *conn)
+{
+    g_message("Reconnecting to %s in %u s", conn->uri, conn->retry_delay);
+    conn->retry_source = g_timeout_add_seconds(conn->retry_delay, hbConnRetry, conn);
+    conn->retry_delay = MIN(conn->retry_delay * 2, HB_RECONNECT_MAX_S);
+}
+
+
+HbConn *
+hbConnNew(const char *uri, const HbConnCallbacks *cb, gpointer data)
+{
+    HbConn *conn = g_new0(HbConn, 1);
+
+    conn->uri = g_strdup(uri);
+    conn->cb = *cb;
+    conn->data = data;
+    conn->callback_ids = g_array_new(FALSE, FALSE, sizeof(int));
+    conn->retry_delay = HB_RECONNECT_MIN_S;
+    return conn;
+}
+
+
+/* Connect now, or keep retrying with backoff until it works. */
+void
+hbConnStart(HbConn *conn)
+{
+    if (hbConnOpen(conn) < 0) {
+        hbConnScheduleRetry(conn);
+        return;
+    }
+    g_message("Connected to %s", conn->uri);
+    conn->retry_delay = HB_RECONNECT_MIN_S;
+    conn->cb.connected(conn->data);
+}
+
+
+gboolean
+hbConnIsConnected(HbConn *conn)
+{
+    return conn->conn != NULL && !conn->drop_source;
+}
+
+
+void
+hbConnFree(HbConn *conn)
+{
+    if (!conn)
+        return;
+    g_clear_handle_id(&conn->retry_source, g_source_remove);
+    g_clear_handle_id(&conn->drop_source, g_source_remove);
+    hbConnDrop(conn);
+    g_array_unref(conn->callback_ids);
+    g_free(conn->uri);
+    g_free(conn);
+}

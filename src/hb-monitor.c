@@ -1,0 +1,698 @@
+/*
+ * The monitored domains. Everything here runs on the main loop and never
+ * calls libvirt: reads, pings and restarts go to the worker threads.
+ */
+#include <config.h>
+
+#include "hb-conn.h"
+#include "hb-monitor.h"
+#include "hb-worker.h"
+
+struct _HbDomain {
+    HbMonitor *monitor;
+    char *uuid;
+    char *name;
+    HbEngine *engine;
+    char *config_error;
+    gboolean agent_connected;
+    gint64 last_tick_real;
+    GSource *timer;
+};
+
+struct _HbMonitor {
+    HbDaemonConf conf;
+    HbConn *conn;
+    HbWorker *worker;
+    GHashTable *domains;   /* uuid -> HbDomain */
+    GHashTable *syncing;   /* uuid -> GINT_TO_POINTER(read again when done) */
+    guint64 generation;    /* bumped at every (re)connection */
+    gboolean connected;    /* connected and resynced */
+    gboolean closing;
+    HbMonitorObserver observer;
+    gpointer observer_data;
+};
+
+static const char *hbNoticeNames[HB_NOTICE_LAST] = {
+    [HB_NOTICE_STOPPED] = "heartbeat-stopped",
+    [HB_NOTICE_RESUMED] = "heartbeat-resumed",
+    [HB_NOTICE_RESTART_ATTEMPT] = "restart-attempt",
+    [HB_NOTICE_EXHAUSTED] = "restarts-exhausted",
+    [HB_NOTICE_STATE_CHANGED] = "state-changed",
+};
+
+
+const char *
+hbNoticeKindToString(HbNoticeKind kind)
+{
+    return hbNoticeNames[kind];
+}
+
+
+static void
+hbMonitorNotify(HbDomain *dom, const HbNotice *notice)
+{
+    HbMonitor *monitor = dom->monitor;
+
+    if (monitor->observer.notice)
+        monitor->observer.notice(dom, notice, monitor->observer_data);
+}
+
+
+static void
+hbMonitorChanged(HbDomain *dom)
+{
+    HbMonitor *monitor = dom->monitor;
+
+    if (monitor->observer.changed)
+        monitor->observer.changed(dom, monitor->observer_data);
+}
+
+
+static void
+hbMonitorPushJob(HbMonitor *monitor, HbJob *job)
+{
+    job->generation = monitor->generation;
+    hbWorkerPush(monitor->worker, job);
+}
+
+
+/* Arm the domain's timer for the engine's next deadline. */
+static void
+hbMonitorArm(HbDomain *dom)
+{
+    gint64 deadline = hbEngineNextDeadline(dom->engine);
+
+    if (!dom->monitor->connected || deadline == G_MAXINT64)
+        g_source_set_ready_time(dom->timer, -1);
+    else
+        g_source_set_ready_time(dom->timer, deadline);
+}
+
+
+static void
+hbMonitorAct(HbDomain *dom, const HbActions *actions)
+{
+    HbMonitor *monitor = dom->monitor;
+    const HbConfig *cfg = hbEngineConfig(dom->engine);
+
+    if (actions->ping) {
+        HbJob *job = hbJobNew(HB_JOB_PING, dom->uuid);
+        job->timeout = hbConfigEffectivePingTimeout(cfg);
+        hbMonitorPushJob(monitor, job);
+    }
+    if (actions->events & HB_EVENT_STOPPED) {
+        HbNotice notice = { .kind = HB_NOTICE_STOPPED };
+        g_warning("Domain '%s': heartbeat stopped (%s)", dom->name,
+                  hbStateToString(hbEngineState(dom->engine)));
+        hbMonitorNotify(dom, &notice);
+    }
+    if (actions->restart) {
+        HbJob *job = hbJobNew(HB_JOB_RESTART, dom->uuid);
+        job->action = cfg->action;
+        g_message("Domain '%s': restart attempt %u of %u (%s)", dom->name,
+                  hbEngineAttempts(dom->engine), cfg->failure_attempts,
+                  hbActionToString(cfg->action));
+        hbMonitorPushJob(monitor, job);
+    }
+    if (actions->events & HB_EVENT_RESUMED) {
+        HbNotice notice = { .kind = HB_NOTICE_RESUMED };
+        g_message("Domain '%s': heartbeat resumed", dom->name);
+        hbMonitorNotify(dom, &notice);
+    }
+    if (actions->events & HB_EVENT_EXHAUSTED) {
+        HbNotice notice = { .kind = HB_NOTICE_EXHAUSTED };
+        g_warning("Domain '%s': %u restart attempts made, heartbeat still stopped; "
+                  "giving up until it returns or 'virt-heartbeat rearm'",
+                  dom->name, hbEngineAttempts(dom->engine));
+        hbMonitorNotify(dom, &notice);
+    }
+    if (actions->events & HB_EVENT_STATE_CHANGED) {
+        HbNotice notice = { .kind = HB_NOTICE_STATE_CHANGED };
+        HbState state = hbEngineState(dom->engine);
+        if (state == HB_STATE_FAILED && hbEngineStormCapped(dom->engine))
+            g_warning("Domain '%s': storm cap reached (%u episodes in %u s), no action",
+                      dom->name, cfg->max_episodes, cfg->episode_window);
+        g_debug("Domain '%s': state %s", dom->name, hbStateToString(state));
+        hbMonitorNotify(dom, &notice);
+    }
+}
+
+
+static void
+hbMonitorFeed(HbDomain *dom, HbInput input)
+{
+    HbActions actions;
+
+    hbEngineFeed(dom->engine, input, g_get_monotonic_time(), &actions);
+    hbMonitorAct(dom, &actions);
+    hbMonitorArm(dom);
+    hbMonitorChanged(dom);
+}
+
+
+static gboolean
+hbMonitorTimerDispatch(GSource *source, GSourceFunc callback, gpointer data)
+{
+    HbDomain *dom = data;
+
+    g_source_set_ready_time(source, -1);
+    hbMonitorFeed(dom, HB_INPUT_TIMER);
+    return G_SOURCE_CONTINUE;
+}
+
+
+static GSourceFuncs hbMonitorTimerFuncs = {
+    .dispatch = hbMonitorTimerDispatch,
+};
+
+
+static void
+hbDomainFree(HbDomain *dom)
+{
+    g_source_destroy(dom->timer);
+    g_source_unref(dom->timer);
+    hbEngineFree(dom->engine);
+    g_free(dom->uuid);
+    g_free(dom->name);
+    g_free(dom->config_error);
+    g_free(dom);
+}
+
+
+static HbDomain *
+hbDomainNew(HbMonitor *monitor, const HbDomainInfo *info, const HbConfig *cfg)
+{
+    HbDomain *dom = g_new0(HbDomain, 1);
+    /* Spread the ping slots of many domains over the interval. */
+    gint64 phase = (gint64) g_str_hash(info->uuid) * 1000;
+
+    dom->monitor = monitor;
+    dom->uuid = g_strdup(info->uuid);
+    dom->name = g_strdup(info->name);
+    dom->engine = hbEngineNew(cfg, info->has_agent, phase);
+    dom->timer = g_source_new(&hbMonitorTimerFuncs, sizeof(GSource));
+    g_source_set_callback(dom->timer, NULL, dom, NULL);
+    g_source_set_name(dom->timer, "hb-domain-timer");
+    g_source_attach(dom->timer, NULL);
+    return dom;
+}
+
+
+/* The engine input that the state libvirt reports stands for. */
+static HbInput
+hbMonitorInputForState(int state, int reason)
+{
+    switch ((virDomainState) state) {
+    case VIR_DOMAIN_RUNNING:
+    case VIR_DOMAIN_BLOCKED:
+        return HB_INPUT_STARTED;
+    case VIR_DOMAIN_PAUSED:
+        return reason == VIR_DOMAIN_PAUSED_CRASHED ? HB_INPUT_CRASHED : HB_INPUT_PAUSED;
+    case VIR_DOMAIN_PMSUSPENDED:
+        return HB_INPUT_PAUSED;
+    case VIR_DOMAIN_CRASHED:
+        return HB_INPUT_CRASHED;
+    case VIR_DOMAIN_SHUTOFF:
+        if (reason == VIR_DOMAIN_SHUTOFF_CRASHED || reason == VIR_DOMAIN_SHUTOFF_FAILED)
+            return HB_INPUT_CRASHED;
+        return HB_INPUT_STOPPED;
+    case VIR_DOMAIN_NOSTATE:
+    case VIR_DOMAIN_SHUTDOWN:
+    case VIR_DOMAIN_LAST:
+        break;
+    }
+    return HB_INPUT_TIMER;
+}
+
+
+static void
+hbMonitorRemove(HbMonitor *monitor, HbDomain *dom)
+{
+    g_message("Domain '%s': no longer monitored", dom->name);
+    if (monitor->observer.removed)
+        monitor->observer.removed(dom, monitor->observer_data);
+    g_hash_table_remove(monitor->domains, dom->uuid);
+}
+
+
+/*
+ * Bring one domain in line with what a worker read. @resync: the read was
+ * part of a full resync, so the state libvirt reports is fed too.
+ */
+static void
+hbMonitorApplyInfo(HbMonitor *monitor, const HbDomainInfo *info, gboolean resync)
+{
+    HbDomain *dom = g_hash_table_lookup(monitor->domains, info->uuid);
+    const HbConfig *base = dom ? hbEngineConfig(dom->engine) : &monitor->conf.defaults;
+    HbConfig cfg = monitor->conf.defaults;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *config_error = NULL;
+    gboolean wanted = info->metadata || (monitor->conf.monitor_all && info->has_agent);
+    HbActions actions;
+
+    if (info->error) {
+        g_warning("Domain '%s': cannot read its definition: %s", info->name, info->error);
+        return;
+    }
+    if (!wanted) {
+        if (dom)
+            hbMonitorRemove(monitor, dom);
+        return;
+    }
+    if (info->metadata && hbConfigParseMetadata(info->metadata, &monitor->conf.defaults,
+                                                &cfg, &err) < 0) {
+        /* Keep the last valid config, or the defaults. */
+        cfg = *base;
+        config_error = g_strdup(err->message);
+    }
+
+    if (!dom) {
+        dom = hbDomainNew(monitor, info, &cfg);
+        g_hash_table_insert(monitor->domains, dom->uuid, dom);
+        g_message("Domain '%s': monitored (%s)", dom->name,
+                  info->metadata ? "metadata" : "monitor_all");
+        if (monitor->observer.added)
+            monitor->observer.added(dom, monitor->observer_data);
+        resync = TRUE;
+    } else if (!g_str_equal(dom->name, info->name)) {
+        g_free(dom->name);
+        dom->name = g_strdup(info->name);
+    }
+
+    if (g_strcmp0(config_error, dom->config_error) != 0) {
+        if (config_error)
+            g_warning("Domain '%s': invalid heartbeat metadata, keeping the last valid "
+                      "configuration: %s", dom->name, config_error);
+        else if (dom->config_error)
+            g_message("Domain '%s': heartbeat metadata valid again", dom->name);
+        g_free(dom->config_error);
+        dom->config_error = g_steal_pointer(&config_error);
+    }
+
+    hbEngineConfigure(dom->engine, &cfg, info->has_agent, g_get_monotonic_time(), &actions);
+    hbMonitorAct(dom, &actions);
+    if (resync) {
+        hbMonitorFeed(dom, HB_INPUT_RESYNCED);
+        hbMonitorFeed(dom, hbMonitorInputForState(info->state, info->reason));
+    }
+    hbMonitorArm(dom);
+    hbMonitorChanged(dom);
+}
+
+
+static void
+hbMonitorSync(HbMonitor *monitor, const char *uuid)
+{
+    if (g_hash_table_contains(monitor->syncing, uuid)) {
+        g_hash_table_replace(monitor->syncing, g_strdup(uuid), GINT_TO_POINTER(TRUE));
+        return;
+    }
+    g_hash_table_insert(monitor->syncing, g_strdup(uuid), GINT_TO_POINTER(FALSE));
+    hbMonitorPushJob(monitor, hbJobNew(HB_JOB_SYNC, uuid));
+}
+
+
+static void
+hbMonitorSyncDone(HbMonitor *monitor, HbJob *job)
+{
+    gboolean again = GPOINTER_TO_INT(g_hash_table_lookup(monitor->syncing, job->uuid));
+    HbDomain *dom = g_hash_table_lookup(monitor->domains, job->uuid);
+
+    g_hash_table_remove(monitor->syncing, job->uuid);
+    if (!job->ok)
+        g_warning("Cannot read domain %s: %s", job->uuid, job->detail);
+    else if (job->infos->len == 0 && dom)
+        hbMonitorRemove(monitor, dom);
+    else if (job->infos->len > 0)
+        hbMonitorApplyInfo(monitor, job->infos->pdata[0], FALSE);
+    if (again)
+        hbMonitorSync(monitor, job->uuid);
+}
+
+
+static void
+hbMonitorListDone(HbMonitor *monitor, HbJob *job)
+{
+    g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+    GHashTableIter iter;
+    gpointer value;
+
+    if (job->generation != monitor->generation)
+        return;
+    if (!job->ok) {
+        /* The connection went away again; its reconnect will list anew. */
+        g_warning("Cannot list domains: %s", job->detail);
+        return;
+    }
+    monitor->connected = TRUE;
+    for (guint i = 0; i < job->infos->len; i++) {
+        HbDomainInfo *info = job->infos->pdata[i];
+        g_hash_table_add(seen, info->uuid);
+        hbMonitorApplyInfo(monitor, info, TRUE);
+    }
+    g_hash_table_iter_init(&iter, monitor->domains);
+    while (g_hash_table_iter_next(&iter, NULL, &value)) {
+        HbDomain *dom = value;
+        if (!g_hash_table_contains(seen, dom->uuid)) {
+            if (monitor->observer.removed)
+                monitor->observer.removed(dom, monitor->observer_data);
+            g_hash_table_iter_remove(&iter);
+        }
+    }
+    g_message("Resynced: %u domains monitored", g_hash_table_size(monitor->domains));
+}
+
+
+static void
+hbMonitorPingDone(HbDomain *dom, HbJob *job)
+{
+    switch (job->probe) {
+    case HB_PROBE_OK:
+        dom->last_tick_real = g_get_real_time();
+        hbMonitorFeed(dom, HB_INPUT_TICK);
+        break;
+    case HB_PROBE_MISS:
+        g_debug("Domain '%s': missed tick: %s", dom->name, job->detail);
+        hbMonitorFeed(dom, HB_INPUT_MISS);
+        break;
+    case HB_PROBE_VOID:
+        g_debug("Domain '%s': ping without verdict: %s", dom->name, job->detail);
+        hbMonitorFeed(dom, HB_INPUT_PING_VOID);
+        break;
+    case HB_PROBE_LAST:
+        g_assert_not_reached();
+    }
+}
+
+
+static void
+hbMonitorRestartDone(HbDomain *dom, HbJob *job)
+{
+    HbNotice notice = {
+        .kind = HB_NOTICE_RESTART_ATTEMPT,
+        .attempt = hbEngineAttempts(dom->engine),
+        .max = hbEngineConfig(dom->engine)->failure_attempts,
+        .action = job->ok ? job->detail : hbActionToString(job->action),
+        .result = job->ok ? "ok" : job->detail,
+    };
+
+    if (job->ok)
+        g_message("Domain '%s': restart attempt %u: %s", dom->name, notice.attempt,
+                  job->detail);
+    else
+        g_warning("Domain '%s': restart attempt %u failed: %s", dom->name,
+                  notice.attempt, job->detail);
+    hbMonitorNotify(dom, &notice);
+    hbMonitorFeed(dom, HB_INPUT_RESTART_DONE);
+}
+
+
+static void
+hbMonitorJobDone(HbJob *job, gpointer data)
+{
+    HbMonitor *monitor = data;
+    HbDomain *dom;
+
+    if (monitor->closing)
+        goto cleanup;
+
+    switch (job->kind) {
+    case HB_JOB_LIST:
+        hbMonitorListDone(monitor, job);
+        break;
+    case HB_JOB_SYNC:
+        hbMonitorSyncDone(monitor, job);
+        break;
+    case HB_JOB_PING:
+    case HB_JOB_RESTART:
+        /* The domain may have left the table meanwhile. */
+        if (!(dom = g_hash_table_lookup(monitor->domains, job->uuid)))
+            break;
+        if (job->kind == HB_JOB_PING)
+            hbMonitorPingDone(dom, job);
+        else
+            hbMonitorRestartDone(dom, job);
+        break;
+    case HB_JOB_LAST:
+        g_assert_not_reached();
+    }
+
+ cleanup:
+    hbJobFree(job);
+}
+
+
+/* The engine input for a lifecycle event; TIMER when it changes nothing. */
+static HbInput
+hbMonitorInputForEvent(int event, int detail)
+{
+    switch ((virDomainEventType) event) {
+    case VIR_DOMAIN_EVENT_STARTED:
+        return HB_INPUT_STARTED;
+    case VIR_DOMAIN_EVENT_SUSPENDED:
+    case VIR_DOMAIN_EVENT_PMSUSPENDED:
+        return HB_INPUT_PAUSED;
+    case VIR_DOMAIN_EVENT_RESUMED:
+        return HB_INPUT_RESUMED;
+    case VIR_DOMAIN_EVENT_STOPPED:
+        switch ((virDomainEventStoppedDetailType) detail) {
+        case VIR_DOMAIN_EVENT_STOPPED_FAILED:
+        case VIR_DOMAIN_EVENT_STOPPED_CRASHED:
+            return HB_INPUT_CRASHED;
+        case VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN:
+        case VIR_DOMAIN_EVENT_STOPPED_DESTROYED:
+        case VIR_DOMAIN_EVENT_STOPPED_MIGRATED:
+        case VIR_DOMAIN_EVENT_STOPPED_SAVED:
+        case VIR_DOMAIN_EVENT_STOPPED_FROM_SNAPSHOT:
+        case VIR_DOMAIN_EVENT_STOPPED_LAST:
+            break;
+        }
+        return HB_INPUT_STOPPED;
+    case VIR_DOMAIN_EVENT_CRASHED:
+        return HB_INPUT_CRASHED;
+    case VIR_DOMAIN_EVENT_DEFINED:
+    case VIR_DOMAIN_EVENT_UNDEFINED:
+    case VIR_DOMAIN_EVENT_SHUTDOWN:
+    case VIR_DOMAIN_EVENT_LAST:
+        break;
+    }
+    return HB_INPUT_TIMER;
+}
+
+
+static void
+hbMonitorOnLifecycle(virDomainPtr vdom, int event, int detail, gpointer data)
+{
+    HbMonitor *monitor = data;
+    char uuid[VIR_UUID_STRING_BUFLEN];
+    HbDomain *dom;
+    HbInput input = hbMonitorInputForEvent(event, detail);
+
+    if (virDomainGetUUIDString(vdom, uuid) < 0)
+        return;
+    dom = g_hash_table_lookup(monitor->domains, uuid);
+    g_debug("Domain '%s': lifecycle event %d/%d", virDomainGetName(vdom), event, detail);
+
+    if (dom && input != HB_INPUT_TIMER)
+        hbMonitorFeed(dom, input);
+    /* Definitions, starts (live XML) and stops (transient domains vanish)
+     * may change what we monitor and how: read the domain again. */
+    if (event == VIR_DOMAIN_EVENT_DEFINED || event == VIR_DOMAIN_EVENT_UNDEFINED ||
+        event == VIR_DOMAIN_EVENT_STARTED || event == VIR_DOMAIN_EVENT_STOPPED)
+        hbMonitorSync(monitor, uuid);
+}
+
+
+static void
+hbMonitorOnReboot(virDomainPtr vdom, gpointer data)
+{
+    HbMonitor *monitor = data;
+    char uuid[VIR_UUID_STRING_BUFLEN];
+    HbDomain *dom;
+
+    if (virDomainGetUUIDString(vdom, uuid) == 0 &&
+        (dom = g_hash_table_lookup(monitor->domains, uuid)))
+        hbMonitorFeed(dom, HB_INPUT_REBOOT);
+}
+
+
+/* Only shown: an open agent port says nothing about a hung guest. */
+static void
+hbMonitorOnAgent(virDomainPtr vdom, int state, int reason, gpointer data)
+{
+    HbMonitor *monitor = data;
+    char uuid[VIR_UUID_STRING_BUFLEN];
+    HbDomain *dom;
+
+    if (virDomainGetUUIDString(vdom, uuid) < 0 ||
+        !(dom = g_hash_table_lookup(monitor->domains, uuid)))
+        return;
+    dom->agent_connected = state == VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_CONNECTED;
+    g_debug("Domain '%s': agent %s", dom->name,
+            dom->agent_connected ? "connected" : "disconnected");
+    hbMonitorChanged(dom);
+}
+
+
+static void
+hbMonitorOnMetadata(virDomainPtr vdom, int type, const char *nsuri, gpointer data)
+{
+    HbMonitor *monitor = data;
+    char uuid[VIR_UUID_STRING_BUFLEN];
+
+    if (type != VIR_DOMAIN_METADATA_ELEMENT || g_strcmp0(nsuri, HB_METADATA_URI) != 0)
+        return;
+    if (virDomainGetUUIDString(vdom, uuid) == 0)
+        hbMonitorSync(monitor, uuid);
+}
+
+
+static void
+hbMonitorOnConnected(gpointer data)
+{
+    HbMonitor *monitor = data;
+
+    /* libvirtd sends nothing about what happened meanwhile: read everything. */
+    monitor->generation++;
+    hbMonitorPushJob(monitor, hbJobNew(HB_JOB_LIST, NULL));
+}
+
+
+static void
+hbMonitorOnDisconnected(gpointer data)
+{
+    HbMonitor *monitor = data;
+    GHashTableIter iter;
+    gpointer value;
+
+    monitor->connected = FALSE;
+    monitor->generation++;
+    g_hash_table_iter_init(&iter, monitor->domains);
+    while (g_hash_table_iter_next(&iter, NULL, &value))
+        hbMonitorArm(value);
+}
+
+
+static const HbConnCallbacks hbMonitorConnCallbacks = {
+    .connected = hbMonitorOnConnected,
+    .disconnected = hbMonitorOnDisconnected,
+    .lifecycle = hbMonitorOnLifecycle,
+    .reboot = hbMonitorOnReboot,
+    .agent = hbMonitorOnAgent,
+    .metadata = hbMonitorOnMetadata,
+};
+
+
+HbMonitor *
+hbMonitorNew(const HbDaemonConf *conf, HbProbeFunc probe, gpointer probe_data)
+{
+    HbMonitor *monitor = g_new0(HbMonitor, 1);
+
+    monitor->conf = *conf;
+    monitor->conf.uri = g_strdup(conf->uri);
+    monitor->domains = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+                                             (GDestroyNotify) hbDomainFree);
+    monitor->syncing = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    monitor->worker = hbWorkerNew(conf->uri, conf->workers, probe, probe_data,
+                                  hbMonitorJobDone, monitor);
+    monitor->conn = hbConnNew(conf->uri, &hbMonitorConnCallbacks, monitor);
+    return monitor;
+}
+
+
+void
+hbMonitorSetObserver(HbMonitor *monitor, const HbMonitorObserver *observer, gpointer data)
+{
+    monitor->observer = *observer;
+    monitor->observer_data = data;
+}
+
+
+void
+hbMonitorStart(HbMonitor *monitor)
+{
+    hbConnStart(monitor->conn);
+}
+
+
+void
+hbMonitorFree(HbMonitor *monitor)
+{
+    if (!monitor)
+        return;
+    monitor->closing = TRUE;
+    hbConnFree(monitor->conn);
+    hbWorkerFree(monitor->worker);
+    g_hash_table_unref(monitor->domains);
+    g_hash_table_unref(monitor->syncing);
+    hbDaemonConfClear(&monitor->conf);
+    g_free(monitor);
+}
+
+
+gboolean
+hbMonitorIsConnected(HbMonitor *monitor)
+{
+    return monitor->connected;
+}
+
+
+HbDomain *
+hbMonitorLookup(HbMonitor *monitor, const char *name_or_uuid)
+{
+    GHashTableIter iter;
+    gpointer value;
+    HbDomain *dom = g_hash_table_lookup(monitor->domains, name_or_uuid);
+
+    if (dom)
+        return dom;
+    g_hash_table_iter_init(&iter, monitor->domains);
+    while (g_hash_table_iter_next(&iter, NULL, &value)) {
+        dom = value;
+        if (g_str_equal(dom->name, name_or_uuid) ||
+            g_ascii_strcasecmp(dom->uuid, name_or_uuid) == 0)
+            return dom;
+    }
+    return NULL;
+}
+
+
+static gint
+hbDomainCompareName(gconstpointer a, gconstpointer b)
+{
+    return g_strcmp0(((const HbDomain *) a)->name, ((const HbDomain *) b)->name);
+}
+
+
+/* The monitored domains by name; the list is the caller's, not the domains. */
+GList *
+hbMonitorDomains(HbMonitor *monitor)
+{
+    return g_list_sort(g_hash_table_get_values(monitor->domains), hbDomainCompareName);
+}
+
+
+void
+hbMonitorRearm(HbMonitor *monitor, HbDomain *dom)
+{
+    g_message("Domain '%s': rearmed", dom->name);
+    hbMonitorFeed(dom, HB_INPUT_REARM);
+}
+
+
+const char *hbDomainName(HbDomain *dom) { return dom->name; }
+const char *hbDomainUUID(HbDomain *dom) { return dom->uuid; }
+HbState hbDomainState(HbDomain *dom) { return hbEngineState(dom->engine); }
+guint hbDomainPercentage(HbDomain *dom) { return hbEnginePercentage(dom->engine); }
+guint hbDomainAttempts(HbDomain *dom) { return hbEngineAttempts(dom->engine); }
+gint64 hbDomainLastTick(HbDomain *dom) { return hbEngineLastTick(dom->engine) ? dom->last_tick_real : 0; }
+const HbConfig *hbDomainConfig(HbDomain *dom) { return hbEngineConfig(dom->engine); }
+const char *hbDomainConfigError(HbDomain *dom) { return dom->config_error; }
+gboolean hbDomainAgentConnected(HbDomain *dom) { return dom->agent_connected; }
+
+
+gboolean
+hbDomainIsHeartbeating(HbDomain *dom)
+{
+    return hbEngineIsHeartbeating(dom->engine, g_get_monotonic_time());
+}

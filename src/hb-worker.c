@@ -1,0 +1,338 @@
+/*
+ * Worker threads and their libvirt connections. A call stuck on a hung
+ * agent holds only its own connection, so no other domain waits on it.
+ */
+#include <config.h>
+
+#include <libxml/parser.h>
+#include <libxml/xpath.h>
+#include <libxml/xpathInternals.h>
+
+#include "hb-worker.h"
+
+#define HB_AGENT_CHANNEL "org.qemu.guest_agent.0"
+
+struct _HbWorker {
+    char *uri;
+    GThreadPool *pool;
+    GAsyncQueue *idle_conns; /* virConnectPtr not in use by any job */
+    GMainContext *context;   /* where results are delivered */
+    HbProbeFunc probe;
+    gpointer probe_data;
+    HbJobDoneFunc done;
+    gpointer done_data;
+};
+
+typedef struct {
+    HbWorker *worker;
+    HbJob *job;
+} HbJobDelivery;
+
+
+void
+hbDomainInfoFree(HbDomainInfo *info)
+{
+    if (!info)
+        return;
+    g_free(info->uuid);
+    g_free(info->name);
+    g_free(info->metadata);
+    g_free(info->error);
+    g_free(info);
+}
+
+
+HbJob *
+hbJobNew(HbJobKind kind, const char *uuid)
+{
+    HbJob *job = g_new0(HbJob, 1);
+
+    job->kind = kind;
+    job->uuid = g_strdup(uuid);
+    job->infos = g_ptr_array_new_with_free_func((GDestroyNotify) hbDomainInfoFree);
+    return job;
+}
+
+
+void
+hbJobFree(HbJob *job)
+{
+    if (!job)
+        return;
+    g_free(job->uuid);
+    g_free(job->detail);
+    g_ptr_array_unref(job->infos);
+    g_free(job);
+}
+
+
+int
+hbDomainXmlInspect(const char *xml, gboolean *has_agent, char **metadata,
+                   GError **error)
+{
+    g_autoptr(xmlDoc) doc = xmlReadMemory(xml, strlen(xml), "domain.xml", NULL,
+                                          XML_PARSE_NONET | XML_PARSE_NOERROR |
+                                          XML_PARSE_NOWARNING);
+    xmlXPathContextPtr ctxt;
+    xmlXPathObjectPtr obj;
+
+    if (!doc) {
+        g_set_error(error, HB_ERROR, HB_ERROR_FAILED, "cannot parse the domain XML");
+        return -1;
+    }
+    ctxt = xmlXPathNewContext(doc);
+    xmlXPathRegisterNs(ctxt, BAD_CAST "hb", BAD_CAST HB_METADATA_URI);
+
+    obj = xmlXPathEval(BAD_CAST "/domain/devices/channel/target[@type='virtio' and "
+                       "@name='" HB_AGENT_CHANNEL "']", ctxt);
+    *has_agent = obj && obj->nodesetval && obj->nodesetval->nodeNr > 0;
+    xmlXPathFreeObject(obj);
+
+    *metadata = NULL;
+    obj = xmlXPathEval(BAD_CAST "/domain/metadata/hb:" HB_METADATA_ELEMENT, ctxt);
+    if (obj && obj->nodesetval && obj->nodesetval->nodeNr > 0) {
+        xmlBufferPtr buf = xmlBufferCreate();
+        xmlNodeDump(buf, doc, obj->nodesetval->nodeTab[0], 0, 0);
+        *metadata = g_strdup((const char *) xmlBufferContent(buf));
+        xmlBufferFree(buf);
+    }
+    xmlXPathFreeObject(obj);
+    xmlXPathFreeContext(ctxt);
+    return 0;
+}
+
+
+static HbDomainInfo *
+hbWorkerReadDomain(virDomainPtr dom)
+{
+    HbDomainInfo *info = g_new0(HbDomainInfo, 1);
+    char uuid[VIR_UUID_STRING_BUFLEN];
+    g_autofree char *xml = NULL;
+    g_autoptr(GError) err = NULL;
+
+    virDomainGetUUIDString(dom, uuid);
+    info->uuid = g_strdup(uuid);
+    info->name = g_strdup(virDomainGetName(dom));
+    info->persistent = virDomainIsPersistent(dom) == 1;
+    if (virDomainGetState(dom, &info->state, &info->reason, 0) < 0 ||
+        !(xml = virDomainGetXMLDesc(dom, 0))) {
+        info->error = g_strdup(hbUtilLastError());
+        return info;
+    }
+    /* A running domain gives its live XML, an inactive one its saved config. */
+    if (hbDomainXmlInspect(xml, &info->has_agent, &info->metadata, &err) < 0)
+        info->error = g_strdup(err->message);
+    return info;
+}
+
+
+static void
+hbWorkerList(HbJob *job, virConnectPtr conn)
+{
+    virDomainPtr *doms = NULL;
+    int n = virConnectListAllDomains(conn, &doms, 0);
+
+    job->ok = n >= 0;
+    if (n < 0) {
+        job->detail = g_strdup(hbUtilLastError());
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        g_ptr_array_add(job->infos, hbWorkerReadDomain(doms[i]));
+        virDomainFree(doms[i]);
+    }
+    g_free(doms);
+}
+
+
+static void
+hbWorkerSync(HbJob *job, virConnectPtr conn)
+{
+    g_autoptr(virDomain) dom = virDomainLookupByUUIDString(conn, job->uuid);
+
+    if (!dom) {
+        virErrorPtr err = virGetLastError();
+        /* Gone is an answer; anything else is a failure to read. */
+        job->ok = err && err->code == VIR_ERR_NO_DOMAIN;
+        if (!job->ok)
+            job->detail = g_strdup(hbUtilLastError());
+        return;
+    }
+    job->ok = TRUE;
+    g_ptr_array_add(job->infos, hbWorkerReadDomain(dom));
+}
+
+
+/*
+ * One restart attempt, chosen from the domain's state now rather than when
+ * it was asked for: the domain may have changed meanwhile.
+ */
+static gboolean
+hbWorkerRestartDomain(virDomainPtr dom, HbAction action, char **done)
+{
+    int state, reason;
+
+    if (virDomainGetState(dom, &state, &reason, 0) < 0)
+        return FALSE;
+
+    switch ((virDomainState) state) {
+    case VIR_DOMAIN_RUNNING:
+    case VIR_DOMAIN_BLOCKED:
+        if (action == HB_ACTION_RESTART) {
+            *done = g_strdup("destroy+start");
+            return virDomainDestroy(dom) == 0 && virDomainCreate(dom) == 0;
+        }
+        *done = g_strdup("reset");
+        return virDomainReset(dom, 0) == 0;
+    case VIR_DOMAIN_CRASHED:
+    case VIR_DOMAIN_PAUSED:
+        if (state == VIR_DOMAIN_PAUSED && reason != VIR_DOMAIN_PAUSED_CRASHED) {
+            *done = g_strdup("none: the domain is paused");
+            return TRUE;
+        }
+        if (action == HB_ACTION_RESTART) {
+            *done = g_strdup("destroy+start");
+            return virDomainDestroy(dom) == 0 && virDomainCreate(dom) == 0;
+        }
+        /* A reset crashed domain stays paused. */
+        *done = g_strdup("reset+resume");
+        return virDomainReset(dom, 0) == 0 && virDomainResume(dom) == 0;
+    case VIR_DOMAIN_SHUTOFF:
+        if (reason != VIR_DOMAIN_SHUTOFF_CRASHED && reason != VIR_DOMAIN_SHUTOFF_FAILED) {
+            *done = g_strdup("none: the domain was shut off on purpose");
+            return TRUE;
+        }
+        *done = g_strdup("start");
+        return virDomainCreate(dom) == 0;
+    case VIR_DOMAIN_NOSTATE:
+    case VIR_DOMAIN_SHUTDOWN:
+    case VIR_DOMAIN_PMSUSPENDED:
+    case VIR_DOMAIN_LAST:
+        break;
+    }
+    *done = g_strdup_printf("none: domain state %d", state);
+    return TRUE;
+}
+
+
+static void
+hbWorkerRestart(HbJob *job, virConnectPtr conn)
+{
+    g_autoptr(virDomain) dom = virDomainLookupByUUIDString(conn, job->uuid);
+    g_autofree char *done = NULL;
+
+    if (dom)
+        job->ok = hbWorkerRestartDomain(dom, job->action, &done);
+    if (job->ok)
+        job->detail = g_steal_pointer(&done);
+    else if (done)
+        job->detail = g_strdup_printf("%s: %s", done, hbUtilLastError());
+    else
+        job->detail = g_strdup(hbUtilLastError());
+}
+
+
+static gboolean
+hbWorkerDeliver(gpointer opaque)
+{
+    HbJobDelivery *delivery = opaque;
+
+    delivery->worker->done(delivery->job, delivery->worker->done_data);
+    g_free(delivery);
+    return G_SOURCE_REMOVE;
+}
+
+
+static void
+hbWorkerRun(gpointer data, gpointer user_data)
+{
+    HbJob *job = data;
+    HbWorker *worker = user_data;
+    virConnectPtr conn = g_async_queue_try_pop(worker->idle_conns);
+    HbJobDelivery *delivery;
+
+    if (!conn && !(conn = virConnectOpen(worker->uri))) {
+        job->ok = FALSE;
+        job->probe = HB_PROBE_VOID;
+        job->detail = g_strdup_printf("cannot connect to %s: %s",
+                                      worker->uri, hbUtilLastError());
+    } else {
+        switch (job->kind) {
+        case HB_JOB_PING:
+            job->probe = worker->probe(conn, job->uuid, job->timeout, &job->detail,
+                                       worker->probe_data);
+            break;
+        case HB_JOB_RESTART:
+            hbWorkerRestart(job, conn);
+            break;
+        case HB_JOB_SYNC:
+            hbWorkerSync(job, conn);
+            break;
+        case HB_JOB_LIST:
+            hbWorkerList(job, conn);
+            break;
+        case HB_JOB_LAST:
+            g_assert_not_reached();
+        }
+        if (virConnectIsAlive(conn) == 1)
+            g_async_queue_push(worker->idle_conns, conn);
+        else
+            virConnectClose(conn);
+    }
+
+    delivery = g_new0(HbJobDelivery, 1);
+    delivery->worker = worker;
+    delivery->job = job;
+    g_main_context_invoke(worker->context, hbWorkerDeliver, delivery);
+}
+
+
+static void
+hbWorkerCloseConn(gpointer conn)
+{
+    virConnectClose(conn);
+}
+
+
+HbWorker *
+hbWorkerNew(const char *uri, guint threads, HbProbeFunc probe, gpointer probe_data,
+            HbJobDoneFunc done, gpointer done_data)
+{
+    HbWorker *worker = g_new0(HbWorker, 1);
+
+    worker->uri = g_strdup(uri);
+    worker->idle_conns = g_async_queue_new_full(hbWorkerCloseConn);
+    worker->context = g_main_context_ref_thread_default();
+    worker->probe = probe;
+    worker->probe_data = probe_data;
+    worker->done = done;
+    worker->done_data = done_data;
+    worker->pool = g_thread_pool_new(hbWorkerRun, worker, threads, FALSE, NULL);
+    return worker;
+}
+
+
+void
+hbWorkerPush(HbWorker *worker, HbJob *job)
+{
+    g_thread_pool_push(worker->pool, job, NULL);
+}
+
+
+/*
+ * Runs the jobs still queued, waits for them, and delivers every
+ * result still pending so no job outlives the worker.
+ */
+void
+hbWorkerFree(HbWorker *worker)
+{
+    if (!worker)
+        return;
+    g_thread_pool_free(worker->pool, FALSE, TRUE);
+    while (g_main_context_iteration(worker->context, FALSE))
+        ;
+    g_async_queue_unref(worker->idle_conns);
+    g_main_context_unref(worker->context);
+    g_free(worker->uri);
+    g_free(worker);
+}

@@ -1,0 +1,77 @@
+/*
+ * The test agent: answers as the test says, and like the real probe it
+ * gives no verdict for a domain that is not running.
+ */
+#include <config.h>
+
+#include "fake-probe.h"
+
+static GMutex fakeLock;
+static GHashTable *fakeAgents; /* uuid -> FakeAgent */
+static GHashTable *fakePings;  /* uuid -> count */
+
+
+void
+fakeProbeReset(void)
+{
+    g_mutex_lock(&fakeLock);
+    g_clear_pointer(&fakeAgents, g_hash_table_unref);
+    g_clear_pointer(&fakePings, g_hash_table_unref);
+    fakeAgents = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    fakePings = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    g_mutex_unlock(&fakeLock);
+}
+
+
+void
+fakeProbeSet(const char *uuid, FakeAgent agent)
+{
+    g_mutex_lock(&fakeLock);
+    g_hash_table_replace(fakeAgents, g_strdup(uuid), GINT_TO_POINTER(agent));
+    g_mutex_unlock(&fakeLock);
+}
+
+
+guint
+fakeProbePings(const char *uuid)
+{
+    guint n;
+
+    g_mutex_lock(&fakeLock);
+    n = GPOINTER_TO_UINT(g_hash_table_lookup(fakePings, uuid));
+    g_mutex_unlock(&fakeLock);
+    return n;
+}
+
+
+HbProbeResult
+fakeProbePing(virConnectPtr conn, const char *uuid, guint timeout, char **detail,
+              gpointer data)
+{
+    g_autoptr(virDomain) dom = virDomainLookupByUUIDString(conn, uuid);
+    FakeAgent agent;
+
+    if (!dom || virDomainIsActive(dom) != 1) {
+        *detail = g_strdup("domain is not running");
+        return HB_PROBE_VOID;
+    }
+
+    g_mutex_lock(&fakeLock);
+    agent = GPOINTER_TO_INT(g_hash_table_lookup(fakeAgents, uuid));
+    g_hash_table_replace(fakePings, g_strdup(uuid),
+                         GUINT_TO_POINTER(GPOINTER_TO_UINT(g_hash_table_lookup(fakePings, uuid)) + 1));
+    g_mutex_unlock(&fakeLock);
+
+    switch (agent) {
+    case FAKE_AGENT_OK:
+        return HB_PROBE_OK;
+    case FAKE_AGENT_HANG:
+        g_usleep(timeout * G_USEC_PER_SEC);
+        *detail = g_strdup("guest agent is not responding");
+        return HB_PROBE_MISS;
+    case FAKE_AGENT_MISS:
+        break;
+    }
+    *detail = g_strdup("guest agent is not connected");
+    return HB_PROBE_MISS;
+}

@@ -1,0 +1,454 @@
+/*
+ * The monitor in-process on libvirt's test driver, with the fake probe:
+ * events and metadata drive states, restarts call libvirt for real.
+ */
+#include <config.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <glib/gstdio.h>
+#include <libvirt-glib/libvirt-glib.h>
+
+#include "fake-probe.h"
+#include "test-util.h"
+
+/* Scaled down: a 2 s block, a ping every 0.5 s, attempts a second apart. */
+#define FAST "time='2' rate='4' boot_grace='0' failure_interval='1' failure_attempts='2'"
+
+typedef struct {
+    virConnectPtr conn;
+    HbMonitor *monitor;
+    GPtrArray *notices; /* "name kind [action result]" */
+    const char *name;   /* the domain the current wait is about */
+    HbState want_state;
+    const char *want_notice;
+    guint want_count;
+} Fixture;
+
+
+static void
+recordNotice(HbDomain *dom, const HbNotice *notice, gpointer data)
+{
+    Fixture *f = data;
+    char *line;
+
+    if (notice->kind == HB_NOTICE_RESTART_ATTEMPT)
+        line = g_strdup_printf("%s %s %s %s", hbDomainName(dom),
+                               hbNoticeKindToString(notice->kind), notice->action,
+                               notice->result);
+    else
+        line = g_strdup_printf("%s %s", hbDomainName(dom), hbNoticeKindToString(notice->kind));
+    g_ptr_array_add(f->notices, line);
+}
+
+
+static const HbMonitorObserver recorder = { .notice = recordNotice };
+
+
+static guint
+countNotices(Fixture *f, const char *name, const char *prefix)
+{
+    g_autofree char *full = g_strdup_printf("%s %s", name, prefix);
+    guint n = 0;
+
+    for (guint i = 0; i < f->notices->len; i++)
+        n += g_str_has_prefix(f->notices->pdata[i], full);
+    return n;
+}
+
+
+static gboolean
+condNotices(gpointer data)
+{
+    Fixture *f = data;
+
+    return countNotices(f, f->name, f->want_notice) >= f->want_count;
+}
+
+
+static void
+waitNotices(Fixture *f, const char *name, const char *notice, guint count)
+{
+    f->name = name;
+    f->want_notice = notice;
+    f->want_count = count;
+    if (!testWaitFor(condNotices, f, 30))
+        fail_msg("%s: waited for %u '%s', saw %u", name, count, notice,
+                 countNotices(f, name, notice));
+}
+
+
+static gboolean
+condState(gpointer data)
+{
+    Fixture *f = data;
+    HbDomain *dom = hbMonitorLookup(f->monitor, f->name);
+
+    return dom && hbDomainState(dom) == f->want_state;
+}
+
+
+static void
+waitState(Fixture *f, const char *name, HbState state)
+{
+    f->name = name;
+    f->want_state = state;
+    if (!testWaitFor(condState, f, 30)) {
+        HbDomain *dom = hbMonitorLookup(f->monitor, name);
+        fail_msg("%s: waited for state %s, is %s", name, hbStateToString(state),
+                 dom ? hbStateToString(hbDomainState(dom)) : "(not monitored)");
+    }
+}
+
+
+static gboolean
+condConnected(gpointer data)
+{
+    return hbMonitorIsConnected(((Fixture *) data)->monitor);
+}
+
+
+static Fixture *
+fixtureStart(gboolean monitor_all)
+{
+    Fixture *f = g_new0(Fixture, 1);
+    HbDaemonConf conf;
+
+    hbDaemonConfInit(&conf);
+    g_free(conf.uri);
+    conf.uri = g_strdup(TEST_URI);
+    conf.workers = 4;
+    conf.monitor_all = monitor_all;
+    fakeProbeReset();
+    f->conn = virConnectOpen(TEST_URI);
+    assert_non_null(f->conn);
+    f->notices = g_ptr_array_new_with_free_func(g_free);
+    f->monitor = hbMonitorNew(&conf, fakeProbePing, NULL);
+    hbMonitorSetObserver(f->monitor, &recorder, f);
+    hbMonitorStart(f->monitor);
+    assert_true(testWaitFor(condConnected, f, 10));
+    hbDaemonConfClear(&conf);
+    return f;
+}
+
+
+static int
+setup(void **state)
+{
+    *state = fixtureStart(FALSE);
+    return 0;
+}
+
+
+static int
+teardown(void **state)
+{
+    Fixture *f = *state;
+    virDomainPtr *doms = NULL;
+    int n = virConnectListAllDomains(f->conn, &doms, 0);
+
+    hbMonitorFree(f->monitor);
+    /* Every domain but the driver's own "test" is the test's to remove. */
+    for (int i = 0; i < n; i++) {
+        if (!g_str_equal(virDomainGetName(doms[i]), "test"))
+            testDomainRemove(f->conn, virDomainGetName(doms[i]));
+        virDomainFree(doms[i]);
+    }
+    g_free(doms);
+    virConnectClose(f->conn);
+    g_ptr_array_unref(f->notices);
+    g_free(f);
+    return 0;
+}
+
+
+static void
+setMetadata(Fixture *f, const char *name, const char *xml)
+{
+    g_autoptr(virDomain) dom = virDomainLookupByName(f->conn, name);
+
+    assert_int_equal(virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml, "hb",
+                                          HB_METADATA_URI, VIR_DOMAIN_AFFECT_LIVE), 0);
+}
+
+
+static gboolean
+condTime4(gpointer data)
+{
+    Fixture *f = data;
+    HbDomain *dom = hbMonitorLookup(f->monitor, "hb-ok");
+
+    return dom && hbDomainConfig(dom)->time == 4;
+}
+
+
+static void
+test_healthy_live_edit_disable(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-ok", TRUE, FAST);
+    g_autofree char *uuid = testDomainUUID(dom);
+    HbDomain *hdom;
+    guint pings;
+
+    waitState(f, "hb-ok", HB_STATE_OK);
+    hdom = hbMonitorLookup(f->monitor, uuid);
+    assert_non_null(hdom);
+    assert_ptr_equal(hdom, hbMonitorLookup(f->monitor, "hb-ok"));
+    assert_int_equal(hbDomainPercentage(hdom), 100);
+    assert_true(hbDomainIsHeartbeating(hdom));
+    assert_true(hbDomainLastTick(hdom) > 0);
+    assert_null(hbDomainConfigError(hdom));
+
+    /* A live metadata edit applies without a restart. */
+    setMetadata(f, "hb-ok", "<heartbeat time='4' rate='4' boot_grace='0'/>");
+    assert_true(testWaitFor(condTime4, f, 10));
+
+    /* enabled=no stops monitoring: no pings any more. */
+    setMetadata(f, "hb-ok", "<heartbeat enabled='no'/>");
+    waitState(f, "hb-ok", HB_STATE_DISABLED);
+    pings = fakeProbePings(uuid);
+    testSpin(2500);
+    assert_int_equal(fakeProbePings(uuid), pings);
+    assert_int_equal(countNotices(f, "hb-ok", "heartbeat-stopped"), 0);
+}
+
+
+static void
+test_stop_reset_resume(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-miss", TRUE, FAST);
+    g_autofree char *uuid = testDomainUUID(dom);
+
+    waitState(f, "hb-miss", HB_STATE_OK);
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    waitNotices(f, "hb-miss", "heartbeat-stopped", 1);
+    waitNotices(f, "hb-miss", "restart-attempt reset ok", 1);
+    fakeProbeSet(uuid, FAKE_AGENT_OK);
+    waitNotices(f, "hb-miss", "heartbeat-resumed", 1);
+    assert_int_equal(countNotices(f, "hb-miss", "heartbeat-stopped"), 1);
+    assert_int_equal(hbDomainAttempts(hbMonitorLookup(f->monitor, uuid)), 0);
+    assert_int_equal(virDomainIsActive(dom), 1);
+}
+
+
+static void
+test_exhausted_then_rearm(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-dead", TRUE, FAST);
+    g_autofree char *uuid = testDomainUUID(dom);
+
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    waitNotices(f, "hb-dead", "restarts-exhausted", 1);
+    waitState(f, "hb-dead", HB_STATE_FAILED);
+    assert_int_equal(countNotices(f, "hb-dead", "restart-attempt"), 2);
+    /* Failed means notify only: no further attempts. */
+    testSpin(2500);
+    assert_int_equal(countNotices(f, "hb-dead", "restart-attempt"), 2);
+
+    hbMonitorRearm(f->monitor, hbMonitorLookup(f->monitor, uuid));
+    waitNotices(f, "hb-dead", "heartbeat-stopped", 2);
+    waitNotices(f, "hb-dead", "restart-attempt", 3);
+}
+
+
+static void
+test_action_restart_destroys_and_starts(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-restart", TRUE,
+                                               FAST " action='restart'");
+    g_autofree char *uuid = testDomainUUID(dom);
+
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    waitNotices(f, "hb-restart", "restart-attempt destroy+start ok", 1);
+    assert_int_equal(virDomainIsActive(dom), 1);
+    /* Our own destroy did not end the episode as a user's destroy would. */
+    waitNotices(f, "hb-restart", "restart-attempt destroy+start ok", 2);
+    fakeProbeSet(uuid, FAKE_AGENT_OK);
+    waitNotices(f, "hb-restart", "heartbeat-resumed", 1);
+}
+
+
+static void
+test_user_destroy_and_pause_cause_nothing(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-user", TRUE, FAST);
+    g_autofree char *uuid = testDomainUUID(dom);
+
+    waitState(f, "hb-user", HB_STATE_OK);
+    assert_int_equal(virDomainSuspend(dom), 0);
+    waitState(f, "hb-user", HB_STATE_PAUSED);
+    testSpin(3000); /* longer than a block */
+    assert_int_equal(virDomainResume(dom), 0);
+    waitState(f, "hb-user", HB_STATE_OK);
+
+    assert_int_equal(virDomainDestroy(dom), 0);
+    waitState(f, "hb-user", HB_STATE_NOT_RUNNING);
+    testSpin(3000);
+    assert_int_equal(virDomainIsActive(dom), 0);
+    assert_int_equal(countNotices(f, "hb-user", "heartbeat-stopped"), 0);
+    assert_int_equal(countNotices(f, "hb-user", "restart-attempt"), 0);
+}
+
+
+static void
+test_crash_starts_domain(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-crash", TRUE, FAST);
+    g_autofree char *core = g_build_filename(g_get_tmp_dir(), "hb-crash.core", NULL);
+    int st, reason;
+
+    waitState(f, "hb-crash", HB_STATE_OK);
+    assert_int_equal(virDomainCoreDumpWithFormat(dom, core, VIR_DOMAIN_CORE_DUMP_FORMAT_RAW,
+                                                 VIR_DUMP_CRASH), 0);
+    g_unlink(core);
+    waitNotices(f, "hb-crash", "heartbeat-stopped", 1);
+    waitNotices(f, "hb-crash", "restart-attempt start ok", 1);
+    assert_int_equal(virDomainGetState(dom, &st, &reason, 0), 0);
+    assert_int_equal(st, VIR_DOMAIN_RUNNING);
+    waitNotices(f, "hb-crash", "heartbeat-resumed", 1);
+}
+
+
+static gboolean
+condConfigError(gpointer data)
+{
+    Fixture *f = data;
+    HbDomain *dom = hbMonitorLookup(f->monitor, "hb-bad");
+
+    return dom && hbDomainConfigError(dom) != NULL;
+}
+
+
+static void
+test_invalid_metadata_keeps_last_config(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-bad", TRUE, FAST);
+    HbDomain *hdom;
+
+    waitState(f, "hb-bad", HB_STATE_OK);
+    setMetadata(f, "hb-bad", "<heartbeat time='1'/>");
+    assert_true(testWaitFor(condConfigError, f, 10));
+    hdom = hbMonitorLookup(f->monitor, "hb-bad");
+    assert_non_null(strstr(hbDomainConfigError(hdom), "time: '1'"));
+    assert_int_equal(hbDomainConfig(hdom)->time, 2);
+    assert_int_equal(hbDomainState(hdom), HB_STATE_OK);
+}
+
+
+static void
+test_no_agent_never_reset(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-noagent", FALSE, FAST);
+    g_autofree char *uuid = testDomainUUID(dom);
+
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    waitState(f, "hb-noagent", HB_STATE_NO_AGENT);
+    testSpin(3000);
+    assert_int_equal(fakeProbePings(uuid), 0);
+    assert_int_equal(countNotices(f, "hb-noagent", "restart-attempt"), 0);
+}
+
+
+static gboolean
+condBothRunning(gpointer data)
+{
+    Fixture *f = data;
+    HbDomain *a = hbMonitorLookup(f->monitor, "hb-hang");
+    HbDomain *b = hbMonitorLookup(f->monitor, "hb-healthy");
+
+    return a && b && hbDomainState(b) == HB_STATE_OK &&
+        countNotices(f, "hb-hang", "restart-attempt") >= 1;
+}
+
+
+static void
+test_hung_agent_delays_no_other_domain(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) hang = testDomainStart(f->conn, "hb-hang", TRUE, FAST);
+    g_autoptr(virDomain) ok = testDomainStart(f->conn, "hb-healthy", TRUE, FAST);
+    g_autofree char *hang_uuid = testDomainUUID(hang);
+
+    fakeProbeSet(hang_uuid, FAKE_AGENT_HANG);
+    waitState(f, "hb-healthy", HB_STATE_OK);
+    /* While one agent hangs through attempts, the other keeps every tick. */
+    assert_true(testWaitFor(condBothRunning, f, 30));
+    for (int i = 0; i < 8; i++) {
+        testSpin(500);
+        assert_int_equal(hbDomainState(hbMonitorLookup(f->monitor, "hb-healthy")), HB_STATE_OK);
+    }
+}
+
+
+static gboolean
+condGone(gpointer data)
+{
+    Fixture *f = data;
+
+    return hbMonitorLookup(f->monitor, f->name) == NULL;
+}
+
+
+static void
+test_undefine_removes(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-gone", TRUE, FAST);
+
+    waitState(f, "hb-gone", HB_STATE_OK);
+    assert_int_equal(virDomainDestroy(dom), 0);
+    assert_int_equal(virDomainUndefine(dom), 0);
+    f->name = "hb-gone";
+    assert_true(testWaitFor(condGone, f, 10));
+}
+
+
+static void
+test_monitor_all(void **state)
+{
+    Fixture *f = fixtureStart(TRUE);
+    g_autoptr(virDomain) with = testDomainStart(f->conn, "hb-all-agent", TRUE, NULL);
+    g_autoptr(virDomain) without = testDomainStart(f->conn, "hb-all-none", FALSE, NULL);
+
+    waitState(f, "hb-all-agent", HB_STATE_WAITING);
+    assert_int_equal(hbDomainConfig(hbMonitorLookup(f->monitor, "hb-all-agent"))->time, 60);
+    assert_null(hbMonitorLookup(f->monitor, "hb-all-none"));
+    /* The driver's own domain has no agent channel either. */
+    assert_null(hbMonitorLookup(f->monitor, "test"));
+    teardown((void **) &f);
+}
+
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_healthy_live_edit_disable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_reset_resume, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exhausted_then_rearm, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_action_restart_destroys_and_starts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_user_destroy_and_pause_cause_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_crash_starts_domain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_metadata_keeps_last_config, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_agent_never_reset, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hung_agent_delays_no_other_domain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_undefine_removes, setup, teardown),
+        cmocka_unit_test(test_monitor_all),
+    };
+
+    hbUtilInitLibvirt();
+    gvir_event_register();
+    return cmocka_run_group_tests_name("monitor", tests, NULL, NULL);
+}
