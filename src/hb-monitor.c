@@ -69,6 +69,15 @@ hbMonitorChanged(HbDomain *dom)
 
 
 static void
+hbMonitorSetConnected(HbMonitor *monitor, gboolean connected)
+{
+    monitor->connected = connected;
+    if (monitor->observer.connection)
+        monitor->observer.connection(connected, monitor->observer_data);
+}
+
+
+static void
 hbMonitorPushJob(HbMonitor *monitor, HbJob *job)
 {
     job->generation = monitor->generation;
@@ -344,7 +353,7 @@ hbMonitorListDone(HbMonitor *monitor, HbJob *job)
         g_warning("Cannot list domains: %s", job->detail);
         return;
     }
-    monitor->connected = TRUE;
+    hbMonitorSetConnected(monitor, TRUE);
     for (guint i = 0; i < job->infos->len; i++) {
         HbDomainInfo *info = job->infos->pdata[i];
         g_hash_table_add(seen, info->uuid);
@@ -565,7 +574,7 @@ hbMonitorOnDisconnected(gpointer data)
     GHashTableIter iter;
     gpointer value;
 
-    monitor->connected = FALSE;
+    hbMonitorSetConnected(monitor, FALSE);
     monitor->generation++;
     g_hash_table_iter_init(&iter, monitor->domains);
     while (g_hash_table_iter_next(&iter, NULL, &value))

@@ -34,6 +34,7 @@ typedef struct {
     void (*removed)(HbDomain *dom, gpointer data);
     void (*changed)(HbDomain *dom, gpointer data);
     void (*notice)(HbDomain *dom, const HbNotice *notice, gpointer data);
+    void (*connection)(gboolean connected, gpointer data);
 } HbMonitorObserver;
 
 HbMonitor *hbMonitorNew(const HbDaemonConf *conf, HbProbeFunc probe, gpointer probe_data);

@@ -1,0 +1,735 @@
+/*
+ * virt-heartbeat: the command line client of virt-heartbeatd. Reads go
+ * through the daemon's D-Bus API; "config" edits domain metadata through
+ * libvirt, as virsh metadata does.
+ */
+#include <config.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <glib-unix.h>
+#include <json-glib/json-glib.h>
+
+#include "hb-config.h"
+#include "hb-dbus.h"
+#include "hb-util.h"
+
+typedef enum {
+    HB_EXIT_OK = 0,
+    HB_EXIT_FAILURE = 1,      /* also: not heartbeating */
+    HB_EXIT_USAGE = 2,
+    HB_EXIT_VM_UNKNOWN = 3,
+    HB_EXIT_VM_NOT_RUNNING = 4,
+    HB_EXIT_AGENT_UNAVAILABLE = 5,
+    HB_EXIT_DAEMON_UNREACHABLE = 6,
+} HbExit;
+
+typedef struct {
+    gboolean json;
+    char *uri;
+    gboolean live;
+    gboolean config;
+    char *keys[HB_KEY_LAST]; /* config: new values */
+    char **unset;
+} HbCliOptions;
+
+static HbCliOptions opts;
+
+static const char *hbCliSummary =
+    "Commands:\n"
+    "  list                       the monitored domains (--json)\n"
+    "  status DOMAIN              heartbeat status of one domain (--json)\n"
+    "  is-heartbeating DOMAIN     print yes or no; exit 0 if heartbeating, 1 if not\n"
+    "  percentage DOMAIN          share of the expected ticks over the last block\n"
+    "  events [DOMAIN]            print heartbeat events until interrupted (--json)\n"
+    "  config DOMAIN [--time N ...] [--unset KEY] [--live] [--config]\n"
+    "                             show or change the domain's <heartbeat/> metadata\n"
+    "  rearm DOMAIN               leave the failed state and watch afresh\n"
+    "\n"
+    "DOMAIN is a name or a UUID.";
+
+static const char *hbCliDescription =
+    "Exit status: 0 ok, 1 not heartbeating or failure, 2 usage, 3 domain unknown,\n"
+    "4 domain not running, 5 guest agent not available, 6 virt-heartbeatd not reachable.\n"
+    "See virt-heartbeat(1).\n";
+
+
+static int G_GNUC_PRINTF(2, 3)
+hbCliFail(int status, const char *fmt, ...)
+{
+    g_autofree char *msg = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_printerr("virt-heartbeat: %s\n", msg);
+    return status;
+}
+
+
+static int G_GNUC_PRINTF(1, 2)
+hbCliUsage(const char *fmt, ...)
+{
+    g_autofree char *msg = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_printerr("virt-heartbeat: %s\nTry 'virt-heartbeat --help'.\n", msg);
+    return HB_EXIT_USAGE;
+}
+
+
+/* The exit status for an error from the daemon or from libvirt. */
+static int
+hbCliExitFor(const GError *err)
+{
+    if (err->domain == HB_ERROR) {
+        switch ((HbErrorCode) err->code) {
+        case HB_ERROR_VM_UNKNOWN: return HB_EXIT_VM_UNKNOWN;
+        case HB_ERROR_VM_NOT_RUNNING: return HB_EXIT_VM_NOT_RUNNING;
+        case HB_ERROR_AGENT_UNAVAILABLE: return HB_EXIT_AGENT_UNAVAILABLE;
+        case HB_ERROR_INVALID_ARGUMENT: return HB_EXIT_USAGE;
+        case HB_ERROR_FAILED:
+        case HB_ERROR_LAST:
+            break;
+        }
+        return HB_EXIT_FAILURE;
+    }
+    if (g_error_matches(err, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN) ||
+        g_error_matches(err, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER) ||
+        g_error_matches(err, G_DBUS_ERROR, G_DBUS_ERROR_NO_REPLY) ||
+        g_error_matches(err, G_DBUS_ERROR, G_DBUS_ERROR_DISCONNECTED))
+        return HB_EXIT_DAEMON_UNREACHABLE;
+    return HB_EXIT_FAILURE;
+}
+
+
+static int
+hbCliUnreachable(const char *why)
+{
+    return hbCliFail(HB_EXIT_DAEMON_UNREACHABLE,
+                     "cannot reach virt-heartbeatd on the system bus (%s): "
+                     "is virt-heartbeatd running?", why);
+}
+
+
+static GDBusObjectManager *
+hbCliConnect(int *status)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GDBusObjectManager) manager = NULL;
+    g_autofree char *owner = NULL;
+
+    hbDBusRegisterErrors();
+    manager = hb_dbus_object_manager_client_new_for_bus_sync(
+        G_BUS_TYPE_SYSTEM, G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_DO_NOT_AUTO_START,
+        HB_DBUS_NAME, HB_DBUS_PATH, NULL, &err);
+    if (!manager) {
+        *status = hbCliUnreachable(err->message);
+        return NULL;
+    }
+    owner = g_dbus_object_manager_client_get_name_owner(G_DBUS_OBJECT_MANAGER_CLIENT(manager));
+    if (!owner) {
+        *status = hbCliUnreachable(HB_DBUS_NAME " has no owner");
+        return NULL;
+    }
+    return g_steal_pointer(&manager);
+}
+
+
+static gint
+hbCliCompareByName(gconstpointer a, gconstpointer b)
+{
+    return g_strcmp0(hb_dbus_domain1_get_name((HbDBusDomain1 *) a),
+                     hb_dbus_domain1_get_name((HbDBusDomain1 *) b));
+}
+
+
+/* Every Domain1 of the daemon, by name; the caller owns the list and refs. */
+static GList *
+hbCliDomains(GDBusObjectManager *manager)
+{
+    g_autolist(GDBusObject) objects = g_dbus_object_manager_get_objects(manager);
+    GList *domains = NULL;
+
+    for (GList *l = objects; l; l = l->next) {
+        HbDBusDomain1 *iface = hb_dbus_object_get_domain1(HB_DBUS_OBJECT(l->data));
+        if (iface)
+            domains = g_list_prepend(domains, iface);
+    }
+    return g_list_sort(domains, hbCliCompareByName);
+}
+
+
+static HbDBusDomain1 *
+hbCliFind(GDBusObjectManager *manager, const char *key, int *status)
+{
+    g_autolist(HbDBusDomain1) domains = hbCliDomains(manager);
+
+    for (GList *l = domains; l; l = l->next) {
+        HbDBusDomain1 *iface = l->data;
+        if (g_str_equal(hb_dbus_domain1_get_name(iface), key) ||
+            g_ascii_strcasecmp(hb_dbus_domain1_get_uuid(iface), key) == 0)
+            return g_object_ref(iface);
+    }
+    *status = hbCliFail(HB_EXIT_VM_UNKNOWN,
+                        "domain '%s' is not monitored by virt-heartbeatd "
+                        "(give it <heartbeat/> metadata: virt-heartbeat config %s --time 60)",
+                        key, key);
+    return NULL;
+}
+
+
+static char *
+hbCliIsoTime(gint64 usec)
+{
+    g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(usec / G_USEC_PER_SEC);
+
+    return g_date_time_format_iso8601(dt);
+}
+
+
+static JsonNode *
+hbCliStatusJson(HbDBusDomain1 *d)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    const char *config_error = hb_dbus_domain1_get_config_error(d);
+    GVariant *config = hb_dbus_domain1_get_config(d);
+
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "name");
+    json_builder_add_string_value(b, hb_dbus_domain1_get_name(d));
+    json_builder_set_member_name(b, "uuid");
+    json_builder_add_string_value(b, hb_dbus_domain1_get_uuid(d));
+    json_builder_set_member_name(b, "state");
+    json_builder_add_string_value(b, hb_dbus_domain1_get_state(d));
+    json_builder_set_member_name(b, "is_heartbeating");
+    json_builder_add_boolean_value(b, hb_dbus_domain1_get_is_heartbeating(d));
+    json_builder_set_member_name(b, "heartbeat_percentage");
+    json_builder_add_int_value(b, hb_dbus_domain1_get_heartbeat_percentage(d));
+    json_builder_set_member_name(b, "restart_attempts");
+    json_builder_add_int_value(b, hb_dbus_domain1_get_restart_attempts(d));
+    json_builder_set_member_name(b, "last_tick");
+    if (hb_dbus_domain1_get_last_tick(d) > 0) {
+        g_autofree char *when = hbCliIsoTime(hb_dbus_domain1_get_last_tick(d));
+        json_builder_add_string_value(b, when);
+    } else {
+        json_builder_add_null_value(b);
+    }
+    json_builder_set_member_name(b, "agent_connected");
+    json_builder_add_boolean_value(b, hb_dbus_domain1_get_agent_connected(d));
+    json_builder_set_member_name(b, "config_error");
+    if (config_error && config_error[0])
+        json_builder_add_string_value(b, config_error);
+    else
+        json_builder_add_null_value(b);
+    json_builder_set_member_name(b, "config");
+    if (config)
+        json_builder_add_value(b, json_gvariant_serialize(config));
+    else
+        json_builder_add_null_value(b);
+    json_builder_end_object(b);
+    return json_builder_get_root(b);
+}
+
+
+static void
+hbCliPrintJson(JsonNode *node)
+{
+    g_autofree char *text = json_to_string(node, FALSE);
+
+    printf("%s\n", text);
+    fflush(stdout);
+}
+
+
+static char *
+hbCliConfigText(GVariant *config)
+{
+    GString *out = g_string_new(NULL);
+    GVariantIter iter;
+    const char *key;
+    GVariant *value;
+
+    if (!config)
+        return g_string_free(out, FALSE);
+    g_variant_iter_init(&iter, config);
+    while (g_variant_iter_loop(&iter, "{&sv}", &key, &value)) {
+        g_autofree char *text = NULL;
+        if (g_variant_is_of_type(value, G_VARIANT_TYPE_BOOLEAN))
+            text = g_strdup(g_variant_get_boolean(value) ? "yes" : "no");
+        else if (g_variant_is_of_type(value, G_VARIANT_TYPE_STRING))
+            text = g_variant_dup_string(value, NULL);
+        else
+            text = g_variant_print(value, FALSE);
+        g_string_append_printf(out, "%s%s=%s", out->len ? " " : "", key, text);
+    }
+    return g_string_free(out, FALSE);
+}
+
+
+static int
+hbCliList(GDBusObjectManager *manager)
+{
+    g_autolist(HbDBusDomain1) domains = hbCliDomains(manager);
+
+    if (opts.json) {
+        g_autoptr(JsonArray) array = json_array_new();
+        g_autoptr(JsonNode) root = json_node_new(JSON_NODE_ARRAY);
+        for (GList *l = domains; l; l = l->next)
+            json_array_add_element(array, hbCliStatusJson(l->data));
+        json_node_set_array(root, array);
+        hbCliPrintJson(root);
+        return HB_EXIT_OK;
+    }
+    printf("%-24s %-36s %-12s %-12s %-8s %s\n",
+           "Name", "UUID", "State", "Heartbeat", "Percent", "Attempts");
+    for (GList *l = domains; l; l = l->next) {
+        HbDBusDomain1 *d = l->data;
+        printf("%-24s %-36s %-12s %-12s %-8u %u\n", hb_dbus_domain1_get_name(d),
+               hb_dbus_domain1_get_uuid(d), hb_dbus_domain1_get_state(d),
+               hb_dbus_domain1_get_is_heartbeating(d) ? "yes" : "no",
+               hb_dbus_domain1_get_heartbeat_percentage(d),
+               hb_dbus_domain1_get_restart_attempts(d));
+    }
+    return HB_EXIT_OK;
+}
+
+
+static int
+hbCliStatus(HbDBusDomain1 *d)
+{
+    const char *config_error = hb_dbus_domain1_get_config_error(d);
+    g_autofree char *config = hbCliConfigText(hb_dbus_domain1_get_config(d));
+    g_autofree char *last = NULL;
+
+    if (opts.json) {
+        g_autoptr(JsonNode) node = hbCliStatusJson(d);
+        hbCliPrintJson(node);
+        return HB_EXIT_OK;
+    }
+    if (hb_dbus_domain1_get_last_tick(d) > 0)
+        last = hbCliIsoTime(hb_dbus_domain1_get_last_tick(d));
+    printf("Name:                 %s\n", hb_dbus_domain1_get_name(d));
+    printf("UUID:                 %s\n", hb_dbus_domain1_get_uuid(d));
+    printf("State:                %s\n", hb_dbus_domain1_get_state(d));
+    printf("Heartbeating:         %s\n", hb_dbus_domain1_get_is_heartbeating(d) ? "yes" : "no");
+    printf("Heartbeat percentage: %u\n", hb_dbus_domain1_get_heartbeat_percentage(d));
+    printf("Restart attempts:     %u\n", hb_dbus_domain1_get_restart_attempts(d));
+    printf("Last tick:            %s\n", last ? last : "none");
+    printf("Agent connected:      %s\n", hb_dbus_domain1_get_agent_connected(d) ? "yes" : "no");
+    if (config_error && config_error[0])
+        printf("Config error:         %s\n", config_error);
+    printf("Config:               %s\n", config);
+    return HB_EXIT_OK;
+}
+
+
+/* The seed's "VM not running" and "additions not available" for readings. */
+static int
+hbCliCheckReadable(HbDBusDomain1 *d)
+{
+    const char *state = hb_dbus_domain1_get_state(d);
+    const char *name = hb_dbus_domain1_get_name(d);
+
+    if (g_str_equal(state, "not-running"))
+        return hbCliFail(HB_EXIT_VM_NOT_RUNNING, "domain '%s' is not running", name);
+    if (g_str_equal(state, "no-agent"))
+        return hbCliFail(HB_EXIT_AGENT_UNAVAILABLE,
+                         "domain '%s' has no guest agent channel", name);
+    return HB_EXIT_OK;
+}
+
+
+static int
+hbCliIsHeartbeating(HbDBusDomain1 *d)
+{
+    int status = hbCliCheckReadable(d);
+    gboolean yes = hb_dbus_domain1_get_is_heartbeating(d);
+
+    if (status != HB_EXIT_OK)
+        return status;
+    printf("%s\n", yes ? "yes" : "no");
+    return yes ? HB_EXIT_OK : HB_EXIT_FAILURE;
+}
+
+
+static int
+hbCliPercentage(HbDBusDomain1 *d)
+{
+    int status = hbCliCheckReadable(d);
+
+    if (status != HB_EXIT_OK)
+        return status;
+    printf("%u\n", hb_dbus_domain1_get_heartbeat_percentage(d));
+    return HB_EXIT_OK;
+}
+
+
+static int
+hbCliRearm(HbDBusDomain1 *d)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (!hb_dbus_domain1_call_rearm_sync(d, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &err)) {
+        g_dbus_error_strip_remote_error(err);
+        return hbCliFail(hbCliExitFor(err), "cannot rearm '%s': %s",
+                         hb_dbus_domain1_get_name(d), err->message);
+    }
+    printf("Domain '%s' rearmed\n", hb_dbus_domain1_get_name(d));
+    return HB_EXIT_OK;
+}
+
+
+typedef struct {
+    HbDBusDomain1 *filter;
+    GMainLoop *loop;
+    int status;
+} HbCliEvents;
+
+
+/* One event line; @fields holds the event's own fields (a{sv}, floating). */
+static void
+hbCliPrintEvent(HbCliEvents *ev, const char *event, const char *name, const char *uuid,
+                GVariant *fields)
+{
+    g_autoptr(GVariant) owned = g_variant_ref_sink(fields);
+    g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+    g_autofree char *when = g_date_time_format_iso8601(now);
+    GVariantIter iter;
+    const char *key;
+    GVariant *value;
+
+    if (ev->filter && g_ascii_strcasecmp(uuid, hb_dbus_domain1_get_uuid(ev->filter)) != 0)
+        return;
+
+    if (opts.json) {
+        g_autoptr(JsonBuilder) b = json_builder_new();
+        g_autoptr(JsonNode) root = NULL;
+
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "event");
+        json_builder_add_string_value(b, event);
+        json_builder_set_member_name(b, "domain");
+        json_builder_add_string_value(b, name);
+        json_builder_set_member_name(b, "uuid");
+        json_builder_add_string_value(b, uuid);
+        json_builder_set_member_name(b, "time");
+        json_builder_add_string_value(b, when);
+        g_variant_iter_init(&iter, owned);
+        while (g_variant_iter_loop(&iter, "{&sv}", &key, &value)) {
+            json_builder_set_member_name(b, key);
+            json_builder_add_value(b, json_gvariant_serialize(value));
+        }
+        json_builder_end_object(b);
+        root = json_builder_get_root(b);
+        hbCliPrintJson(root);
+        return;
+    }
+
+    printf("%s %s %s", when, name, event);
+    g_variant_iter_init(&iter, owned);
+    while (g_variant_iter_loop(&iter, "{&sv}", &key, &value)) {
+        g_autofree char *text = g_variant_is_of_type(value, G_VARIANT_TYPE_STRING) ?
+            g_variant_dup_string(value, NULL) : g_variant_print(value, FALSE);
+        printf(" %s=%s", key, text);
+    }
+    printf("\n");
+    fflush(stdout);
+}
+
+
+static GVariant *
+hbCliNoFields(void)
+{
+    return g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0);
+}
+
+
+static void
+hbCliOnStopped(HbDBusManager1 *m, const char *name, const char *uuid, gpointer data)
+{
+    hbCliPrintEvent(data, "heartbeat-stopped", name, uuid, hbCliNoFields());
+}
+
+
+static void
+hbCliOnResumed(HbDBusManager1 *m, const char *name, const char *uuid, gpointer data)
+{
+    hbCliPrintEvent(data, "heartbeat-resumed", name, uuid, hbCliNoFields());
+}
+
+
+static void
+hbCliOnExhausted(HbDBusManager1 *m, const char *name, const char *uuid, gpointer data)
+{
+    hbCliPrintEvent(data, "restarts-exhausted", name, uuid, hbCliNoFields());
+}
+
+
+static void
+hbCliOnStateChanged(HbDBusManager1 *m, const char *name, const char *uuid,
+                    const char *state, gpointer data)
+{
+    hbCliPrintEvent(data, "state-changed", name, uuid,
+                    g_variant_new_parsed("{'state': <%s>}", state));
+}
+
+
+static void
+hbCliOnAttempt(HbDBusManager1 *m, const char *name, const char *uuid, guint attempt,
+               guint max, const char *action, const char *result, gpointer data)
+{
+    hbCliPrintEvent(data, "restart-attempt", name, uuid,
+                    g_variant_new_parsed("{'attempt': <%u>, 'max': <%u>, 'action': <%s>, "
+                                         "'result': <%s>}", attempt, max, action, result));
+}
+
+
+static void
+hbCliOnOwner(GObject *proxy, GParamSpec *pspec, gpointer data)
+{
+    HbCliEvents *ev = data;
+    g_autofree char *owner = g_dbus_proxy_get_name_owner(G_DBUS_PROXY(proxy));
+
+    if (owner)
+        return;
+    ev->status = hbCliUnreachable("virt-heartbeatd went away");
+    g_main_loop_quit(ev->loop);
+}
+
+
+static gboolean
+hbCliOnInterrupt(gpointer data)
+{
+    g_main_loop_quit(((HbCliEvents *) data)->loop);
+    return G_SOURCE_REMOVE;
+}
+
+
+static int
+hbCliEvents(HbDBusDomain1 *filter)
+{
+    HbCliEvents ev = { .filter = filter, .status = HB_EXIT_OK };
+    g_autoptr(HbDBusManager1) manager = NULL;
+    g_autoptr(GError) err = NULL;
+
+    manager = hb_dbus_manager1_proxy_new_for_bus_sync(
+        G_BUS_TYPE_SYSTEM, G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START, HB_DBUS_NAME,
+        HB_DBUS_PATH, NULL, &err);
+    if (!manager)
+        return hbCliUnreachable(err->message);
+
+    ev.loop = g_main_loop_new(NULL, FALSE);
+    g_signal_connect(manager, "heartbeat-stopped", G_CALLBACK(hbCliOnStopped), &ev);
+    g_signal_connect(manager, "heartbeat-resumed", G_CALLBACK(hbCliOnResumed), &ev);
+    g_signal_connect(manager, "restart-attempt", G_CALLBACK(hbCliOnAttempt), &ev);
+    g_signal_connect(manager, "restarts-exhausted", G_CALLBACK(hbCliOnExhausted), &ev);
+    g_signal_connect(manager, "state-changed", G_CALLBACK(hbCliOnStateChanged), &ev);
+    g_signal_connect(manager, "notify::g-name-owner", G_CALLBACK(hbCliOnOwner), &ev);
+    g_unix_signal_add(SIGINT, hbCliOnInterrupt, &ev);
+    g_unix_signal_add(SIGTERM, hbCliOnInterrupt, &ev);
+    g_main_loop_run(ev.loop);
+    g_main_loop_unref(ev.loop);
+    return ev.status;
+}
+
+
+static int
+hbCliLibvirtFail(const char *what)
+{
+    g_autoptr(GError) err = NULL;
+
+    hbUtilSetLibvirtError(&err, what);
+    return hbCliFail(hbCliExitFor(err), "%s", err->message);
+}
+
+
+static int
+hbCliConfigOne(virDomainPtr dom, unsigned int flags, GHashTable *changes)
+{
+    g_autofree char *old = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT,
+                                                HB_METADATA_URI, flags);
+    g_autofree char *new = NULL;
+    g_autoptr(GError) err = NULL;
+    HbConfig defaults;
+
+    if (!old) {
+        virErrorPtr verr = virGetLastError();
+        if (!verr || verr->code != VIR_ERR_NO_DOMAIN_METADATA)
+            return hbCliLibvirtFail("cannot read the heartbeat metadata");
+    }
+    if (g_hash_table_size(changes) == 0) {
+        printf("%s\n", old ? old : "no <heartbeat/> metadata: the daemon watches this "
+               "domain only if monitor_all is set");
+        return HB_EXIT_OK;
+    }
+    hbConfigInitDefaults(&defaults);
+    if (!(new = hbConfigEditMetadata(old, changes, &defaults, &err)))
+        return hbCliFail(HB_EXIT_USAGE, "%s", err->message);
+    if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, new, HB_METADATA_KEY,
+                             HB_METADATA_URI, flags) < 0)
+        return hbCliLibvirtFail("cannot set the heartbeat metadata");
+    printf("%s\n", new);
+    return HB_EXIT_OK;
+}
+
+
+static int
+hbCliConfig(const char *key)
+{
+    g_autoptr(virConnect) conn = NULL;
+    g_autoptr(virDomain) dom = NULL;
+    g_autoptr(GHashTable) changes = g_hash_table_new(g_str_hash, g_str_equal);
+    int status = HB_EXIT_OK;
+
+    for (int k = 0; k < HB_KEY_LAST; k++) {
+        if (opts.keys[k])
+            g_hash_table_insert(changes, (char *) hbKeyName(k), opts.keys[k]);
+    }
+    for (guint i = 0; opts.unset && opts.unset[i]; i++) {
+        if (hbKeyFromName(opts.unset[i]) < 0)
+            return hbCliUsage("--unset takes a key name such as time or rate");
+        g_hash_table_insert(changes, opts.unset[i], NULL);
+    }
+
+    hbUtilInitLibvirt();
+    if (!(conn = virConnectOpen(opts.uri)))
+        return hbCliLibvirtFail("cannot connect to libvirt");
+    dom = virDomainLookupByName(conn, key);
+    if (!dom)
+        dom = virDomainLookupByUUIDString(conn, key);
+    if (!dom)
+        return hbCliFail(HB_EXIT_VM_UNKNOWN, "domain '%s' not found", key);
+
+    /* Like virsh: neither flag means the domain's current state. */
+    if (!opts.live && !opts.config)
+        return hbCliConfigOne(dom, VIR_DOMAIN_AFFECT_CURRENT, changes);
+    if (opts.live)
+        status = hbCliConfigOne(dom, VIR_DOMAIN_AFFECT_LIVE, changes);
+    if (status == HB_EXIT_OK && opts.config)
+        status = hbCliConfigOne(dom, VIR_DOMAIN_AFFECT_CONFIG, changes);
+    return status;
+}
+
+
+static gboolean
+hbCliHasKeyOptions(void)
+{
+    for (int k = 0; k < HB_KEY_LAST; k++) {
+        if (opts.keys[k])
+            return TRUE;
+    }
+    return opts.unset || opts.live || opts.config || opts.uri;
+}
+
+
+static int
+hbCliRun(int argc, char **argv)
+{
+    const char *cmd = argv[1];
+    const char *arg = argc > 2 ? argv[2] : NULL;
+    gboolean takes_domain = TRUE;
+    gboolean domain_optional = FALSE;
+    g_autoptr(GDBusObjectManager) manager = NULL;
+    g_autoptr(HbDBusDomain1) dom = NULL;
+    int status = HB_EXIT_OK;
+
+    if (g_str_equal(cmd, "list"))
+        takes_domain = FALSE;
+    else if (g_str_equal(cmd, "events"))
+        domain_optional = TRUE;
+    else if (!g_str_equal(cmd, "status") && !g_str_equal(cmd, "is-heartbeating") &&
+             !g_str_equal(cmd, "percentage") && !g_str_equal(cmd, "config") &&
+             !g_str_equal(cmd, "rearm"))
+        return hbCliUsage("unknown command '%s'", cmd);
+
+    if (argc > (takes_domain ? 3 : 2))
+        return hbCliUsage("too many arguments");
+    if (takes_domain && !domain_optional && !arg)
+        return hbCliUsage("'%s' needs a DOMAIN (name or UUID)", cmd);
+    if (opts.json && !g_str_equal(cmd, "list") && !g_str_equal(cmd, "status") &&
+        !g_str_equal(cmd, "events"))
+        return hbCliUsage("--json goes with list, status and events");
+    if (!g_str_equal(cmd, "config") && hbCliHasKeyOptions())
+        return hbCliUsage("key options, --unset, --live, --config and --connect go with config");
+
+    if (g_str_equal(cmd, "config"))
+        return hbCliConfig(arg);
+
+    if (!(manager = hbCliConnect(&status)))
+        return status;
+    if (arg && !(dom = hbCliFind(manager, arg, &status)))
+        return status;
+
+    if (g_str_equal(cmd, "list"))
+        return hbCliList(manager);
+    if (g_str_equal(cmd, "events"))
+        return hbCliEvents(dom);
+    if (g_str_equal(cmd, "status"))
+        return hbCliStatus(dom);
+    if (g_str_equal(cmd, "is-heartbeating"))
+        return hbCliIsHeartbeating(dom);
+    if (g_str_equal(cmd, "percentage"))
+        return hbCliPercentage(dom);
+    return hbCliRearm(dom);
+}
+
+
+int
+main(int argc, char **argv)
+{
+    gboolean version = FALSE;
+    GOptionEntry entries[] = {
+        { "json", 'j', 0, G_OPTION_ARG_NONE, &opts.json, "JSON output (list, status, events)", NULL },
+        { "version", 'V', 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
+        { NULL }
+    };
+    GOptionEntry config_entries[] = {
+        { "connect", 'c', 0, G_OPTION_ARG_STRING, &opts.uri, "libvirt URI", "URI" },
+        { "live", 0, 0, G_OPTION_ARG_NONE, &opts.live, "Change the running domain", NULL },
+        { "config", 0, 0, G_OPTION_ARG_NONE, &opts.config, "Change the saved definition", NULL },
+        { "enabled", 0, 0, G_OPTION_ARG_STRING, &opts.keys[HB_KEY_ENABLED], "Monitor this domain", "yes|no" },
+        { "time", 0, 0, G_OPTION_ARG_STRING, &opts.keys[HB_KEY_TIME], "Seconds per block", "N" },
+        { "rate", 0, 0, G_OPTION_ARG_STRING, &opts.keys[HB_KEY_RATE], "Ticks per block", "N" },
+        { "failure-interval", 0, 0, G_OPTION_ARG_STRING, &opts.keys[HB_KEY_FAILURE_INTERVAL], "Seconds between restart attempts", "N" },
+        { "failure-attempts", 0, 0, G_OPTION_ARG_STRING, &opts.keys[HB_KEY_FAILURE_ATTEMPTS], "Restart attempts per episode", "N" },
+        { "boot-grace", 0, 0, G_OPTION_ARG_STRING, &opts.keys[HB_KEY_BOOT_GRACE], "Seconds after a start or reset", "N" },
+        { "action", 0, 0, G_OPTION_ARG_STRING, &opts.keys[HB_KEY_ACTION], "What a restart attempt does", "reset|restart|none" },
+        { "max-episodes", 0, 0, G_OPTION_ARG_STRING, &opts.keys[HB_KEY_MAX_EPISODES], "Episodes with action per window (0: no cap)", "N" },
+        { "episode-window", 0, 0, G_OPTION_ARG_STRING, &opts.keys[HB_KEY_EPISODE_WINDOW], "Storm cap window in seconds", "N" },
+        { "ping-timeout", 0, 0, G_OPTION_ARG_STRING, &opts.keys[HB_KEY_PING_TIMEOUT], "Seconds a ping may take", "N" },
+        { "unset", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opts.unset, "Remove a key (repeatable)", "KEY" },
+        { NULL }
+    };
+    g_autoptr(GOptionContext) ctx = g_option_context_new("COMMAND [DOMAIN]");
+    GOptionGroup *config_group = g_option_group_new("config", "Options of the config command:",
+                                                    "Show the options of the config command",
+                                                    NULL, NULL);
+    g_autoptr(GError) err = NULL;
+    int status;
+
+    g_option_context_set_summary(ctx, hbCliSummary);
+    g_option_context_set_description(ctx, hbCliDescription);
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    g_option_group_add_entries(config_group, config_entries);
+    g_option_context_add_group(ctx, config_group);
+    if (!g_option_context_parse(ctx, &argc, &argv, &err))
+        return hbCliUsage("%s", err->message);
+    if (version) {
+        printf("virt-heartbeat %s\n", PACKAGE_VERSION);
+        return HB_EXIT_OK;
+    }
+    if (argc < 2)
+        return hbCliUsage("no command given");
+
+    status = hbCliRun(argc, argv);
+    for (int k = 0; k < HB_KEY_LAST; k++)
+        g_free(opts.keys[k]);
+    g_strfreev(opts.unset);
+    g_free(opts.uri);
+    return status;
+}
