@@ -1,0 +1,27 @@
+#!/bin/bash
+# Install everything virt-heartbeat needs to build, test and run, from
+# Debian 12's packages. Run as root; running it again is harmless.
+set -euo pipefail
+
+packages=(
+    # build
+    autoconf automake make gcc pkg-config
+    libglib2.0-dev libglib2.0-dev-bin libvirt-dev libvirt-glib-1.0-dev
+    libxml2-dev libjson-glib-dev libcmocka-dev
+    # tests and runtime
+    libxml2-utils dbus libvirt-clients libvirt-daemon libvirt-daemon-driver-qemu
+    qemu-system-x86 qemu-guest-agent
+    # the end-to-end guest image
+    busybox-static cpio kmod
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+        missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi

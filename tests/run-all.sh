@@ -1,0 +1,14 @@
+#!/bin/bash
+# The whole test suite on a fresh Debian 12 machine, as root: dependencies,
+# a build with warnings as errors, the unit and in-process tests, and make
+# distcheck. README gives this command; CI runs it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash tests/install-deps.sh
+
+autoreconf -fi
+./configure --enable-werror
+make -j"$(nproc)"
+make -j"$(nproc)" check || { cat tests/*.log; exit 1; }
+make -j"$(nproc)" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror
