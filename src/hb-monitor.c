@@ -288,6 +288,7 @@ hbMonitorApplyInfo(HbMonitor *monitor, const HbDomainInfo *info, gboolean resync
         dom->name = g_strdup(info->name);
     }
 
+    dom->agent_connected = info->agent_connected;
     if (g_strcmp0(config_error, dom->config_error) != 0) {
         if (config_error)
             g_warning("Domain '%s': invalid heartbeat metadata, keeping the last valid "

@@ -66,9 +66,9 @@ hbJobFree(HbJob *job)
 }
 
 
+/* Fill in what @info needs of the domain XML: agent channel and metadata. */
 int
-hbDomainXmlInspect(const char *xml, gboolean *has_agent, char **metadata,
-                   GError **error)
+hbDomainXmlInspect(const char *xml, HbDomainInfo *info, GError **error)
 {
     g_autoptr(xmlDoc) doc = xmlReadMemory(xml, strlen(xml), "domain.xml", NULL,
                                           XML_PARSE_NONET | XML_PARSE_NOERROR |
@@ -85,15 +85,21 @@ hbDomainXmlInspect(const char *xml, gboolean *has_agent, char **metadata,
 
     obj = xmlXPathEval(BAD_CAST "/domain/devices/channel/target[@type='virtio' and "
                        "@name='" HB_AGENT_CHANNEL "']", ctxt);
-    *has_agent = obj && obj->nodesetval && obj->nodesetval->nodeNr > 0;
+    info->has_agent = obj && obj->nodesetval && obj->nodesetval->nodeNr > 0;
+    info->agent_connected = FALSE;
+    if (info->has_agent) {
+        g_autofree char *state = (char *) xmlGetProp(obj->nodesetval->nodeTab[0],
+                                                     BAD_CAST "state");
+        info->agent_connected = g_strcmp0(state, "connected") == 0;
+    }
     xmlXPathFreeObject(obj);
 
-    *metadata = NULL;
+    info->metadata = NULL;
     obj = xmlXPathEval(BAD_CAST "/domain/metadata/hb:" HB_METADATA_ELEMENT, ctxt);
     if (obj && obj->nodesetval && obj->nodesetval->nodeNr > 0) {
         xmlBufferPtr buf = xmlBufferCreate();
         xmlNodeDump(buf, doc, obj->nodesetval->nodeTab[0], 0, 0);
-        *metadata = g_strdup((const char *) xmlBufferContent(buf));
+        info->metadata = g_strdup((const char *) xmlBufferContent(buf));
         xmlBufferFree(buf);
     }
     xmlXPathFreeObject(obj);
@@ -120,7 +126,7 @@ hbWorkerReadDomain(virDomainPtr dom)
         return info;
     }
     /* A running domain gives its live XML, an inactive one its saved config. */
-    if (hbDomainXmlInspect(xml, &info->has_agent, &info->metadata, &err) < 0)
+    if (hbDomainXmlInspect(xml, info, &err) < 0)
         info->error = g_strdup(err->message);
     return info;
 }

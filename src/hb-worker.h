@@ -25,6 +25,7 @@ typedef struct {
     int reason;
     gboolean persistent;
     gboolean has_agent; /* an org.qemu.guest_agent.0 channel is defined */
+    gboolean agent_connected; /* its port is open (live XML) */
     char *metadata;     /* the <heartbeat/> element, or NULL */
     char *error;        /* the domain XML could not be read or inspected */
 } HbDomainInfo;
@@ -57,5 +58,4 @@ void hbWorkerPush(HbWorker *worker, HbJob *job);
 void hbWorkerFree(HbWorker *worker);
 
 /* Exposed for tests: what a domain's XML says. */
-int hbDomainXmlInspect(const char *xml, gboolean *has_agent, char **metadata,
-                       GError **error);
+int hbDomainXmlInspect(const char *xml, HbDomainInfo *info, GError **error);

@@ -13,6 +13,7 @@
 #include <libxml/relaxng.h>
 
 #include "hb-config.h"
+#include "hb-worker.h"
 #include "hb-util.h"
 
 
@@ -226,6 +227,38 @@ test_examples_validate(void **state)
 }
 
 
+static void
+test_domain_xml_inspect(void **state)
+{
+    g_autofree char *live = read_file(TEST_SRCDIR "/data/domain-live.xml");
+    g_autoptr(GError) err = NULL;
+    HbDomainInfo info = { 0 };
+    HbConfig defaults, cfg;
+
+    /* A live QEMU domain: agent channel connected, metadata as written. */
+    assert_int_equal(hbDomainXmlInspect(live, &info, &err), 0);
+    assert_true(info.has_agent);
+    assert_true(info.agent_connected);
+    assert_non_null(info.metadata);
+    hbConfigInitDefaults(&defaults);
+    assert_int_equal(hbConfigParseMetadata(info.metadata, &defaults, &cfg, &err), 0);
+    assert_int_equal(cfg.time, 6);
+    assert_int_equal(cfg.rate, 3);
+    g_clear_pointer(&info.metadata, g_free);
+
+    /* Other metadata and other channels are not ours. */
+    assert_int_equal(hbDomainXmlInspect(
+        "<domain><metadata><heartbeat xmlns='urn:other'/></metadata><devices>"
+        "<channel type='unix'><target type='virtio' name='org.other.0' state='connected'/>"
+        "</channel></devices></domain>", &info, &err), 0);
+    assert_false(info.has_agent);
+    assert_false(info.agent_connected);
+    assert_null(info.metadata);
+
+    assert_int_equal(hbDomainXmlInspect("<domain>", &info, &err), -1);
+}
+
+
 int
 main(void)
 {
@@ -235,6 +268,7 @@ main(void)
         cmocka_unit_test(test_effective_ping_timeout),
         cmocka_unit_test(test_edit),
         cmocka_unit_test(test_examples_validate),
+        cmocka_unit_test(test_domain_xml_inspect),
     };
 
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
