@@ -8,6 +8,8 @@
 #include "hb-monitor.h"
 #include "hb-worker.h"
 
+#define HB_LIST_RETRY_S 2
+
 struct _HbDomain {
     HbMonitor *monitor;
     char *uuid;
@@ -26,6 +28,7 @@ struct _HbMonitor {
     GHashTable *domains;   /* uuid -> HbDomain */
     GHashTable *syncing;   /* uuid -> GINT_TO_POINTER(read again when done) */
     guint64 generation;    /* bumped at every (re)connection */
+    guint list_retry;      /* timer: list again after a failed resync */
     gboolean connected;    /* connected and resynced */
     gboolean closing;
     HbMonitorObserver observer;
@@ -340,6 +343,17 @@ hbMonitorSyncDone(HbMonitor *monitor, HbJob *job)
 }
 
 
+static gboolean
+hbMonitorListRetry(gpointer data)
+{
+    HbMonitor *monitor = data;
+
+    monitor->list_retry = 0;
+    hbMonitorPushJob(monitor, hbJobNew(HB_JOB_LIST, NULL));
+    return G_SOURCE_REMOVE;
+}
+
+
 static void
 hbMonitorListDone(HbMonitor *monitor, HbJob *job)
 {
@@ -350,8 +364,12 @@ hbMonitorListDone(HbMonitor *monitor, HbJob *job)
     if (job->generation != monitor->generation)
         return;
     if (!job->ok) {
-        /* The connection went away again; its reconnect will list anew. */
-        g_warning("Cannot list domains: %s", job->detail);
+        /* Until a resync succeeds nothing is watched: keep trying. A lost
+         * event connection bumps the generation and lists anew itself. */
+        g_warning("Cannot list domains, trying again in %d s: %s",
+                  HB_LIST_RETRY_S, job->detail);
+        monitor->list_retry = g_timeout_add_seconds(HB_LIST_RETRY_S, hbMonitorListRetry,
+                                                    monitor);
         return;
     }
     hbMonitorSetConnected(monitor, TRUE);
@@ -563,6 +581,7 @@ hbMonitorOnConnected(gpointer data)
     HbMonitor *monitor = data;
 
     /* libvirtd sends nothing about what happened meanwhile: read everything. */
+    g_clear_handle_id(&monitor->list_retry, g_source_remove);
     monitor->generation++;
     hbMonitorPushJob(monitor, hbJobNew(HB_JOB_LIST, NULL));
 }
@@ -576,6 +595,7 @@ hbMonitorOnDisconnected(gpointer data)
     gpointer value;
 
     hbMonitorSetConnected(monitor, FALSE);
+    g_clear_handle_id(&monitor->list_retry, g_source_remove);
     monitor->generation++;
     g_hash_table_iter_init(&iter, monitor->domains);
     while (g_hash_table_iter_next(&iter, NULL, &value))
@@ -631,6 +651,7 @@ hbMonitorFree(HbMonitor *monitor)
     if (!monitor)
         return;
     monitor->closing = TRUE;
+    g_clear_handle_id(&monitor->list_retry, g_source_remove);
     hbConnFree(monitor->conn);
     hbWorkerFree(monitor->worker);
     g_hash_table_unref(monitor->domains);

@@ -249,41 +249,84 @@ hbWorkerDeliver(gpointer opaque)
 }
 
 
+/* A connection from the pool, or a new one; a pooled one that died is dropped. */
+static virConnectPtr
+hbWorkerTakeConn(HbWorker *worker)
+{
+    virConnectPtr conn;
+
+    while ((conn = g_async_queue_try_pop(worker->idle_conns))) {
+        if (virConnectIsAlive(conn) == 1)
+            return conn;
+        virConnectClose(conn);
+    }
+    return virConnectOpen(worker->uri);
+}
+
+
+static void
+hbWorkerClearResult(HbJob *job)
+{
+    job->ok = FALSE;
+    job->probe = HB_PROBE_VOID;
+    g_clear_pointer(&job->detail, g_free);
+    g_ptr_array_set_size(job->infos, 0);
+}
+
+
+static void
+hbWorkerExecute(HbWorker *worker, HbJob *job, virConnectPtr conn)
+{
+    switch (job->kind) {
+    case HB_JOB_PING:
+        job->probe = worker->probe(conn, job->uuid, job->timeout, &job->detail,
+                                   worker->probe_data);
+        break;
+    case HB_JOB_RESTART:
+        hbWorkerRestart(job, conn);
+        break;
+    case HB_JOB_SYNC:
+        hbWorkerSync(job, conn);
+        break;
+    case HB_JOB_LIST:
+        hbWorkerList(job, conn);
+        break;
+    case HB_JOB_LAST:
+        g_assert_not_reached();
+    }
+}
+
+
 static void
 hbWorkerRun(gpointer data, gpointer user_data)
 {
     HbJob *job = data;
     HbWorker *worker = user_data;
-    virConnectPtr conn = g_async_queue_try_pop(worker->idle_conns);
     HbJobDelivery *delivery;
 
-    if (!conn && !(conn = virConnectOpen(worker->uri))) {
-        job->ok = FALSE;
-        job->probe = HB_PROBE_VOID;
-        job->detail = g_strdup_printf("cannot connect to %s: %s",
-                                      worker->uri, hbUtilLastError());
-    } else {
-        switch (job->kind) {
-        case HB_JOB_PING:
-            job->probe = worker->probe(conn, job->uuid, job->timeout, &job->detail,
-                                       worker->probe_data);
+    /*
+     * A connection can die between two jobs (libvirtd restarted): a job
+     * that failed on a dead connection runs once more on a fresh one. A
+     * ping is not repeated: it would only be late, and gives no verdict.
+     */
+    for (int tries = 0; tries < 2; tries++) {
+        virConnectPtr conn = hbWorkerTakeConn(worker);
+        gboolean alive;
+
+        hbWorkerClearResult(job);
+        if (!conn) {
+            job->detail = g_strdup_printf("cannot connect to %s: %s",
+                                          worker->uri, hbUtilLastError());
             break;
-        case HB_JOB_RESTART:
-            hbWorkerRestart(job, conn);
-            break;
-        case HB_JOB_SYNC:
-            hbWorkerSync(job, conn);
-            break;
-        case HB_JOB_LIST:
-            hbWorkerList(job, conn);
-            break;
-        case HB_JOB_LAST:
-            g_assert_not_reached();
         }
-        if (virConnectIsAlive(conn) == 1)
+        hbWorkerExecute(worker, job, conn);
+        alive = virConnectIsAlive(conn) == 1;
+        if (alive)
             g_async_queue_push(worker->idle_conns, conn);
         else
             virConnectClose(conn);
+        if (alive || job->ok || job->kind == HB_JOB_PING)
+            break;
     }
 
     delivery = g_new0(HbJobDelivery, 1);

@@ -183,12 +183,13 @@ hbCliFind(GDBusObjectManager *manager, const char *key, int *status)
 }
 
 
+/* ISO 8601 in UTC to the second, the form every JSON tool parses. */
 static char *
 hbCliIsoTime(gint64 usec)
 {
     g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(usec / G_USEC_PER_SEC);
 
-    return g_date_time_format_iso8601(dt);
+    return g_date_time_format(dt, "%Y-%m-%dT%H:%M:%SZ");
 }
 
 
@@ -397,8 +398,7 @@ hbCliPrintEvent(HbCliEvents *ev, const char *event, const char *name, const char
                 GVariant *fields)
 {
     g_autoptr(GVariant) owned = g_variant_ref_sink(fields);
-    g_autoptr(GDateTime) now = g_date_time_new_now_utc();
-    g_autofree char *when = g_date_time_format_iso8601(now);
+    g_autofree char *when = hbCliIsoTime(g_get_real_time());
     GVariantIter iter;
     const char *key;
     GVariant *value;
