@@ -302,12 +302,14 @@ hbMonitorApplyInfo(HbMonitor *monitor, const HbDomainInfo *info, gboolean resync
         dom->config_error = g_steal_pointer(&config_error);
     }
 
+    /* The time we were blind must not count as silence, so this comes
+     * before the new configuration's deadlines are checked. */
+    if (resync)
+        hbMonitorFeed(dom, HB_INPUT_RESYNCED);
     hbEngineConfigure(dom->engine, &cfg, info->has_agent, g_get_monotonic_time(), &actions);
     hbMonitorAct(dom, &actions);
-    if (resync) {
-        hbMonitorFeed(dom, HB_INPUT_RESYNCED);
+    if (resync)
         hbMonitorFeed(dom, hbMonitorInputForState(info->state, info->reason));
-    }
     hbMonitorArm(dom);
     hbMonitorChanged(dom);
 }

@@ -8,15 +8,14 @@
 #include "hb-probe.h"
 
 
-/* Errors that say nothing about the guest: no verdict. */
+/*
+ * Errors that say nothing about the guest: no verdict. Takes the code, not
+ * the virErrorPtr: virConnectIsAlive() resets the thread's last error.
+ */
 static gboolean
-hbProbeErrorIsVoid(virConnectPtr conn, virErrorPtr err)
+hbProbeErrorIsVoid(virConnectPtr conn, int code)
 {
-    if (!err)
-        return FALSE;
-    if (virConnectIsAlive(conn) != 1)
-        return TRUE;
-    switch ((virErrorNumber) err->code) {
+    switch ((virErrorNumber) code) {
     case VIR_ERR_NO_DOMAIN:
     case VIR_ERR_OPERATION_INVALID: /* domain is not running */
     case VIR_ERR_SYSTEM_ERROR:
@@ -25,7 +24,7 @@ hbProbeErrorIsVoid(virConnectPtr conn, virErrorPtr err)
     case VIR_ERR_INVALID_CONN:
         return TRUE;
     default:
-        return FALSE;
+        return virConnectIsAlive(conn) != 1;
     }
 }
 
@@ -43,5 +42,5 @@ hbProbeAgentPing(virConnectPtr conn, const char *uuid, guint timeout,
         return HB_PROBE_OK;
 
     *detail = g_strdup(hbUtilLastError());
-    return hbProbeErrorIsVoid(conn, virGetLastError()) ? HB_PROBE_VOID : HB_PROBE_MISS;
+    return hbProbeErrorIsVoid(conn, virGetLastErrorCode()) ? HB_PROBE_VOID : HB_PROBE_MISS;
 }

@@ -77,8 +77,7 @@ hbCliUsage(const char *fmt, ...)
     va_start(ap, fmt);
     msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    g_printerr("virt-heartbeat: %s\nTry 'virt-heartbeat --help'.\n", msg);
-    return HB_EXIT_USAGE;
+    return hbCliFail(HB_EXIT_USAGE, "%s\nTry 'virt-heartbeat --help'.", msg);
 }
 
 
