@@ -12,7 +12,7 @@ packages=(
     libxml2-utils dbus libvirt-clients libvirt-daemon libvirt-daemon-driver-qemu
     qemu-system-x86 qemu-guest-agent
     # the end-to-end guest image
-    busybox-static cpio kmod
+    busybox-static cpio kmod jq procps
 )
 
 missing=()

@@ -1,7 +1,8 @@
 #!/bin/bash
 # The whole test suite on a fresh Debian 12 machine, as root: dependencies,
-# a build with warnings as errors, the unit and in-process tests, and make
-# distcheck. README gives this command; CI runs it.
+# a build with warnings as errors, the unit and in-process tests, make
+# distcheck, and the end-to-end suite on real guests under a real libvirtd
+# (started here if none answers). README gives this command; CI runs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,3 +13,4 @@ autoreconf -fi
 make -j"$(nproc)"
 make -j"$(nproc)" check || { cat tests/*.log; exit 1; }
 make -j"$(nproc)" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror
+make check-e2e

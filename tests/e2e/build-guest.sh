@@ -24,8 +24,7 @@ fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-chmod 755 "$work" # apt-get download runs as _apt
-(cd "$work" && apt-get download "$kpkg" >/dev/null)
+(cd "$work" && apt-get download -o APT::Sandbox::User=root "$kpkg" >/dev/null)
 dpkg-deb -x "$work"/*.deb "$work/kernel"
 kver=$(ls "$work/kernel/lib/modules")
 mods="$work/kernel/lib/modules/$kver"
@@ -35,6 +34,9 @@ mkdir -p "$root"/{bin,sbin,etc,proc,sys,dev,run,tmp,usr/sbin,lib/modules}
 cp /bin/busybox "$root/bin/busybox"
 cp "$here/guest-init" "$root/init"
 chmod 755 "$root/init"
+# qemu-ga's guest-shutdown runs /sbin/shutdown -P|-H|-r +0 MESSAGE.
+printf '#!/bin/sh\ncase "$1" in -r) exec reboot -f;; *) exec poweroff -f;; esac\n' > "$root/sbin/shutdown"
+chmod 755 "$root/sbin/shutdown"
 
 # qemu-ga with every library it loads, at the same paths.
 cp /usr/sbin/qemu-ga "$root/usr/sbin/"

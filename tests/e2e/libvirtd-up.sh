@@ -9,7 +9,16 @@ answers() {
     timeout 10 virsh -q -c qemu:///system version >/dev/null 2>&1
 }
 
+start_virtlogd() {
+    # QEMU domains do not start without it.
+    if ! pgrep -x virtlogd >/dev/null; then
+        virtlogd -d
+        pgrep -x virtlogd
+    fi
+}
+
 if answers; then
+    start_virtlogd
     exit 0
 fi
 if pgrep -x libvirtd >/dev/null || pgrep -x virtqemud >/dev/null; then
@@ -32,10 +41,10 @@ security_driver = "none"
 CONF
 fi
 
-pgrep -x virtlogd >/dev/null || virtlogd -d
-libvirtd -d
+start_virtlogd
+LIBVIRT_LOG_OUTPUTS="3:file:/var/log/libvirt/libvirtd.log" libvirtd -d
 for _ in $(seq 1 50); do
-    answers && { pgrep -x libvirtd; pgrep -x virtlogd; exit 0; }
+    answers && { pgrep -x libvirtd; exit 0; }
     sleep 0.2
 done
 echo "libvirtd-up: libvirtd did not come up" >&2
