@@ -22,7 +22,7 @@ typedef struct {
     guint max;
 } HbKeyInfo;
 
-/* Ranges for the numeric keys; enabled and action are words. */
+/* Ranges for the numeric keys; enabled, time_sync and action are words. */
 static const HbKeyInfo hbKeys[HB_KEY_LAST] = {
     [HB_KEY_ENABLED] = { "enabled", 0, 0 },
     [HB_KEY_TIME] = { "time", 2, 86400 },
@@ -34,6 +34,8 @@ static const HbKeyInfo hbKeys[HB_KEY_LAST] = {
     [HB_KEY_MAX_EPISODES] = { "max_episodes", 0, 1000 },
     [HB_KEY_EPISODE_WINDOW] = { "episode_window", 1, 604800 },
     [HB_KEY_PING_TIMEOUT] = { "ping_timeout", 1, 300 },
+    [HB_KEY_TIME_SYNC] = { "time_sync", 0, 0 },
+    [HB_KEY_TIME_SYNC_INTERVAL] = { "time_sync_interval", 1, 1440 },
 };
 
 static const char *hbActionNames[HB_ACTION_LAST] = {
@@ -60,6 +62,8 @@ hbConfigInitDefaults(HbConfig *cfg)
         .max_episodes = 3,
         .episode_window = 3600,
         .ping_timeout = 5,
+        .time_sync = FALSE,
+        .time_sync_interval = 15,
     };
 }
 
@@ -100,6 +104,17 @@ hbActionFromString(const char *str)
 }
 
 
+static gboolean *
+hbConfigFlag(HbConfig *cfg, HbKey key)
+{
+    if (key == HB_KEY_ENABLED)
+        return &cfg->enabled;
+    if (key == HB_KEY_TIME_SYNC)
+        return &cfg->time_sync;
+    return NULL;
+}
+
+
 static guint *
 hbConfigField(HbConfig *cfg, HbKey key)
 {
@@ -112,12 +127,28 @@ hbConfigField(HbConfig *cfg, HbKey key)
     case HB_KEY_MAX_EPISODES: return &cfg->max_episodes;
     case HB_KEY_EPISODE_WINDOW: return &cfg->episode_window;
     case HB_KEY_PING_TIMEOUT: return &cfg->ping_timeout;
+    case HB_KEY_TIME_SYNC_INTERVAL: return &cfg->time_sync_interval;
     case HB_KEY_ENABLED:
+    case HB_KEY_TIME_SYNC:
     case HB_KEY_ACTION:
     case HB_KEY_LAST:
         break;
     }
     return NULL;
+}
+
+
+const gboolean *
+hbConfigFlagOf(const HbConfig *cfg, HbKey key)
+{
+    return hbConfigFlag((HbConfig *) cfg, key);
+}
+
+
+const guint *
+hbConfigNumberOf(const HbConfig *cfg, HbKey key)
+{
+    return hbConfigField((HbConfig *) cfg, key);
 }
 
 
@@ -128,11 +159,11 @@ hbConfigSetKey(HbConfig *cfg, HbKey key, const char *value, GError **error)
     guint64 num;
     g_autoptr(GError) err = NULL;
 
-    if (key == HB_KEY_ENABLED) {
+    if (hbConfigFlag(cfg, key)) {
         if (g_str_equal(value, "yes")) {
-            cfg->enabled = TRUE;
+            *hbConfigFlag(cfg, key) = TRUE;
         } else if (g_str_equal(value, "no")) {
-            cfg->enabled = FALSE;
+            *hbConfigFlag(cfg, key) = FALSE;
         } else {
             g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
                         "%s: '%s' is not yes or no", info->name, value);
@@ -279,12 +310,12 @@ hbConfigFormat(const HbConfig *cfg)
     for (int key = 0; key < HB_KEY_LAST; key++) {
         g_autofree char *value = NULL;
 
-        if (key == HB_KEY_ENABLED)
-            value = g_strdup(cfg->enabled ? "yes" : "no");
+        if (hbConfigFlagOf(cfg, key))
+            value = g_strdup(*hbConfigFlagOf(cfg, key) ? "yes" : "no");
         else if (key == HB_KEY_ACTION)
             value = g_strdup(hbActionToString(cfg->action));
         else
-            value = g_strdup_printf("%u", *hbConfigField((HbConfig *) cfg, key));
+            value = g_strdup_printf("%u", *hbConfigNumberOf(cfg, key));
         g_string_append_printf(out, "%s=%s\n", hbKeyName(key), value);
     }
     return g_string_free(out, FALSE);

@@ -29,6 +29,8 @@ typedef struct {
     guint max_episodes;     /* episodes with action per window; 0 = no cap */
     guint episode_window;   /* seconds */
     guint ping_timeout;     /* seconds */
+    gboolean time_sync;     /* set the guest clock from the host */
+    guint time_sync_interval; /* minutes between time syncs */
 } HbConfig;
 
 /* One key of HbConfig, for parsers that set keys by name. */
@@ -43,6 +45,8 @@ typedef enum {
     HB_KEY_MAX_EPISODES,
     HB_KEY_EPISODE_WINDOW,
     HB_KEY_PING_TIMEOUT,
+    HB_KEY_TIME_SYNC,
+    HB_KEY_TIME_SYNC_INTERVAL,
 
     HB_KEY_LAST
 } HbKey;
@@ -59,6 +63,9 @@ void hbConfigInitDefaults(HbConfig *cfg);
 const char *hbKeyName(HbKey key);
 int hbKeyFromName(const char *name);
 int hbConfigSetKey(HbConfig *cfg, HbKey key, const char *value, GError **error);
+/* The value of a yes/no key, or of a numeric key; NULL for other keys. */
+const gboolean *hbConfigFlagOf(const HbConfig *cfg, HbKey key);
+const guint *hbConfigNumberOf(const HbConfig *cfg, HbKey key);
 int hbConfigCheck(const HbConfig *cfg, GError **error);
 
 int hbConfigParseMetadata(const char *xml, const HbConfig *defaults,

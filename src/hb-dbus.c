@@ -5,6 +5,7 @@
 #include <config.h>
 
 #include "hb-dbus.h"
+#include "hb-guest.h"
 
 struct _HbDBus {
     GDBusConnection *bus;
@@ -44,22 +45,24 @@ hbDBusDomainPath(const char *uuid)
 }
 
 
+/* The effective configuration: booleans, numbers, and action as a string. */
 static GVariant *
 hbDBusConfigVariant(const HbConfig *cfg)
 {
     GVariantBuilder b;
 
     g_variant_builder_init(&b, G_VARIANT_TYPE("a{sv}"));
-    g_variant_builder_add(&b, "{sv}", "enabled", g_variant_new_boolean(cfg->enabled));
-    g_variant_builder_add(&b, "{sv}", "time", g_variant_new_uint32(cfg->time));
-    g_variant_builder_add(&b, "{sv}", "rate", g_variant_new_uint32(cfg->rate));
-    g_variant_builder_add(&b, "{sv}", "failure_interval", g_variant_new_uint32(cfg->failure_interval));
-    g_variant_builder_add(&b, "{sv}", "failure_attempts", g_variant_new_uint32(cfg->failure_attempts));
-    g_variant_builder_add(&b, "{sv}", "boot_grace", g_variant_new_uint32(cfg->boot_grace));
-    g_variant_builder_add(&b, "{sv}", "action", g_variant_new_string(hbActionToString(cfg->action)));
-    g_variant_builder_add(&b, "{sv}", "max_episodes", g_variant_new_uint32(cfg->max_episodes));
-    g_variant_builder_add(&b, "{sv}", "episode_window", g_variant_new_uint32(cfg->episode_window));
-    g_variant_builder_add(&b, "{sv}", "ping_timeout", g_variant_new_uint32(cfg->ping_timeout));
+    for (int key = 0; key < HB_KEY_LAST; key++) {
+        GVariant *value;
+
+        if (hbConfigFlagOf(cfg, key))
+            value = g_variant_new_boolean(*hbConfigFlagOf(cfg, key));
+        else if (hbConfigNumberOf(cfg, key))
+            value = g_variant_new_uint32(*hbConfigNumberOf(cfg, key));
+        else
+            value = g_variant_new_string(hbActionToString(cfg->action));
+        g_variant_builder_add(&b, "{sv}", hbKeyName(key), value);
+    }
     return g_variant_builder_end(&b);
 }
 
@@ -77,6 +80,7 @@ static void
 hbDBusOnChanged(HbDomain *dom, gpointer data)
 {
     g_autoptr(HbDBusDomain1) iface = hbDBusDomainIface(data, dom);
+    const HbGuestInfo *guest = hbDomainGuestInfo(dom);
 
     if (!iface)
         return;
@@ -90,6 +94,102 @@ hbDBusOnChanged(HbDomain *dom, gpointer data)
     hb_dbus_domain1_set_config_error(iface, hbDomainConfigError(dom) ? hbDomainConfigError(dom) : "");
     hb_dbus_domain1_set_agent_connected(iface, hbDomainAgentConnected(dom));
     hb_dbus_domain1_set_config(iface, hbDBusConfigVariant(hbDomainConfig(dom)));
+    hb_dbus_domain1_set_additions_version(iface, guest->version ? guest->version : "");
+    hb_dbus_domain1_set_osname(iface, guest->os_name ? guest->os_name : "");
+    hb_dbus_domain1_set_can_shutdown(iface, hbDomainAgentConnected(dom) && guest->can_shutdown);
+    hb_dbus_domain1_set_is_host_time_sync_enabled(iface, hbDomainConfig(dom)->time_sync);
+}
+
+
+/* The monitored domain behind @iface, or NULL having returned VMUnknown. */
+static HbDomain *
+hbDBusDomainFor(HbDBus *dbus, HbDBusDomain1 *iface, GDBusMethodInvocation *invocation)
+{
+    HbDomain *dom = hbMonitorLookup(dbus->monitor, hb_dbus_domain1_get_uuid(iface));
+
+    if (!dom)
+        g_dbus_method_invocation_return_error(invocation, HB_ERROR, HB_ERROR_VM_UNKNOWN,
+                                              "domain %s is no longer monitored",
+                                              hb_dbus_domain1_get_uuid(iface));
+    return dom;
+}
+
+
+/* The seed's "VM not running" and "additions not available", up front. */
+static gboolean
+hbDBusAgentUsable(HbDomain *dom, GDBusMethodInvocation *invocation)
+{
+    switch (hbDomainState(dom)) {
+    case HB_STATE_NOT_RUNNING:
+    case HB_STATE_PAUSED:
+        g_dbus_method_invocation_return_error(invocation, HB_ERROR, HB_ERROR_VM_NOT_RUNNING,
+                                              "domain '%s' is not running", hbDomainName(dom));
+        return FALSE;
+    case HB_STATE_NO_AGENT:
+        g_dbus_method_invocation_return_error(invocation, HB_ERROR, HB_ERROR_AGENT_UNAVAILABLE,
+                                              "domain '%s' has no guest agent channel",
+                                              hbDomainName(dom));
+        return FALSE;
+    case HB_STATE_DISABLED:
+    case HB_STATE_WAITING:
+    case HB_STATE_OK:
+    case HB_STATE_DEGRADED:
+    case HB_STATE_STOPPED:
+    case HB_STATE_FAILED:
+    case HB_STATE_LAST:
+        break;
+    }
+    return TRUE;
+}
+
+
+/* Completes the D-Bus call a request job was made for. */
+static void
+hbDBusReply(HbJob *job, gpointer data)
+{
+    GDBusMethodInvocation *invocation = data;
+
+    if (!job->ok) {
+        if (job->error)
+            g_dbus_method_invocation_return_gerror(invocation, job->error);
+        else
+            g_dbus_method_invocation_return_error(invocation, HB_ERROR, HB_ERROR_FAILED,
+                                                  "%s", job->detail ? job->detail : "failed");
+        return;
+    }
+    switch (job->kind) {
+    case HB_JOB_EXEC:
+        g_dbus_method_invocation_return_value(invocation, g_variant_new(
+            "(i@ay@ayb)", job->exec.exit_code,
+            g_variant_new_from_bytes(G_VARIANT_TYPE_BYTESTRING, job->exec.out, TRUE),
+            g_variant_new_from_bytes(G_VARIANT_TYPE_BYTESTRING, job->exec.err, TRUE),
+            job->exec.truncated));
+        break;
+    case HB_JOB_INSTALL_AGENT:
+        g_dbus_method_invocation_return_value(invocation, g_variant_new("(b)", job->already));
+        break;
+    case HB_JOB_SHUTDOWN:
+    case HB_JOB_METADATA:
+        g_dbus_method_invocation_return_value(invocation, NULL);
+        break;
+    case HB_JOB_PING:
+    case HB_JOB_RESTART:
+    case HB_JOB_SYNC:
+    case HB_JOB_LIST:
+    case HB_JOB_GUEST_INFO:
+    case HB_JOB_TIME_SYNC:
+    case HB_JOB_LAST:
+        g_assert_not_reached();
+    }
+}
+
+
+static void
+hbDBusSubmit(HbDBus *dbus, HbDomain *dom, HbJob *job, GDBusMethodInvocation *invocation)
+{
+    job->reply = hbDBusReply;
+    job->reply_data = invocation;
+    hbMonitorRequest(dbus->monitor, dom, job);
 }
 
 
@@ -97,16 +197,115 @@ static gboolean
 hbDBusOnRearm(HbDBusDomain1 *iface, GDBusMethodInvocation *invocation, gpointer data)
 {
     HbDBus *dbus = data;
-    HbDomain *dom = hbMonitorLookup(dbus->monitor, hb_dbus_domain1_get_uuid(iface));
+    HbDomain *dom = hbDBusDomainFor(dbus, iface, invocation);
 
-    if (!dom) {
-        g_dbus_method_invocation_return_error(invocation, HB_ERROR, HB_ERROR_VM_UNKNOWN,
-                                              "domain %s is no longer monitored",
-                                              hb_dbus_domain1_get_uuid(iface));
+    if (dom) {
+        hbMonitorRearm(dbus->monitor, dom);
+        hb_dbus_domain1_complete_rearm(iface, invocation);
+    }
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+
+static gboolean
+hbDBusOnShutdown(HbDBusDomain1 *iface, GDBusMethodInvocation *invocation, gpointer data)
+{
+    HbDBus *dbus = data;
+    HbDomain *dom = hbDBusDomainFor(dbus, iface, invocation);
+
+    if (dom && hbDBusAgentUsable(dom, invocation))
+        hbDBusSubmit(dbus, dom, hbJobNew(HB_JOB_SHUTDOWN, NULL), invocation);
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+
+#define HB_EXEC_TIMEOUT_DEFAULT 30
+#define HB_EXEC_TIMEOUT_MAX 3600
+
+static gboolean
+hbDBusOnExecute(HbDBusDomain1 *iface, GDBusMethodInvocation *invocation, const char *path,
+                const char *const *args, guint timeout, gpointer data)
+{
+    HbDBus *dbus = data;
+    HbDomain *dom = hbDBusDomainFor(dbus, iface, invocation);
+    HbJob *job;
+
+    if (!dom)
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+    if (!path[0] || timeout > HB_EXEC_TIMEOUT_MAX) {
+        g_dbus_method_invocation_return_error(invocation, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
+                                              "a command path and a timeout of at most %d s "
+                                              "are needed", HB_EXEC_TIMEOUT_MAX);
         return G_DBUS_METHOD_INVOCATION_HANDLED;
     }
-    hbMonitorRearm(dbus->monitor, dom);
-    hb_dbus_domain1_complete_rearm(iface, invocation);
+    if (!hbDBusAgentUsable(dom, invocation))
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+    job = hbJobNew(HB_JOB_EXEC, NULL);
+    job->path = g_strdup(path);
+    job->args = g_strdupv((char **) args);
+    job->exec_timeout = timeout ? timeout : HB_EXEC_TIMEOUT_DEFAULT;
+    hbDBusSubmit(dbus, dom, job, invocation);
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+
+static gboolean
+hbDBusOnInstall(HbDBusDomain1 *iface, GDBusMethodInvocation *invocation, gpointer data)
+{
+    HbDBus *dbus = data;
+    HbDomain *dom = hbDBusDomainFor(dbus, iface, invocation);
+
+    if (dom)
+        hbDBusSubmit(dbus, dom, hbJobNew(HB_JOB_INSTALL_AGENT, NULL), invocation);
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+
+/* Set @key to @value in the metadata; @flags as virsh metadata takes them. */
+static void
+hbDBusSetKey(HbDBus *dbus, HbDomain *dom, GDBusMethodInvocation *invocation,
+             const char *key, const char *value, guint flags)
+{
+    HbJob *job = hbJobNew(HB_JOB_METADATA, NULL);
+
+    job->flags = flags;
+    g_hash_table_insert(job->changes, g_strdup(key), g_strdup(value));
+    hbDBusSubmit(dbus, dom, job, invocation);
+}
+
+
+static gboolean
+hbDBusOnSetTimeSync(HbDBusDomain1 *iface, GDBusMethodInvocation *invocation,
+                    gboolean enabled, gpointer data)
+{
+    HbDBus *dbus = data;
+    HbDomain *dom = hbDBusDomainFor(dbus, iface, invocation);
+
+    /* Both the running domain and its saved definition: it should last. */
+    if (dom)
+        hbDBusSetKey(dbus, dom, invocation, hbKeyName(HB_KEY_TIME_SYNC),
+                     enabled ? "yes" : "no", HB_AFFECT_APPLICABLE);
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+
+static gboolean
+hbDBusOnSetParameter(HbDBusDomain1 *iface, GDBusMethodInvocation *invocation,
+                     const char *name, const char *value, guint flags, gpointer data)
+{
+    HbDBus *dbus = data;
+    HbDomain *dom = hbDBusDomainFor(dbus, iface, invocation);
+    const guint known = VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG;
+
+    if (!dom)
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+    if (hbKeyFromName(name) < 0 || (flags & ~known)) {
+        g_dbus_method_invocation_return_error(invocation, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
+                                              "unknown key '%s' or flags %u; see "
+                                              "virt-heartbeat-metadata(5)", name, flags);
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+    hbDBusSetKey(dbus, dom, invocation, name, value, flags);
     return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -121,6 +320,11 @@ hbDBusOnAdded(HbDomain *dom, gpointer data)
 
     hb_dbus_domain1_set_uuid(iface, hbDomainUUID(dom));
     g_signal_connect(iface, "handle-rearm", G_CALLBACK(hbDBusOnRearm), dbus);
+    g_signal_connect(iface, "handle-shutdown", G_CALLBACK(hbDBusOnShutdown), dbus);
+    g_signal_connect(iface, "handle-execute-command", G_CALLBACK(hbDBusOnExecute), dbus);
+    g_signal_connect(iface, "handle-install-additions", G_CALLBACK(hbDBusOnInstall), dbus);
+    g_signal_connect(iface, "handle-set-host-time-sync", G_CALLBACK(hbDBusOnSetTimeSync), dbus);
+    g_signal_connect(iface, "handle-set-parameter", G_CALLBACK(hbDBusOnSetParameter), dbus);
     hb_dbus_object_skeleton_set_domain1(obj, iface);
     g_hash_table_insert(dbus->domains, g_strdup(hbDomainUUID(dom)), obj);
     hbDBusOnChanged(dom, dbus);

@@ -346,6 +346,11 @@ hbEngineApplyInput(HbEngine *engine, HbInput input, gint64 now, HbActions *actio
         engine->next_attempt = MAX(engine->next_attempt, now);
         hbEngineScheduleSlots(engine, now);
         break;
+    case HB_INPUT_SHUTDOWN_REQUESTED:
+        /* A guest that takes its time to shut down is not hung. */
+        engine->silence_since = MAX(engine->silence_since,
+                                    now + (gint64) engine->cfg.boot_grace * G_USEC_PER_SEC);
+        break;
     case HB_INPUT_LAST:
         g_return_if_reached();
     }
@@ -451,6 +456,14 @@ gint64
 hbEngineLastTick(const HbEngine *engine)
 {
     return engine->last_tick;
+}
+
+
+/* When monitoring of this boot began: changes at every new boot. */
+gint64
+hbEngineBoot(const HbEngine *engine)
+{
+    return engine->boot;
 }
 
 

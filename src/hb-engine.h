@@ -34,6 +34,7 @@ typedef enum {
     HB_INPUT_RESTART_DONE, /* the restart attempt in flight has finished */
     HB_INPUT_REARM,
     HB_INPUT_RESYNCED,     /* libvirtd was out of sight until now */
+    HB_INPUT_SHUTDOWN_REQUESTED, /* a clean shutdown was asked for: grace */
 
     HB_INPUT_LAST
 } HbInput;
@@ -69,6 +70,7 @@ guint hbEnginePercentage(const HbEngine *engine);
 gboolean hbEngineIsHeartbeating(const HbEngine *engine, gint64 now);
 guint hbEngineAttempts(const HbEngine *engine);
 gint64 hbEngineLastTick(const HbEngine *engine);
+gint64 hbEngineBoot(const HbEngine *engine);
 gint64 hbEngineNextDeadline(const HbEngine *engine);
 const HbConfig *hbEngineConfig(const HbEngine *engine);
 gboolean hbEngineStormCapped(const HbEngine *engine);

@@ -6,7 +6,6 @@
 
 #include "hb-conn.h"
 #include "hb-monitor.h"
-#include "hb-worker.h"
 
 #define HB_LIST_RETRY_S 2
 
@@ -19,6 +18,11 @@ struct _HbDomain {
     gboolean agent_connected;
     gint64 last_tick_real;
     GSource *timer;
+    HbGuestInfo guest;      /* what the agent said this boot */
+    gint64 guest_boot;      /* the engine boot guest belongs to */
+    gboolean guest_reading;
+    guint time_sync_timer;
+    guint time_sync_minutes; /* the timer's period */
 };
 
 struct _HbMonitor {
@@ -183,6 +187,8 @@ hbDomainFree(HbDomain *dom)
 {
     g_source_destroy(dom->timer);
     g_source_unref(dom->timer);
+    g_clear_handle_id(&dom->time_sync_timer, g_source_remove);
+    hbGuestInfoClear(&dom->guest);
     hbEngineFree(dom->engine);
     g_free(dom->uuid);
     g_free(dom->name);
@@ -234,6 +240,79 @@ hbMonitorInputForState(int state, int reason)
         break;
     }
     return HB_INPUT_TIMER;
+}
+
+
+static void
+hbMonitorSyncTime(HbDomain *dom)
+{
+    if (hbEngineConfig(dom->engine)->time_sync)
+        hbMonitorPushJob(dom->monitor, hbJobNew(HB_JOB_TIME_SYNC, dom->uuid));
+}
+
+
+/*
+ * The agent answers (first tick of a boot) or has reconnected: read what
+ * the seed's AdditionsVersion, OSName and CanShutdown report, and set the
+ * guest's clock if time sync is on.
+ */
+static void
+hbMonitorAgentReachable(HbDomain *dom)
+{
+    if (dom->guest_boot != hbEngineBoot(dom->engine)) {
+        hbGuestInfoClear(&dom->guest);
+        dom->guest_boot = hbEngineBoot(dom->engine);
+    }
+    if (!dom->guest_reading) {
+        dom->guest_reading = TRUE;
+        hbMonitorPushJob(dom->monitor, hbJobNew(HB_JOB_GUEST_INFO, dom->uuid));
+    }
+    hbMonitorSyncTime(dom);
+}
+
+
+static gboolean
+hbMonitorTimeSyncTimer(gpointer data)
+{
+    HbDomain *dom = data;
+    HbState state = hbEngineState(dom->engine);
+
+    if (state == HB_STATE_OK || state == HB_STATE_DEGRADED)
+        hbMonitorSyncTime(dom);
+    return G_SOURCE_CONTINUE;
+}
+
+
+/* A periodic time sync while time_sync is on, at its interval. */
+static void
+hbMonitorArmTimeSync(HbDomain *dom)
+{
+    const HbConfig *cfg = hbEngineConfig(dom->engine);
+    guint minutes = cfg->time_sync ? cfg->time_sync_interval : 0;
+
+    if (minutes == dom->time_sync_minutes)
+        return;
+    g_clear_handle_id(&dom->time_sync_timer, g_source_remove);
+    dom->time_sync_minutes = minutes;
+    if (minutes)
+        dom->time_sync_timer = g_timeout_add_seconds(minutes * 60, hbMonitorTimeSyncTimer, dom);
+}
+
+
+static void
+hbMonitorGuestInfoDone(HbDomain *dom, HbJob *job)
+{
+    dom->guest_reading = FALSE;
+    if (!job->ok) {
+        g_debug("Domain '%s': cannot read guest info: %s", dom->name, job->error->message);
+        return;
+    }
+    hbGuestInfoClear(&dom->guest);
+    dom->guest = job->info;
+    job->info = (HbGuestInfo) { 0 };
+    dom->guest_boot = hbEngineBoot(dom->engine);
+    g_debug("Domain '%s': agent %s, %s", dom->name, dom->guest.version, dom->guest.os_name);
+    hbMonitorChanged(dom);
 }
 
 
@@ -310,6 +389,7 @@ hbMonitorApplyInfo(HbMonitor *monitor, const HbDomainInfo *info, gboolean resync
     hbMonitorAct(dom, &actions);
     if (resync)
         hbMonitorFeed(dom, hbMonitorInputForState(info->state, info->reason));
+    hbMonitorArmTimeSync(dom);
     hbMonitorArm(dom);
     hbMonitorChanged(dom);
 }
@@ -400,6 +480,8 @@ hbMonitorPingDone(HbDomain *dom, HbJob *job)
     case HB_PROBE_OK:
         dom->last_tick_real = g_get_real_time();
         hbMonitorFeed(dom, HB_INPUT_TICK);
+        if (dom->guest_boot != hbEngineBoot(dom->engine))
+            hbMonitorAgentReachable(dom);
         break;
     case HB_PROBE_MISS:
         g_debug("Domain '%s': missed tick: %s", dom->name, job->detail);
@@ -443,6 +525,15 @@ hbMonitorJobDone(HbJob *job, gpointer data)
     HbMonitor *monitor = data;
     HbDomain *dom;
 
+    if (job->reply) {
+        if (monitor->closing && !job->error)
+            g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED, "virt-heartbeatd is stopping");
+        job->reply(job, job->reply_data);
+        /* A new channel shows in the domain XML, but no event says so. */
+        if (!monitor->closing && job->kind == HB_JOB_INSTALL_AGENT && job->ok)
+            hbMonitorSync(monitor, job->uuid);
+        goto cleanup;
+    }
     if (monitor->closing)
         goto cleanup;
 
@@ -455,16 +546,29 @@ hbMonitorJobDone(HbJob *job, gpointer data)
         break;
     case HB_JOB_PING:
     case HB_JOB_RESTART:
+    case HB_JOB_GUEST_INFO:
+    case HB_JOB_TIME_SYNC:
         /* The domain may have left the table meanwhile. */
         if (!(dom = g_hash_table_lookup(monitor->domains, job->uuid)))
             break;
         if (job->kind == HB_JOB_PING)
             hbMonitorPingDone(dom, job);
-        else
+        else if (job->kind == HB_JOB_RESTART)
             hbMonitorRestartDone(dom, job);
+        else if (job->kind == HB_JOB_GUEST_INFO)
+            hbMonitorGuestInfoDone(dom, job);
+        else if (job->ok)
+            g_debug("Domain '%s': guest clock set from the host", dom->name);
+        else
+            g_warning("Domain '%s': cannot set the guest clock: %s", dom->name,
+                      job->error->message);
         break;
+    case HB_JOB_SHUTDOWN:
+    case HB_JOB_EXEC:
+    case HB_JOB_INSTALL_AGENT:
+    case HB_JOB_METADATA:
     case HB_JOB_LAST:
-        g_assert_not_reached();
+        g_assert_not_reached(); /* requests always have a reply */
     }
 
  cleanup:
@@ -525,6 +629,8 @@ hbMonitorOnLifecycle(virDomainPtr vdom, int event, int detail, gpointer data)
 
     if (dom && input != HB_INPUT_TIMER)
         hbMonitorFeed(dom, input);
+    if (dom && input == HB_INPUT_RESUMED)
+        hbMonitorSyncTime(dom);
     /* Definitions, starts (live XML) and stops (transient domains vanish)
      * may change what we monitor and how: read the domain again. */
     if (event == VIR_DOMAIN_EVENT_DEFINED || event == VIR_DOMAIN_EVENT_UNDEFINED ||
@@ -560,6 +666,8 @@ hbMonitorOnAgent(virDomainPtr vdom, int state, int reason, gpointer data)
     dom->agent_connected = state == VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_CONNECTED;
     g_debug("Domain '%s': agent %s", dom->name,
             dom->agent_connected ? "connected" : "disconnected");
+    if (dom->agent_connected)
+        hbMonitorAgentReachable(dom);
     hbMonitorChanged(dom);
 }
 
@@ -710,6 +818,30 @@ hbMonitorRearm(HbMonitor *monitor, HbDomain *dom)
 {
     g_message("Domain '%s': rearmed", dom->name);
     hbMonitorFeed(dom, HB_INPUT_REARM);
+}
+
+
+/*
+ * Run a request of the guest OS interface for @dom; job->reply gets the
+ * finished job on the main loop, always, also when the daemon stops.
+ */
+void
+hbMonitorRequest(HbMonitor *monitor, HbDomain *dom, HbJob *job)
+{
+    g_assert(job->reply);
+    g_free(job->uuid);
+    job->uuid = g_strdup(dom->uuid);
+    job->defaults = monitor->conf.defaults;
+    if (job->kind == HB_JOB_SHUTDOWN)
+        hbMonitorFeed(dom, HB_INPUT_SHUTDOWN_REQUESTED);
+    hbMonitorPushJob(monitor, job);
+}
+
+
+const HbGuestInfo *
+hbDomainGuestInfo(HbDomain *dom)
+{
+    return &dom->guest;
 }
 
 

@@ -6,7 +6,7 @@
 
 #include "hb-daemon-conf.h"
 #include "hb-engine.h"
-#include "hb-probe.h"
+#include "hb-worker.h"
 
 typedef enum {
     HB_NOTICE_STOPPED,          /* heartbeat stopped */
@@ -47,6 +47,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(HbMonitor, hbMonitorFree)
 HbDomain *hbMonitorLookup(HbMonitor *monitor, const char *name_or_uuid);
 GList *hbMonitorDomains(HbMonitor *monitor);
 void hbMonitorRearm(HbMonitor *monitor, HbDomain *dom);
+void hbMonitorRequest(HbMonitor *monitor, HbDomain *dom, HbJob *job);
 gboolean hbMonitorIsConnected(HbMonitor *monitor);
 
 const char *hbDomainName(HbDomain *dom);
@@ -59,5 +60,7 @@ gint64 hbDomainLastTick(HbDomain *dom);          /* wall clock, µs; 0: none */
 const HbConfig *hbDomainConfig(HbDomain *dom);
 const char *hbDomainConfigError(HbDomain *dom);  /* NULL: the metadata is valid */
 gboolean hbDomainAgentConnected(HbDomain *dom);
+/* What the agent said this boot; NULL fields: not known yet. */
+const HbGuestInfo *hbDomainGuestInfo(HbDomain *dom);
 
 const char *hbNoticeKindToString(HbNoticeKind kind);

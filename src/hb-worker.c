@@ -50,6 +50,7 @@ hbJobNew(HbJobKind kind, const char *uuid)
     job->kind = kind;
     job->uuid = g_strdup(uuid);
     job->infos = g_ptr_array_new_with_free_func((GDestroyNotify) hbDomainInfoFree);
+    job->changes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     return job;
 }
 
@@ -62,6 +63,13 @@ hbJobFree(HbJob *job)
     g_free(job->uuid);
     g_free(job->detail);
     g_ptr_array_unref(job->infos);
+    g_free(job->path);
+    g_strfreev(job->args);
+    g_hash_table_unref(job->changes);
+    g_clear_error(&job->error);
+    hbGuestInfoClear(&job->info);
+    hbExecStatusClear(&job->exec);
+    g_free(job->metadata);
     g_free(job);
 }
 
@@ -238,6 +246,72 @@ hbWorkerRestart(HbJob *job, virConnectPtr conn)
 }
 
 
+/* A request of the guest OS interface; job->error says why it failed. */
+static void
+hbWorkerRequest(HbJob *job, virConnectPtr conn)
+{
+    g_autoptr(virDomain) dom = virDomainLookupByUUIDString(conn, job->uuid);
+    int ret = -1;
+
+    if (!dom) {
+        hbUtilSetLibvirtError(&job->error, "domain");
+        return;
+    }
+    switch (job->kind) {
+    case HB_JOB_GUEST_INFO:
+        ret = hbGuestReadInfo(dom, &job->info, &job->error);
+        break;
+    case HB_JOB_SHUTDOWN:
+        ret = hbGuestShutdown(dom, &job->error);
+        break;
+    case HB_JOB_EXEC:
+        ret = hbGuestExec(dom, job->path, (const char *const *) job->args,
+                          job->exec_timeout, &job->exec, &job->error);
+        break;
+    case HB_JOB_TIME_SYNC:
+        ret = hbGuestSyncTime(dom, &job->error);
+        break;
+    case HB_JOB_INSTALL_AGENT:
+        ret = hbGuestInstallAgent(dom, &job->already, &job->error);
+        break;
+    case HB_JOB_METADATA:
+        ret = hbGuestEditMetadata(dom, job->flags, job->changes, &job->defaults,
+                                  &job->metadata, &job->error);
+        break;
+    case HB_JOB_PING:
+    case HB_JOB_RESTART:
+    case HB_JOB_SYNC:
+    case HB_JOB_LIST:
+    case HB_JOB_LAST:
+        g_assert_not_reached();
+    }
+    job->ok = ret == 0;
+}
+
+
+/* May the job run again after its connection died under it? */
+static gboolean
+hbWorkerRepeatable(HbJobKind kind)
+{
+    switch (kind) {
+    case HB_JOB_PING:      /* it would only be late; no verdict is fine */
+    case HB_JOB_SHUTDOWN:  /* never twice */
+    case HB_JOB_EXEC:
+        return FALSE;
+    case HB_JOB_RESTART:
+    case HB_JOB_SYNC:
+    case HB_JOB_LIST:
+    case HB_JOB_GUEST_INFO:
+    case HB_JOB_TIME_SYNC:
+    case HB_JOB_INSTALL_AGENT:
+    case HB_JOB_METADATA:
+    case HB_JOB_LAST:
+        break;
+    }
+    return TRUE;
+}
+
+
 static gboolean
 hbWorkerDeliver(gpointer opaque)
 {
@@ -271,6 +345,10 @@ hbWorkerClearResult(HbJob *job)
     job->probe = HB_PROBE_VOID;
     g_clear_pointer(&job->detail, g_free);
     g_ptr_array_set_size(job->infos, 0);
+    g_clear_error(&job->error);
+    hbGuestInfoClear(&job->info);
+    hbExecStatusClear(&job->exec);
+    g_clear_pointer(&job->metadata, g_free);
 }
 
 
@@ -291,6 +369,14 @@ hbWorkerExecute(HbWorker *worker, HbJob *job, virConnectPtr conn)
     case HB_JOB_LIST:
         hbWorkerList(job, conn);
         break;
+    case HB_JOB_GUEST_INFO:
+    case HB_JOB_SHUTDOWN:
+    case HB_JOB_EXEC:
+    case HB_JOB_TIME_SYNC:
+    case HB_JOB_INSTALL_AGENT:
+    case HB_JOB_METADATA:
+        hbWorkerRequest(job, conn);
+        break;
     case HB_JOB_LAST:
         g_assert_not_reached();
     }
@@ -306,8 +392,8 @@ hbWorkerRun(gpointer data, gpointer user_data)
 
     /*
      * A connection can die between two jobs (libvirtd restarted): a job
-     * that failed on a dead connection runs once more on a fresh one. A
-     * ping is not repeated: it would only be late, and gives no verdict.
+     * that failed on a dead connection runs once more on a fresh one, if
+     * running it twice does no harm.
      */
     for (int tries = 0; tries < 2; tries++) {
         virConnectPtr conn = hbWorkerTakeConn(worker);
@@ -317,6 +403,7 @@ hbWorkerRun(gpointer data, gpointer user_data)
         if (!conn) {
             job->detail = g_strdup_printf("cannot connect to %s: %s",
                                           worker->uri, hbUtilLastError());
+            g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED, "%s", job->detail);
             break;
         }
         hbWorkerExecute(worker, job, conn);
@@ -325,7 +412,7 @@ hbWorkerRun(gpointer data, gpointer user_data)
             g_async_queue_push(worker->idle_conns, conn);
         else
             virConnectClose(conn);
-        if (alive || job->ok || job->kind == HB_JOB_PING)
+        if (alive || job->ok || !hbWorkerRepeatable(job->kind))
             break;
     }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "hb-config.h"
+#include "hb-guest.h"
 #include "hb-probe.h"
 
 typedef enum {
@@ -13,6 +14,13 @@ typedef enum {
     HB_JOB_RESTART,
     HB_JOB_SYNC,  /* read one domain */
     HB_JOB_LIST,  /* read every domain */
+    /* requests of the guest OS interface */
+    HB_JOB_GUEST_INFO,
+    HB_JOB_SHUTDOWN,
+    HB_JOB_EXEC,
+    HB_JOB_TIME_SYNC,
+    HB_JOB_INSTALL_AGENT,
+    HB_JOB_METADATA,
 
     HB_JOB_LAST
 } HbJobKind;
@@ -32,7 +40,10 @@ typedef struct {
 
 void hbDomainInfoFree(HbDomainInfo *info);
 
-typedef struct {
+typedef struct _HbJob HbJob;
+typedef void (*HbJobDoneFunc)(HbJob *job, gpointer data);
+
+struct _HbJob {
     HbJobKind kind;
     char *uuid;          /* PING, RESTART, SYNC */
     guint timeout;       /* PING: seconds */
@@ -43,12 +54,25 @@ typedef struct {
     gboolean ok;         /* RESTART, SYNC, LIST */
     char *detail;        /* PING: the error; RESTART: what was done, or the error */
     GPtrArray *infos;    /* SYNC (empty: the domain is gone), LIST: HbDomainInfo */
-} HbJob;
+
+    /* requests */
+    char *path;           /* EXEC */
+    char **args;          /* EXEC */
+    guint exec_timeout;   /* EXEC: seconds */
+    unsigned int flags;   /* METADATA: VIR_DOMAIN_AFFECT_* or HB_AFFECT_APPLICABLE */
+    GHashTable *changes;  /* METADATA: key -> value (NULL: unset) */
+    HbConfig defaults;    /* METADATA: what the new element is checked against */
+    GError *error;        /* requests: why it failed */
+    HbGuestInfo info;     /* GUEST_INFO */
+    HbExecStatus exec;    /* EXEC */
+    gboolean already;     /* INSTALL_AGENT: the channel was there */
+    char *metadata;       /* METADATA: the element read or written */
+    HbJobDoneFunc reply;  /* set: the requester gets the finished job */
+    gpointer reply_data;
+};
 
 HbJob *hbJobNew(HbJobKind kind, const char *uuid);
 void hbJobFree(HbJob *job);
-
-typedef void (*HbJobDoneFunc)(HbJob *job, gpointer data);
 
 typedef struct _HbWorker HbWorker;
 

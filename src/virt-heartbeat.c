@@ -26,6 +26,7 @@ typedef enum {
 
 typedef struct {
     gboolean json;
+    guint timeout;           /* exec */
     char *uri;
     gboolean live;
     gboolean config;
@@ -45,6 +46,16 @@ static const char *hbCliSummary =
     "  config DOMAIN [--time N ...] [--unset KEY] [--live] [--config]\n"
     "                             show or change the domain's <heartbeat/> metadata\n"
     "  rearm DOMAIN               leave the failed state and watch afresh\n"
+    "\n"
+    "The guest OS (through the guest agent):\n"
+    "  info DOMAIN                agent version, OS name, CanShutdown, time sync (--json)\n"
+    "  shutdown DOMAIN            shut the guest down cleanly; no restart follows\n"
+    "  exec DOMAIN [--timeout N] -- CMD [ARG...]\n"
+    "                             run CMD in the guest; exit with its exit status\n"
+    "  time-sync DOMAIN on|off    keep the guest clock at the host's\n"
+    "  install-agent DOMAIN       add the guest agent channel to the domain\n"
+    "  set-parameter DOMAIN NAME VALUE [--live] [--config]\n"
+    "                             set one heartbeat key through the daemon\n"
     "\n"
     "DOMAIN is a name or a UUID.";
 
@@ -370,15 +381,151 @@ hbCliPercentage(HbDBusDomain1 *d)
 
 
 static int
+hbCliInfo(HbDBusDomain1 *d)
+{
+    const char *version = hb_dbus_domain1_get_additions_version(d);
+    const char *os = hb_dbus_domain1_get_osname(d);
+
+    if (opts.json) {
+        g_autoptr(JsonNode) node = hbCliStatusJson(d);
+        JsonObject *obj = json_node_get_object(node);
+
+        if (version && version[0])
+            json_object_set_string_member(obj, "additions_version", version);
+        else
+            json_object_set_null_member(obj, "additions_version");
+        if (os && os[0])
+            json_object_set_string_member(obj, "os_name", os);
+        else
+            json_object_set_null_member(obj, "os_name");
+        json_object_set_boolean_member(obj, "can_shutdown", hb_dbus_domain1_get_can_shutdown(d));
+        json_object_set_boolean_member(obj, "is_host_time_sync_enabled",
+                                       hb_dbus_domain1_get_is_host_time_sync_enabled(d));
+        hbCliPrintJson(node);
+        return HB_EXIT_OK;
+    }
+    hbCliStatus(d);
+    printf("Additions version:    %s\n", version && version[0] ? version : "unknown");
+    printf("OS name:              %s\n", os && os[0] ? os : "unknown");
+    printf("Can shut down:        %s\n", hb_dbus_domain1_get_can_shutdown(d) ? "yes" : "no");
+    printf("Host time sync:       %s\n",
+           hb_dbus_domain1_get_is_host_time_sync_enabled(d) ? "on" : "off");
+    return HB_EXIT_OK;
+}
+
+
+/* The end of a method call: an error becomes a message and an exit status. */
+static int
+hbCliCallFailed(HbDBusDomain1 *d, const char *what, GError *err)
+{
+    g_dbus_error_strip_remote_error(err);
+    return hbCliFail(hbCliExitFor(err), "cannot %s '%s': %s", what,
+                     hb_dbus_domain1_get_name(d), err->message);
+}
+
+
+static int
+hbCliShutdown(HbDBusDomain1 *d)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (!hb_dbus_domain1_call_shutdown_sync(d, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &err))
+        return hbCliCallFailed(d, "shut down", err);
+    printf("Domain '%s' is shutting down\n", hb_dbus_domain1_get_name(d));
+    return HB_EXIT_OK;
+}
+
+
+static void
+hbCliWriteBytes(FILE *out, GVariant *bytes)
+{
+    gsize len;
+    const char *data = g_variant_get_fixed_array(bytes, &len, 1);
+
+    fwrite(data, 1, len, out);
+    fflush(out);
+}
+
+
+static int
+hbCliExec(HbDBusDomain1 *d, char **cmd)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GVariant) out = NULL;
+    g_autoptr(GVariant) errout = NULL;
+    gboolean truncated;
+    gint code;
+
+    /* The D-Bus call waits as long as the command may run, and a little more. */
+    if (!hb_dbus_domain1_call_execute_command_sync(d, cmd[0], (const char *const *) cmd + 1,
+                                                   opts.timeout, G_DBUS_CALL_FLAGS_NONE,
+                                                   ((opts.timeout ? opts.timeout : 30) + 30) * 1000,
+                                                   &code, &out, &errout, &truncated, NULL, &err))
+        return hbCliCallFailed(d, "run a command in", err);
+    hbCliWriteBytes(stdout, out);
+    hbCliWriteBytes(stderr, errout);
+    if (truncated)
+        g_printerr("virt-heartbeat: the output was cut at 64 KiB\n");
+    return code;
+}
+
+
+static int
+hbCliTimeSync(HbDBusDomain1 *d, const char *onoff)
+{
+    g_autoptr(GError) err = NULL;
+    gboolean on = g_str_equal(onoff, "on");
+
+    if (!on && !g_str_equal(onoff, "off"))
+        return hbCliUsage("time-sync takes on or off");
+    if (!hb_dbus_domain1_call_set_host_time_sync_sync(d, on, G_DBUS_CALL_FLAGS_NONE, -1,
+                                                      NULL, &err))
+        return hbCliCallFailed(d, "change time sync of", err);
+    printf("Host time sync %s for '%s'\n", on ? "on" : "off", hb_dbus_domain1_get_name(d));
+    return HB_EXIT_OK;
+}
+
+
+static int
+hbCliInstallAgent(HbDBusDomain1 *d)
+{
+    g_autoptr(GError) err = NULL;
+    gboolean already;
+
+    if (!hb_dbus_domain1_call_install_additions_sync(d, G_DBUS_CALL_FLAGS_NONE, -1, &already,
+                                                     NULL, &err))
+        return hbCliCallFailed(d, "add the agent channel to", err);
+    if (already)
+        printf("Domain '%s' already has a guest agent channel\n", hb_dbus_domain1_get_name(d));
+    else
+        printf("Guest agent channel added to '%s'; start qemu-guest-agent in the guest\n",
+               hb_dbus_domain1_get_name(d));
+    return HB_EXIT_OK;
+}
+
+
+static int
+hbCliSetParameter(HbDBusDomain1 *d, const char *name, const char *value)
+{
+    g_autoptr(GError) err = NULL;
+    guint flags = (opts.live ? VIR_DOMAIN_AFFECT_LIVE : 0) |
+                  (opts.config ? VIR_DOMAIN_AFFECT_CONFIG : 0);
+
+    if (!hb_dbus_domain1_call_set_parameter_sync(d, name, value, flags, G_DBUS_CALL_FLAGS_NONE,
+                                                 -1, NULL, &err))
+        return hbCliCallFailed(d, "set a parameter of", err);
+    printf("%s=%s set for '%s'\n", name, value, hb_dbus_domain1_get_name(d));
+    return HB_EXIT_OK;
+}
+
+
+static int
 hbCliRearm(HbDBusDomain1 *d)
 {
     g_autoptr(GError) err = NULL;
 
-    if (!hb_dbus_domain1_call_rearm_sync(d, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &err)) {
-        g_dbus_error_strip_remote_error(err);
-        return hbCliFail(hbCliExitFor(err), "cannot rearm '%s': %s",
-                         hb_dbus_domain1_get_name(d), err->message);
-    }
+    if (!hb_dbus_domain1_call_rearm_sync(d, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &err))
+        return hbCliCallFailed(d, "rearm", err);
     printf("Domain '%s' rearmed\n", hb_dbus_domain1_get_name(d));
     return HB_EXIT_OK;
 }
@@ -622,59 +769,106 @@ hbCliHasKeyOptions(void)
         if (opts.keys[k])
             return TRUE;
     }
-    return opts.unset || opts.live || opts.config || opts.uri;
+    return opts.unset || opts.uri;
 }
+
+
+typedef enum {
+    HB_CLI_NO_DOMAIN,
+    HB_CLI_DOMAIN,
+    HB_CLI_DOMAIN_OPTIONAL,
+} HbCliDomainArg;
+
+typedef enum {
+    HB_CLI_OPT_JSON = 1 << 0,
+    HB_CLI_OPT_KEYS = 1 << 1,    /* key options, --unset, --connect */
+    HB_CLI_OPT_SCOPE = 1 << 2,   /* --live, --config */
+    HB_CLI_OPT_TIMEOUT = 1 << 3,
+} HbCliOpts;
+
+typedef int (*HbCliFunc)(GDBusObjectManager *manager, HbDBusDomain1 *dom, char **args);
+
+static int hbCliRunList(GDBusObjectManager *m, HbDBusDomain1 *d, char **a) { return hbCliList(m); }
+static int hbCliRunEvents(GDBusObjectManager *m, HbDBusDomain1 *d, char **a) { return hbCliEvents(d); }
+static int hbCliRunStatus(GDBusObjectManager *m, HbDBusDomain1 *d, char **a) { return hbCliStatus(d); }
+static int hbCliRunIsHb(GDBusObjectManager *m, HbDBusDomain1 *d, char **a) { return hbCliIsHeartbeating(d); }
+static int hbCliRunPct(GDBusObjectManager *m, HbDBusDomain1 *d, char **a) { return hbCliPercentage(d); }
+static int hbCliRunRearm(GDBusObjectManager *m, HbDBusDomain1 *d, char **a) { return hbCliRearm(d); }
+static int hbCliRunInfo(GDBusObjectManager *m, HbDBusDomain1 *d, char **a) { return hbCliInfo(d); }
+static int hbCliRunShutdown(GDBusObjectManager *m, HbDBusDomain1 *d, char **a) { return hbCliShutdown(d); }
+static int hbCliRunExec(GDBusObjectManager *m, HbDBusDomain1 *d, char **a) { return hbCliExec(d, a); }
+static int hbCliRunTimeSync(GDBusObjectManager *m, HbDBusDomain1 *d, char **a) { return hbCliTimeSync(d, a[0]); }
+static int hbCliRunInstall(GDBusObjectManager *m, HbDBusDomain1 *d, char **a) { return hbCliInstallAgent(d); }
+static int hbCliRunSetParam(GDBusObjectManager *m, HbDBusDomain1 *d, char **a) { return hbCliSetParameter(d, a[0], a[1]); }
+
+static const struct {
+    const char *name;
+    HbCliDomainArg domain;
+    int min_args;           /* after DOMAIN */
+    int max_args;           /* -1: any number */
+    guint opts;             /* HbCliOpts it accepts */
+    HbCliFunc run;          /* NULL: config, which talks to libvirt */
+} hbCliCommands[] = {
+    { "list", HB_CLI_NO_DOMAIN, 0, 0, HB_CLI_OPT_JSON, hbCliRunList },
+    { "status", HB_CLI_DOMAIN, 0, 0, HB_CLI_OPT_JSON, hbCliRunStatus },
+    { "is-heartbeating", HB_CLI_DOMAIN, 0, 0, 0, hbCliRunIsHb },
+    { "percentage", HB_CLI_DOMAIN, 0, 0, 0, hbCliRunPct },
+    { "events", HB_CLI_DOMAIN_OPTIONAL, 0, 0, HB_CLI_OPT_JSON, hbCliRunEvents },
+    { "config", HB_CLI_DOMAIN, 0, 0, HB_CLI_OPT_KEYS | HB_CLI_OPT_SCOPE, NULL },
+    { "rearm", HB_CLI_DOMAIN, 0, 0, 0, hbCliRunRearm },
+    { "info", HB_CLI_DOMAIN, 0, 0, HB_CLI_OPT_JSON, hbCliRunInfo },
+    { "shutdown", HB_CLI_DOMAIN, 0, 0, 0, hbCliRunShutdown },
+    { "exec", HB_CLI_DOMAIN, 1, -1, HB_CLI_OPT_TIMEOUT, hbCliRunExec },
+    { "time-sync", HB_CLI_DOMAIN, 1, 1, 0, hbCliRunTimeSync },
+    { "install-agent", HB_CLI_DOMAIN, 0, 0, 0, hbCliRunInstall },
+    { "set-parameter", HB_CLI_DOMAIN, 2, 2, HB_CLI_OPT_SCOPE, hbCliRunSetParam },
+};
 
 
 static int
 hbCliRun(int argc, char **argv)
 {
     const char *cmd = argv[1];
-    const char *arg = argc > 2 ? argv[2] : NULL;
-    gboolean takes_domain = TRUE;
-    gboolean domain_optional = FALSE;
     g_autoptr(GDBusObjectManager) manager = NULL;
     g_autoptr(HbDBusDomain1) dom = NULL;
+    char **args = argv + 2;
+    int nargs = argc - 2;
     int status = HB_EXIT_OK;
+    size_t i;
 
-    if (g_str_equal(cmd, "list"))
-        takes_domain = FALSE;
-    else if (g_str_equal(cmd, "events"))
-        domain_optional = TRUE;
-    else if (!g_str_equal(cmd, "status") && !g_str_equal(cmd, "is-heartbeating") &&
-             !g_str_equal(cmd, "percentage") && !g_str_equal(cmd, "config") &&
-             !g_str_equal(cmd, "rearm"))
+    for (i = 0; i < G_N_ELEMENTS(hbCliCommands); i++) {
+        if (g_str_equal(hbCliCommands[i].name, cmd))
+            break;
+    }
+    if (i == G_N_ELEMENTS(hbCliCommands))
         return hbCliUsage("unknown command '%s'", cmd);
 
-    if (argc > (takes_domain ? 3 : 2))
-        return hbCliUsage("too many arguments");
-    if (takes_domain && !domain_optional && !arg)
+    if (hbCliCommands[i].domain == HB_CLI_DOMAIN && nargs < 1)
         return hbCliUsage("'%s' needs a DOMAIN (name or UUID)", cmd);
-    if (opts.json && !g_str_equal(cmd, "list") && !g_str_equal(cmd, "status") &&
-        !g_str_equal(cmd, "events"))
-        return hbCliUsage("--json goes with list, status and events");
-    if (!g_str_equal(cmd, "config") && hbCliHasKeyOptions())
-        return hbCliUsage("key options, --unset, --live, --config and --connect go with config");
+    if (hbCliCommands[i].domain != HB_CLI_NO_DOMAIN && nargs > 0) {
+        args++;
+        nargs--;
+    }
+    if (nargs < hbCliCommands[i].min_args ||
+        (hbCliCommands[i].max_args >= 0 && nargs > hbCliCommands[i].max_args))
+        return hbCliUsage("wrong number of arguments for '%s'", cmd);
+    if (opts.json && !(hbCliCommands[i].opts & HB_CLI_OPT_JSON))
+        return hbCliUsage("--json goes with list, status, info and events");
+    if (hbCliHasKeyOptions() && !(hbCliCommands[i].opts & HB_CLI_OPT_KEYS))
+        return hbCliUsage("key options, --unset and --connect go with config");
+    if ((opts.live || opts.config) && !(hbCliCommands[i].opts & HB_CLI_OPT_SCOPE))
+        return hbCliUsage("--live and --config go with config and set-parameter");
+    if (opts.timeout && !(hbCliCommands[i].opts & HB_CLI_OPT_TIMEOUT))
+        return hbCliUsage("--timeout goes with exec");
 
-    if (g_str_equal(cmd, "config"))
-        return hbCliConfig(arg);
-
+    if (!hbCliCommands[i].run)
+        return hbCliConfig(argv[2]);
     if (!(manager = hbCliConnect(&status)))
         return status;
-    if (arg && !(dom = hbCliFind(manager, arg, &status)))
+    if (hbCliCommands[i].domain != HB_CLI_NO_DOMAIN && argc > 2 &&
+        !(dom = hbCliFind(manager, argv[2], &status)))
         return status;
-
-    if (g_str_equal(cmd, "list"))
-        return hbCliList(manager);
-    if (g_str_equal(cmd, "events"))
-        return hbCliEvents(dom);
-    if (g_str_equal(cmd, "status"))
-        return hbCliStatus(dom);
-    if (g_str_equal(cmd, "is-heartbeating"))
-        return hbCliIsHeartbeating(dom);
-    if (g_str_equal(cmd, "percentage"))
-        return hbCliPercentage(dom);
-    return hbCliRearm(dom);
+    return hbCliCommands[i].run(manager, dom, args);
 }
 
 
@@ -683,14 +877,15 @@ main(int argc, char **argv)
 {
     gboolean version = FALSE;
     GOptionEntry entries[] = {
-        { "json", 'j', 0, G_OPTION_ARG_NONE, &opts.json, "JSON output (list, status, events)", NULL },
+        { "json", 'j', 0, G_OPTION_ARG_NONE, &opts.json, "JSON output (list, status, info, events)", NULL },
+        { "timeout", 't', 0, G_OPTION_ARG_INT, &opts.timeout, "exec: seconds to wait for the command (default 30)", "N" },
         { "version", 'V', 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
         { NULL }
     };
     GOptionEntry config_entries[] = {
         { "connect", 'c', 0, G_OPTION_ARG_STRING, &opts.uri, "libvirt URI", "URI" },
-        { "live", 0, 0, G_OPTION_ARG_NONE, &opts.live, "Change the running domain", NULL },
-        { "config", 0, 0, G_OPTION_ARG_NONE, &opts.config, "Change the saved definition", NULL },
+        { "live", 0, 0, G_OPTION_ARG_NONE, &opts.live, "Change the running domain (also set-parameter)", NULL },
+        { "config", 0, 0, G_OPTION_ARG_NONE, &opts.config, "Change the saved definition (also set-parameter)", NULL },
         { "enabled", 0, 0, G_OPTION_ARG_STRING, &opts.keys[HB_KEY_ENABLED], "Monitor this domain", "yes|no" },
         { "time", 0, 0, G_OPTION_ARG_STRING, &opts.keys[HB_KEY_TIME], "Seconds per block", "N" },
         { "rate", 0, 0, G_OPTION_ARG_STRING, &opts.keys[HB_KEY_RATE], "Ticks per block", "N" },
@@ -701,6 +896,8 @@ main(int argc, char **argv)
         { "max-episodes", 0, 0, G_OPTION_ARG_STRING, &opts.keys[HB_KEY_MAX_EPISODES], "Episodes with action per window (0: no cap)", "N" },
         { "episode-window", 0, 0, G_OPTION_ARG_STRING, &opts.keys[HB_KEY_EPISODE_WINDOW], "Storm cap window in seconds", "N" },
         { "ping-timeout", 0, 0, G_OPTION_ARG_STRING, &opts.keys[HB_KEY_PING_TIMEOUT], "Seconds a ping may take", "N" },
+        { "time-sync", 0, 0, G_OPTION_ARG_STRING, &opts.keys[HB_KEY_TIME_SYNC], "Keep the guest clock at the host's", "yes|no" },
+        { "time-sync-interval", 0, 0, G_OPTION_ARG_STRING, &opts.keys[HB_KEY_TIME_SYNC_INTERVAL], "Minutes between time syncs", "N" },
         { "unset", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opts.unset, "Remove a key (repeatable)", "KEY" },
         { NULL }
     };

@@ -104,6 +104,9 @@ test_invalid(void **state)
         { "<heartbeat episode_window='0'/>", "episode_window: '0'" },
         { "<heartbeat ping_timeout='0'/>", "ping_timeout: '0'" },
         { "<heartbeat ping_timeout='301'/>", "ping_timeout: '301'" },
+        { "<heartbeat time_sync='on'/>", "time_sync: 'on' is not yes or no" },
+        { "<heartbeat time_sync_interval='0'/>", "time_sync_interval: '0' is not a whole number from 1 to 1440" },
+        { "<heartbeat time_sync_interval='1441'/>", "time_sync_interval: '1441'" },
     };
     HbConfig defaults;
 

@@ -380,6 +380,68 @@ test_errors(void **state)
 }
 
 
+static gboolean
+condTimeIs4(gpointer data)
+{
+    Daemon *d = data;
+    HbDomain *dom = hbMonitorLookup(d->monitor, "hb-dbus");
+
+    return dom && hbDomainConfig(dom)->time == 4 && hbDomainConfig(dom)->time_sync;
+}
+
+
+/* What the test driver can show of the guest OS interface; the agent side
+ * runs against real guests in the end-to-end suite. */
+static void
+test_guest_os_interface(void **state)
+{
+    Daemon *d = *state;
+    g_autoptr(virDomain) dom = testDomainStart(d->conn, "hb-dbus", TRUE, FAST);
+    g_autoptr(virDomain) bare = testDomainStart(d->conn, "hb-bare", FALSE, FAST);
+    g_autoptr(JsonParser) parser = json_parser_new();
+    g_autofree char *info = NULL;
+    g_autofree char *again = NULL;
+    g_autofree char *already = NULL;
+    JsonObject *obj;
+
+    waitState(d, "hb-dbus", "ok");
+    waitState(d, "hb-bare", "no-agent");
+    assert_int_equal(cli(&info, "info", "hb-dbus", "--json", NULL), 0);
+    obj = parseObject(parser, info);
+    assert_string_equal(json_object_get_string_member(obj, "state"), "ok");
+    assert_false(json_object_get_boolean_member(obj, "is_host_time_sync_enabled"));
+    assert_false(json_object_get_boolean_member(obj, "can_shutdown"));
+    assert_true(json_object_has_member(obj, "additions_version"));
+    assert_true(json_object_has_member(obj, "os_name"));
+
+    /* SetParameter and SetHostTimeSync edit the metadata; the daemon follows. */
+    assert_int_equal(cli(NULL, "set-parameter", "hb-dbus", "time", "4", "--live", NULL), 0);
+    assert_int_equal(cli(NULL, "time-sync", "hb-dbus", "on", NULL), 0);
+    assert_true(testWaitFor(condTimeIs4, d, 10));
+    assert_int_equal(cli(&again, "info", "hb-dbus", "--json", NULL), 0);
+    obj = parseObject(parser, again);
+    assert_true(json_object_get_boolean_member(obj, "is_host_time_sync_enabled"));
+
+    /* The seed's error codes. */
+    assert_int_equal(cli(NULL, "set-parameter", "hb-dbus", "time", "1", NULL), 2);
+    assert_int_equal(cli(NULL, "set-parameter", "hb-dbus", "speed", "1", NULL), 2);
+    assert_int_equal(cli(NULL, "time-sync", "hb-dbus", "maybe", NULL), 2);
+    assert_int_equal(cli(NULL, "shutdown", "hb-bare", NULL), 5);
+    assert_int_equal(cli(NULL, "exec", "hb-bare", "--", "/bin/true", NULL), 5);
+    assert_int_equal(cli(NULL, "exec", "hb-dbus", NULL), 2);
+    assert_int_equal(cli(NULL, "shutdown", "no-such-domain", NULL), 3);
+    assert_int_equal(virDomainDestroy(dom), 0);
+    waitState(d, "hb-dbus", "not-running");
+    assert_int_equal(cli(NULL, "shutdown", "hb-dbus", NULL), 4);
+    assert_int_equal(cli(NULL, "exec", "hb-dbus", "--", "/bin/true", NULL), 4);
+
+    /* InstallAdditions says so when the channel is there. */
+    assert_int_equal(cli(&already, "install-agent", "hb-dbus", NULL), 0);
+    assert_non_null(strstr(already, "already has a guest agent channel"));
+    testDomainRemove(d->conn, "hb-bare");
+}
+
+
 static void
 test_daemon_not_running(void **state)
 {
@@ -452,6 +514,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_events_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rearm, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_guest_os_interface, setup, teardown),
     };
 
     hbUtilInitLibvirt();

@@ -581,6 +581,24 @@ test_resync_gives_fresh_block(void **state)
 
 
 static void
+test_shutdown_request_gets_grace(void **state)
+{
+    Fixture *f = *state;
+    gint64 asked;
+
+    feed(f, HB_INPUT_STARTED);
+    run_until(f, f->now + S(25), HB_INPUT_TICK);
+    asked = f->now;
+    feed(f, HB_INPUT_SHUTDOWN_REQUESTED);
+    /* The agent goes away while the guest shuts down: grace, then a block. */
+    run_until(f, asked + S(30) - 1, HB_INPUT_MISS);
+    assert_int_equal(f->stopped, 0);
+    run_until(f, asked + S(30), HB_INPUT_MISS);
+    assert_int_equal(f->stopped, 1);
+}
+
+
+static void
 test_state_names(void **state)
 {
     for (int i = 0; i < HB_STATE_LAST; i++)
@@ -615,6 +633,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_live_config_change, setup, teardown),
         cmocka_unit_test_setup_teardown(test_own_destroy_keeps_episode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resync_gives_fresh_block, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shutdown_request_gets_grace, setup, teardown),
         cmocka_unit_test(test_state_names),
     };
 

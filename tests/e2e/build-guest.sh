@@ -37,6 +37,9 @@ chmod 755 "$root/init"
 # qemu-ga's guest-shutdown runs /sbin/shutdown -P|-H|-r +0 MESSAGE.
 printf '#!/bin/sh\ncase "$1" in -r) exec reboot -f;; *) exec poweroff -f;; esac\n' > "$root/sbin/shutdown"
 chmod 755 "$root/sbin/shutdown"
+# qemu-ga's guest-set-time runs /sbin/hwclock; guest-get-osinfo reads os-release.
+ln -s /bin/busybox "$root/sbin/hwclock"
+printf 'NAME="virt-heartbeat test guest"\nID=hbtest\nPRETTY_NAME="virt-heartbeat test guest (busybox)"\nVERSION_ID="1"\n' > "$root/etc/os-release"
 
 # qemu-ga with every library it loads, at the same paths.
 cp /usr/sbin/qemu-ga "$root/usr/sbin/"

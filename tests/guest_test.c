@@ -1,0 +1,135 @@
+/*
+ * The guest OS interface: agent replies (captured from the real qemu-ga of
+ * the end-to-end guest) parsed, and the guest-exec command built.
+ */
+#include <config.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "hb-guest.h"
+
+
+static char *
+agentReply(const char *name)
+{
+    g_autofree char *path = g_strdup_printf("%s/data/agent/%s.json", TEST_SRCDIR, name);
+    char *text = NULL;
+
+    assert_true(g_file_get_contents(path, &text, NULL, NULL));
+    return text;
+}
+
+
+static void
+test_guest_info(void **state)
+{
+    g_autofree char *info = agentReply("guest-info");
+    g_autofree char *os = agentReply("guest-get-osinfo");
+    g_autoptr(GError) err = NULL;
+    HbGuestInfo gi = { 0 };
+
+    assert_int_equal(hbGuestParseInfo(info, &gi, &err), 0);
+    assert_string_equal(gi.version, "7.2.22");
+    assert_true(gi.can_shutdown);
+    assert_int_equal(hbGuestParseOsInfo(os, &gi, &err), 0);
+    assert_string_equal(gi.os_name, "virt-heartbeat test guest (busybox)");
+
+    /* guest-shutdown disabled (qemu-ga --block-rpcs): it cannot shut down. */
+    assert_int_equal(hbGuestParseInfo(
+        "{\"return\":{\"version\":\"8.0\",\"supported_commands\":"
+        "[{\"enabled\":false,\"name\":\"guest-shutdown\"}]}}", &gi, &err), 0);
+    assert_false(gi.can_shutdown);
+    /* No os-release in the guest: the kernel release stands in. */
+    assert_int_equal(hbGuestParseOsInfo(
+        "{\"return\":{\"kernel-release\":\"6.1.0\"}}", &gi, &err), 0);
+    assert_string_equal(gi.os_name, "6.1.0");
+
+    assert_int_equal(hbGuestParseInfo("{\"error\":{\"class\":\"x\"}}", &gi, &err), -1);
+    assert_int_equal(err->code, HB_ERROR_FAILED);
+    g_clear_error(&err);
+    assert_int_equal(hbGuestParseOsInfo("not json", &gi, &err), -1);
+    hbGuestInfoClear(&gi);
+}
+
+
+static void
+test_exec_status(void **state)
+{
+    g_autofree char *done = agentReply("guest-exec-status");
+    g_autoptr(GError) err = NULL;
+    HbExecStatus st = { 0 };
+    gint64 pid;
+    gsize len;
+
+    assert_int_equal(hbGuestParseExecStatus(done, &st, &err), 0);
+    assert_true(st.exited);
+    assert_int_equal(st.exit_code, 3);
+    assert_string_equal(g_bytes_get_data(st.out, &len), "out\n");
+    assert_int_equal(len, 4);
+    assert_int_equal(g_bytes_get_size(st.err), 4);
+    assert_false(st.truncated);
+
+    assert_int_equal(hbGuestParseExecStatus("{\"return\":{\"exited\":false}}", &st, &err), 0);
+    assert_false(st.exited);
+    assert_int_equal(hbGuestParseExecStatus(
+        "{\"return\":{\"exited\":true,\"signal\":9}}", &st, &err), 0);
+    assert_int_equal(st.exit_code, 137);
+    assert_int_equal(g_bytes_get_size(st.out), 0);
+    assert_int_equal(hbGuestParseExecStatus(
+        "{\"return\":{\"exited\":true,\"exitcode\":0,\"out-truncated\":true}}", &st, &err), 0);
+    assert_true(st.truncated);
+
+    assert_int_equal(hbGuestParseExecPid("{\"return\":{\"pid\":112}}", &pid, &err), 0);
+    assert_int_equal(pid, 112);
+    assert_int_equal(hbGuestParseExecPid("{\"return\":{}}", &pid, &err), -1);
+    hbExecStatusClear(&st);
+}
+
+
+static void
+test_exec_output_bounded(void **state)
+{
+    g_autofree char *big = g_malloc0(HB_EXEC_OUTPUT_MAX + 10);
+    g_autofree char *b64 = NULL;
+    g_autofree char *reply = NULL;
+    g_autoptr(GError) err = NULL;
+    HbExecStatus st = { 0 };
+
+    memset(big, 'x', HB_EXEC_OUTPUT_MAX + 10);
+    b64 = g_base64_encode((guchar *) big, HB_EXEC_OUTPUT_MAX + 10);
+    reply = g_strdup_printf("{\"return\":{\"exited\":true,\"exitcode\":0,\"out-data\":\"%s\"}}", b64);
+    assert_int_equal(hbGuestParseExecStatus(reply, &st, &err), 0);
+    assert_int_equal(g_bytes_get_size(st.out), HB_EXEC_OUTPUT_MAX);
+    assert_true(st.truncated);
+    hbExecStatusClear(&st);
+}
+
+
+static void
+test_exec_command(void **state)
+{
+    const char *args[] = { "-c", "echo \"quoted\" \\ back", NULL };
+    g_autofree char *cmd = hbGuestExecCommand("/bin/sh", args);
+
+    assert_string_equal(cmd,
+        "{\"execute\":\"guest-exec\",\"arguments\":{\"path\":\"/bin/sh\",\"arg\":"
+        "[\"-c\",\"echo \\\"quoted\\\" \\\\ back\"],\"capture-output\":true}}");
+}
+
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_guest_info),
+        cmocka_unit_test(test_exec_status),
+        cmocka_unit_test(test_exec_output_bounded),
+        cmocka_unit_test(test_exec_command),
+    };
+
+    return cmocka_run_group_tests_name("guest", tests, NULL, NULL);
+}
