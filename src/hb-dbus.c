@@ -166,7 +166,8 @@ hbDBusReply(HbJob *job, gpointer data)
             job->exec.truncated));
         break;
     case HB_JOB_INSTALL_AGENT:
-        g_dbus_method_invocation_return_value(invocation, g_variant_new("(b)", job->already));
+        g_dbus_method_invocation_return_value(invocation,
+                                              g_variant_new("(bb)", job->already, job->next_boot));
         break;
     case HB_JOB_SHUTDOWN:
     case HB_JOB_METADATA:

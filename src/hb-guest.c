@@ -267,45 +267,57 @@ hbGuestSyncTime(virDomainPtr dom, GError **error)
 
 
 static int
-hbGuestHasChannel(virDomainPtr dom, unsigned int flags, gboolean *has, GError **error)
+hbGuestInspect(virDomainPtr dom, unsigned int flags, HbDomainInfo *info, GError **error)
 {
     g_autofree char *xml = virDomainGetXMLDesc(dom, flags);
-    HbDomainInfo info = { 0 };
     int ret;
 
     if (!xml) {
         hbUtilSetLibvirtError(error, "cannot read the domain XML");
         return -1;
     }
-    ret = hbDomainXmlInspect(xml, &info, error);
-    *has = info.has_agent;
-    g_free(info.metadata);
+    ret = hbDomainXmlInspect(xml, info, error);
+    g_clear_pointer(&info->metadata, g_free);
     return ret;
 }
 
 
 /*
- * Add the agent channel to the definition and, if the domain runs, to the
- * running domain, wherever it is missing.
+ * Add the agent channel wherever it is missing: to the saved definition,
+ * and to the running domain. libvirt cannot hot-plug the virtio-serial
+ * controller a channel needs, so a running domain without one gets the
+ * channel at its next boot (@next_boot).
  */
 int
-hbGuestInstallAgent(virDomainPtr dom, gboolean *already, GError **error)
+hbGuestInstallAgent(virDomainPtr dom, gboolean *already, gboolean *next_boot,
+                    GError **error)
 {
     gboolean active = virDomainIsActive(dom) == 1;
     gboolean persistent = virDomainIsPersistent(dom) == 1;
-    gboolean live_has = FALSE, config_has = FALSE;
+    HbDomainInfo live = { 0 }, config = { 0 };
     unsigned int flags = 0;
 
-    if (active && hbGuestHasChannel(dom, 0, &live_has, error) < 0)
+    *already = *next_boot = FALSE;
+    if (active && hbGuestInspect(dom, 0, &live, error) < 0)
         return -1;
-    if (persistent && hbGuestHasChannel(dom, VIR_DOMAIN_XML_INACTIVE, &config_has, error) < 0)
+    if (persistent && hbGuestInspect(dom, VIR_DOMAIN_XML_INACTIVE, &config, error) < 0)
         return -1;
-    if (active && !live_has)
-        flags |= VIR_DOMAIN_AFFECT_LIVE;
-    if (persistent && !config_has)
+    if (active && !live.has_agent) {
+        if (live.has_serial_controller)
+            flags |= VIR_DOMAIN_AFFECT_LIVE;
+        else
+            *next_boot = TRUE;
+    }
+    if (persistent && !config.has_agent)
         flags |= VIR_DOMAIN_AFFECT_CONFIG;
-    *already = flags == 0;
-    if (*already)
+    if (*next_boot && !persistent) {
+        g_set_error(error, HB_ERROR, HB_ERROR_FAILED,
+                    "the running domain has no virtio-serial controller to add the "
+                    "channel to, and it has no saved definition for its next boot");
+        return -1;
+    }
+    *already = flags == 0 && !*next_boot;
+    if (flags == 0)
         return 0;
     if (virDomainAttachDeviceFlags(dom, HB_AGENT_CHANNEL_XML, flags) < 0) {
         hbUtilSetLibvirtError(error, "cannot add the guest agent channel");

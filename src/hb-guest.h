@@ -42,7 +42,8 @@ int hbGuestShutdown(virDomainPtr dom, GError **error);
 int hbGuestExec(virDomainPtr dom, const char *path, const char *const *args,
                 guint timeout, HbExecStatus *status, GError **error);
 int hbGuestSyncTime(virDomainPtr dom, GError **error);
-int hbGuestInstallAgent(virDomainPtr dom, gboolean *already, GError **error);
+int hbGuestInstallAgent(virDomainPtr dom, gboolean *already, gboolean *next_boot,
+                        GError **error);
 
 /* HB_AFFECT_APPLICABLE: live if running, config if persistent. */
 #define HB_AFFECT_APPLICABLE (1u << 16)

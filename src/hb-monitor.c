@@ -293,6 +293,9 @@ hbMonitorArmTimeSync(HbDomain *dom)
     if (minutes == dom->time_sync_minutes)
         return;
     g_clear_handle_id(&dom->time_sync_timer, g_source_remove);
+    /* Just turned on: the clock is set now, not an interval later. */
+    if (minutes && !dom->time_sync_minutes)
+        hbMonitorTimeSyncTimer(dom);
     dom->time_sync_minutes = minutes;
     if (minutes)
         dom->time_sync_timer = g_timeout_add_seconds(minutes * 60, hbMonitorTimeSyncTimer, dom);

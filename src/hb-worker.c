@@ -102,6 +102,10 @@ hbDomainXmlInspect(const char *xml, HbDomainInfo *info, GError **error)
     }
     xmlXPathFreeObject(obj);
 
+    obj = xmlXPathEval(BAD_CAST "/domain/devices/controller[@type='virtio-serial']", ctxt);
+    info->has_serial_controller = obj && obj->nodesetval && obj->nodesetval->nodeNr > 0;
+    xmlXPathFreeObject(obj);
+
     info->metadata = NULL;
     obj = xmlXPathEval(BAD_CAST "/domain/metadata/hb:" HB_METADATA_ELEMENT, ctxt);
     if (obj && obj->nodesetval && obj->nodesetval->nodeNr > 0) {
@@ -272,7 +276,7 @@ hbWorkerRequest(HbJob *job, virConnectPtr conn)
         ret = hbGuestSyncTime(dom, &job->error);
         break;
     case HB_JOB_INSTALL_AGENT:
-        ret = hbGuestInstallAgent(dom, &job->already, &job->error);
+        ret = hbGuestInstallAgent(dom, &job->already, &job->next_boot, &job->error);
         break;
     case HB_JOB_METADATA:
         ret = hbGuestEditMetadata(dom, job->flags, job->changes, &job->defaults,

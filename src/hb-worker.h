@@ -34,6 +34,7 @@ typedef struct {
     gboolean persistent;
     gboolean has_agent; /* an org.qemu.guest_agent.0 channel is defined */
     gboolean agent_connected; /* its port is open (live XML) */
+    gboolean has_serial_controller; /* a channel can be hot-plugged */
     char *metadata;     /* the <heartbeat/> element, or NULL */
     char *error;        /* the domain XML could not be read or inspected */
 } HbDomainInfo;
@@ -66,6 +67,7 @@ struct _HbJob {
     HbGuestInfo info;     /* GUEST_INFO */
     HbExecStatus exec;    /* EXEC */
     gboolean already;     /* INSTALL_AGENT: the channel was there */
+    gboolean next_boot;   /* INSTALL_AGENT: the running domain gets it at its next boot */
     char *metadata;       /* METADATA: the element read or written */
     HbJobDoneFunc reply;  /* set: the requester gets the finished job */
     gpointer reply_data;

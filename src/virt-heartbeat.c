@@ -490,13 +490,17 @@ static int
 hbCliInstallAgent(HbDBusDomain1 *d)
 {
     g_autoptr(GError) err = NULL;
-    gboolean already;
+    gboolean already, next_boot;
 
     if (!hb_dbus_domain1_call_install_additions_sync(d, G_DBUS_CALL_FLAGS_NONE, -1, &already,
-                                                     NULL, &err))
+                                                     &next_boot, NULL, &err))
         return hbCliCallFailed(d, "add the agent channel to", err);
     if (already)
         printf("Domain '%s' already has a guest agent channel\n", hb_dbus_domain1_get_name(d));
+    else if (next_boot)
+        printf("Guest agent channel added to the definition of '%s'; the running domain has "
+               "no virtio-serial controller, so it takes effect when the domain next starts\n",
+               hb_dbus_domain1_get_name(d));
     else
         printf("Guest agent channel added to '%s'; start qemu-guest-agent in the guest\n",
                hb_dbus_domain1_get_name(d));
@@ -846,6 +850,11 @@ hbCliRun(int argc, char **argv)
     if (hbCliCommands[i].domain == HB_CLI_DOMAIN && nargs < 1)
         return hbCliUsage("'%s' needs a DOMAIN (name or UUID)", cmd);
     if (hbCliCommands[i].domain != HB_CLI_NO_DOMAIN && nargs > 0) {
+        args++;
+        nargs--;
+    }
+    /* GOption leaves the "--" that ends the options: exec DOMAIN -- CMD. */
+    if (nargs > 0 && g_str_equal(args[0], "--")) {
         args++;
         nargs--;
     }

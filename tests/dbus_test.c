@@ -429,6 +429,7 @@ test_guest_os_interface(void **state)
     assert_int_equal(cli(NULL, "shutdown", "hb-bare", NULL), 5);
     assert_int_equal(cli(NULL, "exec", "hb-bare", "--", "/bin/true", NULL), 5);
     assert_int_equal(cli(NULL, "exec", "hb-dbus", NULL), 2);
+    assert_int_equal(cli(NULL, "exec", "hb-dbus", "--", NULL), 2);
     assert_int_equal(cli(NULL, "shutdown", "no-such-domain", NULL), 3);
     assert_int_equal(virDomainDestroy(dom), 0);
     waitState(d, "hb-dbus", "not-running");
