@@ -18,6 +18,7 @@ hbDaemonConfInit(HbDaemonConf *conf)
         .uri = g_strdup("qemu:///system"),
         .monitor_all = FALSE,
         .workers = 8,
+        .state_dir = g_strdup(HB_STATE_DIR_DEFAULT),
     };
     hbConfigInitDefaults(&conf->defaults);
 }
@@ -27,6 +28,17 @@ void
 hbDaemonConfClear(HbDaemonConf *conf)
 {
     g_clear_pointer(&conf->uri, g_free);
+    g_clear_pointer(&conf->state_dir, g_free);
+}
+
+
+/* A deep copy: @dst owns its own strings. */
+void
+hbDaemonConfCopy(HbDaemonConf *dst, const HbDaemonConf *src)
+{
+    *dst = *src;
+    dst->uri = g_strdup(src->uri);
+    dst->state_dir = g_strdup(src->state_dir);
 }
 
 
@@ -89,6 +101,14 @@ hbDaemonConfLoadDaemon(HbDaemonConf *conf, GKeyFile *kf, const char *path,
         if (g_str_equal(key, "uri")) {
             g_free(conf->uri);
             conf->uri = g_strdup(value);
+        } else if (g_str_equal(key, "state_dir")) {
+            if (value[0] && !g_path_is_absolute(value)) {
+                hbDaemonConfError(errors, path, lines, HB_DAEMON_GROUP, key,
+                                  "state_dir: '%s' is not an absolute path", value);
+            } else {
+                g_free(conf->state_dir);
+                conf->state_dir = g_strdup(value);
+            }
         } else if (g_str_equal(key, "monitor_all")) {
             gboolean b = g_key_file_get_boolean(kf, HB_DAEMON_GROUP, key, &err);
             if (err)

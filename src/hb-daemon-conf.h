@@ -6,15 +6,18 @@
 #include "hb-config.h"
 
 #define HB_DAEMON_CONF_DEFAULT SYSCONFDIR "/virt-heartbeat/virt-heartbeatd.conf"
+#define HB_STATE_DIR_DEFAULT LOCALSTATEDIR "/lib/virt-heartbeat"
 
 typedef struct {
     char *uri;            /* NULL: libvirt's default */
     gboolean monitor_all; /* watch domains with an agent channel but no metadata */
     guint workers;        /* worker threads, each with its own libvirt connection */
+    char *state_dir;      /* what outlives the daemon; "": nothing does */
     HbConfig defaults;    /* daemon-wide defaults for the per-domain keys */
 } HbDaemonConf;
 
 void hbDaemonConfInit(HbDaemonConf *conf);
 void hbDaemonConfClear(HbDaemonConf *conf);
+void hbDaemonConfCopy(HbDaemonConf *dst, const HbDaemonConf *src);
 int hbDaemonConfLoad(HbDaemonConf *conf, const char *path, gboolean missing_ok,
                      GPtrArray *errors);

@@ -498,3 +498,39 @@ hbEngineNextDeadline(const HbEngine *engine)
         deadline = MIN(deadline, engine->next_attempt);
     return deadline;
 }
+
+
+void
+hbEngineRemember(const HbEngine *engine, HbEngineMemory *memory)
+{
+    hbEngineMemoryClear(memory);
+    memory->failed = engine->episode == HB_EPISODE_FAILED;
+    memory->storm_capped = engine->storm_capped;
+    memory->episode_starts = g_array_copy(engine->episode_starts);
+}
+
+
+/* Take back what an earlier daemon remembered; on a fresh engine. */
+void
+hbEngineRecall(HbEngine *engine, const HbEngineMemory *memory, gint64 now,
+               HbActions *actions)
+{
+    if (memory->episode_starts) {
+        g_array_set_size(engine->episode_starts, 0);
+        g_array_append_vals(engine->episode_starts, memory->episode_starts->data,
+                            memory->episode_starts->len);
+    }
+    if (memory->failed && hbEngineWatched(engine)) {
+        engine->episode = HB_EPISODE_FAILED;
+        engine->storm_capped = memory->storm_capped;
+    }
+    hbEngineFeed(engine, HB_INPUT_TIMER, now, actions);
+}
+
+
+void
+hbEngineMemoryClear(HbEngineMemory *memory)
+{
+    g_clear_pointer(&memory->episode_starts, g_array_unref);
+    memory->failed = memory->storm_capped = FALSE;
+}

@@ -75,4 +75,19 @@ gint64 hbEngineNextDeadline(const HbEngine *engine);
 const HbConfig *hbEngineConfig(const HbEngine *engine);
 gboolean hbEngineStormCapped(const HbEngine *engine);
 
+/*
+ * What outlives the daemon: a failed episode, the storm cap, and the start
+ * times of the recent episodes with action (monotonic, like every time here).
+ */
+typedef struct {
+    gboolean failed;
+    gboolean storm_capped;
+    GArray *episode_starts; /* gint64 */
+} HbEngineMemory;
+
+void hbEngineRemember(const HbEngine *engine, HbEngineMemory *memory);
+void hbEngineRecall(HbEngine *engine, const HbEngineMemory *memory, gint64 now,
+                    HbActions *actions);
+void hbEngineMemoryClear(HbEngineMemory *memory);
+
 const char *hbStateToString(HbState state);

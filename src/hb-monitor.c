@@ -4,6 +4,9 @@
  */
 #include <config.h>
 
+#include <errno.h>
+#include <glib/gstdio.h>
+
 #include "hb-conn.h"
 #include "hb-monitor.h"
 
@@ -105,6 +108,98 @@ hbMonitorArm(HbDomain *dom)
 }
 
 
+/* ---- what outlives the daemon: <state_dir>/<uuid>.state ---- */
+
+static char *
+hbMonitorStatePath(HbDomain *dom)
+{
+    if (!dom->monitor->conf.state_dir[0])
+        return NULL;
+    return g_strdup_printf("%s/%s.state", dom->monitor->conf.state_dir, dom->uuid);
+}
+
+
+/* Monotonic times are only good for this boot of the host: files keep wall time. */
+static gint64
+hbMonitorRealOffset(void)
+{
+    return g_get_real_time() - g_get_monotonic_time();
+}
+
+
+static void
+hbMonitorSaveState(HbDomain *dom)
+{
+    g_autofree char *path = hbMonitorStatePath(dom);
+    g_autoptr(GKeyFile) kf = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree gint64 *starts = NULL;
+    g_autofree char *text = NULL;
+    HbEngineMemory memory = { 0 };
+    gint64 offset = hbMonitorRealOffset();
+    g_autoptr(GString) list = g_string_new(NULL);
+
+    if (!path)
+        return;
+    hbEngineRemember(dom->engine, &memory);
+    for (guint i = 0; i < memory.episode_starts->len; i++)
+        g_string_append_printf(list, "%s%" G_GINT64_FORMAT, i ? ";" : "",
+                               g_array_index(memory.episode_starts, gint64, i) + offset);
+    kf = g_key_file_new();
+    g_key_file_set_string(kf, "domain", "name", dom->name);
+    g_key_file_set_boolean(kf, "heartbeat", "failed", memory.failed);
+    g_key_file_set_boolean(kf, "heartbeat", "storm_capped", memory.storm_capped);
+    g_key_file_set_string(kf, "heartbeat", "episode_starts", list->str);
+    hbEngineMemoryClear(&memory);
+    text = g_key_file_to_data(kf, NULL, NULL);
+    if (!g_file_set_contents(path, text, -1, &err))
+        g_warning("Domain '%s': cannot save its state: %s", dom->name, err->message);
+}
+
+
+static void
+hbMonitorLoadState(HbDomain *dom)
+{
+    g_autofree char *path = hbMonitorStatePath(dom);
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autoptr(GError) err = NULL;
+    g_auto(GStrv) starts = NULL;
+    HbEngineMemory memory = { 0 };
+    gint64 offset = hbMonitorRealOffset();
+    HbActions actions;
+
+    if (!path || !g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &err)) {
+        if (err && !g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+            g_warning("Domain '%s': cannot read %s: %s", dom->name, path, err->message);
+        return;
+    }
+    memory.failed = g_key_file_get_boolean(kf, "heartbeat", "failed", NULL);
+    memory.storm_capped = g_key_file_get_boolean(kf, "heartbeat", "storm_capped", NULL);
+    memory.episode_starts = g_array_new(FALSE, FALSE, sizeof(gint64));
+    starts = g_key_file_get_string_list(kf, "heartbeat", "episode_starts", NULL, NULL);
+    for (guint i = 0; starts && starts[i]; i++) {
+        gint64 start;
+        if (g_ascii_string_to_signed(starts[i], 10, 0, G_MAXINT64, &start, NULL))
+            g_array_append_val(memory.episode_starts, (gint64) { start - offset });
+    }
+    if (memory.failed)
+        g_message("Domain '%s': failed before the daemon restarted; notify only until its "
+                  "heartbeat returns or 'virt-heartbeat rearm'", dom->name);
+    hbEngineRecall(dom->engine, &memory, g_get_monotonic_time(), &actions);
+    hbEngineMemoryClear(&memory);
+}
+
+
+static void
+hbMonitorForgetState(HbDomain *dom)
+{
+    g_autofree char *path = hbMonitorStatePath(dom);
+
+    if (path)
+        g_unlink(path);
+}
+
+
 static void
 hbMonitorAct(HbDomain *dom, const HbActions *actions)
 {
@@ -151,6 +246,8 @@ hbMonitorAct(HbDomain *dom, const HbActions *actions)
         g_debug("Domain '%s': state %s", dom->name, hbStateToString(state));
         hbMonitorNotify(dom, &notice);
     }
+    if (actions->events || actions->restart)
+        hbMonitorSaveState(dom);
 }
 
 
@@ -323,6 +420,7 @@ static void
 hbMonitorRemove(HbMonitor *monitor, HbDomain *dom)
 {
     g_message("Domain '%s': no longer monitored", dom->name);
+    hbMonitorForgetState(dom);
     if (monitor->observer.removed)
         monitor->observer.removed(dom, monitor->observer_data);
     g_hash_table_remove(monitor->domains, dom->uuid);
@@ -365,6 +463,8 @@ hbMonitorApplyInfo(HbMonitor *monitor, const HbDomainInfo *info, gboolean resync
         g_hash_table_insert(monitor->domains, dom->uuid, dom);
         g_message("Domain '%s': monitored (%s)", dom->name,
                   info->metadata ? "metadata" : "monitor_all");
+        /* Before any input: the first events would save over it. */
+        hbMonitorLoadState(dom);
         if (monitor->observer.added)
             monitor->observer.added(dom, monitor->observer_data);
         resync = TRUE;
@@ -467,6 +567,8 @@ hbMonitorListDone(HbMonitor *monitor, HbJob *job)
     while (g_hash_table_iter_next(&iter, NULL, &value)) {
         HbDomain *dom = value;
         if (!g_hash_table_contains(seen, dom->uuid)) {
+            g_message("Domain '%s': gone while libvirtd was out of sight", dom->name);
+            hbMonitorForgetState(dom);
             if (monitor->observer.removed)
                 monitor->observer.removed(dom, monitor->observer_data);
             g_hash_table_iter_remove(&iter);
@@ -731,8 +833,13 @@ hbMonitorNew(const HbDaemonConf *conf, HbProbeFunc probe, gpointer probe_data)
 {
     HbMonitor *monitor = g_new0(HbMonitor, 1);
 
-    monitor->conf = *conf;
-    monitor->conf.uri = g_strdup(conf->uri);
+    hbDaemonConfCopy(&monitor->conf, conf);
+    if (monitor->conf.state_dir[0] &&
+        g_mkdir_with_parents(monitor->conf.state_dir, 0700) < 0) {
+        g_warning("Cannot create the state directory %s: %s; failed episodes will not "
+                  "survive a restart", monitor->conf.state_dir, g_strerror(errno));
+        monitor->conf.state_dir[0] = '\0';
+    }
     monitor->domains = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
                                              (GDestroyNotify) hbDomainFree);
     monitor->syncing = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -821,6 +928,7 @@ hbMonitorRearm(HbMonitor *monitor, HbDomain *dom)
 {
     g_message("Domain '%s': rearmed", dom->name);
     hbMonitorFeed(dom, HB_INPUT_REARM);
+    hbMonitorSaveState(dom);
 }
 
 

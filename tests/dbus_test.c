@@ -126,6 +126,8 @@ setup(void **state)
     hbDaemonConfInit(&conf);
     g_free(conf.uri);
     conf.uri = g_strdup(TEST_URI);
+    g_free(conf.state_dir);
+    conf.state_dir = g_strdup("");
     conf.workers = 4;
     fakeProbeReset();
     d->conn = virConnectOpen(TEST_URI);

@@ -599,6 +599,43 @@ test_shutdown_request_gets_grace(void **state)
 
 
 static void
+test_memory_across_restarts(void **state)
+{
+    Fixture *f = fixture_new(tweak_storm);
+    g_autoptr(HbEngine) again = NULL;
+    HbEngineMemory memory = { 0 };
+    HbActions a;
+
+    feed(f, HB_INPUT_STARTED);
+    for (int i = 0; i < 3; i++) {
+        run_until(f, f->now + S(10), HB_INPUT_MISS);
+        run_until(f, f->now + S(1), HB_INPUT_TICK);
+    }
+    run_until(f, f->now + S(10), HB_INPUT_MISS);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_FAILED);
+    hbEngineRemember(f->engine, &memory);
+    assert_true(memory.failed);
+    assert_true(memory.storm_capped);
+    assert_int_equal(memory.episode_starts->len, 2);
+
+    /* A new daemon: the domain is still failed, and the cap still holds. */
+    again = hbEngineNew(&f->cfg, TRUE, 0);
+    hbEngineFeed(again, HB_INPUT_STARTED, f->now, &a);
+    hbEngineRecall(again, &memory, f->now, &a);
+    assert_int_equal(hbEngineState(again), HB_STATE_FAILED);
+    assert_true(hbEngineStormCapped(again));
+    hbEngineFeed(again, HB_INPUT_TICK, f->now + S(1), &a);
+    assert_true(a.events & HB_EVENT_RESUMED);
+    hbEngineFeed(again, HB_INPUT_TIMER, f->now + S(12), &a);
+    assert_true(a.events & HB_EVENT_STOPPED);
+    assert_false(a.restart); /* the remembered episodes still count */
+
+    hbEngineMemoryClear(&memory);
+    teardown((void **) &f);
+}
+
+
+static void
 test_state_names(void **state)
 {
     for (int i = 0; i < HB_STATE_LAST; i++)
@@ -634,6 +671,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_own_destroy_keeps_episode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resync_gives_fresh_block, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_request_gets_grace, setup, teardown),
+        cmocka_unit_test(test_memory_across_restarts),
         cmocka_unit_test(test_state_names),
     };
 

@@ -113,7 +113,7 @@ condConnected(gpointer data)
 
 
 static Fixture *
-fixtureStart(gboolean monitor_all)
+fixtureStartIn(gboolean monitor_all, const char *state_dir)
 {
     Fixture *f = g_new0(Fixture, 1);
     HbDaemonConf conf;
@@ -121,6 +121,8 @@ fixtureStart(gboolean monitor_all)
     hbDaemonConfInit(&conf);
     g_free(conf.uri);
     conf.uri = g_strdup(TEST_URI);
+    g_free(conf.state_dir);
+    conf.state_dir = g_strdup(state_dir);
     conf.workers = 4;
     conf.monitor_all = monitor_all;
     fakeProbeReset();
@@ -133,6 +135,13 @@ fixtureStart(gboolean monitor_all)
     assert_true(testWaitFor(condConnected, f, 10));
     hbDaemonConfClear(&conf);
     return f;
+}
+
+
+static Fixture *
+fixtureStart(gboolean monitor_all)
+{
+    return fixtureStartIn(monitor_all, "");
 }
 
 
@@ -431,6 +440,51 @@ test_monitor_all(void **state)
 }
 
 
+/* A failed domain stays failed, and its storm cap holds, across a restart. */
+static void
+test_state_survives_restart(void **state)
+{
+    g_autofree char *dir = g_dir_make_tmp("hb-state-XXXXXX", NULL);
+    Fixture *f = fixtureStartIn(FALSE, dir);
+    g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-persist", TRUE, FAST);
+    g_autofree char *uuid = testDomainUUID(dom);
+    g_autofree char *path = g_strdup_printf("%s/%s.state", dir, uuid);
+    HbDaemonConf conf;
+    guint before;
+
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    waitNotices(f, "hb-persist", "restarts-exhausted", 1);
+    assert_true(g_file_test(path, G_FILE_TEST_EXISTS));
+
+    /* A new daemon on the same state directory. */
+    hbMonitorFree(f->monitor);
+    g_ptr_array_set_size(f->notices, 0);
+    hbDaemonConfInit(&conf);
+    g_free(conf.uri);
+    conf.uri = g_strdup(TEST_URI);
+    g_free(conf.state_dir);
+    conf.state_dir = g_strdup(dir);
+    f->monitor = hbMonitorNew(&conf, fakeProbePing, NULL);
+    hbDaemonConfClear(&conf);
+    hbMonitorSetObserver(f->monitor, &recorder, f);
+    hbMonitorStart(f->monitor);
+    waitState(f, "hb-persist", HB_STATE_FAILED);
+    before = countNotices(f, "hb-persist", "restart-attempt");
+    testSpin(3000);
+    assert_int_equal(countNotices(f, "hb-persist", "restart-attempt"), before);
+    assert_int_equal(before, 0);
+
+    /* Undefined: nothing is kept for it. */
+    assert_int_equal(virDomainDestroy(dom), 0);
+    assert_int_equal(virDomainUndefine(dom), 0);
+    f->name = "hb-persist";
+    assert_true(testWaitFor(condGone, f, 10));
+    assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+    g_rmdir(dir);
+    teardown((void **) &f);
+}
+
+
 int
 main(void)
 {
@@ -446,6 +500,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_hung_agent_delays_no_other_domain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_undefine_removes, setup, teardown),
         cmocka_unit_test(test_monitor_all),
+        cmocka_unit_test(test_state_survives_restart),
     };
 
     hbUtilInitLibvirt();

@@ -193,6 +193,7 @@ cat > "$work/virt-heartbeatd.conf" <<EOF
 [daemon]
 uri=qemu:///system
 workers=8
+state_dir=$work/state
 EOF
 start_daemon || { echo "Bail out! virt-heartbeatd did not come up"; exit 1; }
 "$cli" --json events > "$work/events.jsonl" 2>>"$work/daemon.log" &
