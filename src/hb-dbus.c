@@ -67,6 +67,19 @@ hbDBusConfigVariant(const HbConfig *cfg)
 }
 
 
+/* Called on every tick: rebuild the Config property only when it changed. */
+static void
+hbDBusSetConfig(HbDBusDomain1 *iface, const HbConfig *cfg)
+{
+    HbConfig *shown = g_object_get_data(G_OBJECT(iface), "hb-config");
+
+    if (shown && memcmp(shown, cfg, sizeof(*cfg)) == 0)
+        return;
+    g_object_set_data_full(G_OBJECT(iface), "hb-config", g_memdup2(cfg, sizeof(*cfg)), g_free);
+    hb_dbus_domain1_set_config(iface, hbDBusConfigVariant(cfg));
+}
+
+
 static HbDBusDomain1 *
 hbDBusDomainIface(HbDBus *dbus, HbDomain *dom)
 {
@@ -93,7 +106,7 @@ hbDBusOnChanged(HbDomain *dom, gpointer data)
     hb_dbus_domain1_set_last_tick(iface, hbDomainLastTick(dom));
     hb_dbus_domain1_set_config_error(iface, hbDomainConfigError(dom) ? hbDomainConfigError(dom) : "");
     hb_dbus_domain1_set_agent_connected(iface, hbDomainAgentConnected(dom));
-    hb_dbus_domain1_set_config(iface, hbDBusConfigVariant(hbDomainConfig(dom)));
+    hbDBusSetConfig(iface, hbDomainConfig(dom));
     hb_dbus_domain1_set_additions_version(iface, guest->version ? guest->version : "");
     hb_dbus_domain1_set_osname(iface, guest->os_name ? guest->os_name : "");
     hb_dbus_domain1_set_can_shutdown(iface, hbDomainAgentConnected(dom) && guest->can_shutdown);
