@@ -214,6 +214,7 @@ test_status_list_json(void **state)
     Daemon *d = *state;
     g_autoptr(virDomain) dom = testDomainStart(d->conn, "hb-dbus", TRUE, FAST);
     g_autofree char *uuid = testDomainUUID(dom);
+    g_autofree char *upper = g_ascii_strup(uuid, -1);
     g_autoptr(JsonParser) parser = json_parser_new();
     g_autofree char *out = NULL;
     g_autofree char *list = NULL;
@@ -236,7 +237,7 @@ test_status_list_json(void **state)
 
     /* By UUID too, in any case. */
     g_clear_pointer(&out, g_free);
-    assert_int_equal(cli(&out, "status", g_ascii_strup(uuid, -1), NULL), 0);
+    assert_int_equal(cli(&out, "status", upper, NULL), 0);
     assert_non_null(strstr(out, "State:                ok"));
 
     assert_int_equal(cli(&list, "list", "--json", NULL), 0);
