@@ -12,6 +12,7 @@
 
 #include "hb-config.h"
 #include "hb-dbus.h"
+#include "hb-guest.h"
 #include "hb-util.h"
 
 typedef enum {
@@ -699,42 +700,15 @@ hbCliLibvirtFail(const char *what)
 
 
 static int
-hbCliConfigOne(virDomainPtr dom, unsigned int flags, GHashTable *changes)
-{
-    g_autofree char *old = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT,
-                                                HB_METADATA_URI, flags);
-    g_autofree char *new = NULL;
-    g_autoptr(GError) err = NULL;
-    HbConfig defaults;
-
-    if (!old) {
-        virErrorPtr verr = virGetLastError();
-        if (!verr || verr->code != VIR_ERR_NO_DOMAIN_METADATA)
-            return hbCliLibvirtFail("cannot read the heartbeat metadata");
-    }
-    if (g_hash_table_size(changes) == 0) {
-        printf("%s\n", old ? old : "no <heartbeat/> metadata: the daemon watches this "
-               "domain only if monitor_all is set");
-        return HB_EXIT_OK;
-    }
-    hbConfigInitDefaults(&defaults);
-    if (!(new = hbConfigEditMetadata(old, changes, &defaults, &err)))
-        return hbCliFail(HB_EXIT_USAGE, "%s", err->message);
-    if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, new, HB_METADATA_KEY,
-                             HB_METADATA_URI, flags) < 0)
-        return hbCliLibvirtFail("cannot set the heartbeat metadata");
-    printf("%s\n", new);
-    return HB_EXIT_OK;
-}
-
-
-static int
 hbCliConfig(const char *key)
 {
     g_autoptr(virConnect) conn = NULL;
     g_autoptr(virDomain) dom = NULL;
     g_autoptr(GHashTable) changes = g_hash_table_new(g_str_hash, g_str_equal);
-    int status = HB_EXIT_OK;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *result = NULL;
+    unsigned int flags;
+    HbConfig defaults;
 
     for (int k = 0; k < HB_KEY_LAST; k++) {
         if (opts.keys[k])
@@ -756,13 +730,16 @@ hbCliConfig(const char *key)
         return hbCliFail(HB_EXIT_VM_UNKNOWN, "domain '%s' not found", key);
 
     /* Like virsh: neither flag means the domain's current state. */
-    if (!opts.live && !opts.config)
-        return hbCliConfigOne(dom, VIR_DOMAIN_AFFECT_CURRENT, changes);
-    if (opts.live)
-        status = hbCliConfigOne(dom, VIR_DOMAIN_AFFECT_LIVE, changes);
-    if (status == HB_EXIT_OK && opts.config)
-        status = hbCliConfigOne(dom, VIR_DOMAIN_AFFECT_CONFIG, changes);
-    return status;
+    flags = (opts.live ? VIR_DOMAIN_AFFECT_LIVE : 0) | (opts.config ? VIR_DOMAIN_AFFECT_CONFIG : 0);
+    hbConfigInitDefaults(&defaults);
+    if (hbGuestEditMetadata(dom, flags, changes, &defaults, &result, &err) < 0)
+        return hbCliFail(hbCliExitFor(err), "%s", err->message);
+    if (result)
+        printf("%s\n", result);
+    else
+        printf("no <heartbeat/> metadata: the daemon watches this domain only if "
+               "monitor_all is set\n");
+    return HB_EXIT_OK;
 }
 
 
