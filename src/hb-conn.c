@@ -222,13 +222,6 @@ hbConnStart(HbConn *conn)
 }
 
 
-gboolean
-hbConnIsConnected(HbConn *conn)
-{
-    return conn->conn != NULL && !conn->drop_source;
-}
-
-
 void
 hbConnFree(HbConn *conn)
 {

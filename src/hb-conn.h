@@ -22,5 +22,4 @@ typedef struct _HbConn HbConn;
 
 HbConn *hbConnNew(const char *uri, const HbConnCallbacks *cb, gpointer data);
 void hbConnStart(HbConn *conn);
-gboolean hbConnIsConnected(HbConn *conn);
 void hbConnFree(HbConn *conn);
