@@ -7,10 +7,12 @@
 #include "hb-engine.h"
 
 typedef enum {
+    HB_RUN_UNKNOWN, /* not read yet: no pings, no attempts */
     HB_RUN_SHUTOFF,
     HB_RUN_RUNNING,
     HB_RUN_PAUSED,
     HB_RUN_CRASHED, /* crashed state, or shut off after a crash */
+    HB_RUN_CRASH_HANDLED, /* crashed; libvirt carries out <on_crash> */
 
     HB_RUN_LAST
 } HbRun;
@@ -30,10 +32,26 @@ struct _HbEngine {
     HbRun run;
 
     gint64 boot;            /* when monitoring of this boot began */
-    gint64 silence_since;   /* a block of silence from here stops the heartbeat */
+    gint64 boot_measured;   /* a start whose time to the first tick is measured; 0: none */
+    gint64 boot_time;       /* the longest start-to-first-tick seen */
+    gint64 crash_deadline;  /* HB_RUN_CRASH_HANDLED: act if libvirt has not by then */
     gint64 last_tick;       /* 0: none this boot */
     gint64 next_slot;
     gboolean ping_in_flight;
+    gint64 ping_asked;      /* when the ping in flight was asked for */
+
+    /*
+     * Silence is judged only on pings actually sent. From silence_since on,
+     * judged sums the closed spans of judged time; the open span began at
+     * span_start. Waiting to send a ping, and a ping without verdict, are
+     * not judged; a sent ping that missed, and the gap after a verdict, are.
+     */
+    gint64 silence_since;   /* the last tick, or the end of boot grace */
+    gint64 judged;
+    gint64 span_start;
+    gboolean span_judged;
+    guint misses;           /* misses since silence_since */
+    guint64 pings[HB_PING_LAST];
 
     /* results of the last cfg.rate slots of this boot */
     gboolean *slots;
@@ -41,10 +59,13 @@ struct _HbEngine {
     guint slots_filled;
 
     HbEpisode episode;
+    guint64 episode_id;     /* the number of the current or last episode */
     gboolean storm_capped;
     guint attempts;
     gint64 next_attempt;
     gboolean restart_in_flight;
+    gboolean start_if_off;  /* action=restart may have left the domain destroyed */
+    gboolean confirm;       /* remembered episode: act only after a fresh verdict */
     GArray *episode_starts; /* gint64, episodes with action, for the storm cap */
 };
 
@@ -96,7 +117,7 @@ hbEngineNew(const HbConfig *cfg, gboolean has_agent, gint64 phase_us)
     engine->cfg = *cfg;
     engine->has_agent = has_agent;
     engine->phase = phase_us;
-    engine->run = HB_RUN_SHUTOFF;
+    engine->run = HB_RUN_UNKNOWN;
     engine->episode_starts = g_array_new(FALSE, FALSE, sizeof(gint64));
     hbEngineResetSlots(engine);
     return engine;
@@ -129,6 +150,13 @@ hbEnginePinging(const HbEngine *engine)
 }
 
 
+static gint64
+hbEngineBlock(const HbEngine *engine)
+{
+    return (gint64) engine->cfg.time * G_USEC_PER_SEC;
+}
+
+
 static void
 hbEngineScheduleSlots(HbEngine *engine, gint64 now)
 {
@@ -136,13 +164,49 @@ hbEngineScheduleSlots(HbEngine *engine, gint64 now)
 }
 
 
+/* Judged silence up to @now: the closed spans and the open one if judged. */
+static gint64
+hbEngineJudged(const HbEngine *engine, gint64 now)
+{
+    gint64 judged = engine->judged;
+
+    if (engine->span_judged)
+        judged += MAX(0, now - MAX(engine->span_start, engine->silence_since));
+    return judged;
+}
+
+
+/* Close the open span at @now and open one that is judged or not. */
+static void
+hbEngineSpan(HbEngine *engine, gint64 now, gboolean judged)
+{
+    engine->judged = hbEngineJudged(engine, now);
+    engine->span_start = now;
+    engine->span_judged = judged;
+}
+
+
+/* Silence begins afresh at @since: nothing judged yet. */
+static void
+hbEngineSilenceFrom(HbEngine *engine, gint64 since, gint64 now)
+{
+    engine->silence_since = since;
+    engine->judged = 0;
+    engine->misses = 0;
+    engine->span_start = now;
+    /* Until a ping is asked for, the gap is the schedule's, not a backlog. */
+    engine->span_judged = !engine->ping_in_flight;
+}
+
+
 /* A new boot: the window restarts and boot grace applies. */
 static void
-hbEngineNewBoot(HbEngine *engine, gint64 now)
+hbEngineNewBoot(HbEngine *engine, gint64 now, gboolean measure)
 {
     engine->boot = now;
+    engine->boot_measured = measure ? now : 0;
     engine->last_tick = 0;
-    engine->silence_since = now + (gint64) engine->cfg.boot_grace * G_USEC_PER_SEC;
+    hbEngineSilenceFrom(engine, now + (gint64) engine->cfg.boot_grace * G_USEC_PER_SEC, now);
     hbEngineResetSlots(engine);
     hbEngineScheduleSlots(engine, now);
 }
@@ -155,18 +219,36 @@ hbEngineEndEpisode(HbEngine *engine)
     engine->storm_capped = FALSE;
     engine->attempts = 0;
     engine->next_attempt = 0;
+    engine->start_if_off = FALSE;
+    engine->confirm = FALSE;
 }
 
 
 static void
-hbEngineAttempt(HbEngine *engine, gint64 now, HbActions *actions)
+hbEngineAttempt(HbEngine *engine, HbActions *actions)
 {
     engine->attempts++;
     engine->restart_in_flight = TRUE;
-    engine->next_attempt = now + (gint64) engine->cfg.failure_interval * G_USEC_PER_SEC;
+    /* Until it is known to have started again, a destroy may have been ours. */
+    if (engine->cfg.action == HB_ACTION_RESTART)
+        engine->start_if_off = TRUE;
     actions->restart = TRUE;
-    /* Boot grace applies after each attempt; it never delays the next one. */
-    hbEngineNewBoot(engine, now);
+    actions->start_if_off = engine->start_if_off;
+}
+
+
+/*
+ * The wait after an attempt completed: failure_interval, and never less
+ * than this guest took to boot, up to boot_grace, so no reset lands on a
+ * guest still booting from the previous one.
+ */
+static gint64
+hbEngineAttemptWait(const HbEngine *engine)
+{
+    gint64 interval = (gint64) engine->cfg.failure_interval * G_USEC_PER_SEC;
+    gint64 boot = MIN(engine->boot_time, (gint64) engine->cfg.boot_grace * G_USEC_PER_SEC);
+
+    return MAX(interval, boot);
 }
 
 
@@ -191,7 +273,10 @@ static void
 hbEngineStartEpisode(HbEngine *engine, gint64 now, HbActions *actions)
 {
     actions->events |= HB_EVENT_STOPPED;
+    engine->episode_id++;
     engine->attempts = 0;
+    engine->start_if_off = FALSE;
+    engine->confirm = FALSE;
 
     if (engine->cfg.action == HB_ACTION_NONE) {
         engine->episode = HB_EPISODE_STOPPED;
@@ -204,7 +289,9 @@ hbEngineStartEpisode(HbEngine *engine, gint64 now, HbActions *actions)
     }
     g_array_append_val(engine->episode_starts, now);
     engine->episode = HB_EPISODE_STOPPED;
-    hbEngineAttempt(engine, now, actions);
+    engine->next_attempt = now;
+    if (!engine->restart_in_flight)
+        hbEngineAttempt(engine, actions);
 }
 
 
@@ -216,11 +303,11 @@ hbEngineCheckSlots(HbEngine *engine, gint64 now, HbActions *actions)
     if (!hbEnginePinging(engine) || now < engine->next_slot)
         return;
 
-    if (engine->ping_in_flight) {
-        /* The previous ping still hangs: this slot's tick is missed. */
-        hbEngineRecordSlot(engine, FALSE);
-    } else {
+    /* One ping in flight: a slot passed while it hangs is no result. */
+    if (!engine->ping_in_flight) {
         engine->ping_in_flight = TRUE;
+        engine->ping_asked = now;
+        hbEngineSpan(engine, now, FALSE);
         actions->ping = TRUE;
     }
     /* Slots the loop itself overslept are skipped, not counted as misses. */
@@ -229,30 +316,66 @@ hbEngineCheckSlots(HbEngine *engine, gint64 now, HbActions *actions)
 }
 
 
+/* A whole block of judged silence, with at least one sent ping unanswered. */
+static gboolean
+hbEngineSilent(const HbEngine *engine, gint64 now)
+{
+    return engine->run == HB_RUN_RUNNING && engine->misses > 0 &&
+        hbEngineJudged(engine, now) >= hbEngineBlock(engine);
+}
+
+
+/* Whether the open episode may make its next attempt, time aside. */
+static gboolean
+hbEngineMayAttempt(const HbEngine *engine)
+{
+    switch (engine->run) {
+    case HB_RUN_UNKNOWN:
+    case HB_RUN_PAUSED:
+    case HB_RUN_CRASH_HANDLED:
+        return FALSE;
+    case HB_RUN_SHUTOFF:
+    case HB_RUN_RUNNING:
+    case HB_RUN_CRASHED:
+    case HB_RUN_LAST:
+        break;
+    }
+    return engine->cfg.action != HB_ACTION_NONE && !engine->restart_in_flight;
+}
+
+
 static void
 hbEngineCheckDeadlines(HbEngine *engine, gint64 now, HbActions *actions)
 {
-    gint64 block = (gint64) engine->cfg.time * G_USEC_PER_SEC;
-
     if (!hbEngineWatched(engine))
         return;
 
+    if (engine->run == HB_RUN_CRASH_HANDLED && now >= engine->crash_deadline) {
+        /* libvirt did not carry out <on_crash>: the daemon acts. */
+        engine->run = HB_RUN_CRASHED;
+        if (engine->episode == HB_EPISODE_NONE)
+            hbEngineStartEpisode(engine, now, actions);
+    }
+
     switch (engine->episode) {
     case HB_EPISODE_NONE:
-        if (engine->run == HB_RUN_RUNNING && now >= engine->silence_since + block)
+        if (hbEngineSilent(engine, now))
             hbEngineStartEpisode(engine, now, actions);
         break;
     case HB_EPISODE_STOPPED:
-        if (engine->cfg.action == HB_ACTION_NONE ||
-            engine->restart_in_flight ||
-            engine->run == HB_RUN_PAUSED ||
-            now < engine->next_attempt)
+        if (!hbEngineMayAttempt(engine) || now < engine->next_attempt)
             break;
+        /* An episode from before a daemon restart needs a verdict of today. */
+        if (engine->confirm) {
+            if (engine->run == HB_RUN_RUNNING && !hbEngineSilent(engine, now))
+                break;
+            engine->confirm = FALSE;
+        }
         if (engine->attempts >= engine->cfg.failure_attempts) {
             engine->episode = HB_EPISODE_FAILED;
             actions->events |= HB_EVENT_EXHAUSTED;
         } else {
-            hbEngineAttempt(engine, now, actions);
+            hbEngineAttempt(engine, actions);
         }
         break;
     case HB_EPISODE_FAILED:
@@ -267,11 +390,69 @@ hbEngineTick(HbEngine *engine, gint64 now, HbActions *actions)
 {
     hbEngineRecordSlot(engine, TRUE);
     engine->last_tick = now;
-    engine->silence_since = now; /* also ends boot grace */
+    if (engine->boot_measured) {
+        engine->boot_time = MAX(engine->boot_time, now - engine->boot_measured);
+        engine->boot_measured = 0;
+    }
+    hbEngineSilenceFrom(engine, now, now); /* also ends boot grace */
     if (engine->episode != HB_EPISODE_NONE) {
         actions->events |= HB_EVENT_RESUMED;
         hbEngineEndEpisode(engine);
     }
+}
+
+
+static void
+hbEngineApplyPing(HbEngine *engine, HbPing ping, gint64 sent, gint64 now,
+                  HbActions *actions)
+{
+    gboolean running = engine->run == HB_RUN_RUNNING;
+
+    engine->ping_in_flight = FALSE;
+    engine->pings[ping]++;
+    switch (ping) {
+    case HB_PING_TICK:
+        if (running)
+            hbEngineTick(engine, now, actions);
+        else
+            hbEngineSpan(engine, now, TRUE);
+        break;
+    case HB_PING_MISS:
+        /* Waiting to be sent was no verdict; from the send on it was silence. */
+        sent = CLAMP(sent, engine->ping_asked, now);
+        engine->judged = hbEngineJudged(engine, sent);
+        engine->span_start = sent;
+        engine->span_judged = running;
+        hbEngineSpan(engine, now, running);
+        if (running) {
+            hbEngineRecordSlot(engine, FALSE);
+            if (now > engine->silence_since)
+                engine->misses++;
+        }
+        break;
+    case HB_PING_VOID:
+        /* Nothing is known of the guest until the next verdict. */
+        hbEngineSpan(engine, now, FALSE);
+        break;
+    case HB_PING_LAST:
+        g_return_if_reached();
+    }
+}
+
+
+static void
+hbEngineApplyRestartDone(HbEngine *engine, guint64 episode, gboolean ok, gint64 now)
+{
+    engine->restart_in_flight = FALSE;
+    if (!hbEngineEpisodeOpen(engine, episode))
+        return;
+    if (ok) {
+        engine->start_if_off = FALSE;
+        /* The guest boots from now: grace, and its boot time is measured. */
+        hbEngineNewBoot(engine, now, TRUE);
+    }
+    /* Paced from the end of the attempt, not from the decision. */
+    engine->next_attempt = now + hbEngineAttemptWait(engine);
 }
 
 
@@ -286,16 +467,18 @@ hbEngineApplyInput(HbEngine *engine, HbInput input, gint64 now, HbActions *actio
         if (engine->run == HB_RUN_RUNNING)
             break;
         engine->run = HB_RUN_RUNNING;
-        hbEngineNewBoot(engine, now);
+        /* Started by whoever: a later shut-off is not ours. */
+        engine->start_if_off = engine->restart_in_flight && engine->start_if_off;
+        hbEngineNewBoot(engine, now, TRUE);
         break;
     case HB_INPUT_REBOOT:
         if (engine->run == HB_RUN_RUNNING && now - engine->boot >= HB_REBOOT_DEDUP_US)
-            hbEngineNewBoot(engine, now);
+            hbEngineNewBoot(engine, now, TRUE);
         break;
     case HB_INPUT_STOPPED:
         engine->run = HB_RUN_SHUTOFF;
         /* Our own destroy (action=restart) is part of the attempt. */
-        if (engine->restart_in_flight)
+        if (engine->restart_in_flight || engine->start_if_off)
             break;
         hbEngineEndEpisode(engine);
         hbEngineResetSlots(engine);
@@ -307,53 +490,76 @@ hbEngineApplyInput(HbEngine *engine, HbInput input, gint64 now, HbActions *actio
         if (hbEngineWatched(engine) && engine->episode == HB_EPISODE_NONE)
             hbEngineStartEpisode(engine, now, actions);
         break;
+    case HB_INPUT_CRASH_HANDLED:
+        if (engine->run == HB_RUN_CRASH_HANDLED)
+            break;
+        engine->run = HB_RUN_CRASH_HANDLED;
+        engine->crash_deadline = now + HB_CRASH_WAIT_US;
+        engine->last_tick = 0;
+        break;
     case HB_INPUT_PAUSED:
         engine->run = HB_RUN_PAUSED;
+        hbEngineSpan(engine, now, FALSE);
         break;
     case HB_INPUT_RESUMED:
+        if (engine->run == HB_RUN_CRASH_HANDLED) {
+            /* libvirt restarted the crashed guest (<on_crash>restart): a new boot. */
+            engine->run = HB_RUN_RUNNING;
+            hbEngineNewBoot(engine, now, TRUE);
+            break;
+        }
         /* A crashed domain that was reset comes back through a resume. */
         if (engine->run != HB_RUN_PAUSED && engine->run != HB_RUN_CRASHED)
             break;
         engine->run = HB_RUN_RUNNING;
         /* Paused time is no silence: a whole block from now. */
-        engine->silence_since = MAX(engine->silence_since, now);
+        hbEngineSilenceFrom(engine, MAX(engine->silence_since, now), now);
         hbEngineScheduleSlots(engine, now);
         break;
     case HB_INPUT_TICK:
-        engine->ping_in_flight = FALSE;
-        if (engine->run == HB_RUN_RUNNING)
-            hbEngineTick(engine, now, actions);
+        hbEngineApplyPing(engine, HB_PING_TICK, now, now, actions);
         break;
     case HB_INPUT_MISS:
-        engine->ping_in_flight = FALSE;
-        if (engine->run == HB_RUN_RUNNING)
-            hbEngineRecordSlot(engine, FALSE);
+        hbEngineApplyPing(engine, HB_PING_MISS, now, now, actions);
         break;
     case HB_INPUT_PING_VOID:
-        engine->ping_in_flight = FALSE;
+        hbEngineApplyPing(engine, HB_PING_VOID, now, now, actions);
         break;
     case HB_INPUT_RESTART_DONE:
-        engine->restart_in_flight = FALSE;
+        hbEngineApplyRestartDone(engine, engine->episode_id, TRUE, now);
         break;
     case HB_INPUT_REARM:
         hbEngineEndEpisode(engine);
         g_array_set_size(engine->episode_starts, 0);
-        engine->silence_since = MAX(engine->silence_since, now);
+        hbEngineSilenceFrom(engine, MAX(engine->silence_since, now), now);
         break;
     case HB_INPUT_RESYNCED:
         /* What happened while blind is unknown: no verdict on that time. */
-        engine->silence_since = MAX(engine->silence_since, now);
+        hbEngineSilenceFrom(engine, MAX(engine->silence_since, now), now);
         engine->next_attempt = MAX(engine->next_attempt, now);
         hbEngineScheduleSlots(engine, now);
         break;
     case HB_INPUT_SHUTDOWN_REQUESTED:
         /* A guest that takes its time to shut down is not hung. */
-        engine->silence_since = MAX(engine->silence_since,
-                                    now + (gint64) engine->cfg.boot_grace * G_USEC_PER_SEC);
+        hbEngineSilenceFrom(engine,
+                            MAX(engine->silence_since,
+                                now + (gint64) engine->cfg.boot_grace * G_USEC_PER_SEC),
+                            now);
         break;
     case HB_INPUT_LAST:
         g_return_if_reached();
     }
+}
+
+
+/* The checks every input ends with. */
+static void
+hbEngineSettle(HbEngine *engine, HbState before, gint64 now, HbActions *actions)
+{
+    hbEngineCheckDeadlines(engine, now, actions);
+    hbEngineCheckSlots(engine, now, actions);
+    if (hbEngineState(engine) != before)
+        actions->events |= HB_EVENT_STATE_CHANGED;
 }
 
 
@@ -364,10 +570,30 @@ hbEngineFeed(HbEngine *engine, HbInput input, gint64 now, HbActions *actions)
 
     *actions = (HbActions) { 0 };
     hbEngineApplyInput(engine, input, now, actions);
-    hbEngineCheckDeadlines(engine, now, actions);
-    hbEngineCheckSlots(engine, now, actions);
-    if (hbEngineState(engine) != before)
-        actions->events |= HB_EVENT_STATE_CHANGED;
+    hbEngineSettle(engine, before, now, actions);
+}
+
+
+void
+hbEngineFeedPing(HbEngine *engine, HbPing ping, gint64 sent, gint64 now, HbActions *actions)
+{
+    HbState before = hbEngineState(engine);
+
+    *actions = (HbActions) { 0 };
+    hbEngineApplyPing(engine, ping, sent, now, actions);
+    hbEngineSettle(engine, before, now, actions);
+}
+
+
+void
+hbEngineRestartDone(HbEngine *engine, guint64 episode, gboolean ok, gint64 now,
+                    HbActions *actions)
+{
+    HbState before = hbEngineState(engine);
+
+    *actions = (HbActions) { 0 };
+    hbEngineApplyRestartDone(engine, episode, ok, now);
+    hbEngineSettle(engine, before, now, actions);
 }
 
 
@@ -389,7 +615,7 @@ hbEngineConfigure(HbEngine *engine, const HbConfig *cfg, gboolean has_agent,
         hbEngineEndEpisode(engine);
     } else if (!was_watched) {
         /* Watching starts now: a whole block from now before any verdict. */
-        engine->silence_since = MAX(engine->silence_since, now);
+        hbEngineSilenceFrom(engine, MAX(engine->silence_since, now), now);
         hbEngineScheduleSlots(engine, now);
     }
     hbEngineFeed(engine, HB_INPUT_TIMER, now, actions);
@@ -409,8 +635,10 @@ hbEngineState(const HbEngine *engine)
         return HB_STATE_STOPPED;
 
     switch (engine->run) {
+    case HB_RUN_UNKNOWN:
     case HB_RUN_SHUTOFF:
     case HB_RUN_CRASHED:
+    case HB_RUN_CRASH_HANDLED:
         return HB_STATE_NOT_RUNNING;
     case HB_RUN_PAUSED:
         return HB_STATE_PAUSED;
@@ -424,6 +652,7 @@ hbEngineState(const HbEngine *engine)
 }
 
 
+/* Ticks among the verdicts of the last block; slots without one do not count. */
 guint
 hbEnginePercentage(const HbEngine *engine)
 {
@@ -440,8 +669,7 @@ hbEnginePercentage(const HbEngine *engine)
 gboolean
 hbEngineIsHeartbeating(const HbEngine *engine, gint64 now)
 {
-    return engine->last_tick != 0 &&
-        now - engine->last_tick < (gint64) engine->cfg.time * G_USEC_PER_SEC;
+    return engine->last_tick != 0 && now - engine->last_tick < hbEngineBlock(engine);
 }
 
 
@@ -449,6 +677,42 @@ guint
 hbEngineAttempts(const HbEngine *engine)
 {
     return engine->attempts;
+}
+
+
+guint64
+hbEngineEpisode(const HbEngine *engine)
+{
+    return engine->episode_id;
+}
+
+
+gboolean
+hbEngineEpisodeOpen(const HbEngine *engine, guint64 episode)
+{
+    return hbEngineWatched(engine) && engine->episode == HB_EPISODE_STOPPED &&
+        engine->episode_id == episode && engine->cfg.action != HB_ACTION_NONE;
+}
+
+
+gboolean
+hbEngineSuspect(const HbEngine *engine)
+{
+    return engine->misses > 0 || engine->episode != HB_EPISODE_NONE;
+}
+
+
+guint64
+hbEnginePings(const HbEngine *engine, HbPing ping)
+{
+    return engine->pings[ping];
+}
+
+
+gint64
+hbEngineBootTime(const HbEngine *engine)
+{
+    return engine->boot_time;
 }
 
 
@@ -481,6 +745,17 @@ hbEngineStormCapped(const HbEngine *engine)
 }
 
 
+/* When a block of judged silence would be complete; never while unjudged. */
+static gint64
+hbEngineSilentDeadline(const HbEngine *engine)
+{
+    if (engine->run != HB_RUN_RUNNING || engine->misses == 0 || !engine->span_judged)
+        return G_MAXINT64;
+    return MAX(engine->span_start, engine->silence_since) + hbEngineBlock(engine) -
+        engine->judged;
+}
+
+
 /* The earliest time hbEngineFeed(HB_INPUT_TIMER) has work to do. */
 gint64
 hbEngineNextDeadline(const HbEngine *engine)
@@ -491,11 +766,16 @@ hbEngineNextDeadline(const HbEngine *engine)
         return deadline;
     if (hbEnginePinging(engine))
         deadline = engine->next_slot;
-    if (engine->episode == HB_EPISODE_NONE && engine->run == HB_RUN_RUNNING)
-        deadline = MIN(deadline, engine->silence_since + (gint64) engine->cfg.time * G_USEC_PER_SEC);
-    if (engine->episode == HB_EPISODE_STOPPED && engine->cfg.action != HB_ACTION_NONE &&
-        !engine->restart_in_flight && engine->run != HB_RUN_PAUSED)
-        deadline = MIN(deadline, engine->next_attempt);
+    if (engine->run == HB_RUN_CRASH_HANDLED)
+        deadline = MIN(deadline, engine->crash_deadline);
+    if (engine->episode == HB_EPISODE_NONE)
+        deadline = MIN(deadline, hbEngineSilentDeadline(engine));
+    if (engine->episode == HB_EPISODE_STOPPED && hbEngineMayAttempt(engine)) {
+        gint64 next = engine->next_attempt;
+        if (engine->confirm && engine->run == HB_RUN_RUNNING)
+            next = MAX(next, hbEngineSilentDeadline(engine));
+        deadline = MIN(deadline, next);
+    }
     return deadline;
 }
 
@@ -504,13 +784,24 @@ void
 hbEngineRemember(const HbEngine *engine, HbEngineMemory *memory)
 {
     hbEngineMemoryClear(memory);
+    memory->episode = engine->episode_id;
+    memory->open = engine->episode == HB_EPISODE_STOPPED;
     memory->failed = engine->episode == HB_EPISODE_FAILED;
     memory->storm_capped = engine->storm_capped;
+    memory->attempts = engine->attempts;
+    memory->next_attempt = engine->restart_in_flight ? 0 : engine->next_attempt;
+    memory->restart_in_flight = engine->restart_in_flight;
+    memory->start_if_off = engine->start_if_off;
+    memory->boot_time = engine->boot_time;
     memory->episode_starts = g_array_copy(engine->episode_starts);
 }
 
 
-/* Take back what an earlier daemon remembered; on a fresh engine. */
+/*
+ * Take back what an earlier daemon remembered; on a fresh engine. An open
+ * episode goes on with its attempts, but the next one waits for a verdict
+ * of this daemon's own: a guest that recovered meanwhile is left alone.
+ */
 void
 hbEngineRecall(HbEngine *engine, const HbEngineMemory *memory, gint64 now,
                HbActions *actions)
@@ -520,11 +811,22 @@ hbEngineRecall(HbEngine *engine, const HbEngineMemory *memory, gint64 now,
         g_array_append_vals(engine->episode_starts, memory->episode_starts->data,
                             memory->episode_starts->len);
     }
+    engine->episode_id = memory->episode;
+    engine->boot_time = memory->boot_time;
     if (memory->failed && hbEngineWatched(engine)) {
         engine->episode = HB_EPISODE_FAILED;
         engine->storm_capped = memory->storm_capped;
+    } else if (memory->open && hbEngineWatched(engine)) {
+        engine->episode = HB_EPISODE_STOPPED;
+        engine->attempts = memory->attempts;
+        /* An attempt cut short by the daemon's death counts as made. */
+        engine->start_if_off = memory->start_if_off;
+        engine->next_attempt = memory->next_attempt ? memory->next_attempt
+            : now + hbEngineAttemptWait(engine);
+        engine->confirm = TRUE;
     }
-    hbEngineFeed(engine, HB_INPUT_TIMER, now, actions);
+    /* Nothing is done before the domain's state is read. */
+    *actions = (HbActions) { 0 };
 }
 
 
@@ -532,5 +834,5 @@ void
 hbEngineMemoryClear(HbEngineMemory *memory)
 {
     g_clear_pointer(&memory->episode_starts, g_array_unref);
-    memory->failed = memory->storm_capped = FALSE;
+    *memory = (HbEngineMemory) { 0 };
 }

@@ -26,12 +26,14 @@ typedef enum {
     HB_INPUT_REBOOT,       /* guest reboot or reset; repeats are ignored */
     HB_INPUT_STOPPED,      /* shut off by will: shutdown, destroy, migrated, saved */
     HB_INPUT_CRASHED,      /* crashed or failed: an episode starts at once */
+    HB_INPUT_CRASH_HANDLED, /* crashed, and libvirt itself destroys or restarts it
+                             * (<on_crash>): wait for that outcome */
     HB_INPUT_PAUSED,
     HB_INPUT_RESUMED,
     HB_INPUT_TICK,         /* the ping in flight was answered */
     HB_INPUT_MISS,         /* the ping in flight failed or timed out */
-    HB_INPUT_PING_VOID,    /* the ping found the domain not running: no result */
-    HB_INPUT_RESTART_DONE, /* the restart attempt in flight has finished */
+    HB_INPUT_PING_VOID,    /* the ping got no verdict: not running, libvirtd away... */
+    HB_INPUT_RESTART_DONE, /* the restart of the open episode succeeded */
     HB_INPUT_REARM,
     HB_INPUT_RESYNCED,     /* libvirtd was out of sight until now */
     HB_INPUT_SHUTDOWN_REQUESTED, /* a clean shutdown was asked for: grace */
@@ -48,12 +50,24 @@ typedef enum {
 
 typedef struct {
     gboolean ping;    /* send one ping now */
-    gboolean restart; /* make restart attempt number hbEngineAttempts() now */
+    gboolean restart; /* make restart attempt hbEngineAttempts() of hbEngineEpisode() now */
+    gboolean start_if_off; /* restart: a shut-off domain was destroyed by this episode */
     guint events;     /* HbEventFlags */
 } HbActions;
 
 /* Repeated reboot reports within this span belong to one reboot. */
 #define HB_REBOOT_DEDUP_US (5 * G_USEC_PER_SEC)
+/* How long libvirt may take to carry out <on_crash> before the daemon acts. */
+#define HB_CRASH_WAIT_US (30 * G_USEC_PER_SEC)
+
+/* What one ping found out; pings are counted by it. */
+typedef enum {
+    HB_PING_TICK,
+    HB_PING_MISS,
+    HB_PING_VOID,
+
+    HB_PING_LAST
+} HbPing;
 
 typedef struct _HbEngine HbEngine;
 
@@ -62,6 +76,16 @@ void hbEngineFree(HbEngine *engine);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HbEngine, hbEngineFree)
 
 void hbEngineFeed(HbEngine *engine, HbInput input, gint64 now, HbActions *actions);
+/*
+ * The ping asked for last came back at @now; the worker sent it at @sent.
+ * Time it waited to be sent, and time a ping without verdict took, is no
+ * verdict: only the time a sent ping went unanswered counts as silence.
+ */
+void hbEngineFeedPing(HbEngine *engine, HbPing ping, gint64 sent, gint64 now,
+                      HbActions *actions);
+/* The restart made for @episode finished; a stale one changes nothing. */
+void hbEngineRestartDone(HbEngine *engine, guint64 episode, gboolean ok, gint64 now,
+                         HbActions *actions);
 void hbEngineConfigure(HbEngine *engine, const HbConfig *cfg, gboolean has_agent,
                        gint64 now, HbActions *actions);
 
@@ -69,6 +93,14 @@ HbState hbEngineState(const HbEngine *engine);
 guint hbEnginePercentage(const HbEngine *engine);
 gboolean hbEngineIsHeartbeating(const HbEngine *engine, gint64 now);
 guint hbEngineAttempts(const HbEngine *engine);
+guint64 hbEngineEpisode(const HbEngine *engine);
+/* A restart for @episode would still be wanted now. */
+gboolean hbEngineEpisodeOpen(const HbEngine *engine, guint64 episode);
+/* The last ping of this domain missed: its next one may hang. */
+gboolean hbEngineSuspect(const HbEngine *engine);
+guint64 hbEnginePings(const HbEngine *engine, HbPing ping);
+/* The longest time from a start to the first tick seen, µs; 0: not known. */
+gint64 hbEngineBootTime(const HbEngine *engine);
 gint64 hbEngineLastTick(const HbEngine *engine);
 gint64 hbEngineBoot(const HbEngine *engine);
 gint64 hbEngineNextDeadline(const HbEngine *engine);
@@ -76,12 +108,20 @@ const HbConfig *hbEngineConfig(const HbEngine *engine);
 gboolean hbEngineStormCapped(const HbEngine *engine);
 
 /*
- * What outlives the daemon: a failed episode, the storm cap, and the start
- * times of the recent episodes with action (monotonic, like every time here).
+ * What outlives the daemon: the open or failed episode with its attempts,
+ * the storm cap, the start times of the recent episodes with action and
+ * the learned boot time (monotonic, like every time here).
  */
 typedef struct {
+    guint64 episode;        /* the number of the last episode */
+    gboolean open;          /* attempts under way */
     gboolean failed;
     gboolean storm_capped;
+    guint attempts;
+    gint64 next_attempt;    /* 0: as soon as the episode is confirmed */
+    gboolean restart_in_flight; /* the daemon died during an attempt */
+    gboolean start_if_off;
+    gint64 boot_time;
     GArray *episode_starts; /* gint64 */
 } HbEngineMemory;
 

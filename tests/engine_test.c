@@ -171,19 +171,24 @@ test_window_forgets_old_misses(void **state)
 
 
 static void
-test_hung_ping_misses_slots(void **state)
+test_ping_not_back_is_no_verdict(void **state)
 {
     Fixture *f = *state;
 
     feed(f, HB_INPUT_STARTED);
     feed(f, HB_INPUT_TICK);
-    /* The next ping never returns: later slots are missed, no second ping. */
+    /* The next ping does not come back (queued, or stuck in libvirt): no
+     * second ping, and the slots it spans are no verdict, not misses. */
     f->now += S(1); feed(f, HB_INPUT_TIMER);
     assert_int_equal(f->pings, 2);
     f->now += S(1); feed(f, HB_INPUT_TIMER);
     f->now += S(1); feed(f, HB_INPUT_TIMER);
     assert_int_equal(f->pings, 2);
-    assert_int_equal(hbEnginePercentage(f->engine), 33);
+    assert_int_equal(hbEnginePercentage(f->engine), 100);
+    /* However long it takes, no verdict never stops the heartbeat. */
+    f->now += S(100); feed(f, HB_INPUT_TIMER);
+    assert_int_equal(f->stopped, 0);
+    assert_int_equal(hbEngineNextDeadline(f->engine), f->now + S(1));
 }
 
 
@@ -305,8 +310,14 @@ test_next_attempt_waits_for_restart_in_flight(void **state)
     a = feed(f, HB_INPUT_TIMER);
     assert_false(a.restart);
     assert_int_equal(hbEngineNextDeadline(f->engine), G_MAXINT64);
+    /* failure_interval counts from the end of the attempt, not the decision. */
     a = feed(f, HB_INPUT_RESTART_DONE);
-    assert_true(a.restart);
+    assert_false(a.restart);
+    assert_int_equal(hbEngineNextDeadline(f->engine), f->now + S(5));
+    f->now += S(5) - 1;
+    assert_false(feed(f, HB_INPUT_TIMER).restart);
+    f->now += 1;
+    assert_true(feed(f, HB_INPUT_TIMER).restart);
 }
 
 
@@ -529,6 +540,7 @@ test_live_config_change(void **state)
     cfg.rate = 4;
     hbEngineConfigure(f->engine, &cfg, TRUE, f->now, &a);
     collect(f, &a);
+    f->ping_pending |= a.ping;
     assert_int_equal(hbEngineConfig(f->engine)->time, 4);
     /* The new, shorter block applies to the silence already under way. */
     run_until(f, last + S(4), HB_INPUT_MISS);
@@ -626,12 +638,265 @@ test_memory_across_restarts(void **state)
     assert_true(hbEngineStormCapped(again));
     hbEngineFeed(again, HB_INPUT_TICK, f->now + S(1), &a);
     assert_true(a.events & HB_EVENT_RESUMED);
-    hbEngineFeed(again, HB_INPUT_TIMER, f->now + S(12), &a);
+    /* The ping asked at the tick hangs for a whole block. */
+    hbEngineFeedPing(again, HB_PING_MISS, f->now + S(1), f->now + S(11), &a);
     assert_true(a.events & HB_EVENT_STOPPED);
     assert_false(a.restart); /* the remembered episodes still count */
 
     hbEngineMemoryClear(&memory);
     teardown((void **) &f);
+}
+
+
+static void
+test_backlog_is_no_verdict(void **state)
+{
+    Fixture *f = *state;
+    gint64 last;
+    HbActions a;
+
+    feed(f, HB_INPUT_STARTED);
+    run_until(f, f->now + S(5), HB_INPUT_TICK);
+    last = hbEngineLastTick(f->engine);
+    /* The next ping waits 30 s in the daemon's own queue, then misses. */
+    f->now = last + S(1);
+    a = feed(f, HB_INPUT_TIMER);
+    assert_true(a.ping);
+    f->now = last + S(40);
+    feed(f, HB_INPUT_TIMER);
+    hbEngineFeedPing(f->engine, HB_PING_MISS, last + S(32), f->now, &a);
+    collect(f, &a);
+    f->ping_pending = a.ping;
+    /* Judged: 1 s before it was asked, 8 s in flight: not yet a block. */
+    assert_int_equal(f->stopped, 0);
+    assert_int_equal(hbEnginePings(f->engine, HB_PING_MISS), 1);
+    run_until(f, f->now + S(1), HB_INPUT_MISS);
+    assert_int_equal(f->stopped, 1);
+}
+
+
+static void
+test_void_block_never_stops(void **state)
+{
+    Fixture *f = *state;
+
+    feed(f, HB_INPUT_STARTED);
+    run_until(f, f->now + S(5), HB_INPUT_TICK);
+    /* libvirtd is busy, the lock is held, the connection drops: no verdict. */
+    run_until(f, f->now + S(100), HB_INPUT_PING_VOID);
+    assert_int_equal(f->stopped, 0);
+    assert_int_equal(f->restarts, 0);
+    assert_int_equal(hbEnginePercentage(f->engine), 100);
+    assert_true(hbEnginePings(f->engine, HB_PING_VOID) >= 90);
+    /* Verdicts again: only their own block counts. */
+    run_until(f, f->now + S(10) - 1, HB_INPUT_MISS);
+    assert_int_equal(f->stopped, 0);
+    run_until(f, f->now + S(2), HB_INPUT_MISS);
+    assert_int_equal(f->stopped, 1);
+}
+
+
+static void
+test_stale_restart_dropped(void **state)
+{
+    Fixture *f = *state;
+    guint64 episode;
+    gint64 last;
+    HbActions a;
+
+    feed(f, HB_INPUT_STARTED);
+    run_until(f, f->now + S(5), HB_INPUT_TICK);
+    last = hbEngineLastTick(f->engine);
+    f->now = last + S(11);
+    hbEngineFeedPing(f->engine, HB_PING_MISS, last, f->now, &a);
+    collect(f, &a);
+    assert_int_equal(f->restarts, 1);
+    episode = hbEngineEpisode(f->engine);
+    assert_true(hbEngineEpisodeOpen(f->engine, episode));
+    /* The guest answers before the queued restart has run. */
+    hbEngineFeedPing(f->engine, HB_PING_TICK, f->now, f->now, &a);
+    collect(f, &a);
+    assert_int_equal(f->resumed, 1);
+    assert_false(hbEngineEpisodeOpen(f->engine, episode));
+    /* A new episode starts while that restart is still in flight: it waits. */
+    f->now += S(11);
+    hbEngineFeedPing(f->engine, HB_PING_MISS, f->now - S(11), f->now, &a);
+    collect(f, &a);
+    assert_int_equal(f->stopped, 2);
+    assert_int_equal(f->restarts, 1);
+    assert_int_not_equal(hbEngineEpisode(f->engine), episode);
+    /* The old one reports back: it does not count for the new episode. */
+    hbEngineRestartDone(f->engine, episode, TRUE, f->now, &a);
+    assert_true(a.restart);
+    assert_int_equal(hbEngineAttempts(f->engine), 1);
+}
+
+
+static void
+test_pacing_waits_for_learned_boot(void **state)
+{
+    Fixture *f = *state;
+    HbActions a;
+    gint64 done;
+
+    /* This guest takes 15 s from start to its first tick. */
+    feed(f, HB_INPUT_STARTED);
+    run_until(f, f->now + S(15), HB_INPUT_MISS);
+    f->ping_pending = FALSE;
+    feed(f, HB_INPUT_TICK);
+    assert_int_equal(hbEngineBootTime(f->engine), S(15));
+    run_until(f, f->now + S(11), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 1);
+    /* The reset takes 3 s; the next attempt waits 15 s from its end, not
+     * failure_interval (5 s) from the decision. */
+    f->now += S(3);
+    done = f->now;
+    hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), TRUE, f->now, &a);
+    assert_false(a.restart);
+    run_until(f, done + S(15) - 1, HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 1);
+    run_until(f, done + S(15), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 2);
+}
+
+
+static void
+tweak_restart(HbConfig *cfg)
+{
+    cfg->action = HB_ACTION_RESTART;
+}
+
+
+static void
+test_restart_action_recovers_destroyed(void **state)
+{
+    Fixture *f = fixture_new(tweak_restart);
+    HbActions a;
+
+    feed(f, HB_INPUT_CRASHED);
+    assert_int_equal(f->restarts, 1);
+    /* Our destroy, then the create fails. */
+    feed(f, HB_INPUT_STOPPED);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_STOPPED);
+    hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), FALSE, f->now, &a);
+    f->now += S(5);
+    a = feed(f, HB_INPUT_TIMER);
+    assert_true(a.restart);
+    assert_true(a.start_if_off);
+    hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), FALSE, f->now, &a);
+    /* The user starts it: a later shut-off is the user's again. */
+    feed(f, HB_INPUT_STARTED);
+    feed(f, HB_INPUT_STOPPED);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_NOT_RUNNING);
+    teardown((void **) &f);
+}
+
+
+static void
+test_episode_survives_daemon_restart(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(HbEngine) again = NULL;
+    HbEngineMemory memory = { 0 };
+    HbActions a;
+    gint64 t;
+
+    feed(f, HB_INPUT_STARTED);
+    run_until(f, f->now + S(5), HB_INPUT_TICK);
+    t = hbEngineLastTick(f->engine);
+    f->now = t + S(11);
+    hbEngineFeedPing(f->engine, HB_PING_MISS, t, f->now, &a);
+    collect(f, &a);
+    hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), TRUE, f->now, &a);
+    f->now += S(5);
+    feed(f, HB_INPUT_TIMER);
+    assert_int_equal(f->restarts, 2);
+    /* SIGKILL with attempt 2 in flight. */
+    hbEngineRemember(f->engine, &memory);
+    assert_true(memory.open);
+    assert_true(memory.restart_in_flight);
+    assert_int_equal(memory.attempts, 2);
+
+    again = hbEngineNew(&f->cfg, TRUE, 0);
+    t = f->now + S(1);
+    hbEngineRecall(again, &memory, t, &a);
+    assert_false(a.restart);
+    assert_int_equal(hbEngineEpisode(again), hbEngineEpisode(f->engine));
+    hbEngineFeed(again, HB_INPUT_RESYNCED, t, &a);
+    hbEngineFeed(again, HB_INPUT_STARTED, t, &a);
+    assert_false(a.restart);
+    assert_int_equal(hbEngineState(again), HB_STATE_STOPPED);
+    /* No attempt on the old verdict: boot grace (20 s) and a block first. */
+    hbEngineFeed(again, HB_INPUT_TIMER, t + S(25), &a);
+    assert_false(a.restart);
+    hbEngineFeedPing(again, HB_PING_MISS, t + S(20), t + S(30), &a);
+    assert_true(a.restart);
+    assert_int_equal(hbEngineAttempts(again), 3);
+    hbEngineRestartDone(again, hbEngineEpisode(again), TRUE, t + S(30), &a);
+    hbEngineFeed(again, HB_INPUT_TIMER, t + S(60), &a);
+    assert_true(a.events & HB_EVENT_EXHAUSTED);
+    assert_int_equal(hbEngineAttempts(again), 3);
+    hbEngineMemoryClear(&memory);
+}
+
+
+static void
+test_recovered_while_daemon_away(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(HbEngine) again = NULL;
+    HbEngineMemory memory = { 0 };
+    HbActions a;
+
+    feed(f, HB_INPUT_STARTED);
+    run_until(f, f->now + S(5), HB_INPUT_TICK);
+    run_until(f, f->now + S(11), HB_INPUT_MISS);
+    feed(f, HB_INPUT_RESTART_DONE);
+    hbEngineRemember(f->engine, &memory);
+    again = hbEngineNew(&f->cfg, TRUE, 0);
+    hbEngineRecall(again, &memory, f->now, &a);
+    hbEngineFeed(again, HB_INPUT_STARTED, f->now, &a);
+    hbEngineFeedPing(again, HB_PING_TICK, f->now + S(1), f->now + S(1), &a);
+    assert_true(a.events & HB_EVENT_RESUMED);
+    hbEngineFeed(again, HB_INPUT_TIMER, f->now + S(100), &a);
+    assert_false(a.restart);
+    assert_int_equal(hbEngineAttempts(again), 0);
+    hbEngineMemoryClear(&memory);
+}
+
+
+static void
+test_crash_handled_by_libvirt(void **state)
+{
+    Fixture *f = *state;
+    HbActions a;
+
+    feed(f, HB_INPUT_STARTED);
+    run_until(f, f->now + S(5), HB_INPUT_TICK);
+    /* on_crash=restart: libvirt resets and resumes it itself. */
+    f->ping_pending = FALSE;
+    a = feed(f, HB_INPUT_CRASH_HANDLED);
+    assert_false(a.restart);
+    f->now += S(1);
+    feed(f, HB_INPUT_RESUMED);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_WAITING);
+    assert_int_equal(f->restarts, 0);
+    assert_int_equal(f->stopped, 0);
+    /* on_crash=destroy: the stop that follows is the crash to act on. */
+    a = feed(f, HB_INPUT_CRASH_HANDLED);
+    feed(f, HB_INPUT_CRASHED);
+    assert_int_equal(f->restarts, 1);
+    feed(f, HB_INPUT_RESTART_DONE);
+    /* libvirt never carries out <on_crash>: the daemon acts after a wait. */
+    feed(f, HB_INPUT_STARTED);
+    run_until(f, f->now + S(25), HB_INPUT_TICK);
+    f->ping_pending = FALSE;
+    feed(f, HB_INPUT_CRASH_HANDLED);
+    run_until(f, f->now + HB_CRASH_WAIT_US - 1, HB_INPUT_TIMER);
+    assert_int_equal(f->stopped, 1);
+    run_until(f, f->now + 1, HB_INPUT_TIMER);
+    assert_int_equal(f->stopped, 2);
+    assert_int_equal(f->restarts, 2);
 }
 
 
@@ -651,7 +916,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_healthy_full_block, setup, teardown),
         cmocka_unit_test_setup_teardown(test_partial_block_percentage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_window_forgets_old_misses, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_hung_ping_misses_slots, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ping_not_back_is_no_verdict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stopped_at_exactly_time, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grace_ends_at_first_tick, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grace_cap, setup, teardown),
@@ -672,6 +937,14 @@ main(void)
         cmocka_unit_test_setup_teardown(test_resync_gives_fresh_block, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_request_gets_grace, setup, teardown),
         cmocka_unit_test(test_memory_across_restarts),
+        cmocka_unit_test_setup_teardown(test_backlog_is_no_verdict, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_void_block_never_stops, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stale_restart_dropped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pacing_waits_for_learned_boot, setup, teardown),
+        cmocka_unit_test(test_restart_action_recovers_destroyed),
+        cmocka_unit_test_setup_teardown(test_episode_survives_daemon_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recovered_while_daemon_away, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_crash_handled_by_libvirt, setup, teardown),
         cmocka_unit_test(test_state_names),
     };
 
