@@ -72,6 +72,7 @@ static const struct {
 
 
 static void hbConnScheduleRetry(HbConn *conn);
+static void hbConnOnClose(virConnectPtr c, int reason, void *opaque);
 
 
 static void
@@ -82,7 +83,9 @@ hbConnDrop(HbConn *conn)
     for (guint i = 0; i < conn->callback_ids->len; i++)
         virConnectDomainEventDeregisterAny(conn->conn, g_array_index(conn->callback_ids, int, i));
     g_array_set_size(conn->callback_ids, 0);
-    virConnectUnregisterCloseCallback(conn->conn, NULL);
+    /* Fails harmlessly where none was registered (local drivers). */
+    if (virConnectUnregisterCloseCallback(conn->conn, hbConnOnClose) < 0)
+        virResetLastError();
     virConnectClose(conn->conn);
     conn->conn = NULL;
 }
@@ -121,6 +124,9 @@ hbConnOnClose(virConnectPtr c, int reason, void *opaque)
 {
     HbConn *conn = opaque;
 
+    /* Only the connection in use: an older one is none of our business. */
+    if (c != conn->conn)
+        return;
     g_warning("Connection to %s closed: %s", conn->uri, hbConnCloseReason(reason));
     if (!conn->drop_source)
         conn->drop_source = g_idle_add(hbConnDropIdle, conn);

@@ -8,7 +8,17 @@
 
 #define HB_DAEMON_GROUP "daemon"
 #define HB_DEFAULTS_GROUP "defaults"
-#define HB_WORKERS_MAX 256
+#define HB_WORKERS_MAX 64
+
+/* The thread counts of [daemon], each a whole number from 1 to HB_WORKERS_MAX. */
+static const struct {
+    const char *key;
+    gsize offset;
+} hbDaemonConfWorkers[] = {
+    { "ping_workers", G_STRUCT_OFFSET(HbDaemonConf, ping_workers) },
+    { "suspect_workers", G_STRUCT_OFFSET(HbDaemonConf, suspect_workers) },
+    { "request_workers", G_STRUCT_OFFSET(HbDaemonConf, request_workers) },
+};
 
 
 void
@@ -17,7 +27,9 @@ hbDaemonConfInit(HbDaemonConf *conf)
     *conf = (HbDaemonConf) {
         .uri = g_strdup("qemu:///system"),
         .monitor_all = FALSE,
-        .workers = 8,
+        .ping_workers = 4,
+        .suspect_workers = 8,
+        .request_workers = 4,
         .state_dir = g_strdup(HB_STATE_DIR_DEFAULT),
     };
     hbConfigInitDefaults(&conf->defaults);
@@ -29,6 +41,17 @@ hbDaemonConfClear(HbDaemonConf *conf)
 {
     g_clear_pointer(&conf->uri, g_free);
     g_clear_pointer(&conf->state_dir, g_free);
+}
+
+
+static int
+hbDaemonConfWorkerKey(const char *key)
+{
+    for (guint i = 0; i < G_N_ELEMENTS(hbDaemonConfWorkers); i++) {
+        if (g_str_equal(key, hbDaemonConfWorkers[i].key))
+            return i;
+    }
+    return -1;
 }
 
 
@@ -116,13 +139,14 @@ hbDaemonConfLoadDaemon(HbDaemonConf *conf, GKeyFile *kf, const char *path,
                                   "monitor_all: '%s' is not true or false", value);
             else
                 conf->monitor_all = b;
-        } else if (g_str_equal(key, "workers")) {
+        } else if (hbDaemonConfWorkerKey(key) >= 0) {
             if (!g_ascii_string_to_unsigned(value, 10, 1, HB_WORKERS_MAX, &num, NULL))
                 hbDaemonConfError(errors, path, lines, HB_DAEMON_GROUP, key,
-                                  "workers: '%s' is not a whole number from 1 to %d",
-                                  value, HB_WORKERS_MAX);
+                                  "%s: '%s' is not a whole number from 1 to %d",
+                                  key, value, HB_WORKERS_MAX);
             else
-                conf->workers = num;
+                G_STRUCT_MEMBER(guint, conf,
+                                hbDaemonConfWorkers[hbDaemonConfWorkerKey(key)].offset) = num;
         } else {
             hbDaemonConfError(errors, path, lines, HB_DAEMON_GROUP, key,
                               "unknown key '%s' in [%s]", key, HB_DAEMON_GROUP);

@@ -11,7 +11,9 @@
 typedef struct {
     char *uri;            /* NULL: libvirt's default */
     gboolean monitor_all; /* watch domains with an agent channel but no metadata */
-    guint workers;        /* worker threads, each with its own libvirt connection */
+    guint ping_workers;    /* threads for pings to answering domains */
+    guint suspect_workers; /* threads for pings to domains whose last ping missed */
+    guint request_workers; /* threads for guest requests */
     char *state_dir;      /* what outlives the daemon; "": nothing does */
     HbConfig defaults;    /* daemon-wide defaults for the per-domain keys */
 } HbDaemonConf;

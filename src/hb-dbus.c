@@ -21,6 +21,7 @@ static const GDBusErrorEntry hbDBusErrors[] = {
     { HB_ERROR_VM_NOT_RUNNING, "org.virt_heartbeat.Error.VMNotRunning" },
     { HB_ERROR_AGENT_UNAVAILABLE, "org.virt_heartbeat.Error.AgentNotAvailable" },
     { HB_ERROR_INVALID_ARGUMENT, "org.virt_heartbeat.Error.InvalidArgument" },
+    { HB_ERROR_BUSY, "org.virt_heartbeat.Error.Busy" },
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(hbDBusErrors) == HB_ERROR_LAST);
 
@@ -103,6 +104,10 @@ hbDBusOnChanged(HbDomain *dom, gpointer data)
     hb_dbus_domain1_set_is_heartbeating(iface, hbDomainIsHeartbeating(dom));
     hb_dbus_domain1_set_heartbeat_percentage(iface, hbDomainPercentage(dom));
     hb_dbus_domain1_set_restart_attempts(iface, hbDomainAttempts(dom));
+    hb_dbus_domain1_set_episode(iface, hbDomainEpisode(dom));
+    hb_dbus_domain1_set_pings_ticked(iface, hbDomainPings(dom, HB_PING_TICK));
+    hb_dbus_domain1_set_pings_missed(iface, hbDomainPings(dom, HB_PING_MISS));
+    hb_dbus_domain1_set_pings_no_verdict(iface, hbDomainPings(dom, HB_PING_VOID));
     hb_dbus_domain1_set_last_tick(iface, hbDomainLastTick(dom));
     hb_dbus_domain1_set_config_error(iface, hbDomainConfigError(dom) ? hbDomainConfigError(dom) : "");
     hb_dbus_domain1_set_agent_connected(iface, hbDomainAgentConnected(dom));

@@ -223,7 +223,7 @@ hbGuestShutdown(virDomainPtr dom, GError **error)
 
 int
 hbGuestExec(virDomainPtr dom, const char *path, const char *const *args, guint timeout,
-            HbExecStatus *status, GError **error)
+            GCancellable *cancellable, HbExecStatus *status, GError **error)
 {
     g_autofree char *cmd = hbGuestExecCommand(path, args);
     g_autofree char *reply = hbGuestAgent(dom, cmd, error);
@@ -246,6 +246,12 @@ hbGuestExec(virDomainPtr dom, const char *path, const char *const *args, guint t
             g_set_error(error, HB_ERROR, HB_ERROR_FAILED,
                         "%s did not finish within %u s (pid %" G_GINT64_FORMAT
                         " goes on in the guest)", path, timeout, pid);
+            return -1;
+        }
+        if (g_cancellable_is_cancelled(cancellable)) {
+            g_set_error(error, HB_ERROR, HB_ERROR_FAILED,
+                        "virt-heartbeatd is stopping (pid %" G_GINT64_FORMAT
+                        " goes on in the guest)", pid);
             return -1;
         }
         g_usleep(HB_EXEC_POLL_US);

@@ -5,6 +5,8 @@
 #pragma once
 
 #include "hb-config.h"
+#include <gio/gio.h>
+
 #include "hb-util.h"
 
 /* ExecuteCommand keeps at most this much of each output stream. */
@@ -40,7 +42,8 @@ char *hbGuestExecCommand(const char *path, const char *const *args);
 int hbGuestReadInfo(virDomainPtr dom, HbGuestInfo *info, GError **error);
 int hbGuestShutdown(virDomainPtr dom, GError **error);
 int hbGuestExec(virDomainPtr dom, const char *path, const char *const *args,
-                guint timeout, HbExecStatus *status, GError **error);
+                guint timeout, GCancellable *cancellable, HbExecStatus *status,
+                GError **error);
 int hbGuestSyncTime(virDomainPtr dom, GError **error);
 int hbGuestInstallAgent(virDomainPtr dom, gboolean *already, gboolean *next_boot,
                         GError **error);

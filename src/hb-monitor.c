@@ -11,14 +11,25 @@
 #include "hb-monitor.h"
 
 #define HB_LIST_RETRY_S 2
+#define HB_RESTART_WORKERS 2
+#define HB_READ_WORKERS 2
+/* Guest requests queued or running, per domain and in all. */
+#define HB_REQUESTS_PER_DOMAIN 4
+#define HB_REQUESTS_MAX 64
+/* How long a stopping daemon waits for libvirt calls under way. */
+#define HB_STOP_WAIT_S 10
 
 struct _HbDomain {
     HbMonitor *monitor;
     char *uuid;
     char *name;
     HbEngine *engine;
+    HbTicket *ticket;       /* of the open episode: its restarts check it */
+    guint64 ticket_episode;
     char *config_error;
     gboolean agent_connected;
+    gboolean crash_handled; /* <on_crash> has libvirt destroy or restart it */
+    guint requests;         /* guest requests queued or running */
     gint64 last_tick_real;
     GSource *timer;
     HbGuestInfo guest;      /* what the agent said this boot */
@@ -34,6 +45,7 @@ struct _HbMonitor {
     HbWorker *worker;
     GHashTable *domains;   /* uuid -> HbDomain */
     GHashTable *syncing;   /* uuid -> GINT_TO_POINTER(read again when done) */
+    GHashTable *requests;  /* uuid -> GUINT_TO_POINTER(guest requests under way) */
     guint64 generation;    /* bumped at every (re)connection */
     guint list_retry;      /* timer: list again after a failed resync */
     gboolean connected;    /* connected and resynced */
@@ -56,6 +68,9 @@ hbNoticeKindToString(HbNoticeKind kind)
 {
     return hbNoticeNames[kind];
 }
+
+
+static void hbMonitorJobDone(HbJob *job, gpointer data);
 
 
 static void
@@ -87,10 +102,48 @@ hbMonitorSetConnected(HbMonitor *monitor, gboolean connected)
 }
 
 
+static guint
+hbMonitorRequests(HbMonitor *monitor, const char *uuid)
+{
+    return GPOINTER_TO_UINT(g_hash_table_lookup(monitor->requests, uuid));
+}
+
+
+static void
+hbMonitorCountRequest(HbMonitor *monitor, const char *uuid, int delta)
+{
+    guint n = hbMonitorRequests(monitor, uuid) + delta;
+
+    if (n)
+        g_hash_table_replace(monitor->requests, g_strdup(uuid), GUINT_TO_POINTER(n));
+    else
+        g_hash_table_remove(monitor->requests, uuid);
+}
+
+
+/* Room for one more guest request for @uuid; NULL, or why not. */
+static const char *
+hbMonitorRequestRoom(HbMonitor *monitor, const char *uuid)
+{
+    if (hbMonitorRequests(monitor, uuid) >= HB_REQUESTS_PER_DOMAIN)
+        return "requests for this domain";
+    if (hbWorkerPending(monitor->worker, HB_LANE_GUEST) >= HB_REQUESTS_MAX)
+        return "guest requests in all";
+    return NULL;
+}
+
+
 static void
 hbMonitorPushJob(HbMonitor *monitor, HbJob *job)
 {
+    if (monitor->closing) {
+        job->cancelled = TRUE;
+        hbMonitorJobDone(job, monitor);
+        return;
+    }
     job->generation = monitor->generation;
+    if (hbJobLane(job) == HB_LANE_GUEST)
+        hbMonitorCountRequest(monitor, job->uuid, 1);
     hbWorkerPush(monitor->worker, job);
 }
 
@@ -127,13 +180,20 @@ hbMonitorRealOffset(void)
 }
 
 
+/* A monotonic time as wall time in the file; 0 stays 0 (not set). */
+static gint64
+hbMonitorToReal(gint64 mono, gint64 offset)
+{
+    return mono ? mono + offset : 0;
+}
+
+
 static void
 hbMonitorSaveState(HbDomain *dom)
 {
     g_autofree char *path = hbMonitorStatePath(dom);
     g_autoptr(GKeyFile) kf = NULL;
     g_autoptr(GError) err = NULL;
-    g_autofree gint64 *starts = NULL;
     g_autofree char *text = NULL;
     HbEngineMemory memory = { 0 };
     gint64 offset = hbMonitorRealOffset();
@@ -147,13 +207,31 @@ hbMonitorSaveState(HbDomain *dom)
                                g_array_index(memory.episode_starts, gint64, i) + offset);
     kf = g_key_file_new();
     g_key_file_set_string(kf, "domain", "name", dom->name);
+    g_key_file_set_uint64(kf, "heartbeat", "episode", memory.episode);
+    g_key_file_set_boolean(kf, "heartbeat", "open", memory.open);
     g_key_file_set_boolean(kf, "heartbeat", "failed", memory.failed);
     g_key_file_set_boolean(kf, "heartbeat", "storm_capped", memory.storm_capped);
+    g_key_file_set_integer(kf, "heartbeat", "attempts", memory.attempts);
+    g_key_file_set_int64(kf, "heartbeat", "next_attempt",
+                         hbMonitorToReal(memory.next_attempt, offset));
+    g_key_file_set_boolean(kf, "heartbeat", "restart_in_flight", memory.restart_in_flight);
+    g_key_file_set_boolean(kf, "heartbeat", "start_if_off", memory.start_if_off);
+    g_key_file_set_int64(kf, "heartbeat", "boot_time", memory.boot_time);
     g_key_file_set_string(kf, "heartbeat", "episode_starts", list->str);
     hbEngineMemoryClear(&memory);
     text = g_key_file_to_data(kf, NULL, NULL);
-    if (!g_file_set_contents(path, text, -1, &err))
+    /* Atomic (rename), but no fsync: this runs on the main loop. */
+    if (!g_file_set_contents_full(path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &err))
         g_warning("Domain '%s': cannot save its state: %s", dom->name, err->message);
+}
+
+
+static gint64
+hbMonitorStateTime(GKeyFile *kf, const char *key, gint64 offset)
+{
+    gint64 real = g_key_file_get_int64(kf, "heartbeat", key, NULL);
+
+    return real > 0 ? MAX(real - offset, 1) : 0;
 }
 
 
@@ -173,8 +251,18 @@ hbMonitorLoadState(HbDomain *dom)
             g_warning("Domain '%s': cannot read %s: %s", dom->name, path, err->message);
         return;
     }
+    memory.episode = g_key_file_get_uint64(kf, "heartbeat", "episode", NULL);
+    memory.open = g_key_file_get_boolean(kf, "heartbeat", "open", NULL);
     memory.failed = g_key_file_get_boolean(kf, "heartbeat", "failed", NULL);
     memory.storm_capped = g_key_file_get_boolean(kf, "heartbeat", "storm_capped", NULL);
+    memory.attempts = CLAMP(g_key_file_get_integer(kf, "heartbeat", "attempts", NULL),
+                            0, 1000);
+    memory.next_attempt = hbMonitorStateTime(kf, "next_attempt", offset);
+    memory.restart_in_flight = g_key_file_get_boolean(kf, "heartbeat", "restart_in_flight",
+                                                      NULL);
+    memory.start_if_off = g_key_file_get_boolean(kf, "heartbeat", "start_if_off", NULL);
+    memory.boot_time = CLAMP(g_key_file_get_int64(kf, "heartbeat", "boot_time", NULL),
+                             0, (gint64) 86400 * G_USEC_PER_SEC);
     memory.episode_starts = g_array_new(FALSE, FALSE, sizeof(gint64));
     starts = g_key_file_get_string_list(kf, "heartbeat", "episode_starts", NULL, NULL);
     for (guint i = 0; starts && starts[i]; i++) {
@@ -185,6 +273,10 @@ hbMonitorLoadState(HbDomain *dom)
     if (memory.failed)
         g_message("Domain '%s': failed before the daemon restarted; notify only until its "
                   "heartbeat returns or 'virt-heartbeat rearm'", dom->name);
+    else if (memory.open)
+        g_message("Domain '%s': episode %" G_GUINT64_FORMAT " was under way with %u restart "
+                  "attempts made; it goes on once a block of silence confirms it",
+                  dom->name, memory.episode, memory.attempts);
     hbEngineRecall(dom->engine, &memory, g_get_monotonic_time(), &actions);
     hbEngineMemoryClear(&memory);
 }
@@ -200,31 +292,66 @@ hbMonitorForgetState(HbDomain *dom)
 }
 
 
+/* The ticket follows the engine's open episode: any end closes it. */
+static void
+hbDomainSyncTicket(HbDomain *dom)
+{
+    guint64 episode = hbEngineEpisode(dom->engine);
+    gboolean open = hbEngineEpisodeOpen(dom->engine, episode);
+
+    if (dom->ticket && (!open || dom->ticket_episode != episode)) {
+        hbTicketClose(dom->ticket);
+        g_clear_pointer(&dom->ticket, hbTicketUnref);
+    }
+    if (open && !dom->ticket) {
+        dom->ticket = hbTicketNew();
+        dom->ticket_episode = episode;
+    }
+}
+
+
+/* A restart attempt, decided now for the open episode. */
+static void
+hbMonitorRestart(HbDomain *dom, const HbActions *actions)
+{
+    const HbConfig *cfg = hbEngineConfig(dom->engine);
+    HbJob *job = hbJobNew(HB_JOB_RESTART, dom->uuid);
+
+    job->action = cfg->action;
+    job->episode = hbEngineEpisode(dom->engine);
+    job->attempt = hbEngineAttempts(dom->engine);
+    job->start_if_off = actions->start_if_off;
+    job->ticket = hbTicketRef(dom->ticket);
+    g_message("Domain '%s': restart attempt %u of %u (%s)", dom->name, job->attempt,
+              cfg->failure_attempts, hbActionToString(cfg->action));
+    /* Remembered as under way before it is: the daemon may die meanwhile. */
+    hbMonitorSaveState(dom);
+    hbMonitorPushJob(dom->monitor, job);
+}
+
+
 static void
 hbMonitorAct(HbDomain *dom, const HbActions *actions)
 {
     HbMonitor *monitor = dom->monitor;
     const HbConfig *cfg = hbEngineConfig(dom->engine);
 
+    hbDomainSyncTicket(dom);
     if (actions->ping) {
         HbJob *job = hbJobNew(HB_JOB_PING, dom->uuid);
         job->timeout = hbConfigEffectivePingTimeout(cfg);
+        job->suspect = hbEngineSuspect(dom->engine);
         hbMonitorPushJob(monitor, job);
     }
     if (actions->events & HB_EVENT_STOPPED) {
         HbNotice notice = { .kind = HB_NOTICE_STOPPED };
-        g_warning("Domain '%s': heartbeat stopped (%s)", dom->name,
-                  hbStateToString(hbEngineState(dom->engine)));
+        g_warning("Domain '%s': heartbeat stopped (%s), episode %" G_GUINT64_FORMAT,
+                  dom->name, hbStateToString(hbEngineState(dom->engine)),
+                  hbEngineEpisode(dom->engine));
         hbMonitorNotify(dom, &notice);
     }
-    if (actions->restart) {
-        HbJob *job = hbJobNew(HB_JOB_RESTART, dom->uuid);
-        job->action = cfg->action;
-        g_message("Domain '%s': restart attempt %u of %u (%s)", dom->name,
-                  hbEngineAttempts(dom->engine), cfg->failure_attempts,
-                  hbActionToString(cfg->action));
-        hbMonitorPushJob(monitor, job);
-    }
+    if (actions->restart)
+        hbMonitorRestart(dom, actions);
     if (actions->events & HB_EVENT_RESUMED) {
         HbNotice notice = { .kind = HB_NOTICE_RESUMED };
         g_message("Domain '%s': heartbeat resumed", dom->name);
@@ -246,8 +373,18 @@ hbMonitorAct(HbDomain *dom, const HbActions *actions)
         g_debug("Domain '%s': state %s", dom->name, hbStateToString(state));
         hbMonitorNotify(dom, &notice);
     }
-    if (actions->events || actions->restart)
+    if (actions->events)
         hbMonitorSaveState(dom);
+}
+
+
+/* After the engine took an input: act, rearm the timer, show the change. */
+static void
+hbMonitorSettle(HbDomain *dom, const HbActions *actions)
+{
+    hbMonitorAct(dom, actions);
+    hbMonitorArm(dom);
+    hbMonitorChanged(dom);
 }
 
 
@@ -256,10 +393,10 @@ hbMonitorFeed(HbDomain *dom, HbInput input)
 {
     HbActions actions;
 
+    if (dom->monitor->closing)
+        return;
     hbEngineFeed(dom->engine, input, g_get_monotonic_time(), &actions);
-    hbMonitorAct(dom, &actions);
-    hbMonitorArm(dom);
-    hbMonitorChanged(dom);
+    hbMonitorSettle(dom, &actions);
 }
 
 
@@ -282,6 +419,9 @@ static GSourceFuncs hbMonitorTimerFuncs = {
 static void
 hbDomainFree(HbDomain *dom)
 {
+    if (dom->ticket)
+        hbTicketClose(dom->ticket);
+    g_clear_pointer(&dom->ticket, hbTicketUnref);
     g_source_destroy(dom->timer);
     g_source_unref(dom->timer);
     g_clear_handle_id(&dom->time_sync_timer, g_source_remove);
@@ -315,18 +455,20 @@ hbDomainNew(HbMonitor *monitor, const HbDomainInfo *info, const HbConfig *cfg)
 
 /* The engine input that the state libvirt reports stands for. */
 static HbInput
-hbMonitorInputForState(int state, int reason)
+hbMonitorInputForState(int state, int reason, gboolean crash_handled)
 {
+    HbInput crashed = crash_handled ? HB_INPUT_CRASH_HANDLED : HB_INPUT_CRASHED;
+
     switch ((virDomainState) state) {
     case VIR_DOMAIN_RUNNING:
     case VIR_DOMAIN_BLOCKED:
         return HB_INPUT_STARTED;
     case VIR_DOMAIN_PAUSED:
-        return reason == VIR_DOMAIN_PAUSED_CRASHED ? HB_INPUT_CRASHED : HB_INPUT_PAUSED;
+        return reason == VIR_DOMAIN_PAUSED_CRASHED ? crashed : HB_INPUT_PAUSED;
     case VIR_DOMAIN_PMSUSPENDED:
         return HB_INPUT_PAUSED;
     case VIR_DOMAIN_CRASHED:
-        return HB_INPUT_CRASHED;
+        return crashed;
     case VIR_DOMAIN_SHUTOFF:
         if (reason == VIR_DOMAIN_SHUTOFF_CRASHED || reason == VIR_DOMAIN_SHUTOFF_FAILED)
             return HB_INPUT_CRASHED;
@@ -343,8 +485,14 @@ hbMonitorInputForState(int state, int reason)
 static void
 hbMonitorSyncTime(HbDomain *dom)
 {
-    if (hbEngineConfig(dom->engine)->time_sync)
-        hbMonitorPushJob(dom->monitor, hbJobNew(HB_JOB_TIME_SYNC, dom->uuid));
+    if (!hbEngineConfig(dom->engine)->time_sync)
+        return;
+    /* Requests first; the next sync comes with the next tick or interval. */
+    if (hbMonitorRequestRoom(dom->monitor, dom->uuid)) {
+        g_debug("Domain '%s': time sync skipped, requests are busy", dom->name);
+        return;
+    }
+    hbMonitorPushJob(dom->monitor, hbJobNew(HB_JOB_TIME_SYNC, dom->uuid));
 }
 
 
@@ -360,7 +508,7 @@ hbMonitorAgentReachable(HbDomain *dom)
         hbGuestInfoClear(&dom->guest);
         dom->guest_boot = hbEngineBoot(dom->engine);
     }
-    if (!dom->guest_reading) {
+    if (!dom->guest_reading && !hbMonitorRequestRoom(dom->monitor, dom->uuid)) {
         dom->guest_reading = TRUE;
         hbMonitorPushJob(dom->monitor, hbJobNew(HB_JOB_GUEST_INFO, dom->uuid));
     }
@@ -429,10 +577,12 @@ hbMonitorRemove(HbMonitor *monitor, HbDomain *dom)
 
 /*
  * Bring one domain in line with what a worker read. @resync: the read was
- * part of a full resync, so the state libvirt reports is fed too.
+ * part of a full resync. @fresh: no event came for the domain while it was
+ * read, so the state read is the latest and is fed too, as after a resync.
  */
 static void
-hbMonitorApplyInfo(HbMonitor *monitor, const HbDomainInfo *info, gboolean resync)
+hbMonitorApplyInfo(HbMonitor *monitor, const HbDomainInfo *info, gboolean resync,
+                   gboolean fresh)
 {
     HbDomain *dom = g_hash_table_lookup(monitor->domains, info->uuid);
     const HbConfig *base = dom ? hbEngineConfig(dom->engine) : &monitor->conf.defaults;
@@ -440,6 +590,7 @@ hbMonitorApplyInfo(HbMonitor *monitor, const HbDomainInfo *info, gboolean resync
     g_autoptr(GError) err = NULL;
     g_autofree char *config_error = NULL;
     gboolean wanted = info->metadata || (monitor->conf.monitor_all && info->has_agent);
+    gboolean feed_state = resync || fresh;
     HbActions actions;
 
     if (info->error) {
@@ -474,6 +625,7 @@ hbMonitorApplyInfo(HbMonitor *monitor, const HbDomainInfo *info, gboolean resync
     }
 
     dom->agent_connected = info->agent_connected;
+    dom->crash_handled = info->crash_handled;
     if (g_strcmp0(config_error, dom->config_error) != 0) {
         if (config_error)
             g_warning("Domain '%s': invalid heartbeat metadata, keeping the last valid "
@@ -490,8 +642,9 @@ hbMonitorApplyInfo(HbMonitor *monitor, const HbDomainInfo *info, gboolean resync
         hbMonitorFeed(dom, HB_INPUT_RESYNCED);
     hbEngineConfigure(dom->engine, &cfg, info->has_agent, g_get_monotonic_time(), &actions);
     hbMonitorAct(dom, &actions);
-    if (resync)
-        hbMonitorFeed(dom, hbMonitorInputForState(info->state, info->reason));
+    if (feed_state)
+        hbMonitorFeed(dom, hbMonitorInputForState(info->state, info->reason,
+                                                  info->crash_handled));
     hbMonitorArmTimeSync(dom);
     hbMonitorArm(dom);
     hbMonitorChanged(dom);
@@ -522,7 +675,7 @@ hbMonitorSyncDone(HbMonitor *monitor, HbJob *job)
     else if (job->infos->len == 0 && dom)
         hbMonitorRemove(monitor, dom);
     else if (job->infos->len > 0)
-        hbMonitorApplyInfo(monitor, job->infos->pdata[0], FALSE);
+        hbMonitorApplyInfo(monitor, job->infos->pdata[0], FALSE, !again);
     if (again)
         hbMonitorSync(monitor, job->uuid);
 }
@@ -561,7 +714,7 @@ hbMonitorListDone(HbMonitor *monitor, HbJob *job)
     for (guint i = 0; i < job->infos->len; i++) {
         HbDomainInfo *info = job->infos->pdata[i];
         g_hash_table_add(seen, info->uuid);
-        hbMonitorApplyInfo(monitor, info, TRUE);
+        hbMonitorApplyInfo(monitor, info, TRUE, TRUE);
     }
     g_hash_table_iter_init(&iter, monitor->domains);
     while (g_hash_table_iter_next(&iter, NULL, &value)) {
@@ -578,49 +731,75 @@ hbMonitorListDone(HbMonitor *monitor, HbJob *job)
 }
 
 
-static void
-hbMonitorPingDone(HbDomain *dom, HbJob *job)
+static HbPing
+hbMonitorPingOf(HbProbeResult probe)
 {
-    switch (job->probe) {
+    switch (probe) {
     case HB_PROBE_OK:
-        dom->last_tick_real = g_get_real_time();
-        hbMonitorFeed(dom, HB_INPUT_TICK);
-        if (dom->guest_boot != hbEngineBoot(dom->engine))
-            hbMonitorAgentReachable(dom);
-        break;
+        return HB_PING_TICK;
     case HB_PROBE_MISS:
-        g_debug("Domain '%s': missed tick: %s", dom->name, job->detail);
-        hbMonitorFeed(dom, HB_INPUT_MISS);
-        break;
+        return HB_PING_MISS;
     case HB_PROBE_VOID:
-        g_debug("Domain '%s': ping without verdict: %s", dom->name, job->detail);
-        hbMonitorFeed(dom, HB_INPUT_PING_VOID);
-        break;
     case HB_PROBE_LAST:
-        g_assert_not_reached();
+        break;
     }
+    return HB_PING_VOID;
 }
 
 
+static void
+hbMonitorPingDone(HbDomain *dom, HbJob *job)
+{
+    HbPing ping = hbMonitorPingOf(job->probe);
+    gint64 now = g_get_monotonic_time();
+    HbActions actions;
+
+    /* Never sent (the worker stopped first): no verdict from the start. */
+    if (!job->sent)
+        job->sent = now;
+    if (ping == HB_PING_TICK)
+        dom->last_tick_real = g_get_real_time();
+    else
+        g_debug("Domain '%s': %s after %.1f s (waited %.1f s to be sent): %s", dom->name,
+                ping == HB_PING_MISS ? "missed tick" : "ping without verdict",
+                (now - job->sent) / 1e6, (job->sent - job->queued) / 1e6,
+                job->detail ? job->detail : "stopping");
+    hbEngineFeedPing(dom->engine, ping, job->sent, now, &actions);
+    hbMonitorSettle(dom, &actions);
+    if (ping == HB_PING_TICK && dom->guest_boot != hbEngineBoot(dom->engine))
+        hbMonitorAgentReachable(dom);
+}
+
+
+/* The result reports what the attempt was made for, not what holds today. */
 static void
 hbMonitorRestartDone(HbDomain *dom, HbJob *job)
 {
     HbNotice notice = {
         .kind = HB_NOTICE_RESTART_ATTEMPT,
-        .attempt = hbEngineAttempts(dom->engine),
+        .attempt = job->attempt,
         .max = hbEngineConfig(dom->engine)->failure_attempts,
         .action = job->ok ? job->detail : hbActionToString(job->action),
         .result = job->ok ? "ok" : job->detail,
     };
+    double called = job->sent ? (job->sent - job->queued) / 1000.0 : 0;
+    HbActions actions;
 
-    if (job->ok)
-        g_message("Domain '%s': restart attempt %u: %s", dom->name, notice.attempt,
-                  job->detail);
-    else
-        g_warning("Domain '%s': restart attempt %u failed: %s", dom->name,
-                  notice.attempt, job->detail);
-    hbMonitorNotify(dom, &notice);
-    hbMonitorFeed(dom, HB_INPUT_RESTART_DONE);
+    if (job->dropped || job->cancelled) {
+        g_message("Domain '%s': restart attempt %u dropped: %s", dom->name, job->attempt,
+                  job->cancelled ? "virt-heartbeatd is stopping" : job->detail);
+    } else {
+        if (job->ok)
+            g_message("Domain '%s': restart attempt %u: %s (called %.1f ms after the "
+                      "decision)", dom->name, job->attempt, job->detail, called);
+        else
+            g_warning("Domain '%s': restart attempt %u failed: %s (called %.1f ms after "
+                      "the decision)", dom->name, job->attempt, job->detail, called);
+        hbMonitorNotify(dom, &notice);
+    }
+    hbEngineRestartDone(dom->engine, job->episode, job->ok && !job->dropped,
+                        g_get_monotonic_time(), &actions);
+    hbMonitorSettle(dom, &actions);
 }
 
 
@@ -630,6 +809,8 @@ hbMonitorJobDone(HbJob *job, gpointer data)
     HbMonitor *monitor = data;
     HbDomain *dom;
 
+    if (hbJobLane(job) == HB_LANE_GUEST && !job->cancelled)
+        hbMonitorCountRequest(monitor, job->uuid, -1);
     if (job->reply) {
         if (monitor->closing && !job->error)
             g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED, "virt-heartbeatd is stopping");
@@ -681,9 +862,13 @@ hbMonitorJobDone(HbJob *job, gpointer data)
 }
 
 
-/* The engine input for a lifecycle event; TIMER when it changes nothing. */
+/*
+ * The engine input for a lifecycle event; TIMER when it changes nothing.
+ * A crash whose <on_crash> has libvirt destroy or restart the domain is
+ * waited for: the stop or the resume that follows says what became of it.
+ */
 static HbInput
-hbMonitorInputForEvent(int event, int detail)
+hbMonitorInputForEvent(int event, int detail, gboolean crash_handled)
 {
     switch ((virDomainEventType) event) {
     case VIR_DOMAIN_EVENT_STARTED:
@@ -708,6 +893,15 @@ hbMonitorInputForEvent(int event, int detail)
         }
         return HB_INPUT_STOPPED;
     case VIR_DOMAIN_EVENT_CRASHED:
+        switch ((virDomainEventCrashedDetailType) detail) {
+        case VIR_DOMAIN_EVENT_CRASHED_PANICKED:
+            return crash_handled ? HB_INPUT_CRASH_HANDLED : HB_INPUT_CRASHED;
+        case VIR_DOMAIN_EVENT_CRASHED_CRASHLOADED:
+            /* A crash kernel took over and runs: the guest reboots itself. */
+            return HB_INPUT_REBOOT;
+        case VIR_DOMAIN_EVENT_CRASHED_LAST:
+            break;
+        }
         return HB_INPUT_CRASHED;
     case VIR_DOMAIN_EVENT_DEFINED:
     case VIR_DOMAIN_EVENT_UNDEFINED:
@@ -725,11 +919,12 @@ hbMonitorOnLifecycle(virDomainPtr vdom, int event, int detail, gpointer data)
     HbMonitor *monitor = data;
     char uuid[VIR_UUID_STRING_BUFLEN];
     HbDomain *dom;
-    HbInput input = hbMonitorInputForEvent(event, detail);
+    HbInput input;
 
-    if (virDomainGetUUIDString(vdom, uuid) < 0)
+    if (monitor->closing || virDomainGetUUIDString(vdom, uuid) < 0)
         return;
     dom = g_hash_table_lookup(monitor->domains, uuid);
+    input = hbMonitorInputForEvent(event, detail, dom && dom->crash_handled);
     g_debug("Domain '%s': lifecycle event %d/%d", virDomainGetName(vdom), event, detail);
 
     if (dom && input != HB_INPUT_TIMER)
@@ -832,6 +1027,13 @@ HbMonitor *
 hbMonitorNew(const HbDaemonConf *conf, HbProbeFunc probe, gpointer probe_data)
 {
     HbMonitor *monitor = g_new0(HbMonitor, 1);
+    HbWorkerLimits limits = { .threads = {
+        [HB_LANE_RESTART] = HB_RESTART_WORKERS,
+        [HB_LANE_PING] = conf->ping_workers,
+        [HB_LANE_SUSPECT] = conf->suspect_workers,
+        [HB_LANE_READ] = HB_READ_WORKERS,
+        [HB_LANE_GUEST] = conf->request_workers,
+    } };
 
     hbDaemonConfCopy(&monitor->conf, conf);
     if (monitor->conf.state_dir[0] &&
@@ -843,7 +1045,8 @@ hbMonitorNew(const HbDaemonConf *conf, HbProbeFunc probe, gpointer probe_data)
     monitor->domains = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
                                              (GDestroyNotify) hbDomainFree);
     monitor->syncing = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    monitor->worker = hbWorkerNew(conf->uri, conf->workers, probe, probe_data,
+    monitor->requests = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    monitor->worker = hbWorkerNew(conf->uri, &limits, probe, probe_data,
                                   hbMonitorJobDone, monitor);
     monitor->conn = hbConnNew(conf->uri, &hbMonitorConnCallbacks, monitor);
     return monitor;
@@ -873,9 +1076,11 @@ hbMonitorFree(HbMonitor *monitor)
     monitor->closing = TRUE;
     g_clear_handle_id(&monitor->list_retry, g_source_remove);
     hbConnFree(monitor->conn);
-    hbWorkerFree(monitor->worker);
+    /* Queued restarts and requests are cancelled; calls under way get a while. */
+    hbWorkerFree(monitor->worker, HB_STOP_WAIT_S);
     g_hash_table_unref(monitor->domains);
     g_hash_table_unref(monitor->syncing);
+    g_hash_table_unref(monitor->requests);
     hbDaemonConfClear(&monitor->conf);
     g_free(monitor);
 }
@@ -939,10 +1144,22 @@ hbMonitorRearm(HbMonitor *monitor, HbDomain *dom)
 void
 hbMonitorRequest(HbMonitor *monitor, HbDomain *dom, HbJob *job)
 {
+    const char *full;
+
     g_assert(job->reply);
     g_free(job->uuid);
     job->uuid = g_strdup(dom->uuid);
     job->defaults = monitor->conf.defaults;
+    /* Pings have threads of their own; requests wait in a bounded queue. */
+    if ((full = hbMonitorRequestRoom(monitor, dom->uuid))) {
+        g_set_error(&job->error, HB_ERROR, HB_ERROR_BUSY,
+                    "Domain '%s': too many %s under way (at most %u per domain, %u in all); "
+                    "try again later", dom->name, full, HB_REQUESTS_PER_DOMAIN,
+                    HB_REQUESTS_MAX);
+        job->reply(job, job->reply_data);
+        hbJobFree(job);
+        return;
+    }
     if (job->kind == HB_JOB_SHUTDOWN)
         hbMonitorFeed(dom, HB_INPUT_SHUTDOWN_REQUESTED);
     hbMonitorPushJob(monitor, job);
@@ -961,6 +1178,8 @@ const char *hbDomainUUID(HbDomain *dom) { return dom->uuid; }
 HbState hbDomainState(HbDomain *dom) { return hbEngineState(dom->engine); }
 guint hbDomainPercentage(HbDomain *dom) { return hbEnginePercentage(dom->engine); }
 guint hbDomainAttempts(HbDomain *dom) { return hbEngineAttempts(dom->engine); }
+guint64 hbDomainEpisode(HbDomain *dom) { return hbEngineEpisode(dom->engine); }
+guint64 hbDomainPings(HbDomain *dom, HbPing ping) { return hbEnginePings(dom->engine, ping); }
 gint64 hbDomainLastTick(HbDomain *dom) { return hbEngineLastTick(dom->engine) ? dom->last_tick_real : 0; }
 const HbConfig *hbDomainConfig(HbDomain *dom) { return hbEngineConfig(dom->engine); }
 const char *hbDomainConfigError(HbDomain *dom) { return dom->config_error; }

@@ -56,6 +56,8 @@ HbState hbDomainState(HbDomain *dom);
 guint hbDomainPercentage(HbDomain *dom);
 gboolean hbDomainIsHeartbeating(HbDomain *dom);
 guint hbDomainAttempts(HbDomain *dom);
+guint64 hbDomainEpisode(HbDomain *dom);
+guint64 hbDomainPings(HbDomain *dom, HbPing ping);
 gint64 hbDomainLastTick(HbDomain *dom);          /* wall clock, µs; 0: none */
 const HbConfig *hbDomainConfig(HbDomain *dom);
 const char *hbDomainConfigError(HbDomain *dom);  /* NULL: the metadata is valid */

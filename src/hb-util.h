@@ -29,6 +29,7 @@ typedef enum {
     HB_ERROR_VM_NOT_RUNNING,
     HB_ERROR_AGENT_UNAVAILABLE, /* "additions not available" */
     HB_ERROR_INVALID_ARGUMENT,
+    HB_ERROR_BUSY,             /* too many requests under way: try again later */
 
     HB_ERROR_LAST
 } HbErrorCode;

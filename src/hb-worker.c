@@ -12,11 +12,19 @@
 
 #define HB_AGENT_CHANNEL "org.qemu.guest_agent.0"
 
+typedef struct {
+    GThreadPool *pool;
+    guint threads;
+    guint busy;       /* main loop: jobs handed to the pool, not delivered yet */
+    GQueue waiting;   /* main loop: jobs waiting for a thread of this lane */
+} HbWorkerLane;
+
 struct _HbWorker {
     char *uri;
-    GThreadPool *pool;
+    HbWorkerLane lanes[HB_LANE_LAST];
     GAsyncQueue *idle_conns; /* virConnectPtr not in use by any job */
     GMainContext *context;   /* where results are delivered */
+    GCancellable *stopping;  /* cancelled when the worker stops */
     HbProbeFunc probe;
     gpointer probe_data;
     HbJobDoneFunc done;
@@ -27,6 +35,52 @@ typedef struct {
     HbWorker *worker;
     HbJob *job;
 } HbJobDelivery;
+
+struct _HbTicket {
+    gint ref;
+    gint open;
+};
+
+
+HbTicket *
+hbTicketNew(void)
+{
+    HbTicket *ticket = g_new0(HbTicket, 1);
+
+    g_atomic_ref_count_init(&ticket->ref);
+    ticket->open = 1;
+    return ticket;
+}
+
+
+HbTicket *
+hbTicketRef(HbTicket *ticket)
+{
+    g_atomic_ref_count_inc(&ticket->ref);
+    return ticket;
+}
+
+
+void
+hbTicketUnref(HbTicket *ticket)
+{
+    if (ticket && g_atomic_ref_count_dec(&ticket->ref))
+        g_free(ticket);
+}
+
+
+void
+hbTicketClose(HbTicket *ticket)
+{
+    g_atomic_int_set(&ticket->open, 0);
+}
+
+
+gboolean
+hbTicketIsOpen(HbTicket *ticket)
+{
+    return !ticket || g_atomic_int_get(&ticket->open);
+}
 
 
 void
@@ -70,6 +124,7 @@ hbJobFree(HbJob *job)
     hbGuestInfoClear(&job->info);
     hbExecStatusClear(&job->exec);
     g_free(job->metadata);
+    hbTicketUnref(job->ticket);
     g_free(job);
 }
 
@@ -100,6 +155,12 @@ hbDomainXmlInspect(const char *xml, HbDomainInfo *info, GError **error)
                                                      BAD_CAST "state");
         info->agent_connected = g_strcmp0(state, "connected") == 0;
     }
+    xmlXPathFreeObject(obj);
+
+    /* libvirt's default is destroy; only preserve leaves the crash to us. */
+    obj = xmlXPathEval(BAD_CAST "string(/domain/on_crash)", ctxt);
+    info->crash_handled = !(obj && obj->stringval &&
+                            xmlStrEqual(obj->stringval, BAD_CAST "preserve"));
     xmlXPathFreeObject(obj);
 
     obj = xmlXPathEval(BAD_CAST "/domain/devices/controller[@type='virtio-serial']", ctxt);
@@ -182,77 +243,140 @@ hbWorkerSync(HbJob *job, virConnectPtr conn)
 
 
 /*
- * One restart attempt, chosen from the domain's state now rather than when
- * it was asked for: the domain may have changed meanwhile.
+ * What a restart attempt does, chosen from the domain's state now rather
+ * than when it was decided: the domain may have changed meanwhile.
  */
-static gboolean
-hbWorkerRestartDomain(virDomainPtr dom, HbAction action, char **done)
-{
-    int state, reason;
+typedef enum {
+    HB_RESTART_NONE,
+    HB_RESTART_RESET,
+    HB_RESTART_RESET_RESUME, /* a reset crashed domain stays paused */
+    HB_RESTART_DESTROY_START,
+    HB_RESTART_START,
 
-    if (virDomainGetState(dom, &state, &reason, 0) < 0)
-        return FALSE;
+    HB_RESTART_LAST
+} HbRestartStep;
+
+static const char *hbRestartStepNames[HB_RESTART_LAST] = {
+    [HB_RESTART_NONE] = "none",
+    [HB_RESTART_RESET] = "reset",
+    [HB_RESTART_RESET_RESUME] = "reset+resume",
+    [HB_RESTART_DESTROY_START] = "destroy+start",
+    [HB_RESTART_START] = "start",
+};
+
+
+static HbRestartStep
+hbWorkerRestartStep(const HbJob *job, int state, int reason, char **why)
+{
+    gboolean restart = job->action == HB_ACTION_RESTART;
 
     switch ((virDomainState) state) {
     case VIR_DOMAIN_RUNNING:
     case VIR_DOMAIN_BLOCKED:
-        if (action == HB_ACTION_RESTART) {
-            *done = g_strdup("destroy+start");
-            return virDomainDestroy(dom) == 0 && virDomainCreate(dom) == 0;
-        }
-        *done = g_strdup("reset");
-        return virDomainReset(dom, 0) == 0;
-    case VIR_DOMAIN_CRASHED:
+        return restart ? HB_RESTART_DESTROY_START : HB_RESTART_RESET;
     case VIR_DOMAIN_PAUSED:
-        if (state == VIR_DOMAIN_PAUSED && reason != VIR_DOMAIN_PAUSED_CRASHED) {
-            *done = g_strdup("none: the domain is paused");
-            return TRUE;
+        if (reason != VIR_DOMAIN_PAUSED_CRASHED) {
+            *why = g_strdup("the domain is paused");
+            return HB_RESTART_NONE;
         }
-        if (action == HB_ACTION_RESTART) {
-            *done = g_strdup("destroy+start");
-            return virDomainDestroy(dom) == 0 && virDomainCreate(dom) == 0;
-        }
-        /* A reset crashed domain stays paused. */
-        *done = g_strdup("reset+resume");
-        return virDomainReset(dom, 0) == 0 && virDomainResume(dom) == 0;
+        G_GNUC_FALLTHROUGH;
+    case VIR_DOMAIN_CRASHED:
+        return restart ? HB_RESTART_DESTROY_START : HB_RESTART_RESET_RESUME;
     case VIR_DOMAIN_SHUTOFF:
-        if (reason != VIR_DOMAIN_SHUTOFF_CRASHED && reason != VIR_DOMAIN_SHUTOFF_FAILED) {
-            *done = g_strdup("none: the domain was shut off on purpose");
-            return TRUE;
-        }
-        *done = g_strdup("start");
-        return virDomainCreate(dom) == 0;
+        if (reason == VIR_DOMAIN_SHUTOFF_CRASHED || reason == VIR_DOMAIN_SHUTOFF_FAILED)
+            return HB_RESTART_START;
+        /* This episode's own destroy, with the start not made. */
+        if (job->start_if_off && reason == VIR_DOMAIN_SHUTOFF_DESTROYED)
+            return HB_RESTART_START;
+        *why = g_strdup("the domain was shut off on purpose");
+        return HB_RESTART_NONE;
     case VIR_DOMAIN_NOSTATE:
     case VIR_DOMAIN_SHUTDOWN:
     case VIR_DOMAIN_PMSUSPENDED:
     case VIR_DOMAIN_LAST:
         break;
     }
-    *done = g_strdup_printf("none: domain state %d", state);
-    return TRUE;
+    *why = g_strdup_printf("domain state %d", state);
+    return HB_RESTART_NONE;
+}
+
+
+/* Each call is made only while the episode is open; -1 with no error: dropped. */
+static int
+hbWorkerRestartCall(HbJob *job, virDomainPtr dom, int (*call)(virDomainPtr dom))
+{
+    if (!hbTicketIsOpen(job->ticket)) {
+        job->dropped = TRUE;
+        return -1;
+    }
+    if (!job->sent)
+        job->sent = g_get_monotonic_time();
+    return call(dom);
+}
+
+
+static int hbWorkerReset(virDomainPtr dom) { return virDomainReset(dom, 0); }
+
+
+static int
+hbWorkerRestartDomain(HbJob *job, virDomainPtr dom, HbRestartStep step)
+{
+    switch (step) {
+    case HB_RESTART_NONE:
+        return 0;
+    case HB_RESTART_RESET:
+        return hbWorkerRestartCall(job, dom, hbWorkerReset);
+    case HB_RESTART_RESET_RESUME:
+        if (hbWorkerRestartCall(job, dom, hbWorkerReset) < 0)
+            return -1;
+        return virDomainResume(dom);
+    case HB_RESTART_DESTROY_START:
+        if (hbWorkerRestartCall(job, dom, virDomainDestroy) < 0)
+            return -1;
+        /* Destroyed: the start belongs to the attempt, whatever happens meanwhile. */
+        return virDomainCreate(dom);
+    case HB_RESTART_START:
+        return hbWorkerRestartCall(job, dom, virDomainCreate);
+    case HB_RESTART_LAST:
+        break;
+    }
+    g_return_val_if_reached(-1);
 }
 
 
 static void
 hbWorkerRestart(HbJob *job, virConnectPtr conn)
 {
-    g_autoptr(virDomain) dom = virDomainLookupByUUIDString(conn, job->uuid);
-    g_autofree char *done = NULL;
+    g_autoptr(virDomain) dom = NULL;
+    g_autofree char *why = NULL;
+    HbRestartStep step;
+    int state, reason;
 
-    if (dom)
-        job->ok = hbWorkerRestartDomain(dom, job->action, &done);
-    if (job->ok)
-        job->detail = g_steal_pointer(&done);
-    else if (done)
-        job->detail = g_strdup_printf("%s: %s", done, hbUtilLastError());
-    else
+    if (!hbTicketIsOpen(job->ticket)) {
+        job->dropped = TRUE;
+        return;
+    }
+    if (!(dom = virDomainLookupByUUIDString(conn, job->uuid)) ||
+        virDomainGetState(dom, &state, &reason, 0) < 0) {
         job->detail = g_strdup(hbUtilLastError());
+        return;
+    }
+    step = hbWorkerRestartStep(job, state, reason, &why);
+    job->ok = hbWorkerRestartDomain(job, dom, step) == 0;
+    if (job->dropped)
+        job->detail = g_strdup("the episode ended before the call");
+    else if (step == HB_RESTART_NONE)
+        job->detail = g_strdup_printf("none: %s", why);
+    else if (job->ok)
+        job->detail = g_strdup(hbRestartStepNames[step]);
+    else
+        job->detail = g_strdup_printf("%s: %s", hbRestartStepNames[step], hbUtilLastError());
 }
 
 
 /* A request of the guest OS interface; job->error says why it failed. */
 static void
-hbWorkerRequest(HbJob *job, virConnectPtr conn)
+hbWorkerRequest(HbJob *job, virConnectPtr conn, GCancellable *cancellable)
 {
     g_autoptr(virDomain) dom = virDomainLookupByUUIDString(conn, job->uuid);
     int ret = -1;
@@ -270,7 +394,7 @@ hbWorkerRequest(HbJob *job, virConnectPtr conn)
         break;
     case HB_JOB_EXEC:
         ret = hbGuestExec(dom, job->path, (const char *const *) job->args,
-                          job->exec_timeout, &job->exec, &job->error);
+                          job->exec_timeout, cancellable, &job->exec, &job->error);
         break;
     case HB_JOB_TIME_SYNC:
         ret = hbGuestSyncTime(dom, &job->error);
@@ -316,12 +440,50 @@ hbWorkerRepeatable(HbJobKind kind)
 }
 
 
+HbLane
+hbJobLane(const HbJob *job)
+{
+    switch (job->kind) {
+    case HB_JOB_RESTART:
+        return HB_LANE_RESTART;
+    case HB_JOB_PING:
+        return job->suspect ? HB_LANE_SUSPECT : HB_LANE_PING;
+    case HB_JOB_SYNC:
+    case HB_JOB_LIST:
+        return HB_LANE_READ;
+    case HB_JOB_GUEST_INFO:
+    case HB_JOB_SHUTDOWN:
+    case HB_JOB_EXEC:
+    case HB_JOB_TIME_SYNC:
+    case HB_JOB_INSTALL_AGENT:
+    case HB_JOB_METADATA:
+    case HB_JOB_LAST:
+        break;
+    }
+    return HB_LANE_GUEST;
+}
+
+
+/* On the main loop: a thread of the lane is free for the job. */
+static void
+hbWorkerStart(HbWorker *worker, HbWorkerLane *lane, HbJob *job)
+{
+    lane->busy++;
+    g_thread_pool_push(lane->pool, job, NULL);
+}
+
+
 static gboolean
 hbWorkerDeliver(gpointer opaque)
 {
     HbJobDelivery *delivery = opaque;
+    HbWorker *worker = delivery->worker;
+    HbWorkerLane *lane = &worker->lanes[hbJobLane(delivery->job)];
 
-    delivery->worker->done(delivery->job, delivery->worker->done_data);
+    lane->busy--;
+    if (lane->waiting.length > 0 && !g_cancellable_is_cancelled(worker->stopping))
+        hbWorkerStart(worker, lane, g_queue_pop_head(&lane->waiting));
+    worker->done(delivery->job, worker->done_data);
     g_free(delivery);
     return G_SOURCE_REMOVE;
 }
@@ -361,6 +523,7 @@ hbWorkerExecute(HbWorker *worker, HbJob *job, virConnectPtr conn)
 {
     switch (job->kind) {
     case HB_JOB_PING:
+        job->sent = g_get_monotonic_time();
         job->probe = worker->probe(conn, job->uuid, job->timeout, &job->detail,
                                    worker->probe_data);
         break;
@@ -379,7 +542,7 @@ hbWorkerExecute(HbWorker *worker, HbJob *job, virConnectPtr conn)
     case HB_JOB_TIME_SYNC:
     case HB_JOB_INSTALL_AGENT:
     case HB_JOB_METADATA:
-        hbWorkerRequest(job, conn);
+        hbWorkerRequest(job, conn, worker->stopping);
         break;
     case HB_JOB_LAST:
         g_assert_not_reached();
@@ -435,19 +598,25 @@ hbWorkerCloseConn(gpointer conn)
 
 
 HbWorker *
-hbWorkerNew(const char *uri, guint threads, HbProbeFunc probe, gpointer probe_data,
-            HbJobDoneFunc done, gpointer done_data)
+hbWorkerNew(const char *uri, const HbWorkerLimits *limits, HbProbeFunc probe,
+            gpointer probe_data, HbJobDoneFunc done, gpointer done_data)
 {
     HbWorker *worker = g_new0(HbWorker, 1);
 
     worker->uri = g_strdup(uri);
     worker->idle_conns = g_async_queue_new_full(hbWorkerCloseConn);
     worker->context = g_main_context_ref_thread_default();
+    worker->stopping = g_cancellable_new();
     worker->probe = probe;
     worker->probe_data = probe_data;
     worker->done = done;
     worker->done_data = done_data;
-    worker->pool = g_thread_pool_new(hbWorkerRun, worker, threads, FALSE, NULL);
+    for (int i = 0; i < HB_LANE_LAST; i++) {
+        HbWorkerLane *lane = &worker->lanes[i];
+        lane->threads = MAX(limits->threads[i], 1);
+        lane->pool = g_thread_pool_new(hbWorkerRun, worker, lane->threads, FALSE, NULL);
+        g_queue_init(&lane->waiting);
+    }
     return worker;
 }
 
@@ -455,23 +624,86 @@ hbWorkerNew(const char *uri, guint threads, HbProbeFunc probe, gpointer probe_da
 void
 hbWorkerPush(HbWorker *worker, HbJob *job)
 {
-    g_thread_pool_push(worker->pool, job, NULL);
+    HbWorkerLane *lane = &worker->lanes[hbJobLane(job)];
+
+    job->queued = g_get_monotonic_time();
+    if (lane->busy < lane->threads)
+        hbWorkerStart(worker, lane, job);
+    else
+        g_queue_push_tail(&lane->waiting, job);
 }
 
 
-/*
- * Runs the jobs still queued, waits for them, and delivers every
- * result still pending so no job outlives the worker.
- */
-void
-hbWorkerFree(HbWorker *worker)
+guint
+hbWorkerPending(HbWorker *worker, HbLane lane)
 {
+    return worker->lanes[lane].busy + worker->lanes[lane].waiting.length;
+}
+
+
+guint
+hbWorkerBusy(HbWorker *worker, HbLane lane)
+{
+    return worker->lanes[lane].busy;
+}
+
+
+static guint
+hbWorkerRunning(HbWorker *worker)
+{
+    guint busy = 0;
+
+    for (int i = 0; i < HB_LANE_LAST; i++)
+        busy += worker->lanes[i].busy;
+    return busy;
+}
+
+
+static gboolean
+hbWorkerWaitOver(gpointer data)
+{
+    gboolean *over = data;
+
+    *over = TRUE;
+    return G_SOURCE_REMOVE;
+}
+
+
+void
+hbWorkerFree(HbWorker *worker, guint wait_s)
+{
+    g_autoptr(GSource) timeout = NULL;
+    gboolean over = FALSE;
+
     if (!worker)
         return;
-    g_thread_pool_free(worker->pool, FALSE, TRUE);
-    while (g_main_context_iteration(worker->context, FALSE))
-        ;
+    g_cancellable_cancel(worker->stopping);
+    for (int i = 0; i < HB_LANE_LAST; i++) {
+        HbJob *job;
+        while ((job = g_queue_pop_head(&worker->lanes[i].waiting))) {
+            job->cancelled = TRUE;
+            worker->done(job, worker->done_data);
+        }
+    }
+
+    timeout = g_timeout_source_new_seconds(wait_s);
+    g_source_set_callback(timeout, hbWorkerWaitOver, &over, NULL);
+    g_source_attach(timeout, worker->context);
+    while (hbWorkerRunning(worker) > 0 && !over)
+        g_main_context_iteration(worker->context, TRUE);
+    g_source_destroy(timeout);
+    if (hbWorkerRunning(worker) > 0) {
+        /* Their threads still use the worker: leave it to the process's exit. */
+        g_warning("%u libvirt calls still under way after %u s; not waiting for them",
+                  hbWorkerRunning(worker), wait_s);
+        return;
+    }
+
+    for (int i = 0; i < HB_LANE_LAST; i++)
+        g_thread_pool_free(worker->lanes[i].pool, FALSE, TRUE);
+    /* Every job was delivered: nothing is left in the context for us. */
     g_async_queue_unref(worker->idle_conns);
+    g_object_unref(worker->stopping);
     g_main_context_unref(worker->context);
     g_free(worker->uri);
     g_free(worker);

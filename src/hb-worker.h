@@ -1,7 +1,9 @@
 /*
  * Worker threads for everything that talks to libvirt on behalf of the
- * monitor: pings, restart attempts and domain reads. Each job borrows a
- * connection no other job uses meanwhile; results return to the main loop.
+ * monitor: pings, restart attempts, domain reads and guest requests. Each
+ * kind has threads of its own, so nothing waits behind another kind; each
+ * job borrows a connection no other job uses meanwhile; results return to
+ * the main loop.
  */
 #pragma once
 
@@ -35,11 +37,37 @@ typedef struct {
     gboolean has_agent; /* an org.qemu.guest_agent.0 channel is defined */
     gboolean agent_connected; /* its port is open (live XML) */
     gboolean has_serial_controller; /* a channel can be hot-plugged */
+    gboolean crash_handled; /* <on_crash> is not preserve: libvirt destroys or restarts */
     char *metadata;     /* the <heartbeat/> element, or NULL */
     char *error;        /* the domain XML could not be read or inspected */
 } HbDomainInfo;
 
 void hbDomainInfoFree(HbDomainInfo *info);
+
+/*
+ * Whether what a job was queued for still holds: the monitor closes it
+ * (an episode ended, a domain left) and the worker checks it right before
+ * it acts. Thread-safe.
+ */
+typedef struct _HbTicket HbTicket;
+
+HbTicket *hbTicketNew(void);
+HbTicket *hbTicketRef(HbTicket *ticket);
+void hbTicketUnref(HbTicket *ticket);
+void hbTicketClose(HbTicket *ticket);
+gboolean hbTicketIsOpen(HbTicket *ticket);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(HbTicket, hbTicketUnref)
+
+/* The capacity each kind of job has; none waits behind another kind. */
+typedef enum {
+    HB_LANE_RESTART,  /* restart attempts: first, never behind a ping */
+    HB_LANE_PING,     /* pings to domains whose last ping did not miss */
+    HB_LANE_SUSPECT,  /* pings to domains whose last ping missed: these may hang */
+    HB_LANE_READ,     /* domain reads */
+    HB_LANE_GUEST,    /* guest requests: info, exec, shutdown, time, metadata */
+
+    HB_LANE_LAST
+} HbLane;
 
 typedef struct _HbJob HbJob;
 typedef void (*HbJobDoneFunc)(HbJob *job, gpointer data);
@@ -48,8 +76,17 @@ struct _HbJob {
     HbJobKind kind;
     char *uuid;          /* PING, RESTART, SYNC */
     guint timeout;       /* PING: seconds */
+    gboolean suspect;    /* PING: the last ping missed */
     HbAction action;     /* RESTART */
+    guint64 episode;     /* RESTART: the episode it was decided in */
+    guint attempt;       /* RESTART: its number in that episode */
+    gboolean start_if_off; /* RESTART: a destroyed domain is ours to start */
+    HbTicket *ticket;    /* RESTART: closed when the episode ends */
+    gboolean dropped;    /* RESTART: not made, the ticket was closed */
     guint64 generation;  /* the monitor's connection generation when queued */
+    gint64 queued;       /* monotonic: handed to the worker */
+    gint64 sent;         /* monotonic: the worker began the libvirt call */
+    gboolean cancelled;  /* never run: the worker stopped first */
 
     HbProbeResult probe; /* PING */
     gboolean ok;         /* RESTART, SYNC, LIST */
@@ -74,14 +111,30 @@ struct _HbJob {
 };
 
 HbJob *hbJobNew(HbJobKind kind, const char *uuid);
+HbLane hbJobLane(const HbJob *job);
 void hbJobFree(HbJob *job);
 
 typedef struct _HbWorker HbWorker;
 
-HbWorker *hbWorkerNew(const char *uri, guint threads, HbProbeFunc probe,
+/* Thread counts per lane; libvirt connections are one per thread. */
+typedef struct {
+    guint threads[HB_LANE_LAST];
+} HbWorkerLimits;
+
+HbWorker *hbWorkerNew(const char *uri, const HbWorkerLimits *limits, HbProbeFunc probe,
                       gpointer probe_data, HbJobDoneFunc done, gpointer done_data);
+/* On the main loop. The job waits for a thread of its lane, never another's. */
 void hbWorkerPush(HbWorker *worker, HbJob *job);
-void hbWorkerFree(HbWorker *worker);
+/* Jobs of @lane queued or running. */
+guint hbWorkerPending(HbWorker *worker, HbLane lane);
+/* Jobs of @lane running: libvirt calls in flight. */
+guint hbWorkerBusy(HbWorker *worker, HbLane lane);
+/*
+ * Stop: queued jobs are delivered cancelled at once, running ones are
+ * waited for up to @wait_s seconds; a job still running then is left to
+ * the process's exit. Every job delivered has its done function called.
+ */
+void hbWorkerFree(HbWorker *worker, guint wait_s);
 
 /* Exposed for tests: what a domain's XML says. */
 int hbDomainXmlInspect(const char *xml, HbDomainInfo *info, GError **error);

@@ -23,6 +23,7 @@ typedef enum {
     HB_EXIT_VM_NOT_RUNNING = 4,
     HB_EXIT_AGENT_UNAVAILABLE = 5,
     HB_EXIT_DAEMON_UNREACHABLE = 6,
+    HB_EXIT_BUSY = 7,
 } HbExit;
 
 typedef struct {
@@ -103,6 +104,7 @@ hbCliExitFor(const GError *err)
         case HB_ERROR_VM_NOT_RUNNING: return HB_EXIT_VM_NOT_RUNNING;
         case HB_ERROR_AGENT_UNAVAILABLE: return HB_EXIT_AGENT_UNAVAILABLE;
         case HB_ERROR_INVALID_ARGUMENT: return HB_EXIT_USAGE;
+        case HB_ERROR_BUSY: return HB_EXIT_BUSY;
         case HB_ERROR_FAILED:
         case HB_ERROR_LAST:
             break;
@@ -224,6 +226,14 @@ hbCliStatusJson(HbDBusDomain1 *d)
     json_builder_add_int_value(b, hb_dbus_domain1_get_heartbeat_percentage(d));
     json_builder_set_member_name(b, "restart_attempts");
     json_builder_add_int_value(b, hb_dbus_domain1_get_restart_attempts(d));
+    json_builder_set_member_name(b, "episode");
+    json_builder_add_int_value(b, hb_dbus_domain1_get_episode(d));
+    json_builder_set_member_name(b, "pings_ticked");
+    json_builder_add_int_value(b, hb_dbus_domain1_get_pings_ticked(d));
+    json_builder_set_member_name(b, "pings_missed");
+    json_builder_add_int_value(b, hb_dbus_domain1_get_pings_missed(d));
+    json_builder_set_member_name(b, "pings_no_verdict");
+    json_builder_add_int_value(b, hb_dbus_domain1_get_pings_no_verdict(d));
     json_builder_set_member_name(b, "last_tick");
     if (hb_dbus_domain1_get_last_tick(d) > 0) {
         g_autofree char *when = hbCliIsoTime(hb_dbus_domain1_get_last_tick(d));
@@ -331,6 +341,11 @@ hbCliStatus(HbDBusDomain1 *d)
     printf("Heartbeating:         %s\n", hb_dbus_domain1_get_is_heartbeating(d) ? "yes" : "no");
     printf("Heartbeat percentage: %u\n", hb_dbus_domain1_get_heartbeat_percentage(d));
     printf("Restart attempts:     %u\n", hb_dbus_domain1_get_restart_attempts(d));
+    printf("Episode:              %" G_GUINT64_FORMAT "\n", hb_dbus_domain1_get_episode(d));
+    printf("Pings:                %" G_GUINT64_FORMAT " answered, %" G_GUINT64_FORMAT
+           " missed, %" G_GUINT64_FORMAT " without verdict\n",
+           hb_dbus_domain1_get_pings_ticked(d), hb_dbus_domain1_get_pings_missed(d),
+           hb_dbus_domain1_get_pings_no_verdict(d));
     printf("Last tick:            %s\n", last ? last : "none");
     printf("Agent connected:      %s\n", hb_dbus_domain1_get_agent_connected(d) ? "yes" : "no");
     if (config_error && config_error[0])

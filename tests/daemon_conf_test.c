@@ -42,7 +42,9 @@ test_shipped_file_is_defaults(void **state)
                                       FALSE, errors), 0);
     assert_string_equal(conf.uri, "qemu:///system");
     assert_false(conf.monitor_all);
-    assert_int_equal(conf.workers, 8);
+    assert_int_equal(conf.ping_workers, 4);
+    assert_int_equal(conf.suspect_workers, 8);
+    assert_int_equal(conf.request_workers, 4);
     assert_true(g_str_has_suffix(conf.state_dir, "/lib/virt-heartbeat"));
     assert_memory_equal(&conf.defaults, &defaults, sizeof(defaults));
     hbDaemonConfClear(&conf);
@@ -53,7 +55,7 @@ static void
 test_every_key(void **state)
 {
     g_autofree char *path = write_conf(
-        "[daemon]\nuri=test:///default\nmonitor_all=true\nworkers=3\nstate_dir=\n"
+        "[daemon]\nuri=test:///default\nmonitor_all=true\nsuspect_workers=3\nstate_dir=\n"
         "[defaults]\ntime=30\nrate=5\naction=none\nboot_grace=0\n");
     g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
     HbDaemonConf conf;
@@ -62,7 +64,7 @@ test_every_key(void **state)
     assert_int_equal(hbDaemonConfLoad(&conf, path, FALSE, errors), 0);
     assert_string_equal(conf.uri, "test:///default");
     assert_true(conf.monitor_all);
-    assert_int_equal(conf.workers, 3);
+    assert_int_equal(conf.suspect_workers, 3);
     assert_string_equal(conf.state_dir, "");
     assert_int_equal(conf.defaults.time, 30);
     assert_int_equal(conf.defaults.rate, 5);
@@ -78,12 +80,12 @@ static void
 test_errors_name_file_and_line(void **state)
 {
     g_autofree char *path = write_conf(
-        "# comment\n[daemon]\nworkers=0\nmonitor_all=maybe\nspeed=3\n"
+        "# comment\n[daemon]\nping_workers=0\nmonitor_all=maybe\nspeed=3\n"
         "[defaults]\ntime=1\nactoin=none\n[extra]\nx=1\n[daemon]\nstate_dir=rel/dir\n");
     g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
     const char *expected[] = {
         ":9: unknown group [extra]",
-        ":3: workers: '0' is not a whole number from 1 to 256",
+        ":3: ping_workers: '0' is not a whole number from 1 to 64",
         ":4: monitor_all: 'maybe' is not true or false",
         ":5: unknown key 'speed' in [daemon]",
         ":12: state_dir: 'rel/dir' is not an absolute path",

@@ -128,7 +128,6 @@ setup(void **state)
     conf.uri = g_strdup(TEST_URI);
     g_free(conf.state_dir);
     conf.state_dir = g_strdup("");
-    conf.workers = 4;
     fakeProbeReset();
     d->conn = virConnectOpen(TEST_URI);
     d->monitor = hbMonitorNew(&conf, fakeProbePing, NULL);

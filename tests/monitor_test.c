@@ -113,7 +113,7 @@ condConnected(gpointer data)
 
 
 static Fixture *
-fixtureStartIn(gboolean monitor_all, const char *state_dir)
+fixtureStartWith(gboolean monitor_all, const char *state_dir, guint request_workers)
 {
     Fixture *f = g_new0(Fixture, 1);
     HbDaemonConf conf;
@@ -123,8 +123,9 @@ fixtureStartIn(gboolean monitor_all, const char *state_dir)
     conf.uri = g_strdup(TEST_URI);
     g_free(conf.state_dir);
     conf.state_dir = g_strdup(state_dir);
-    conf.workers = 4;
     conf.monitor_all = monitor_all;
+    if (request_workers)
+        conf.request_workers = request_workers;
     fakeProbeReset();
     f->conn = virConnectOpen(TEST_URI);
     assert_non_null(f->conn);
@@ -135,6 +136,13 @@ fixtureStartIn(gboolean monitor_all, const char *state_dir)
     assert_true(testWaitFor(condConnected, f, 10));
     hbDaemonConfClear(&conf);
     return f;
+}
+
+
+static Fixture *
+fixtureStartIn(gboolean monitor_all, const char *state_dir)
+{
+    return fixtureStartWith(monitor_all, state_dir, 0);
 }
 
 
@@ -160,7 +168,7 @@ teardown(void **state)
     virDomainPtr *doms = NULL;
     int n = virConnectListAllDomains(f->conn, &doms, 0);
 
-    hbMonitorFree(f->monitor);
+    g_clear_pointer(&f->monitor, hbMonitorFree);
     /* Every domain but the driver's own "test" is the test's to remove. */
     for (int i = 0; i < n; i++) {
         if (!g_str_equal(virDomainGetName(doms[i]), "test"))
@@ -485,6 +493,116 @@ test_state_survives_restart(void **state)
 }
 
 
+static void
+recordJob(HbJob *job, gpointer data)
+{
+    GPtrArray *done = data;
+
+    g_ptr_array_add(done, job);
+}
+
+
+static gboolean
+condJobs(gpointer data)
+{
+    GPtrArray *done = data;
+
+    return done->len > 0;
+}
+
+
+/* A restart whose episode ended before a thread took it is never made. */
+static void
+test_restart_dropped_after_episode(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-drop", TRUE, NULL);
+    g_autofree char *uuid = testDomainUUID(dom);
+    g_autoptr(GPtrArray) done = g_ptr_array_new_with_free_func((GDestroyNotify) hbJobFree);
+    HbWorkerLimits limits = { .threads = { 1, 1, 1, 1, 1 } };
+    HbWorker *worker = hbWorkerNew(TEST_URI, &limits, fakeProbePing, NULL, recordJob, done);
+    HbJob *job = hbJobNew(HB_JOB_RESTART, uuid);
+    HbJob *result;
+    int state_before, state_after, reason;
+
+    assert_int_equal(virDomainGetState(dom, &state_before, &reason, 0), 0);
+    job->action = HB_ACTION_RESTART;
+    job->episode = 7;
+    job->attempt = 3;
+    job->ticket = hbTicketNew();
+    hbTicketClose(job->ticket);  /* a tick came back meanwhile */
+    hbWorkerPush(worker, job);
+    assert_true(testWaitFor(condJobs, done, 10));
+    result = done->pdata[0];
+    assert_true(result->dropped);
+    assert_false(result->ok);
+    assert_int_equal(result->sent, 0);   /* no libvirt call was made */
+    assert_int_equal(result->attempt, 3);
+    assert_int_equal(result->episode, 7);
+    assert_int_equal(virDomainGetState(dom, &state_after, &reason, 0), 0);
+    assert_int_equal(state_after, VIR_DOMAIN_RUNNING);
+    assert_int_equal(virDomainIsActive(dom), 1);
+    hbWorkerFree(worker, 5);
+}
+
+
+typedef struct {
+    guint replies;
+    guint busy;
+    guint stopping;
+} Replies;
+
+
+static void
+recordReply(HbJob *job, gpointer data)
+{
+    Replies *r = data;
+
+    r->replies++;
+    if (g_error_matches(job->error, HB_ERROR, HB_ERROR_BUSY))
+        r->busy++;
+    else if (job->error && strstr(job->error->message, "stopping"))
+        r->stopping++;
+}
+
+
+static void
+request(Fixture *f, const char *name, Replies *r)
+{
+    HbJob *job = hbJobNew(HB_JOB_GUEST_INFO, NULL);
+
+    job->reply = recordReply;
+    job->reply_data = r;
+    hbMonitorRequest(f->monitor, hbMonitorLookup(f->monitor, name), job);
+}
+
+
+/* Guest requests wait in a bounded queue; past it the caller is told. When
+ * the daemon stops, the queued ones are answered with an error at once. */
+static void
+test_requests_bounded_and_cancelled(void **state)
+{
+    Fixture *f = fixtureStartWith(FALSE, "", 1);
+    g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-busy", TRUE, FAST);
+    Replies r = { 0 };
+
+    waitState(f, "hb-busy", HB_STATE_OK);
+    testSpin(500); /* the daemon's own guest-info read of this boot */
+    /* Results come back through the main loop, which does not run here. */
+    for (int i = 0; i < 5; i++)
+        request(f, "hb-busy", &r);
+    assert_int_equal(r.replies, 1);
+    assert_int_equal(r.busy, 1);
+    hbMonitorFree(f->monitor);
+    f->monitor = NULL;
+    /* One request thread: the 3 still queued were cancelled, and told so. */
+    assert_int_equal(r.replies, 5);
+    assert_int_equal(r.busy, 1);
+    assert_int_equal(r.stopping, 3);
+    teardown((void **) &f);
+}
+
+
 int
 main(void)
 {
@@ -501,6 +619,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_undefine_removes, setup, teardown),
         cmocka_unit_test(test_monitor_all),
         cmocka_unit_test(test_state_survives_restart),
+        cmocka_unit_test_setup_teardown(test_restart_dropped_after_episode, setup, teardown),
+        cmocka_unit_test(test_requests_bounded_and_cancelled),
     };
 
     hbUtilInitLibvirt();
