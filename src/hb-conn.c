@@ -10,6 +10,8 @@
 #define HB_RECONNECT_MIN_S 1
 #define HB_RECONNECT_MAX_S 30
 
+typedef struct _HbConnOpening HbConnOpening;
+
 struct _HbConn {
     char *uri;
     HbConnCallbacks cb;
@@ -19,6 +21,20 @@ struct _HbConn {
     guint retry_source;
     guint retry_delay;
     guint drop_source;
+    HbConnOpening *opening; /* a virConnectOpen under way on a thread */
+};
+
+/*
+ * virConnectOpen blocks for as long as libvirtd takes to answer, so it runs
+ * on a thread of its own; the result comes back to the main loop.
+ */
+struct _HbConnOpening {
+    gint ref;
+    HbConn *conn;          /* main loop only; NULL: nobody waits any more */
+    char *uri;
+    virConnectPtr result;  /* set by the thread */
+    char *error;
+    GMainContext *context;
 };
 
 
@@ -143,14 +159,10 @@ hbConnNoSupport(void)
 }
 
 
+/* Keepalive first: from then on a call to a libvirtd that hangs is bounded. */
 static int
-hbConnOpen(HbConn *conn)
+hbConnSetUp(HbConn *conn)
 {
-    conn->conn = virConnectOpen(conn->uri);
-    if (!conn->conn) {
-        g_warning("Cannot connect to %s: %s", conn->uri, hbUtilLastError());
-        return -1;
-    }
     if (virConnectSetKeepAlive(conn->conn, HB_KEEPALIVE_INTERVAL, HB_KEEPALIVE_COUNT) < 0) {
         if (!hbConnNoSupport())
             goto error;
@@ -177,6 +189,61 @@ hbConnOpen(HbConn *conn)
     g_warning("Cannot set up the connection to %s: %s", conn->uri, hbUtilLastError());
     hbConnDrop(conn);
     return -1;
+}
+
+
+static void
+hbConnOpeningUnref(HbConnOpening *opening)
+{
+    if (!g_atomic_ref_count_dec(&opening->ref))
+        return;
+    if (opening->result)
+        virConnectClose(opening->result);
+    g_free(opening->uri);
+    g_free(opening->error);
+    g_main_context_unref(opening->context);
+    g_free(opening);
+}
+
+
+/* On the main loop: the thread is done. */
+static gboolean
+hbConnOpened(gpointer data)
+{
+    HbConnOpening *opening = data;
+    HbConn *conn = opening->conn;
+
+    if (!conn)
+        return G_SOURCE_REMOVE;
+    conn->opening = NULL;
+    if (!opening->result) {
+        g_warning("Cannot connect to %s: %s", conn->uri, opening->error);
+        hbConnScheduleRetry(conn);
+        return G_SOURCE_REMOVE;
+    }
+    conn->conn = g_steal_pointer(&opening->result);
+    if (hbConnSetUp(conn) < 0) {
+        hbConnScheduleRetry(conn);
+        return G_SOURCE_REMOVE;
+    }
+    g_message("Connected to %s", conn->uri);
+    conn->retry_delay = HB_RECONNECT_MIN_S;
+    conn->cb.connected(conn->data);
+    return G_SOURCE_REMOVE;
+}
+
+
+static gpointer
+hbConnOpenThread(gpointer data)
+{
+    HbConnOpening *opening = data;
+
+    opening->result = virConnectOpen(opening->uri);
+    if (!opening->result)
+        opening->error = g_strdup(hbUtilLastError());
+    g_main_context_invoke_full(opening->context, G_PRIORITY_DEFAULT, hbConnOpened, opening,
+                               (GDestroyNotify) hbConnOpeningUnref);
+    return NULL;
 }
 
 
@@ -214,17 +281,21 @@ hbConnNew(const char *uri, const HbConnCallbacks *cb, gpointer data)
 }
 
 
-/* Connect now, or keep retrying with backoff until it works. */
+/* Connect, off the main loop, and keep retrying with backoff until it works. */
 void
 hbConnStart(HbConn *conn)
 {
-    if (hbConnOpen(conn) < 0) {
-        hbConnScheduleRetry(conn);
-        return;
-    }
-    g_message("Connected to %s", conn->uri);
-    conn->retry_delay = HB_RECONNECT_MIN_S;
-    conn->cb.connected(conn->data);
+    HbConnOpening *opening = g_new0(HbConnOpening, 1);
+    g_autoptr(GThread) thread = NULL;
+
+    g_atomic_ref_count_init(&opening->ref);
+    opening->conn = conn;
+    opening->uri = g_strdup(conn->uri);
+    opening->context = g_main_context_ref_thread_default();
+    /* The thread's reference, handed to the main loop when it is done;
+     * conn->opening is valid until then. */
+    conn->opening = opening;
+    thread = g_thread_new("hb-connect", hbConnOpenThread, opening);
 }
 
 
@@ -235,6 +306,9 @@ hbConnFree(HbConn *conn)
         return;
     g_clear_handle_id(&conn->retry_source, g_source_remove);
     g_clear_handle_id(&conn->drop_source, g_source_remove);
+    /* An open under way finds nobody waiting and closes what it opened. */
+    if (conn->opening)
+        conn->opening->conn = NULL;
     hbConnDrop(conn);
     g_array_unref(conn->callback_ids);
     g_free(conn->uri);
