@@ -9,22 +9,25 @@
 
 
 /*
- * Errors that say nothing about the guest: no verdict. Takes the code, not
- * the virErrorPtr: virConnectIsAlive() resets the thread's last error.
+ * Errors that say nothing about the guest are no verdict: the domain is
+ * gone or not running, libvirtd is unreachable, or a job of someone else's
+ * holds the domain ("cannot acquire state change lock"). Anything else on a
+ * live connection is the agent not answering.
  */
-static gboolean
-hbProbeErrorIsVoid(virConnectPtr conn, int code)
+HbProbeResult
+hbProbeClassifyError(int code, gboolean alive)
 {
     switch ((virErrorNumber) code) {
     case VIR_ERR_NO_DOMAIN:
     case VIR_ERR_OPERATION_INVALID: /* domain is not running */
+    case VIR_ERR_OPERATION_TIMEOUT: /* the domain's job lock is held */
     case VIR_ERR_SYSTEM_ERROR:
     case VIR_ERR_RPC:
     case VIR_ERR_NO_CONNECT:
     case VIR_ERR_INVALID_CONN:
-        return TRUE;
+        return HB_PROBE_VOID;
     default:
-        return virConnectIsAlive(conn) != 1;
+        return alive ? HB_PROBE_MISS : HB_PROBE_VOID;
     }
 }
 
@@ -35,12 +38,15 @@ hbProbeAgentPing(virConnectPtr conn, const char *uuid, guint timeout,
 {
     g_autoptr(virDomain) dom = virDomainLookupByUUIDString(conn, uuid);
     g_autofree char *reply = NULL;
+    int code;
 
     if (dom)
         reply = virDomainQemuAgentCommand(dom, "{\"execute\":\"guest-ping\"}", timeout, 0);
     if (reply)
         return HB_PROBE_OK;
 
+    /* The code first: virConnectIsAlive() resets the thread's last error. */
+    code = virGetLastErrorCode();
     *detail = g_strdup(hbUtilLastError());
-    return hbProbeErrorIsVoid(conn, virGetLastErrorCode()) ? HB_PROBE_VOID : HB_PROBE_MISS;
+    return hbProbeClassifyError(code, virConnectIsAlive(conn) == 1);
 }

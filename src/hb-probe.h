@@ -18,5 +18,7 @@ typedef enum {
 typedef HbProbeResult (*HbProbeFunc)(virConnectPtr conn, const char *uuid,
                                      guint timeout, char **detail, gpointer data);
 
+/* What a failed ping with libvirt error @code says; @alive: the connection is. */
+HbProbeResult hbProbeClassifyError(int code, gboolean alive);
 HbProbeResult hbProbeAgentPing(virConnectPtr conn, const char *uuid, guint timeout,
                                char **detail, gpointer data);

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "hb-guest.h"
+#include "hb-probe.h"
 
 
 static char *
@@ -121,6 +122,20 @@ test_exec_command(void **state)
 }
 
 
+/* Only the agent's own silence is a miss; libvirt's troubles are no verdict. */
+static void
+test_ping_errors(void **state)
+{
+    assert_int_equal(hbProbeClassifyError(VIR_ERR_AGENT_UNRESPONSIVE, TRUE), HB_PROBE_MISS);
+    assert_int_equal(hbProbeClassifyError(VIR_ERR_AGENT_UNRESPONSIVE, FALSE), HB_PROBE_VOID);
+    assert_int_equal(hbProbeClassifyError(VIR_ERR_OPERATION_TIMEOUT, TRUE), HB_PROBE_VOID);
+    assert_int_equal(hbProbeClassifyError(VIR_ERR_OPERATION_INVALID, TRUE), HB_PROBE_VOID);
+    assert_int_equal(hbProbeClassifyError(VIR_ERR_NO_DOMAIN, TRUE), HB_PROBE_VOID);
+    assert_int_equal(hbProbeClassifyError(VIR_ERR_RPC, TRUE), HB_PROBE_VOID);
+    assert_int_equal(hbProbeClassifyError(VIR_ERR_INTERNAL_ERROR, TRUE), HB_PROBE_MISS);
+}
+
+
 int
 main(void)
 {
@@ -129,6 +144,7 @@ main(void)
         cmocka_unit_test(test_exec_status),
         cmocka_unit_test(test_exec_output_bounded),
         cmocka_unit_test(test_exec_command),
+        cmocka_unit_test(test_ping_errors),
     };
 
     return cmocka_run_group_tests_name("guest", tests, NULL, NULL);
