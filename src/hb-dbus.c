@@ -425,7 +425,8 @@ hbDBusOnListDomains(HbDBusManager1 *manager, GDBusMethodInvocation *invocation,
                     gpointer data)
 {
     HbDBus *dbus = data;
-    g_autolist(GList) doms = hbMonitorDomains(dbus->monitor);
+    /* The list is ours; the domains are the monitor's. */
+    g_autoptr(GList) doms = hbMonitorDomains(dbus->monitor);
     g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
 
     for (GList *l = doms; l; l = l->next)

@@ -207,6 +207,95 @@ parseObject(JsonParser *parser, const char *text)
 }
 
 
+typedef struct {
+    GVariant *reply;
+    GError *error;
+    gboolean done;
+} Call;
+
+
+static void
+callDone(GObject *source, GAsyncResult *res, gpointer data)
+{
+    Call *c = data;
+
+    c->reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), res, &c->error);
+    c->done = TRUE;
+}
+
+
+static gboolean
+condCallDone(gpointer data)
+{
+    return ((Call *) data)->done;
+}
+
+
+/* A Manager1 method called over the bus, the daemon's loop running meanwhile. */
+static void
+callManager(Call *c, const char *method, GVariant *args)
+{
+    *c = (Call) { 0 };
+    g_dbus_connection_call(bus, HB_DBUS_NAME, HB_DBUS_PATH, "org.virt_heartbeat.Manager1",
+                           method, args, NULL, G_DBUS_CALL_FLAGS_NONE, 10000, NULL,
+                           callDone, c);
+    assert_true(testWaitFor(condCallDone, c, 15));
+}
+
+
+static void
+callClear(Call *c)
+{
+    g_clear_pointer(&c->reply, g_variant_unref);
+    g_clear_error(&c->error);
+}
+
+
+/* ListDomains and the lookups return paths and leave the domains alone. */
+static void
+test_manager_methods(void **state)
+{
+    Daemon *d = *state;
+    g_autoptr(virDomain) dom = testDomainStart(d->conn, "hb-dbus", TRUE, FAST);
+    g_autofree char *uuid = testDomainUUID(dom);
+    g_autofree char *path = hbDBusDomainPath(uuid);
+    g_autofree const char **paths = NULL;
+    const char *got;
+    Call c;
+
+    waitState(d, "hb-dbus", "ok");
+    for (int i = 0; i < 3; i++) {
+        callManager(&c, "ListDomains", NULL);
+        assert_null(c.error);
+        g_variant_get(c.reply, "(^a&o)", &paths);
+        assert_int_equal(g_strv_length((char **) paths), 1);
+        assert_string_equal(paths[0], path);
+        g_clear_pointer(&paths, g_free);
+        callClear(&c);
+    }
+    callManager(&c, "LookupByName", g_variant_new("(s)", "hb-dbus"));
+    assert_null(c.error);
+    g_variant_get(c.reply, "(&o)", &got);
+    assert_string_equal(got, path);
+    callClear(&c);
+    callManager(&c, "LookupByUUID", g_variant_new("(s)", uuid));
+    assert_null(c.error);
+    g_variant_get(c.reply, "(&o)", &got);
+    assert_string_equal(got, path);
+    callClear(&c);
+    callManager(&c, "LookupByName", g_variant_new("(s)", "no-such-domain"));
+    assert_true(g_dbus_error_is_remote_error(c.error));
+    assert_true(g_error_matches(c.error, HB_ERROR, HB_ERROR_VM_UNKNOWN));
+    callClear(&c);
+    callManager(&c, "LookupByUUID", g_variant_new("(s)", ""));
+    assert_true(g_error_matches(c.error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT));
+    callClear(&c);
+    /* The domain objects are intact after all that. */
+    waitState(d, "hb-dbus", "ok");
+    assert_string_equal(hbDomainName(hbMonitorLookup(d->monitor, "hb-dbus")), "hb-dbus");
+}
+
+
 static void
 test_status_list_json(void **state)
 {
@@ -513,6 +602,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_daemon_not_running),
         cmocka_unit_test(test_config_command),
+        cmocka_unit_test_setup_teardown(test_manager_methods, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_list_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rearm, setup, teardown),
