@@ -254,26 +254,55 @@ test_attempt_spacing_and_exhaustion(void **state)
 {
     Fixture *f = *state;
     gint64 start = f->now;
+    gint64 t;
 
+    /* A guest that boots at once (boot time 0), then hangs. */
     feed(f, HB_INPUT_STARTED);
-    run_until(f, start + S(30), HB_INPUT_MISS);
+    run_until(f, start + S(1), HB_INPUT_TICK);
+    assert_int_equal(hbEngineBootTime(f->engine), 0);
+    t = hbEngineLastTick(f->engine) + S(10);
+    run_until(f, t, HB_INPUT_MISS);
     assert_int_equal(f->restarts, 1);
-    /* Attempts every 5 s even though boot grace (20 s) follows each one. */
-    run_until(f, start + S(35) - 1, HB_INPUT_MISS);
+    /* failure_interval (5 s) after the first attempt completed. */
+    run_until(f, t + S(5) - 1, HB_INPUT_MISS);
     assert_int_equal(f->restarts, 1);
-    run_until(f, start + S(35), HB_INPUT_MISS);
+    run_until(f, t + S(5), HB_INPUT_MISS);
     assert_int_equal(f->restarts, 2);
-    run_until(f, start + S(40), HB_INPUT_MISS);
+    /* That boot got no tick in 5 s: it took at least that, and the next
+     * wait is 5 s, half again, and a ping interval: 8.5 s. */
+    assert_int_equal(hbEngineBootTime(f->engine), S(5));
+    run_until(f, t + S(5) + S(8) + 500000 - 1, HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 2);
+    run_until(f, t + S(5) + S(8) + 500000, HB_INPUT_MISS);
     assert_int_equal(f->restarts, 3);
     assert_int_equal(f->exhausted, 0);
-    /* The last attempt gets its interval, then the episode fails. */
-    run_until(f, start + S(45), HB_INPUT_MISS);
+    /* The last attempt gets its wait (13.75 s), then the episode fails. */
+    run_until(f, t + S(27), HB_INPUT_MISS);
+    assert_int_equal(f->exhausted, 0);
+    run_until(f, t + S(28), HB_INPUT_MISS);
     assert_int_equal(f->restarts, 3);
     assert_int_equal(f->exhausted, 1);
     assert_int_equal(hbEngineState(f->engine), HB_STATE_FAILED);
-    run_until(f, start + S(500), HB_INPUT_MISS);
+    run_until(f, t + S(500), HB_INPUT_MISS);
     assert_int_equal(f->restarts, 3);
-    assert_int_equal(f->stopped, 1);
+}
+
+
+static void
+test_never_booted_waits_boot_grace(void **state)
+{
+    Fixture *f = *state;
+    gint64 start = f->now;
+
+    /* No tick since the start: its boot time is unknown, and each attempt
+     * waits boot_grace (20 s), the longest a boot may take. */
+    feed(f, HB_INPUT_STARTED);
+    run_until(f, start + S(30), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 1);
+    run_until(f, start + S(50) - 1, HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 1);
+    run_until(f, start + S(50), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 2);
 }
 
 
@@ -458,15 +487,16 @@ test_rearm(void **state)
     gint64 start = f->now;
 
     feed(f, HB_INPUT_STARTED);
-    run_until(f, start + S(45), HB_INPUT_MISS);
-    assert_int_equal(hbEngineState(f->engine), HB_STATE_FAILED);
+    /* Never booted: attempts at 30, 50 and 70 s (boot grace apart), failed at 90 s. */
+    run_until(f, start + S(80), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 3);
     feed(f, HB_INPUT_REARM);
     assert_int_equal(hbEngineState(f->engine), HB_STATE_WAITING);
     assert_int_equal(hbEngineAttempts(f->engine), 0);
-    /* The last reset (at 40 s) still has its boot grace (20 s), then a block. */
-    run_until(f, start + S(70) - 1, HB_INPUT_MISS);
+    /* The last reset (at 70 s) still has its boot grace (20 s), then a block. */
+    run_until(f, start + S(100) - 1, HB_INPUT_MISS);
     assert_int_equal(f->stopped, 1);
-    run_until(f, start + S(70), HB_INPUT_MISS);
+    run_until(f, start + S(100), HB_INPUT_MISS);
     assert_int_equal(f->stopped, 2);
     assert_int_equal(f->restarts, 4);
     /* Rearmed once grace is long over: a whole block from the rearm. */
@@ -556,8 +586,9 @@ test_own_destroy_keeps_episode(void **state)
     feed(f, HB_INPUT_STARTED);
     run_until(f, f->now + S(30), HB_INPUT_MISS);
     assert_int_equal(f->restarts, 1);
-    /* run_until finished the attempt; start another one and keep it in flight */
-    run_until(f, f->now + S(5) - 1, HB_INPUT_MISS);
+    /* run_until finished the attempt; start another one (after boot grace:
+     * this guest never booted) and keep it in flight */
+    run_until(f, f->now + S(20) - 1, HB_INPUT_MISS);
     f->now += 1;
     assert_true(feed(f, HB_INPUT_TIMER).restart);
     feed(f, HB_INPUT_STOPPED);   /* destroy, part of action=restart */
@@ -747,16 +778,19 @@ test_pacing_waits_for_learned_boot(void **state)
     assert_int_equal(hbEngineBootTime(f->engine), S(15));
     run_until(f, f->now + S(11), HB_INPUT_MISS);
     assert_int_equal(f->restarts, 1);
-    /* The reset takes 3 s; the next attempt waits 15 s from its end, not
+    /* The reset takes 3 s; the next attempt waits 15 s + 7.5 s margin + a
+     * 1 s ping interval from its end, capped at boot_grace (20 s), not
      * failure_interval (5 s) from the decision. */
     f->now += S(3);
     done = f->now;
     hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), TRUE, f->now, &a);
     assert_false(a.restart);
-    run_until(f, done + S(15) - 1, HB_INPUT_MISS);
+    run_until(f, done + S(20) - 1, HB_INPUT_MISS);
     assert_int_equal(f->restarts, 1);
-    run_until(f, done + S(15), HB_INPUT_MISS);
+    run_until(f, done + S(20), HB_INPUT_MISS);
     assert_int_equal(f->restarts, 2);
+    /* That boot was cut short after 20 s: it counts as one that long. */
+    assert_int_equal(hbEngineBootTime(f->engine), S(20));
 }
 
 
@@ -921,6 +955,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_grace_ends_at_first_tick, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grace_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_attempt_spacing_and_exhaustion, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_never_booted_waits_boot_grace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tick_resumes_episode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_next_attempt_waits_for_restart_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_starts_episode_at_once, setup, teardown),
