@@ -7,7 +7,11 @@
 # signals (virt-heartbeat --json events), and libvirt's own view (virsh
 # domstate --reason, virsh event) independently. Guests run under TCG unless
 # HB_E2E_KVM=1. Output is TAP. On failure every log is kept and shown.
-# HB_E2E_ONLY="s_exec s_info" runs only the scenarios named.
+# HB_E2E_ONLY="s_exec s_info" runs only the scenarios named; it also runs
+# the opt-in scenarios, which are not in the suite (s_crash_loop).
+# HB_E2E_KEEP=1 keeps the work directory (logs, figures/) and prints its path.
+# HB_E2E_MASS=N: hung guests in s_mass_hang (16); HB_E2E_CRASHES=N: crashes
+# in s_crash_loop (20).
 set -uo pipefail
 
 srcdir=$(cd "$(dirname "$0")/../.." && pwd)
@@ -30,6 +34,7 @@ n=0
 started_pids=()
 bg_pids=()
 dbus_pid=
+events_pid=
 
 log() { echo "# $*"; }
 
@@ -68,6 +73,10 @@ status_field() { # DOMAIN FIELD
 
 state_is() { [ "$(status_field "$1" state)" = "$2" ]; }
 
+field_is() { [ "$(status_field "$1" "$2")" = "$3" ]; } # DOMAIN FIELD VALUE
+
+info_is() { [ "$("$cli" info "$1" --json 2>/dev/null | jq -r ".$2")" = "$3" ]; } # DOMAIN FIELD VALUE
+
 events_of() { # DOMAIN EVENT: the daemon's events of that kind, one JSON per line
     jq -c --arg d "$1" --arg e "$2" 'select(.domain == $d and .event == $e)' \
         "$work/events.jsonl" 2>/dev/null
@@ -86,6 +95,79 @@ libvirt_events() { # DOMAIN TEXT: count of libvirt's own lifecycle events
 }
 
 libvirt_reboots() { grep -c "event 'reboot' for domain '$1'" "$work/libvirt-events.log"; }
+
+# One reset shows as two to four 'reboot' events within some 200 ms (libvirt
+# 9.0, QEMU 7.2): events less than 2 s apart count as one reset.
+libvirt_resets() { # DOMAIN
+    grep "event 'reboot' for domain '$1'\$" "$work/libvirt-events.log" |
+        awk '{ split($2, t, /[:+]/); s = t[1] * 3600 + t[2] * 60 + t[3]
+               if ($1 != day || s - last > 2) n++
+               day = $1; last = s }
+             END { print n + 0 }'
+}
+
+has_libvirt_events() { [ "$(libvirt_events "$1" "$2")" -ge "$3" ]; }
+
+# Boots of the guest as it saw them: guest-init greets each on the console.
+guest_boots() { grep -c "guest-init: up" "$work/$1-console.log" 2>/dev/null; }
+
+has_boots() { [ "$(guest_boots "$1")" -ge "$2" ]; }
+
+# DOMAIN...: those not in state ok at 100 %, one "NAME STATE PERCENT" each
+# (one call for all of them: the CLI lists every monitored domain).
+not_ok_100() {
+    local all line d
+    all=$("$cli" list --json 2>/dev/null | jq -r '.[] | "\(.name) \(.state) \(.heartbeat_percentage)"')
+    for d; do
+        line=$(grep "^$d " <<<"$all")
+        case "$line" in
+            "$d ok 100") ;;
+            "") echo "$d unknown -" ;;
+            *) echo "$line" ;;
+        esac
+    done
+}
+
+# The daemon log's time stamps are GLib's: local time of day, to the ms.
+log_epoch() { # HH:MM:SS.mmm -> seconds since the epoch, today's (or yesterday's)
+    local t
+    t=$(date -d "$(date +%F) $1" +%s.%N) || return 1
+    awk -v t="$t" -v now="$(date +%s)" 'BEGIN { if (t > now + 43200) t -= 86400; printf "%.3f\n", t }'
+}
+
+daemon_log_time() { # DOMAIN TEXT: when the daemon first logged "Domain 'DOMAIN': TEXT"
+    local ts
+    ts=$(grep -m1 -F "Domain '$1': $2" "$work/daemon.log" |
+         grep -o '[0-9][0-9]:[0-9][0-9]:[0-9][0-9]\.[0-9]*' | head -n1)
+    [ -n "$ts" ] && log_epoch "$ts"
+}
+
+# PREFIX: one "NAME ATTEMPT MS KIND" per finished restart attempt of the
+# domains named PREFIX*. KIND call: the daemon's "(called X ms after the
+# decision)"; KIND done: a daemon that does not say, from the time stamps of
+# its decision and result lines (so including the call itself).
+restart_delays() {
+    local log=$work/daemon.log
+    if grep -q "ms after the decision)" "$log"; then
+        grep -F "Domain '$1" "$log" |
+            sed -n "s/.*Domain '\([^']*\)': restart attempt \([0-9]*\)[ :].*(called \([0-9.]*\) ms after the decision).*/\1 \2 \3 call/p"
+    else
+        grep -F "Domain '$1" "$log" |
+            sed -n "s/^.* \([0-9][0-9]:[0-9][0-9]:[0-9][0-9]\.[0-9]*\): Domain '\([^']*\)': restart attempt \([0-9]*\)\( of\|:\| failed:\) .*/\2 \3 \1 \4/p" |
+            awk '{ split($3, t, ":"); s = t[1] * 3600 + t[2] * 60 + t[3]; k = $1 " " $2
+                   if ($4 == "of") { dec[k] = s; next }
+                   if (k in dec) { d = s - dec[k]; if (d < 0) d += 86400
+                                   printf "%s %s %.1f done\n", $1, $2, d * 1000; delete dec[k] } }'
+    fi
+}
+
+stats() { # numbers on stdin -> "n=N p50=X p99=X max=X" (nearest rank)
+    sort -g | awk '{ v[NR] = $1 }
+        END { if (!NR) { print "n=0"; exit }
+              a = int(NR * 0.5); if (a < NR * 0.5) a++
+              b = int(NR * 0.99); if (b < NR * 0.99) b++
+              printf "n=%d p50=%.1f p99=%.1f max=%.1f\n", NR, v[a], v[b], v[NR] }'
+}
 
 agent_exec() { # DOMAIN SHELL-COMMAND: run in the guest through its own agent
     local cmd
@@ -147,6 +229,13 @@ start_event_log() {
     bg_pids+=($!)
 }
 
+# The daemon's D-Bus signals; the listener ends when the daemon goes away.
+start_events() {
+    "$cli" --json events >> "$work/events.jsonl" 2>>"$work/daemon.log" &
+    events_pid=$!
+    bg_pids+=($!)
+}
+
 # ---- setup and teardown --------------------------------------------------
 
 cleanup() {
@@ -168,6 +257,8 @@ cleanup() {
             echo "# ---- $f (last 60 lines)"
             tail -n 60 "$f" | sed 's/^/#   /'
         done
+    elif [ "${HB_E2E_KEEP:-0}" = 1 ]; then
+        echo "# logs kept in $work"
     else
         rm -rf "$work"
     fi
@@ -189,18 +280,24 @@ dbus_pid=$(cat "$work/bus.pid")
 DBUS_SYSTEM_BUS_ADDRESS=$(cat "$work/bus.addr")
 export DBUS_SYSTEM_BUS_ADDRESS
 
+# The worker counts (ping_workers, suspect_workers, request_workers) are
+# left at their defaults: the load scenarios check exactly those.
+mkdir -p "$work/figures"
 cat > "$work/virt-heartbeatd.conf" <<EOF
 [daemon]
 uri=qemu:///system
-workers=8
 state_dir=$work/state
 EOF
 start_daemon || { echo "Bail out! virt-heartbeatd did not come up"; exit 1; }
-"$cli" --json events > "$work/events.jsonl" 2>>"$work/daemon.log" &
-bg_pids+=($!)
+start_events
 start_event_log
 
-echo "1..18"
+# Opt-in scenarios run only when HB_E2E_ONLY names them.
+optin=0
+for s in s_crash_loop; do
+    [[ " ${HB_E2E_ONLY:-} " == *" $s "* ]] && optin=$((optin + 1))
+done
+echo "1..$((23 + optin))"
 
 # ---- scenarios -------------------------------------------------------------
 
@@ -242,7 +339,8 @@ s_agent_hung() {
     mkdomain "$n" || return 1
     wait_until 60 state_is "$d" ok || fail "never ok" || return 1
     wait_until 60 state_is "$n" ok || fail "neighbour never ok" || return 1
-    agent_exec "$d" 'kill -STOP $(cat /run/agent.pid)' || fail "cannot stop the agent" || return 1
+    # After a second: qemu-ga must send its guest-exec reply before it stops.
+    agent_exec "$d" 'sleep 1; kill -STOP $(cat /run/agent.pid)' || fail "cannot stop the agent" || return 1
     # While the hung agent's pings time out, the neighbour keeps every tick.
     local end=$((SECONDS + 90))
     while [ $SECONDS -lt $end ] && ! has_events "$d" heartbeat-resumed 1; do
@@ -380,7 +478,7 @@ s_live_metadata() {
     # through virsh, as a user would
     $V metadata "$d" --uri urn:virt-heartbeat:1 --key hb --live \
         --set "<heartbeat time='12' rate='3' boot_grace='30' action='none'/>" >/dev/null || return 1
-    wait_until 10 test "$(status_field "$d" config.time)" = 12 || fail "time did not change" || return 1
+    wait_until 10 field_is "$d" config.time 12 || fail "time did not change" || return 1
     t_kill=$(date +%s)
     agent_exec "$d" 'kill -9 $(cat /run/agent.pid)' || return 1
     wait_until 40 has_events "$d" heartbeat-stopped 1 || fail "no heartbeat-stopped" || return 1
@@ -456,7 +554,7 @@ s_info() {
     wait_until 60 state_is "$d" ok || fail "never ok" || return 1
     version=$($V qemu-agent-command "$d" '{"execute":"guest-info"}' | jq -r .return.version)
     os=$($V qemu-agent-command "$d" '{"execute":"guest-get-osinfo"}' | jq -r '.return["pretty-name"]')
-    wait_until 20 test "$("$cli" info "$d" --json | jq -r .additions_version)" = "$version" ||
+    wait_until 20 info_is "$d" additions_version "$version" ||
         fail "AdditionsVersion $("$cli" info "$d" --json | jq -r .additions_version), the agent says $version" || return 1
     [ "$("$cli" info "$d" --json | jq -r .os_name)" = "$os" ] ||
         fail "OSName $("$cli" info "$d" --json | jq -r .os_name), the agent says $os" || return 1
@@ -512,7 +610,7 @@ s_time_sync() {
     $V suspend "$d" >/dev/null && $V resume "$d" >/dev/null || return 1
     wait_until 20 clock_close "$d" || fail "not synced after resume: $(guest_time "$d")" || return 1
     "$cli" time-sync "$d" off >/dev/null || return 1
-    wait_until 10 test "$("$cli" info "$d" --json | jq -r .is_host_time_sync_enabled)" = false ||
+    wait_until 10 info_is "$d" is_host_time_sync_enabled false ||
         fail "still on" || return 1
     rmdomain "$d"
 }
@@ -541,11 +639,370 @@ s_set_parameter() {
     mkdomain "$d" || return 1
     wait_until 60 state_is "$d" ok || fail "never ok" || return 1
     "$cli" set-parameter "$d" time 8 --live >/dev/null || fail "set-parameter failed" || return 1
-    wait_until 10 test "$(status_field "$d" config.time)" = 8 || fail "time $(status_field "$d" config.time)" || return 1
+    wait_until 10 field_is "$d" config.time 8 || fail "time $(status_field "$d" config.time)" || return 1
     $V metadata "$d" --uri urn:virt-heartbeat:1 --live | grep -q 'time="8"' || fail "libvirt has no time=8" || return 1
     [ "$("$cli" set-parameter "$d" time 1 2>/dev/null; echo $?)" = 2 ] || fail "time=1 was not refused with 2" || return 1
     [ "$(status_field "$d" config.time)" = 8 ] || fail "a refused value changed the config" || return 1
     rmdomain "$d"
+}
+
+# ---- never reset a healthy guest ------------------------------------------
+
+rmdomains() { local d; for d in "$@"; do rmdomain "$d"; done; }
+
+exec_bg() { # DOMAIN TAG SECONDS: a long exec in the background, timed; see exec-load.txt
+    local d=$1 tag=$2 secs=$3
+    (
+        s=$(date +%s%N)
+        "$cli" exec "$d" --timeout 120 -- /bin/sleep "$secs" >/dev/null 2>"$work/exec-$tag.err"
+        st=$?
+        e=$(date +%s%N)
+        echo "$d $tag $st $(((e - s) / 1000000))" >> "$work/figures/exec-load.txt"
+    ) &
+    exec_pids+=($!)
+}
+
+any_alive() { local p; for p; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }
+
+# Healthy guests under more concurrent long requests than there are request
+# workers (and than the old shared workers): no tick lost, nothing reset.
+s_exec_load() {
+    local doms=("${prefix}load1" "${prefix}load2" "${prefix}load3")
+    _s_exec_load
+    local rc=$?
+    rmdomains "${doms[@]}"
+    return $rc
+}
+
+_s_exec_load() {
+    local d i t0 bad=0 samples=0 rc=0 notok busy lines exec_pids=()
+    local -A missed
+    : > "$work/figures/exec-load.txt"
+    for d in "${doms[@]}"; do mkdomain "$d" || return 1; done
+    for d in "${doms[@]}"; do
+        wait_until 90 state_is "$d" ok || fail "$d never ok: $(status_field "$d" state)" || return 1
+    done
+    sleep 7 # a whole block at 100 %
+    for d in "${doms[@]}"; do missed[$d]=$(status_field "$d" pings_missed); done
+    # 3 x 3 execs of 15 s, and a 4th on the first guest: 10 in all
+    t0=$SECONDS
+    for d in "${doms[@]}"; do
+        for i in 1 2 3; do exec_bg "$d" "${d#"$prefix"}-$i" 15; done
+    done
+    exec_bg "${doms[0]}" "${doms[0]#"$prefix"}-4" 15
+    # a 5th on the first guest while its 4 are outstanding: Busy (7)
+    (sleep 3; "$cli" exec "${doms[0]}" --timeout 10 -- /bin/true 2>"$work/exec-busy.err") &
+    local busy_pid=$!
+    while any_alive "${exec_pids[@]}" && [ $((SECONDS - t0)) -lt 200 ]; do
+        notok=$(not_ok_100 "${doms[@]}")
+        samples=$((samples + 1))
+        if [ -n "$notok" ]; then
+            bad=$((bad + 1))
+            [ $bad -le 10 ] && log "+$((SECONDS - t0)) s: $(echo $notok)"
+        fi
+        sleep 1
+    done
+    wait "$busy_pid"
+    busy=$?
+    for i in "${exec_pids[@]}"; do kill "$i" 2>/dev/null; done
+    wait "${exec_pids[@]}" 2>/dev/null
+    log "execs done after $((SECONDS - t0)) s; durations (ms): $(cut -d' ' -f4 "$work/figures/exec-load.txt" | stats)"
+    sleep 7 # the block that saw the load is the one judged now
+    notok=$(not_ok_100 "${doms[@]}")
+    samples=$((samples + 1))
+    [ -z "$notok" ] || { bad=$((bad + 1)); log "after the load: $(echo $notok)"; }
+    echo "samples=$samples not_ok=$bad busy_exit=$busy" > "$work/figures/exec-load-summary.txt"
+    for d in "${doms[@]}"; do
+        echo "$d pings_missed ${missed[$d]} -> $(status_field "$d" pings_missed)"
+    done >> "$work/figures/exec-load-summary.txt"
+
+    [ "$bad" = 0 ] || fail "$bad samples with a guest not ok at 100 %" || rc=1
+    lines=$(wc -l < "$work/figures/exec-load.txt")
+    [ "$lines" = 10 ] || fail "$lines of 10 execs finished" || rc=1
+    awk '$3 != 0 { bad = 1; print "#   exec " $2 " exited " $3 " after " $4 " ms" } END { exit bad }' \
+        "$work/figures/exec-load.txt" || fail "an exec did not exit 0" || rc=1
+    [ "$busy" = 7 ] || fail "a 5th request on one guest exited $busy, not 7 (Busy): $(cat "$work/exec-busy.err")" || rc=1
+    for d in "${doms[@]}"; do
+        [ "$(count_events "$d" heartbeat-stopped)" = 0 ] || fail "$d: heartbeat-stopped" || rc=1
+        [ "$(count_events "$d" restart-attempt)" = 0 ] || fail "$d: $(count_events "$d" restart-attempt) restart attempts" || rc=1
+        [ "$(libvirt_resets "$d")" = 0 ] || fail "$d: libvirt saw $(libvirt_resets "$d") resets" || rc=1
+        [ "$(guest_boots "$d")" = 1 ] || fail "$d: booted $(guest_boots "$d") times" || rc=1
+        local m
+        m=$(status_field "$d" pings_missed)
+        [[ "$m" =~ ^[0-9]+$ ]] || fail "$d: pings_missed is '$m', not a number" || rc=1
+        [ "$m" = "${missed[$d]}" ] || fail "$d: pings_missed went from ${missed[$d]} to $m" || rc=1
+    done
+    return $rc
+}
+
+# Many hung agents at once (port open, no answer), two healthy guests beside
+# them: every hung one is detected and restarted once, within a generous
+# multiple of the bound; the healthy ones never lose a tick.
+s_mass_hang() {
+    local healthy=("${prefix}calm1" "${prefix}calm2") hung=() i
+    for i in $(seq -w 1 "${HB_E2E_MASS:-16}"); do hung+=("${prefix}mass$i"); done
+    _s_mass_hang
+    local rc=$?
+    rmdomains "${healthy[@]}" "${hung[@]}"
+    return $rc
+}
+
+_s_mass_hang() {
+    local time=30 rate=2 attrs d t0 t_hang notok bad=0 rc=0 s e hang ev lg done_n
+    local bound lower limit figs=$work/figures
+    local -A before
+    attrs="time='$time' rate='$rate' boot_grace='120' failure_interval='30' failure_attempts='1'"
+    bound=$((time + time / rate + 1))
+    lower=$((time - time / rate - 1)) # a tick up to one interval before the hang
+    limit=$((3 * bound))
+    : > "$figs/mass-hang-hang.txt"
+    : > "$figs/mass-hang-virsh-list.txt"
+    : > "$figs/mass-hang-detect.txt"
+    t0=$SECONDS
+    for d in "${healthy[@]}" "${hung[@]}"; do
+        mkdomain "$d" yes "" "$attrs" || fail "cannot start $d" || return 1
+    done
+    log "$(( ${#healthy[@]} + ${#hung[@]} )) guests started in $((SECONDS - t0)) s"
+    until [ -z "$(not_ok_100 "${healthy[@]}" "${hung[@]}")" ] || [ $((SECONDS - t0)) -gt 480 ]; do
+        sleep 2
+    done
+    notok=$(not_ok_100 "${healthy[@]}" "${hung[@]}")
+    [ -z "$notok" ] || fail "not all ok after $((SECONDS - t0)) s: $(echo $notok)" || return 1
+    log "all ok $((SECONDS - t0)) s after the first start"
+    for d in "${healthy[@]}"; do before[$d]=$(jq -c --arg d "$d" 'select(.domain == $d)' "$work/events.jsonl" | wc -l); done
+
+    # The agent stops 1 s after it answered: stopped at once, it may not
+    # have sent its answer yet (seen under this load).
+    t_hang=$SECONDS
+    for d in "${hung[@]}"; do
+        agent_exec "$d" 'sleep 1; kill -STOP $(cat /run/agent.pid)' || fail "cannot stop the agent of $d" || return 1
+        echo "$d $(date +%s.%N)" | awk '{ printf "%s %.3f\n", $1, $2 + 1 }' >> "$figs/mass-hang-hang.txt"
+    done
+    log "${#hung[@]} agents stopped in $((SECONDS - t_hang)) s"
+    # Until every hung guest had its attempt, and 20 s more (the resets' boots).
+    local until_t=$((SECONDS + limit + 60)) all_done= samples=0
+    while [ $SECONDS -lt "$until_t" ]; do
+        notok=$(not_ok_100 "${healthy[@]}")
+        samples=$((samples + 1))
+        if [ -n "$notok" ]; then
+            bad=$((bad + 1))
+            [ $bad -le 10 ] && log "+$((SECONDS - t_hang)) s: $(echo $notok)"
+        fi
+        s=$(date +%s%N)
+        $V list >/dev/null 2>&1
+        e=$(date +%s%N)
+        echo "$(((e - s) / 1000000))" >> "$figs/mass-hang-virsh-list.txt"
+        done_n=$(jq -r --arg p "${prefix}mass" 'select(.event == "restart-attempt" and (.domain | startswith($p))) | .domain' \
+                 "$work/events.jsonl" | sort -u | wc -l)
+        if [ -z "$all_done" ] && [ "$done_n" -ge "${#hung[@]}" ]; then
+            all_done=$SECONDS
+            log "every hung guest had its restart attempt $((SECONDS - t_hang)) s after the first hang"
+            until_t=$((SECONDS + 20))
+        fi
+        sleep 1
+    done
+
+    # figures (BENCHMARKS.md): detection delay, decision -> call, virsh list
+    for d in "${hung[@]}"; do
+        hang=$(awk -v d="$d" '$1 == d { print $2 }' "$figs/mass-hang-hang.txt")
+        ev=$(events_of "$d" heartbeat-stopped | head -n1 | jq -r '.time | fromdateiso8601')
+        lg=$(daemon_log_time "$d" "heartbeat stopped")
+        [ -n "$ev" ] || continue
+        awk -v d="$d" -v h="$hang" -v ev="$ev" -v lg="${lg:-}" 'BEGIN {
+            printf "%s %.1f %.1f %s\n", d, h, ev - h, lg == "" ? "-" : sprintf("%.3f", lg - h) }' \
+            >> "$figs/mass-hang-detect.txt"
+    done
+    restart_delays "${prefix}mass" > "$figs/mass-hang-restart.txt"
+    log "detection delay, event time (1 s steps), s: $(cut -d' ' -f3 "$figs/mass-hang-detect.txt" | stats) (bound $bound s)"
+    log "detection delay, daemon log (ms), s: $(cut -d' ' -f4 "$figs/mass-hang-detect.txt" | grep -v '^-$' | stats) (bound $bound s)"
+    log "decision -> $(cut -d' ' -f4 "$figs/mass-hang-restart.txt" | sort -u | tr '\n' ' ')(ms): $(cut -d' ' -f3 "$figs/mass-hang-restart.txt" | stats)"
+    log "virsh list during the hang (ms): $(stats < "$figs/mass-hang-virsh-list.txt")"
+    grep -c "restart attempt [0-9]* dropped" "$work/daemon.log" | sed 's/^/# restart attempts dropped: /'
+    log "$(jq -r --arg p "${prefix}mass" 'select(.event == "heartbeat-resumed" and (.domain | startswith($p))) | .domain' \
+           "$work/events.jsonl" | sort -u | wc -l) of ${#hung[@]} hung guests resumed before the end (their reboots under this load take a minute)"
+    cat > "$figs/mass-hang-summary.txt" <<EOF
+hung=${#hung[@]} healthy=${#healthy[@]} time=$time rate=$rate bound=$bound limit=$limit lower=$lower
+samples=$samples not_ok=$bad
+EOF
+
+    [ "$bad" = 0 ] || fail "$bad samples with a healthy guest not ok at 100 %" || rc=1
+    for d in "${healthy[@]}"; do
+        local now_n
+        now_n=$(jq -c --arg d "$d" 'select(.domain == $d)' "$work/events.jsonl" | wc -l)
+        [ "$now_n" = "${before[$d]}" ] ||
+            fail "$d: events during the hang: $(jq -c --arg d "$d" 'select(.domain == $d) | {event, state}' "$work/events.jsonl" | tail -n +$((before[$d] + 1)) | tr '\n' ' ')" || rc=1
+        [ "$(libvirt_resets "$d")" = 0 ] || fail "$d: libvirt saw a reset" || rc=1
+    done
+    for d in "${hung[@]}"; do
+        [ "$(count_events "$d" heartbeat-stopped)" = 1 ] || fail "$d: $(count_events "$d" heartbeat-stopped) heartbeat-stopped" || rc=1
+        [ "$(count_events "$d" restart-attempt)" = 1 ] || fail "$d: $(count_events "$d" restart-attempt) restart attempts" || rc=1
+        events_of "$d" restart-attempt | head -n1 | jq -e '.action == "reset" and .result == "ok"' >/dev/null ||
+            fail "$d: attempt $(events_of "$d" restart-attempt | head -n1)" || rc=1
+    done
+    awk -v hi="$limit" -v lo="$lower" '{ d = ($4 == "-") ? $3 : $4
+            if (d > hi || d < lo) { bad = 1; printf "#   %s stopped %.1f s after its hang\n", $1, d } }
+        END { exit bad }' "$figs/mass-hang-detect.txt" ||
+        fail "detection outside $lower..$limit s (3 x the bound $bound s)" || rc=1
+    return $rc
+}
+
+# pvpanic with <on_crash>restart</on_crash>: libvirt restarts the guest, the
+# daemon must not restart it too.
+s_on_crash_restart() {
+    local d=${prefix}crash-restart
+    _s_on_crash_restart
+    local rc=$?
+    rmdomain "$d"
+    return $rc
+}
+
+_s_on_crash_restart() {
+    local t_crash rest rc=0
+    mkdomain "$d" yes "" "$FAST" restart || return 1
+    wait_until 60 state_is "$d" ok || fail "never ok" || return 1
+    t_crash=$SECONDS
+    agent_exec "$d" 'sleep 1; echo c > /proc/sysrq-trigger' || fail "cannot panic the guest" || return 1
+    wait_until 30 has_libvirt_events "$d" "Crashed Panicked" 1 || fail "libvirt saw no panic" || return 1
+    wait_until 60 has_boots "$d" 2 || fail "the guest did not boot again" || return 1
+    wait_until 60 state_is "$d" ok || fail "no heartbeat after the crash: $(status_field "$d" state)" || return 1
+    # the daemon gives libvirt 30 s to carry out <on_crash>; then a block more
+    rest=$((t_crash + 40 - SECONDS))
+    [ $rest -gt 0 ] && sleep $rest
+    log "libvirt: $(grep "for domain '$d'" "$work/libvirt-events.log" | sed -n '/Crashed/,$p' |
+                    sed "s/^[0-9-]* \([0-9:.]*\)+0000: event '\([^']*\)' for domain '[^']*'/\1 \2/" | tr '\n' ';')"
+    [ "$(count_events "$d" restart-attempt)" = 0 ] ||
+        fail "$(count_events "$d" restart-attempt) restart attempts: $(events_of "$d" restart-attempt | jq -c '{attempt, action, result}' | tr '\n' ' ')" || rc=1
+    [ "$(grep -c "Domain '$d': restart attempt" "$work/daemon.log")" = 0 ] ||
+        fail "the daemon log: $(grep "Domain '$d': restart attempt" "$work/daemon.log" | sed 's/.*: restart/restart/' | tr '\n' ';')" || rc=1
+    [ "$(guest_boots "$d")" = 2 ] || fail "the guest booted $(guest_boots "$d") times, not 2" || rc=1
+    [ "$(libvirt_resets "$d")" -le 1 ] || fail "libvirt saw $(libvirt_resets "$d") resets" || rc=1
+    state_is "$d" ok || fail "state $(status_field "$d" state)" || rc=1
+    [[ "$(domstate "$d")" == running* ]] || fail "libvirt says $(domstate "$d")" || rc=1
+    return $rc
+}
+
+# An open episode outlives a daemon SIGKILL: the attempts go on from where
+# they were, and there are never more than failure_attempts of them.
+s_daemon_sigkill() {
+    local d=${prefix}dkill
+    _s_daemon_sigkill
+    local rc=$?
+    rmdomain "$d"
+    return $rc
+}
+
+_s_daemon_sigkill() {
+    local old_events=$events_pid nums lognums rc=0 i
+    mkdomain "$d" yes "hb.agent=no" \
+        "time='6' rate='3' boot_grace='10' failure_interval='10' failure_attempts='4'" || return 1
+    wait_until 120 has_events "$d" restart-attempt 2 || fail "$(count_events "$d" restart-attempt) attempts, not 2" || return 1
+    kill -9 "$daemon_pid"
+    wait "$daemon_pid" 2>/dev/null
+    for i in $(seq 1 10); do kill -0 "$old_events" 2>/dev/null || break; sleep 0.5; done
+    if kill -0 "$old_events" 2>/dev/null; then
+        log "the events listener outlived the daemon"
+    else
+        wait "$old_events"
+        log "the events listener ended with the daemon (exit $?)"
+    fi
+    start_daemon || fail "virt-heartbeatd did not come back" || return 1
+    kill -0 "$old_events" 2>/dev/null || start_events
+    wait_until 150 has_events "$d" restarts-exhausted 1 ||
+        fail "not exhausted; attempts $(events_of "$d" restart-attempt | jq -r .attempt | tr '\n' ' ')" || return 1
+    sleep 22 # two more intervals: nothing more
+    nums=$(events_of "$d" restart-attempt | jq -r .attempt | tr '\n' ' ')
+    lognums=$(grep -o "Domain '$d': restart attempt [0-9]* of [0-9]*" "$work/daemon.log" | awk '{ printf "%s ", $5 }')
+    [ "$nums" = "1 2 3 4 " ] || fail "attempts (events): $nums, not 1 2 3 4" || rc=1
+    [ "$lognums" = "1 2 3 4 " ] || fail "attempts (daemon log): $lognums, not 1 2 3 4" || rc=1
+    [ "$(count_events "$d" restarts-exhausted)" = 1 ] || fail "$(count_events "$d" restarts-exhausted) restarts-exhausted" || rc=1
+    [ "$(libvirt_resets "$d")" = 4 ] || fail "libvirt saw $(libvirt_resets "$d") resets, not 4" || rc=1
+    state_is "$d" failed || fail "state $(status_field "$d" state), not failed" || rc=1
+    return $rc
+}
+
+# A guest whose agent comes 15 s after each boot: after one reset, no second
+# one lands while it boots (failure_interval 5 s is shorter than its boot).
+s_slow_boot() {
+    local d=${prefix}slowboot
+    _s_slow_boot
+    local rc=$?
+    rmdomain "$d"
+    return $rc
+}
+
+_s_slow_boot() {
+    local seq rc=0 end
+    mkdomain "$d" yes "hb.agent_delay=15" \
+        "time='6' rate='3' boot_grace='60' failure_interval='5' failure_attempts='5'" || return 1
+    wait_until 120 state_is "$d" ok || fail "never ok: $(status_field "$d" state)" || return 1
+    agent_exec "$d" 'kill -9 $(cat /run/agent.pid)' || fail "cannot kill the agent" || return 1
+    wait_until 60 has_events "$d" restart-attempt 1 || fail "no restart attempt" || return 1
+    end=$((SECONDS + 120))
+    until has_events "$d" heartbeat-resumed 1 || has_events "$d" restart-attempt 2 ||
+          has_events "$d" restarts-exhausted 1 || [ $SECONDS -ge $end ]; do
+        sleep 0.5
+    done
+    sleep 7 # a block more: whatever follows
+    seq=$(jq -r --arg d "$d" 'select(.domain == $d and (.event == "heartbeat-stopped" or
+            .event == "restart-attempt" or .event == "heartbeat-resumed" or .event == "restarts-exhausted"))
+            | .event' "$work/events.jsonl" | tr '\n' ' ')
+    log "events: $seq"
+    if [ "$seq" != "heartbeat-stopped restart-attempt heartbeat-resumed " ]; then
+        # when the guest booted and its agent came, against the attempts
+        log "timeline: $( { grep "for domain '$d'" "$work/libvirt-events.log" |
+                grep -e "Started Booted" -e "'connected'" |
+                sed -e "s/^[0-9-]* \([0-9:.]*\)+0000: event 'lifecycle' for domain '[^']*': /\1 /" \
+                    -e "s/^[0-9-]* \([0-9:.]*\)+0000: event 'agent-lifecycle' .*/\1 agent connected/"
+              grep -F "Domain '$d': restart attempt" "$work/daemon.log" |
+                sed "s/^.* \([0-9:.]*\): Domain '[^']*': \(restart attempt [0-9]*[^(]*\).*/\1 \2/"
+            } | sort | tr '\n' ';')"
+        fail "not one attempt and then resumed" || rc=1
+    fi
+    [ "$(libvirt_resets "$d")" = 1 ] || fail "libvirt saw $(libvirt_resets "$d") resets, not 1" || rc=1
+    state_is "$d" ok || fail "state $(status_field "$d" state)" || rc=1
+    return $rc
+}
+
+# Opt-in (tests/e2e/stress-on-crash.sh): pvpanic with on_crash=destroy,
+# HB_E2E_CRASHES times on one guest: exactly one start per crash.
+s_crash_loop() {
+    local d=${prefix}crashloop
+    _s_crash_loop
+    local rc=$?
+    rmdomain "$d"
+    return $rc
+}
+
+_s_crash_loop() {
+    local i crashes=${HB_E2E_CRASHES:-20} a0 a1 s0 s1 bad=0 starts stops acts
+    mkdomain "$d" yes "" "$FAST max_episodes='0'" destroy || return 1
+    wait_until 60 state_is "$d" ok || fail "never ok" || return 1
+    for i in $(seq 1 "$crashes"); do
+        a0=$(count_events "$d" restart-attempt)
+        s0=$(libvirt_events "$d" "Started Booted")
+        local c0 b0
+        c0=$(libvirt_events "$d" "Stopped Crashed")
+        b0=$(count_events "$d" heartbeat-resumed)
+        agent_exec "$d" 'sleep 1; echo c > /proc/sysrq-trigger' || { log "crash $i: cannot panic"; bad=$((bad + 1)); break; }
+        wait_until 30 has_libvirt_events "$d" "Stopped Crashed" $((c0 + 1)) || log "crash $i: libvirt saw no crash stop"
+        wait_until 60 has_events "$d" heartbeat-resumed $((b0 + 1)) || log "crash $i: never resumed"
+        wait_until 30 state_is "$d" ok || log "crash $i: state $(status_field "$d" state)"
+        sleep 5 # anything late
+        a1=$(count_events "$d" restart-attempt)
+        s1=$(libvirt_events "$d" "Started Booted")
+        acts=$(events_of "$d" restart-attempt | tail -n +$((a0 + 1)) | jq -r '"\(.action)/\(.result)"' | tr '\n' ' ')
+        starts=$((s1 - s0))
+        stops=$(( $(libvirt_events "$d" "Stopped Crashed") - c0 ))
+        if [ "$acts" = "start/ok " ] && [ "$starts" = 1 ] && [ "$stops" = 1 ] && state_is "$d" ok; then
+            log "crash $i: ok (attempt start/ok, libvirt: 1 crash stop, 1 start)"
+        else
+            bad=$((bad + 1))
+            log "crash $i: FAILED attempts '$acts', libvirt: $stops crash stops, $starts starts, state $(status_field "$d" state)"
+            # a guest left down would fail every later crash too
+            state_is "$d" ok || wait_until 60 state_is "$d" ok || { $V start "$d" >/dev/null 2>&1; wait_until 60 state_is "$d" ok; }
+        fi
+    done
+    [ "$bad" = 0 ] || fail "$bad of $crashes crashes without exactly one start"
 }
 
 # HB_E2E_ONLY="s_exec s_info": run only these scenarios (while working on them).
@@ -559,6 +1016,11 @@ run() {
     log "$desc"
     "$@"
     finish_scenario $? "$desc"
+}
+
+run_optin() { # only when HB_E2E_ONLY names it; not in the suite's plan otherwise
+    [[ " ${HB_E2E_ONLY:-} " == *" $2 "* ]] && run "$@"
+    return 0
 }
 
 run "healthy guest: ok, 100 %, heartbeating" s_healthy
@@ -579,6 +1041,12 @@ run "Shutdown through the agent: stops, no restart" s_guest_shutdown
 run "host time sync: corrects a wrong guest clock, also after resume" s_time_sync
 run "InstallAdditions: channel hot-plugged or at next boot, heartbeat appears" s_install_agent
 run "SetParameter: validated, applied live" s_set_parameter
+run "exec load: more long requests than request workers, no tick lost, Busy past 4" s_exec_load
+run "on_crash=restart: libvirt restarts the panicked guest, the daemon does not" s_on_crash_restart
+run "slow boot: after a reset, no second one while the guest boots" s_slow_boot
+run "daemon SIGKILL mid-episode: attempts go on 3, 4, never more than failure_attempts" s_daemon_sigkill
+run "mass hang: every hung agent restarted once, the healthy keep every tick" s_mass_hang
+run_optin "crash loop: on_crash=destroy, exactly one start per crash" s_crash_loop
 
 echo "# e2e: $passed passed, $failed failed"
 echo "$passed passed, $failed failed"
