@@ -11,7 +11,7 @@
 #include "hb-monitor.h"
 
 #define HB_LIST_RETRY_S 2
-#define HB_RESTART_WORKERS 2
+#define HB_RESTART_WORKERS 4
 #define HB_READ_WORKERS 2
 /* Guest requests queued or running, per domain and in all. */
 #define HB_REQUESTS_PER_DOMAIN 4

@@ -472,11 +472,13 @@ hbCliExec(HbDBusDomain1 *d, char **cmd)
     gboolean truncated;
     gint code;
 
-    /* The D-Bus call waits as long as the command may run, and a little more. */
+    /* The command's timeout counts once it runs, and it may wait behind other
+     * requests first: the daemon bounds both and answers every request, also
+     * when it stops, so the call itself has no timeout. */
     if (!hb_dbus_domain1_call_execute_command_sync(d, cmd[0], (const char *const *) cmd + 1,
                                                    opts.timeout, G_DBUS_CALL_FLAGS_NONE,
-                                                   ((opts.timeout ? opts.timeout : 30) + 30) * 1000,
-                                                   &code, &out, &errout, &truncated, NULL, &err))
+                                                   G_MAXINT, &code, &out, &errout, &truncated,
+                                                   NULL, &err))
         return hbCliCallFailed(d, "run a command in", err);
     hbCliWriteBytes(stdout, out);
     hbCliWriteBytes(stderr, errout);
