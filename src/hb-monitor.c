@@ -29,6 +29,7 @@ struct _HbDomain {
     char *config_error;
     gboolean agent_connected;
     gboolean crash_handled; /* <on_crash> has libvirt destroy or restart it */
+    gboolean reset_stops;   /* <on_reboot>destroy */
     guint requests;         /* guest requests queued or running */
     gint64 last_tick_real;
     GSource *timer;
@@ -321,6 +322,7 @@ hbMonitorRestart(HbDomain *dom, const HbActions *actions)
     job->episode = hbEngineEpisode(dom->engine);
     job->attempt = hbEngineAttempts(dom->engine);
     job->start_if_off = actions->start_if_off;
+    job->reset_stops = dom->reset_stops;
     job->ticket = hbTicketRef(dom->ticket);
     g_message("Domain '%s': restart attempt %u of %u (%s)", dom->name, job->attempt,
               cfg->failure_attempts, hbActionToString(cfg->action));
@@ -626,6 +628,7 @@ hbMonitorApplyInfo(HbMonitor *monitor, const HbDomainInfo *info, gboolean resync
 
     dom->agent_connected = info->agent_connected;
     dom->crash_handled = info->crash_handled;
+    dom->reset_stops = info->reset_stops;
     if (g_strcmp0(config_error, dom->config_error) != 0) {
         if (config_error)
             g_warning("Domain '%s': invalid heartbeat metadata, keeping the last valid "

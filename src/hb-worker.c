@@ -163,6 +163,12 @@ hbDomainXmlInspect(const char *xml, HbDomainInfo *info, GError **error)
                             xmlStrEqual(obj->stringval, BAD_CAST "preserve"));
     xmlXPathFreeObject(obj);
 
+    /* QEMU runs with -no-reboot: a reset stops the domain like a shutdown. */
+    obj = xmlXPathEval(BAD_CAST "string(/domain/on_reboot)", ctxt);
+    info->reset_stops = obj && obj->stringval &&
+        xmlStrEqual(obj->stringval, BAD_CAST "destroy");
+    xmlXPathFreeObject(obj);
+
     obj = xmlXPathEval(BAD_CAST "/domain/devices/controller[@type='virtio-serial']", ctxt);
     info->has_serial_controller = obj && obj->nodesetval && obj->nodesetval->nodeNr > 0;
     xmlXPathFreeObject(obj);
@@ -268,7 +274,7 @@ static const char *hbRestartStepNames[HB_RESTART_LAST] = {
 static HbRestartStep
 hbWorkerRestartStep(const HbJob *job, int state, int reason, char **why)
 {
-    gboolean restart = job->action == HB_ACTION_RESTART;
+    gboolean restart = job->action == HB_ACTION_RESTART || job->reset_stops;
 
     switch ((virDomainState) state) {
     case VIR_DOMAIN_RUNNING:

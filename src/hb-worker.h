@@ -38,6 +38,7 @@ typedef struct {
     gboolean agent_connected; /* its port is open (live XML) */
     gboolean has_serial_controller; /* a channel can be hot-plugged */
     gboolean crash_handled; /* <on_crash> is not preserve: libvirt destroys or restarts */
+    gboolean reset_stops;   /* <on_reboot>destroy: a reset shuts the domain off */
     char *metadata;     /* the <heartbeat/> element, or NULL */
     char *error;        /* the domain XML could not be read or inspected */
 } HbDomainInfo;
@@ -81,6 +82,7 @@ struct _HbJob {
     guint64 episode;     /* RESTART: the episode it was decided in */
     guint attempt;       /* RESTART: its number in that episode */
     gboolean start_if_off; /* RESTART: a destroyed domain is ours to start */
+    gboolean reset_stops;  /* RESTART: <on_reboot>destroy, so destroy+start, never reset */
     HbTicket *ticket;    /* RESTART: closed when the episode ends */
     gboolean dropped;    /* RESTART: not made, the ticket was closed */
     guint64 generation;  /* the monitor's connection generation when queued */

@@ -258,6 +258,20 @@ test_domain_xml_inspect(void **state)
     assert_false(info.agent_connected);
     assert_null(info.metadata);
 
+    /* What libvirt does on a crash or a reset: its defaults, and set. */
+    assert_true(info.crash_handled);
+    assert_false(info.reset_stops);
+    assert_int_equal(hbDomainXmlInspect(
+        "<domain><on_reboot>destroy</on_reboot><on_crash>preserve</on_crash></domain>",
+        &info, &err), 0);
+    assert_false(info.crash_handled);
+    assert_true(info.reset_stops);
+    assert_int_equal(hbDomainXmlInspect(
+        "<domain><on_reboot>restart</on_reboot><on_crash>coredump-restart</on_crash></domain>",
+        &info, &err), 0);
+    assert_true(info.crash_handled);
+    assert_false(info.reset_stops);
+
     assert_int_equal(hbDomainXmlInspect("<domain>", &info, &err), -1);
 }
 
