@@ -241,8 +241,7 @@ hbConnOpenThread(gpointer data)
     opening->result = virConnectOpen(opening->uri);
     if (!opening->result)
         opening->error = g_strdup(hbUtilLastError());
-    g_main_context_invoke_full(opening->context, G_PRIORITY_DEFAULT, hbConnOpened, opening,
-                               (GDestroyNotify) hbConnOpeningUnref);
+    hbUtilDefer(opening->context, hbConnOpened, opening, (GDestroyNotify) hbConnOpeningUnref);
     return NULL;
 }
 

@@ -51,6 +51,8 @@ struct _HbEngine {
     gint64 span_start;
     gboolean span_judged;
     guint misses;           /* misses since silence_since */
+    HbPing last_ping;       /* the result of the last ping; HB_PING_LAST: none */
+    gint64 last_ping_sent;  /* when that ping was sent */
     guint64 pings[HB_PING_LAST];
 
     /* results of the last cfg.rate slots of this boot */
@@ -118,6 +120,7 @@ hbEngineNew(const HbConfig *cfg, gboolean has_agent, gint64 phase_us)
     engine->has_agent = has_agent;
     engine->phase = phase_us;
     engine->run = HB_RUN_UNKNOWN;
+    engine->last_ping = HB_PING_LAST;
     engine->episode_starts = g_array_new(FALSE, FALSE, sizeof(gint64));
     hbEngineResetSlots(engine);
     return engine;
@@ -335,10 +338,26 @@ hbEngineSilent(const HbEngine *engine, gint64 now)
 }
 
 
+/*
+ * A running guest gets a second or later attempt only on a verdict of its
+ * own since the last one: its last ping, sent after that boot began,
+ * missed. A guest the last reset revived is not reset again because its
+ * pings are slow to come back.
+ */
+static gboolean
+hbEngineMissedSinceBoot(const HbEngine *engine)
+{
+    return engine->last_ping == HB_PING_MISS && engine->last_ping_sent >= engine->boot;
+}
+
+
 /* Whether the open episode may make its next attempt, time aside. */
 static gboolean
 hbEngineMayAttempt(const HbEngine *engine)
 {
+    if (engine->run == HB_RUN_RUNNING && engine->attempts > 0 &&
+        !hbEngineMissedSinceBoot(engine))
+        return FALSE;
     switch (engine->run) {
     case HB_RUN_UNKNOWN:
     case HB_RUN_PAUSED:
@@ -412,6 +431,17 @@ hbEngineTick(HbEngine *engine, gint64 now, HbActions *actions)
 }
 
 
+/* The longest a missed ping can take: its timeout, or libvirt's own 5 s wait
+ * for a hung agent, whichever is longer, and a second of slack. */
+static gint64
+hbEngineMaxFlight(const HbEngine *engine)
+{
+    guint timeout = MAX(hbConfigEffectivePingTimeout(&engine->cfg), HB_AGENT_WAIT_S) + 1;
+
+    return (gint64) timeout * G_USEC_PER_SEC;
+}
+
+
 static void
 hbEngineApplyPing(HbEngine *engine, HbPing ping, gint64 sent, gint64 now,
                   HbActions *actions)
@@ -420,6 +450,13 @@ hbEngineApplyPing(HbEngine *engine, HbPing ping, gint64 sent, gint64 now,
 
     engine->ping_in_flight = FALSE;
     engine->pings[ping]++;
+    /* Waiting inside libvirtd (its workers, the domain's job lock) is not the
+     * guest's silence: a miss covers at most what the call itself may take. */
+    sent = CLAMP(sent, MAX(engine->ping_asked, now - hbEngineMaxFlight(engine)), now);
+    if (ping != HB_PING_VOID) {
+        engine->last_ping = ping;
+        engine->last_ping_sent = sent;
+    }
     switch (ping) {
     case HB_PING_TICK:
         if (running)
@@ -429,7 +466,6 @@ hbEngineApplyPing(HbEngine *engine, HbPing ping, gint64 sent, gint64 now,
         break;
     case HB_PING_MISS:
         /* Waiting to be sent was no verdict; from the send on it was silence. */
-        sent = CLAMP(sent, engine->ping_asked, now);
         engine->judged = hbEngineJudged(engine, sent);
         engine->span_start = sent;
         engine->span_judged = running;
@@ -453,16 +489,21 @@ hbEngineApplyPing(HbEngine *engine, HbPing ping, gint64 sent, gint64 now,
 static void
 hbEngineApplyRestartDone(HbEngine *engine, guint64 episode, gboolean ok, gint64 now)
 {
+    gboolean own = hbEngineEpisodeOpen(engine, episode);
+
     engine->restart_in_flight = FALSE;
-    if (!hbEngineEpisodeOpen(engine, episode))
-        return;
-    if (ok) {
-        engine->start_if_off = FALSE;
-        /* The guest boots from now: grace, and its boot time is measured. */
+    /* The guest boots from now, whichever episode the attempt was made for:
+     * grace, and its boot time is measured. */
+    if (ok)
         hbEngineNewBoot(engine, now, TRUE);
-    }
-    /* Paced from the end of the attempt, not from the decision. */
-    engine->next_attempt = now + hbEngineAttemptWait(engine);
+    if (own && ok)
+        engine->start_if_off = FALSE;
+    /* Paced from the end of the attempt, not from the decision; a newer
+     * episode also waits for the boot an older attempt caused. */
+    if (own)
+        engine->next_attempt = now + hbEngineAttemptWait(engine);
+    else if (ok)
+        engine->next_attempt = MAX(engine->next_attempt, now + hbEngineAttemptWait(engine));
 }
 
 
@@ -708,7 +749,7 @@ hbEngineEpisodeOpen(const HbEngine *engine, guint64 episode)
 gboolean
 hbEngineSuspect(const HbEngine *engine)
 {
-    return engine->misses > 0 || engine->episode != HB_EPISODE_NONE;
+    return engine->last_ping == HB_PING_MISS;
 }
 
 

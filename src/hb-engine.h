@@ -57,6 +57,8 @@ typedef struct {
 
 /* Repeated reboot reports within this span belong to one reboot. */
 #define HB_REBOOT_DEDUP_US (5 * G_USEC_PER_SEC)
+/* libvirt 9.0 waits this long for a hung agent, whatever the call's timeout. */
+#define HB_AGENT_WAIT_S 5
 /* How long libvirt may take to carry out <on_crash> before the daemon acts. */
 #define HB_CRASH_WAIT_US (30 * G_USEC_PER_SEC)
 

@@ -9,26 +9,17 @@
 
 
 /*
- * Errors that say nothing about the guest are no verdict: the domain is
- * gone or not running, libvirtd is unreachable, or a job of someone else's
- * holds the domain ("cannot acquire state change lock"). Anything else on a
- * live connection is the agent not answering.
+ * Only the agent's silence is a miss: libvirt reports a timeout, a hung
+ * agent ("not available for now") and a closed agent port alike as
+ * VIR_ERR_AGENT_UNRESPONSIVE. Anything else says nothing about the guest
+ * and is no verdict: the domain gone or not running, libvirtd unreachable,
+ * a job of someone else's holding the domain, the agent channel removed
+ * ("not configured"), an agent that answered with an error or out of turn.
  */
 HbProbeResult
 hbProbeClassifyError(int code, gboolean alive)
 {
-    switch ((virErrorNumber) code) {
-    case VIR_ERR_NO_DOMAIN:
-    case VIR_ERR_OPERATION_INVALID: /* domain is not running */
-    case VIR_ERR_OPERATION_TIMEOUT: /* the domain's job lock is held */
-    case VIR_ERR_SYSTEM_ERROR:
-    case VIR_ERR_RPC:
-    case VIR_ERR_NO_CONNECT:
-    case VIR_ERR_INVALID_CONN:
-        return HB_PROBE_VOID;
-    default:
-        return alive ? HB_PROBE_MISS : HB_PROBE_VOID;
-    }
+    return code == VIR_ERR_AGENT_UNRESPONSIVE && alive ? HB_PROBE_MISS : HB_PROBE_VOID;
 }
 
 

@@ -67,3 +67,14 @@ hbUtilSetLibvirtError(GError **error, const char *what)
     g_set_error(error, HB_ERROR, hbUtilErrorCode(err), "%s: %s",
                 what, err && err->message ? err->message : "unknown libvirt error");
 }
+
+
+void
+hbUtilDefer(GMainContext *context, GSourceFunc func, gpointer data, GDestroyNotify notify)
+{
+    g_autoptr(GSource) source = g_idle_source_new();
+
+    g_source_set_priority(source, G_PRIORITY_DEFAULT);
+    g_source_set_callback(source, func, data, notify);
+    g_source_attach(source, context);
+}

@@ -16,6 +16,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(virConnect, virConnectClose)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(virDomain, virDomainFree)
 
 void hbUtilInitLibvirt(void);
+/*
+ * Run @func on @context's own loop, from any thread. Unlike
+ * g_main_context_invoke() never at once on the calling thread, which GLib
+ * does when nobody owns the context (at stop, for one).
+ */
+void hbUtilDefer(GMainContext *context, GSourceFunc func, gpointer data,
+                 GDestroyNotify notify);
 const char *hbUtilLastError(void);
 void hbUtilSetLibvirtError(GError **error, const char *what);
 

@@ -368,7 +368,8 @@ hbWorkerRestart(HbJob *job, virConnectPtr conn)
         return;
     }
     step = hbWorkerRestartStep(job, state, reason, &why);
-    job->ok = hbWorkerRestartDomain(job, dom, step) == 0;
+    /* Nothing done is no success: no boot follows it. */
+    job->ok = step != HB_RESTART_NONE && hbWorkerRestartDomain(job, dom, step) == 0;
     if (job->dropped)
         job->detail = g_strdup("the episode ended before the call");
     else if (step == HB_RESTART_NONE)
@@ -585,14 +586,16 @@ hbWorkerRun(gpointer data, gpointer user_data)
             g_async_queue_push(worker->idle_conns, conn);
         else
             virConnectClose(conn);
-        if (alive || job->ok || !hbWorkerRepeatable(job->kind))
+        /* A restart whose call was made may have acted: never twice. */
+        if (alive || job->ok || !hbWorkerRepeatable(job->kind) ||
+            (job->kind == HB_JOB_RESTART && job->sent))
             break;
     }
 
     delivery = g_new0(HbJobDelivery, 1);
     delivery->worker = worker;
     delivery->job = job;
-    g_main_context_invoke(worker->context, hbWorkerDeliver, delivery);
+    hbUtilDefer(worker->context, hbWorkerDeliver, delivery, NULL);
 }
 
 

@@ -52,6 +52,22 @@ feed(Fixture *f, HbInput input)
 }
 
 
+/* A hung agent for @span: a ping every second, each missed after 1 s. */
+static void
+missFor(Fixture *f, gint64 span)
+{
+    gint64 end = f->now + span;
+    HbActions a;
+
+    f->ping_pending = FALSE;
+    while (f->now < end) {
+        f->now = MIN(end, f->now + S(1));
+        hbEngineFeedPing(f->engine, HB_PING_MISS, f->now - S(1), f->now, &a);
+        collect(f, &a);
+    }
+}
+
+
 /*
  * Advance the clock to @until one deadline at a time, as the daemon's timer
  * does, answering every ping with @answer (TICK, MISS, or TIMER for none).
@@ -669,8 +685,10 @@ test_memory_across_restarts(void **state)
     assert_true(hbEngineStormCapped(again));
     hbEngineFeed(again, HB_INPUT_TICK, f->now + S(1), &a);
     assert_true(a.events & HB_EVENT_RESUMED);
-    /* The ping asked at the tick hangs for a whole block. */
-    hbEngineFeedPing(again, HB_PING_MISS, f->now + S(1), f->now + S(11), &a);
+    /* The pings asked from the tick on hang for a whole block. */
+    hbEngineFeedPing(again, HB_PING_MISS, f->now + S(1), f->now + S(6), &a);
+    assert_false(a.events & HB_EVENT_STOPPED);
+    hbEngineFeedPing(again, HB_PING_MISS, f->now + S(6), f->now + S(11), &a);
     assert_true(a.events & HB_EVENT_STOPPED);
     assert_false(a.restart); /* the remembered episodes still count */
 
@@ -698,10 +716,13 @@ test_backlog_is_no_verdict(void **state)
     hbEngineFeedPing(f->engine, HB_PING_MISS, last + S(32), f->now, &a);
     collect(f, &a);
     f->ping_pending = a.ping;
-    /* Judged: 1 s before it was asked, 8 s in flight: not yet a block. */
+    /* Judged: 1 s before it was asked, and of its 8 s in flight no more
+     * than a call may take (5 s libvirt waits, and 1 s): not yet a block. */
     assert_int_equal(f->stopped, 0);
     assert_int_equal(hbEnginePings(f->engine, HB_PING_MISS), 1);
-    run_until(f, f->now + S(1), HB_INPUT_MISS);
+    run_until(f, last + S(43) - 1, HB_INPUT_MISS);
+    assert_int_equal(f->stopped, 0);
+    run_until(f, last + S(43), HB_INPUT_MISS);
     assert_int_equal(f->stopped, 1);
 }
 
@@ -732,15 +753,11 @@ test_stale_restart_dropped(void **state)
 {
     Fixture *f = *state;
     guint64 episode;
-    gint64 last;
     HbActions a;
 
     feed(f, HB_INPUT_STARTED);
     run_until(f, f->now + S(5), HB_INPUT_TICK);
-    last = hbEngineLastTick(f->engine);
-    f->now = last + S(11);
-    hbEngineFeedPing(f->engine, HB_PING_MISS, last, f->now, &a);
-    collect(f, &a);
+    missFor(f, S(10));
     assert_int_equal(f->restarts, 1);
     episode = hbEngineEpisode(f->engine);
     assert_true(hbEngineEpisodeOpen(f->engine, episode));
@@ -750,14 +767,17 @@ test_stale_restart_dropped(void **state)
     assert_int_equal(f->resumed, 1);
     assert_false(hbEngineEpisodeOpen(f->engine, episode));
     /* A new episode starts while that restart is still in flight: it waits. */
-    f->now += S(11);
-    hbEngineFeedPing(f->engine, HB_PING_MISS, f->now - S(11), f->now, &a);
-    collect(f, &a);
+    missFor(f, S(10));
     assert_int_equal(f->stopped, 2);
     assert_int_equal(f->restarts, 1);
     assert_int_not_equal(hbEngineEpisode(f->engine), episode);
-    /* The old one reports back: it does not count for the new episode. */
+    /* The old one reports back, having reset the guest: it does not count
+     * for the new episode, whose first attempt waits for that boot. */
     hbEngineRestartDone(f->engine, episode, TRUE, f->now, &a);
+    assert_false(a.restart);
+    assert_int_equal(hbEngineAttempts(f->engine), 0);
+    f->now += S(5);
+    a = feed(f, HB_INPUT_TIMER);
     assert_true(a.restart);
     assert_int_equal(hbEngineAttempts(f->engine), 1);
 }
@@ -785,6 +805,7 @@ test_pacing_waits_for_learned_boot(void **state)
     done = f->now;
     hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), TRUE, f->now, &a);
     assert_false(a.restart);
+    f->ping_pending |= a.ping;
     run_until(f, done + S(20) - 1, HB_INPUT_MISS);
     assert_int_equal(f->restarts, 1);
     run_until(f, done + S(20), HB_INPUT_MISS);
@@ -837,13 +858,13 @@ test_episode_survives_daemon_restart(void **state)
 
     feed(f, HB_INPUT_STARTED);
     run_until(f, f->now + S(5), HB_INPUT_TICK);
-    t = hbEngineLastTick(f->engine);
-    f->now = t + S(11);
-    hbEngineFeedPing(f->engine, HB_PING_MISS, t, f->now, &a);
-    collect(f, &a);
+    missFor(f, S(10));
     hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), TRUE, f->now, &a);
+    /* A second attempt only on a miss of the new boot's. */
     f->now += S(5);
-    feed(f, HB_INPUT_TIMER);
+    assert_false(feed(f, HB_INPUT_TIMER).restart);
+    hbEngineFeedPing(f->engine, HB_PING_MISS, f->now - S(1), f->now, &a);
+    collect(f, &a);
     assert_int_equal(f->restarts, 2);
     /* SIGKILL with attempt 2 in flight. */
     hbEngineRemember(f->engine, &memory);
@@ -863,11 +884,16 @@ test_episode_survives_daemon_restart(void **state)
     /* No attempt on the old verdict: boot grace (20 s) and a block first. */
     hbEngineFeed(again, HB_INPUT_TIMER, t + S(25), &a);
     assert_false(a.restart);
-    hbEngineFeedPing(again, HB_PING_MISS, t + S(20), t + S(30), &a);
+    hbEngineFeedPing(again, HB_PING_MISS, t + S(20), t + S(25), &a);
+    assert_false(a.restart);
+    hbEngineFeedPing(again, HB_PING_MISS, t + S(25), t + S(30), &a);
     assert_true(a.restart);
     assert_int_equal(hbEngineAttempts(again), 3);
     hbEngineRestartDone(again, hbEngineEpisode(again), TRUE, t + S(30), &a);
+    /* Exhausted only on a verdict of that boot too. */
     hbEngineFeed(again, HB_INPUT_TIMER, t + S(60), &a);
+    assert_false(a.events & HB_EVENT_EXHAUSTED);
+    hbEngineFeedPing(again, HB_PING_MISS, t + S(59), t + S(60), &a);
     assert_true(a.events & HB_EVENT_EXHAUSTED);
     assert_int_equal(hbEngineAttempts(again), 3);
     hbEngineMemoryClear(&memory);

@@ -132,7 +132,10 @@ test_ping_errors(void **state)
     assert_int_equal(hbProbeClassifyError(VIR_ERR_OPERATION_INVALID, TRUE), HB_PROBE_VOID);
     assert_int_equal(hbProbeClassifyError(VIR_ERR_NO_DOMAIN, TRUE), HB_PROBE_VOID);
     assert_int_equal(hbProbeClassifyError(VIR_ERR_RPC, TRUE), HB_PROBE_VOID);
-    assert_int_equal(hbProbeClassifyError(VIR_ERR_INTERNAL_ERROR, TRUE), HB_PROBE_MISS);
+    assert_int_equal(hbProbeClassifyError(VIR_ERR_INTERNAL_ERROR, TRUE), HB_PROBE_VOID);
+    assert_int_equal(hbProbeClassifyError(VIR_ERR_ARGUMENT_UNSUPPORTED, TRUE), HB_PROBE_VOID);
+    assert_int_equal(hbProbeClassifyError(VIR_ERR_AGENT_UNSYNCED, TRUE), HB_PROBE_VOID);
+    assert_int_equal(hbProbeClassifyError(VIR_ERR_ACCESS_DENIED, TRUE), HB_PROBE_VOID);
 }
 
 
