@@ -47,6 +47,8 @@ struct _HbMonitor {
     GHashTable *domains;   /* uuid -> HbDomain */
     GHashTable *syncing;   /* uuid -> GINT_TO_POINTER(read again when done) */
     GHashTable *requests;  /* uuid -> GUINT_TO_POINTER(guest requests under way) */
+    guint64 event_seq;     /* lifecycle events received */
+    GHashTable *last_event; /* uuid -> the event_seq of its last lifecycle event */
     guint64 generation;    /* bumped at every (re)connection */
     guint list_retry;      /* timer: list again after a failed resync */
     gboolean connected;    /* connected and resynced */
@@ -143,6 +145,7 @@ hbMonitorPushJob(HbMonitor *monitor, HbJob *job)
         return;
     }
     job->generation = monitor->generation;
+    job->event_seq = monitor->event_seq;
     if (hbJobLane(job) == HB_LANE_GUEST)
         hbMonitorCountRequest(monitor, job->uuid, 1);
     hbWorkerPush(monitor->worker, job);
@@ -579,8 +582,9 @@ hbMonitorRemove(HbMonitor *monitor, HbDomain *dom)
 
 /*
  * Bring one domain in line with what a worker read. @resync: the read was
- * part of a full resync. @fresh: no event came for the domain while it was
- * read, so the state read is the latest and is fed too, as after a resync.
+ * part of a full resync. @fresh: no lifecycle event came for the domain
+ * while it was read, so the state read is the latest and is fed too; a
+ * stale state is never fed over what newer events said.
  */
 static void
 hbMonitorApplyInfo(HbMonitor *monitor, const HbDomainInfo *info, gboolean resync,
@@ -592,7 +596,7 @@ hbMonitorApplyInfo(HbMonitor *monitor, const HbDomainInfo *info, gboolean resync
     g_autoptr(GError) err = NULL;
     g_autofree char *config_error = NULL;
     gboolean wanted = info->metadata || (monitor->conf.monitor_all && info->has_agent);
-    gboolean feed_state = resync || fresh;
+    gboolean feed_state = fresh;
     HbActions actions;
 
     if (info->error) {
@@ -654,6 +658,19 @@ hbMonitorApplyInfo(HbMonitor *monitor, const HbDomainInfo *info, gboolean resync
 }
 
 
+/*
+ * No lifecycle event came for @uuid since @job was queued, so the state it
+ * read is the latest; otherwise the events said more, or will once read.
+ */
+static gboolean
+hbMonitorReadIsFresh(HbMonitor *monitor, const char *uuid, const HbJob *job)
+{
+    guint64 *last = g_hash_table_lookup(monitor->last_event, uuid);
+
+    return !last || *last <= job->event_seq;
+}
+
+
 static void
 hbMonitorSync(HbMonitor *monitor, const char *uuid)
 {
@@ -670,6 +687,7 @@ static void
 hbMonitorSyncDone(HbMonitor *monitor, HbJob *job)
 {
     gboolean again = GPOINTER_TO_INT(g_hash_table_lookup(monitor->syncing, job->uuid));
+    gboolean fresh = hbMonitorReadIsFresh(monitor, job->uuid, job);
     HbDomain *dom = g_hash_table_lookup(monitor->domains, job->uuid);
 
     g_hash_table_remove(monitor->syncing, job->uuid);
@@ -678,8 +696,9 @@ hbMonitorSyncDone(HbMonitor *monitor, HbJob *job)
     else if (job->infos->len == 0 && dom)
         hbMonitorRemove(monitor, dom);
     else if (job->infos->len > 0)
-        hbMonitorApplyInfo(monitor, job->infos->pdata[0], FALSE, !again);
-    if (again)
+        hbMonitorApplyInfo(monitor, job->infos->pdata[0], FALSE, fresh);
+    /* Until a read is fresh, its state is not fed: read again. */
+    if (again || (job->ok && job->infos->len > 0 && !fresh))
         hbMonitorSync(monitor, job->uuid);
 }
 
@@ -716,8 +735,12 @@ hbMonitorListDone(HbMonitor *monitor, HbJob *job)
     hbMonitorSetConnected(monitor, TRUE);
     for (guint i = 0; i < job->infos->len; i++) {
         HbDomainInfo *info = job->infos->pdata[i];
+        gboolean fresh = hbMonitorReadIsFresh(monitor, info->uuid, job);
         g_hash_table_add(seen, info->uuid);
-        hbMonitorApplyInfo(monitor, info, TRUE, TRUE);
+        hbMonitorApplyInfo(monitor, info, TRUE, fresh);
+        /* Events came while it was read: read it again for its state. */
+        if (!fresh)
+            hbMonitorSync(monitor, info->uuid);
     }
     g_hash_table_iter_init(&iter, monitor->domains);
     while (g_hash_table_iter_next(&iter, NULL, &value)) {
@@ -926,6 +949,10 @@ hbMonitorOnLifecycle(virDomainPtr vdom, int event, int detail, gpointer data)
 
     if (monitor->closing || virDomainGetUUIDString(vdom, uuid) < 0)
         return;
+    /* Also for domains not watched (yet): a read under way is now stale. */
+    monitor->event_seq++;
+    g_hash_table_replace(monitor->last_event, g_strdup(uuid),
+                         g_memdup2(&monitor->event_seq, sizeof(monitor->event_seq)));
     dom = g_hash_table_lookup(monitor->domains, uuid);
     input = hbMonitorInputForEvent(event, detail, dom && dom->crash_handled);
     g_debug("Domain '%s': lifecycle event %d/%d", virDomainGetName(vdom), event, detail);
@@ -1049,6 +1076,7 @@ hbMonitorNew(const HbDaemonConf *conf, HbProbeFunc probe, gpointer probe_data)
                                              (GDestroyNotify) hbDomainFree);
     monitor->syncing = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     monitor->requests = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    monitor->last_event = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     monitor->worker = hbWorkerNew(conf->uri, &limits, probe, probe_data,
                                   hbMonitorJobDone, monitor);
     monitor->conn = hbConnNew(conf->uri, &hbMonitorConnCallbacks, monitor);
@@ -1084,6 +1112,7 @@ hbMonitorFree(HbMonitor *monitor)
     g_hash_table_unref(monitor->domains);
     g_hash_table_unref(monitor->syncing);
     g_hash_table_unref(monitor->requests);
+    g_hash_table_unref(monitor->last_event);
     hbDaemonConfClear(&monitor->conf);
     g_free(monitor);
 }

@@ -86,6 +86,7 @@ struct _HbJob {
     HbTicket *ticket;    /* RESTART: closed when the episode ends */
     gboolean dropped;    /* RESTART: not made, the ticket was closed */
     guint64 generation;  /* the monitor's connection generation when queued */
+    guint64 event_seq;   /* SYNC, LIST: the monitor's last lifecycle event when queued */
     gint64 queued;       /* monotonic: handed to the worker */
     gint64 sent;         /* monotonic: the worker began the libvirt call */
     gboolean cancelled;  /* never run: the worker stopped first */
