@@ -169,6 +169,9 @@ stats() { # numbers on stdin -> "n=N p50=X p99=X max=X" (nearest rank)
               printf "n=%d p50=%.1f p99=%.1f max=%.1f\n", NR, v[a], v[b], v[NR] }'
 }
 
+# A command that kills or stops the agent itself starts with "sleep 1": else
+# it may do so before qemu-ga has sent its guest-exec reply, and the call
+# fails ("Guest agent disappeared while executing command"; seen in CI).
 agent_exec() { # DOMAIN SHELL-COMMAND: run in the guest through its own agent
     local cmd
     cmd=$(jq -cn --arg c "$2" '{execute: "guest-exec", arguments: {path: "/bin/sh", arg: ["-c", $c]}}')
@@ -319,7 +322,7 @@ s_agent_killed() {
     local d=${prefix}killed
     mkdomain "$d" || return 1
     wait_until 60 state_is "$d" ok || fail "never ok" || return 1
-    agent_exec "$d" 'kill -9 $(cat /run/agent.pid)' || fail "cannot kill the agent" || return 1
+    agent_exec "$d" 'sleep 1; kill -9 $(cat /run/agent.pid)' || fail "cannot kill the agent" || return 1
     wait_until 30 has_events "$d" heartbeat-stopped 1 || fail "no heartbeat-stopped" || return 1
     wait_until 30 has_events "$d" restart-attempt 1 || fail "no restart attempt" || return 1
     events_of "$d" restart-attempt | head -1 | jq -e '.action == "reset" and .result == "ok"' >/dev/null ||
@@ -480,7 +483,7 @@ s_live_metadata() {
         --set "<heartbeat time='12' rate='3' boot_grace='30' action='none'/>" >/dev/null || return 1
     wait_until 10 field_is "$d" config.time 12 || fail "time did not change" || return 1
     t_kill=$(date +%s)
-    agent_exec "$d" 'kill -9 $(cat /run/agent.pid)' || return 1
+    agent_exec "$d" 'sleep 1; kill -9 $(cat /run/agent.pid)' || return 1
     wait_until 40 has_events "$d" heartbeat-stopped 1 || fail "no heartbeat-stopped" || return 1
     t_stop=$(events_of "$d" heartbeat-stopped | jq -r '.time | fromdateiso8601')
     [ $((t_stop - t_kill)) -ge 10 ] || fail "stopped after $((t_stop - t_kill)) s: the old 6 s block applied" || return 1
@@ -935,7 +938,7 @@ _s_slow_boot() {
     mkdomain "$d" yes "hb.agent_delay=15" \
         "time='6' rate='3' boot_grace='60' failure_interval='5' failure_attempts='5'" || return 1
     wait_until 120 state_is "$d" ok || fail "never ok: $(status_field "$d" state)" || return 1
-    agent_exec "$d" 'kill -9 $(cat /run/agent.pid)' || fail "cannot kill the agent" || return 1
+    agent_exec "$d" 'sleep 1; kill -9 $(cat /run/agent.pid)' || fail "cannot kill the agent" || return 1
     wait_until 60 has_events "$d" restart-attempt 1 || fail "no restart attempt" || return 1
     end=$((SECONDS + 120))
     until has_events "$d" heartbeat-resumed 1 || has_events "$d" restart-attempt 2 ||
