@@ -27,6 +27,7 @@ struct _HbDomain {
     HbTicket *ticket;       /* of the open episode: its restarts check it */
     guint64 ticket_episode;
     char *config_error;
+    char *saved_metadata;   /* last valid metadata on disk; "": none; NULL: not known */
     gboolean agent_connected;
     gboolean crash_handled; /* <on_crash> has libvirt destroy or restart it */
     gboolean reset_stops;   /* <on_reboot>destroy */
@@ -165,14 +166,28 @@ hbMonitorArm(HbDomain *dom)
 }
 
 
-/* ---- what outlives the daemon: <state_dir>/<uuid>.state ---- */
+/*
+ * ---- what outlives the daemon ----
+ * <state_dir>/<uuid>.state: the episode (engine memory);
+ * <uuid>.config: the last valid <heartbeat/> metadata, so invalid metadata
+ * seen first after a restart still fails closed to what was valid.
+ */
+#define HB_STATE_SUFFIX ".state"
+#define HB_CONFIG_SUFFIX ".config"
+
+static char *
+hbMonitorFilePath(HbMonitor *monitor, const char *uuid, const char *suffix)
+{
+    if (!monitor->conf.state_dir[0])
+        return NULL;
+    return g_strdup_printf("%s/%s%s", monitor->conf.state_dir, uuid, suffix);
+}
+
 
 static char *
 hbMonitorStatePath(HbDomain *dom)
 {
-    if (!dom->monitor->conf.state_dir[0])
-        return NULL;
-    return g_strdup_printf("%s/%s.state", dom->monitor->conf.state_dir, dom->uuid);
+    return hbMonitorFilePath(dom->monitor, dom->uuid, HB_STATE_SUFFIX);
 }
 
 
@@ -246,6 +261,7 @@ hbMonitorLoadState(HbDomain *dom)
     g_autoptr(GKeyFile) kf = g_key_file_new();
     g_autoptr(GError) err = NULL;
     g_auto(GStrv) starts = NULL;
+    g_autofree char *name = NULL;
     HbEngineMemory memory = { 0 };
     gint64 offset = hbMonitorRealOffset();
     HbActions actions;
@@ -253,6 +269,15 @@ hbMonitorLoadState(HbDomain *dom)
     if (!path || !g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &err)) {
         if (err && !g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
             g_warning("Domain '%s': cannot read %s: %s", dom->name, path, err->message);
+        return;
+    }
+    name = g_key_file_get_string(kf, "domain", "name", NULL);
+    if (g_strcmp0(name, dom->name) != 0) {
+        /* Renamed or a new definition with the old UUID while we were
+         * down: the episode was another domain's. */
+        g_message("Domain '%s': ignoring saved state of domain '%s' with the same UUID",
+                  dom->name, name ? name : "(none)");
+        g_unlink(path);
         return;
     }
     memory.episode = g_key_file_get_uint64(kf, "heartbeat", "episode", NULL);
@@ -287,12 +312,99 @@ hbMonitorLoadState(HbDomain *dom)
 
 
 static void
+hbMonitorForgetFiles(HbMonitor *monitor, const char *uuid)
+{
+    g_autofree char *state = hbMonitorFilePath(monitor, uuid, HB_STATE_SUFFIX);
+    g_autofree char *config = hbMonitorFilePath(monitor, uuid, HB_CONFIG_SUFFIX);
+
+    if (state)
+        g_unlink(state);
+    if (config)
+        g_unlink(config);
+}
+
+
+static void
 hbMonitorForgetState(HbDomain *dom)
 {
-    g_autofree char *path = hbMonitorStatePath(dom);
+    hbMonitorForgetFiles(dom->monitor, dom->uuid);
+}
 
-    if (path)
+
+/*
+ * Remove what is kept for domains no longer defined or monitored, also
+ * those undefined while the daemon was down. @keep: domains listed whose
+ * definition could not be read, whose files stay.
+ */
+static void
+hbMonitorSweepFiles(HbMonitor *monitor, GHashTable *keep)
+{
+    g_autoptr(GDir) dir = NULL;
+    const char *entry;
+
+    if (!monitor->conf.state_dir[0] ||
+        !(dir = g_dir_open(monitor->conf.state_dir, 0, NULL)))
+        return;
+    while ((entry = g_dir_read_name(dir))) {
+        g_autofree char *uuid = NULL;
+        const char *dot = strrchr(entry, '.');
+
+        if (!dot || (!g_str_equal(dot, HB_STATE_SUFFIX) && !g_str_equal(dot, HB_CONFIG_SUFFIX)))
+            continue;
+        uuid = g_strndup(entry, dot - entry);
+        if (!g_uuid_string_is_valid(uuid) || g_hash_table_contains(monitor->domains, uuid) ||
+            g_hash_table_contains(keep, uuid))
+            continue;
+        g_message("Domain %s: no longer defined or monitored, removing its saved %s",
+                  uuid, dot + 1);
+        hbMonitorForgetFiles(monitor, uuid);
+    }
+}
+
+
+/* The last valid metadata, kept so that invalid metadata fails closed. */
+static void
+hbMonitorSaveConfig(HbDomain *dom, const char *metadata)
+{
+    g_autofree char *path = hbMonitorFilePath(dom->monitor, dom->uuid, HB_CONFIG_SUFFIX);
+    g_autoptr(GError) err = NULL;
+    const char *now = metadata ? metadata : "";
+
+    if (!path || g_strcmp0(dom->saved_metadata, now) == 0)
+        return;
+    if (!metadata)
         g_unlink(path);
+    else if (!g_file_set_contents_full(path, metadata, -1, G_FILE_SET_CONTENTS_CONSISTENT,
+                                       0600, &err)) {
+        g_warning("Domain '%s': cannot save its configuration: %s", dom->name, err->message);
+        return;
+    }
+    g_free(dom->saved_metadata);
+    dom->saved_metadata = g_strdup(now);
+}
+
+
+/*
+ * A domain seen for the first time with invalid metadata: the last valid
+ * configuration saved for it, or else defaults that only notify.
+ */
+static void
+hbMonitorRecallConfig(HbMonitor *monitor, const HbDomainInfo *info, HbConfig *cfg)
+{
+    g_autofree char *path = hbMonitorFilePath(monitor, info->uuid, HB_CONFIG_SUFFIX);
+    g_autofree char *saved = NULL;
+    g_autoptr(GError) err = NULL;
+
+    if (path && g_file_get_contents(path, &saved, NULL, NULL) &&
+        hbConfigParseMetadata(saved, &monitor->conf.defaults, cfg, &err) == 0) {
+        g_message("Domain '%s': invalid metadata, using the last valid configuration "
+                  "saved in %s", info->name, path);
+        return;
+    }
+    *cfg = monitor->conf.defaults;
+    cfg->action = HB_ACTION_NONE;
+    g_message("Domain '%s': invalid metadata and no valid configuration known: "
+              "watched with the defaults, notify only", info->name);
 }
 
 
@@ -435,6 +547,7 @@ hbDomainFree(HbDomain *dom)
     g_free(dom->uuid);
     g_free(dom->name);
     g_free(dom->config_error);
+    g_free(dom->saved_metadata);
     g_free(dom);
 }
 
@@ -610,9 +723,12 @@ hbMonitorApplyInfo(HbMonitor *monitor, const HbDomainInfo *info, gboolean resync
     }
     if (info->metadata && hbConfigParseMetadata(info->metadata, &monitor->conf.defaults,
                                                 &cfg, &err) < 0) {
-        /* Keep the last valid config, or the defaults. */
-        cfg = *base;
+        /* Fail closed: keep the last valid config; never the defaults. */
         config_error = g_strdup(err->message);
+        if (dom)
+            cfg = *base;
+        else
+            hbMonitorRecallConfig(monitor, info, &cfg);
     }
 
     if (!dom) {
@@ -630,6 +746,8 @@ hbMonitorApplyInfo(HbMonitor *monitor, const HbDomainInfo *info, gboolean resync
         dom->name = g_strdup(info->name);
     }
 
+    if (!config_error)
+        hbMonitorSaveConfig(dom, info->metadata);
     dom->agent_connected = info->agent_connected;
     dom->crash_handled = info->crash_handled;
     dom->reset_stops = info->reset_stops;
@@ -718,6 +836,7 @@ static void
 hbMonitorListDone(HbMonitor *monitor, HbJob *job)
 {
     g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+    g_autoptr(GHashTable) unread = g_hash_table_new(g_str_hash, g_str_equal);
     GHashTableIter iter;
     gpointer value;
 
@@ -737,6 +856,8 @@ hbMonitorListDone(HbMonitor *monitor, HbJob *job)
         HbDomainInfo *info = job->infos->pdata[i];
         gboolean fresh = hbMonitorReadIsFresh(monitor, info->uuid, job);
         g_hash_table_add(seen, info->uuid);
+        if (info->error)
+            g_hash_table_add(unread, info->uuid);
         hbMonitorApplyInfo(monitor, info, TRUE, fresh);
         /* Events came while it was read: read it again for its state. */
         if (!fresh)
@@ -753,6 +874,7 @@ hbMonitorListDone(HbMonitor *monitor, HbJob *job)
             g_hash_table_iter_remove(&iter);
         }
     }
+    hbMonitorSweepFiles(monitor, unread);
     g_message("Resynced: %u domains monitored", g_hash_table_size(monitor->domains));
 }
 

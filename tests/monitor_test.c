@@ -603,6 +603,166 @@ test_requests_bounded_and_cancelled(void **state)
 }
 
 
+/* A new monitor on @dir, its defaults fast so that a fallback shows soon. */
+static void
+restartMonitor(Fixture *f, const char *dir)
+{
+    HbDaemonConf conf;
+
+    g_clear_pointer(&f->monitor, hbMonitorFree);
+    g_ptr_array_set_size(f->notices, 0);
+    hbDaemonConfInit(&conf);
+    g_free(conf.uri);
+    conf.uri = g_strdup(TEST_URI);
+    g_free(conf.state_dir);
+    conf.state_dir = g_strdup(dir);
+    conf.defaults.time = 2;
+    conf.defaults.rate = 4;
+    conf.defaults.boot_grace = 0;
+    conf.defaults.failure_interval = 1;
+    conf.defaults.failure_attempts = 2;
+    f->monitor = hbMonitorNew(&conf, fakeProbePing, NULL);
+    hbDaemonConfClear(&conf);
+    hbMonitorSetObserver(f->monitor, &recorder, f);
+    hbMonitorStart(f->monitor);
+    assert_true(testWaitFor(condConnected, f, 10));
+}
+
+
+static gboolean
+condConfigErrorOf(gpointer data)
+{
+    Fixture *f = data;
+    HbDomain *dom = hbMonitorLookup(f->monitor, f->name);
+
+    return dom && hbDomainConfigError(dom) != NULL;
+}
+
+
+static gboolean
+condNoConfigError(gpointer data)
+{
+    Fixture *f = data;
+    HbDomain *dom = hbMonitorLookup(f->monitor, f->name);
+
+    return dom && hbDomainConfigError(dom) == NULL;
+}
+
+
+static void
+removeDir(const char *dir)
+{
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    const char *entry;
+
+    while (d && (entry = g_dir_read_name(d))) {
+        g_autofree char *path = g_build_filename(dir, entry, NULL);
+        g_unlink(path);
+    }
+    g_rmdir(dir);
+}
+
+
+/*
+ * Invalid metadata seen first (as after a daemon restart) never means the
+ * defaults: the last valid configuration saved, or notify only.
+ */
+static void
+test_invalid_metadata_fails_closed(void **state)
+{
+    g_autofree char *dir = g_dir_make_tmp("hb-closed-XXXXXX", NULL);
+    Fixture *f = fixtureStartIn(FALSE, dir);
+    g_autoptr(virDomain) known = testDomainStart(f->conn, "hb-known", TRUE,
+                                                 FAST " ping_timeout='1'");
+    g_autoptr(virDomain) typo = NULL;
+    g_autofree char *typo_uuid = NULL;
+    HbDomain *hdom;
+
+    waitState(f, "hb-known", HB_STATE_OK);
+    hbMonitorFree(f->monitor);
+    f->monitor = NULL;
+
+    /* While the daemon is down: a typo in each. */
+    setMetadata(f, "hb-known", "<heartbeat time='2' rate='4' tme='5'/>");
+    typo = testDomainStart(f->conn, "hb-typo", TRUE, "enabled='no' tme='5'");
+    typo_uuid = testDomainUUID(typo);
+    fakeProbeSet(typo_uuid, FAKE_AGENT_MISS);
+
+    restartMonitor(f, dir);
+    f->name = "hb-known";
+    assert_true(testWaitFor(condConfigErrorOf, f, 10));
+    hdom = hbMonitorLookup(f->monitor, "hb-known");
+    assert_non_null(strstr(hbDomainConfigError(hdom), "tme"));
+    assert_int_equal(hbDomainConfig(hdom)->ping_timeout, 1);
+    assert_int_equal(hbDomainConfig(hdom)->action, HB_ACTION_RESET);
+
+    f->name = "hb-typo";
+    assert_true(testWaitFor(condConfigErrorOf, f, 10));
+    hdom = hbMonitorLookup(f->monitor, "hb-typo");
+    assert_int_equal(hbDomainConfig(hdom)->action, HB_ACTION_NONE);
+    /* Its heartbeat stops: reported, never acted on. */
+    waitNotices(f, "hb-typo", "heartbeat-stopped", 1);
+    testSpin(3000);
+    assert_int_equal(countNotices(f, "hb-typo", "restart-attempt"), 0);
+    assert_int_equal(virDomainIsActive(typo), 1);
+
+    /* Back, then fixed: the fix applies. */
+    fakeProbeSet(typo_uuid, FAKE_AGENT_OK);
+    waitNotices(f, "hb-typo", "heartbeat-resumed", 1);
+    setMetadata(f, "hb-typo", "<heartbeat time='2' rate='4' action='restart'/>");
+    assert_true(testWaitFor(condNoConfigError, f, 10));
+    assert_int_equal(hbDomainConfig(hbMonitorLookup(f->monitor, "hb-typo"))->action,
+                     HB_ACTION_RESTART);
+    teardown((void **) &f);
+    removeDir(dir);
+}
+
+
+/*
+ * What is kept follows the domain: files of domains undefined while the
+ * daemon was down go at the first list, and a saved episode of another
+ * definition under the same UUID is not inherited.
+ */
+static void
+test_state_follows_domain(void **state)
+{
+    g_autofree char *dir = g_dir_make_tmp("hb-follow-XXXXXX", NULL);
+    g_autofree char *stale = g_build_filename(dir, "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0.state",
+                                              NULL);
+    g_autofree char *stale_config = g_build_filename(
+        dir, "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0.config", NULL);
+    g_autofree char *other = g_build_filename(dir, "notes.txt", NULL);
+    g_autofree char *path = NULL;
+    g_autofree char *uuid = NULL;
+    g_autoptr(virDomain) dom = NULL;
+    Fixture *f;
+
+    assert_true(g_file_set_contents(stale, "[heartbeat]\nfailed=true\n", -1, NULL));
+    assert_true(g_file_set_contents(stale_config, "<heartbeat/>", -1, NULL));
+    assert_true(g_file_set_contents(other, "not ours", -1, NULL));
+    f = fixtureStartIn(FALSE, dir);
+    assert_false(g_file_test(stale, G_FILE_TEST_EXISTS));
+    assert_false(g_file_test(stale_config, G_FILE_TEST_EXISTS));
+    assert_true(g_file_test(other, G_FILE_TEST_EXISTS));
+
+    dom = testDomainStart(f->conn, "hb-new", TRUE, FAST);
+    uuid = testDomainUUID(dom);
+    path = g_strdup_printf("%s/%s.state", dir, uuid);
+    waitState(f, "hb-new", HB_STATE_OK);
+    g_clear_pointer(&f->monitor, hbMonitorFree);
+
+    /* A failed episode saved for an earlier domain of another name. */
+    assert_true(g_file_set_contents(path, "[domain]\nname=hb-old\n[heartbeat]\nepisode=3\n"
+                                    "failed=true\nattempts=2\n", -1, NULL));
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    restartMonitor(f, dir);
+    /* Not failed: its own episode opens and acts. */
+    waitNotices(f, "hb-new", "restart-attempt", 1);
+    teardown((void **) &f);
+    removeDir(dir);
+}
+
+
 int
 main(void)
 {
@@ -621,6 +781,8 @@ main(void)
         cmocka_unit_test(test_state_survives_restart),
         cmocka_unit_test_setup_teardown(test_restart_dropped_after_episode, setup, teardown),
         cmocka_unit_test(test_requests_bounded_and_cancelled),
+        cmocka_unit_test(test_invalid_metadata_fails_closed),
+        cmocka_unit_test(test_state_follows_domain),
     };
 
     hbUtilInitLibvirt();
