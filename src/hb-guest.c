@@ -333,36 +333,51 @@ hbGuestInstallAgent(virDomainPtr dom, gboolean *already, gboolean *next_boot,
 }
 
 
-static int
-hbGuestEditOne(virDomainPtr dom, unsigned int flags, GHashTable *changes,
-               const HbConfig *defaults, char **result, GError **error)
+typedef struct {
+    unsigned int flag;  /* VIR_DOMAIN_AFFECT_* of this copy */
+    char *old;          /* the element before; NULL: none */
+    char *new;          /* the element to write */
+} HbGuestEdit;
+
+
+static void
+hbGuestEditClear(HbGuestEdit *edit)
 {
-    g_autofree char *old = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT,
-                                                HB_METADATA_URI, flags);
-    g_autofree char *new = NULL;
+    g_clear_pointer(&edit->old, g_free);
+    g_clear_pointer(&edit->new, g_free);
+}
+
+
+/* Read one copy of the metadata and work out its edit; nothing is written. */
+static int
+hbGuestEditPrepare(virDomainPtr dom, unsigned int flag, GHashTable *changes,
+                   const HbConfig *defaults, HbGuestEdit *edit, GError **error)
+{
     g_autoptr(GError) invalid = NULL;
 
-    if (!old && virGetLastErrorCode() != VIR_ERR_NO_DOMAIN_METADATA) {
+    edit->flag = flag;
+    edit->old = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, HB_METADATA_URI, flag);
+    if (!edit->old && virGetLastErrorCode() != VIR_ERR_NO_DOMAIN_METADATA) {
         hbUtilSetLibvirtError(error, "cannot read the heartbeat metadata");
         return -1;
     }
-    if (g_hash_table_size(changes) == 0) {
-        g_free(*result);
-        *result = g_steal_pointer(&old);
+    if (g_hash_table_size(changes) == 0)
         return 0;
-    }
-    if (!(new = hbConfigEditMetadata(old, changes, defaults, &invalid))) {
-        g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT, "%s", invalid->message);
+    if (!(edit->new = hbConfigEditMetadata(edit->old, changes, defaults, &invalid))) {
+        g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT, "%s%s", invalid->message,
+                    flag == VIR_DOMAIN_AFFECT_CONFIG ? " (in the saved definition)" : "");
         return -1;
     }
-    if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, new, HB_METADATA_KEY,
-                             HB_METADATA_URI, flags) < 0) {
-        hbUtilSetLibvirtError(error, "cannot set the heartbeat metadata");
-        return -1;
-    }
-    g_free(*result);
-    *result = g_steal_pointer(&new);
     return 0;
+}
+
+
+static int
+hbGuestEditWrite(virDomainPtr dom, unsigned int flag, const char *xml)
+{
+    /* NULL removes the element: there was none before. */
+    return virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml, HB_METADATA_KEY,
+                                HB_METADATA_URI, flag);
 }
 
 
@@ -370,12 +385,19 @@ hbGuestEditOne(virDomainPtr dom, unsigned int flags, GHashTable *changes,
  * Read (no @changes) or change the <heartbeat/> element of @dom, like virsh
  * metadata: @flags VIR_DOMAIN_AFFECT_CURRENT, _LIVE and/or _CONFIG, or
  * HB_AFFECT_APPLICABLE. @result is the element last read or written (NULL:
- * none).
+ * none). Both copies are checked before either is written, and when the
+ * saved definition cannot be written the running domain is put back, so an
+ * edit applies to both or to neither; the error says which when even that
+ * fails.
  */
 int
 hbGuestEditMetadata(virDomainPtr dom, unsigned int flags, GHashTable *changes,
                     const HbConfig *defaults, char **result, GError **error)
 {
+    HbGuestEdit edits[2] = { { 0 }, { 0 } };
+    guint n = 0;
+    int ret = -1;
+
     *result = NULL;
     if (flags & HB_AFFECT_APPLICABLE) {
         flags = 0;
@@ -384,13 +406,52 @@ hbGuestEditMetadata(virDomainPtr dom, unsigned int flags, GHashTable *changes,
         if (virDomainIsPersistent(dom) == 1)
             flags |= VIR_DOMAIN_AFFECT_CONFIG;
     }
-    if (flags == VIR_DOMAIN_AFFECT_CURRENT)
-        return hbGuestEditOne(dom, flags, changes, defaults, result, error);
-    if ((flags & VIR_DOMAIN_AFFECT_LIVE) &&
-        hbGuestEditOne(dom, VIR_DOMAIN_AFFECT_LIVE, changes, defaults, result, error) < 0)
-        return -1;
-    if ((flags & VIR_DOMAIN_AFFECT_CONFIG) &&
-        hbGuestEditOne(dom, VIR_DOMAIN_AFFECT_CONFIG, changes, defaults, result, error) < 0)
-        return -1;
-    return 0;
+    if (flags == VIR_DOMAIN_AFFECT_CURRENT) {
+        if (hbGuestEditPrepare(dom, flags, changes, defaults, &edits[n++], error) < 0)
+            goto cleanup;
+    } else {
+        if ((flags & VIR_DOMAIN_AFFECT_LIVE) &&
+            hbGuestEditPrepare(dom, VIR_DOMAIN_AFFECT_LIVE, changes, defaults,
+                               &edits[n++], error) < 0)
+            goto cleanup;
+        if ((flags & VIR_DOMAIN_AFFECT_CONFIG) &&
+            hbGuestEditPrepare(dom, VIR_DOMAIN_AFFECT_CONFIG, changes, defaults,
+                               &edits[n++], error) < 0)
+            goto cleanup;
+    }
+
+    if (g_hash_table_size(changes) == 0) {
+        *result = g_steal_pointer(&edits[n - 1].old);
+        ret = 0;
+        goto cleanup;
+    }
+    for (guint i = 0; i < n; i++) {
+        g_autofree char *why = NULL;
+
+        if (hbGuestEditWrite(dom, edits[i].flag, edits[i].new) == 0)
+            continue;
+        if (i == 0) {
+            hbUtilSetLibvirtError(error, "cannot set the heartbeat metadata");
+            goto cleanup;
+        }
+        why = g_strdup(hbUtilLastError());
+        if (hbGuestEditWrite(dom, edits[0].flag, edits[0].old) == 0) {
+            g_set_error(error, HB_ERROR, HB_ERROR_FAILED,
+                        "cannot set the heartbeat metadata of the saved definition, the "
+                        "running domain is unchanged: %s", why);
+        } else {
+            g_set_error(error, HB_ERROR, HB_ERROR_FAILED,
+                        "applied to the running domain only: cannot set the heartbeat "
+                        "metadata of the saved definition (%s), nor restore the running "
+                        "domain's (%s)", why, hbUtilLastError());
+        }
+        goto cleanup;
+    }
+    *result = g_steal_pointer(&edits[n - 1].new);
+    ret = 0;
+
+ cleanup:
+    for (guint i = 0; i < n; i++)
+        hbGuestEditClear(&edits[i]);
+    return ret;
 }

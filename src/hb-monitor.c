@@ -48,6 +48,7 @@ struct _HbMonitor {
     GHashTable *domains;   /* uuid -> HbDomain */
     GHashTable *syncing;   /* uuid -> GINT_TO_POINTER(read again when done) */
     GHashTable *requests;  /* uuid -> GUINT_TO_POINTER(guest requests under way) */
+    GHashTable *edits;     /* uuid -> GQueue of metadata edits waiting; one runs */
     guint64 event_seq;     /* lifecycle events received */
     GHashTable *last_event; /* uuid -> the event_seq of its last lifecycle event */
     guint64 generation;    /* bumped at every (re)connection */
@@ -951,6 +952,46 @@ hbMonitorRestartDone(HbDomain *dom, HbJob *job)
 }
 
 
+/* The edit under way for @uuid is done: the next one waiting runs. */
+static void
+hbMonitorNextEdit(HbMonitor *monitor, const char *uuid)
+{
+    GQueue *waiting = g_hash_table_lookup(monitor->edits, uuid);
+    HbJob *next;
+
+    if (!waiting)
+        return;
+    if (!(next = g_queue_pop_head(waiting))) {
+        g_hash_table_remove(monitor->edits, uuid);
+        return;
+    }
+    /* Counted while it waited; pushing counts it again. */
+    hbMonitorCountRequest(monitor, uuid, -1);
+    hbMonitorPushJob(monitor, next);
+}
+
+
+/* Stopping: edits still waiting (one under way outlived the wait) fail. */
+static void
+hbMonitorDropEdits(HbMonitor *monitor)
+{
+    GHashTableIter iter;
+    gpointer value;
+
+    g_hash_table_iter_init(&iter, monitor->edits);
+    while (g_hash_table_iter_next(&iter, NULL, &value)) {
+        HbJob *job;
+
+        while ((job = g_queue_pop_head(value))) {
+            g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED, "virt-heartbeatd is stopping");
+            job->cancelled = TRUE;
+            job->reply(job, job->reply_data);
+            hbJobFree(job);
+        }
+    }
+}
+
+
 static void
 hbMonitorJobDone(HbJob *job, gpointer data)
 {
@@ -959,6 +1000,8 @@ hbMonitorJobDone(HbJob *job, gpointer data)
 
     if (hbJobLane(job) == HB_LANE_GUEST && !job->cancelled)
         hbMonitorCountRequest(monitor, job->uuid, -1);
+    if (job->kind == HB_JOB_METADATA)
+        hbMonitorNextEdit(monitor, job->uuid);
     if (job->reply) {
         if (monitor->closing && !job->error)
             g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED, "virt-heartbeatd is stopping");
@@ -1198,6 +1241,8 @@ hbMonitorNew(const HbDaemonConf *conf, HbProbeFunc probe, gpointer probe_data)
                                              (GDestroyNotify) hbDomainFree);
     monitor->syncing = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     monitor->requests = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    monitor->edits = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                           (GDestroyNotify) g_queue_free);
     monitor->last_event = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     monitor->worker = hbWorkerNew(conf->uri, &limits, probe, probe_data,
                                   hbMonitorJobDone, monitor);
@@ -1231,6 +1276,8 @@ hbMonitorFree(HbMonitor *monitor)
     hbConnFree(monitor->conn);
     /* Queued restarts and requests are cancelled; calls under way get a while. */
     hbWorkerFree(monitor->worker, HB_STOP_WAIT_S);
+    hbMonitorDropEdits(monitor);
+    g_hash_table_unref(monitor->edits);
     g_hash_table_unref(monitor->domains);
     g_hash_table_unref(monitor->syncing);
     g_hash_table_unref(monitor->requests);
@@ -1316,6 +1363,16 @@ hbMonitorRequest(HbMonitor *monitor, HbDomain *dom, HbJob *job)
     }
     if (job->kind == HB_JOB_SHUTDOWN)
         hbMonitorFeed(dom, HB_INPUT_SHUTDOWN_REQUESTED);
+    if (job->kind == HB_JOB_METADATA) {
+        /* Read-modify-write: one at a time per domain, or one is lost. */
+        GQueue *waiting = g_hash_table_lookup(monitor->edits, job->uuid);
+        if (waiting) {
+            hbMonitorCountRequest(monitor, job->uuid, 1);
+            g_queue_push_tail(waiting, job);
+            return;
+        }
+        g_hash_table_insert(monitor->edits, g_strdup(job->uuid), g_queue_new());
+    }
     hbMonitorPushJob(monitor, job);
 }
 

@@ -14,6 +14,7 @@
 #include <libvirt-glib/libvirt-glib.h>
 
 #include "fake-probe.h"
+#include "hb-guest.h"
 #include "test-util.h"
 
 /* Scaled down: a 2 s block, a ping every 0.5 s, attempts a second apart. */
@@ -763,6 +764,104 @@ test_state_follows_domain(void **state)
 }
 
 
+typedef struct {
+    GPtrArray *results; /* the metadata each edit wrote, in reply order */
+} Edits;
+
+
+static void
+recordEdit(HbJob *job, gpointer data)
+{
+    Edits *e = data;
+
+    assert_true(job->ok);
+    g_ptr_array_add(e->results, g_strdup(job->metadata));
+}
+
+
+static gboolean
+condEdits(gpointer data)
+{
+    return ((Edits *) data)->results->len == 4;
+}
+
+
+/*
+ * Metadata edits of one domain run one at a time: each sees the ones
+ * before it, none is lost, though four threads could take them at once.
+ */
+static void
+test_metadata_edits_serialized(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-edit", TRUE, "time='60'");
+    const char *keys[] = { "failure_interval", "failure_attempts", "boot_grace", "ping_timeout" };
+    Edits e = { g_ptr_array_new_with_free_func(g_free) };
+    g_autofree char *final = NULL;
+
+    waitState(f, "hb-edit", HB_STATE_WAITING);
+    for (guint i = 0; i < G_N_ELEMENTS(keys); i++) {
+        HbJob *job = hbJobNew(HB_JOB_METADATA, NULL);
+
+        job->flags = VIR_DOMAIN_AFFECT_LIVE;
+        g_hash_table_insert(job->changes, g_strdup(keys[i]), g_strdup("7"));
+        job->reply = recordEdit;
+        job->reply_data = &e;
+        hbMonitorRequest(f->monitor, hbMonitorLookup(f->monitor, "hb-edit"), job);
+    }
+    assert_true(testWaitFor(condEdits, &e, 10));
+    /* In order: edit i wrote keys 0..i. */
+    for (guint i = 0; i < G_N_ELEMENTS(keys); i++) {
+        for (guint k = 0; k <= i; k++)
+            assert_non_null(strstr(e.results->pdata[i], keys[k]));
+    }
+    final = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, HB_METADATA_URI,
+                                 VIR_DOMAIN_AFFECT_LIVE);
+    for (guint i = 0; i < G_N_ELEMENTS(keys); i++)
+        assert_non_null(strstr(final, keys[i]));
+    g_ptr_array_unref(e.results);
+}
+
+
+/* A live and config edit checks both copies first: both change or neither. */
+static void
+test_metadata_edit_both_or_neither(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-both", TRUE,
+                                               "time='60' rate='150'");
+    g_autoptr(GHashTable) changes = g_hash_table_new_full(g_str_hash, g_str_equal,
+                                                          g_free, g_free);
+    g_autoptr(GError) err = NULL;
+    g_autofree char *result = NULL;
+    g_autofree char *live = NULL;
+    HbConfig defaults;
+
+    hbConfigInitDefaults(&defaults);
+    /* The running copy differs: time=10 suits it, not the saved rate=150. */
+    setMetadata(f, "hb-both", "<heartbeat time='60'/>");
+    g_hash_table_insert(changes, g_strdup("time"), g_strdup("10"));
+    assert_int_equal(hbGuestEditMetadata(dom, VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG,
+                                         changes, &defaults, &result, &err), -1);
+    assert_non_null(strstr(err->message, "saved definition"));
+    assert_null(result);
+    live = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, HB_METADATA_URI,
+                                VIR_DOMAIN_AFFECT_LIVE);
+    assert_non_null(strstr(live, "time=\"60\""));
+
+    /* Both suit it: both change. */
+    g_clear_error(&err);
+    g_clear_pointer(&live, g_free);
+    g_hash_table_replace(changes, g_strdup("time"), g_strdup("30"));
+    assert_int_equal(hbGuestEditMetadata(dom, VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG,
+                                         changes, &defaults, &result, &err), 0);
+    live = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, HB_METADATA_URI,
+                                VIR_DOMAIN_AFFECT_LIVE);
+    assert_non_null(strstr(live, "time=\"30\""));
+    assert_non_null(strstr(result, "rate=\"150\""));
+}
+
+
 int
 main(void)
 {
@@ -783,6 +882,8 @@ main(void)
         cmocka_unit_test(test_requests_bounded_and_cancelled),
         cmocka_unit_test(test_invalid_metadata_fails_closed),
         cmocka_unit_test(test_state_follows_domain),
+        cmocka_unit_test_setup_teardown(test_metadata_edits_serialized, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_metadata_edit_both_or_neither, setup, teardown),
     };
 
     hbUtilInitLibvirt();
