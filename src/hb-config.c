@@ -152,17 +152,47 @@ hbConfigNumberOf(const HbConfig *cfg, HbKey key)
 }
 
 
+/*
+ * The schema's yes/no and action values are tokens: whitespace around them
+ * collapses (space, tab, CR and LF only), so it does here too.
+ */
+static char *
+hbConfigCollapse(const char *value)
+{
+    const char *ws = " \t\r\n";
+    size_t start = strspn(value, ws);
+    size_t end = strlen(value);
+
+    while (end > start && strchr(ws, value[end - 1]))
+        end--;
+    return g_strndup(value + start, end - start);
+}
+
+
+/*
+ * A number as the schema has it: plain digits within range, no sign and
+ * no whitespace (libxml2 checks the schema's pattern before it collapses).
+ */
+static gboolean
+hbConfigParseUnsigned(const char *value, guint min, guint max, guint64 *num)
+{
+    if (!*value || strspn(value, "0123456789") != strlen(value))
+        return FALSE;
+    return g_ascii_string_to_unsigned(value, 10, min, max, num, NULL);
+}
+
+
 int
 hbConfigSetKey(HbConfig *cfg, HbKey key, const char *value, GError **error)
 {
     const HbKeyInfo *info = &hbKeys[key];
+    g_autofree char *token = hbConfigCollapse(value);
     guint64 num;
-    g_autoptr(GError) err = NULL;
 
     if (hbConfigFlag(cfg, key)) {
-        if (g_str_equal(value, "yes")) {
+        if (g_str_equal(token, "yes")) {
             *hbConfigFlag(cfg, key) = TRUE;
-        } else if (g_str_equal(value, "no")) {
+        } else if (g_str_equal(token, "no")) {
             *hbConfigFlag(cfg, key) = FALSE;
         } else {
             g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
@@ -173,7 +203,7 @@ hbConfigSetKey(HbConfig *cfg, HbKey key, const char *value, GError **error)
     }
 
     if (key == HB_KEY_ACTION) {
-        int action = hbActionFromString(value);
+        int action = hbActionFromString(token);
         if (action < 0) {
             g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
                         "%s: '%s' is not reset, restart or none", info->name, value);
@@ -183,7 +213,7 @@ hbConfigSetKey(HbConfig *cfg, HbKey key, const char *value, GError **error)
         return 0;
     }
 
-    if (!g_ascii_string_to_unsigned(value, 10, info->min, info->max, &num, &err)) {
+    if (!hbConfigParseUnsigned(value, info->min, info->max, &num)) {
         g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
                     "%s: '%s' is not a whole number from %u to %u",
                     info->name, value, info->min, info->max);
@@ -257,6 +287,18 @@ hbConfigParseElement(xmlNodePtr root, HbConfig *cfg, GError **error)
                         (const char *) child->name, HB_METADATA_ELEMENT);
             return -1;
         }
+        /* Empty, as in the schema: whitespace, comments and PIs only. */
+        if ((child->type == XML_TEXT_NODE || child->type == XML_CDATA_SECTION_NODE) &&
+            !xmlIsBlankNode(child)) {
+            g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
+                        "unexpected text inside <%s>", HB_METADATA_ELEMENT);
+            return -1;
+        }
+        if (child->type == XML_ENTITY_REF_NODE) {
+            g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
+                        "unexpected entity reference inside <%s>", HB_METADATA_ELEMENT);
+            return -1;
+        }
     }
 
     for (xmlAttrPtr attr = root->properties; attr; attr = attr->next) {
@@ -264,9 +306,10 @@ hbConfigParseElement(xmlNodePtr root, HbConfig *cfg, GError **error)
         g_autofree char *value = (char *) xmlNodeGetContent((xmlNodePtr) attr);
         int key = hbKeyFromName(name);
 
-        if (key < 0) {
+        if (key < 0 || attr->ns) {
             g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
-                        "unknown attribute '%s'", name);
+                        "unknown attribute '%s%s%s'", attr->ns ? (const char *) attr->ns->href : "",
+                        attr->ns ? ":" : "", name);
             return -1;
         }
         if (hbConfigSetKey(cfg, key, value ? value : "", error) < 0)
