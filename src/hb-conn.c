@@ -159,15 +159,29 @@ hbConnNoSupport(void)
 }
 
 
+/*
+ * Every connection of the daemon has keepalive, the workers' too: a call
+ * to a libvirtd that hangs fails after some 15 s instead of never, and a
+ * call that fails so is no verdict on the guest.
+ */
+int
+hbConnSetKeepAlive(virConnectPtr conn)
+{
+    if (virConnectSetKeepAlive(conn, HB_KEEPALIVE_INTERVAL, HB_KEEPALIVE_COUNT) < 0) {
+        if (!hbConnNoSupport())
+            return -1;
+        g_debug("no keepalive on this connection");
+    }
+    return 0;
+}
+
+
 /* Keepalive first: from then on a call to a libvirtd that hangs is bounded. */
 static int
 hbConnSetUp(HbConn *conn)
 {
-    if (virConnectSetKeepAlive(conn->conn, HB_KEEPALIVE_INTERVAL, HB_KEEPALIVE_COUNT) < 0) {
-        if (!hbConnNoSupport())
-            goto error;
-        g_debug("%s has no keepalive", conn->uri);
-    }
+    if (hbConnSetKeepAlive(conn->conn) < 0)
+        goto error;
     if (virConnectRegisterCloseCallback(conn->conn, hbConnOnClose, conn, NULL) < 0) {
         if (!hbConnNoSupport())
             goto error;

@@ -20,6 +20,8 @@ typedef struct {
 
 typedef struct _HbConn HbConn;
 
+int hbConnSetKeepAlive(virConnectPtr conn);
+
 HbConn *hbConnNew(const char *uri, const HbConnCallbacks *cb, gpointer data);
 void hbConnStart(HbConn *conn);
 void hbConnFree(HbConn *conn);

@@ -8,6 +8,7 @@
 #include <libxml/xpath.h>
 #include <libxml/xpathInternals.h>
 
+#include "hb-conn.h"
 #include "hb-worker.h"
 
 #define HB_AGENT_CHANNEL "org.qemu.guest_agent.0"
@@ -507,7 +508,11 @@ hbWorkerTakeConn(HbWorker *worker)
             return conn;
         virConnectClose(conn);
     }
-    return virConnectOpen(worker->uri);
+    if ((conn = virConnectOpen(worker->uri)) && hbConnSetKeepAlive(conn) < 0) {
+        g_warning("Cannot set keepalive on a worker connection: %s", hbUtilLastError());
+        g_clear_pointer(&conn, virConnectClose);
+    }
+    return conn;
 }
 
 
