@@ -14,6 +14,18 @@
 # in s_crash_loop (20).
 set -uo pipefail
 
+# One suite at a time on a host: each suite's daemon watches every domain
+# with heartbeat metadata, another suite's too, and one scenario restarts
+# libvirtd. A second run waits here for the first. What outlives a
+# command (libvirtd, virtlogd, dbus-daemon) is started without the lock's
+# descriptor (8>&-), or it would hold the lock after the suite ends.
+mkdir -p /run/lock
+exec 8>/run/lock/virt-heartbeat-e2e.lock
+if ! flock -n 8; then
+    echo "# another end-to-end run holds /run/lock/virt-heartbeat-e2e.lock; waiting" >&2
+    flock 8
+fi
+
 srcdir=$(cd "$(dirname "$0")/../.." && pwd)
 builddir=${TOP_BUILDDIR:-$srcdir}
 cli="$builddir/src/virt-heartbeat"
@@ -276,9 +288,9 @@ fi
 log "building the guest image"
 bash "$srcdir/tests/e2e/build-guest.sh" "$guest" | sed 's/^/# /' || exit 1
 log "making sure libvirtd answers"
-mapfile -t started_pids < <(bash "$srcdir/tests/e2e/libvirtd-up.sh") || exit 1
+mapfile -t started_pids < <(bash "$srcdir/tests/e2e/libvirtd-up.sh" 8>&-) || exit 1
 
-dbus-daemon --session --fork --print-address=3 --print-pid=4 3>"$work/bus.addr" 4>"$work/bus.pid"
+dbus-daemon --session --fork --print-address=3 --print-pid=4 3>"$work/bus.addr" 4>"$work/bus.pid" 8>&-
 dbus_pid=$(cat "$work/bus.pid")
 DBUS_SYSTEM_BUS_ADDRESS=$(cat "$work/bus.addr")
 export DBUS_SYSTEM_BUS_ADDRESS
@@ -300,7 +312,7 @@ optin=0
 for s in s_crash_loop; do
     [[ " ${HB_E2E_ONLY:-} " == *" $s "* ]] && optin=$((optin + 1))
 done
-echo "1..$((23 + optin))"
+echo "1..$((24 + optin))"
 
 # ---- scenarios -------------------------------------------------------------
 
@@ -511,7 +523,7 @@ s_libvirtd_restart() {
     while kill -0 "$lpid" 2>/dev/null; do sleep 0.2; done
     kill -9 "$qpid"
     sleep 8 # longer than a block while libvirtd is away
-    LIBVIRT_LOG_OUTPUTS="3:file:/var/log/libvirt/libvirtd.log" libvirtd -d
+    LIBVIRT_LOG_OUTPUTS="3:file:/var/log/libvirt/libvirtd.log" libvirtd -d 8>&-
     wait_until 20 $V version || fail "libvirtd did not come back" || return 1
     started_pids+=("$(pgrep -x libvirtd)")
     start_event_log # the old one ended with its connection
@@ -523,6 +535,43 @@ s_libvirtd_restart() {
     # The outage itself is no missed heartbeat.
     [ "$(count_events "$n" heartbeat-stopped)" = 0 ] || fail "the steady guest had an episode" || return 1
     state_is "$n" ok || fail "steady guest: $(status_field "$n" state)" || return 1
+    rmdomain "$d"
+    rmdomain "$n"
+}
+
+s_libvirtd_frozen() {
+    local d=${prefix}frozen n=${prefix}frozen2 lpid nv_before nv_after
+    lpid=$(pgrep -x libvirtd)
+    if ! printf '%s\n' "${started_pids[@]}" | grep -qx "$lpid"; then
+        echo "# SKIP libvirtd was not started by this suite; it is not ours to stop"
+        return 0
+    fi
+    mkdomain "$d" || return 1
+    mkdomain "$n" || return 1
+    wait_until 60 state_is "$d" ok || fail "never ok" || return 1
+    wait_until 60 state_is "$n" ok || fail "never ok" || return 1
+    nv_before=$(status_field "$d" pings_no_verdict)
+    # libvirtd hangs past its keepalive (calls under way fail), then for
+    # less than it (they return late, the agent's timeout expired inside a
+    # frozen libvirtd), each longer than a block: the host's fault, not
+    # the guests'.
+    local freeze
+    for freeze in 25 9; do
+        kill -STOP "$lpid"
+        sleep "$freeze"
+        kill -CONT "$lpid"
+        wait_until 30 $V version || fail "libvirtd does not answer after SIGCONT" || return 1
+        sleep 14 # two more blocks after it is back
+    done
+    for g in "$d" "$n"; do
+        [ "$(count_events "$g" heartbeat-stopped)" = 0 ] || fail "$g had an episode" || return 1
+        [ "$(count_events "$g" restart-attempt)" = 0 ] || fail "$g was acted on" || return 1
+        state_is "$g" ok || fail "$g: $(status_field "$g" state)" || return 1
+        domstate_is "$g" "running (booted)" || fail "$g: libvirt says $(domstate "$g")" || return 1
+    done
+    nv_after=$(status_field "$d" pings_no_verdict)
+    [ "$nv_after" -gt "$nv_before" ] || fail "no ping without verdict counted ($nv_before -> $nv_after)" || return 1
+    echo "# pings without verdict during the freeze: $((nv_after - nv_before)); missed: $(status_field "$d" pings_missed)"
     rmdomain "$d"
     rmdomain "$n"
 }
@@ -1037,6 +1086,7 @@ run "destroy and shutdown: no action" s_user_stop
 run "no agent channel: no-agent, never reset" s_no_agent
 run "live metadata: new time applies, enabled=no stops" s_live_metadata
 run "libvirtd restarted: reconnect, resync, crashed domain started" s_libvirtd_restart
+run "libvirtd frozen 25 s: no verdict, no episode, no action" s_libvirtd_frozen
 run "storm cap: at most max_episodes episodes" s_storm_cap
 run "guest info: AdditionsVersion, OSName, CanShutdown from the agent" s_info
 run "ExecuteCommand: output, exit status, timeout" s_exec
