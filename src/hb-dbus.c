@@ -439,27 +439,59 @@ hbDBusOnListDomains(HbDBusManager1 *manager, GDBusMethodInvocation *invocation,
 
 
 static gboolean
-hbDBusOnLookup(HbDBusManager1 *manager, GDBusMethodInvocation *invocation,
-               const char *key, gpointer data)
+hbDBusReturnDomain(GDBusMethodInvocation *invocation, HbDomain *dom)
 {
-    HbDBus *dbus = data;
-    HbDomain *dom = NULL;
-    g_autofree char *path = NULL;
+    g_autofree char *path = hbDBusDomainPath(hbDomainUUID(dom));
 
-    if (!key[0]) {
-        g_dbus_method_invocation_return_error(invocation, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
-                                              "empty domain name or UUID");
-        return G_DBUS_METHOD_INVOCATION_HANDLED;
-    }
-    dom = hbMonitorLookup(dbus->monitor, key);
-    if (!dom) {
-        g_dbus_method_invocation_return_error(invocation, HB_ERROR, HB_ERROR_VM_UNKNOWN,
-                                              "domain '%s' is not monitored", key);
-        return G_DBUS_METHOD_INVOCATION_HANDLED;
-    }
-    path = hbDBusDomainPath(hbDomainUUID(dom));
     g_dbus_method_invocation_return_value(invocation, g_variant_new("(o)", path));
     return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+
+/* Only the exact, case-sensitive name: never a UUID that looks like one. */
+static gboolean
+hbDBusOnLookupByName(HbDBusManager1 *manager, GDBusMethodInvocation *invocation,
+                     const char *name, gpointer data)
+{
+    HbDBus *dbus = data;
+    g_autoptr(GList) doms = hbMonitorDomains(dbus->monitor);
+
+    if (!name[0]) {
+        g_dbus_method_invocation_return_error(invocation, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
+                                              "empty domain name");
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+    for (GList *l = doms; l; l = l->next) {
+        if (g_str_equal(hbDomainName(l->data), name))
+            return hbDBusReturnDomain(invocation, l->data);
+    }
+    g_dbus_method_invocation_return_error(invocation, HB_ERROR, HB_ERROR_VM_UNKNOWN,
+                                          "no monitored domain is named '%s'", name);
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+
+/* Only a UUID, in either case: never a domain named like one. */
+static gboolean
+hbDBusOnLookupByUUID(HbDBusManager1 *manager, GDBusMethodInvocation *invocation,
+                     const char *uuid, gpointer data)
+{
+    HbDBus *dbus = data;
+    HbDomain *dom;
+
+    if (!g_uuid_string_is_valid(uuid)) {
+        g_dbus_method_invocation_return_error(invocation, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
+                                              "'%s' is not a UUID", uuid);
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+    /* A UUID key finds its domain first; a name match is not the answer. */
+    dom = hbMonitorLookup(dbus->monitor, uuid);
+    if (!dom || g_ascii_strcasecmp(hbDomainUUID(dom), uuid) != 0) {
+        g_dbus_method_invocation_return_error(invocation, HB_ERROR, HB_ERROR_VM_UNKNOWN,
+                                              "no monitored domain has UUID '%s'", uuid);
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+    return hbDBusReturnDomain(invocation, dom);
 }
 
 
@@ -476,8 +508,10 @@ hbDBusNew(GDBusConnection *bus, HbMonitor *monitor, const char *uri, GError **er
     dbus->manager = hb_dbus_manager1_skeleton_new();
     hb_dbus_manager1_set_uri(dbus->manager, uri);
     g_signal_connect(dbus->manager, "handle-list-domains", G_CALLBACK(hbDBusOnListDomains), dbus);
-    g_signal_connect(dbus->manager, "handle-lookup-by-name", G_CALLBACK(hbDBusOnLookup), dbus);
-    g_signal_connect(dbus->manager, "handle-lookup-by-uuid", G_CALLBACK(hbDBusOnLookup), dbus);
+    g_signal_connect(dbus->manager, "handle-lookup-by-name", G_CALLBACK(hbDBusOnLookupByName),
+                     dbus);
+    g_signal_connect(dbus->manager, "handle-lookup-by-uuid", G_CALLBACK(hbDBusOnLookupByUUID),
+                     dbus);
     if (!g_dbus_interface_skeleton_export(G_DBUS_INTERFACE_SKELETON(dbus->manager), bus,
                                           HB_DBUS_PATH, error)) {
         hbDBusFree(dbus);

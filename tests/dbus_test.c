@@ -573,6 +573,122 @@ test_config_command(void **state)
 }
 
 
+/* The config command resolves DOMAIN with the daemon's rule, in libvirt. */
+static void
+test_config_lookup(void **state)
+{
+    g_autofree char *uri = g_strdup_printf("test://%s/data/cli-driver.xml", TEST_SRCDIR);
+    g_autofree char *upper = NULL;
+    g_autofree char *exact = NULL;
+    g_autofree char *fallback = NULL;
+
+    /* cli-running's UUID in upper case, also the name of another domain. */
+    assert_int_equal(cli(&upper, "config", "0B5E4C2A-4F41-4C48-9D3E-7D1A8E2C1B01",
+                         "-c", uri, NULL), 0);
+    assert_non_null(strstr(upper, "time=\"30\""));
+    /* cli-off's UUID, also the name of another domain. */
+    assert_int_equal(cli(&exact, "config", "0b5e4c2a-4f41-4c48-9d3e-7d1a8e2c1b02",
+                         "-c", uri, NULL), 0);
+    assert_non_null(strstr(exact, "no <heartbeat/> metadata"));
+    /* A UUID that no domain has is a name. */
+    assert_int_equal(cli(&fallback, "config", "0b5e4c2a-4f41-4c48-9d3e-7d1a8e2c1bff",
+                         "-c", uri, NULL), 0);
+    assert_non_null(strstr(fallback, "time=\"47\""));
+    /* Names are case-sensitive. */
+    assert_int_equal(cli(NULL, "config", "CLI-RUNNING", "-c", uri, NULL), 3);
+}
+
+
+static void
+assertLookup(const char *method, const char *key, const char *want_path, gint want_code)
+{
+    Call c;
+
+    callManager(&c, method, g_variant_new("(s)", key));
+    if (want_path) {
+        const char *got;
+
+        if (c.error)
+            fail_msg("%s(%s): %s", method, key, c.error->message);
+        g_variant_get(c.reply, "(&o)", &got);
+        assert_string_equal(got, want_path);
+    } else if (!g_error_matches(c.error, HB_ERROR, want_code)) {
+        fail_msg("%s(%s): want error %d, got %s", method, key, want_code,
+                 c.error ? c.error->message : "success");
+    }
+    callClear(&c);
+}
+
+
+static void
+test_lookup_unambiguous(void **state)
+{
+    Daemon *d = *state;
+    /* hb-dbus has no agent channel; its twins are shut off. A guest request
+     * that reaches hb-dbus fails with AgentNotAvailable (CLI status 5), one
+     * that reaches a twin with VMNotRunning (4). */
+    g_autoptr(virDomain) dom = testDomainStart(d->conn, "hb-dbus", FALSE, FAST);
+    g_autofree char *uuid = testDomainUUID(dom);
+    g_autofree char *upper = g_ascii_strup(uuid, -1);
+    g_autoptr(virDomain) twin = testDomainStart(d->conn, uuid, TRUE, FAST);
+    g_autoptr(virDomain) utwin = testDomainStart(d->conn, upper, TRUE, FAST);
+    const char *spare = "7c7e3c4e-0000-4000-8000-00000000beef";
+    g_autoptr(virDomain) stwin = testDomainStart(d->conn, spare, TRUE, FAST);
+    g_autofree char *twin_uuid = testDomainUUID(twin);
+    g_autofree char *utwin_uuid = testDomainUUID(utwin);
+    g_autofree char *stwin_uuid = testDomainUUID(stwin);
+    g_autofree char *path = hbDBusDomainPath(uuid);
+    g_autofree char *twin_path = hbDBusDomainPath(twin_uuid);
+    g_autofree char *utwin_path = hbDBusDomainPath(utwin_uuid);
+    g_autofree char *stwin_path = hbDBusDomainPath(stwin_uuid);
+    g_autoptr(JsonParser) parser = json_parser_new();
+    g_autofree char *out = NULL;
+
+    assert_int_equal(virDomainDestroy(twin), 0);
+    assert_int_equal(virDomainDestroy(utwin), 0);
+    assert_int_equal(virDomainDestroy(stwin), 0);
+    waitState(d, uuid, "no-agent");
+    waitState(d, twin_uuid, "not-running");
+    waitState(d, utwin_uuid, "not-running");
+    waitState(d, stwin_uuid, "not-running");
+
+    /* The daemon's own lookup: a UUID first, in either case, then a name. */
+    assert_string_equal(hbDomainName(hbMonitorLookup(d->monitor, uuid)), "hb-dbus");
+    assert_string_equal(hbDomainName(hbMonitorLookup(d->monitor, upper)), "hb-dbus");
+    assert_string_equal(hbDomainName(hbMonitorLookup(d->monitor, spare)), spare);
+    assert_string_equal(hbDomainUUID(hbMonitorLookup(d->monitor, twin_uuid)), twin_uuid);
+    assert_null(hbMonitorLookup(d->monitor, "HB-DBUS"));
+
+    /* Each D-Bus lookup takes only what it is named for. */
+    assertLookup("LookupByUUID", uuid, path, 0);
+    assertLookup("LookupByUUID", upper, path, 0);
+    assertLookup("LookupByUUID", spare, NULL, HB_ERROR_VM_UNKNOWN);
+    assertLookup("LookupByUUID", "hb-dbus", NULL, HB_ERROR_INVALID_ARGUMENT);
+    assertLookup("LookupByName", uuid, twin_path, 0);
+    assertLookup("LookupByName", upper, utwin_path, 0);
+    assertLookup("LookupByName", spare, stwin_path, 0);
+    assertLookup("LookupByName", "hb-dbus", path, 0);
+    assertLookup("LookupByName", "HB-DBUS", NULL, HB_ERROR_VM_UNKNOWN);
+
+    /* The CLI: Shutdown and Exec by the UUID, in either case, reach hb-dbus. */
+    assert_int_equal(cli(NULL, "shutdown", uuid, NULL), 5);
+    assert_int_equal(cli(NULL, "shutdown", upper, NULL), 5);
+    assert_int_equal(cli(NULL, "exec", uuid, "--", "/bin/true", NULL), 5);
+    assert_int_equal(cli(NULL, "exec", upper, "--", "/bin/true", NULL), 5);
+    assert_int_equal(cli(&out, "status", upper, "--json", NULL), 0);
+    assert_string_equal(json_object_get_string_member(parseObject(parser, out), "name"),
+                        "hb-dbus");
+    /* A twin by its own UUID, and one named like an unknown UUID by name. */
+    assert_int_equal(cli(NULL, "shutdown", twin_uuid, NULL), 4);
+    assert_int_equal(cli(NULL, "exec", spare, "--", "/bin/true", NULL), 4);
+    assert_int_equal(cli(NULL, "shutdown", "HB-DBUS", NULL), 3);
+
+    testDomainRemove(d->conn, uuid);
+    testDomainRemove(d->conn, upper);
+    testDomainRemove(d->conn, spare);
+}
+
+
 static int
 groupSetup(void **state)
 {
@@ -602,12 +718,14 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_daemon_not_running),
         cmocka_unit_test(test_config_command),
+        cmocka_unit_test(test_config_lookup),
         cmocka_unit_test_setup_teardown(test_manager_methods, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_list_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rearm, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guest_os_interface, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lookup_unambiguous, setup, teardown),
     };
 
     hbUtilInitLibvirt();
