@@ -13,6 +13,7 @@ struct _HbDBus {
     GDBusObjectManagerServer *objects;
     HbDBusManager1 *manager;
     GHashTable *domains; /* uuid -> HbDBusObjectSkeleton */
+    guint filter;
 };
 
 static const GDBusErrorEntry hbDBusErrors[] = {
@@ -43,6 +44,116 @@ hbDBusDomainPath(const char *uuid)
     g_autofree char *element = g_strdelimit(g_strdup(uuid), "-", '_');
 
     return g_strdup_printf("%s/domain/%s", HB_DBUS_PATH, element);
+}
+
+
+/* Caller input quoted in an error keeps at most this many characters. */
+#define HB_DBUS_QUOTE_MAX 64
+/* No error message the daemon sends is longer, in characters. */
+#define HB_DBUS_MESSAGE_MAX 1024
+
+
+static void
+hbDBusAppendEscaped(GString *out, gunichar c, gboolean quoted)
+{
+    switch (c) {
+    case '\n':
+        g_string_append(out, "\\n");
+        return;
+    case '\r':
+        g_string_append(out, "\\r");
+        return;
+    case '\t':
+        g_string_append(out, "\\t");
+        return;
+    case '\\':
+    case '\'':
+        if (quoted)
+            g_string_append_c(out, '\\');
+        g_string_append_c(out, c);
+        return;
+    }
+    switch (g_unichar_type(c)) {
+    /* Control and format characters (bidi overrides, zero widths) could
+     * move a terminal's cursor or make one text look like another. */
+    case G_UNICODE_CONTROL:
+    case G_UNICODE_FORMAT:
+    case G_UNICODE_LINE_SEPARATOR:
+    case G_UNICODE_PARAGRAPH_SEPARATOR:
+        if (c < 0x80)
+            g_string_append_printf(out, "\\x%02x", c);
+        else if (c <= 0xffff)
+            g_string_append_printf(out, "\\u%04x", c);
+        else
+            g_string_append_printf(out, "\\U%08x", c);
+        return;
+    default:
+        g_string_append_unichar(out, c);
+    }
+}
+
+
+/*
+ * @s made fit to show: valid UTF-8 (U+FFFD for a bad byte), control and
+ * format characters escaped, at most @max characters kept and an ellipsis
+ * where it was cut. @quoted also escapes \ and ' so that the result reads
+ * unambiguously between quotes. Only the first @max characters of @s are
+ * read: a multi-megabyte key costs nothing.
+ */
+static char *
+hbDBusEscape(const char *s, gsize max, gboolean quoted)
+{
+    GString *out = g_string_new(NULL);
+    const char *p = s;
+
+    for (gsize n = 0; *p; n++) {
+        gunichar c = g_utf8_get_char_validated(p, -1);
+
+        if (n == max) {
+            g_string_append(out, "\u2026");
+            break;
+        }
+        if (c == (gunichar) -1 || c == (gunichar) -2) {
+            g_string_append_unichar(out, 0xfffd);
+            p++;
+            continue;
+        }
+        hbDBusAppendEscaped(out, c, quoted);
+        p = g_utf8_next_char(p);
+    }
+    return g_string_free(out, FALSE);
+}
+
+
+/* Caller input, bounded and escaped, to quote in an error message. */
+static char *
+hbDBusQuote(const char *s)
+{
+    return hbDBusEscape(s, HB_DBUS_QUOTE_MAX, TRUE);
+}
+
+
+/* Every error the daemon returns goes through here: bounded and escaped. */
+static void
+hbDBusReturnError(GDBusMethodInvocation *invocation, GQuark domain, int code,
+                  const char *message)
+{
+    g_autofree char *safe = hbDBusEscape(message, HB_DBUS_MESSAGE_MAX, FALSE);
+
+    g_dbus_method_invocation_return_error_literal(invocation, domain, code, safe);
+}
+
+
+static void G_GNUC_PRINTF(3, 4)
+hbDBusFail(GDBusMethodInvocation *invocation, HbErrorCode code, const char *fmt, ...)
+{
+    g_autofree char *message = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    message = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    hbDBusReturnError(invocation, HB_ERROR, code, message);
 }
 
 
@@ -126,9 +237,8 @@ hbDBusDomainFor(HbDBus *dbus, HbDBusDomain1 *iface, GDBusMethodInvocation *invoc
     HbDomain *dom = hbMonitorLookup(dbus->monitor, hb_dbus_domain1_get_uuid(iface));
 
     if (!dom)
-        g_dbus_method_invocation_return_error(invocation, HB_ERROR, HB_ERROR_VM_UNKNOWN,
-                                              "domain %s is no longer monitored",
-                                              hb_dbus_domain1_get_uuid(iface));
+        hbDBusFail(invocation, HB_ERROR_VM_UNKNOWN, "domain %s is no longer monitored",
+                   hb_dbus_domain1_get_uuid(iface));
     return dom;
 }
 
@@ -140,13 +250,12 @@ hbDBusAgentUsable(HbDomain *dom, GDBusMethodInvocation *invocation)
     switch (hbDomainState(dom)) {
     case HB_STATE_NOT_RUNNING:
     case HB_STATE_PAUSED:
-        g_dbus_method_invocation_return_error(invocation, HB_ERROR, HB_ERROR_VM_NOT_RUNNING,
-                                              "domain '%s' is not running", hbDomainName(dom));
+        hbDBusFail(invocation, HB_ERROR_VM_NOT_RUNNING, "domain '%s' is not running",
+                   hbDomainName(dom));
         return FALSE;
     case HB_STATE_NO_AGENT:
-        g_dbus_method_invocation_return_error(invocation, HB_ERROR, HB_ERROR_AGENT_UNAVAILABLE,
-                                              "domain '%s' has no guest agent channel",
-                                              hbDomainName(dom));
+        hbDBusFail(invocation, HB_ERROR_AGENT_UNAVAILABLE,
+                   "domain '%s' has no guest agent channel", hbDomainName(dom));
         return FALSE;
     case HB_STATE_DISABLED:
     case HB_STATE_WAITING:
@@ -168,11 +277,13 @@ hbDBusReply(HbJob *job, gpointer data)
     GDBusMethodInvocation *invocation = data;
 
     if (!job->ok) {
+        /* The message may quote the caller or the guest: bound it. */
         if (job->error)
-            g_dbus_method_invocation_return_gerror(invocation, job->error);
+            hbDBusReturnError(invocation, job->error->domain, job->error->code,
+                              job->error->message);
         else
-            g_dbus_method_invocation_return_error(invocation, HB_ERROR, HB_ERROR_FAILED,
-                                                  "%s", job->detail ? job->detail : "failed");
+            hbDBusReturnError(invocation, HB_ERROR, HB_ERROR_FAILED,
+                              job->detail ? job->detail : "failed");
         return;
     }
     switch (job->kind) {
@@ -240,6 +351,21 @@ hbDBusOnShutdown(HbDBusDomain1 *iface, GDBusMethodInvocation *invocation, gpoint
 
 #define HB_EXEC_TIMEOUT_DEFAULT 30
 #define HB_EXEC_TIMEOUT_MAX 3600
+/* Half Linux's usual ARG_MAX; the command travels as one agent message. */
+#define HB_EXEC_COMMAND_MAX (1024 * 1024)
+
+
+/* Bytes of @path and @args with their terminators, as execve counts them. */
+static gsize
+hbDBusCommandSize(const char *path, const char *const *args)
+{
+    gsize size = strlen(path) + 1;
+
+    for (guint i = 0; args[i] && size <= HB_EXEC_COMMAND_MAX; i++)
+        size += strlen(args[i]) + 1;
+    return size;
+}
+
 
 static gboolean
 hbDBusOnExecute(HbDBusDomain1 *iface, GDBusMethodInvocation *invocation, const char *path,
@@ -252,9 +378,15 @@ hbDBusOnExecute(HbDBusDomain1 *iface, GDBusMethodInvocation *invocation, const c
     if (!dom)
         return G_DBUS_METHOD_INVOCATION_HANDLED;
     if (!path[0] || timeout > HB_EXEC_TIMEOUT_MAX) {
-        g_dbus_method_invocation_return_error(invocation, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
-                                              "a command path and a timeout of at most %d s "
-                                              "are needed", HB_EXEC_TIMEOUT_MAX);
+        hbDBusFail(invocation, HB_ERROR_INVALID_ARGUMENT,
+                   "a command path and a timeout of at most %d s are needed",
+                   HB_EXEC_TIMEOUT_MAX);
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+    if (hbDBusCommandSize(path, args) > HB_EXEC_COMMAND_MAX) {
+        hbDBusFail(invocation, HB_ERROR_INVALID_ARGUMENT,
+                   "the command and its arguments take more than %d bytes",
+                   HB_EXEC_COMMAND_MAX);
         return G_DBUS_METHOD_INVOCATION_HANDLED;
     }
     if (!hbDBusAgentUsable(dom, invocation))
@@ -319,9 +451,17 @@ hbDBusOnSetParameter(HbDBusDomain1 *iface, GDBusMethodInvocation *invocation,
     if (!dom)
         return G_DBUS_METHOD_INVOCATION_HANDLED;
     if (hbKeyFromName(name) < 0 || (flags & ~known)) {
-        g_dbus_method_invocation_return_error(invocation, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
-                                              "unknown key '%s' or flags %u; see "
-                                              "virt-heartbeat-metadata(5)", name, flags);
+        g_autofree char *quoted = hbDBusQuote(name);
+
+        hbDBusFail(invocation, HB_ERROR_INVALID_ARGUMENT,
+                   "unknown key '%s' or flags %u; see virt-heartbeat-metadata(5)",
+                   quoted, flags);
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+    /* Longer than any valid value; the error would quote it whole. */
+    if (strlen(value) > HB_DBUS_QUOTE_MAX) {
+        hbDBusFail(invocation, HB_ERROR_INVALID_ARGUMENT,
+                   "%s: a value of %zu bytes is not valid", name, strlen(value));
         return G_DBUS_METHOD_INVOCATION_HANDLED;
     }
     hbDBusSetKey(dbus, dom, invocation, name, value, flags);
@@ -439,27 +579,115 @@ hbDBusOnListDomains(HbDBusManager1 *manager, GDBusMethodInvocation *invocation,
 
 
 static gboolean
-hbDBusOnLookup(HbDBusManager1 *manager, GDBusMethodInvocation *invocation,
-               const char *key, gpointer data)
+hbDBusReturnDomain(GDBusMethodInvocation *invocation, HbDomain *dom)
 {
-    HbDBus *dbus = data;
-    HbDomain *dom = NULL;
-    g_autofree char *path = NULL;
+    g_autofree char *path = hbDBusDomainPath(hbDomainUUID(dom));
 
-    if (!key[0]) {
-        g_dbus_method_invocation_return_error(invocation, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
-                                              "empty domain name or UUID");
-        return G_DBUS_METHOD_INVOCATION_HANDLED;
-    }
-    dom = hbMonitorLookup(dbus->monitor, key);
-    if (!dom) {
-        g_dbus_method_invocation_return_error(invocation, HB_ERROR, HB_ERROR_VM_UNKNOWN,
-                                              "domain '%s' is not monitored", key);
-        return G_DBUS_METHOD_INVOCATION_HANDLED;
-    }
-    path = hbDBusDomainPath(hbDomainUUID(dom));
     g_dbus_method_invocation_return_value(invocation, g_variant_new("(o)", path));
     return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+
+/* Only the exact, case-sensitive name: never a UUID that looks like one. */
+static gboolean
+hbDBusOnLookupByName(HbDBusManager1 *manager, GDBusMethodInvocation *invocation,
+                     const char *name, gpointer data)
+{
+    HbDBus *dbus = data;
+    g_autoptr(GList) doms = hbMonitorDomains(dbus->monitor);
+    g_autofree char *quoted = NULL;
+
+    if (!name[0]) {
+        hbDBusFail(invocation, HB_ERROR_INVALID_ARGUMENT, "empty domain name");
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+    for (GList *l = doms; l; l = l->next) {
+        if (g_str_equal(hbDomainName(l->data), name))
+            return hbDBusReturnDomain(invocation, l->data);
+    }
+    quoted = hbDBusQuote(name);
+    hbDBusFail(invocation, HB_ERROR_VM_UNKNOWN, "no monitored domain is named '%s'", quoted);
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+
+/* Only a UUID, in either case: never a domain named like one. */
+static gboolean
+hbDBusOnLookupByUUID(HbDBusManager1 *manager, GDBusMethodInvocation *invocation,
+                     const char *uuid, gpointer data)
+{
+    HbDBus *dbus = data;
+    HbDomain *dom;
+
+    if (!g_uuid_string_is_valid(uuid)) {
+        g_autofree char *quoted = hbDBusQuote(uuid);
+
+        hbDBusFail(invocation, HB_ERROR_INVALID_ARGUMENT, "'%s' is not a UUID", quoted);
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+    /* A UUID key finds its domain first; a name match is not the answer. */
+    dom = hbMonitorLookup(dbus->monitor, uuid);
+    if (!dom || g_ascii_strcasecmp(hbDomainUUID(dom), uuid) != 0) {
+        hbDBusFail(invocation, HB_ERROR_VM_UNKNOWN, "no monitored domain has UUID '%s'",
+                   uuid);
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+    return hbDBusReturnDomain(invocation, dom);
+}
+
+
+/* Longer than any of our object paths; the spec's bound for names. */
+#define HB_DBUS_PATH_MAX 1024
+#define HB_DBUS_NAME_MAX 255
+
+
+/* An interface or property name that no object of ours could have. */
+static gboolean
+hbDBusHasLongName(GVariant *body)
+{
+    for (gsize i = 0; body && i < g_variant_n_children(body) && i < 2; i++) {
+        g_autoptr(GVariant) arg = g_variant_get_child_value(body, i);
+
+        if (g_variant_is_of_type(arg, G_VARIANT_TYPE_STRING) &&
+            g_variant_get_size(arg) > HB_DBUS_NAME_MAX + 1)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+
+/*
+ * GDBus quotes an unknown object path, interface or property name whole in
+ * its errors, however long. Calls that carry one longer than anything we
+ * serve are answered here, on GDBus's worker thread, with a bounded error.
+ */
+static GDBusMessage *
+hbDBusFilter(GDBusConnection *bus, GDBusMessage *message, gboolean incoming,
+             gpointer data)
+{
+    const char *path = g_dbus_message_get_path(message);
+    const char *iface = g_dbus_message_get_interface(message);
+    const char *name = NULL;
+    g_autoptr(GDBusMessage) reply = NULL;
+
+    if (!incoming || g_dbus_message_get_message_type(message) != G_DBUS_MESSAGE_TYPE_METHOD_CALL)
+        return message;
+    if (path && strlen(path) > HB_DBUS_PATH_MAX)
+        name = "org.freedesktop.DBus.Error.UnknownObject";
+    else if (g_strcmp0(iface, "org.freedesktop.DBus.Properties") == 0 &&
+             hbDBusHasLongName(g_dbus_message_get_body(message)))
+        name = "org.freedesktop.DBus.Error.InvalidArgs";
+    else
+        return message;
+
+    if (!(g_dbus_message_get_flags(message) & G_DBUS_MESSAGE_FLAGS_NO_REPLY_EXPECTED)) {
+        reply = g_dbus_message_new_method_error(
+            message, name, "object path longer than %d bytes, or interface or property "
+            "name longer than %d", HB_DBUS_PATH_MAX, HB_DBUS_NAME_MAX);
+        g_dbus_connection_send_message(bus, reply, G_DBUS_SEND_MESSAGE_FLAGS_NONE, NULL, NULL);
+    }
+    g_object_unref(message);
+    return NULL;
 }
 
 
@@ -476,14 +704,17 @@ hbDBusNew(GDBusConnection *bus, HbMonitor *monitor, const char *uri, GError **er
     dbus->manager = hb_dbus_manager1_skeleton_new();
     hb_dbus_manager1_set_uri(dbus->manager, uri);
     g_signal_connect(dbus->manager, "handle-list-domains", G_CALLBACK(hbDBusOnListDomains), dbus);
-    g_signal_connect(dbus->manager, "handle-lookup-by-name", G_CALLBACK(hbDBusOnLookup), dbus);
-    g_signal_connect(dbus->manager, "handle-lookup-by-uuid", G_CALLBACK(hbDBusOnLookup), dbus);
+    g_signal_connect(dbus->manager, "handle-lookup-by-name", G_CALLBACK(hbDBusOnLookupByName),
+                     dbus);
+    g_signal_connect(dbus->manager, "handle-lookup-by-uuid", G_CALLBACK(hbDBusOnLookupByUUID),
+                     dbus);
     if (!g_dbus_interface_skeleton_export(G_DBUS_INTERFACE_SKELETON(dbus->manager), bus,
                                           HB_DBUS_PATH, error)) {
         hbDBusFree(dbus);
         return NULL;
     }
     g_dbus_object_manager_server_set_connection(dbus->objects, bus);
+    dbus->filter = g_dbus_connection_add_filter(bus, hbDBusFilter, NULL, NULL);
     hbMonitorSetObserver(monitor, &hbDBusObserver, dbus);
     return dbus;
 }
@@ -495,6 +726,8 @@ hbDBusFree(HbDBus *dbus)
     if (!dbus)
         return;
     hbMonitorSetObserver(dbus->monitor, &(HbMonitorObserver) { 0 }, NULL);
+    if (dbus->filter)
+        g_dbus_connection_remove_filter(dbus->bus, dbus->filter);
     g_dbus_interface_skeleton_unexport(G_DBUS_INTERFACE_SKELETON(dbus->manager));
     g_dbus_object_manager_server_set_connection(dbus->objects, NULL);
     g_hash_table_unref(dbus->domains);

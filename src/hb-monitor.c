@@ -1294,20 +1294,31 @@ hbMonitorIsConnected(HbMonitor *monitor)
 }
 
 
+/*
+ * A key in UUID form (8-4-4-4-12 hex digits, either case, as libvirt and
+ * virsh take it) means that UUID; otherwise, or when no domain has that
+ * UUID, the key is an exact, case-sensitive name. So a domain named like
+ * another domain's UUID, in any case, can never stand in for that domain.
+ */
 HbDomain *
 hbMonitorLookup(HbMonitor *monitor, const char *name_or_uuid)
 {
     GHashTableIter iter;
     gpointer value;
-    HbDomain *dom = g_hash_table_lookup(monitor->domains, name_or_uuid);
 
-    if (dom)
-        return dom;
+    if (g_uuid_string_is_valid(name_or_uuid)) {
+        /* libvirt prints UUIDs, and so keys this table, in lower case. */
+        g_autofree char *uuid = g_ascii_strdown(name_or_uuid, -1);
+        HbDomain *dom = g_hash_table_lookup(monitor->domains, uuid);
+
+        if (dom)
+            return dom;
+    }
     g_hash_table_iter_init(&iter, monitor->domains);
     while (g_hash_table_iter_next(&iter, NULL, &value)) {
-        dom = value;
-        if (g_str_equal(dom->name, name_or_uuid) ||
-            g_ascii_strcasecmp(dom->uuid, name_or_uuid) == 0)
+        HbDomain *dom = value;
+
+        if (g_str_equal(dom->name, name_or_uuid))
             return dom;
     }
     return NULL;

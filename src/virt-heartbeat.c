@@ -177,16 +177,19 @@ hbCliDomains(GDBusObjectManager *manager)
 }
 
 
+/* The daemon's rule (hbMonitorLookup): a UUID first, then an exact name. */
 static HbDBusDomain1 *
 hbCliFind(GDBusObjectManager *manager, const char *key, int *status)
 {
     g_autolist(HbDBusDomain1) domains = hbCliDomains(manager);
 
+    for (GList *l = domains; l && g_uuid_string_is_valid(key); l = l->next) {
+        if (g_ascii_strcasecmp(hb_dbus_domain1_get_uuid(l->data), key) == 0)
+            return g_object_ref(l->data);
+    }
     for (GList *l = domains; l; l = l->next) {
-        HbDBusDomain1 *iface = l->data;
-        if (g_str_equal(hb_dbus_domain1_get_name(iface), key) ||
-            g_ascii_strcasecmp(hb_dbus_domain1_get_uuid(iface), key) == 0)
-            return g_object_ref(iface);
+        if (g_str_equal(hb_dbus_domain1_get_name(l->data), key))
+            return g_object_ref(l->data);
     }
     *status = hbCliFail(HB_EXIT_VM_UNKNOWN,
                         "domain '%s' is not monitored by virt-heartbeatd "
@@ -740,9 +743,11 @@ hbCliConfig(const char *key)
     hbUtilInitLibvirt();
     if (!(conn = virConnectOpen(opts.uri)))
         return hbCliLibvirtFail("cannot connect to libvirt");
-    dom = virDomainLookupByName(conn, key);
-    if (!dom)
+    /* The same rule as for monitored domains: a UUID first, then a name. */
+    if (g_uuid_string_is_valid(key))
         dom = virDomainLookupByUUIDString(conn, key);
+    if (!dom)
+        dom = virDomainLookupByName(conn, key);
     if (!dom)
         return hbCliFail(HB_EXIT_VM_UNKNOWN, "domain '%s' not found", key);
 

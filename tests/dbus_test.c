@@ -231,15 +231,21 @@ condCallDone(gpointer data)
 }
 
 
-/* A Manager1 method called over the bus, the daemon's loop running meanwhile. */
+/* Any method called over the bus, the daemon's loop running meanwhile. */
+static void
+callRaw(Call *c, const char *path, const char *iface, const char *method, GVariant *args)
+{
+    *c = (Call) { 0 };
+    g_dbus_connection_call(bus, HB_DBUS_NAME, path, iface, method, args, NULL,
+                           G_DBUS_CALL_FLAGS_NONE, 20000, NULL, callDone, c);
+    assert_true(testWaitFor(condCallDone, c, 25));
+}
+
+
 static void
 callManager(Call *c, const char *method, GVariant *args)
 {
-    *c = (Call) { 0 };
-    g_dbus_connection_call(bus, HB_DBUS_NAME, HB_DBUS_PATH, "org.virt_heartbeat.Manager1",
-                           method, args, NULL, G_DBUS_CALL_FLAGS_NONE, 10000, NULL,
-                           callDone, c);
-    assert_true(testWaitFor(condCallDone, c, 15));
+    callRaw(c, HB_DBUS_PATH, "org.virt_heartbeat.Manager1", method, args);
 }
 
 
@@ -573,6 +579,681 @@ test_config_command(void **state)
 }
 
 
+/*
+ * Every method and property of the API, with good and bad input. Each call
+ * must end in a success or in the named error, and the daemon must answer
+ * afterwards.
+ */
+#define MANAGER1 "org.virt_heartbeat.Manager1"
+#define DOMAIN1 "org.virt_heartbeat.Domain1"
+#define PROPERTIES "org.freedesktop.DBus.Properties"
+#define E_INVALID_ARGS "org.freedesktop.DBus.Error.InvalidArgs"
+#define E_UNKNOWN_METHOD "org.freedesktop.DBus.Error.UnknownMethod"
+#define E_UNKNOWN_OBJECT "org.freedesktop.DBus.Error.UnknownObject"
+#define E_HB "org.virt_heartbeat.Error."
+#define HUGE (4 * 1024 * 1024)
+
+
+static gboolean
+condTimeSyncOn(gpointer data)
+{
+    HbDomain *dom = hbMonitorLookup(((Daemon *) data)->monitor, "hb-dbus");
+
+    return dom && hbDomainConfig(dom)->time_sync;
+}
+
+
+static gboolean
+condTime4(gpointer data)
+{
+    HbDomain *dom = hbMonitorLookup(((Daemon *) data)->monitor, "hb-dbus");
+
+    return dom && hbDomainConfig(dom)->time == 4;
+}
+
+
+static gboolean
+condGone(gpointer data)
+{
+    gpointer *args = data;
+
+    return hbMonitorLookup(((Daemon *) args[0])->monitor, args[1]) == NULL;
+}
+
+
+static char *
+hugeString(gsize size)
+{
+    char *s = g_malloc(size + 1);
+
+    memset(s, 'k', size);
+    s[size] = '\0';
+    return s;
+}
+
+
+/* The daemon still serves the bus from its main loop. */
+static void
+assertAlive(void)
+{
+    g_autoptr(GVariant) connected = NULL;
+    Call c;
+
+    callManager(&c, "ListDomains", NULL);
+    if (c.error)
+        fail_msg("the daemon no longer answers: %s", c.error->message);
+    callClear(&c);
+    callRaw(&c, HB_DBUS_PATH, PROPERTIES, "Get", g_variant_new("(ss)", MANAGER1, "Connected"));
+    assert_null(c.error);
+    g_variant_get(c.reply, "(v)", &connected);
+    assert_true(g_variant_get_boolean(connected));
+    callClear(&c);
+}
+
+
+/*
+ * Call @method with @args (floating, consumed) and want @error, or success
+ * when NULL; returns the reply then. An error must be short, valid UTF-8
+ * without control characters, whatever the input was.
+ */
+static GVariant *
+apiCall(const char *path, const char *iface, const char *method, GVariant *args,
+        const char *error)
+{
+    g_autofree char *remote = NULL;
+    GVariant *reply;
+    Call c;
+
+    callRaw(&c, path, iface, method, args);
+    if (!error) {
+        if (c.error)
+            fail_msg("%s.%s on %.80s: %s", iface, method, path, c.error->message);
+        reply = g_steal_pointer(&c.reply);
+        assertAlive();
+        return reply;
+    }
+    if (!c.error)
+        fail_msg("%s.%s on %.80s: want %s, got success", iface, method, path, error);
+    remote = g_dbus_error_get_remote_error(c.error);
+    if (g_strcmp0(remote, error) != 0)
+        fail_msg("%s.%s on %.80s: want %s, got %.300s", iface, method, path, error,
+                 c.error->message);
+    if (strlen(c.error->message) > 512 || !g_utf8_validate(c.error->message, -1, NULL))
+        fail_msg("%s.%s: an error of %zu bytes", iface, method, strlen(c.error->message));
+    for (const char *p = c.error->message; *p; p++) {
+        if ((guchar) *p < 0x20 || *p == 0x7f)
+            fail_msg("%s.%s: a control character in '%s'", iface, method, c.error->message);
+    }
+    callClear(&c);
+    assertAlive();
+    return NULL;
+}
+
+
+/* The error message of a call that must fail with @error. */
+static char *
+apiError(const char *path, const char *iface, const char *method, GVariant *args,
+         const char *error)
+{
+    g_autofree char *message = NULL;
+    Call c;
+
+    /* Checked by apiCall first, then called again for the text. */
+    g_variant_ref_sink(args);
+    assert_null(apiCall(path, iface, method, args, error));
+    callRaw(&c, path, iface, method, args);
+    g_variant_unref(args);
+    message = g_strdup(c.error->message);
+    callClear(&c);
+    return g_steal_pointer(&message);
+}
+
+
+static void
+test_api_manager(void **state)
+{
+    Daemon *d = *state;
+    g_autoptr(virDomain) dom = testDomainStart(d->conn, "hb-dbus", TRUE, FAST);
+    g_autofree char *uuid = testDomainUUID(dom);
+    g_autofree char *upper = g_ascii_strup(uuid, -1);
+    g_autofree char *huge = hugeString(HUGE);
+    g_autoptr(GVariant) list = NULL;
+    g_autoptr(GVariant) all = NULL;
+    g_autoptr(GVariant) uri = NULL;
+    g_autoptr(GVariant) value = NULL;
+    g_autoptr(GVariant) props = NULL;
+    g_autoptr(GPtrArray) many = g_ptr_array_new();
+    g_autofree char *echo = NULL;
+    g_autofree char *escaped = NULL;
+    g_autofree char *notuuid = NULL;
+
+    waitState(d, "hb-dbus", "ok");
+    for (guint i = 0; i < 100000; i++)
+        g_ptr_array_add(many, (char *) "x");
+    g_ptr_array_add(many, NULL);
+
+    list = apiCall(HB_DBUS_PATH, MANAGER1, "ListDomains", NULL, NULL);
+    assert_true(g_variant_is_of_type(list, G_VARIANT_TYPE("(ao)")));
+    apiCall(HB_DBUS_PATH, MANAGER1, "ListDomains", g_variant_new("(s)", "x"), E_INVALID_ARGS);
+    apiCall(HB_DBUS_PATH, MANAGER1, "ListDomains",
+            g_variant_new("(^as)", (char **) many->pdata), E_INVALID_ARGS);
+
+    g_variant_unref(apiCall(HB_DBUS_PATH, MANAGER1, "LookupByName",
+                            g_variant_new("(s)", "hb-dbus"), NULL));
+    apiCall(HB_DBUS_PATH, MANAGER1, "LookupByName", g_variant_new("(s)", ""),
+            E_HB "InvalidArgument");
+    apiCall(HB_DBUS_PATH, MANAGER1, "LookupByName", g_variant_new("(i)", 1), E_INVALID_ARGS);
+    apiCall(HB_DBUS_PATH, MANAGER1, "LookupByName", g_variant_new("(ss)", "a", "b"),
+            E_INVALID_ARGS);
+    apiCall(HB_DBUS_PATH, MANAGER1, "LookupByName", NULL, E_INVALID_ARGS);
+    /* A multi-megabyte key is quoted in 64 characters and an ellipsis. */
+    echo = apiError(HB_DBUS_PATH, MANAGER1, "LookupByName", g_variant_new("(s)", huge),
+                    E_HB "VMUnknown");
+    assert_non_null(strstr(echo, "'kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk\u2026'"));
+    /* Control, bidi and quote characters come back escaped. */
+    escaped = apiError(HB_DBUS_PATH, MANAGER1, "LookupByName",
+                       g_variant_new("(s)", "a\nb\x1b[2J\u202e'\\"), E_HB "VMUnknown");
+    assert_non_null(strstr(escaped, "'a\\nb\\x1b[2J\\u202e\\'\\\\'"));
+
+    g_variant_unref(apiCall(HB_DBUS_PATH, MANAGER1, "LookupByUUID",
+                            g_variant_new("(s)", uuid), NULL));
+    g_variant_unref(apiCall(HB_DBUS_PATH, MANAGER1, "LookupByUUID",
+                            g_variant_new("(s)", upper), NULL));
+    apiCall(HB_DBUS_PATH, MANAGER1, "LookupByUUID", g_variant_new("(s)", ""),
+            E_HB "InvalidArgument");
+    apiCall(HB_DBUS_PATH, MANAGER1, "LookupByUUID", g_variant_new("(s)", "hb-dbus"),
+            E_HB "InvalidArgument");
+    apiCall(HB_DBUS_PATH, MANAGER1, "LookupByUUID",
+            g_variant_new("(s)", "00000000-0000-4000-8000-000000000000"), E_HB "VMUnknown");
+    notuuid = apiError(HB_DBUS_PATH, MANAGER1, "LookupByUUID", g_variant_new("(s)", huge),
+                       E_HB "InvalidArgument");
+    assert_non_null(strstr(notuuid, "k\u2026'"));
+    apiCall(HB_DBUS_PATH, MANAGER1, "LookupByUUID", g_variant_new("(u)", 7), E_INVALID_ARGS);
+
+    apiCall(HB_DBUS_PATH, MANAGER1, "Frobnicate", NULL, E_UNKNOWN_METHOD);
+    apiCall(HB_DBUS_PATH, "org.virt_heartbeat.Nope1", "ListDomains", NULL, E_UNKNOWN_METHOD);
+
+    /* The properties: read-only, each of its type. */
+    uri = apiCall(HB_DBUS_PATH, PROPERTIES, "Get", g_variant_new("(ss)", MANAGER1, "URI"), NULL);
+    g_variant_get(uri, "(v)", &value);
+    assert_string_equal(g_variant_get_string(value, NULL), TEST_URI);
+    all = apiCall(HB_DBUS_PATH, PROPERTIES, "GetAll", g_variant_new("(s)", MANAGER1), NULL);
+    g_variant_get(all, "(@a{sv})", &props);
+    assert_int_equal(g_variant_n_children(props), 2);
+    apiCall(HB_DBUS_PATH, PROPERTIES, "Set",
+            g_variant_new("(ssv)", MANAGER1, "URI", g_variant_new_string("qemu:///x")),
+            E_INVALID_ARGS);
+    apiCall(HB_DBUS_PATH, PROPERTIES, "Set",
+            g_variant_new("(ssv)", MANAGER1, "Connected", g_variant_new_uint32(0)),
+            E_INVALID_ARGS);
+    apiCall(HB_DBUS_PATH, PROPERTIES, "Get", g_variant_new("(ss)", MANAGER1, "Nope"),
+            E_INVALID_ARGS);
+    apiCall(HB_DBUS_PATH, PROPERTIES, "Get", g_variant_new("(ss)", DOMAIN1, "Name"),
+            E_INVALID_ARGS);
+    /* GDBus answers a standard method with the wrong signature so. */
+    apiCall(HB_DBUS_PATH, PROPERTIES, "Get", g_variant_new("(s)", MANAGER1), E_UNKNOWN_METHOD);
+    apiCall(HB_DBUS_PATH, PROPERTIES, "Get", g_variant_new("(ss)", MANAGER1, huge),
+            E_INVALID_ARGS);
+    apiCall(HB_DBUS_PATH, PROPERTIES, "Get", g_variant_new("(ss)", huge, "URI"), E_INVALID_ARGS);
+    apiCall(HB_DBUS_PATH, PROPERTIES, "GetAll", g_variant_new("(s)", huge), E_INVALID_ARGS);
+    apiCall(HB_DBUS_PATH, PROPERTIES, "Set",
+            g_variant_new("(ssv)", MANAGER1, huge, g_variant_new_string(huge)), E_INVALID_ARGS);
+    apiCall(HB_DBUS_PATH, PROPERTIES, "GetAll", g_variant_new("(s)", ""), E_INVALID_ARGS);
+}
+
+
+/* Every Domain1 property, as the introspection data lists them. */
+static void
+test_api_domain_properties(void **state)
+{
+    Daemon *d = *state;
+    g_autoptr(virDomain) dom = testDomainStart(d->conn, "hb-dbus", TRUE, FAST);
+    g_autofree char *uuid = testDomainUUID(dom);
+    g_autofree char *path = hbDBusDomainPath(uuid);
+    GDBusInterfaceInfo *info = hb_dbus_domain1_interface_info();
+    g_autoptr(GVariant) all = NULL;
+    g_autoptr(GVariant) props = NULL;
+    guint n = 0;
+
+    waitState(d, "hb-dbus", "ok");
+    for (GDBusPropertyInfo **p = info->properties; *p; p++, n++) {
+        g_autoptr(GVariant) reply = apiCall(path, PROPERTIES, "Get",
+                                            g_variant_new("(ss)", DOMAIN1, (*p)->name), NULL);
+        g_autoptr(GVariant) value = NULL;
+
+        g_variant_get(reply, "(v)", &value);
+        if (!g_variant_is_of_type(value, G_VARIANT_TYPE((*p)->signature)))
+            fail_msg("%s is %s, not %s", (*p)->name, g_variant_get_type_string(value),
+                     (*p)->signature);
+        apiCall(path, PROPERTIES, "Set", g_variant_new("(ssv)", DOMAIN1, (*p)->name, value),
+                E_INVALID_ARGS);
+    }
+    assert_int_equal(n, 18);
+
+    all = apiCall(path, PROPERTIES, "GetAll", g_variant_new("(s)", DOMAIN1), NULL);
+    g_variant_get(all, "(@a{sv})", &props);
+    assert_int_equal(g_variant_n_children(props), n);
+    {
+        g_autoptr(GVariantDict) dict = g_variant_dict_new(props);
+        g_autoptr(GVariantDict) config = NULL;
+        g_autoptr(GVariant) cfg = NULL;
+        const char *s;
+        guint32 u;
+        gboolean b;
+
+        assert_true(g_variant_dict_lookup(dict, "Name", "&s", &s));
+        assert_string_equal(s, "hb-dbus");
+        assert_true(g_variant_dict_lookup(dict, "UUID", "&s", &s));
+        assert_string_equal(s, uuid);
+        assert_true(g_variant_dict_lookup(dict, "State", "&s", &s));
+        assert_string_equal(s, "ok");
+        assert_true(g_variant_dict_lookup(dict, "IsHeartbeating", "b", &b));
+        assert_true(b);
+        assert_true(g_variant_dict_lookup(dict, "ConfigError", "&s", &s));
+        assert_string_equal(s, "");
+        assert_true(g_variant_dict_lookup(dict, "CanShutdown", "b", &b));
+        assert_false(b);
+        cfg = g_variant_dict_lookup_value(dict, "Config", G_VARIANT_TYPE("a{sv}"));
+        config = g_variant_dict_new(cfg);
+        assert_true(g_variant_dict_lookup(config, "time", "u", &u));
+        assert_int_equal(u, 2);
+    }
+    apiCall(path, PROPERTIES, "Get", g_variant_new("(ss)", DOMAIN1, "name"), E_INVALID_ARGS);
+    apiCall(path, PROPERTIES, "Get", g_variant_new("(ss)", MANAGER1, "URI"), E_INVALID_ARGS);
+    apiCall(path, PROPERTIES, "Get", g_variant_new("(ss)", DOMAIN1, ""), E_INVALID_ARGS);
+    apiCall(path, PROPERTIES, "GetAll", g_variant_new("(i)", 3), E_UNKNOWN_METHOD);
+}
+
+
+static void
+test_api_domain_methods(void **state)
+{
+    Daemon *d = *state;
+    g_autoptr(virDomain) dom = testDomainStart(d->conn, "hb-dbus", TRUE, FAST);
+    g_autoptr(virDomain) bare = testDomainStart(d->conn, "hb-bare", FALSE, FAST);
+    g_autofree char *uuid = testDomainUUID(dom);
+    g_autofree char *path = hbDBusDomainPath(uuid);
+    g_autofree char *bare_uuid = testDomainUUID(bare);
+    g_autofree char *bare_path = hbDBusDomainPath(bare_uuid);
+    g_autofree char *huge = hugeString(HUGE);
+    g_autoptr(GPtrArray) many = g_ptr_array_new();
+    g_autoptr(GVariant) installed = NULL;
+    g_autofree char *key_echo = NULL;
+    g_autofree char *value_echo = NULL;
+    const char *no_args[] = { NULL };
+    const char *args[] = { "-c", "exit 0", NULL };
+    gboolean already, next_boot;
+
+    waitState(d, "hb-dbus", "ok");
+    waitState(d, "hb-bare", "no-agent");
+    for (guint i = 0; i < 300000; i++)
+        g_ptr_array_add(many, (char *) "argument");
+    g_ptr_array_add(many, NULL);
+
+    /* Rearm */
+    g_variant_unref(apiCall(path, DOMAIN1, "Rearm", NULL, NULL));
+    apiCall(path, DOMAIN1, "Rearm", g_variant_new("(s)", "now"), E_INVALID_ARGS);
+
+    /* SetHostTimeSync */
+    g_variant_unref(apiCall(path, DOMAIN1, "SetHostTimeSync", g_variant_new("(b)", TRUE), NULL));
+    assert_true(testWaitFor(condTimeSyncOn, d, 10));
+    g_variant_unref(apiCall(path, DOMAIN1, "SetHostTimeSync", g_variant_new("(b)", FALSE), NULL));
+    apiCall(path, DOMAIN1, "SetHostTimeSync", g_variant_new("(s)", "yes"), E_INVALID_ARGS);
+    apiCall(path, DOMAIN1, "SetHostTimeSync", NULL, E_INVALID_ARGS);
+
+    /* Shutdown: the test driver has no agent shutdown, and says that its
+     * flag is invalid (VIR_ERR_INVALID_ARG). */
+    apiCall(path, DOMAIN1, "Shutdown", NULL, E_HB "InvalidArgument");
+    apiCall(bare_path, DOMAIN1, "Shutdown", NULL, E_HB "AgentNotAvailable");
+    apiCall(path, DOMAIN1, "Shutdown", g_variant_new("(b)", TRUE), E_INVALID_ARGS);
+
+    /* ExecuteCommand: the test driver has no agent commands at all. */
+    apiCall(path, DOMAIN1, "ExecuteCommand", g_variant_new("(s^asu)", "/bin/sh", args, 5),
+            E_HB "Failed");
+    apiCall(bare_path, DOMAIN1, "ExecuteCommand", g_variant_new("(s^asu)", "/bin/sh", args, 5),
+            E_HB "AgentNotAvailable");
+    apiCall(path, DOMAIN1, "ExecuteCommand", g_variant_new("(s^asu)", "", no_args, 0),
+            E_HB "InvalidArgument");
+    apiCall(path, DOMAIN1, "ExecuteCommand", g_variant_new("(s^asu)", "/bin/true", no_args, 3601),
+            E_HB "InvalidArgument");
+    apiCall(path, DOMAIN1, "ExecuteCommand",
+            g_variant_new("(s^asu)", "/bin/true", no_args, G_MAXUINT32), E_HB "InvalidArgument");
+    apiCall(path, DOMAIN1, "ExecuteCommand", g_variant_new("(s^asu)", huge, no_args, 0),
+            E_HB "InvalidArgument");
+    apiCall(path, DOMAIN1, "ExecuteCommand",
+            g_variant_new("(s^asu)", "/bin/true", (char **) many->pdata, 0),
+            E_HB "InvalidArgument");
+    apiCall(path, DOMAIN1, "ExecuteCommand", g_variant_new("(s^as)", "/bin/true", no_args),
+            E_INVALID_ARGS);
+    apiCall(path, DOMAIN1, "ExecuteCommand", g_variant_new("(sasi)", "/bin/true", NULL, -1),
+            E_INVALID_ARGS);
+
+    /* InstallAdditions: hb-dbus has the channel already. */
+    installed = apiCall(path, DOMAIN1, "InstallAdditions", NULL, NULL);
+    g_variant_get(installed, "(bb)", &already, &next_boot);
+    assert_true(already);
+    assert_false(next_boot);
+    apiCall(path, DOMAIN1, "InstallAdditions", g_variant_new("(b)", TRUE), E_INVALID_ARGS);
+
+    /* SetParameter */
+    g_variant_unref(apiCall(path, DOMAIN1, "SetParameter",
+                            g_variant_new("(ssu)", "time", "4", 1), NULL));
+    assert_true(testWaitFor(condTime4, d, 10));
+    apiCall(path, DOMAIN1, "SetParameter", g_variant_new("(ssu)", "speed", "1", 0),
+            E_HB "InvalidArgument");
+    apiCall(path, DOMAIN1, "SetParameter", g_variant_new("(ssu)", "", "", 0),
+            E_HB "InvalidArgument");
+    apiCall(path, DOMAIN1, "SetParameter", g_variant_new("(ssu)", "time", "", 1),
+            E_HB "InvalidArgument");
+    apiCall(path, DOMAIN1, "SetParameter", g_variant_new("(ssu)", "time", "0", 1),
+            E_HB "InvalidArgument");
+    apiCall(path, DOMAIN1, "SetParameter", g_variant_new("(ssu)", "time", "4294967296", 1),
+            E_HB "InvalidArgument");
+    apiCall(path, DOMAIN1, "SetParameter", g_variant_new("(ssu)", "time", "-1", 1),
+            E_HB "InvalidArgument");
+    apiCall(path, DOMAIN1, "SetParameter", g_variant_new("(ssu)", "action", "none' x='1", 1),
+            E_HB "InvalidArgument");
+    apiCall(path, DOMAIN1, "SetParameter", g_variant_new("(ssu)", "time", "4", 4),
+            E_HB "InvalidArgument");
+    apiCall(path, DOMAIN1, "SetParameter", g_variant_new("(ssu)", "time", "4", G_MAXUINT32),
+            E_HB "InvalidArgument");
+    key_echo = apiError(path, DOMAIN1, "SetParameter", g_variant_new("(ssu)", huge, "1", 0),
+                        E_HB "InvalidArgument");
+    assert_non_null(strstr(key_echo, "k\u2026'"));
+    value_echo = apiError(path, DOMAIN1, "SetParameter",
+                          g_variant_new("(ssu)", "time", huge, 1), E_HB "InvalidArgument");
+    assert_null(strstr(value_echo, "kkkk"));
+    apiCall(path, DOMAIN1, "SetParameter", g_variant_new("(ssu)", "time", "4\n\x1b[2J", 1),
+            E_HB "InvalidArgument");
+    apiCall(path, DOMAIN1, "SetParameter", g_variant_new("(ssi)", "time", "4", 1),
+            E_INVALID_ARGS);
+    apiCall(path, DOMAIN1, "Frobnicate", NULL, E_UNKNOWN_METHOD);
+    /* The configuration is still the one set above. */
+    assert_int_equal(hbDomainConfig(hbMonitorLookup(d->monitor, "hb-dbus"))->time, 4);
+
+    /* VMNotRunning, and a domain that is gone. */
+    assert_int_equal(virDomainDestroy(dom), 0);
+    waitState(d, "hb-dbus", "not-running");
+    apiCall(path, DOMAIN1, "Shutdown", NULL, E_HB "VMNotRunning");
+    apiCall(path, DOMAIN1, "ExecuteCommand", g_variant_new("(s^asu)", "/bin/sh", args, 5),
+            E_HB "VMNotRunning");
+    testDomainRemove(d->conn, "hb-bare");
+    assert_true(testWaitFor(condGone, (gpointer[]) { d, bare_uuid }, 10));
+    apiCall(bare_path, DOMAIN1, "Rearm", NULL, E_UNKNOWN_METHOD);
+    apiCall(bare_path, PROPERTIES, "Get", g_variant_new("(ss)", DOMAIN1, "Name"),
+            E_UNKNOWN_METHOD);
+}
+
+
+/* Introspectable, Peer, ObjectManager, and paths that are not ours. */
+static void
+test_api_standard(void **state)
+{
+    Daemon *d = *state;
+    g_autoptr(virDomain) dom = testDomainStart(d->conn, "hb-dbus", TRUE, FAST);
+    g_autofree char *uuid = testDomainUUID(dom);
+    g_autofree char *path = hbDBusDomainPath(uuid);
+    g_autofree char *element = hugeString(2 * 1024 * 1024);
+    g_autofree char *huge_path = g_strconcat(HB_DBUS_PATH "/", element, NULL);
+    g_autoptr(GVariant) root = NULL;
+    g_autoptr(GVariant) node = NULL;
+    g_autoptr(GVariant) objects = NULL;
+    g_autoptr(GVariant) managed = NULL;
+    g_autoptr(GVariant) ifaces = NULL;
+    g_autoptr(GVariant) domain1 = NULL;
+    g_autoptr(GVariant) ping = NULL;
+    const char *xml;
+
+    waitState(d, "hb-dbus", "ok");
+    root = apiCall(HB_DBUS_PATH, "org.freedesktop.DBus.Introspectable", "Introspect", NULL, NULL);
+    g_variant_get(root, "(&s)", &xml);
+    assert_non_null(strstr(xml, MANAGER1));
+    assert_non_null(strstr(xml, "org.freedesktop.DBus.ObjectManager"));
+    node = apiCall(path, "org.freedesktop.DBus.Introspectable", "Introspect", NULL, NULL);
+    g_variant_get(node, "(&s)", &xml);
+    assert_non_null(strstr(xml, DOMAIN1));
+    g_variant_unref(apiCall("/", "org.freedesktop.DBus.Introspectable", "Introspect", NULL, NULL));
+    apiCall(HB_DBUS_PATH, "org.freedesktop.DBus.Introspectable", "Introspect",
+            g_variant_new("(s)", "x"), E_UNKNOWN_METHOD);
+
+    ping = apiCall(path, "org.freedesktop.DBus.Peer", "Ping", NULL, NULL);
+    apiCall(path, "org.freedesktop.DBus.Peer", "Ping", g_variant_new("(s)", "x"),
+            E_UNKNOWN_METHOD);
+
+    objects = apiCall(HB_DBUS_PATH, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects",
+                      NULL, NULL);
+    g_variant_get(objects, "(@a{oa{sa{sv}}})", &managed);
+    assert_int_equal(g_variant_n_children(managed), 1);
+    assert_true(g_variant_lookup(managed, path, "@a{sa{sv}}", &ifaces));
+    domain1 = g_variant_lookup_value(ifaces, DOMAIN1, NULL);
+    assert_non_null(domain1);
+    assert_int_equal(g_variant_n_children(domain1), 18);
+    apiCall(HB_DBUS_PATH, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects",
+            g_variant_new("(s)", "x"), E_INVALID_ARGS);
+    apiCall(path, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", NULL,
+            E_UNKNOWN_METHOD);
+
+    /* Paths that are not ours, from near misses to two megabytes. */
+    apiCall(HB_DBUS_PATH "/domain/00000000_0000_0000_0000_000000000000", DOMAIN1, "Rearm", NULL,
+            E_UNKNOWN_METHOD);
+    apiCall(HB_DBUS_PATH "/domain", DOMAIN1, "Rearm", NULL, E_UNKNOWN_METHOD);
+    apiCall("/", MANAGER1, "ListDomains", NULL, E_UNKNOWN_METHOD);
+    apiCall(path, MANAGER1, "ListDomains", NULL, E_UNKNOWN_METHOD);
+    apiCall(HB_DBUS_PATH, DOMAIN1, "Rearm", NULL, E_UNKNOWN_METHOD);
+    apiCall(huge_path, DOMAIN1, "Rearm", NULL, E_UNKNOWN_OBJECT);
+    apiCall(huge_path, PROPERTIES, "GetAll", g_variant_new("(s)", DOMAIN1), E_UNKNOWN_OBJECT);
+}
+
+
+static void
+writeAll(GOutputStream *out, const void *data, gsize size)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (!g_output_stream_write_all(out, data, size, NULL, NULL, &err))
+        fail_msg("write to the bus: %s", err->message);
+}
+
+
+static void
+writeMessage(GOutputStream *out, GDBusMessage *msg, guint32 serial, const char *path,
+             const char *bad_path)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree guchar *blob = NULL;
+    gsize size;
+    guchar *at;
+
+    g_dbus_message_set_serial(msg, serial);
+    blob = g_dbus_message_to_blob(msg, &size, G_DBUS_CAPABILITY_FLAGS_NONE, &err);
+    assert_non_null(blob);
+    if (bad_path) {
+        assert_int_equal(strlen(path), strlen(bad_path));
+        for (at = blob; at + strlen(path) <= blob + size; at++) {
+            if (memcmp(at, path, strlen(path)) == 0)
+                break;
+        }
+        assert_true(at + strlen(path) <= blob + size);
+        memcpy(at, bad_path, strlen(bad_path));
+    }
+    writeAll(out, blob, size);
+}
+
+
+/*
+ * A malformed object path never reaches the daemon: the bus drops the
+ * sender. No D-Bus library builds such a message, so this one is written
+ * by hand on a connection of its own.
+ */
+static void
+test_api_invalid_path(void **state)
+{
+    Daemon *d = *state;
+    g_autoptr(virDomain) dom = testDomainStart(d->conn, "hb-dbus", TRUE, FAST);
+    g_autofree char *uuid = testDomainUUID(dom);
+    g_autofree char *path = hbDBusDomainPath(uuid);
+    g_autofree char *bad_path = g_strdup(path);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GIOStream) stream = g_dbus_address_get_stream_sync(
+        g_test_dbus_get_bus_address(testBus), NULL, NULL, &err);
+    g_autoptr(GDBusMessage) hello = g_dbus_message_new_method_call(
+        "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "Hello");
+    g_autoptr(GDBusMessage) call = g_dbus_message_new_method_call(HB_DBUS_NAME, path, DOMAIN1,
+                                                                  "Rearm");
+    g_autofree char *uid = g_strdup_printf("%u", (guint) geteuid());
+    g_autofree char *auth = NULL;
+    GString *hex = g_string_new(NULL);
+    char buf[4096];
+    gssize n;
+
+    waitState(d, "hb-dbus", "ok");
+    assert_non_null(stream);
+    g_socket_set_timeout(g_socket_connection_get_socket(G_SOCKET_CONNECTION(stream)), 10);
+    for (const char *p = uid; *p; p++)
+        g_string_append_printf(hex, "%02x", *p);
+    auth = g_strdup_printf("AUTH EXTERNAL %s\r\n", hex->str);
+    g_string_free(hex, TRUE);
+    writeAll(g_io_stream_get_output_stream(stream), "", 1);
+    writeAll(g_io_stream_get_output_stream(stream), auth, strlen(auth));
+    n = g_input_stream_read(g_io_stream_get_input_stream(stream), buf, sizeof(buf) - 1, NULL,
+                            &err);
+    assert_true(n > 2);
+    buf[n] = '\0';
+    assert_true(g_str_has_prefix(buf, "OK "));
+    writeAll(g_io_stream_get_output_stream(stream), "BEGIN\r\n", 7);
+
+    /* ".../domain//...": an empty element. */
+    strstr(bad_path, "/domain/")[8] = '/';
+    assert_false(g_variant_is_object_path(bad_path));
+    writeMessage(g_io_stream_get_output_stream(stream), hello, 1, NULL, NULL);
+    writeMessage(g_io_stream_get_output_stream(stream), call, 2, path, bad_path);
+    /* Hello's reply, NameAcquired, then the end: the bus hung up on us. */
+    while ((n = g_input_stream_read(g_io_stream_get_input_stream(stream), buf, sizeof(buf),
+                                    NULL, &err)) > 0)
+        ;
+    if (n < 0)
+        fail_msg("the bus kept the connection: %s", err->message);
+    assertAlive();
+    assert_int_equal(hbDomainState(hbMonitorLookup(d->monitor, uuid)), HB_STATE_OK);
+}
+
+
+/* The config command resolves DOMAIN with the daemon's rule, in libvirt. */
+static void
+test_config_lookup(void **state)
+{
+    g_autofree char *uri = g_strdup_printf("test://%s/data/cli-driver.xml", TEST_SRCDIR);
+    g_autofree char *upper = NULL;
+    g_autofree char *exact = NULL;
+    g_autofree char *fallback = NULL;
+
+    /* cli-running's UUID in upper case, also the name of another domain. */
+    assert_int_equal(cli(&upper, "config", "0B5E4C2A-4F41-4C48-9D3E-7D1A8E2C1B01",
+                         "-c", uri, NULL), 0);
+    assert_non_null(strstr(upper, "time=\"30\""));
+    /* cli-off's UUID, also the name of another domain. */
+    assert_int_equal(cli(&exact, "config", "0b5e4c2a-4f41-4c48-9d3e-7d1a8e2c1b02",
+                         "-c", uri, NULL), 0);
+    assert_non_null(strstr(exact, "no <heartbeat/> metadata"));
+    /* A UUID that no domain has is a name. */
+    assert_int_equal(cli(&fallback, "config", "0b5e4c2a-4f41-4c48-9d3e-7d1a8e2c1bff",
+                         "-c", uri, NULL), 0);
+    assert_non_null(strstr(fallback, "time=\"47\""));
+    /* Names are case-sensitive. */
+    assert_int_equal(cli(NULL, "config", "CLI-RUNNING", "-c", uri, NULL), 3);
+}
+
+
+static void
+assertLookup(const char *method, const char *key, const char *want_path, gint want_code)
+{
+    Call c;
+
+    callManager(&c, method, g_variant_new("(s)", key));
+    if (want_path) {
+        const char *got;
+
+        if (c.error)
+            fail_msg("%s(%s): %s", method, key, c.error->message);
+        g_variant_get(c.reply, "(&o)", &got);
+        assert_string_equal(got, want_path);
+    } else if (!g_error_matches(c.error, HB_ERROR, want_code)) {
+        fail_msg("%s(%s): want error %d, got %s", method, key, want_code,
+                 c.error ? c.error->message : "success");
+    }
+    callClear(&c);
+}
+
+
+static void
+test_lookup_unambiguous(void **state)
+{
+    Daemon *d = *state;
+    /* hb-dbus has no agent channel; its twins are shut off. A guest request
+     * that reaches hb-dbus fails with AgentNotAvailable (CLI status 5), one
+     * that reaches a twin with VMNotRunning (4). */
+    g_autoptr(virDomain) dom = testDomainStart(d->conn, "hb-dbus", FALSE, FAST);
+    g_autofree char *uuid = testDomainUUID(dom);
+    g_autofree char *upper = g_ascii_strup(uuid, -1);
+    g_autoptr(virDomain) twin = testDomainStart(d->conn, uuid, TRUE, FAST);
+    g_autoptr(virDomain) utwin = testDomainStart(d->conn, upper, TRUE, FAST);
+    const char *spare = "7c7e3c4e-0000-4000-8000-00000000beef";
+    g_autoptr(virDomain) stwin = testDomainStart(d->conn, spare, TRUE, FAST);
+    g_autofree char *twin_uuid = testDomainUUID(twin);
+    g_autofree char *utwin_uuid = testDomainUUID(utwin);
+    g_autofree char *stwin_uuid = testDomainUUID(stwin);
+    g_autofree char *path = hbDBusDomainPath(uuid);
+    g_autofree char *twin_path = hbDBusDomainPath(twin_uuid);
+    g_autofree char *utwin_path = hbDBusDomainPath(utwin_uuid);
+    g_autofree char *stwin_path = hbDBusDomainPath(stwin_uuid);
+    g_autoptr(JsonParser) parser = json_parser_new();
+    g_autofree char *out = NULL;
+
+    assert_int_equal(virDomainDestroy(twin), 0);
+    assert_int_equal(virDomainDestroy(utwin), 0);
+    assert_int_equal(virDomainDestroy(stwin), 0);
+    waitState(d, uuid, "no-agent");
+    waitState(d, twin_uuid, "not-running");
+    waitState(d, utwin_uuid, "not-running");
+    waitState(d, stwin_uuid, "not-running");
+
+    /* The daemon's own lookup: a UUID first, in either case, then a name. */
+    assert_string_equal(hbDomainName(hbMonitorLookup(d->monitor, uuid)), "hb-dbus");
+    assert_string_equal(hbDomainName(hbMonitorLookup(d->monitor, upper)), "hb-dbus");
+    assert_string_equal(hbDomainName(hbMonitorLookup(d->monitor, spare)), spare);
+    assert_string_equal(hbDomainUUID(hbMonitorLookup(d->monitor, twin_uuid)), twin_uuid);
+    assert_null(hbMonitorLookup(d->monitor, "HB-DBUS"));
+
+    /* Each D-Bus lookup takes only what it is named for. */
+    assertLookup("LookupByUUID", uuid, path, 0);
+    assertLookup("LookupByUUID", upper, path, 0);
+    assertLookup("LookupByUUID", spare, NULL, HB_ERROR_VM_UNKNOWN);
+    assertLookup("LookupByUUID", "hb-dbus", NULL, HB_ERROR_INVALID_ARGUMENT);
+    assertLookup("LookupByName", uuid, twin_path, 0);
+    assertLookup("LookupByName", upper, utwin_path, 0);
+    assertLookup("LookupByName", spare, stwin_path, 0);
+    assertLookup("LookupByName", "hb-dbus", path, 0);
+    assertLookup("LookupByName", "HB-DBUS", NULL, HB_ERROR_VM_UNKNOWN);
+
+    /* The CLI: Shutdown and Exec by the UUID, in either case, reach hb-dbus. */
+    assert_int_equal(cli(NULL, "shutdown", uuid, NULL), 5);
+    assert_int_equal(cli(NULL, "shutdown", upper, NULL), 5);
+    assert_int_equal(cli(NULL, "exec", uuid, "--", "/bin/true", NULL), 5);
+    assert_int_equal(cli(NULL, "exec", upper, "--", "/bin/true", NULL), 5);
+    assert_int_equal(cli(&out, "status", upper, "--json", NULL), 0);
+    assert_string_equal(json_object_get_string_member(parseObject(parser, out), "name"),
+                        "hb-dbus");
+    /* A twin by its own UUID, and one named like an unknown UUID by name. */
+    assert_int_equal(cli(NULL, "shutdown", twin_uuid, NULL), 4);
+    assert_int_equal(cli(NULL, "exec", spare, "--", "/bin/true", NULL), 4);
+    assert_int_equal(cli(NULL, "shutdown", "HB-DBUS", NULL), 3);
+
+    testDomainRemove(d->conn, uuid);
+    testDomainRemove(d->conn, upper);
+    testDomainRemove(d->conn, spare);
+}
+
+
 static int
 groupSetup(void **state)
 {
@@ -602,12 +1283,19 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_daemon_not_running),
         cmocka_unit_test(test_config_command),
+        cmocka_unit_test(test_config_lookup),
         cmocka_unit_test_setup_teardown(test_manager_methods, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_list_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rearm, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guest_os_interface, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lookup_unambiguous, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_api_manager, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_api_domain_properties, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_api_domain_methods, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_api_standard, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_api_invalid_path, setup, teardown),
     };
 
     hbUtilInitLibvirt();

@@ -10,6 +10,8 @@ packages=(
     libxml2-dev libjson-glib-dev libcmocka-dev
     # tests and runtime
     libxml2-utils dbus libvirt-clients libvirt-daemon libvirt-daemon-driver-qemu
+    # tests/policy_test.sh: a real bus, gdbus, setpriv, useradd
+    dbus-daemon dbus-system-bus-common libglib2.0-bin util-linux passwd
     qemu-system-x86 qemu-guest-agent
     # the end-to-end guest image
     busybox-static cpio kmod jq procps
