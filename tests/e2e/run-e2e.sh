@@ -300,7 +300,7 @@ optin=0
 for s in s_crash_loop; do
     [[ " ${HB_E2E_ONLY:-} " == *" $s "* ]] && optin=$((optin + 1))
 done
-echo "1..$((23 + optin))"
+echo "1..$((24 + optin))"
 
 # ---- scenarios -------------------------------------------------------------
 
@@ -563,6 +563,32 @@ s_info() {
         fail "OSName $("$cli" info "$d" --json | jq -r .os_name), the agent says $os" || return 1
     [ "$("$cli" info "$d" --json | jq -r .can_shutdown)" = true ] || fail "CanShutdown is false" || return 1
     "$cli" info "$d" | grep -q "^Additions version: *$version\$" || fail "info does not show the version" || return 1
+    rmdomain "$d"
+}
+
+# qemu-ga passes on what os-release says, escapes and all (see hb.hostile_os
+# in guest-init): the daemon keeps it valid and bounded, the CLI escapes it.
+s_hostile_os() {
+    local d=${prefix}hostile head text
+    mkdomain "$d" yes "hb.hostile_os=1" || return 1
+    wait_until 60 state_is "$d" ok || fail "never ok" || return 1
+    head=$(printf 'evil\033[31mRED\033]0;pwned\007\302\2332J\342\200\256AAAA')
+    wait_until 20 eval '"$cli" info "$d" --json | jq -j .os_name | grep -q "^evil"' ||
+        fail "OSName never came: $("$cli" info "$d" --json | jq -c .os_name)" || return 1
+    [ "$("$cli" info "$d" --json | jq -j .os_name | head -c "$(printf %s "$head" | wc -c)")" = "$head" ] ||
+        fail "OSName $("$cli" info "$d" --json | jq -c .os_name) does not start with the guest's" || return 1
+    [ "$("$cli" info "$d" --json | jq -j .os_name | wc -c)" = 256 ] ||
+        fail "OSName is $("$cli" info "$d" --json | jq -j .os_name | wc -c) bytes, not cut at 256" || return 1
+    "$cli" info "$d" --json | jq -j .os_name | grep -q 'A\.\.\.$' || fail "OSName not marked as cut" || return 1
+    text=$("$cli" info "$d") || fail "info failed" || return 1
+    # shellcheck disable=SC1003
+    grep -qF 'OS name:              evil\x1b[31mRED\x1b]0;pwned\x07\u009b2J\u202eAAAA' <<<"$text" ||
+        fail "info does not show the escaped OS name: $text" || return 1
+    LC_ALL=C grep -q $'[\x01-\x09\x0b-\x1f\x7f]\|\xc2[\x80-\x9f]\|\xe2\x80\xae' <<<"$text" &&
+        fail "raw control characters in info: $(od -c <<<"$text" | head)" && return 1
+    kill -0 "$daemon_pid" || fail "virt-heartbeatd died" || return 1
+    grep -q 'CRITICAL\|Invalid UTF-8' "$work/daemon.log" &&
+        fail "the daemon logged: $(grep 'CRITICAL\|Invalid UTF-8' "$work/daemon.log" | head -3)" && return 1
     rmdomain "$d"
 }
 
@@ -1040,6 +1066,7 @@ run "libvirtd restarted: reconnect, resync, crashed domain started" s_libvirtd_r
 run "storm cap: at most max_episodes episodes" s_storm_cap
 run "guest info: AdditionsVersion, OSName, CanShutdown from the agent" s_info
 run "ExecuteCommand: output, exit status, timeout" s_exec
+run "hostile OS name: valid, cut at 256 bytes, escaped by the CLI" s_hostile_os
 run "Shutdown through the agent: stops, no restart" s_guest_shutdown
 run "host time sync: corrects a wrong guest clock, also after resume" s_time_sync
 run "InstallAdditions: channel hot-plugged or at next boot, heartbeat appears" s_install_agent
