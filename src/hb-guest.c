@@ -118,8 +118,9 @@ hbGuestGetBool(JsonObject *obj, const char *member, gboolean *value, GError **er
 
 /*
  * @member within @min-@max; *@present says whether it is there. json-glib
- * turns integers beyond 64 bits into -1 or 1; libvirt's parser, in front of
- * it, into the 64-bit limits, which every range here excludes.
+ * would wrap an integer beyond 64 bits (to -1, a negative one to 1), but
+ * replies come through libvirt, whose parser saturates such integers to
+ * the 64-bit limits, which every range here excludes.
  */
 static int
 hbGuestGetInt(JsonObject *obj, const char *member, gint64 min, gint64 max,
