@@ -5,6 +5,7 @@
  */
 #include <config.h>
 
+#include <string.h>
 #include <json-glib/json-glib.h>
 #include <libvirt/libvirt-qemu.h>
 
@@ -34,21 +35,150 @@ hbExecStatusClear(HbExecStatus *status)
 }
 
 
-/* The "return" object of an agent reply; owned by @parser. */
+/* How much of an agent reply an error message quotes. */
+#define HB_GUEST_REPLY_QUOTE 200
+/* Base64 characters that decode to HB_EXEC_OUTPUT_MAX bytes and a little more. */
+#define HB_EXEC_BASE64_MAX (((HB_EXEC_OUTPUT_MAX + 2) / 3) * 4)
+
+
+/*
+ * The "return" object of an agent reply; owned by @parser. Everything in
+ * an agent reply is the guest's: strings are sanitized where they are taken
+ * out, and every member is checked for its type and range.
+ */
 static JsonObject *
 hbGuestReturn(JsonParser *parser, const char *reply, GError **error)
 {
+    /* libvirt hands on the bytes it decodes from a lone "\udc00", which are
+     * not UTF-8, and json-glib refuses a reply with such bytes. */
+    g_autofree char *valid = hbUtilSanitize(reply, -1, 0);
     JsonNode *root;
     JsonObject *obj;
 
-    if (!json_parser_load_from_data(parser, reply, -1, NULL) ||
+    if (!json_parser_load_from_data(parser, valid, -1, NULL) ||
         !(root = json_parser_get_root(parser)) || !JSON_NODE_HOLDS_OBJECT(root) ||
         !(obj = json_node_get_object(root)) || !json_object_has_member(obj, "return") ||
         !JSON_NODE_HOLDS_OBJECT(json_object_get_member(obj, "return"))) {
-        g_set_error(error, HB_ERROR, HB_ERROR_FAILED, "unexpected guest agent reply: %s", reply);
+        g_autofree char *quote = hbUtilSanitize(valid, -1, HB_GUEST_REPLY_QUOTE);
+        g_set_error(error, HB_ERROR, HB_ERROR_FAILED, "unexpected guest agent reply: %s", quote);
         return NULL;
     }
     return json_object_get_object_member(obj, "return");
+}
+
+
+/* @member of @obj if it holds a @type; NULL if absent or null. */
+static int
+hbGuestMember(JsonObject *obj, const char *member, GType type, JsonNode **node,
+              GError **error)
+{
+    JsonNode *n = json_object_get_member(obj, member);
+
+    *node = NULL;
+    if (!n || JSON_NODE_HOLDS_NULL(n))
+        return 0;
+    if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != type) {
+        g_set_error(error, HB_ERROR, HB_ERROR_FAILED,
+                    "the guest agent's '%s' is not %s", member,
+                    type == G_TYPE_STRING ? "a string" :
+                    type == G_TYPE_BOOLEAN ? "a boolean" : "an integer");
+        return -1;
+    }
+    *node = n;
+    return 0;
+}
+
+
+/* @member as sanitized text of at most @max bytes; NULL if absent. */
+static int
+hbGuestGetString(JsonObject *obj, const char *member, gsize max, char **value,
+                 GError **error)
+{
+    JsonNode *node;
+
+    if (hbGuestMember(obj, member, G_TYPE_STRING, &node, error) < 0)
+        return -1;
+    g_free(*value);
+    *value = node ? hbUtilSanitize(json_node_get_string(node), -1, max) : NULL;
+    return 0;
+}
+
+
+static int
+hbGuestGetBool(JsonObject *obj, const char *member, gboolean *value, GError **error)
+{
+    JsonNode *node;
+
+    if (hbGuestMember(obj, member, G_TYPE_BOOLEAN, &node, error) < 0)
+        return -1;
+    *value = node ? json_node_get_boolean(node) : FALSE;
+    return 0;
+}
+
+
+/*
+ * @member within @min-@max; *@present says whether it is there. json-glib
+ * would wrap an integer beyond 64 bits (to -1, a negative one to 1), but
+ * replies come through libvirt, whose parser saturates such integers to
+ * the 64-bit limits, which every range here excludes.
+ */
+static int
+hbGuestGetInt(JsonObject *obj, const char *member, gint64 min, gint64 max,
+              gint64 *value, gboolean *present, GError **error)
+{
+    JsonNode *node;
+
+    if (hbGuestMember(obj, member, G_TYPE_INT64, &node, error) < 0)
+        return -1;
+    *present = node != NULL;
+    if (!node)
+        return 0;
+    *value = json_node_get_int(node);
+    if (*value < min || *value > max) {
+        g_set_error(error, HB_ERROR, HB_ERROR_FAILED,
+                    "the guest agent's '%s' is out of range: %" G_GINT64_FORMAT
+                    " (%" G_GINT64_FORMAT "-%" G_GINT64_FORMAT ")",
+                    member, *value, min, max);
+        return -1;
+    }
+    return 0;
+}
+
+
+/* Whether guest-info lists guest-shutdown as enabled. */
+static int
+hbGuestCanShutdown(JsonObject *ret, gboolean *can_shutdown, GError **error)
+{
+    JsonNode *node = json_object_get_member(ret, "supported_commands");
+    JsonArray *commands;
+
+    *can_shutdown = FALSE;
+    if (!node || JSON_NODE_HOLDS_NULL(node))
+        return 0;
+    if (!JSON_NODE_HOLDS_ARRAY(node)) {
+        g_set_error(error, HB_ERROR, HB_ERROR_FAILED,
+                    "the guest agent's 'supported_commands' is not an array");
+        return -1;
+    }
+    commands = json_node_get_array(node);
+    for (guint i = 0; i < json_array_get_length(commands); i++) {
+        JsonNode *element = json_array_get_element(commands, i);
+        g_autofree char *name = NULL;
+        gboolean enabled;
+
+        if (!JSON_NODE_HOLDS_OBJECT(element)) {
+            g_set_error(error, HB_ERROR, HB_ERROR_FAILED,
+                        "the guest agent's 'supported_commands' holds a non-object");
+            return -1;
+        }
+        if (hbGuestGetString(json_node_get_object(element), "name", HB_UTIL_TEXT_MAX,
+                             &name, error) < 0 ||
+            hbGuestGetBool(json_node_get_object(element), "enabled", &enabled, error) < 0)
+            return -1;
+        if (g_strcmp0(name, "guest-shutdown") == 0 && enabled)
+            *can_shutdown = TRUE;
+    }
+    return 0;
 }
 
 
@@ -57,21 +187,16 @@ hbGuestParseInfo(const char *reply, HbGuestInfo *info, GError **error)
 {
     g_autoptr(JsonParser) parser = json_parser_new();
     JsonObject *ret = hbGuestReturn(parser, reply, error);
-    JsonArray *commands;
+    g_autofree char *version = NULL;
+    gboolean can_shutdown;
 
-    if (!ret)
+    if (!ret ||
+        hbGuestGetString(ret, "version", HB_UTIL_TEXT_MAX, &version, error) < 0 ||
+        hbGuestCanShutdown(ret, &can_shutdown, error) < 0)
         return -1;
     g_free(info->version);
-    info->version = g_strdup(json_object_get_string_member_with_default(ret, "version", ""));
-    info->can_shutdown = FALSE;
-    commands = json_object_get_array_member(ret, "supported_commands");
-    for (guint i = 0; commands && i < json_array_get_length(commands); i++) {
-        JsonObject *cmd = json_array_get_object_element(commands, i);
-        if (g_strcmp0(json_object_get_string_member_with_default(cmd, "name", ""),
-                      "guest-shutdown") == 0 &&
-            json_object_get_boolean_member_with_default(cmd, "enabled", FALSE))
-            info->can_shutdown = TRUE;
-    }
+    info->version = version ? g_steal_pointer(&version) : g_strdup("");
+    info->can_shutdown = can_shutdown;
     return 0;
 }
 
@@ -82,17 +207,16 @@ hbGuestParseOsInfo(const char *reply, HbGuestInfo *info, GError **error)
     g_autoptr(JsonParser) parser = json_parser_new();
     JsonObject *ret = hbGuestReturn(parser, reply, error);
     const char *keys[] = { "pretty-name", "name", "kernel-release" };
+    g_autofree char *name = NULL;
 
     if (!ret)
         return -1;
-    g_clear_pointer(&info->os_name, g_free);
-    for (size_t i = 0; i < G_N_ELEMENTS(keys) && !info->os_name; i++) {
-        const char *value = json_object_get_string_member_with_default(ret, keys[i], NULL);
-        if (value && value[0])
-            info->os_name = g_strdup(value);
+    for (size_t i = 0; i < G_N_ELEMENTS(keys) && !(name && name[0]); i++) {
+        if (hbGuestGetString(ret, keys[i], HB_UTIL_TEXT_MAX, &name, error) < 0)
+            return -1;
     }
-    if (!info->os_name)
-        info->os_name = g_strdup("");
+    g_free(info->os_name);
+    info->os_name = name ? g_steal_pointer(&name) : g_strdup("");
     return 0;
 }
 
@@ -102,33 +226,75 @@ hbGuestParseExecPid(const char *reply, gint64 *pid, GError **error)
 {
     g_autoptr(JsonParser) parser = json_parser_new();
     JsonObject *ret = hbGuestReturn(parser, reply, error);
+    gboolean present;
 
-    if (!ret)
+    if (!ret || hbGuestGetInt(ret, "pid", 1, HB_EXEC_PID_MAX, pid, &present, error) < 0)
         return -1;
-    if (!json_object_has_member(ret, "pid")) {
-        g_set_error(error, HB_ERROR, HB_ERROR_FAILED, "guest-exec returned no pid: %s", reply);
+    if (!present) {
+        g_set_error(error, HB_ERROR, HB_ERROR_FAILED, "guest-exec returned no pid");
         return -1;
     }
-    *pid = json_object_get_int_member(ret, "pid");
     return 0;
 }
 
 
-static GBytes *
-hbGuestDecode(JsonObject *ret, const char *member, gboolean *truncated)
+/*
+ * Base64 @member, decoded up to HB_EXEC_OUTPUT_MAX bytes: only the part
+ * kept is decoded, however much the guest sent.
+ */
+static int
+hbGuestDecode(JsonObject *ret, const char *member, GBytes **bytes, gboolean *truncated,
+              GError **error)
 {
-    const char *data = json_object_get_string_member_with_default(ret, member, NULL);
-    gsize len = 0;
+    JsonNode *node;
+    const char *data;
+    gsize avail, take, len;
+    gint state = 0;
+    guint save = 0;
     guchar *raw;
 
-    if (!data)
-        return g_bytes_new(NULL, 0);
-    raw = g_base64_decode(data, &len);
-    if (len > HB_EXEC_OUTPUT_MAX) {
-        len = HB_EXEC_OUTPUT_MAX;
+    if (hbGuestMember(ret, member, G_TYPE_STRING, &node, error) < 0)
+        return -1;
+    data = node ? json_node_get_string(node) : "";
+    avail = strlen(data);
+    take = MIN(avail, HB_EXEC_BASE64_MAX);
+    raw = g_malloc0((take / 4) * 3 + 3); /* NUL-terminated, as g_base64_decode() does */
+    len = g_base64_decode_step(data, take, raw, &state, &save);
+    if (len > HB_EXEC_OUTPUT_MAX || take < avail) {
+        len = MIN(len, HB_EXEC_OUTPUT_MAX);
         *truncated = TRUE;
     }
-    return g_bytes_new_take(raw, len);
+    *bytes = g_bytes_new_take(raw, len);
+    return 0;
+}
+
+
+static int
+hbGuestParseExit(JsonObject *ret, HbExecStatus *status, GError **error)
+{
+    gint64 sig, code;
+    gboolean has_signal, has_code, out_cut, err_cut;
+
+    if (hbGuestGetInt(ret, "signal", 1, HB_EXEC_SIGNAL_MAX, &sig, &has_signal, error) < 0 ||
+        hbGuestGetInt(ret, "exitcode", 0, G_MAXUINT32, &code, &has_code, error) < 0 ||
+        hbGuestGetBool(ret, "out-truncated", &out_cut, error) < 0 ||
+        hbGuestGetBool(ret, "err-truncated", &err_cut, error) < 0)
+        return -1;
+    if (has_signal) {
+        status->exit_code = 128 + sig;
+    } else if (has_code) {
+        /* A Windows exit code is 32 bits, shown signed as Windows does. */
+        status->exit_code = (gint32) (guint32) code;
+    } else {
+        g_set_error(error, HB_ERROR, HB_ERROR_FAILED,
+                    "the command ended but the guest agent gave no exit status");
+        return -1;
+    }
+    status->truncated = out_cut || err_cut;
+    if (hbGuestDecode(ret, "out-data", &status->out, &status->truncated, error) < 0 ||
+        hbGuestDecode(ret, "err-data", &status->err, &status->truncated, error) < 0)
+        return -1;
+    return 0;
 }
 
 
@@ -138,21 +304,13 @@ hbGuestParseExecStatus(const char *reply, HbExecStatus *status, GError **error)
     g_autoptr(JsonParser) parser = json_parser_new();
     JsonObject *ret = hbGuestReturn(parser, reply, error);
 
-    if (!ret)
-        return -1;
     hbExecStatusClear(status);
-    status->exited = json_object_get_boolean_member_with_default(ret, "exited", FALSE);
-    if (!status->exited)
-        return 0;
-    if (json_object_has_member(ret, "signal"))
-        status->exit_code = 128 + json_object_get_int_member(ret, "signal");
-    else
-        status->exit_code = json_object_get_int_member_with_default(ret, "exitcode", 0);
-    status->truncated =
-        json_object_get_boolean_member_with_default(ret, "out-truncated", FALSE) ||
-        json_object_get_boolean_member_with_default(ret, "err-truncated", FALSE);
-    status->out = hbGuestDecode(ret, "out-data", &status->truncated);
-    status->err = hbGuestDecode(ret, "err-data", &status->truncated);
+    if (!ret || hbGuestGetBool(ret, "exited", &status->exited, error) < 0)
+        return -1;
+    if (status->exited && hbGuestParseExit(ret, status, error) < 0) {
+        hbExecStatusClear(status);
+        return -1;
+    }
     return 0;
 }
 

@@ -1,9 +1,14 @@
 /*
- * Cleanup glue and libvirt error reporting shared by every module.
+ * Cleanup glue, libvirt error reporting, and the one place text from a
+ * guest or about one is made safe, shared by every module.
  */
 #include <config.h>
 
+#include <string.h>
+
 #include "hb-util.h"
+
+#define HB_UTIL_CUT_MARK "..."
 
 GQuark
 hbErrorQuark(void)
@@ -26,10 +31,65 @@ hbUtilInitLibvirt(void)
 }
 
 
+char *
+hbUtilSanitize(const char *text, gssize len, gsize max)
+{
+    g_autofree char *valid = NULL;
+    gsize cut;
+
+    g_assert(max == 0 || max > strlen(HB_UTIL_CUT_MARK));
+    if (!text)
+        return g_strdup("");
+    /* With an explicit length a NUL is invalid too, so none stays inside. */
+    valid = g_utf8_make_valid(text, len);
+    if (max == 0 || strlen(valid) <= max)
+        return g_steal_pointer(&valid);
+    cut = max - strlen(HB_UTIL_CUT_MARK);
+    while (cut > 0 && (valid[cut] & 0xC0) == 0x80)
+        cut--;
+    return g_strdup_printf("%.*s" HB_UTIL_CUT_MARK, (int) cut, valid);
+}
+
+
+char *
+hbUtilEscape(const char *text)
+{
+    GString *out = g_string_new(NULL);
+    const char *p = text ? text : "";
+
+    while (*p) {
+        gunichar c = g_utf8_get_char_validated(p, -1);
+        const char *next;
+
+        if (c == (gunichar) -1 || c == (gunichar) -2) {
+            g_string_append_printf(out, "\\x%02x", (guchar) *p++);
+            continue;
+        }
+        next = g_utf8_next_char(p);
+        if (c == '\\')
+            g_string_append(out, "\\\\");
+        else if (c < 0x80 && !g_ascii_isprint(c))
+            g_string_append_printf(out, "\\x%02x", c);
+        else if (c >= 0x80 && !g_unichar_isprint(c))
+            g_string_append_printf(out, c > 0xFFFF ? "\\U%08x" : "\\u%04x", c);
+        else
+            g_string_append_len(out, p, next - p);
+        p = next;
+    }
+    return g_string_free(out, FALSE);
+}
+
+
+/* Per thread, like libvirt's own last error. */
+static GPrivate hbUtilLastErrorText = G_PRIVATE_INIT(g_free);
+
 const char *
 hbUtilLastError(void)
 {
-    return virGetLastErrorMessage();
+    char *text = hbUtilSanitize(virGetLastErrorMessage(), -1, HB_UTIL_ERROR_MAX);
+
+    g_private_replace(&hbUtilLastErrorText, text);
+    return text;
 }
 
 
@@ -63,9 +123,10 @@ void
 hbUtilSetLibvirtError(GError **error, const char *what)
 {
     virErrorPtr err = virGetLastError();
+    g_autofree char *message = hbUtilSanitize(err && err->message ? err->message :
+                                              "unknown libvirt error", -1, HB_UTIL_ERROR_MAX);
 
-    g_set_error(error, HB_ERROR, hbUtilErrorCode(err), "%s: %s",
-                what, err && err->message ? err->message : "unknown libvirt error");
+    g_set_error(error, HB_ERROR, hbUtilErrorCode(err), "%s: %s", what, message);
 }
 
 

@@ -23,6 +23,30 @@ void hbUtilInitLibvirt(void);
  */
 void hbUtilDefer(GMainContext *context, GSourceFunc func, gpointer data,
                  GDestroyNotify notify);
+/*
+ * Text that comes from a guest, or from libvirt about one (agent replies,
+ * libvirt's error messages, domain names), is made fit for D-Bus, JSON and
+ * logs where it enters: valid UTF-8 (each bad sequence, and a NUL within
+ * @len, becomes U+FFFD) and at most @max bytes (0: no limit), cut on a
+ * character boundary and ended by "..." when cut. Domain names are made
+ * valid but not cut: a name is the domain's identity, and it is set by
+ * libvirt's administrators, not by a guest.
+ */
+#define HB_UTIL_TEXT_MAX 256    /* agent version, OS name */
+#define HB_UTIL_ERROR_MAX 1024  /* error messages */
+char *hbUtilSanitize(const char *text, gssize len, gsize max);
+
+/*
+ * For a terminal: a sanitized @text with every character that is not
+ * printable escaped, so that no text from a guest or a domain definition
+ * can move the cursor, recolour or retitle it. Control characters and bytes
+ * that are not UTF-8 become \xNN, other non-printing characters \uNNNN
+ * (or \UNNNNNNNN), and a backslash \\.
+ */
+char *hbUtilEscape(const char *text);
+
+/* The thread's last libvirt error message, sanitized; valid until the
+ * thread's next call of this function. */
 const char *hbUtilLastError(void);
 void hbUtilSetLibvirtError(GError **error, const char *what);
 

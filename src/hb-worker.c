@@ -198,7 +198,7 @@ hbWorkerReadDomain(virDomainPtr dom)
 
     virDomainGetUUIDString(dom, uuid);
     info->uuid = g_strdup(uuid);
-    info->name = g_strdup(virDomainGetName(dom));
+    info->name = hbUtilSanitize(virDomainGetName(dom), -1, 0);
     info->persistent = virDomainIsPersistent(dom) == 1;
     if (virDomainGetState(dom, &info->state, &info->reason, 0) < 0 ||
         !(xml = virDomainGetXMLDesc(dom, 0))) {

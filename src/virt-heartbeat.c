@@ -24,6 +24,7 @@ typedef enum {
     HB_EXIT_AGENT_UNAVAILABLE = 5,
     HB_EXIT_DAEMON_UNREACHABLE = 6,
     HB_EXIT_BUSY = 7,
+    HB_EXIT_EXEC_BEYOND = 255, /* exec: the guest's exit code is beyond 0-255 */
 } HbExit;
 
 typedef struct {
@@ -67,16 +68,28 @@ static const char *hbCliDescription =
     "See virt-heartbeat(1).\n";
 
 
+/*
+ * Every text that can come from a guest or a domain definition (names,
+ * the agent's strings, error messages, metadata) is printed through
+ * hbUtilEscape() in text mode. Only exec's output is written raw: it is
+ * the command's own, as with ssh.
+ */
+#define HB_CLI_NAME(d) g_autofree char *name = hbUtilEscape(hb_dbus_domain1_get_name(d))
+
+
+/* An error message is one line of printable text, whatever it quotes. */
 static int G_GNUC_PRINTF(2, 3)
 hbCliFail(int status, const char *fmt, ...)
 {
     g_autofree char *msg = NULL;
+    g_autofree char *text = NULL;
     va_list ap;
 
     va_start(ap, fmt);
     msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    g_printerr("virt-heartbeat: %s\n", msg);
+    text = hbUtilEscape(msg);
+    g_printerr("virt-heartbeat: %s\n", text);
     return status;
 }
 
@@ -90,7 +103,9 @@ hbCliUsage(const char *fmt, ...)
     va_start(ap, fmt);
     msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    return hbCliFail(HB_EXIT_USAGE, "%s\nTry 'virt-heartbeat --help'.", msg);
+    hbCliFail(HB_EXIT_USAGE, "%s", msg);
+    g_printerr("Try 'virt-heartbeat --help'.\n");
+    return HB_EXIT_USAGE;
 }
 
 
@@ -287,7 +302,7 @@ hbCliConfigText(GVariant *config)
         if (g_variant_is_of_type(value, G_VARIANT_TYPE_BOOLEAN))
             text = g_strdup(g_variant_get_boolean(value) ? "yes" : "no");
         else if (g_variant_is_of_type(value, G_VARIANT_TYPE_STRING))
-            text = g_variant_dup_string(value, NULL);
+            text = hbUtilEscape(g_variant_get_string(value, NULL));
         else
             text = g_variant_print(value, FALSE);
         g_string_append_printf(out, "%s%s=%s", out->len ? " " : "", key, text);
@@ -314,8 +329,11 @@ hbCliList(GDBusObjectManager *manager)
            "Name", "UUID", "State", "Heartbeat", "Percent", "Attempts");
     for (GList *l = domains; l; l = l->next) {
         HbDBusDomain1 *d = l->data;
-        printf("%-24s %-36s %-12s %-12s %-8u %u\n", hb_dbus_domain1_get_name(d),
-               hb_dbus_domain1_get_uuid(d), hb_dbus_domain1_get_state(d),
+        HB_CLI_NAME(d);
+        g_autofree char *uuid = hbUtilEscape(hb_dbus_domain1_get_uuid(d));
+        g_autofree char *state = hbUtilEscape(hb_dbus_domain1_get_state(d));
+
+        printf("%-24s %-36s %-12s %-12s %-8u %u\n", name, uuid, state,
                hb_dbus_domain1_get_is_heartbeating(d) ? "yes" : "no",
                hb_dbus_domain1_get_heartbeat_percentage(d),
                hb_dbus_domain1_get_restart_attempts(d));
@@ -327,9 +345,12 @@ hbCliList(GDBusObjectManager *manager)
 static int
 hbCliStatus(HbDBusDomain1 *d)
 {
-    const char *config_error = hb_dbus_domain1_get_config_error(d);
+    g_autofree char *config_error = hbUtilEscape(hb_dbus_domain1_get_config_error(d));
     g_autofree char *config = hbCliConfigText(hb_dbus_domain1_get_config(d));
+    g_autofree char *uuid = hbUtilEscape(hb_dbus_domain1_get_uuid(d));
+    g_autofree char *state = hbUtilEscape(hb_dbus_domain1_get_state(d));
     g_autofree char *last = NULL;
+    HB_CLI_NAME(d);
 
     if (opts.json) {
         g_autoptr(JsonNode) node = hbCliStatusJson(d);
@@ -338,9 +359,9 @@ hbCliStatus(HbDBusDomain1 *d)
     }
     if (hb_dbus_domain1_get_last_tick(d) > 0)
         last = hbCliIsoTime(hb_dbus_domain1_get_last_tick(d));
-    printf("Name:                 %s\n", hb_dbus_domain1_get_name(d));
-    printf("UUID:                 %s\n", hb_dbus_domain1_get_uuid(d));
-    printf("State:                %s\n", hb_dbus_domain1_get_state(d));
+    printf("Name:                 %s\n", name);
+    printf("UUID:                 %s\n", uuid);
+    printf("State:                %s\n", state);
     printf("Heartbeating:         %s\n", hb_dbus_domain1_get_is_heartbeating(d) ? "yes" : "no");
     printf("Heartbeat percentage: %u\n", hb_dbus_domain1_get_heartbeat_percentage(d));
     printf("Restart attempts:     %u\n", hb_dbus_domain1_get_restart_attempts(d));
@@ -351,7 +372,7 @@ hbCliStatus(HbDBusDomain1 *d)
            hb_dbus_domain1_get_pings_no_verdict(d));
     printf("Last tick:            %s\n", last ? last : "none");
     printf("Agent connected:      %s\n", hb_dbus_domain1_get_agent_connected(d) ? "yes" : "no");
-    if (config_error && config_error[0])
+    if (config_error[0])
         printf("Config error:         %s\n", config_error);
     printf("Config:               %s\n", config);
     return HB_EXIT_OK;
@@ -404,6 +425,8 @@ hbCliInfo(HbDBusDomain1 *d)
 {
     const char *version = hb_dbus_domain1_get_additions_version(d);
     const char *os = hb_dbus_domain1_get_osname(d);
+    g_autofree char *version_text = NULL;
+    g_autofree char *os_text = NULL;
 
     if (opts.json) {
         g_autoptr(JsonNode) node = hbCliStatusJson(d);
@@ -424,8 +447,10 @@ hbCliInfo(HbDBusDomain1 *d)
         return HB_EXIT_OK;
     }
     hbCliStatus(d);
-    printf("Additions version:    %s\n", version && version[0] ? version : "unknown");
-    printf("OS name:              %s\n", os && os[0] ? os : "unknown");
+    version_text = hbUtilEscape(version && version[0] ? version : "unknown");
+    os_text = hbUtilEscape(os && os[0] ? os : "unknown");
+    printf("Additions version:    %s\n", version_text);
+    printf("OS name:              %s\n", os_text);
     printf("Can shut down:        %s\n", hb_dbus_domain1_get_can_shutdown(d) ? "yes" : "no");
     printf("Host time sync:       %s\n",
            hb_dbus_domain1_get_is_host_time_sync_enabled(d) ? "on" : "off");
@@ -447,10 +472,11 @@ static int
 hbCliShutdown(HbDBusDomain1 *d)
 {
     g_autoptr(GError) err = NULL;
+    HB_CLI_NAME(d);
 
     if (!hb_dbus_domain1_call_shutdown_sync(d, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &err))
         return hbCliCallFailed(d, "shut down", err);
-    printf("Domain '%s' is shutting down\n", hb_dbus_domain1_get_name(d));
+    printf("Domain '%s' is shutting down\n", name);
     return HB_EXIT_OK;
 }
 
@@ -487,6 +513,11 @@ hbCliExec(HbDBusDomain1 *d, char **cmd)
     hbCliWriteBytes(stderr, errout);
     if (truncated)
         g_printerr("virt-heartbeat: the output was cut at 64 KiB\n");
+    /* An exit status has 8 bits: a Windows exit code beyond them must not
+     * come out as 0, success. */
+    if (code < 0 || code > 255)
+        return hbCliFail(HB_EXIT_EXEC_BEYOND, "the command's exit status was %d (0x%08x)",
+                         code, (guint32) code);
     return code;
 }
 
@@ -496,13 +527,14 @@ hbCliTimeSync(HbDBusDomain1 *d, const char *onoff)
 {
     g_autoptr(GError) err = NULL;
     gboolean on = g_str_equal(onoff, "on");
+    HB_CLI_NAME(d);
 
     if (!on && !g_str_equal(onoff, "off"))
         return hbCliUsage("time-sync takes on or off");
     if (!hb_dbus_domain1_call_set_host_time_sync_sync(d, on, G_DBUS_CALL_FLAGS_NONE, -1,
                                                       NULL, &err))
         return hbCliCallFailed(d, "change time sync of", err);
-    printf("Host time sync %s for '%s'\n", on ? "on" : "off", hb_dbus_domain1_get_name(d));
+    printf("Host time sync %s for '%s'\n", on ? "on" : "off", name);
     return HB_EXIT_OK;
 }
 
@@ -512,34 +544,40 @@ hbCliInstallAgent(HbDBusDomain1 *d)
 {
     g_autoptr(GError) err = NULL;
     gboolean already, next_boot;
+    HB_CLI_NAME(d);
 
     if (!hb_dbus_domain1_call_install_additions_sync(d, G_DBUS_CALL_FLAGS_NONE, -1, &already,
                                                      &next_boot, NULL, &err))
         return hbCliCallFailed(d, "add the agent channel to", err);
     if (already)
-        printf("Domain '%s' already has a guest agent channel\n", hb_dbus_domain1_get_name(d));
+        printf("Domain '%s' already has a guest agent channel\n", name);
     else if (next_boot)
         printf("Guest agent channel added to the definition of '%s'; the running domain has "
                "no virtio-serial controller, so it takes effect when the domain next starts\n",
-               hb_dbus_domain1_get_name(d));
+               name);
     else
         printf("Guest agent channel added to '%s'; start qemu-guest-agent in the guest\n",
-               hb_dbus_domain1_get_name(d));
+               name);
     return HB_EXIT_OK;
 }
 
 
 static int
-hbCliSetParameter(HbDBusDomain1 *d, const char *name, const char *value)
+hbCliSetParameter(HbDBusDomain1 *d, const char *param, const char *value)
 {
     g_autoptr(GError) err = NULL;
     guint flags = (opts.live ? VIR_DOMAIN_AFFECT_LIVE : 0) |
                   (opts.config ? VIR_DOMAIN_AFFECT_CONFIG : 0);
+    g_autofree char *setting = NULL;
+    g_autofree char *text = NULL;
+    HB_CLI_NAME(d);
 
-    if (!hb_dbus_domain1_call_set_parameter_sync(d, name, value, flags, G_DBUS_CALL_FLAGS_NONE,
+    if (!hb_dbus_domain1_call_set_parameter_sync(d, param, value, flags, G_DBUS_CALL_FLAGS_NONE,
                                                  -1, NULL, &err))
         return hbCliCallFailed(d, "set a parameter of", err);
-    printf("%s=%s set for '%s'\n", name, value, hb_dbus_domain1_get_name(d));
+    setting = g_strdup_printf("%s=%s", param, value);
+    text = hbUtilEscape(setting);
+    printf("%s set for '%s'\n", text, name);
     return HB_EXIT_OK;
 }
 
@@ -548,10 +586,11 @@ static int
 hbCliRearm(HbDBusDomain1 *d)
 {
     g_autoptr(GError) err = NULL;
+    HB_CLI_NAME(d);
 
     if (!hb_dbus_domain1_call_rearm_sync(d, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &err))
         return hbCliCallFailed(d, "rearm", err);
-    printf("Domain '%s' rearmed\n", hb_dbus_domain1_get_name(d));
+    printf("Domain '%s' rearmed\n", name);
     return HB_EXIT_OK;
 }
 
@@ -570,6 +609,7 @@ hbCliPrintEvent(HbCliEvents *ev, const char *event, const char *name, const char
 {
     g_autoptr(GVariant) owned = g_variant_ref_sink(fields);
     g_autofree char *when = hbCliIsoTime(g_get_real_time());
+    g_autofree char *name_text = NULL;
     GVariantIter iter;
     const char *key;
     GVariant *value;
@@ -601,11 +641,12 @@ hbCliPrintEvent(HbCliEvents *ev, const char *event, const char *name, const char
         return;
     }
 
-    printf("%s %s %s", when, name, event);
+    name_text = hbUtilEscape(name);
+    printf("%s %s %s", when, name_text, event);
     g_variant_iter_init(&iter, owned);
     while (g_variant_iter_loop(&iter, "{&sv}", &key, &value)) {
         g_autofree char *text = g_variant_is_of_type(value, G_VARIANT_TYPE_STRING) ?
-            g_variant_dup_string(value, NULL) : g_variant_print(value, FALSE);
+            hbUtilEscape(g_variant_get_string(value, NULL)) : g_variant_print(value, FALSE);
         printf(" %s=%s", key, text);
     }
     printf("\n");
@@ -756,8 +797,10 @@ hbCliConfig(const char *key)
     hbConfigInitDefaults(&defaults);
     if (hbGuestEditMetadata(dom, flags, changes, &defaults, &result, &err) < 0)
         return hbCliFail(hbCliExitFor(err), "%s", err->message);
-    if (result)
-        printf("%s\n", result);
+    if (result) {
+        g_autofree char *text = hbUtilEscape(result);
+        printf("%s\n", text);
+    }
     else
         printf("no <heartbeat/> metadata: the daemon watches this domain only if "
                "monitor_all is set\n");

@@ -1254,6 +1254,156 @@ test_lookup_unambiguous(void **state)
 }
 
 
+/* The CLI with @argv (NULL-terminated, after the program), stdout and stderr kept. */
+static int
+cliCapture(char **out, char **err_out, const char *const *argv)
+{
+    g_autoptr(GPtrArray) args = g_ptr_array_new();
+    g_autoptr(GError) err = NULL;
+    Run run = { 0 };
+    int status;
+
+    g_ptr_array_add(args, (char *) CLI);
+    for (guint i = 0; argv[i]; i++)
+        g_ptr_array_add(args, (char *) argv[i]);
+    g_ptr_array_add(args, NULL);
+    run.proc = g_subprocess_newv((const char *const *) args->pdata,
+                                 G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                                 &err);
+    assert_non_null(run.proc);
+    g_subprocess_communicate_utf8_async(run.proc, NULL, NULL, runDone, &run);
+    assert_true(testWaitFor(condRunDone, &run, 30));
+    g_object_unref(run.proc);
+    status = run.status;
+    *out = run.out;
+    *err_out = run.err;
+    return status;
+}
+
+
+/* Nothing a terminal would act on: printable characters and line ends only. */
+static void
+assertPrintable(const char *text)
+{
+    assert_true(g_utf8_validate(text, -1, NULL));
+    for (const char *p = text; *p; p = g_utf8_next_char(p)) {
+        gunichar c = g_utf8_get_char(p);
+        if (c != '\n' && !g_unichar_isprint(c))
+            fail_msg("U+%04X in CLI output: %s", c, text);
+    }
+}
+
+
+static gboolean
+condStoppedSeen(gpointer data)
+{
+    return strstr(((Lines *) data)->out->str, "heartbeat-stopped") != NULL;
+}
+
+
+/*
+ * A domain definition can put a CR, a tab, the 8-bit CSI (U+009B) and a
+ * right-to-left override in a name: every text command escapes them, and
+ * JSON carries the name as it is. GLib criticals are fatal meanwhile, in
+ * the daemon's code here and in the CLI.
+ */
+static void
+test_cli_escapes_names(void **state)
+{
+    Daemon *d = *state;
+    const char *raw = "hb-evil\r\t\xc2\x9b" "31m\xe2\x80\xae" "x";
+    const char *shown = "hb-evil\\x0d\\x09\\u009b31m\\u202ex";
+    g_autoptr(virDomain) dom = testDomainStart(d->conn,
+                                               "hb-evil&#xD;&#x9;&#x9B;31m&#x202E;x",
+                                               TRUE, FAST);
+    g_autofree char *uuid = testDomainUUID(dom);
+    g_autofree char *saved_debug = g_strdup(g_getenv("G_DEBUG"));
+    GLogLevelFlags saved_fatal = g_log_set_always_fatal(G_LOG_LEVEL_CRITICAL);
+    g_autoptr(JsonParser) parser = json_parser_new();
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GSubprocess) proc = NULL;
+    Lines l = { .out = g_string_new(NULL) };
+    struct {
+        const char *argv[6];
+        int status;
+        const char *want;   /* in stdout, or in stderr for a failure */
+    } runs[] = {
+        { { "list", NULL }, 0, shown },
+        { { "status", uuid, NULL }, 0, "Name:                 hb-evil\\x0d" },
+        { { "info", uuid, NULL }, 0, shown },
+        { { "rearm", uuid, NULL }, 0, shown },
+        { { "set-parameter", uuid, "time", "2", "--live", NULL }, 0, shown },
+        { { "is-heartbeating", raw, NULL }, 0, "yes" },
+        { { "status", "no\x1b]0;pwned\x07", NULL }, 3, "no\\x1b]0;pwned\\x07" },
+    };
+
+    g_setenv("G_DEBUG", "fatal-criticals", TRUE);
+    waitState(d, raw, "ok");
+    for (size_t i = 0; i < G_N_ELEMENTS(runs); i++) {
+        g_autofree char *out = NULL;
+        g_autofree char *errout = NULL;
+
+        assert_int_equal(cliCapture(&out, &errout, runs[i].argv), runs[i].status);
+        assertPrintable(out);
+        assertPrintable(errout);
+        if (!strstr(runs[i].status ? errout : out, runs[i].want))
+            fail_msg("%s: '%s' not in '%s' / '%s'", runs[i].argv[0], runs[i].want, out, errout);
+    }
+
+    /* JSON: the name exactly, escaped by JSON's own rules. */
+    {
+        g_autofree char *out = NULL;
+        g_autofree char *errout = NULL;
+        const char *argv[] = { "status", uuid, "--json", NULL };
+        JsonObject *obj;
+
+        assert_int_equal(cliCapture(&out, &errout, argv), 0);
+        obj = parseObject(parser, out);
+        assert_string_equal(json_object_get_string_member(obj, "name"), raw);
+        assert_null(strchr(out, '\r'));
+    }
+
+    /* Events in text mode, and an error that names the domain. */
+    proc = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE, &err, CLI, "events", uuid, NULL);
+    assert_non_null(proc);
+    l.in = g_data_input_stream_new(g_subprocess_get_stdout_pipe(proc));
+    g_data_input_stream_read_line_async(l.in, G_PRIORITY_DEFAULT, NULL, onLine, &l);
+    testSpin(500); /* let it subscribe */
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    assert_true(testWaitFor(condStoppedSeen, &l, 30));
+    assertPrintable(l.out->str);
+    assert_non_null(strstr(l.out->str, shown));
+    g_subprocess_send_signal(proc, SIGINT);
+    assert_true(testWaitFor(condEof, &l, 10));
+    assert_true(g_subprocess_wait(proc, NULL, NULL));
+    g_object_unref(l.in);
+    g_string_free(l.out, TRUE);
+
+    assert_int_equal(virDomainDestroy(dom), 0);
+    waitState(d, raw, "not-running");
+    {
+        g_autofree char *out = NULL;
+        g_autofree char *errout = NULL;
+        const char *argv[] = { "is-heartbeating", uuid, NULL };
+
+        /* The test driver's copy of the stopped domain has the CR read
+         * back from XML as a line feed: the name is hb-evil\n... now. */
+        assert_int_equal(cliCapture(&out, &errout, argv), 4);
+        assertPrintable(errout);
+        if (!strstr(errout, "'hb-evil\\x0a\\x09\\u009b31m\\u202ex' is not running"))
+            fail_msg("not escaped: %s", errout);
+    }
+
+    assert_int_equal(virDomainUndefine(dom), 0);
+    g_log_set_always_fatal(saved_fatal);
+    if (saved_debug)
+        g_setenv("G_DEBUG", saved_debug, TRUE);
+    else
+        g_unsetenv("G_DEBUG");
+}
+
+
+
 static int
 groupSetup(void **state)
 {
@@ -1290,6 +1440,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_rearm, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guest_os_interface, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cli_escapes_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lookup_unambiguous, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_manager, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_domain_properties, setup, teardown),

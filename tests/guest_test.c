@@ -122,6 +122,288 @@ test_exec_command(void **state)
 }
 
 
+/* A reply whose "return" holds one string member @key set to @json_value. */
+static char *
+replyWith(const char *key, const char *json_value)
+{
+    return g_strdup_printf("{\"return\":{\"%s\":%s}}", key, json_value);
+}
+
+
+static void
+assertClean(const char *text, gsize max)
+{
+    assert_non_null(text);
+    assert_true(g_utf8_validate(text, -1, NULL));
+    assert_true(strlen(text) <= max);
+}
+
+
+static void
+test_sanitize(void **state)
+{
+    g_autofree char *a = hbUtilSanitize("ok \xed\xb0\x80 \xff end", -1, 0);
+    g_autofree char *b = hbUtilSanitize("a\0b", 3, 0);
+    g_autofree char *c = hbUtilSanitize("0123456789", -1, 8);
+    g_autofree char *d = hbUtilSanitize("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", -1, 6);
+    g_autofree char *e = hbUtilSanitize(NULL, -1, 8);
+    g_autofree char *f = hbUtilSanitize("short", -1, 8);
+
+    /* Each bad byte becomes U+FFFD; a NUL within the length too. */
+    assert_string_equal(a, "ok \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd \xef\xbf\xbd end");
+    assert_string_equal(b, "a\xef\xbf\xbd" "b");
+    /* Cut to the limit with the marker, never inside a character. */
+    assert_string_equal(c, "01234...");
+    assert_string_equal(d, "\xc3\xa9...");
+    assert_string_equal(e, "");
+    assert_string_equal(f, "short");
+}
+
+
+static void
+test_escape(void **state)
+{
+    struct { const char *in, *out; } cases[] = {
+        { "plain name-1.0 (x86_64)", "plain name-1.0 (x86_64)" },
+        { "red\x1b[31m", "red\\x1b[31m" },
+        { "cr\rtab\tnl\ndel\x7f", "cr\\x0dtab\\x09nl\\x0adel\\x7f" },
+        { "c1 csi \xc2\x9b" "31m", "c1 csi \\u009b31m" },
+        { "bidi \xe2\x80\xae" "evil", "bidi \\u202eevil" },
+        { "bad \xff\xed\xb0\x80", "bad \\xff\\xed\\xb0\\x80" },
+        { "back\\slash", "back\\\\slash" },
+        { "caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x98\x80" },
+        { "tag \xf3\xa0\x80\x81", "tag \\U000e0001" },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *got = hbUtilEscape(cases[i].in);
+        assert_string_equal(got, cases[i].out);
+    }
+}
+
+
+/*
+ * libvirt's error messages quote what they were given: sanitized and
+ * bounded. libxml2 quotes bad XML, bytes that are not UTF-8 and all.
+ */
+static void
+test_libvirt_error_sanitized(void **state)
+{
+    g_autoptr(virConnect) conn = virConnectOpen("test:///default");
+    g_autofree char *huge = g_strnfill(100000, 'n');
+    g_autofree char *xml = g_strdup_printf("<domain type='test'><name>\xed\xb0\x80\xff%s</name>"
+                                           "</domain>", huge);
+    g_autoptr(GError) err = NULL;
+    const char *last;
+
+    assert_non_null(conn);
+    assert_null(virDomainDefineXML(conn, xml));
+    assert_false(g_utf8_validate(virGetLastErrorMessage(), -1, NULL));
+    assert_true(strlen(virGetLastErrorMessage()) > HB_UTIL_ERROR_MAX);
+    last = hbUtilLastError();
+    assertClean(last, HB_UTIL_ERROR_MAX);
+    assert_non_null(strstr(last, "\xef\xbf\xbd"));
+    assert_true(g_str_has_suffix(last, "..."));
+    hbUtilSetLibvirtError(&err, "cannot define");
+    assert_true(g_str_has_prefix(err->message, "cannot define: "));
+    assertClean(err->message + strlen("cannot define: "), HB_UTIL_ERROR_MAX);
+}
+
+
+/* What a hostile guest can put in guest-info and guest-get-osinfo. */
+static void
+test_guest_strings_hostile(void **state)
+{
+    g_autofree char *huge = g_strnfill(1024 * 1024, 'A');
+    g_autofree char *huge_json = g_strdup_printf("\"%s\"", huge);
+    struct { const char *json; const char *want; } strings[] = {
+        /* json-glib turns lone surrogates into bytes that are not UTF-8 */
+        { "\"x\\udc00y\"", NULL },
+        { "\"x\\ud800y\"", NULL },
+        /* libvirt hands on such bytes raw */
+        { "\"raw \xed\xb0\x80 \xff\xfe\"", NULL },
+        { "\"nul\\u0000after\"", "nul" },
+        { "\"esc \\u001b[31mred\"", "esc \x1b[31mred" },
+        { huge_json, NULL },
+    };
+    g_autoptr(GError) err = NULL;
+    HbGuestInfo gi = { 0 };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(strings); i++) {
+        g_autofree char *info = replyWith("version", strings[i].json);
+        g_autofree char *os = replyWith("pretty-name", strings[i].json);
+
+        assert_int_equal(hbGuestParseInfo(info, &gi, &err), 0);
+        assertClean(gi.version, HB_UTIL_TEXT_MAX);
+        assert_int_equal(hbGuestParseOsInfo(os, &gi, &err), 0);
+        assertClean(gi.os_name, HB_UTIL_TEXT_MAX);
+        assert_non_null(gi.os_name[0] ? gi.os_name : NULL);
+        if (strings[i].want) {
+            assert_string_equal(gi.version, strings[i].want);
+            assert_string_equal(gi.os_name, strings[i].want);
+        }
+    }
+    /* The huge one is cut, with a marker. */
+    assert_true(g_str_has_prefix(gi.os_name, "AAAA"));
+    assert_true(g_str_has_suffix(gi.os_name, "..."));
+    hbGuestInfoClear(&gi);
+}
+
+
+/* A member of the wrong type is an error, never a critical or a default. */
+static void
+test_guest_types_hostile(void **state)
+{
+    const char *info[] = {
+        "{\"return\":{\"version\":{}}}",
+        "{\"return\":{\"version\":7}}",
+        "{\"return\":{\"version\":[\"7\"]}}",
+        "{\"return\":{\"version\":\"7\",\"supported_commands\":\"all\"}}",
+        "{\"return\":{\"version\":\"7\",\"supported_commands\":[1]}}",
+        "{\"return\":{\"version\":\"7\",\"supported_commands\":[{\"name\":{},\"enabled\":true}]}}",
+        "{\"return\":{\"version\":\"7\",\"supported_commands\":"
+        "[{\"name\":\"guest-shutdown\",\"enabled\":\"yes\"}]}}",
+        "{\"return\":[]}",
+        "{\"return\":\"x\"}",
+        "[1,2]",
+        "",
+    };
+    const char *os[] = {
+        "{\"return\":{\"pretty-name\":{}}}",
+        "{\"return\":{\"pretty-name\":\"\",\"name\":[]}}",
+        "{\"return\":{\"kernel-release\":1.5}}",
+    };
+    g_autoptr(GError) err = NULL;
+    HbGuestInfo gi = { 0 };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(info); i++) {
+        assert_int_equal(hbGuestParseInfo(info[i], &gi, &err), -1);
+        assert_int_equal(err->code, HB_ERROR_FAILED);
+        assertClean(err->message, HB_UTIL_ERROR_MAX);
+        g_clear_error(&err);
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(os); i++) {
+        assert_int_equal(hbGuestParseOsInfo(os[i], &gi, &err), -1);
+        assert_non_null(strstr(err->message, "is not a string"));
+        g_clear_error(&err);
+    }
+    /* null is as good as absent */
+    assert_int_equal(hbGuestParseInfo("{\"return\":{\"version\":null,"
+                                      "\"supported_commands\":null}}", &gi, &err), 0);
+    assert_string_equal(gi.version, "");
+    assert_false(gi.can_shutdown);
+    hbGuestInfoClear(&gi);
+}
+
+
+/* An unparsable reply is quoted in the error, sanitized and bounded. */
+static void
+test_guest_reply_quoted(void **state)
+{
+    g_autofree char *huge = g_strnfill(100000, 'z');
+    g_autofree char *reply = g_strdup_printf("garbage \xed\xb0\x80\x1b %s", huge);
+    g_autoptr(GError) err = NULL;
+    HbGuestInfo gi = { 0 };
+
+    assert_int_equal(hbGuestParseInfo(reply, &gi, &err), -1);
+    assertClean(err->message, 300);
+    assert_true(g_str_has_prefix(err->message,
+                                 "unexpected guest agent reply: garbage \xef\xbf\xbd"));
+}
+
+
+/* pids, exit codes and signals: in range or a clear error. */
+static void
+test_exec_numbers_hostile(void **state)
+{
+    struct { const char *ret; int code; } good[] = {
+        { "\"exitcode\":0", 0 },
+        { "\"exitcode\":255", 255 },
+        { "\"signal\":1", 129 },
+        { "\"signal\":127", 255 },
+        { "\"signal\":9,\"exitcode\":0", 137 },
+        /* Windows: STATUS_ACCESS_VIOLATION, as Windows shows it */
+        { "\"exitcode\":3221225477", -1073741819 },
+        { "\"exitcode\":4294967295", -1 },
+        { "\"exitcode\":256", 256 },
+    };
+    const char *bad[] = {
+        "\"exitcode\":-1",
+        "\"exitcode\":4294967296",
+        "\"exitcode\":9223372036854775807",
+        "\"exitcode\":99999999999999999999",
+        "\"exitcode\":\"0\"",
+        "\"exitcode\":1.0",
+        "\"exitcode\":{}",
+        "\"signal\":0",
+        "\"signal\":128",
+        "\"signal\":-9",
+        "\"signal\":2147483647",
+        "\"signal\":9223372036854775807",
+        "\"signal\":[9]",
+        "\"exitcode\":0,\"out-data\":7",
+        "\"exitcode\":0,\"err-data\":{}",
+        "\"exitcode\":0,\"out-truncated\":\"no\"",
+        "\"out-data\":\"\"",
+    };
+    const char *pids[] = {
+        "{\"return\":{\"pid\":0}}",
+        "{\"return\":{\"pid\":-5}}",
+        "{\"return\":{\"pid\":4294967296}}",
+        "{\"return\":{\"pid\":99999999999999999999}}",
+        "{\"return\":{\"pid\":\"12\"}}",
+        "{\"return\":{\"pid\":{}}}",
+        "{\"return\":{\"pid\":null}}",
+    };
+    g_autoptr(GError) err = NULL;
+    HbExecStatus st = { 0 };
+    gint64 pid;
+
+    for (size_t i = 0; i < G_N_ELEMENTS(good); i++) {
+        g_autofree char *reply = g_strdup_printf("{\"return\":{\"exited\":true,%s}}",
+                                                 good[i].ret);
+        assert_int_equal(hbGuestParseExecStatus(reply, &st, &err), 0);
+        assert_int_equal(st.exit_code, good[i].code);
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autofree char *reply = g_strdup_printf("{\"return\":{\"exited\":true,%s}}", bad[i]);
+        assert_int_equal(hbGuestParseExecStatus(reply, &st, &err), -1);
+        assert_int_equal(err->code, HB_ERROR_FAILED);
+        assert_false(st.exited);
+        g_clear_error(&err);
+    }
+    assert_int_equal(hbGuestParseExecStatus("{\"return\":{\"exited\":\"true\"}}", &st, &err), -1);
+    g_clear_error(&err);
+
+    assert_int_equal(hbGuestParseExecPid("{\"return\":{\"pid\":4294967295}}", &pid, &err), 0);
+    assert_int_equal(pid, 4294967295LL);
+    for (size_t i = 0; i < G_N_ELEMENTS(pids); i++) {
+        assert_int_equal(hbGuestParseExecPid(pids[i], &pid, &err), -1);
+        g_clear_error(&err);
+    }
+    hbExecStatusClear(&st);
+}
+
+
+/* Output beyond the limit is not even decoded; base64 that is not is skipped. */
+static void
+test_exec_output_hostile(void **state)
+{
+    g_autofree char *huge = g_strnfill(4 * 1024 * 1024, 'Q');
+    g_autofree char *reply = g_strdup_printf(
+        "{\"return\":{\"exited\":true,\"exitcode\":0,\"out-data\":\"%s\","
+        "\"err-data\":\"!!\\u0000\"}}", huge);
+    g_autoptr(GError) err = NULL;
+    HbExecStatus st = { 0 };
+
+    assert_int_equal(hbGuestParseExecStatus(reply, &st, &err), 0);
+    assert_int_equal(g_bytes_get_size(st.out), HB_EXEC_OUTPUT_MAX);
+    assert_true(st.truncated);
+    assert_int_equal(g_bytes_get_size(st.err), 0);
+    hbExecStatusClear(&st);
+}
+
+
 /* Only the agent's own silence is a miss; libvirt's troubles are no verdict. */
 static void
 test_ping_errors(void **state)
@@ -148,7 +430,19 @@ main(void)
         cmocka_unit_test(test_exec_output_bounded),
         cmocka_unit_test(test_exec_command),
         cmocka_unit_test(test_ping_errors),
+        cmocka_unit_test(test_sanitize),
+        cmocka_unit_test(test_escape),
+        cmocka_unit_test(test_libvirt_error_sanitized),
+        cmocka_unit_test(test_guest_strings_hostile),
+        cmocka_unit_test(test_guest_types_hostile),
+        cmocka_unit_test(test_guest_reply_quoted),
+        cmocka_unit_test(test_exec_numbers_hostile),
+        cmocka_unit_test(test_exec_output_hostile),
     };
 
+    /* A GLib critical or warning (invalid UTF-8 into GVariant, a json-glib
+     * type check) is a failure here, not a message. */
+    g_log_set_always_fatal(G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
+    hbUtilInitLibvirt();
     return cmocka_run_group_tests_name("guest", tests, NULL, NULL);
 }

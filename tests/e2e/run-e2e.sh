@@ -312,7 +312,7 @@ optin=0
 for s in s_crash_loop; do
     [[ " ${HB_E2E_ONLY:-} " == *" $s "* ]] && optin=$((optin + 1))
 done
-echo "1..$((24 + optin))"
+echo "1..$((26 + optin))"
 
 # ---- scenarios -------------------------------------------------------------
 
@@ -612,6 +612,70 @@ s_info() {
         fail "OSName $("$cli" info "$d" --json | jq -r .os_name), the agent says $os" || return 1
     [ "$("$cli" info "$d" --json | jq -r .can_shutdown)" = true ] || fail "CanShutdown is false" || return 1
     "$cli" info "$d" | grep -q "^Additions version: *$version\$" || fail "info does not show the version" || return 1
+    rmdomain "$d"
+}
+
+# The hostile scenarios test what the guest says, not the heartbeat: a
+# boot_grace long enough for a loaded CI host.
+HOSTILE="time='6' rate='3' boot_grace='150' failure_interval='15' failure_attempts='3'"
+
+# Control characters, the 8-bit CSI or a bidi override, raw, on stdin.
+has_raw_controls() {
+    LC_ALL=C grep -q $'[\x01-\x09\x0b-\x1f\x7f]\|\xc2[\x80-\x9f]\|\xe2\x80\xae'
+}
+
+daemon_logged_bad_text() {
+    grep -q 'CRITICAL\|Invalid UTF-8' "$work/daemon.log"
+}
+
+# qemu-ga passes on what os-release says, escapes and all (see hb.hostile_os
+# in guest-init): the daemon keeps it valid and bounded, the CLI escapes it.
+s_hostile_os() {
+    local d=${prefix}hostile head text
+    mkdomain "$d" yes "hb.hostile_os=1" "$HOSTILE" || return 1
+    wait_until 180 state_is "$d" ok || fail "never ok: $(status_field "$d" state)" || return 1
+    head=$(printf 'evil\033[31mRED\033]0;pwned\007\302\2332J\342\200\256AAAA')
+    wait_until 20 eval '"$cli" info "$d" --json | jq -j .os_name | grep -q "^evil"' ||
+        fail "OSName never came: $("$cli" info "$d" --json | jq -c .os_name)" || return 1
+    [ "$("$cli" info "$d" --json | jq -j .os_name | head -c "$(printf %s "$head" | wc -c)")" = "$head" ] ||
+        fail "OSName $("$cli" info "$d" --json | jq -c .os_name) does not start with the guest's" || return 1
+    [ "$("$cli" info "$d" --json | jq -j .os_name | wc -c)" = 256 ] ||
+        fail "OSName is $("$cli" info "$d" --json | jq -j .os_name | wc -c) bytes, not cut at 256" || return 1
+    "$cli" info "$d" --json | jq -j .os_name | grep -q 'A\.\.\.$' || fail "OSName not marked as cut" || return 1
+    text=$("$cli" info "$d") || fail "info failed" || return 1
+    # shellcheck disable=SC1003
+    grep -qF 'OS name:              evil\x1b[31mRED\x1b]0;pwned\x07\u009b2J\u202eAAAA' <<<"$text" ||
+        fail "info does not show the escaped OS name: $text" || return 1
+    has_raw_controls <<<"$text" && fail "raw control characters in info: $(od -c <<<"$text" | head)" && return 1
+    kill -0 "$daemon_pid" || fail "virt-heartbeatd died" || return 1
+    daemon_logged_bad_text && fail "the daemon logged: $(grep 'CRITICAL\|Invalid UTF-8' "$work/daemon.log" | head -3)" && return 1
+    rmdomain "$d"
+}
+
+# A fake agent (hb.agent=hostile in guest-init) whose strings hold lone
+# surrogates, which libvirt decodes into bytes that are not UTF-8, a NUL and
+# terminal escapes; its errors too.
+s_hostile_agent() {
+    local d=${prefix}hagent version text err
+    mkdomain "$d" yes "hb.agent=hostile" "$HOSTILE" || return 1
+    wait_until 180 state_is "$d" ok || fail "never ok: $(status_field "$d" state)" || return 1
+    wait_until 20 eval '"$cli" info "$d" --json | jq -j .additions_version | grep -q "^hostile"' ||
+        fail "AdditionsVersion never came: $("$cli" info "$d" --json | jq -c .additions_version)" || return 1
+    version=$("$cli" info "$d" --json | jq -j .additions_version)
+    log "AdditionsVersion as D-Bus carries it: $(jq -cn --arg v "$version" '$v')"
+    iconv -f UTF-8 -t UTF-8 <<<"$version" >/dev/null || fail "AdditionsVersion is not UTF-8" || return 1
+    [ "$("$cli" info "$d" --json | jq -j .os_name)" = "$version" ] || fail "OSName differs" || return 1
+    text=$("$cli" info "$d") || fail "info failed" || return 1
+    has_raw_controls <<<"$text" && fail "raw control characters in info: $(od -c <<<"$text" | head)" && return 1
+    grep -qF '\x1b[31mred' <<<"$text" || fail "info does not show the escape escaped: $text" || return 1
+    "$cli" exec "$d" -- /bin/true 2>"$work/hagent.err" && fail "exec through the fake agent succeeded" && return 1
+    err=$(cat "$work/hagent.err")
+    log "exec's error: $err"
+    grep -q hostile <<<"$err" || fail "exec's error does not quote the agent: $err" || return 1
+    has_raw_controls <<<"$err" && fail "raw control characters in exec's error: $(od -c <<<"$err" | head)" && return 1
+    state_is "$d" ok || fail "state $(status_field "$d" state) after all that" || return 1
+    kill -0 "$daemon_pid" || fail "virt-heartbeatd died" || return 1
+    daemon_logged_bad_text && fail "the daemon logged: $(grep 'CRITICAL\|Invalid UTF-8' "$work/daemon.log" | head -3)" && return 1
     rmdomain "$d"
 }
 
@@ -1090,6 +1154,8 @@ run "libvirtd frozen 25 s: no verdict, no episode, no action" s_libvirtd_frozen
 run "storm cap: at most max_episodes episodes" s_storm_cap
 run "guest info: AdditionsVersion, OSName, CanShutdown from the agent" s_info
 run "ExecuteCommand: output, exit status, timeout" s_exec
+run "hostile OS name: valid, cut at 256 bytes, escaped by the CLI" s_hostile_os
+run "hostile agent: lone surrogates, NUL, escapes: valid on D-Bus, escaped by the CLI" s_hostile_agent
 run "Shutdown through the agent: stops, no restart" s_guest_shutdown
 run "host time sync: corrects a wrong guest clock, also after resume" s_time_sync
 run "InstallAdditions: channel hot-plugged or at next boot, heartbeat appears" s_install_agent
