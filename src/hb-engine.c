@@ -526,6 +526,9 @@ hbEngineApplyInput(HbEngine *engine, HbInput input, gint64 now, HbActions *actio
         if (engine->run == HB_RUN_RUNNING && now - engine->boot >= HB_REBOOT_DEDUP_US)
             hbEngineNewBoot(engine, now, TRUE);
         break;
+    case HB_INPUT_STOPPED_OTHER:
+        engine->start_if_off = FALSE;
+        G_GNUC_FALLTHROUGH;
     case HB_INPUT_STOPPED:
         engine->run = HB_RUN_SHUTOFF;
         /* Our own destroy (action=restart) is part of the attempt. */

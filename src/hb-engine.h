@@ -25,6 +25,8 @@ typedef enum {
     HB_INPUT_STARTED,      /* a new boot: started, restored, found running */
     HB_INPUT_REBOOT,       /* guest reboot or reset; repeats are ignored */
     HB_INPUT_STOPPED,      /* shut off by will: shutdown, destroy, migrated, saved */
+    HB_INPUT_STOPPED_OTHER, /* our destroy+start found it shut off already: someone
+                             * else's will, not ours to start */
     HB_INPUT_CRASHED,      /* crashed or failed: an episode starts at once */
     HB_INPUT_CRASH_HANDLED, /* crashed, and libvirt itself destroys or restarts it
                              * (<on_crash>): wait for that outcome */

@@ -949,6 +949,12 @@ hbMonitorRestartDone(HbDomain *dom, HbJob *job)
     hbEngineRestartDone(dom->engine, job->episode, job->ok && !job->dropped,
                         g_get_monotonic_time(), &actions);
     hbMonitorSettle(dom, &actions);
+    /* Its stop event came while the attempt ran, and was taken for ours. */
+    if (job->stopped_by_other) {
+        g_message("Domain '%s': shut off by someone else during restart attempt %u; "
+                  "it stays off", dom->name, job->attempt);
+        hbMonitorFeed(dom, HB_INPUT_STOPPED_OTHER);
+    }
 }
 
 

@@ -338,8 +338,12 @@ hbWorkerRestartDomain(HbJob *job, virDomainPtr dom, HbRestartStep step)
             return -1;
         return virDomainResume(dom);
     case HB_RESTART_DESTROY_START:
-        if (hbWorkerRestartCall(job, dom, virDomainDestroy) < 0)
+        if (hbWorkerRestartCall(job, dom, virDomainDestroy) < 0) {
+            /* Stopped since its state was read: by the user, not us. */
+            job->stopped_by_other = !job->dropped &&
+                virGetLastErrorCode() == VIR_ERR_OPERATION_INVALID;
             return -1;
+        }
         /* Destroyed: the start belongs to the attempt, whatever happens meanwhile. */
         return virDomainCreate(dom);
     case HB_RESTART_START:

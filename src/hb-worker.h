@@ -85,6 +85,7 @@ struct _HbJob {
     gboolean reset_stops;  /* RESTART: <on_reboot>destroy, so destroy+start, never reset */
     HbTicket *ticket;    /* RESTART: closed when the episode ends */
     gboolean dropped;    /* RESTART: not made, the ticket was closed */
+    gboolean stopped_by_other; /* RESTART: shut off already when our destroy came */
     guint64 generation;  /* the monitor's connection generation when queued */
     guint64 event_seq;   /* SYNC, LIST: the monitor's last lifecycle event when queued */
     gint64 queued;       /* monotonic: handed to the worker */

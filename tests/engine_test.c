@@ -847,6 +847,28 @@ test_restart_action_recovers_destroyed(void **state)
 }
 
 
+/* The user destroys it while our destroy+start is under way: it stays off. */
+static void
+test_restart_action_respects_other_stop(void **state)
+{
+    Fixture *f = fixture_new(tweak_restart);
+    HbActions a;
+
+    feed(f, HB_INPUT_CRASHED);
+    assert_int_equal(f->restarts, 1);
+    /* The user's destroy comes first; ours then finds it shut off. */
+    feed(f, HB_INPUT_STOPPED);
+    hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), FALSE, f->now, &a);
+    feed(f, HB_INPUT_STOPPED_OTHER);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_NOT_RUNNING);
+    f->now += S(60);
+    a = feed(f, HB_INPUT_TIMER);
+    assert_false(a.restart);
+    assert_int_equal(f->restarts, 1);
+    teardown((void **) &f);
+}
+
+
 static void
 test_episode_survives_daemon_restart(void **state)
 {
@@ -1003,6 +1025,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_stale_restart_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pacing_waits_for_learned_boot, setup, teardown),
         cmocka_unit_test(test_restart_action_recovers_destroyed),
+        cmocka_unit_test(test_restart_action_respects_other_stop),
         cmocka_unit_test_setup_teardown(test_episode_survives_daemon_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovered_while_daemon_away, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_handled_by_libvirt, setup, teardown),
