@@ -382,6 +382,25 @@ condEventsSeen(gpointer data)
 }
 
 
+/* A StateChanged of our own for @uuid, until the events CLI prints one. */
+static gboolean
+emitProbe(gpointer data)
+{
+    g_dbus_connection_emit_signal(bus, NULL, HB_DBUS_PATH, "org.virt_heartbeat.Manager1",
+                                  "StateChanged",
+                                  g_variant_new("(sss)", "hb-dbus", (const char *) data, "probe"),
+                                  NULL);
+    return G_SOURCE_CONTINUE;
+}
+
+
+static gboolean
+condProbed(gpointer data)
+{
+    return strstr(((Lines *) data)->out->str, "\"probe\"") != NULL;
+}
+
+
 static gboolean
 condEof(gpointer data)
 {
@@ -402,6 +421,7 @@ test_events_json(void **state)
     g_autofree char *no = NULL;
     Lines l = { .out = g_string_new(NULL) };
     gboolean saw_stopped = FALSE, saw_attempt = FALSE;
+    guint probe;
 
     waitState(d, "hb-dbus", "ok");
     proc = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE, &err,
@@ -409,7 +429,10 @@ test_events_json(void **state)
     assert_non_null(proc);
     l.in = g_data_input_stream_new(g_subprocess_get_stdout_pipe(proc));
     g_data_input_stream_read_line_async(l.in, G_PRIORITY_DEFAULT, NULL, onLine, &l);
-    testSpin(500); /* let it subscribe */
+    /* Whatever its start takes (valgrind): go on once it hears signals. */
+    probe = g_timeout_add(200, emitProbe, uuid);
+    assert_true(testWaitFor(condProbed, &l, 60));
+    g_source_remove(probe);
 
     fakeProbeSet(uuid, FAKE_AGENT_MISS);
     assert_true(testWaitFor(condEventsSeen, &l, 30));

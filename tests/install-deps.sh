@@ -9,7 +9,7 @@ packages=(
     libglib2.0-dev libglib2.0-dev-bin libvirt-dev libvirt-glib-1.0-dev
     libxml2-dev libjson-glib-dev libcmocka-dev
     # tests and runtime
-    libxml2-utils dbus libvirt-clients libvirt-daemon libvirt-daemon-driver-qemu
+    libxml2-utils dbus valgrind libvirt-clients libvirt-daemon libvirt-daemon-driver-qemu
     # tests/policy_test.sh: a real bus, gdbus, setpriv, useradd
     dbus-daemon dbus-system-bus-common libglib2.0-bin util-linux passwd
     qemu-system-x86 qemu-guest-agent

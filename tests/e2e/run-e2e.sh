@@ -12,6 +12,10 @@
 # HB_E2E_KEEP=1 keeps the work directory (logs, figures/) and prints its path.
 # HB_E2E_MASS=N: hung guests in s_mass_hang (16); HB_E2E_CRASHES=N: crashes
 # in s_crash_loop (20).
+# HB_E2E_DAEMON_WRAPPER="valgrind ...": a command the daemon runs under (make
+# check-valgrind); s_sigterm then checks the wrapper's exit status.
+# HB_E2E_SLOW=N multiplies the limits the suite waits for the daemon (1).
+# GLib criticals are fatal in the daemon: G_DEBUG=fatal-criticals.
 set -uo pipefail
 
 # One suite at a time on a host: each suite's daemon watches every domain
@@ -36,6 +40,8 @@ work=$(mktemp -d /tmp/hbe2e.XXXXXX)
 guest="$builddir/tests/e2e/guest"
 domtype=qemu
 [ "${HB_E2E_KVM:-0}" = 1 ] && domtype=kvm
+slow=${HB_E2E_SLOW:-1}
+read -r -a daemon_wrapper <<<"${HB_E2E_DAEMON_WRAPPER:-}"
 
 # time=6 s blocks, a ping every 2 s; boot under TCG takes about 4 s.
 FAST="time='6' rate='3' boot_grace='30' failure_interval='15' failure_attempts='3'"
@@ -70,7 +76,7 @@ finish_scenario() {
 # ---- helpers -------------------------------------------------------------
 
 wait_until() { # SECONDS COMMAND...: poll until COMMAND succeeds
-    local limit=$1; shift
+    local limit=$(($1 * slow)); shift
     local end=$((SECONDS + limit))
     while [ $SECONDS -lt $end ]; do
         "$@" >/dev/null 2>&1 && return 0
@@ -231,10 +237,13 @@ rmdomain() {
     $V undefine "$1" >/dev/null 2>&1
 }
 
+gone() { ! kill -0 "$1" 2>/dev/null; } # PID: that process has ended
+
 qemu_pid() { cat "/var/run/libvirt/qemu/$1.pid"; }
 
 start_daemon() {
-    "$daemon" -f "$work/virt-heartbeatd.conf" -v >> "$work/daemon.log" 2>&1 &
+    G_DEBUG=${G_DEBUG:+$G_DEBUG,}fatal-criticals "${daemon_wrapper[@]}" \
+        "$daemon" -f "$work/virt-heartbeatd.conf" -v >> "$work/daemon.log" 2>&1 &
     daemon_pid=$!
     wait_until 20 "$cli" list
 }
@@ -312,7 +321,7 @@ optin=0
 for s in s_crash_loop; do
     [[ " ${HB_E2E_ONLY:-} " == *" $s "* ]] && optin=$((optin + 1))
 done
-echo "1..$((26 + optin))"
+echo "1..$((27 + optin))"
 
 # ---- scenarios -------------------------------------------------------------
 
@@ -1079,6 +1088,26 @@ _s_slow_boot() {
     return $rc
 }
 
+# The last scenario, as it stops the daemon: on SIGTERM it exits 0 within
+# 10 s (times HB_E2E_SLOW), and the events listener ends with it. Under
+# HB_E2E_DAEMON_WRAPPER the exit status is the wrapper's verdict (valgrind
+# reports at exit).
+s_sigterm() {
+    local pid=$daemon_pid st
+    kill -TERM "$pid" || fail "no daemon to stop" || return 1
+    if ! wait_until 10 gone "$pid"; then
+        kill -KILL "$pid"
+        fail "still running $((10 * slow)) s after SIGTERM"
+        return 1
+    fi
+    wait "$pid"
+    st=$?
+    daemon_pid=
+    [ "$st" = 0 ] || fail "exit status $st${daemon_wrapper[0]:+ under ${daemon_wrapper[0]}}" || return 1
+    grep -q "Shutting down" "$work/daemon.log" || fail "no 'Shutting down' in the log" || return 1
+    wait_until 10 gone "$events_pid" || fail "the events listener outlived the daemon" || return 1
+}
+
 # Opt-in (tests/e2e/stress-on-crash.sh): pvpanic with on_crash=destroy,
 # HB_E2E_CRASHES times on one guest: exactly one start per crash.
 s_crash_loop() {
@@ -1166,6 +1195,7 @@ run "slow boot: after a reset, no second one while the guest boots" s_slow_boot
 run "daemon SIGKILL mid-episode: attempts go on 3, 4, never more than failure_attempts" s_daemon_sigkill
 run "mass hang: every hung agent restarted once, the healthy keep every tick" s_mass_hang
 run_optin "crash loop: on_crash=destroy, exactly one start per crash" s_crash_loop
+run "daemon SIGTERM: exits 0 at once, the events listener ends" s_sigterm
 
 echo "# e2e: $passed passed, $failed failed"
 echo "$passed passed, $failed failed"
