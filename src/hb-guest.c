@@ -34,6 +34,75 @@ hbExecStatusClear(HbExecStatus *status)
 }
 
 
+/*
+ * The guest writes the replies: what is quoted from one, or kept, goes to
+ * the log and to D-Bus, so it is made UTF-8, and quotes are bounded.
+ */
+#define HB_GUEST_QUOTE_MAX 256
+
+static char *
+hbGuestQuote(const char *reply)
+{
+    g_autofree char *valid = g_utf8_make_valid(reply, -1);
+
+    if (g_utf8_strlen(valid, -1) <= HB_GUEST_QUOTE_MAX)
+        return g_steal_pointer(&valid);
+    *g_utf8_offset_to_pointer(valid, HB_GUEST_QUOTE_MAX) = '\0';
+    return g_strconcat(valid, "...", NULL);
+}
+
+
+/*
+ * A member of the type @type, or NULL. json-glib's getters, even those
+ * "with default", are criticals on a member of another JSON type.
+ */
+static JsonNode *
+hbGuestMember(JsonObject *obj, const char *member, GType type)
+{
+    JsonNode *node = json_object_get_member(obj, member);
+
+    return node && json_node_get_value_type(node) == type ? node : NULL;
+}
+
+
+static const char *
+hbGuestStr(JsonObject *obj, const char *member)
+{
+    JsonNode *node = hbGuestMember(obj, member, G_TYPE_STRING);
+
+    return node ? json_node_get_string(node) : NULL;
+}
+
+
+static gboolean
+hbGuestBool(JsonObject *obj, const char *member)
+{
+    JsonNode *node = hbGuestMember(obj, member, G_TYPE_BOOLEAN);
+
+    return node && json_node_get_boolean(node);
+}
+
+
+/* A whole-number member, or @fallback if it is missing or not a number. */
+static gint64
+hbGuestInt(JsonObject *obj, const char *member, gint64 fallback)
+{
+    JsonNode *node = hbGuestMember(obj, member, G_TYPE_INT64);
+
+    return node ? json_node_get_int(node) : fallback;
+}
+
+
+/* A string member as UTF-8; NULL if missing or not a string. */
+static char *
+hbGuestString(JsonObject *obj, const char *member)
+{
+    const char *value = hbGuestStr(obj, member);
+
+    return value ? g_utf8_make_valid(value, -1) : NULL;
+}
+
+
 /* The "return" object of an agent reply; owned by @parser. */
 static JsonObject *
 hbGuestReturn(JsonParser *parser, const char *reply, GError **error)
@@ -45,7 +114,8 @@ hbGuestReturn(JsonParser *parser, const char *reply, GError **error)
         !(root = json_parser_get_root(parser)) || !JSON_NODE_HOLDS_OBJECT(root) ||
         !(obj = json_node_get_object(root)) || !json_object_has_member(obj, "return") ||
         !JSON_NODE_HOLDS_OBJECT(json_object_get_member(obj, "return"))) {
-        g_set_error(error, HB_ERROR, HB_ERROR_FAILED, "unexpected guest agent reply: %s", reply);
+        g_autofree char *quote = hbGuestQuote(reply);
+        g_set_error(error, HB_ERROR, HB_ERROR_FAILED, "unexpected guest agent reply: %s", quote);
         return NULL;
     }
     return json_object_get_object_member(obj, "return");
@@ -57,19 +127,28 @@ hbGuestParseInfo(const char *reply, HbGuestInfo *info, GError **error)
 {
     g_autoptr(JsonParser) parser = json_parser_new();
     JsonObject *ret = hbGuestReturn(parser, reply, error);
-    JsonArray *commands;
+    JsonNode *commands;
 
     if (!ret)
         return -1;
     g_free(info->version);
-    info->version = g_strdup(json_object_get_string_member_with_default(ret, "version", ""));
+    info->version = hbGuestString(ret, "version");
+    if (!info->version)
+        info->version = g_strdup("");
     info->can_shutdown = FALSE;
-    commands = json_object_get_array_member(ret, "supported_commands");
-    for (guint i = 0; commands && i < json_array_get_length(commands); i++) {
-        JsonObject *cmd = json_array_get_object_element(commands, i);
-        if (g_strcmp0(json_object_get_string_member_with_default(cmd, "name", ""),
-                      "guest-shutdown") == 0 &&
-            json_object_get_boolean_member_with_default(cmd, "enabled", FALSE))
+    /* json-glib's typed getters are criticals on a wrong type: check each node. */
+    commands = json_object_get_member(ret, "supported_commands");
+    if (!commands || !JSON_NODE_HOLDS_ARRAY(commands))
+        return 0;
+    for (guint i = 0; i < json_array_get_length(json_node_get_array(commands)); i++) {
+        JsonNode *node = json_array_get_element(json_node_get_array(commands), i);
+        JsonObject *cmd;
+
+        if (!JSON_NODE_HOLDS_OBJECT(node))
+            continue;
+        cmd = json_node_get_object(node);
+        if (g_strcmp0(hbGuestStr(cmd, "name"), "guest-shutdown") == 0 &&
+            hbGuestBool(cmd, "enabled"))
             info->can_shutdown = TRUE;
     }
     return 0;
@@ -87,9 +166,9 @@ hbGuestParseOsInfo(const char *reply, HbGuestInfo *info, GError **error)
         return -1;
     g_clear_pointer(&info->os_name, g_free);
     for (size_t i = 0; i < G_N_ELEMENTS(keys) && !info->os_name; i++) {
-        const char *value = json_object_get_string_member_with_default(ret, keys[i], NULL);
+        g_autofree char *value = hbGuestString(ret, keys[i]);
         if (value && value[0])
-            info->os_name = g_strdup(value);
+            info->os_name = g_steal_pointer(&value);
     }
     if (!info->os_name)
         info->os_name = g_strdup("");
@@ -102,14 +181,16 @@ hbGuestParseExecPid(const char *reply, gint64 *pid, GError **error)
 {
     g_autoptr(JsonParser) parser = json_parser_new();
     JsonObject *ret = hbGuestReturn(parser, reply, error);
+    gint64 value;
 
     if (!ret)
         return -1;
-    if (!json_object_has_member(ret, "pid")) {
-        g_set_error(error, HB_ERROR, HB_ERROR_FAILED, "guest-exec returned no pid: %s", reply);
+    if ((value = hbGuestInt(ret, "pid", 0)) <= 0) {
+        g_autofree char *quote = hbGuestQuote(reply);
+        g_set_error(error, HB_ERROR, HB_ERROR_FAILED, "guest-exec returned no pid: %s", quote);
         return -1;
     }
-    *pid = json_object_get_int_member(ret, "pid");
+    *pid = value;
     return 0;
 }
 
@@ -117,7 +198,7 @@ hbGuestParseExecPid(const char *reply, gint64 *pid, GError **error)
 static GBytes *
 hbGuestDecode(JsonObject *ret, const char *member, gboolean *truncated)
 {
-    const char *data = json_object_get_string_member_with_default(ret, member, NULL);
+    const char *data = hbGuestStr(ret, member);
     gsize len = 0;
     guchar *raw;
 
@@ -141,16 +222,15 @@ hbGuestParseExecStatus(const char *reply, HbExecStatus *status, GError **error)
     if (!ret)
         return -1;
     hbExecStatusClear(status);
-    status->exited = json_object_get_boolean_member_with_default(ret, "exited", FALSE);
+    status->exited = hbGuestBool(ret, "exited");
     if (!status->exited)
         return 0;
+    /* Bounded: the guest may send any number, and the sum must not overflow. */
     if (json_object_has_member(ret, "signal"))
-        status->exit_code = 128 + json_object_get_int_member(ret, "signal");
+        status->exit_code = 128 + CLAMP(hbGuestInt(ret, "signal", 0), 0, 127);
     else
-        status->exit_code = json_object_get_int_member_with_default(ret, "exitcode", 0);
-    status->truncated =
-        json_object_get_boolean_member_with_default(ret, "out-truncated", FALSE) ||
-        json_object_get_boolean_member_with_default(ret, "err-truncated", FALSE);
+        status->exit_code = CLAMP(hbGuestInt(ret, "exitcode", 0), G_MININT, G_MAXINT);
+    status->truncated = hbGuestBool(ret, "out-truncated") || hbGuestBool(ret, "err-truncated");
     status->out = hbGuestDecode(ret, "out-data", &status->truncated);
     status->err = hbGuestDecode(ret, "err-data", &status->truncated);
     return 0;

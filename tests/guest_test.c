@@ -139,6 +139,60 @@ test_ping_errors(void **state)
 }
 
 
+/*
+ * Replies a guest may send (found by tests/fuzz/fuzz-agent): wrong types
+ * are no GLib critical, numbers are bounded, and what is quoted is UTF-8.
+ */
+static void
+test_hostile_replies(void **state)
+{
+    GLogLevelFlags old = g_log_set_always_fatal(G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL |
+                                                G_LOG_LEVEL_WARNING);
+    g_autoptr(GError) err = NULL;
+    g_autofree char *long_reply = NULL;
+    HbGuestInfo info = { 0 };
+    HbExecStatus status = { 0 };
+    gint64 pid = 7;
+
+    assert_int_equal(hbGuestParseInfo("{\"return\":{\"version\":\"1\"}}", &info, NULL), 0);
+    assert_string_equal(info.version, "1");
+    assert_false(info.can_shutdown);
+    assert_int_equal(hbGuestParseInfo("{\"return\":{\"version\":[],\"supported_commands\":"
+                                      "{\"name\":\"guest-shutdown\"}}}", &info, NULL), 0);
+    assert_string_equal(info.version, "");
+    assert_int_equal(hbGuestParseInfo("{\"return\":{\"supported_commands\":[1,null,[],"
+                                      "{\"name\":\"guest-shutdown\",\"enabled\":true}]}}",
+                                      &info, NULL), 0);
+    assert_true(info.can_shutdown);
+    assert_int_equal(hbGuestParseOsInfo("{\"return\":{\"pretty-name\":{},\"name\":\"a\\u00ff\"}}",
+                                        &info, NULL), 0);
+    assert_true(g_utf8_validate(info.os_name, -1, NULL));
+    hbGuestInfoClear(&info);
+
+    assert_int_equal(hbGuestParseExecPid("{\"return\":{\"pid\":{}}}", &pid, NULL), -1);
+    assert_int_equal(hbGuestParseExecPid("{\"return\":{\"pid\":\"12\"}}", &pid, NULL), -1);
+    assert_int_equal(hbGuestParseExecPid("{\"return\":{\"pid\":-3}}", &pid, NULL), -1);
+    assert_int_equal(pid, 7);
+
+    assert_int_equal(hbGuestParseExecStatus("{\"return\":{\"exited\":true,"
+                                            "\"signal\":9223372036854775807}}", &status, NULL), 0);
+    assert_int_equal(status.exit_code, 255);
+    assert_int_equal(hbGuestParseExecStatus("{\"return\":{\"exited\":true,\"signal\":[]}}",
+                                            &status, NULL), 0);
+    assert_int_equal(status.exit_code, 128);
+    assert_int_equal(hbGuestParseExecStatus("{\"return\":{\"exited\":true,"
+                                            "\"exitcode\":-9223372036854775807}}", &status, NULL), 0);
+    assert_int_equal(status.exit_code, G_MININT);
+    hbExecStatusClear(&status);
+
+    long_reply = g_strnfill(100000, '\xff');
+    assert_int_equal(hbGuestParseInfo(long_reply, &info, &err), -1);
+    assert_true(g_utf8_validate(err->message, -1, NULL));
+    assert_true(strlen(err->message) < 1024);
+    g_log_set_always_fatal(old);
+}
+
+
 int
 main(void)
 {
@@ -148,6 +202,7 @@ main(void)
         cmocka_unit_test(test_exec_output_bounded),
         cmocka_unit_test(test_exec_command),
         cmocka_unit_test(test_ping_errors),
+        cmocka_unit_test(test_hostile_replies),
     };
 
     return cmocka_run_group_tests_name("guest", tests, NULL, NULL);
