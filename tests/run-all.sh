@@ -13,4 +13,5 @@ autoreconf -fi
 make -j"$(nproc)"
 make -j"$(nproc)" check || { cat tests/*.log; exit 1; }
 make -j"$(nproc)" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror
+bash tests/fuzz/run-short.sh
 make check-e2e
