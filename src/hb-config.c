@@ -258,7 +258,9 @@ static void
 hbConfigSetXmlError(GError **error)
 {
     xmlErrorPtr xerr = xmlGetLastError();
-    g_autofree char *msg = g_strdup(xerr && xerr->message ? xerr->message : "no element");
+    /* libxml2 quotes the input as is: the message goes to D-Bus, which wants UTF-8. */
+    g_autofree char *msg = g_utf8_make_valid(xerr && xerr->message ? xerr->message :
+                                             "no element", -1);
 
     g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
                 "malformed XML: %s", g_strchomp(msg));
@@ -399,6 +401,11 @@ hbConfigEditMetadata(const char *xml, GHashTable *changes,
 
     g_hash_table_iter_init(&iter, changes);
     while (g_hash_table_iter_next(&iter, &name, &value)) {
+        if (!g_utf8_validate(name, -1, NULL) || (value && !g_utf8_validate(value, -1, NULL))) {
+            g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
+                        "a key or value is not UTF-8");
+            return NULL;
+        }
         if (hbKeyFromName(name) < 0) {
             g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
                         "unknown key '%s'", (const char *) name);

@@ -180,26 +180,20 @@ hbDaemonConfLoadDefaults(HbDaemonConf *conf, GKeyFile *kf, const char *path,
 
 
 /*
- * Load @path on top of the built-in defaults. Every problem is appended to
- * @errors as "file:line: message"; returns -1 if there was any.
+ * Parse @text, the contents of the file @path (used in messages only), on
+ * top of what @conf holds. Every problem is appended to @errors as
+ * "file:line: message"; returns -1 if there was any.
  */
 int
-hbDaemonConfLoad(HbDaemonConf *conf, const char *path, gboolean missing_ok,
-                 GPtrArray *errors)
+hbDaemonConfParse(HbDaemonConf *conf, const char *path, const char *text,
+                  GPtrArray *errors)
 {
     g_autoptr(GKeyFile) kf = g_key_file_new();
     g_autoptr(GError) err = NULL;
-    g_autofree char *text = NULL;
     g_auto(GStrv) lines = NULL;
     g_auto(GStrv) groups = NULL;
     guint before = errors->len;
 
-    if (!g_file_get_contents(path, &text, NULL, &err)) {
-        if (missing_ok && g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-            return 0;
-        g_ptr_array_add(errors, g_strdup_printf("%s: %s", path, err->message));
-        return -1;
-    }
     if (!g_key_file_load_from_data(kf, text, -1, G_KEY_FILE_NONE, &err)) {
         g_ptr_array_add(errors, g_strdup_printf("%s: %s", path, err->message));
         return -1;
@@ -217,4 +211,25 @@ hbDaemonConfLoad(HbDaemonConf *conf, const char *path, gboolean missing_ok,
     hbDaemonConfLoadDefaults(conf, kf, path, lines, errors);
 
     return errors->len == before ? 0 : -1;
+}
+
+
+/*
+ * Load @path on top of the built-in defaults. Every problem is appended to
+ * @errors as "file:line: message"; returns -1 if there was any.
+ */
+int
+hbDaemonConfLoad(HbDaemonConf *conf, const char *path, gboolean missing_ok,
+                 GPtrArray *errors)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *text = NULL;
+
+    if (!g_file_get_contents(path, &text, NULL, &err)) {
+        if (missing_ok && g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+            return 0;
+        g_ptr_array_add(errors, g_strdup_printf("%s: %s", path, err->message));
+        return -1;
+    }
+    return hbDaemonConfParse(conf, path, text, errors);
 }

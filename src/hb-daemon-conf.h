@@ -21,5 +21,8 @@ typedef struct {
 void hbDaemonConfInit(HbDaemonConf *conf);
 void hbDaemonConfClear(HbDaemonConf *conf);
 void hbDaemonConfCopy(HbDaemonConf *dst, const HbDaemonConf *src);
+/* Pure: @text is the file's contents, @path names it in messages. */
+int hbDaemonConfParse(HbDaemonConf *conf, const char *path, const char *text,
+                      GPtrArray *errors);
 int hbDaemonConfLoad(HbDaemonConf *conf, const char *path, gboolean missing_ok,
                      GPtrArray *errors);

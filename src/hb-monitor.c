@@ -9,6 +9,7 @@
 
 #include "hb-conn.h"
 #include "hb-monitor.h"
+#include "hb-state.h"
 
 #define HB_LIST_RETRY_S 2
 #define HB_RESTART_WORKERS 4
@@ -200,58 +201,22 @@ hbMonitorRealOffset(void)
 }
 
 
-/* A monotonic time as wall time in the file; 0 stays 0 (not set). */
-static gint64
-hbMonitorToReal(gint64 mono, gint64 offset)
-{
-    return mono ? mono + offset : 0;
-}
-
-
 static void
 hbMonitorSaveState(HbDomain *dom)
 {
     g_autofree char *path = hbMonitorStatePath(dom);
-    g_autoptr(GKeyFile) kf = NULL;
     g_autoptr(GError) err = NULL;
     g_autofree char *text = NULL;
     HbEngineMemory memory = { 0 };
-    gint64 offset = hbMonitorRealOffset();
-    g_autoptr(GString) list = g_string_new(NULL);
 
     if (!path)
         return;
     hbEngineRemember(dom->engine, &memory);
-    for (guint i = 0; i < memory.episode_starts->len; i++)
-        g_string_append_printf(list, "%s%" G_GINT64_FORMAT, i ? ";" : "",
-                               g_array_index(memory.episode_starts, gint64, i) + offset);
-    kf = g_key_file_new();
-    g_key_file_set_string(kf, "domain", "name", dom->name);
-    g_key_file_set_uint64(kf, "heartbeat", "episode", memory.episode);
-    g_key_file_set_boolean(kf, "heartbeat", "open", memory.open);
-    g_key_file_set_boolean(kf, "heartbeat", "failed", memory.failed);
-    g_key_file_set_boolean(kf, "heartbeat", "storm_capped", memory.storm_capped);
-    g_key_file_set_integer(kf, "heartbeat", "attempts", memory.attempts);
-    g_key_file_set_int64(kf, "heartbeat", "next_attempt",
-                         hbMonitorToReal(memory.next_attempt, offset));
-    g_key_file_set_boolean(kf, "heartbeat", "restart_in_flight", memory.restart_in_flight);
-    g_key_file_set_boolean(kf, "heartbeat", "start_if_off", memory.start_if_off);
-    g_key_file_set_int64(kf, "heartbeat", "boot_time", memory.boot_time);
-    g_key_file_set_string(kf, "heartbeat", "episode_starts", list->str);
+    text = hbStateFormat(dom->name, &memory, hbMonitorRealOffset());
     hbEngineMemoryClear(&memory);
-    text = g_key_file_to_data(kf, NULL, NULL);
     /* Atomic (rename), but no fsync: this runs on the main loop. */
     if (!g_file_set_contents_full(path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &err))
         g_warning("Domain '%s': cannot save its state: %s", dom->name, err->message);
-}
-
-
-static gint64
-hbMonitorStateTime(GKeyFile *kf, const char *key, gint64 offset)
-{
-    gint64 real = g_key_file_get_int64(kf, "heartbeat", key, NULL);
-
-    return real > 0 ? MAX(real - offset, 1) : 0;
 }
 
 
@@ -259,46 +224,28 @@ static void
 hbMonitorLoadState(HbDomain *dom)
 {
     g_autofree char *path = hbMonitorStatePath(dom);
-    g_autoptr(GKeyFile) kf = g_key_file_new();
     g_autoptr(GError) err = NULL;
-    g_auto(GStrv) starts = NULL;
+    g_autofree char *text = NULL;
+    gsize len = 0;
     g_autofree char *name = NULL;
     HbEngineMemory memory = { 0 };
-    gint64 offset = hbMonitorRealOffset();
     HbActions actions;
 
-    if (!path || !g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &err)) {
+    if (!path || !g_file_get_contents(path, &text, &len, &err) ||
+        hbStateParse(text, len, hbMonitorRealOffset(), g_get_monotonic_time(),
+                     &name, &memory, &err) < 0) {
         if (err && !g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
             g_warning("Domain '%s': cannot read %s: %s", dom->name, path, err->message);
         return;
     }
-    name = g_key_file_get_string(kf, "domain", "name", NULL);
     if (g_strcmp0(name, dom->name) != 0) {
         /* Renamed or a new definition with the old UUID while we were
          * down: the episode was another domain's. */
         g_message("Domain '%s': ignoring saved state of domain '%s' with the same UUID",
                   dom->name, name ? name : "(none)");
+        hbEngineMemoryClear(&memory);
         g_unlink(path);
         return;
-    }
-    memory.episode = g_key_file_get_uint64(kf, "heartbeat", "episode", NULL);
-    memory.open = g_key_file_get_boolean(kf, "heartbeat", "open", NULL);
-    memory.failed = g_key_file_get_boolean(kf, "heartbeat", "failed", NULL);
-    memory.storm_capped = g_key_file_get_boolean(kf, "heartbeat", "storm_capped", NULL);
-    memory.attempts = CLAMP(g_key_file_get_integer(kf, "heartbeat", "attempts", NULL),
-                            0, 1000);
-    memory.next_attempt = hbMonitorStateTime(kf, "next_attempt", offset);
-    memory.restart_in_flight = g_key_file_get_boolean(kf, "heartbeat", "restart_in_flight",
-                                                      NULL);
-    memory.start_if_off = g_key_file_get_boolean(kf, "heartbeat", "start_if_off", NULL);
-    memory.boot_time = CLAMP(g_key_file_get_int64(kf, "heartbeat", "boot_time", NULL),
-                             0, (gint64) 86400 * G_USEC_PER_SEC);
-    memory.episode_starts = g_array_new(FALSE, FALSE, sizeof(gint64));
-    starts = g_key_file_get_string_list(kf, "heartbeat", "episode_starts", NULL, NULL);
-    for (guint i = 0; starts && starts[i]; i++) {
-        gint64 start;
-        if (g_ascii_string_to_signed(starts[i], 10, 0, G_MAXINT64, &start, NULL))
-            g_array_append_val(memory.episode_starts, (gint64) { start - offset });
     }
     if (memory.failed)
         g_message("Domain '%s': failed before the daemon restarted; notify only until its "

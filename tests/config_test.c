@@ -342,6 +342,29 @@ test_domain_xml_inspect(void **state)
 }
 
 
+/* Found by tests/fuzz: libxml2 quotes bad bytes, and edits may carry some. */
+static void
+test_messages_are_utf8(void **state)
+{
+    g_autoptr(GHashTable) changes = g_hash_table_new(g_str_hash, g_str_equal);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GError) eerr = NULL;
+    HbConfig defaults;
+    HbConfig cfg;
+    char *result;
+
+    hbConfigInitDefaults(&defaults);
+    assert_int_equal(hbConfigParseMetadata("<hea\xff\xff\xfertbeat>b", &defaults, &cfg, &err),
+                     -1);
+    assert_true(g_utf8_validate(err->message, -1, NULL));
+
+    g_hash_table_insert(changes, (char *) "act\x97ion", (char *) "none");
+    result = hbConfigEditMetadata(NULL, changes, &defaults, &eerr);
+    assert_null(result);
+    assert_true(g_utf8_validate(eerr->message, -1, NULL));
+}
+
+
 int
 main(void)
 {
@@ -352,6 +375,7 @@ main(void)
         cmocka_unit_test(test_edit),
         cmocka_unit_test(test_examples_validate),
         cmocka_unit_test(test_domain_xml_inspect),
+        cmocka_unit_test(test_messages_are_utf8),
     };
 
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);

@@ -8,6 +8,8 @@ packages=(
     autoconf automake make gcc pkg-config
     libglib2.0-dev libglib2.0-dev-bin libvirt-dev libvirt-glib-1.0-dev
     libxml2-dev libjson-glib-dev libcmocka-dev
+    # the libFuzzer harnesses (tests/fuzz)
+    clang libclang-rt-14-dev
     # tests and runtime
     libxml2-utils dbus valgrind libvirt-clients libvirt-daemon libvirt-daemon-driver-qemu
     # tests/policy_test.sh: a real bus, gdbus, setpriv, useradd

@@ -21,4 +21,5 @@ mkdir -p build-asan
 make -j"$(nproc)"
 make -j"$(nproc)" check || { cat tests/*.log; exit 1; }
 make -j"$(nproc)" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror
+bash tests/fuzz/run-short.sh
 make check-e2e
