@@ -175,6 +175,8 @@ hbMonitorArm(HbDomain *dom)
  */
 #define HB_STATE_SUFFIX ".state"
 #define HB_CONFIG_SUFFIX ".config"
+/* Far more than either file holds (1000 episode starts, a metadata element). */
+#define HB_FILE_MAX (1024 * 1024)
 
 static char *
 hbMonitorFilePath(HbMonitor *monitor, const char *uuid, const char *suffix)
@@ -265,10 +267,14 @@ hbMonitorLoadState(HbDomain *dom)
     g_autofree char *name = NULL;
     HbEngineMemory memory = { 0 };
     gint64 offset = hbMonitorRealOffset();
+    g_autofree char *text = NULL;
     HbActions actions;
 
-    if (!path || !g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &err)) {
-        if (err && !g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+    if (!path)
+        return;
+    if (hbUtilReadFile(path, HB_FILE_MAX, &text, &err) < 0 ||
+        !g_key_file_load_from_data(kf, text, -1, G_KEY_FILE_NONE, &err)) {
+        if (!g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
             g_warning("Domain '%s': cannot read %s: %s", dom->name, path, err->message);
         return;
     }
@@ -396,7 +402,7 @@ hbMonitorRecallConfig(HbMonitor *monitor, const HbDomainInfo *info, HbConfig *cf
     g_autofree char *saved = NULL;
     g_autoptr(GError) err = NULL;
 
-    if (path && g_file_get_contents(path, &saved, NULL, NULL) &&
+    if (path && hbUtilReadFile(path, HB_FILE_MAX, &saved, NULL) == 0 &&
         hbConfigParseMetadata(saved, &monitor->conf.defaults, cfg, &err) == 0) {
         g_message("Domain '%s': invalid metadata, using the last valid configuration "
                   "saved in %s", info->name, path);

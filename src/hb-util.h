@@ -50,6 +50,15 @@ char *hbUtilEscape(const char *text);
 const char *hbUtilLastError(void);
 void hbUtilSetLibvirtError(GError **error, const char *what);
 
+/*
+ * The contents of @path, a regular file of at most @max bytes, in
+ * @contents (NUL-terminated), or -1 with a G_FILE_ERROR. A symbolic link,
+ * a FIFO or a device is refused without blocking: files the root daemon
+ * reads back must be the ones it wrote, and one that never ends or never
+ * opens must not stall the main loop.
+ */
+int hbUtilReadFile(const char *path, gsize max, char **contents, GError **error);
+
 /* The seed's error codes; D-Bus carries them as named errors. */
 #define HB_ERROR (hbErrorQuark())
 GQuark hbErrorQuark(void);

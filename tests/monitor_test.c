@@ -11,6 +11,8 @@
 #include <cmocka.h>
 
 #include <glib/gstdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <libvirt-glib/libvirt-glib.h>
 
 #include "fake-probe.h"
@@ -764,6 +766,50 @@ test_state_follows_domain(void **state)
 }
 
 
+/*
+ * Files in the state directory that the daemon did not write are not read:
+ * a FIFO would stall the main loop for ever, a symbolic link could make a
+ * file of someone else's the configuration. An alarm fails the test
+ * rather than hanging it.
+ */
+static void
+test_state_files_not_followed(void **state)
+{
+    g_autofree char *dir = g_dir_make_tmp("hb-files-XXXXXX", NULL);
+    g_autofree char *target = g_build_filename(dir, "elsewhere.xml", NULL);
+    Fixture *f = fixtureStartIn(FALSE, dir);
+    g_autoptr(virDomain) fifo = testDomainStart(f->conn, "hb-fifo", TRUE, FAST);
+    g_autoptr(virDomain) link = testDomainStart(f->conn, "hb-link", TRUE, "enabled='no'");
+    g_autofree char *fifo_uuid = testDomainUUID(fifo);
+    g_autofree char *link_uuid = testDomainUUID(link);
+    g_autofree char *fifo_path = g_strdup_printf("%s/%s.state", dir, fifo_uuid);
+    g_autofree char *link_path = g_strdup_printf("%s/%s.config", dir, link_uuid);
+    HbDomain *hdom;
+
+    waitState(f, "hb-fifo", HB_STATE_OK);
+    g_clear_pointer(&f->monitor, hbMonitorFree);
+    g_unlink(fifo_path);
+    assert_int_equal(mkfifo(fifo_path, 0600), 0);
+    assert_true(g_file_set_contents(target, "<heartbeat action='restart'/>", -1, NULL));
+    g_unlink(link_path);
+    assert_int_equal(symlink(target, link_path), 0);
+    setMetadata(f, "hb-link", "<heartbeat tme='5'/>");
+
+    alarm(60);
+    restartMonitor(f, dir);
+    waitState(f, "hb-fifo", HB_STATE_OK);
+    f->name = "hb-link";
+    assert_true(testWaitFor(condConfigErrorOf, f, 10));
+    alarm(0);
+    hdom = hbMonitorLookup(f->monitor, "hb-link");
+    assert_int_equal(hbDomainConfig(hdom)->action, HB_ACTION_NONE);
+    teardown((void **) &f);
+    g_unlink(fifo_path);
+    g_unlink(link_path);
+    removeDir(dir);
+}
+
+
 typedef struct {
     GPtrArray *results; /* the metadata each edit wrote, in reply order */
 } Edits;
@@ -882,6 +928,7 @@ main(void)
         cmocka_unit_test(test_requests_bounded_and_cancelled),
         cmocka_unit_test(test_invalid_metadata_fails_closed),
         cmocka_unit_test(test_state_follows_domain),
+        cmocka_unit_test(test_state_files_not_followed),
         cmocka_unit_test_setup_teardown(test_metadata_edits_serialized, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metadata_edit_both_or_neither, setup, teardown),
     };
