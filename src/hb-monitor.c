@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <glib/gstdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "hb-conn.h"
 #include "hb-monitor.h"
@@ -1224,6 +1226,32 @@ static const HbConnCallbacks hbMonitorConnCallbacks = {
 };
 
 
+/*
+ * The state directory, created if need be, must be a directory of ours
+ * that nobody else can write: its files decide whether a domain is
+ * restarted, and one that others could plant, replace or remove would let
+ * them decide.
+ */
+static int
+hbMonitorCheckStateDir(const char *dir)
+{
+    struct stat st;
+
+    if (g_mkdir_with_parents(dir, 0700) < 0 || g_stat(dir, &st) < 0) {
+        g_warning("Cannot create the state directory %s: %s", dir, g_strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+        g_warning("Not using the state directory %s: it must be a directory owned by "
+                  "uid %u that only its owner can write (it is %s, uid %u, mode %04o)",
+                  dir, (guint) geteuid(), S_ISDIR(st.st_mode) ? "a directory" : "no directory",
+                  (guint) st.st_uid, (guint) (st.st_mode & 07777));
+        return -1;
+    }
+    return 0;
+}
+
+
 HbMonitor *
 hbMonitorNew(const HbDaemonConf *conf, HbProbeFunc probe, gpointer probe_data)
 {
@@ -1237,10 +1265,9 @@ hbMonitorNew(const HbDaemonConf *conf, HbProbeFunc probe, gpointer probe_data)
     } };
 
     hbDaemonConfCopy(&monitor->conf, conf);
-    if (monitor->conf.state_dir[0] &&
-        g_mkdir_with_parents(monitor->conf.state_dir, 0700) < 0) {
-        g_warning("Cannot create the state directory %s: %s; failed episodes will not "
-                  "survive a restart", monitor->conf.state_dir, g_strerror(errno));
+    if (monitor->conf.state_dir[0] && hbMonitorCheckStateDir(monitor->conf.state_dir) < 0) {
+        g_warning("Failed episodes and the last valid configurations will not survive a "
+                  "restart");
         monitor->conf.state_dir[0] = '\0';
     }
     monitor->domains = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,

@@ -810,6 +810,33 @@ test_state_files_not_followed(void **state)
 }
 
 
+/*
+ * A state directory that others can write is not used: a failed episode
+ * planted there would stop a domain from ever being restarted.
+ */
+static void
+test_state_dir_others_can_write(void **state)
+{
+    g_autofree char *dir = g_dir_make_tmp("hb-open-XXXXXX", NULL);
+    Fixture *f = fixtureStartIn(FALSE, dir);
+    g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-planted", TRUE, FAST);
+    g_autofree char *uuid = testDomainUUID(dom);
+    g_autofree char *path = g_strdup_printf("%s/%s.state", dir, uuid);
+
+    waitState(f, "hb-planted", HB_STATE_OK);
+    g_clear_pointer(&f->monitor, hbMonitorFree);
+    assert_int_equal(g_chmod(dir, 0777), 0);
+    assert_true(g_file_set_contents(path, "[domain]\nname=hb-planted\n[heartbeat]\n"
+                                    "episode=1\nfailed=true\n", -1, NULL));
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    restartMonitor(f, dir);
+    /* Not failed: its heartbeat stops and it is acted on. */
+    waitNotices(f, "hb-planted", "restart-attempt", 1);
+    teardown((void **) &f);
+    removeDir(dir);
+}
+
+
 typedef struct {
     GPtrArray *results; /* the metadata each edit wrote, in reply order */
 } Edits;
@@ -929,6 +956,7 @@ main(void)
         cmocka_unit_test(test_invalid_metadata_fails_closed),
         cmocka_unit_test(test_state_follows_domain),
         cmocka_unit_test(test_state_files_not_followed),
+        cmocka_unit_test(test_state_dir_others_can_write),
         cmocka_unit_test_setup_teardown(test_metadata_edits_serialized, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metadata_edit_both_or_neither, setup, teardown),
     };
