@@ -312,6 +312,46 @@ test_guest_reply_quoted(void **state)
 }
 
 
+/*
+ * A reply nested very deep would overflow the stack in json-glib, and one
+ * of millions of small values would take hundreds of MB: both are refused
+ * before they are parsed. Strings may hold any bracket or comma.
+ */
+static void
+test_guest_reply_shape_bounded(void **state)
+{
+    g_autoptr(GString) deep = g_string_new("{\"return\":{\"version\":");
+    g_autoptr(GString) wide = g_string_new("{\"return\":{\"version\":\"1\","
+                                           "\"supported_commands\":[");
+    g_autofree char *brackets = g_strnfill(200000, '[');
+    g_autofree char *text = g_strdup_printf("{\"return\":{\"version\":\"%s,,{\\\"\"}}",
+                                            brackets);
+    g_autoptr(GError) err = NULL;
+    HbGuestInfo gi = { 0 };
+
+    for (guint i = 0; i < 500000; i++)
+        g_string_append_c(deep, '[');
+    for (guint i = 0; i < 500000; i++)
+        g_string_append_c(deep, ']');
+    g_string_append(deep, "}}");
+    assert_int_equal(hbGuestParseInfo(deep->str, &gi, &err), -1);
+    assert_non_null(strstr(err->message, "deeper"));
+    g_clear_error(&err);
+
+    for (guint i = 0; i < 200000; i++)
+        g_string_append_printf(wide, "%s{\"name\":\"c%u\",\"enabled\":true}", i ? "," : "", i);
+    g_string_append(wide, "]}}");
+    assert_int_equal(hbGuestParseInfo(wide->str, &gi, &err), -1);
+    assert_non_null(strstr(err->message, "values"));
+    g_clear_error(&err);
+
+    /* Brackets, commas and escaped quotes inside a string count for nothing. */
+    assert_int_equal(hbGuestParseInfo(text, &gi, &err), 0);
+    assert_int_equal(strlen(gi.version), HB_UTIL_TEXT_MAX);
+    hbGuestInfoClear(&gi);
+}
+
+
 /* pids, exit codes and signals: in range or a clear error. */
 static void
 test_exec_numbers_hostile(void **state)
@@ -436,6 +476,7 @@ main(void)
         cmocka_unit_test(test_guest_strings_hostile),
         cmocka_unit_test(test_guest_types_hostile),
         cmocka_unit_test(test_guest_reply_quoted),
+        cmocka_unit_test(test_guest_reply_shape_bounded),
         cmocka_unit_test(test_exec_numbers_hostile),
         cmocka_unit_test(test_exec_output_hostile),
     };
