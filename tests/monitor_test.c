@@ -643,6 +643,17 @@ condConfigErrorOf(gpointer data)
 
 
 static gboolean
+condNameInError(gpointer data)
+{
+    Fixture *f = data;
+    HbDomain *dom = hbMonitorLookup(f->monitor, f->name);
+
+    return dom && hbDomainConfigError(dom) &&
+        g_str_has_prefix(hbDomainConfigError(dom), "unknown attribute 'nnn");
+}
+
+
+static gboolean
 condNoConfigError(gpointer data)
 {
     Fixture *f = data;
@@ -837,6 +848,37 @@ test_state_dir_others_can_write(void **state)
 }
 
 
+/*
+ * ConfigError, which anyone may read on D-Bus, and the log quote at most a
+ * little of a huge value or name in the metadata.
+ */
+static void
+test_config_error_bounded(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-huge", TRUE, FAST);
+    g_autofree char *digits = g_strnfill(200000, '7');
+    g_autofree char *name = g_strnfill(40000, 'n');
+    g_autofree char *xml = g_strdup_printf("<heartbeat time='2' rate='4' ping_timeout='%s'/>",
+                                           digits);
+    g_autofree char *xml2 = g_strdup_printf("<heartbeat time='2' rate='4' %s='1'/>", name);
+    const char *error;
+
+    waitState(f, "hb-huge", HB_STATE_OK);
+    setMetadata(f, "hb-huge", xml);
+    f->name = "hb-huge";
+    assert_true(testWaitFor(condConfigErrorOf, f, 10));
+    error = hbDomainConfigError(hbMonitorLookup(f->monitor, "hb-huge"));
+    assert_true(strlen(error) < 200);
+    assert_true(g_str_has_prefix(error, "ping_timeout: '777"));
+    assert_non_null(strstr(error, "...' is not a whole number from 1 to 300"));
+
+    setMetadata(f, "hb-huge", xml2);
+    assert_true(testWaitFor(condNameInError, f, 10));
+    assert_true(strlen(hbDomainConfigError(hbMonitorLookup(f->monitor, "hb-huge"))) < 200);
+}
+
+
 typedef struct {
     GPtrArray *results; /* the metadata each edit wrote, in reply order */
 } Edits;
@@ -946,6 +988,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_user_destroy_and_pause_cause_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_starts_domain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_metadata_keeps_last_config, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config_error_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_agent_never_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hung_agent_delays_no_other_domain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_undefine_removes, setup, teardown),
