@@ -152,6 +152,22 @@ hbConfigNumberOf(const HbConfig *cfg, HbKey key)
 }
 
 
+/* Metadata text quoted in an error keeps at most this many bytes. */
+#define HB_CONFIG_QUOTE_MAX 64
+
+
+/*
+ * Metadata text to quote in an error: the error becomes ConfigError, which
+ * anyone may read on D-Bus, and a log line, so a value of megabytes must
+ * not make it megabytes. Valid UTF-8, cut with "...".
+ */
+static char *
+hbConfigQuote(const char *text)
+{
+    return hbUtilSanitize(text, -1, HB_CONFIG_QUOTE_MAX);
+}
+
+
 /*
  * The schema's yes/no and action values are tokens: whitespace around them
  * collapses (space, tab, CR and LF only), so it does here too.
@@ -187,6 +203,7 @@ hbConfigSetKey(HbConfig *cfg, HbKey key, const char *value, GError **error)
 {
     const HbKeyInfo *info = &hbKeys[key];
     g_autofree char *token = hbConfigCollapse(value);
+    g_autofree char *quoted = hbConfigQuote(value);
     guint64 num;
 
     if (hbConfigFlag(cfg, key)) {
@@ -196,7 +213,7 @@ hbConfigSetKey(HbConfig *cfg, HbKey key, const char *value, GError **error)
             *hbConfigFlag(cfg, key) = FALSE;
         } else {
             g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
-                        "%s: '%s' is not yes or no", info->name, value);
+                        "%s: '%s' is not yes or no", info->name, quoted);
             return -1;
         }
         return 0;
@@ -206,7 +223,7 @@ hbConfigSetKey(HbConfig *cfg, HbKey key, const char *value, GError **error)
         int action = hbActionFromString(token);
         if (action < 0) {
             g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
-                        "%s: '%s' is not reset, restart or none", info->name, value);
+                        "%s: '%s' is not reset, restart or none", info->name, quoted);
             return -1;
         }
         cfg->action = action;
@@ -216,7 +233,7 @@ hbConfigSetKey(HbConfig *cfg, HbKey key, const char *value, GError **error)
     if (!hbConfigParseUnsigned(value, info->min, info->max, &num)) {
         g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
                     "%s: '%s' is not a whole number from %u to %u",
-                    info->name, value, info->min, info->max);
+                    info->name, quoted, info->min, info->max);
         return -1;
     }
     *hbConfigField(cfg, key) = num;
@@ -271,22 +288,26 @@ static int
 hbConfigParseElement(xmlNodePtr root, HbConfig *cfg, GError **error)
 {
     if (!g_str_equal((const char *) root->name, HB_METADATA_ELEMENT)) {
+        g_autofree char *found = hbConfigQuote((const char *) root->name);
+
         g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
-                    "expected element <%s>, found <%s>",
-                    HB_METADATA_ELEMENT, (const char *) root->name);
+                    "expected element <%s>, found <%s>", HB_METADATA_ELEMENT, found);
         return -1;
     }
     if (root->ns && !g_str_equal((const char *) root->ns->href, HB_METADATA_URI)) {
+        g_autofree char *href = hbConfigQuote((const char *) root->ns->href);
+
         g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
                     "element <%s> is in namespace '%s', not '%s'", HB_METADATA_ELEMENT,
-                    (const char *) root->ns->href, HB_METADATA_URI);
+                    href, HB_METADATA_URI);
         return -1;
     }
     for (xmlNodePtr child = root->children; child; child = child->next) {
         if (child->type == XML_ELEMENT_NODE) {
+            g_autofree char *found = hbConfigQuote((const char *) child->name);
+
             g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
-                        "unexpected element <%s> inside <%s>",
-                        (const char *) child->name, HB_METADATA_ELEMENT);
+                        "unexpected element <%s> inside <%s>", found, HB_METADATA_ELEMENT);
             return -1;
         }
         /* Empty, as in the schema: whitespace, comments and PIs only. */
@@ -309,9 +330,12 @@ hbConfigParseElement(xmlNodePtr root, HbConfig *cfg, GError **error)
         int key = hbKeyFromName(name);
 
         if (key < 0 || attr->ns) {
+            g_autofree char *full = g_strconcat(attr->ns ? (const char *) attr->ns->href : "",
+                                                attr->ns ? ":" : "", name, NULL);
+            g_autofree char *quoted = hbConfigQuote(full);
+
             g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
-                        "unknown attribute '%s%s%s'", attr->ns ? (const char *) attr->ns->href : "",
-                        attr->ns ? ":" : "", name);
+                        "unknown attribute '%s'", quoted);
             return -1;
         }
         if (hbConfigSetKey(cfg, key, value ? value : "", error) < 0)

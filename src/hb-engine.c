@@ -860,10 +860,17 @@ void
 hbEngineRecall(HbEngine *engine, const HbEngineMemory *memory, gint64 now,
                HbActions *actions)
 {
+    /* Times read back are never later than this daemon would have set them:
+     * a wall clock stepped back while it was down, or a corrupt file, would
+     * otherwise hold the storm cap or put off the next attempt for as long
+     * as the error, for ever at worst. */
     if (memory->episode_starts) {
         g_array_set_size(engine->episode_starts, 0);
-        g_array_append_vals(engine->episode_starts, memory->episode_starts->data,
-                            memory->episode_starts->len);
+        for (guint i = 0; i < memory->episode_starts->len; i++) {
+            gint64 start = MIN(g_array_index(memory->episode_starts, gint64, i), now);
+
+            g_array_append_val(engine->episode_starts, start);
+        }
     }
     engine->episode_id = memory->episode;
     engine->boot_time = memory->boot_time;
@@ -875,8 +882,9 @@ hbEngineRecall(HbEngine *engine, const HbEngineMemory *memory, gint64 now,
         engine->attempts = memory->attempts;
         /* An attempt cut short by the daemon's death counts as made. */
         engine->start_if_off = memory->start_if_off;
-        engine->next_attempt = memory->next_attempt ? memory->next_attempt
-            : now + hbEngineAttemptWait(engine);
+        engine->next_attempt = now + hbEngineAttemptWait(engine);
+        if (memory->next_attempt)
+            engine->next_attempt = MIN(memory->next_attempt, engine->next_attempt);
         engine->confirm = TRUE;
     }
     /* Nothing is done before the domain's state is read. */

@@ -52,6 +52,56 @@ hbExecStatusClear(HbExecStatus *status)
 
 
 /*
+ * No reply we read comes near these. json-glib recurses once a level
+ * (a deep reply overflows the stack) and takes some 100 bytes a value
+ * (libvirt hands on up to 10 MB: 3 million values, 400 MB).
+ */
+#define HB_GUEST_REPLY_DEPTH 64
+#define HB_GUEST_REPLY_VALUES 100000
+
+
+/* Within HB_GUEST_REPLY_DEPTH and about HB_GUEST_REPLY_VALUES, counted
+ * before json-glib builds anything: each [, { and , starts a value. */
+static gboolean
+hbGuestReplyBounded(const char *reply)
+{
+    gboolean in_string = FALSE;
+    guint depth = 0;
+    gsize values = 0;
+
+    for (const char *p = reply; *p; p++) {
+        if (in_string) {
+            if (*p == '\\' && p[1])
+                p++;
+            else if (*p == '"')
+                in_string = FALSE;
+            continue;
+        }
+        switch (*p) {
+        case '"':
+            in_string = TRUE;
+            break;
+        case '[':
+        case '{':
+            if (++depth > HB_GUEST_REPLY_DEPTH)
+                return FALSE;
+            G_GNUC_FALLTHROUGH;
+        case ',':
+            if (++values > HB_GUEST_REPLY_VALUES)
+                return FALSE;
+            break;
+        case ']':
+        case '}':
+            if (depth)
+                depth--;
+            break;
+        }
+    }
+    return TRUE;
+}
+
+
+/*
  * The "return" object of an agent reply; owned by @parser. Everything in
  * an agent reply is the guest's: strings are sanitized where they are taken
  * out, and every member is checked for its type and range.
@@ -65,6 +115,12 @@ hbGuestReturn(JsonParser *parser, const char *reply, GError **error)
     JsonNode *root;
     JsonObject *obj;
 
+    if (!hbGuestReplyBounded(valid)) {
+        g_set_error(error, HB_ERROR, HB_ERROR_FAILED,
+                    "guest agent reply nested deeper than %d or with more than %d values",
+                    HB_GUEST_REPLY_DEPTH, HB_GUEST_REPLY_VALUES);
+        return NULL;
+    }
     if (!json_parser_load_from_data(parser, valid, -1, NULL) ||
         !(root = json_parser_get_root(parser)) || !JSON_NODE_HOLDS_OBJECT(root) ||
         !(obj = json_node_get_object(root)) || !json_object_has_member(obj, "return") ||

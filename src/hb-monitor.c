@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <glib/gstdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "hb-conn.h"
 #include "hb-monitor.h"
@@ -28,7 +30,7 @@ struct _HbDomain {
     HbTicket *ticket;       /* of the open episode: its restarts check it */
     guint64 ticket_episode;
     char *config_error;
-    char *saved_metadata;   /* last valid metadata on disk; "": none; NULL: not known */
+    char *saved_metadata;   /* name and last valid metadata on disk; "": none; NULL: not known */
     gboolean agent_connected;
     gboolean crash_handled; /* <on_crash> has libvirt destroy or restart it */
     gboolean reset_stops;   /* <on_reboot>destroy */
@@ -176,6 +178,8 @@ hbMonitorArm(HbDomain *dom)
  */
 #define HB_STATE_SUFFIX ".state"
 #define HB_CONFIG_SUFFIX ".config"
+/* Far more than either file holds (1000 episode starts, a metadata element). */
+#define HB_FILE_MAX (1024 * 1024)
 
 static char *
 hbMonitorFilePath(HbMonitor *monitor, const char *uuid, const char *suffix)
@@ -226,15 +230,16 @@ hbMonitorLoadState(HbDomain *dom)
     g_autofree char *path = hbMonitorStatePath(dom);
     g_autoptr(GError) err = NULL;
     g_autofree char *text = NULL;
-    gsize len = 0;
     g_autofree char *name = NULL;
     HbEngineMemory memory = { 0 };
     HbActions actions;
 
-    if (!path || !g_file_get_contents(path, &text, &len, &err) ||
-        hbStateParse(text, len, hbMonitorRealOffset(), g_get_monotonic_time(),
+    if (!path)
+        return;
+    if (hbUtilReadFile(path, HB_FILE_MAX, &text, &err) < 0 ||
+        hbStateParse(text, strlen(text), hbMonitorRealOffset(), g_get_monotonic_time(),
                      &name, &memory, &err) < 0) {
-        if (err && !g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        if (!g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
             g_warning("Domain '%s': cannot read %s: %s", dom->name, path, err->message);
         return;
     }
@@ -310,25 +315,57 @@ hbMonitorSweepFiles(HbMonitor *monitor, GHashTable *keep)
 }
 
 
-/* The last valid metadata, kept so that invalid metadata fails closed. */
+/*
+ * The last valid metadata, kept so that invalid metadata fails closed. The
+ * file names its domain, as the .state file does: a new definition under
+ * the same UUID never inherits it.
+ */
 static void
 hbMonitorSaveConfig(HbDomain *dom, const char *metadata)
 {
     g_autofree char *path = hbMonitorFilePath(dom->monitor, dom->uuid, HB_CONFIG_SUFFIX);
+    g_autofree char *saved = metadata ? g_strconcat(dom->name, "\n", metadata, NULL)
+                                      : g_strdup("");
+    g_autoptr(GKeyFile) kf = NULL;
+    g_autofree char *text = NULL;
     g_autoptr(GError) err = NULL;
-    const char *now = metadata ? metadata : "";
 
-    if (!path || g_strcmp0(dom->saved_metadata, now) == 0)
+    if (!path || g_strcmp0(dom->saved_metadata, saved) == 0)
         return;
-    if (!metadata)
+    if (!metadata) {
         g_unlink(path);
-    else if (!g_file_set_contents_full(path, metadata, -1, G_FILE_SET_CONTENTS_CONSISTENT,
-                                       0600, &err)) {
-        g_warning("Domain '%s': cannot save its configuration: %s", dom->name, err->message);
-        return;
+    } else {
+        kf = g_key_file_new();
+        g_key_file_set_string(kf, "domain", "name", dom->name);
+        g_key_file_set_string(kf, "heartbeat", "metadata", metadata);
+        text = g_key_file_to_data(kf, NULL, NULL);
+        if (!g_file_set_contents_full(path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600,
+                                      &err)) {
+            g_warning("Domain '%s': cannot save its configuration: %s", dom->name,
+                      err->message);
+            return;
+        }
     }
     g_free(dom->saved_metadata);
-    dom->saved_metadata = g_strdup(now);
+    dom->saved_metadata = g_steal_pointer(&saved);
+}
+
+
+/* The metadata saved for the domain @name, or NULL. */
+static char *
+hbMonitorSavedMetadata(const char *path, const char *name)
+{
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autofree char *text = NULL;
+    g_autofree char *saved_name = NULL;
+
+    if (hbUtilReadFile(path, HB_FILE_MAX, &text, NULL) < 0 ||
+        !g_key_file_load_from_data(kf, text, -1, G_KEY_FILE_NONE, NULL))
+        return NULL;
+    saved_name = g_key_file_get_string(kf, "domain", "name", NULL);
+    if (g_strcmp0(saved_name, name) != 0)
+        return NULL;
+    return g_key_file_get_string(kf, "heartbeat", "metadata", NULL);
 }
 
 
@@ -343,7 +380,7 @@ hbMonitorRecallConfig(HbMonitor *monitor, const HbDomainInfo *info, HbConfig *cf
     g_autofree char *saved = NULL;
     g_autoptr(GError) err = NULL;
 
-    if (path && g_file_get_contents(path, &saved, NULL, NULL) &&
+    if (path && (saved = hbMonitorSavedMetadata(path, info->name)) &&
         hbConfigParseMetadata(saved, &monitor->conf.defaults, cfg, &err) == 0) {
         g_message("Domain '%s': invalid metadata, using the last valid configuration "
                   "saved in %s", info->name, path);
@@ -1171,6 +1208,32 @@ static const HbConnCallbacks hbMonitorConnCallbacks = {
 };
 
 
+/*
+ * The state directory, created if need be, must be a directory of ours
+ * that nobody else can write: its files decide whether a domain is
+ * restarted, and one that others could plant, replace or remove would let
+ * them decide.
+ */
+static int
+hbMonitorCheckStateDir(const char *dir)
+{
+    struct stat st;
+
+    if (g_mkdir_with_parents(dir, 0700) < 0 || g_stat(dir, &st) < 0) {
+        g_warning("Cannot create the state directory %s: %s", dir, g_strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+        g_warning("Not using the state directory %s: it must be a directory owned by "
+                  "uid %u that only its owner can write (it is %s, uid %u, mode %04o)",
+                  dir, (guint) geteuid(), S_ISDIR(st.st_mode) ? "a directory" : "no directory",
+                  (guint) st.st_uid, (guint) (st.st_mode & 07777));
+        return -1;
+    }
+    return 0;
+}
+
+
 HbMonitor *
 hbMonitorNew(const HbDaemonConf *conf, HbProbeFunc probe, gpointer probe_data)
 {
@@ -1184,10 +1247,9 @@ hbMonitorNew(const HbDaemonConf *conf, HbProbeFunc probe, gpointer probe_data)
     } };
 
     hbDaemonConfCopy(&monitor->conf, conf);
-    if (monitor->conf.state_dir[0] &&
-        g_mkdir_with_parents(monitor->conf.state_dir, 0700) < 0) {
-        g_warning("Cannot create the state directory %s: %s; failed episodes will not "
-                  "survive a restart", monitor->conf.state_dir, g_strerror(errno));
+    if (monitor->conf.state_dir[0] && hbMonitorCheckStateDir(monitor->conf.state_dir) < 0) {
+        g_warning("Failed episodes and the last valid configurations will not survive a "
+                  "restart");
         monitor->conf.state_dir[0] = '\0';
     }
     monitor->domains = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,

@@ -4,7 +4,11 @@
  */
 #include <config.h>
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "hb-util.h"
 
@@ -138,4 +142,87 @@ hbUtilDefer(GMainContext *context, GSourceFunc func, gpointer data, GDestroyNoti
     g_source_set_priority(source, G_PRIORITY_DEFAULT);
     g_source_set_callback(source, func, data, notify);
     g_source_attach(source, context);
+}
+
+
+static int
+hbUtilFileError(GError **error, int errnum, const char *path, const char *why)
+{
+    g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errnum), "%s: %s", path,
+                why ? why : g_strerror(errnum));
+    return -1;
+}
+
+
+int
+hbUtilReadFile(const char *path, gsize max, char **contents, GError **error)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    g_autofree char *buf = NULL;
+    struct stat st;
+    gsize len = 0;
+
+    *contents = NULL;
+    if (fd < 0)
+        return hbUtilFileError(error, errno, path,
+                               errno == ELOOP ? "is a symbolic link" : NULL);
+    if (fstat(fd, &st) < 0) {
+        int errnum = errno;
+
+        close(fd);
+        return hbUtilFileError(error, errnum, path, NULL);
+    }
+    if (!S_ISREG(st.st_mode) || (guint64) st.st_size > max) {
+        close(fd);
+        return hbUtilFileError(error, EINVAL, path, !S_ISREG(st.st_mode) ?
+                               "not a regular file" : "larger than expected");
+    }
+    /* The size may change under us: never read more than @max. */
+    buf = g_malloc(max + 1);
+    while (len <= max) {
+        ssize_t n = read(fd, buf + len, max + 1 - len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int errnum = errno;
+
+            close(fd);
+            return hbUtilFileError(error, errnum, path, NULL);
+        }
+        if (n == 0)
+            break;
+        len += n;
+    }
+    close(fd);
+    if (len > max)
+        return hbUtilFileError(error, EINVAL, path, "larger than expected");
+    buf[len] = '\0';
+    *contents = g_steal_pointer(&buf);
+    return 0;
+}
+
+
+GLogWriterOutput
+hbUtilLogWriter(GLogLevelFlags level, const GLogField *fields, gsize n_fields,
+                gpointer user_data)
+{
+    GLogWriterFunc next = user_data ? (GLogWriterFunc) user_data : g_log_writer_default;
+    g_autofree GLogField *copy = g_memdup2(fields, n_fields * sizeof(*fields));
+    g_autofree char *escaped = NULL;
+
+    for (gsize i = 0; i < n_fields; i++) {
+        if (!g_str_equal(copy[i].key, "MESSAGE"))
+            continue;
+        if (copy[i].length < 0) {
+            escaped = hbUtilEscape(copy[i].value);
+        } else {
+            g_autofree char *text = g_strndup(copy[i].value, copy[i].length);
+            escaped = hbUtilEscape(text);
+        }
+        copy[i].value = escaped;
+        copy[i].length = -1;
+        break;
+    }
+    return next(level, copy, n_fields, NULL);
 }

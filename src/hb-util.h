@@ -45,10 +45,27 @@ char *hbUtilSanitize(const char *text, gssize len, gsize max);
  */
 char *hbUtilEscape(const char *text);
 
+/*
+ * The daemon's log writer: every message escaped as hbUtilEscape does, so
+ * that a domain name or a guest's text cannot forge or recolour log lines,
+ * then handed to @user_data (a GLogWriterFunc; NULL: GLib's default).
+ */
+GLogWriterOutput hbUtilLogWriter(GLogLevelFlags level, const GLogField *fields,
+                                 gsize n_fields, gpointer user_data);
+
 /* The thread's last libvirt error message, sanitized; valid until the
  * thread's next call of this function. */
 const char *hbUtilLastError(void);
 void hbUtilSetLibvirtError(GError **error, const char *what);
+
+/*
+ * The contents of @path, a regular file of at most @max bytes, in
+ * @contents (NUL-terminated), or -1 with a G_FILE_ERROR. A symbolic link,
+ * a FIFO or a device is refused without blocking: files the root daemon
+ * reads back must be the ones it wrote, and one that never ends or never
+ * opens must not stall the main loop.
+ */
+int hbUtilReadFile(const char *path, gsize max, char **contents, GError **error);
 
 /* The seed's error codes; D-Bus carries them as named errors. */
 #define HB_ERROR (hbErrorQuark())

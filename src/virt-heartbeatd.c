@@ -100,6 +100,8 @@ main(int argc, char **argv)
     HbDaemonConf conf;
     guint owner;
 
+    /* Domain names and guests' texts go into log lines: escaped. */
+    g_log_set_writer_func(hbUtilLogWriter, NULL, NULL);
     g_option_context_add_main_entries(ctx, entries, NULL);
     g_option_context_set_description(ctx,
         "Pings the QEMU guest agent of every domain with <heartbeat/> metadata\n"

@@ -947,6 +947,53 @@ test_recovered_while_daemon_away(void **state)
 }
 
 
+/*
+ * Times read back from a state file that lie in the future (a wall clock
+ * stepped back while the daemon was down, a corrupt file) neither put off
+ * the next attempt nor hold the storm cap for as long as the error.
+ */
+static void
+test_recall_future_times(void **state)
+{
+    Fixture *f = *state;
+    HbEngineMemory memory = { 0 };
+    gint64 decade = S((gint64) 10 * 365 * 86400);
+    HbActions a;
+
+    memory.episode = 4;
+    memory.open = TRUE;
+    memory.attempts = 1;
+    memory.next_attempt = f->now + decade;
+    memory.episode_starts = g_array_new(FALSE, FALSE, sizeof(gint64));
+    hbEngineRecall(f->engine, &memory, f->now, &a);
+    feed(f, HB_INPUT_RESYNCED);
+    feed(f, HB_INPUT_STARTED);
+    run_until(f, f->now + S(120), HB_INPUT_MISS);
+    assert_true(f->restarts >= 1);
+    hbEngineMemoryClear(&memory);
+    teardown((void **) &f);
+
+    /* One episode in the window caps; its start was saved "in the future". */
+    f = fixture_new(NULL);
+    f->cfg.max_episodes = 1;
+    f->cfg.episode_window = 60;
+    hbEngineFree(f->engine);
+    f->engine = hbEngineNew(&f->cfg, TRUE, 0);
+    memory.episode_starts = g_array_new(FALSE, FALSE, sizeof(gint64));
+    g_array_append_val(memory.episode_starts, (gint64) { f->now + decade });
+    hbEngineRecall(f->engine, &memory, f->now, &a);
+    feed(f, HB_INPUT_RESYNCED);
+    feed(f, HB_INPUT_STARTED);
+    run_until(f, f->now + S(120), HB_INPUT_TICK);
+    run_until(f, f->now + S(30), HB_INPUT_MISS);
+    assert_int_equal(f->stopped, 1);
+    assert_true(f->restarts >= 1);
+    assert_int_not_equal(hbEngineState(f->engine), HB_STATE_FAILED);
+    hbEngineMemoryClear(&memory);
+    *state = f;
+}
+
+
 static void
 test_crash_handled_by_libvirt(void **state)
 {
@@ -1028,6 +1075,7 @@ main(void)
         cmocka_unit_test(test_restart_action_respects_other_stop),
         cmocka_unit_test_setup_teardown(test_episode_survives_daemon_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovered_while_daemon_away, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recall_future_times, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_handled_by_libvirt, setup, teardown),
         cmocka_unit_test(test_state_names),
     };

@@ -312,6 +312,46 @@ test_guest_reply_quoted(void **state)
 }
 
 
+/*
+ * A reply nested very deep would overflow the stack in json-glib, and one
+ * of millions of small values would take hundreds of MB: both are refused
+ * before they are parsed. Strings may hold any bracket or comma.
+ */
+static void
+test_guest_reply_shape_bounded(void **state)
+{
+    g_autoptr(GString) deep = g_string_new("{\"return\":{\"version\":");
+    g_autoptr(GString) wide = g_string_new("{\"return\":{\"version\":\"1\","
+                                           "\"supported_commands\":[");
+    g_autofree char *brackets = g_strnfill(200000, '[');
+    g_autofree char *text = g_strdup_printf("{\"return\":{\"version\":\"%s,,{\\\"\"}}",
+                                            brackets);
+    g_autoptr(GError) err = NULL;
+    HbGuestInfo gi = { 0 };
+
+    for (guint i = 0; i < 500000; i++)
+        g_string_append_c(deep, '[');
+    for (guint i = 0; i < 500000; i++)
+        g_string_append_c(deep, ']');
+    g_string_append(deep, "}}");
+    assert_int_equal(hbGuestParseInfo(deep->str, &gi, &err), -1);
+    assert_non_null(strstr(err->message, "deeper"));
+    g_clear_error(&err);
+
+    for (guint i = 0; i < 200000; i++)
+        g_string_append_printf(wide, "%s{\"name\":\"c%u\",\"enabled\":true}", i ? "," : "", i);
+    g_string_append(wide, "]}}");
+    assert_int_equal(hbGuestParseInfo(wide->str, &gi, &err), -1);
+    assert_non_null(strstr(err->message, "values"));
+    g_clear_error(&err);
+
+    /* Brackets, commas and escaped quotes inside a string count for nothing. */
+    assert_int_equal(hbGuestParseInfo(text, &gi, &err), 0);
+    assert_int_equal(strlen(gi.version), HB_UTIL_TEXT_MAX);
+    hbGuestInfoClear(&gi);
+}
+
+
 /* pids, exit codes and signals: in range or a clear error. */
 static void
 test_exec_numbers_hostile(void **state)
@@ -421,6 +461,40 @@ test_ping_errors(void **state)
 }
 
 
+static char *capturedLog;
+
+static GLogWriterOutput
+captureLog(GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer data)
+{
+    for (gsize i = 0; i < n_fields; i++) {
+        if (g_str_equal(fields[i].key, "MESSAGE")) {
+            g_free(capturedLog);
+            capturedLog = g_strdup(fields[i].value);
+        }
+    }
+    return G_LOG_WRITER_HANDLED;
+}
+
+
+/* The daemon's log lines carry no control character from a name or guest. */
+static void
+test_log_writer_escapes(void **state)
+{
+    GLogField fields[] = {
+        { "GLIB_DOMAIN", "test", -1 },
+        { "MESSAGE", "Domain 'evil\r\x1b[31m\n** Message: forged': ok", -1 },
+    };
+
+    assert_int_equal(hbUtilLogWriter(G_LOG_LEVEL_MESSAGE, fields, G_N_ELEMENTS(fields),
+                                     (gpointer) captureLog), G_LOG_WRITER_HANDLED);
+    assert_string_equal(capturedLog,
+                        "Domain 'evil\\x0d\\x1b[31m\\x0a** Message: forged': ok");
+    /* The caller's fields are not changed. */
+    assert_string_equal(fields[1].value, "Domain 'evil\r\x1b[31m\n** Message: forged': ok");
+    g_clear_pointer(&capturedLog, g_free);
+}
+
+
 int
 main(void)
 {
@@ -432,10 +506,12 @@ main(void)
         cmocka_unit_test(test_ping_errors),
         cmocka_unit_test(test_sanitize),
         cmocka_unit_test(test_escape),
+        cmocka_unit_test(test_log_writer_escapes),
         cmocka_unit_test(test_libvirt_error_sanitized),
         cmocka_unit_test(test_guest_strings_hostile),
         cmocka_unit_test(test_guest_types_hostile),
         cmocka_unit_test(test_guest_reply_quoted),
+        cmocka_unit_test(test_guest_reply_shape_bounded),
         cmocka_unit_test(test_exec_numbers_hostile),
         cmocka_unit_test(test_exec_output_hostile),
     };

@@ -14,6 +14,8 @@
 #include <sys/file.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <libvirt-glib/libvirt-glib.h>
 
 #include "fake-probe.h"
@@ -644,6 +646,17 @@ condConfigErrorOf(gpointer data)
 
 
 static gboolean
+condNameInError(gpointer data)
+{
+    Fixture *f = data;
+    HbDomain *dom = hbMonitorLookup(f->monitor, f->name);
+
+    return dom && hbDomainConfigError(dom) &&
+        g_str_has_prefix(hbDomainConfigError(dom), "unknown attribute 'nnn");
+}
+
+
+static gboolean
 condNoConfigError(gpointer data)
 {
     Fixture *f = data;
@@ -764,6 +777,108 @@ test_state_follows_domain(void **state)
     waitNotices(f, "hb-new", "restart-attempt", 1);
     teardown((void **) &f);
     removeDir(dir);
+}
+
+
+/*
+ * Files in the state directory that the daemon did not write are not read:
+ * a FIFO would stall the main loop for ever, a symbolic link could make a
+ * file of someone else's the configuration. An alarm fails the test
+ * rather than hanging it.
+ */
+static void
+test_state_files_not_followed(void **state)
+{
+    g_autofree char *dir = g_dir_make_tmp("hb-files-XXXXXX", NULL);
+    g_autofree char *target = g_build_filename(dir, "elsewhere.xml", NULL);
+    Fixture *f = fixtureStartIn(FALSE, dir);
+    g_autoptr(virDomain) fifo = testDomainStart(f->conn, "hb-fifo", TRUE, FAST);
+    g_autoptr(virDomain) link = testDomainStart(f->conn, "hb-link", TRUE, "enabled='no'");
+    g_autofree char *fifo_uuid = testDomainUUID(fifo);
+    g_autofree char *link_uuid = testDomainUUID(link);
+    g_autofree char *fifo_path = g_strdup_printf("%s/%s.state", dir, fifo_uuid);
+    g_autofree char *link_path = g_strdup_printf("%s/%s.config", dir, link_uuid);
+    HbDomain *hdom;
+
+    waitState(f, "hb-fifo", HB_STATE_OK);
+    g_clear_pointer(&f->monitor, hbMonitorFree);
+    g_unlink(fifo_path);
+    assert_int_equal(mkfifo(fifo_path, 0600), 0);
+    assert_true(g_file_set_contents(target, "<heartbeat action='restart'/>", -1, NULL));
+    g_unlink(link_path);
+    assert_int_equal(symlink(target, link_path), 0);
+    setMetadata(f, "hb-link", "<heartbeat tme='5'/>");
+
+    alarm(60);
+    restartMonitor(f, dir);
+    waitState(f, "hb-fifo", HB_STATE_OK);
+    f->name = "hb-link";
+    assert_true(testWaitFor(condConfigErrorOf, f, 10));
+    alarm(0);
+    hdom = hbMonitorLookup(f->monitor, "hb-link");
+    assert_int_equal(hbDomainConfig(hdom)->action, HB_ACTION_NONE);
+    teardown((void **) &f);
+    g_unlink(fifo_path);
+    g_unlink(link_path);
+    removeDir(dir);
+}
+
+
+/*
+ * A state directory that others can write is not used: a failed episode
+ * planted there would stop a domain from ever being restarted.
+ */
+static void
+test_state_dir_others_can_write(void **state)
+{
+    g_autofree char *dir = g_dir_make_tmp("hb-open-XXXXXX", NULL);
+    Fixture *f = fixtureStartIn(FALSE, dir);
+    g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-planted", TRUE, FAST);
+    g_autofree char *uuid = testDomainUUID(dom);
+    g_autofree char *path = g_strdup_printf("%s/%s.state", dir, uuid);
+
+    waitState(f, "hb-planted", HB_STATE_OK);
+    g_clear_pointer(&f->monitor, hbMonitorFree);
+    assert_int_equal(g_chmod(dir, 0777), 0);
+    assert_true(g_file_set_contents(path, "[domain]\nname=hb-planted\n[heartbeat]\n"
+                                    "episode=1\nfailed=true\n", -1, NULL));
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    restartMonitor(f, dir);
+    /* Not failed: its heartbeat stops and it is acted on. */
+    waitNotices(f, "hb-planted", "restart-attempt", 1);
+    teardown((void **) &f);
+    removeDir(dir);
+}
+
+
+/*
+ * ConfigError, which anyone may read on D-Bus, and the log quote at most a
+ * little of a huge value or name in the metadata.
+ */
+static void
+test_config_error_bounded(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-huge", TRUE, FAST);
+    g_autofree char *digits = g_strnfill(200000, '7');
+    g_autofree char *name = g_strnfill(40000, 'n');
+    g_autofree char *xml = g_strdup_printf("<heartbeat time='2' rate='4' ping_timeout='%s'/>",
+                                           digits);
+    g_autofree char *xml2 = g_strdup_printf("<heartbeat time='2' rate='4' %s='1'/>", name);
+    const char *error;
+
+    waitState(f, "hb-huge", HB_STATE_OK);
+    setMetadata(f, "hb-huge", xml);
+    f->name = "hb-huge";
+    assert_true(testWaitFor(condConfigErrorOf, f, 10));
+    error = hbDomainConfigError(hbMonitorLookup(f->monitor, "hb-huge"));
+    assert_true(strlen(error) < 200);
+    assert_true(g_str_has_prefix(error, "ping_timeout: '777"));
+    assert_non_null(strstr(error, "...' is not a whole number from 1 to 300"));
+
+    setMetadata(f, "hb-huge", xml2);
+    assert_true(testWaitFor(condNameInError, f, 10));
+    assert_true(strlen(hbDomainConfigError(hbMonitorLookup(f->monitor, "hb-huge"))) < 200);
 }
 
 
@@ -938,6 +1053,42 @@ test_metadata_edit_lock(void **state)
 }
 
 
+/* The saved configuration names its domain: another definition under the
+ * same UUID falls back to notify only, not to the old domain's action. */
+static void
+test_saved_config_follows_domain(void **state)
+{
+    g_autofree char *dir = g_dir_make_tmp("hb-cfgname-XXXXXX", NULL);
+    Fixture *f = fixtureStartIn(FALSE, dir);
+    g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-named", TRUE,
+                                               FAST " action='restart'");
+    g_autofree char *uuid = testDomainUUID(dom);
+    g_autofree char *path = g_strdup_printf("%s/%s.config", dir, uuid);
+    g_autofree char *text = NULL;
+    g_autofree char *other = NULL;
+    HbDomain *hdom;
+
+    waitState(f, "hb-named", HB_STATE_OK);
+    g_clear_pointer(&f->monitor, hbMonitorFree);
+    assert_true(g_file_get_contents(path, &text, NULL, NULL));
+    assert_non_null(strstr(text, "name=hb-named\n"));
+    {
+        g_auto(GStrv) parts = g_strsplit(text, "name=hb-named\n", 2);
+        other = g_strjoinv("name=hb-gone-before\n", parts);
+    }
+    assert_true(g_file_set_contents(path, other, -1, NULL));
+    setMetadata(f, "hb-named", "<heartbeat tme='5'/>");
+
+    restartMonitor(f, dir);
+    f->name = "hb-named";
+    assert_true(testWaitFor(condConfigErrorOf, f, 10));
+    hdom = hbMonitorLookup(f->monitor, "hb-named");
+    assert_int_equal(hbDomainConfig(hdom)->action, HB_ACTION_NONE);
+    teardown((void **) &f);
+    removeDir(dir);
+}
+
+
 int
 main(void)
 {
@@ -949,6 +1100,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_user_destroy_and_pause_cause_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_starts_domain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_metadata_keeps_last_config, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config_error_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_agent_never_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hung_agent_delays_no_other_domain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_undefine_removes, setup, teardown),
@@ -958,6 +1110,9 @@ main(void)
         cmocka_unit_test(test_requests_bounded_and_cancelled),
         cmocka_unit_test(test_invalid_metadata_fails_closed),
         cmocka_unit_test(test_state_follows_domain),
+        cmocka_unit_test(test_saved_config_follows_domain),
+        cmocka_unit_test(test_state_files_not_followed),
+        cmocka_unit_test(test_state_dir_others_can_write),
         cmocka_unit_test_setup_teardown(test_metadata_edits_serialized, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metadata_edit_both_or_neither, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metadata_edit_lock, setup, teardown),
