@@ -1018,6 +1018,7 @@ test_metadata_edit_lock(void **state)
     g_autofree char *uuid = testDomainUUID(dom);
     g_autofree char *path = g_strdup_printf("%s/%s.lock", dir, uuid);
     g_autofree char *live = NULL;
+    g_autofree char *saved_dir = g_strdup(g_getenv("VIRT_HEARTBEAT_RUN_DIR"));
     LockedEdit e = { dom, 0, -1 };
     GThread *thread;
     int fd;
@@ -1049,7 +1050,10 @@ test_metadata_edit_lock(void **state)
     thread = g_thread_new("edit", lockedEditThread, &e);
     g_thread_join(thread);
     assert_int_equal(e.ret, 0);
-    g_unsetenv("VIRT_HEARTBEAT_RUN_DIR");
+    if (saved_dir)
+        g_setenv("VIRT_HEARTBEAT_RUN_DIR", saved_dir, TRUE);
+    else
+        g_unsetenv("VIRT_HEARTBEAT_RUN_DIR");
 }
 
 
