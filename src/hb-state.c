@@ -79,8 +79,9 @@ hbStateParse(const char *data, gsize len, gint64 real_offset, gint64 now,
     if (name)
         *name = NULL;
     if (!g_key_file_load_from_data(kf, data, len, G_KEY_FILE_NONE, &err)) {
-        /* GKeyFile quotes the file as is; the message goes to the log as UTF-8. */
-        g_autofree char *msg = g_utf8_make_valid(err->message, -1);
+        /* GKeyFile quotes the file as is; the message goes to the log as
+         * UTF-8, and a line of the file may be long. */
+        g_autofree char *msg = hbUtilSanitize(err->message, -1, HB_UTIL_ERROR_MAX);
         g_set_error_literal(error, err->domain, err->code, msg);
         return -1;
     }
@@ -88,7 +89,10 @@ hbStateParse(const char *data, gsize len, gint64 real_offset, gint64 now,
         g_autofree char *saved = g_key_file_get_string(kf, "domain", "name", NULL);
         *name = saved ? g_utf8_make_valid(saved, -1) : NULL;
     }
+    /* GKeyFile reads "-1" as the largest number: the next episode would wrap. */
     memory->episode = g_key_file_get_uint64(kf, HB_STATE_GROUP, "episode", NULL);
+    if (memory->episode > HB_STATE_EPISODE_MAX)
+        memory->episode = 0;
     memory->open = g_key_file_get_boolean(kf, HB_STATE_GROUP, "open", NULL);
     memory->failed = g_key_file_get_boolean(kf, HB_STATE_GROUP, "failed", NULL);
     memory->storm_capped = g_key_file_get_boolean(kf, HB_STATE_GROUP, "storm_capped", NULL);

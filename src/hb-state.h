@@ -8,6 +8,8 @@
 
 /* Times further ahead than this in a state file are taken as not set. */
 #define HB_STATE_AHEAD_MAX_S 86400
+/* Episode numbers beyond this are taken as not set (they would wrap). */
+#define HB_STATE_EPISODE_MAX ((guint64) G_MAXINT64)
 /* Episode start times kept: the storm cap never counts more. */
 #define HB_STATE_STARTS_MAX 1000
 

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "hb-state.h"
+#include "hb-util.h"
 
 #define GOLDEN TEST_SRCDIR "/data/state/golden.state"
 /* The host booted a day ago; the wall clock says 2026-11-29 00:00 UTC. */
@@ -156,7 +157,7 @@ static void
 test_counts_bounded(void **state)
 {
     g_autoptr(GString) text = g_string_new("[heartbeat]\nattempts=99999\nboot_time=-7\n"
-                                           "episode_starts=");
+                                           "episode=-1\nepisode_starts=");
     HbEngineMemory memory;
 
     for (guint i = 0; i < HB_STATE_STARTS_MAX + 50; i++)
@@ -165,6 +166,7 @@ test_counts_bounded(void **state)
     memory = parse_ok(text->str);
     assert_int_equal(memory.attempts, 1000);
     assert_int_equal(memory.boot_time, 0);
+    assert_int_equal(memory.episode, 0);
     /* The newest are kept. */
     assert_int_equal(memory.episode_starts->len, HB_STATE_STARTS_MAX);
     assert_int_equal(g_array_index(memory.episode_starts, gint64, HB_STATE_STARTS_MAX - 1),
@@ -176,7 +178,9 @@ test_counts_bounded(void **state)
 static void
 test_not_a_key_file(void **state)
 {
-    const char *bad[] = { "garbage", "[heartbeat\nopen=true\n", "open=true\n", "\xff\xfe[", "[\xff\xfe\n" };
+    g_autofree char *long_line = g_strnfill(100000, 'x');
+    const char *bad[] = { "garbage", "[heartbeat\nopen=true\n", "open=true\n", "\xff\xfe[",
+                          "[\xff\xfe\n", long_line };
 
     for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
         g_autoptr(GError) err = NULL;
@@ -186,6 +190,7 @@ test_not_a_key_file(void **state)
         assert_non_null(err);
         /* The message quotes the file: it must be UTF-8 for the log. */
         assert_true(g_utf8_validate(err->message, -1, NULL));
+        assert_true(strlen(err->message) <= HB_UTIL_ERROR_MAX);
         assert_null(memory.episode_starts);
     }
 }
