@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <glib.h>
 #include <libxml/parser.h>
 
@@ -25,18 +26,38 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
         } \
     } while (0)
 
+/*
+ * GLib 2.74's GKeyFile sets its error twice on a value with a bad escape
+ * and a backslash at its end (g_key_file_parse_value_as_string), which
+ * warns. It is GLib's, and harmless: the second error is dropped, the
+ * value still returned. Found by fuzz-state; every other warning aborts.
+ */
+static gboolean
+fuzzKnownGLibWarning(const char *domain, const char *message)
+{
+    return g_strcmp0(domain, "GLib") == 0 &&
+        g_str_has_prefix(message, "GError set over the top of a previous GError") &&
+        strstr(message, "Key file contains escape character at end of line");
+}
+
 static void
 fuzzLogHandler(const char *domain, GLogLevelFlags level, const char *message, gpointer data)
 {
     /* Messages, info and debug are what the code says about bad input. */
-    if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING))
-        g_log_default_handler(domain, level, message, data);
+    if (!(level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING)))
+        return;
+    if ((level & G_LOG_LEVEL_WARNING) && fuzzKnownGLibWarning(domain, message))
+        return;
+    g_log_default_handler(domain, level, message, data);
+    if (level & G_LOG_LEVEL_WARNING)
+        abort();
 }
 
 static inline void
 fuzzInit(void)
 {
-    g_log_set_always_fatal(G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
+    /* Warnings abort in the handler, which knows GLib's own (above). */
+    g_log_set_always_fatal(G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
     g_log_set_default_handler(fuzzLogHandler, NULL);
     xmlInitParser();
 }
