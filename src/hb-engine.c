@@ -32,6 +32,7 @@ struct _HbEngine {
     HbRun run;
 
     gint64 boot;            /* when monitoring of this boot began */
+    gint64 agent_up;        /* when the guest last opened its agent port */
     gint64 boot_measured;   /* a start whose time to the first tick is measured; 0: none */
     gint64 boot_time;       /* the longest start-to-first-tick seen */
     gint64 crash_deadline;  /* HB_RUN_CRASH_HANDLED: act if libvirt has not by then */
@@ -340,14 +341,16 @@ hbEngineSilent(const HbEngine *engine, gint64 now)
 
 /*
  * A running guest gets a second or later attempt only on a verdict of its
- * own since the last one: its last ping, sent after that boot began,
- * missed. A guest the last reset revived is not reset again because its
- * pings are slow to come back.
+ * own since the last one: its last ping, sent after that boot began and
+ * after the guest last opened its agent port, missed. A guest the last
+ * reset revived is not reset again because its pings are slow to come
+ * back, nor one whose agent has just come up on a slow boot.
  */
 static gboolean
 hbEngineMissedSinceBoot(const HbEngine *engine)
 {
-    return engine->last_ping == HB_PING_MISS && engine->last_ping_sent >= engine->boot;
+    return engine->last_ping == HB_PING_MISS &&
+        engine->last_ping_sent >= MAX(engine->boot, engine->agent_up);
 }
 
 
@@ -592,6 +595,9 @@ hbEngineApplyInput(HbEngine *engine, HbInput input, gint64 now, HbActions *actio
         hbEngineSilenceFrom(engine, MAX(engine->silence_since, now), now);
         engine->next_attempt = MAX(engine->next_attempt, now);
         hbEngineScheduleSlots(engine, now);
+        break;
+    case HB_INPUT_AGENT_CONNECTED:
+        engine->agent_up = now;
         break;
     case HB_INPUT_SHUTDOWN_REQUESTED:
         /* A guest that takes its time to shut down is not hung. */

@@ -39,6 +39,7 @@ typedef enum {
     HB_INPUT_REARM,
     HB_INPUT_RESYNCED,     /* libvirtd was out of sight until now */
     HB_INPUT_SHUTDOWN_REQUESTED, /* a clean shutdown was asked for: grace */
+    HB_INPUT_AGENT_CONNECTED, /* the guest opened its agent port: it makes progress */
 
     HB_INPUT_LAST
 } HbInput;

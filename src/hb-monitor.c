@@ -1151,8 +1151,11 @@ hbMonitorOnAgent(virDomainPtr vdom, int state, int reason, gpointer data)
     dom->agent_connected = state == VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_CONNECTED;
     g_debug("Domain '%s': agent %s", dom->name,
             dom->agent_connected ? "connected" : "disconnected");
-    if (dom->agent_connected)
+    if (dom->agent_connected) {
+        /* No verdict, but no next attempt before a ping to it has one. */
+        hbMonitorFeed(dom, HB_INPUT_AGENT_CONNECTED);
         hbMonitorAgentReachable(dom);
+    }
     hbMonitorChanged(dom);
 }
 

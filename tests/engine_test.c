@@ -304,6 +304,33 @@ test_attempt_spacing_and_exhaustion(void **state)
 }
 
 
+/*
+ * A guest slowed by its host opens its agent port just before the next
+ * attempt is due: no attempt until a ping sent after that has missed.
+ */
+static void
+test_agent_connect_needs_new_verdict(void **state)
+{
+    Fixture *f = *state;
+    gint64 start = f->now;
+    gint64 t;
+
+    feed(f, HB_INPUT_STARTED);
+    run_until(f, start + S(1), HB_INPUT_TICK);
+    t = hbEngineLastTick(f->engine) + S(10);
+    run_until(f, t, HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 1);
+    run_until(f, t + S(5) - S(1) / 2, HB_INPUT_MISS);
+    feed(f, HB_INPUT_AGENT_CONNECTED);
+    /* Due at t + 5 s; the pings since the port opened are not back yet. */
+    run_until(f, t + S(7), HB_INPUT_TIMER);
+    assert_int_equal(f->restarts, 1);
+    /* One of them misses: the attempt is made. */
+    feed(f, HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 2);
+}
+
+
 static void
 test_never_booted_waits_boot_grace(void **state)
 {
@@ -1050,6 +1077,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_grace_ends_at_first_tick, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grace_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_attempt_spacing_and_exhaustion, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_agent_connect_needs_new_verdict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_never_booted_waits_boot_grace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tick_resumes_episode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_next_attempt_waits_for_restart_in_flight, setup, teardown),
