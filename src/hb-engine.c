@@ -67,8 +67,12 @@ struct _HbEngine {
     guint attempts;
     gint64 next_attempt;
     gboolean restart_in_flight;
-    gboolean start_if_off;  /* action=restart may have left the domain destroyed */
-    gboolean confirm;       /* remembered episode: act only after a fresh verdict */
+    gboolean start_if_off;  /* an attempt may have left the domain destroyed */
+    /* What the attempt in flight changed, put back if it is not made. */
+    gboolean before_start_if_off;
+    gint64 before_boot_measured;
+    gboolean confirm;       /* remembered episode, or libvirtd was out of sight:
+                             * act only after a fresh verdict */
     GArray *episode_starts; /* gint64, episodes with action, for the storm cap */
 };
 
@@ -231,6 +235,8 @@ hbEngineEndEpisode(HbEngine *engine)
 static void
 hbEngineAttempt(HbEngine *engine, gint64 now, HbActions *actions)
 {
+    engine->before_start_if_off = engine->start_if_off;
+    engine->before_boot_measured = engine->boot_measured;
     /* A boot this attempt interrupts took at least this long already. */
     if (engine->boot_measured) {
         engine->boot_time = MAX(engine->boot_time, now - engine->boot_measured);
@@ -490,11 +496,27 @@ hbEngineApplyPing(HbEngine *engine, HbPing ping, gint64 sent, gint64 now,
 
 
 static void
-hbEngineApplyRestartDone(HbEngine *engine, guint64 episode, gboolean ok, gint64 now)
+hbEngineApplyRestartDone(HbEngine *engine, guint64 episode, HbAttemptResult result,
+                         gint64 now)
 {
     gboolean own = hbEngineEpisodeOpen(engine, episode);
+    gboolean ok = result == HB_ATTEMPT_OK;
 
     engine->restart_in_flight = FALSE;
+    if (result == HB_ATTEMPT_NOT_MADE) {
+        /* Nothing reached the domain: no attempt was made, none counts, the
+         * domain is as it was, and the boot it is in goes on being measured.
+         * Asked again after failure_interval, never sooner. */
+        if (own) {
+            if (engine->attempts > 0)
+                engine->attempts--;
+            engine->start_if_off = engine->before_start_if_off;
+            if (!engine->boot_measured)
+                engine->boot_measured = engine->before_boot_measured;
+            engine->next_attempt = now + (gint64) engine->cfg.failure_interval * G_USEC_PER_SEC;
+        }
+        return;
+    }
     /* The guest boots from now, whichever episode the attempt was made for:
      * grace, and its boot time is measured. */
     if (ok)
@@ -583,7 +605,7 @@ hbEngineApplyInput(HbEngine *engine, HbInput input, gint64 now, HbActions *actio
         hbEngineApplyPing(engine, HB_PING_VOID, now, now, actions);
         break;
     case HB_INPUT_RESTART_DONE:
-        hbEngineApplyRestartDone(engine, engine->episode_id, TRUE, now);
+        hbEngineApplyRestartDone(engine, engine->episode_id, HB_ATTEMPT_OK, now);
         break;
     case HB_INPUT_REARM:
         hbEngineEndEpisode(engine);
@@ -591,9 +613,12 @@ hbEngineApplyInput(HbEngine *engine, HbInput input, gint64 now, HbActions *actio
         hbEngineSilenceFrom(engine, MAX(engine->silence_since, now), now);
         break;
     case HB_INPUT_RESYNCED:
-        /* What happened while blind is unknown: no verdict on that time. */
+        /* What happened while blind is unknown: no verdict on that time, and
+         * an open episode acts again only on a verdict of after it. */
         hbEngineSilenceFrom(engine, MAX(engine->silence_since, now), now);
         engine->next_attempt = MAX(engine->next_attempt, now);
+        if (engine->episode == HB_EPISODE_STOPPED)
+            engine->confirm = TRUE;
         hbEngineScheduleSlots(engine, now);
         break;
     case HB_INPUT_AGENT_CONNECTED:
@@ -646,13 +671,13 @@ hbEngineFeedPing(HbEngine *engine, HbPing ping, gint64 sent, gint64 now, HbActio
 
 
 void
-hbEngineRestartDone(HbEngine *engine, guint64 episode, gboolean ok, gint64 now,
+hbEngineRestartDone(HbEngine *engine, guint64 episode, HbAttemptResult result, gint64 now,
                     HbActions *actions)
 {
     HbState before = hbEngineState(engine);
 
     *actions = (HbActions) { 0 };
-    hbEngineApplyRestartDone(engine, episode, ok, now);
+    hbEngineApplyRestartDone(engine, episode, result, now);
     hbEngineSettle(engine, before, now, actions);
 }
 

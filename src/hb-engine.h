@@ -65,6 +65,16 @@ typedef struct {
 /* How long libvirt may take to carry out <on_crash> before the daemon acts. */
 #define HB_CRASH_WAIT_US (30 * G_USEC_PER_SEC)
 
+/* How a restart attempt ended. */
+typedef enum {
+    HB_ATTEMPT_OK,       /* the domain was reset or started: it boots */
+    HB_ATTEMPT_FAILED,   /* a call was made and failed, or nothing was to be done */
+    HB_ATTEMPT_NOT_MADE, /* no call reached the domain: libvirtd unreachable, its
+                          * state lock held by another job, the episode over */
+
+    HB_ATTEMPT_LAST
+} HbAttemptResult;
+
 /* What one ping found out; pings are counted by it. */
 typedef enum {
     HB_PING_TICK,
@@ -88,9 +98,12 @@ void hbEngineFeed(HbEngine *engine, HbInput input, gint64 now, HbActions *action
  */
 void hbEngineFeedPing(HbEngine *engine, HbPing ping, gint64 sent, gint64 now,
                       HbActions *actions);
-/* The restart made for @episode finished; a stale one changes nothing. */
-void hbEngineRestartDone(HbEngine *engine, guint64 episode, gboolean ok, gint64 now,
-                         HbActions *actions);
+/*
+ * The restart made for @episode finished; a stale one changes nothing. One
+ * not made is not counted: the episode asks again after failure_interval.
+ */
+void hbEngineRestartDone(HbEngine *engine, guint64 episode, HbAttemptResult result,
+                         gint64 now, HbActions *actions);
 void hbEngineConfigure(HbEngine *engine, const HbConfig *cfg, gboolean has_agent,
                        gint64 now, HbActions *actions);
 

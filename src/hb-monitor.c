@@ -916,12 +916,20 @@ hbMonitorRestartDone(HbDomain *dom, HbJob *job)
         .result = job->ok ? "ok" : job->detail,
     };
     double called = job->sent ? (job->sent - job->queued) / 1000.0 : 0;
+    HbAttemptResult result = HB_ATTEMPT_FAILED;
     HbActions actions;
 
     if (job->dropped || job->cancelled) {
+        result = HB_ATTEMPT_NOT_MADE;
         g_message("Domain '%s': restart attempt %u dropped: %s", dom->name, job->attempt,
                   job->cancelled ? "virt-heartbeatd is stopping" : job->detail);
+    } else if (job->not_made) {
+        /* libvirtd's trouble, not the guest's: the attempt is not spent. */
+        result = HB_ATTEMPT_NOT_MADE;
+        g_warning("Domain '%s': restart attempt %u not made, it does not count: %s",
+                  dom->name, job->attempt, job->detail);
     } else {
+        result = job->ok ? HB_ATTEMPT_OK : HB_ATTEMPT_FAILED;
         if (job->ok)
             g_message("Domain '%s': restart attempt %u: %s (called %.1f ms after the "
                       "decision)", dom->name, job->attempt, job->detail, called);
@@ -930,8 +938,7 @@ hbMonitorRestartDone(HbDomain *dom, HbJob *job)
                       "the decision)", dom->name, job->attempt, job->detail, called);
         hbMonitorNotify(dom, &notice);
     }
-    hbEngineRestartDone(dom->engine, job->episode, job->ok && !job->dropped,
-                        g_get_monotonic_time(), &actions);
+    hbEngineRestartDone(dom->engine, job->episode, result, g_get_monotonic_time(), &actions);
     hbMonitorSettle(dom, &actions);
     /* Its stop event came while the attempt ran, and was taken for ours. */
     if (job->stopped_by_other) {

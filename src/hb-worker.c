@@ -318,7 +318,11 @@ hbWorkerRestartCall(HbJob *job, virDomainPtr dom, int (*call)(virDomainPtr dom))
     }
     if (!job->sent)
         job->sent = g_get_monotonic_time();
-    return call(dom);
+    if (call(dom) == 0)
+        return 0;
+    /* Another job held the domain's state lock all along: nothing done. */
+    job->not_made = virGetLastErrorCode() == VIR_ERR_OPERATION_TIMEOUT;
+    return -1;
 }
 
 
@@ -369,6 +373,7 @@ hbWorkerRestart(HbJob *job, virConnectPtr conn)
     }
     if (!(dom = virDomainLookupByUUIDString(conn, job->uuid)) ||
         virDomainGetState(dom, &state, &reason, 0) < 0) {
+        job->not_made = TRUE;
         job->detail = g_strdup(hbUtilLastError());
         return;
     }
@@ -524,6 +529,7 @@ static void
 hbWorkerClearResult(HbJob *job)
 {
     job->ok = FALSE;
+    job->not_made = FALSE;
     job->probe = HB_PROBE_VOID;
     g_clear_pointer(&job->detail, g_free);
     g_ptr_array_set_size(job->infos, 0);
@@ -586,6 +592,7 @@ hbWorkerRun(gpointer data, gpointer user_data)
         if (!conn) {
             job->detail = g_strdup_printf("cannot connect to %s: %s",
                                           worker->uri, hbUtilLastError());
+            job->not_made = TRUE;
             g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED, "%s", job->detail);
             break;
         }

@@ -85,6 +85,8 @@ struct _HbJob {
     gboolean reset_stops;  /* RESTART: <on_reboot>destroy, so destroy+start, never reset */
     HbTicket *ticket;    /* RESTART: closed when the episode ends */
     gboolean dropped;    /* RESTART: not made, the ticket was closed */
+    gboolean not_made;   /* RESTART: no call reached the domain (libvirtd
+                          * unreachable, its state lock busy): it is as it was */
     gboolean stopped_by_other; /* RESTART: shut off already when our destroy came */
     guint64 generation;  /* the monitor's connection generation when queued */
     guint64 event_seq;   /* SYNC, LIST: the monitor's last lifecycle event when queued */

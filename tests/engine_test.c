@@ -800,7 +800,7 @@ test_stale_restart_dropped(void **state)
     assert_int_not_equal(hbEngineEpisode(f->engine), episode);
     /* The old one reports back, having reset the guest: it does not count
      * for the new episode, whose first attempt waits for that boot. */
-    hbEngineRestartDone(f->engine, episode, TRUE, f->now, &a);
+    hbEngineRestartDone(f->engine, episode, HB_ATTEMPT_OK, f->now, &a);
     assert_false(a.restart);
     assert_int_equal(hbEngineAttempts(f->engine), 0);
     f->now += S(5);
@@ -830,7 +830,7 @@ test_pacing_waits_for_learned_boot(void **state)
      * failure_interval (5 s) from the decision. */
     f->now += S(3);
     done = f->now;
-    hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), TRUE, f->now, &a);
+    hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_OK, f->now, &a);
     assert_false(a.restart);
     f->ping_pending |= a.ping;
     run_until(f, done + S(20) - 1, HB_INPUT_MISS);
@@ -860,12 +860,12 @@ test_restart_action_recovers_destroyed(void **state)
     /* Our destroy, then the create fails. */
     feed(f, HB_INPUT_STOPPED);
     assert_int_equal(hbEngineState(f->engine), HB_STATE_STOPPED);
-    hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), FALSE, f->now, &a);
+    hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_FAILED, f->now, &a);
     f->now += S(5);
     a = feed(f, HB_INPUT_TIMER);
     assert_true(a.restart);
     assert_true(a.start_if_off);
-    hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), FALSE, f->now, &a);
+    hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_FAILED, f->now, &a);
     /* The user starts it: a later shut-off is the user's again. */
     feed(f, HB_INPUT_STARTED);
     feed(f, HB_INPUT_STOPPED);
@@ -885,12 +885,105 @@ test_restart_action_respects_other_stop(void **state)
     assert_int_equal(f->restarts, 1);
     /* The user's destroy comes first; ours then finds it shut off. */
     feed(f, HB_INPUT_STOPPED);
-    hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), FALSE, f->now, &a);
+    hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_FAILED, f->now, &a);
     feed(f, HB_INPUT_STOPPED_OTHER);
     assert_int_equal(hbEngineState(f->engine), HB_STATE_NOT_RUNNING);
     f->now += S(60);
     a = feed(f, HB_INPUT_TIMER);
     assert_false(a.restart);
+    assert_int_equal(f->restarts, 1);
+    teardown((void **) &f);
+}
+
+
+/*
+ * Attempts that never reached the domain (libvirtd unreachable, its state
+ * lock held) are not spent: the episode asks again after failure_interval,
+ * and the count of attempts made never passes failure_attempts.
+ */
+static void
+test_attempt_not_made_not_counted(void **state)
+{
+    Fixture *f = *state;
+    HbActions a;
+
+    feed(f, HB_INPUT_CRASHED);
+    assert_int_equal(f->restarts, 1);
+    for (int i = 0; i < 20; i++) {
+        hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_NOT_MADE,
+                            f->now, &a);
+        assert_false(a.restart);
+        assert_int_equal(hbEngineAttempts(f->engine), 0);
+        assert_int_equal(hbEngineState(f->engine), HB_STATE_STOPPED);
+        /* Not before failure_interval (5 s), and then at once. */
+        assert_int_equal(hbEngineNextDeadline(f->engine), f->now + S(5));
+        f->now += S(5) - 1;
+        assert_false(feed(f, HB_INPUT_TIMER).restart);
+        f->now += 1;
+        assert_true(feed(f, HB_INPUT_TIMER).restart);
+        assert_int_equal(hbEngineAttempts(f->engine), 1);
+    }
+    assert_int_equal(f->exhausted, 0);
+    /* Attempts that were made count, up to failure_attempts (3). */
+    for (guint made = 1; made <= 3; made++) {
+        assert_int_equal(hbEngineAttempts(f->engine), made);
+        hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_FAILED,
+                            f->now, &a);
+        f->now += S(5);
+        a = feed(f, HB_INPUT_TIMER);
+    }
+    assert_int_equal(f->exhausted, 1);
+    assert_int_equal(hbEngineAttempts(f->engine), 3);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_FAILED);
+}
+
+
+/* libvirtd was out of sight: the open episode's next attempt waits for a
+ * whole block of silence judged after the resync. */
+static void
+test_resync_needs_fresh_verdict(void **state)
+{
+    Fixture *f = *state;
+    HbActions a;
+    gint64 t;
+
+    feed(f, HB_INPUT_STARTED);
+    run_until(f, f->now + S(5), HB_INPUT_TICK);
+    missFor(f, S(10));
+    assert_int_equal(f->restarts, 1);
+    hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_NOT_MADE,
+                        f->now, &a);
+    /* The pings before the outage missed; then nothing is known. */
+    f->now += S(30);
+    feed(f, HB_INPUT_RESYNCED);
+    t = f->now;
+    assert_false(feed(f, HB_INPUT_TIMER).restart);
+    missFor(f, S(9));
+    assert_int_equal(f->restarts, 1);
+    missFor(f, S(1));
+    assert_int_equal(f->restarts, 2);
+    assert_true(f->now >= t + S(10));
+    assert_int_equal(hbEngineAttempts(f->engine), 1);
+}
+
+
+/* An attempt not made destroyed nothing: a later destroy is the user's. */
+static void
+test_attempt_not_made_destroyed_nothing(void **state)
+{
+    Fixture *f = fixture_new(tweak_restart);
+    HbActions a;
+
+    feed(f, HB_INPUT_STARTED);
+    run_until(f, f->now + S(5), HB_INPUT_TICK);
+    missFor(f, S(10));
+    assert_int_equal(f->restarts, 1);
+    hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_NOT_MADE,
+                        f->now, &a);
+    feed(f, HB_INPUT_STOPPED);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_NOT_RUNNING);
+    f->now += S(60);
+    assert_false(feed(f, HB_INPUT_TIMER).restart);
     assert_int_equal(f->restarts, 1);
     teardown((void **) &f);
 }
@@ -908,7 +1001,7 @@ test_episode_survives_daemon_restart(void **state)
     feed(f, HB_INPUT_STARTED);
     run_until(f, f->now + S(5), HB_INPUT_TICK);
     missFor(f, S(10));
-    hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), TRUE, f->now, &a);
+    hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_OK, f->now, &a);
     /* A second attempt only on a miss of the new boot's. */
     f->now += S(5);
     assert_false(feed(f, HB_INPUT_TIMER).restart);
@@ -938,7 +1031,7 @@ test_episode_survives_daemon_restart(void **state)
     hbEngineFeedPing(again, HB_PING_MISS, t + S(25), t + S(30), &a);
     assert_true(a.restart);
     assert_int_equal(hbEngineAttempts(again), 3);
-    hbEngineRestartDone(again, hbEngineEpisode(again), TRUE, t + S(30), &a);
+    hbEngineRestartDone(again, hbEngineEpisode(again), HB_ATTEMPT_OK, t + S(30), &a);
     /* Exhausted only on a verdict of that boot too. */
     hbEngineFeed(again, HB_INPUT_TIMER, t + S(60), &a);
     assert_false(a.events & HB_EVENT_EXHAUSTED);
@@ -1101,6 +1194,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_pacing_waits_for_learned_boot, setup, teardown),
         cmocka_unit_test(test_restart_action_recovers_destroyed),
         cmocka_unit_test(test_restart_action_respects_other_stop),
+        cmocka_unit_test_setup_teardown(test_attempt_not_made_not_counted, setup, teardown),
+        cmocka_unit_test(test_attempt_not_made_destroyed_nothing),
+        cmocka_unit_test_setup_teardown(test_resync_needs_fresh_verdict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_episode_survives_daemon_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovered_while_daemon_away, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recall_future_times, setup, teardown),
