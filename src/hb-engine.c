@@ -68,6 +68,7 @@ struct _HbEngine {
     gint64 next_attempt;
     gboolean restart_in_flight;
     gboolean start_if_off;  /* an attempt may have left the domain destroyed */
+    gboolean attempt_destroys; /* attempts destroy+start, whatever the action */
     /* What the attempt in flight changed, put back if it is not made. */
     gboolean before_start_if_off;
     gint64 before_boot_measured;
@@ -245,7 +246,7 @@ hbEngineAttempt(HbEngine *engine, gint64 now, HbActions *actions)
     engine->attempts++;
     engine->restart_in_flight = TRUE;
     /* Until it is known to have started again, a destroy may have been ours. */
-    if (engine->cfg.action == HB_ACTION_RESTART)
+    if (engine->cfg.action == HB_ACTION_RESTART || engine->attempt_destroys)
         engine->start_if_off = TRUE;
     actions->restart = TRUE;
     actions->start_if_off = engine->start_if_off;
@@ -704,6 +705,13 @@ hbEngineConfigure(HbEngine *engine, const HbConfig *cfg, gboolean has_agent,
         hbEngineScheduleSlots(engine, now);
     }
     hbEngineFeed(engine, HB_INPUT_TIMER, now, actions);
+}
+
+
+void
+hbEngineSetAttemptDestroys(HbEngine *engine, gboolean destroys)
+{
+    engine->attempt_destroys = destroys;
 }
 
 

@@ -106,6 +106,12 @@ void hbEngineRestartDone(HbEngine *engine, guint64 episode, HbAttemptResult resu
                          gint64 now, HbActions *actions);
 void hbEngineConfigure(HbEngine *engine, const HbConfig *cfg, gboolean has_agent,
                        gint64 now, HbActions *actions);
+/*
+ * An attempt destroys and starts the domain whatever the action: a reset
+ * would stop it for good (<on_reboot>destroy). A domain left shut off by
+ * such an attempt is the episode's to start.
+ */
+void hbEngineSetAttemptDestroys(HbEngine *engine, gboolean destroys);
 
 HbState hbEngineState(const HbEngine *engine);
 guint hbEnginePercentage(const HbEngine *engine);

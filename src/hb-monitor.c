@@ -736,6 +736,7 @@ hbMonitorApplyInfo(HbMonitor *monitor, const HbDomainInfo *info, gboolean resync
     dom->agent_connected = info->agent_connected;
     dom->crash_handled = info->crash_handled;
     dom->reset_stops = info->reset_stops;
+    hbEngineSetAttemptDestroys(dom->engine, info->reset_stops);
     if (g_strcmp0(config_error, dom->config_error) != 0) {
         if (config_error)
             g_warning("Domain '%s': invalid heartbeat metadata, keeping the last valid "

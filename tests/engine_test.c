@@ -989,6 +989,38 @@ test_attempt_not_made_destroyed_nothing(void **state)
 }
 
 
+/*
+ * <on_reboot>destroy: attempts destroy+start whatever the action. One whose
+ * start failed leaves the domain destroyed by us, and the next starts it.
+ */
+static void
+test_reset_stops_recovers_destroyed(void **state)
+{
+    Fixture *f = *state;
+    HbActions a;
+
+    hbEngineSetAttemptDestroys(f->engine, TRUE);
+    feed(f, HB_INPUT_STARTED);
+    run_until(f, f->now + S(5), HB_INPUT_TICK);
+    missFor(f, S(10));
+    assert_int_equal(f->restarts, 1);
+    /* Our destroy, then the start fails. */
+    feed(f, HB_INPUT_STOPPED);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_STOPPED);
+    hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_FAILED,
+                        f->now, &a);
+    f->now += S(5);
+    a = feed(f, HB_INPUT_TIMER);
+    assert_true(a.restart);
+    assert_true(a.start_if_off);
+    hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_OK, f->now, &a);
+    feed(f, HB_INPUT_STARTED);
+    /* Started again: a later shut-off is the user's. */
+    feed(f, HB_INPUT_STOPPED);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_NOT_RUNNING);
+}
+
+
 static void
 test_episode_survives_daemon_restart(void **state)
 {
@@ -1197,6 +1229,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_attempt_not_made_not_counted, setup, teardown),
         cmocka_unit_test(test_attempt_not_made_destroyed_nothing),
         cmocka_unit_test_setup_teardown(test_resync_needs_fresh_verdict, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reset_stops_recovers_destroyed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_episode_survives_daemon_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovered_while_daemon_away, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recall_future_times, setup, teardown),
