@@ -63,6 +63,7 @@ struct _HbEngine {
 
     HbEpisode episode;
     guint64 episode_id;     /* the number of the current or last episode */
+    gint64 decided;         /* when the open episode began */
     gboolean storm_capped;
     guint attempts;
     gint64 next_attempt;
@@ -295,6 +296,7 @@ hbEngineStartEpisode(HbEngine *engine, gint64 now, HbActions *actions)
 {
     actions->events |= HB_EVENT_STOPPED;
     engine->episode_id++;
+    engine->decided = now;
     engine->attempts = 0;
     engine->start_if_off = FALSE;
     engine->confirm = FALSE;
@@ -361,12 +363,19 @@ hbEngineMissedSinceBoot(const HbEngine *engine)
 }
 
 
-/* Whether the open episode may make its next attempt, time aside. */
+/*
+ * Whether the open episode may make its next attempt, time aside. A running
+ * guest that an attempt reset, or that booted or opened its agent port
+ * since the decision (started by someone else, an attempt not made), is
+ * judged again first.
+ */
 static gboolean
 hbEngineMayAttempt(const HbEngine *engine)
 {
-    if (engine->run == HB_RUN_RUNNING && engine->attempts > 0 &&
-        !hbEngineMissedSinceBoot(engine))
+    gboolean since = engine->attempts > 0 ||
+        MAX(engine->boot, engine->agent_up) > engine->decided;
+
+    if (engine->run == HB_RUN_RUNNING && since && !hbEngineMissedSinceBoot(engine))
         return FALSE;
     switch (engine->run) {
     case HB_RUN_UNKNOWN:

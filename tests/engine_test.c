@@ -967,6 +967,31 @@ test_resync_needs_fresh_verdict(void **state)
 }
 
 
+/* A crashed guest whose first attempt was not made, started meanwhile by
+ * someone else: it is judged on its new boot, not reset on the crash. */
+static void
+test_started_after_decision_judged_again(void **state)
+{
+    Fixture *f = *state;
+    HbActions a;
+
+    feed(f, HB_INPUT_CRASHED);
+    assert_int_equal(f->restarts, 1);
+    hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_NOT_MADE,
+                        f->now, &a);
+    f->now += S(1);
+    feed(f, HB_INPUT_STARTED);
+    /* Past failure_interval, in boot grace: nothing. */
+    run_until(f, f->now + S(15), HB_INPUT_TIMER);
+    assert_int_equal(f->restarts, 1);
+    /* It ticks: the episode is over. */
+    run_until(f, f->now + S(5), HB_INPUT_TICK);
+    assert_int_equal(f->resumed, 1);
+    assert_int_equal(f->restarts, 1);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_OK);
+}
+
+
 /* An attempt not made destroyed nothing: a later destroy is the user's. */
 static void
 test_attempt_not_made_destroyed_nothing(void **state)
@@ -1229,6 +1254,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_attempt_not_made_not_counted, setup, teardown),
         cmocka_unit_test(test_attempt_not_made_destroyed_nothing),
         cmocka_unit_test_setup_teardown(test_resync_needs_fresh_verdict, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_started_after_decision_judged_again, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reset_stops_recovers_destroyed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_episode_survives_daemon_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovered_while_daemon_away, setup, teardown),
