@@ -392,6 +392,26 @@ hbEngineMayAttempt(const HbEngine *engine)
 }
 
 
+/*
+ * When the open episode's next attempt is due, once it may be made. A
+ * running guest whose agent has not opened its port since the guest last
+ * booted may still be booting, however long it took before: a loaded host
+ * slows a boot after a reset down several times. It is waited for up to
+ * boot_grace from that boot, so a reset never cuts short a boot that shows
+ * no sign yet of being hung.
+ */
+static gint64
+hbEngineAttemptAt(const HbEngine *engine)
+{
+    gboolean booted_since = engine->attempts > 0 || engine->boot > engine->decided;
+
+    if (engine->run == HB_RUN_RUNNING && booted_since && engine->agent_up < engine->boot)
+        return MAX(engine->next_attempt,
+                   engine->boot + (gint64) engine->cfg.boot_grace * G_USEC_PER_SEC);
+    return engine->next_attempt;
+}
+
+
 static void
 hbEngineCheckDeadlines(HbEngine *engine, gint64 now, HbActions *actions)
 {
@@ -411,7 +431,7 @@ hbEngineCheckDeadlines(HbEngine *engine, gint64 now, HbActions *actions)
             hbEngineStartEpisode(engine, now, actions);
         break;
     case HB_EPISODE_STOPPED:
-        if (!hbEngineMayAttempt(engine) || now < engine->next_attempt)
+        if (!hbEngineMayAttempt(engine) || now < hbEngineAttemptAt(engine))
             break;
         /* An episode from before a daemon restart needs a verdict of today. */
         if (engine->confirm) {
@@ -632,7 +652,11 @@ hbEngineApplyInput(HbEngine *engine, HbInput input, gint64 now, HbActions *actio
         hbEngineScheduleSlots(engine, now);
         break;
     case HB_INPUT_AGENT_CONNECTED:
+        /* Not a tick, but a guest process opened the port just now: the
+         * silence before it does not add up with what follows. */
         engine->agent_up = now;
+        if (engine->run == HB_RUN_RUNNING)
+            hbEngineSilenceFrom(engine, MAX(engine->silence_since, now), now);
         break;
     case HB_INPUT_SHUTDOWN_REQUESTED:
         /* A guest that takes its time to shut down is not hung. */
@@ -873,7 +897,7 @@ hbEngineNextDeadline(const HbEngine *engine)
     if (engine->episode == HB_EPISODE_NONE)
         deadline = MIN(deadline, hbEngineSilentDeadline(engine));
     if (engine->episode == HB_EPISODE_STOPPED && hbEngineMayAttempt(engine)) {
-        gint64 next = engine->next_attempt;
+        gint64 next = hbEngineAttemptAt(engine);
         if (engine->confirm && engine->run == HB_RUN_RUNNING)
             next = MAX(next, hbEngineSilentDeadline(engine));
         deadline = MIN(deadline, next);

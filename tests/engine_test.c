@@ -23,6 +23,7 @@ typedef struct {
     guint resumed;
     guint exhausted;
     gboolean ping_pending; /* a ping was asked for and not answered yet */
+    gboolean agent_at_boot; /* run_until: the agent opens its port as a reset ends */
 } Fixture;
 
 
@@ -86,8 +87,11 @@ run_until(Fixture *f, gint64 until, HbInput answer)
             break;
         f->now = MAX(f->now, next);
         a = feed(f, HB_INPUT_TIMER);
-        if (a.restart)
+        if (a.restart) {
             feed(f, HB_INPUT_RESTART_DONE);
+            if (f->agent_at_boot)
+                feed(f, HB_INPUT_AGENT_CONNECTED);
+        }
     }
     f->now = until;
     feed(f, HB_INPUT_TIMER);
@@ -272,7 +276,9 @@ test_attempt_spacing_and_exhaustion(void **state)
     gint64 start = f->now;
     gint64 t;
 
-    /* A guest that boots at once (boot time 0), then hangs. */
+    /* A guest that boots at once (boot time 0), then hangs; its agent
+     * opens its port at once after each reset, and never answers. */
+    f->agent_at_boot = TRUE;
     feed(f, HB_INPUT_STARTED);
     run_until(f, start + S(1), HB_INPUT_TICK);
     assert_int_equal(hbEngineBootTime(f->engine), 0);
@@ -992,6 +998,51 @@ test_started_after_decision_judged_again(void **state)
 }
 
 
+/* After a reset, a guest whose agent has not opened its port again may
+ * still be booting, slowly on a loaded host: boot_grace before the next. */
+static void
+test_reset_waits_for_agent_or_grace(void **state)
+{
+    Fixture *f = *state;
+    gint64 done;
+    HbActions a;
+
+    feed(f, HB_INPUT_STARTED);
+    run_until(f, f->now + S(1), HB_INPUT_TICK);
+    missFor(f, S(10));
+    assert_int_equal(f->restarts, 1);
+    hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_OK, f->now, &a);
+    done = f->now;
+    /* Its pings fail (no agent yet) all along: nothing before boot_grace (20 s). */
+    missFor(f, S(20) - S(1));
+    assert_int_equal(f->restarts, 1);
+    missFor(f, S(1));
+    assert_int_equal(f->restarts, 2);
+    assert_int_equal(f->now, done + S(20));
+}
+
+
+/* The agent opening its port ends the silence so far: the block that
+ * starts an episode counts from there. */
+static void
+test_agent_connect_restarts_silence(void **state)
+{
+    Fixture *f = *state;
+    gint64 grace_end;
+
+    feed(f, HB_INPUT_STARTED);
+    grace_end = f->now + S(20);
+    missFor(f, S(20) + S(9));
+    assert_int_equal(f->stopped, 0);
+    feed(f, HB_INPUT_AGENT_CONNECTED);
+    missFor(f, S(9));
+    assert_int_equal(f->stopped, 0);
+    assert_true(f->now > grace_end + S(10));
+    missFor(f, S(1));
+    assert_int_equal(f->stopped, 1);
+}
+
+
 /* An attempt not made destroyed nothing: a later destroy is the user's. */
 static void
 test_attempt_not_made_destroyed_nothing(void **state)
@@ -1059,6 +1110,7 @@ test_episode_survives_daemon_restart(void **state)
     run_until(f, f->now + S(5), HB_INPUT_TICK);
     missFor(f, S(10));
     hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_OK, f->now, &a);
+    feed(f, HB_INPUT_AGENT_CONNECTED);
     /* A second attempt only on a miss of the new boot's. */
     f->now += S(5);
     assert_false(feed(f, HB_INPUT_TIMER).restart);
@@ -1255,6 +1307,8 @@ main(void)
         cmocka_unit_test(test_attempt_not_made_destroyed_nothing),
         cmocka_unit_test_setup_teardown(test_resync_needs_fresh_verdict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_started_after_decision_judged_again, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reset_waits_for_agent_or_grace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_agent_connect_restarts_silence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reset_stops_recovers_destroyed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_episode_survives_daemon_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovered_while_daemon_away, setup, teardown),
