@@ -25,7 +25,7 @@ hbProbeClassifyError(int code, gboolean alive)
 
 HbProbeResult
 hbProbeAgentPing(virConnectPtr conn, const char *uuid, guint timeout,
-                 char **detail, gpointer data)
+                 char **detail)
 {
     g_autoptr(virDomain) dom = virDomainLookupByUUIDString(conn, uuid);
     g_autofree char *reply = NULL;

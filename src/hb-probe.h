@@ -16,9 +16,9 @@ typedef enum {
 
 /* Runs on a worker thread, with a connection no other thread uses meanwhile. */
 typedef HbProbeResult (*HbProbeFunc)(virConnectPtr conn, const char *uuid,
-                                     guint timeout, char **detail, gpointer data);
+                                     guint timeout, char **detail);
 
 /* What a failed ping with libvirt error @code says; @alive: the connection is. */
 HbProbeResult hbProbeClassifyError(int code, gboolean alive);
 HbProbeResult hbProbeAgentPing(virConnectPtr conn, const char *uuid, guint timeout,
-                               char **detail, gpointer data);
+                               char **detail);

@@ -27,7 +27,6 @@ struct _HbWorker {
     GMainContext *context;   /* where results are delivered */
     GCancellable *stopping;  /* cancelled when the worker stops */
     HbProbeFunc probe;
-    gpointer probe_data;
     HbJobDoneFunc done;
     gpointer done_data;
 };
@@ -199,7 +198,6 @@ hbWorkerReadDomain(virDomainPtr dom)
     virDomainGetUUIDString(dom, uuid);
     info->uuid = g_strdup(uuid);
     info->name = hbUtilSanitize(virDomainGetName(dom), -1, 0);
-    info->persistent = virDomainIsPersistent(dom) == 1;
     if (virDomainGetState(dom, &info->state, &info->reason, 0) < 0 ||
         !(xml = virDomainGetXMLDesc(dom, 0))) {
         info->error = g_strdup(hbUtilLastError());
@@ -546,8 +544,7 @@ hbWorkerExecute(HbWorker *worker, HbJob *job, virConnectPtr conn)
     switch (job->kind) {
     case HB_JOB_PING:
         job->sent = g_get_monotonic_time();
-        job->probe = worker->probe(conn, job->uuid, job->timeout, &job->detail,
-                                   worker->probe_data);
+        job->probe = worker->probe(conn, job->uuid, job->timeout, &job->detail);
         break;
     case HB_JOB_RESTART:
         hbWorkerRestart(job, conn);
@@ -624,7 +621,7 @@ hbWorkerCloseConn(gpointer conn)
 
 HbWorker *
 hbWorkerNew(const char *uri, const HbWorkerLimits *limits, HbProbeFunc probe,
-            gpointer probe_data, HbJobDoneFunc done, gpointer done_data)
+            HbJobDoneFunc done, gpointer done_data)
 {
     HbWorker *worker = g_new0(HbWorker, 1);
 
@@ -633,7 +630,6 @@ hbWorkerNew(const char *uri, const HbWorkerLimits *limits, HbProbeFunc probe,
     worker->context = g_main_context_ref_thread_default();
     worker->stopping = g_cancellable_new();
     worker->probe = probe;
-    worker->probe_data = probe_data;
     worker->done = done;
     worker->done_data = done_data;
     for (int i = 0; i < HB_LANE_LAST; i++) {

@@ -33,7 +33,6 @@ typedef struct {
     char *name;
     int state;          /* virDomainState */
     int reason;
-    gboolean persistent;
     gboolean has_agent; /* an org.qemu.guest_agent.0 channel is defined */
     gboolean agent_connected; /* its port is open (live XML) */
     gboolean has_serial_controller; /* a channel can be hot-plugged */
@@ -128,7 +127,7 @@ typedef struct {
 } HbWorkerLimits;
 
 HbWorker *hbWorkerNew(const char *uri, const HbWorkerLimits *limits, HbProbeFunc probe,
-                      gpointer probe_data, HbJobDoneFunc done, gpointer done_data);
+                      HbJobDoneFunc done, gpointer done_data);
 /* On the main loop. The job waits for a thread of its lane, never another's. */
 void hbWorkerPush(HbWorker *worker, HbJob *job);
 /* Jobs of @lane queued or running. */

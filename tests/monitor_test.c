@@ -136,7 +136,7 @@ fixtureStartWith(gboolean monitor_all, const char *state_dir, guint request_work
     f->conn = virConnectOpen(TEST_URI);
     assert_non_null(f->conn);
     f->notices = g_ptr_array_new_with_free_func(g_free);
-    f->monitor = hbMonitorNew(&conf, fakeProbePing, NULL);
+    f->monitor = hbMonitorNew(&conf, fakeProbePing);
     hbMonitorSetObserver(f->monitor, &recorder, f);
     hbMonitorStart(f->monitor);
     assert_true(testWaitFor(condConnected, f, 10));
@@ -478,7 +478,7 @@ test_state_survives_restart(void **state)
     conf.uri = g_strdup(TEST_URI);
     g_free(conf.state_dir);
     conf.state_dir = g_strdup(dir);
-    f->monitor = hbMonitorNew(&conf, fakeProbePing, NULL);
+    f->monitor = hbMonitorNew(&conf, fakeProbePing);
     hbDaemonConfClear(&conf);
     hbMonitorSetObserver(f->monitor, &recorder, f);
     hbMonitorStart(f->monitor);
@@ -526,7 +526,7 @@ test_restart_dropped_after_episode(void **state)
     g_autofree char *uuid = testDomainUUID(dom);
     g_autoptr(GPtrArray) done = g_ptr_array_new_with_free_func((GDestroyNotify) hbJobFree);
     HbWorkerLimits limits = { .threads = { 1, 1, 1, 1, 1 } };
-    HbWorker *worker = hbWorkerNew(TEST_URI, &limits, fakeProbePing, NULL, recordJob, done);
+    HbWorker *worker = hbWorkerNew(TEST_URI, &limits, fakeProbePing, recordJob, done);
     HbJob *job = hbJobNew(HB_JOB_RESTART, uuid);
     HbJob *result;
     int state_before, state_after, reason;
@@ -627,7 +627,7 @@ restartMonitor(Fixture *f, const char *dir)
     conf.defaults.boot_grace = 0;
     conf.defaults.failure_interval = 1;
     conf.defaults.failure_attempts = 2;
-    f->monitor = hbMonitorNew(&conf, fakeProbePing, NULL);
+    f->monitor = hbMonitorNew(&conf, fakeProbePing);
     hbDaemonConfClear(&conf);
     hbMonitorSetObserver(f->monitor, &recorder, f);
     hbMonitorStart(f->monitor);
