@@ -133,9 +133,7 @@ hbJobFree(HbJob *job)
 int
 hbDomainXmlInspect(const char *xml, HbDomainInfo *info, GError **error)
 {
-    g_autoptr(xmlDoc) doc = xmlReadMemory(xml, strlen(xml), "domain.xml", NULL,
-                                          XML_PARSE_NONET | XML_PARSE_NOERROR |
-                                          XML_PARSE_NOWARNING);
+    g_autoptr(xmlDoc) doc = hbUtilXmlRead(xml, "domain.xml");
     xmlXPathContextPtr ctxt;
     xmlXPathObjectPtr obj;
 
@@ -175,12 +173,8 @@ hbDomainXmlInspect(const char *xml, HbDomainInfo *info, GError **error)
 
     info->metadata = NULL;
     obj = xmlXPathEval(BAD_CAST "/domain/metadata/hb:" HB_METADATA_ELEMENT, ctxt);
-    if (obj && obj->nodesetval && obj->nodesetval->nodeNr > 0) {
-        xmlBufferPtr buf = xmlBufferCreate();
-        xmlNodeDump(buf, doc, obj->nodesetval->nodeTab[0], 0, 0);
-        info->metadata = g_strdup((const char *) xmlBufferContent(buf));
-        xmlBufferFree(buf);
-    }
+    if (obj && obj->nodesetval && obj->nodesetval->nodeNr > 0)
+        info->metadata = hbUtilXmlDump(doc, obj->nodesetval->nodeTab[0]);
     xmlXPathFreeObject(obj);
     xmlXPathFreeContext(ctxt);
     return 0;
