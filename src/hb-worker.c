@@ -396,17 +396,17 @@ hbWorkerRequest(HbJob *job, virConnectPtr conn, GCancellable *cancellable)
     }
     switch (job->kind) {
     case HB_JOB_GUEST_INFO:
-        ret = hbGuestReadInfo(dom, &job->info, &job->error);
+        ret = hbAgentReadInfo(dom, &job->info, &job->error);
         break;
     case HB_JOB_SHUTDOWN:
-        ret = hbGuestShutdown(dom, &job->error);
+        ret = hbAgentShutdown(dom, &job->error);
         break;
     case HB_JOB_EXEC:
-        ret = hbGuestExec(dom, job->path, (const char *const *) job->args,
+        ret = hbAgentExec(dom, job->path, (const char *const *) job->args,
                           job->exec_timeout, cancellable, &job->exec, &job->error);
         break;
     case HB_JOB_TIME_SYNC:
-        ret = hbGuestSyncTime(dom, &job->error);
+        ret = hbAgentSyncTime(dom, &job->error);
         break;
     case HB_JOB_INSTALL_AGENT:
         ret = hbGuestInstallAgent(dom, &job->already, &job->next_boot, &job->error);
