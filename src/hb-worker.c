@@ -4,14 +4,8 @@
  */
 #include <config.h>
 
-#include <libxml/parser.h>
-#include <libxml/xpath.h>
-#include <libxml/xpathInternals.h>
-
 #include "hb-conn.h"
 #include "hb-worker.h"
-
-#define HB_AGENT_CHANNEL "org.qemu.guest_agent.0"
 
 typedef struct {
     GThreadPool *pool;
@@ -83,19 +77,6 @@ hbTicketIsOpen(HbTicket *ticket)
 }
 
 
-void
-hbDomainInfoFree(HbDomainInfo *info)
-{
-    if (!info)
-        return;
-    g_free(info->uuid);
-    g_free(info->name);
-    g_free(info->metadata);
-    g_free(info->error);
-    g_free(info);
-}
-
-
 HbJob *
 hbJobNew(HbJobKind kind, const char *uuid)
 {
@@ -129,81 +110,6 @@ hbJobFree(HbJob *job)
 }
 
 
-/* Fill in what @info needs of the domain XML: agent channel and metadata. */
-int
-hbDomainXmlInspect(const char *xml, HbDomainInfo *info, GError **error)
-{
-    g_autoptr(xmlDoc) doc = hbUtilXmlRead(xml, "domain.xml");
-    xmlXPathContextPtr ctxt;
-    xmlXPathObjectPtr obj;
-
-    if (!doc) {
-        g_set_error(error, HB_ERROR, HB_ERROR_FAILED, "cannot parse the domain XML");
-        return -1;
-    }
-    ctxt = xmlXPathNewContext(doc);
-    xmlXPathRegisterNs(ctxt, BAD_CAST "hb", BAD_CAST HB_METADATA_URI);
-
-    obj = xmlXPathEval(BAD_CAST "/domain/devices/channel/target[@type='virtio' and "
-                       "@name='" HB_AGENT_CHANNEL "']", ctxt);
-    info->has_agent = obj && obj->nodesetval && obj->nodesetval->nodeNr > 0;
-    info->agent_connected = FALSE;
-    if (info->has_agent) {
-        g_autofree char *state = (char *) xmlGetProp(obj->nodesetval->nodeTab[0],
-                                                     BAD_CAST "state");
-        info->agent_connected = g_strcmp0(state, "connected") == 0;
-    }
-    xmlXPathFreeObject(obj);
-
-    /* libvirt's default is destroy; only preserve leaves the crash to us. */
-    obj = xmlXPathEval(BAD_CAST "string(/domain/on_crash)", ctxt);
-    info->crash_handled = !(obj && obj->stringval &&
-                            xmlStrEqual(obj->stringval, BAD_CAST "preserve"));
-    xmlXPathFreeObject(obj);
-
-    /* QEMU runs with -no-reboot: a reset stops the domain like a shutdown. */
-    obj = xmlXPathEval(BAD_CAST "string(/domain/on_reboot)", ctxt);
-    info->reset_stops = obj && obj->stringval &&
-        xmlStrEqual(obj->stringval, BAD_CAST "destroy");
-    xmlXPathFreeObject(obj);
-
-    obj = xmlXPathEval(BAD_CAST "/domain/devices/controller[@type='virtio-serial']", ctxt);
-    info->has_serial_controller = obj && obj->nodesetval && obj->nodesetval->nodeNr > 0;
-    xmlXPathFreeObject(obj);
-
-    info->metadata = NULL;
-    obj = xmlXPathEval(BAD_CAST "/domain/metadata/hb:" HB_METADATA_ELEMENT, ctxt);
-    if (obj && obj->nodesetval && obj->nodesetval->nodeNr > 0)
-        info->metadata = hbUtilXmlDump(doc, obj->nodesetval->nodeTab[0]);
-    xmlXPathFreeObject(obj);
-    xmlXPathFreeContext(ctxt);
-    return 0;
-}
-
-
-static HbDomainInfo *
-hbWorkerReadDomain(virDomainPtr dom)
-{
-    HbDomainInfo *info = g_new0(HbDomainInfo, 1);
-    char uuid[VIR_UUID_STRING_BUFLEN];
-    g_autofree char *xml = NULL;
-    g_autoptr(GError) err = NULL;
-
-    virDomainGetUUIDString(dom, uuid);
-    info->uuid = g_strdup(uuid);
-    info->name = hbUtilSanitize(virDomainGetName(dom), -1, 0);
-    if (virDomainGetState(dom, &info->state, &info->reason, 0) < 0 ||
-        !(xml = virDomainGetXMLDesc(dom, 0))) {
-        info->error = g_strdup(hbUtilLastError());
-        return info;
-    }
-    /* A running domain gives its live XML, an inactive one its saved config. */
-    if (hbDomainXmlInspect(xml, info, &err) < 0)
-        info->error = g_strdup(err->message);
-    return info;
-}
-
-
 static void
 hbWorkerList(HbJob *job, virConnectPtr conn)
 {
@@ -216,7 +122,7 @@ hbWorkerList(HbJob *job, virConnectPtr conn)
         return;
     }
     for (int i = 0; i < n; i++) {
-        g_ptr_array_add(job->infos, hbWorkerReadDomain(doms[i]));
+        g_ptr_array_add(job->infos, hbDomainXmlRead(doms[i]));
         virDomainFree(doms[i]);
     }
     g_free(doms);
@@ -237,7 +143,7 @@ hbWorkerSync(HbJob *job, virConnectPtr conn)
         return;
     }
     job->ok = TRUE;
-    g_ptr_array_add(job->infos, hbWorkerReadDomain(dom));
+    g_ptr_array_add(job->infos, hbDomainXmlRead(dom));
 }
 
 
@@ -409,11 +315,11 @@ hbWorkerRequest(HbJob *job, virConnectPtr conn, GCancellable *cancellable)
         ret = hbAgentSyncTime(dom, &job->error);
         break;
     case HB_JOB_INSTALL_AGENT:
-        ret = hbGuestInstallAgent(dom, &job->already, &job->next_boot, &job->error);
+        ret = hbDomainXmlInstallAgent(dom, &job->already, &job->next_boot, &job->error);
         break;
     case HB_JOB_METADATA:
-        ret = hbGuestEditMetadata(dom, job->flags, job->changes, &job->defaults,
-                                  &job->metadata, &job->error);
+        ret = hbDomainXmlEditMetadata(dom, job->flags, job->changes, &job->defaults,
+                                      &job->metadata, &job->error);
         break;
     case HB_JOB_PING:
     case HB_JOB_RESTART:

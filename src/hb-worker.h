@@ -7,8 +7,9 @@
  */
 #pragma once
 
+#include "hb-agent.h"
 #include "hb-config.h"
-#include "hb-guest.h"
+#include "hb-domxml.h"
 #include "hb-probe.h"
 
 typedef enum {
@@ -26,23 +27,6 @@ typedef enum {
 
     HB_JOB_LAST
 } HbJobKind;
-
-/* What the monitor needs to know of a domain, read in one go. */
-typedef struct {
-    char *uuid;
-    char *name;
-    int state;          /* virDomainState */
-    int reason;
-    gboolean has_agent; /* an org.qemu.guest_agent.0 channel is defined */
-    gboolean agent_connected; /* its port is open (live XML) */
-    gboolean has_serial_controller; /* a channel can be hot-plugged */
-    gboolean crash_handled; /* <on_crash> is not preserve: libvirt destroys or restarts */
-    gboolean reset_stops;   /* <on_reboot>destroy: a reset shuts the domain off */
-    char *metadata;     /* the <heartbeat/> element, or NULL */
-    char *error;        /* the domain XML could not be read or inspected */
-} HbDomainInfo;
-
-void hbDomainInfoFree(HbDomainInfo *info);
 
 /*
  * Whether what a job was queued for still holds: the monitor closes it
@@ -140,6 +124,3 @@ guint hbWorkerBusy(HbWorker *worker, HbLane lane);
  * the process's exit. Every job delivered has its done function called.
  */
 void hbWorkerFree(HbWorker *worker, guint wait_s);
-
-/* Exposed for tests: what a domain's XML says. */
-int hbDomainXmlInspect(const char *xml, HbDomainInfo *info, GError **error);

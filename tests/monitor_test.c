@@ -19,7 +19,7 @@
 #include <libvirt-glib/libvirt-glib.h>
 
 #include "fake-probe.h"
-#include "hb-guest.h"
+#include "hb-domxml.h"
 #include "test-util.h"
 
 /* Scaled down: a 2 s block, a ping every 0.5 s, attempts a second apart. */
@@ -959,8 +959,8 @@ test_metadata_edit_both_or_neither(void **state)
     /* The running copy differs: time=10 suits it, not the saved rate=150. */
     setMetadata(f, "hb-both", "<heartbeat time='60'/>");
     g_hash_table_insert(changes, g_strdup("time"), g_strdup("10"));
-    assert_int_equal(hbGuestEditMetadata(dom, VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG,
-                                         changes, &defaults, &result, &err), -1);
+    assert_int_equal(hbDomainXmlEditMetadata(dom, VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG,
+                                             changes, &defaults, &result, &err), -1);
     assert_non_null(strstr(err->message, "saved definition"));
     assert_null(result);
     live = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, HB_METADATA_URI,
@@ -971,8 +971,8 @@ test_metadata_edit_both_or_neither(void **state)
     g_clear_error(&err);
     g_clear_pointer(&live, g_free);
     g_hash_table_replace(changes, g_strdup("time"), g_strdup("30"));
-    assert_int_equal(hbGuestEditMetadata(dom, VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG,
-                                         changes, &defaults, &result, &err), 0);
+    assert_int_equal(hbDomainXmlEditMetadata(dom, VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG,
+                                             changes, &defaults, &result, &err), 0);
     live = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, HB_METADATA_URI,
                                 VIR_DOMAIN_AFFECT_LIVE);
     assert_non_null(strstr(live, "time=\"30\""));
@@ -998,8 +998,8 @@ lockedEditThread(gpointer data)
 
     hbConfigInitDefaults(&defaults);
     g_hash_table_insert(changes, (char *) "time", (char *) "30");
-    e->ret = hbGuestEditMetadata(e->dom, VIR_DOMAIN_AFFECT_LIVE, changes, &defaults,
-                                 &result, &err);
+    e->ret = hbDomainXmlEditMetadata(e->dom, VIR_DOMAIN_AFFECT_LIVE, changes, &defaults,
+                                     &result, &err);
     g_atomic_int_set(&e->done, 1);
     return NULL;
 }

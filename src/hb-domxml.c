@@ -1,6 +1,7 @@
 /*
- * The guest OS interface beyond the agent: agent installation and
- * metadata edits. None of this runs on the main loop.
+ * The domain's XML: what the monitor reads of a domain, the guest agent
+ * channel added to it, and edits of its <heartbeat/> metadata element.
+ * The libvirt calls run on worker threads, never on the main loop.
  */
 #include <config.h>
 
@@ -12,19 +13,111 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
+#include <libxml/xpath.h>
+#include <libxml/xpathInternals.h>
 
-#include "hb-guest.h"
-#include "hb-worker.h"
+#include "hb-domxml.h"
 
+#define HB_AGENT_CHANNEL "org.qemu.guest_agent.0"
 #define HB_AGENT_CHANNEL_XML \
-    "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>"
+    "<channel type='unix'><target type='virtio' name='" HB_AGENT_CHANNEL "'/></channel>"
 /* How long an edit waits for another one of the same domain. */
 #define HB_EDIT_LOCK_WAIT_US (10 * G_USEC_PER_SEC)
 #define HB_EDIT_LOCK_POLL_US (50 * 1000)
 
 
+void
+hbDomainInfoFree(HbDomainInfo *info)
+{
+    if (!info)
+        return;
+    g_free(info->uuid);
+    g_free(info->name);
+    g_free(info->metadata);
+    g_free(info->error);
+    g_free(info);
+}
+
+
+/* Fill in what @info needs of the domain XML: agent channel and metadata. */
+int
+hbDomainXmlInspect(const char *xml, HbDomainInfo *info, GError **error)
+{
+    g_autoptr(xmlDoc) doc = hbUtilXmlRead(xml, "domain.xml");
+    xmlXPathContextPtr ctxt;
+    xmlXPathObjectPtr obj;
+
+    if (!doc) {
+        g_set_error(error, HB_ERROR, HB_ERROR_FAILED, "cannot parse the domain XML");
+        return -1;
+    }
+    ctxt = xmlXPathNewContext(doc);
+    xmlXPathRegisterNs(ctxt, BAD_CAST "hb", BAD_CAST HB_METADATA_URI);
+
+    obj = xmlXPathEval(BAD_CAST "/domain/devices/channel/target[@type='virtio' and "
+                       "@name='" HB_AGENT_CHANNEL "']", ctxt);
+    info->has_agent = obj && obj->nodesetval && obj->nodesetval->nodeNr > 0;
+    info->agent_connected = FALSE;
+    if (info->has_agent) {
+        g_autofree char *state = (char *) xmlGetProp(obj->nodesetval->nodeTab[0],
+                                                     BAD_CAST "state");
+        info->agent_connected = g_strcmp0(state, "connected") == 0;
+    }
+    xmlXPathFreeObject(obj);
+
+    /* libvirt's default is destroy; only preserve leaves the crash to us. */
+    obj = xmlXPathEval(BAD_CAST "string(/domain/on_crash)", ctxt);
+    info->crash_handled = !(obj && obj->stringval &&
+                            xmlStrEqual(obj->stringval, BAD_CAST "preserve"));
+    xmlXPathFreeObject(obj);
+
+    /* QEMU runs with -no-reboot: a reset stops the domain like a shutdown. */
+    obj = xmlXPathEval(BAD_CAST "string(/domain/on_reboot)", ctxt);
+    info->reset_stops = obj && obj->stringval &&
+        xmlStrEqual(obj->stringval, BAD_CAST "destroy");
+    xmlXPathFreeObject(obj);
+
+    obj = xmlXPathEval(BAD_CAST "/domain/devices/controller[@type='virtio-serial']", ctxt);
+    info->has_serial_controller = obj && obj->nodesetval && obj->nodesetval->nodeNr > 0;
+    xmlXPathFreeObject(obj);
+
+    info->metadata = NULL;
+    obj = xmlXPathEval(BAD_CAST "/domain/metadata/hb:" HB_METADATA_ELEMENT, ctxt);
+    if (obj && obj->nodesetval && obj->nodesetval->nodeNr > 0)
+        info->metadata = hbUtilXmlDump(doc, obj->nodesetval->nodeTab[0]);
+    xmlXPathFreeObject(obj);
+    xmlXPathFreeContext(ctxt);
+    return 0;
+}
+
+
+HbDomainInfo *
+hbDomainXmlRead(virDomainPtr dom)
+{
+    HbDomainInfo *info = g_new0(HbDomainInfo, 1);
+    char uuid[VIR_UUID_STRING_BUFLEN];
+    g_autofree char *xml = NULL;
+    g_autoptr(GError) err = NULL;
+
+    virDomainGetUUIDString(dom, uuid);
+    info->uuid = g_strdup(uuid);
+    info->name = hbUtilSanitize(virDomainGetName(dom), -1, 0);
+    if (virDomainGetState(dom, &info->state, &info->reason, 0) < 0 ||
+        !(xml = virDomainGetXMLDesc(dom, 0))) {
+        info->error = g_strdup(hbUtilLastError());
+        return info;
+    }
+    /* A running domain gives its live XML, an inactive one its saved config. */
+    if (hbDomainXmlInspect(xml, info, &err) < 0)
+        info->error = g_strdup(err->message);
+    return info;
+}
+
+
+/* @dom's live XML (@flags 0) or saved definition (VIR_DOMAIN_XML_INACTIVE), inspected. */
 static int
-hbGuestInspect(virDomainPtr dom, unsigned int flags, HbDomainInfo *info, GError **error)
+hbDomainXmlInspectDef(virDomainPtr dom, unsigned int flags, HbDomainInfo *info,
+                      GError **error)
 {
     g_autofree char *xml = virDomainGetXMLDesc(dom, flags);
     int ret;
@@ -46,8 +139,8 @@ hbGuestInspect(virDomainPtr dom, unsigned int flags, HbDomainInfo *info, GError 
  * channel at its next boot (@next_boot).
  */
 int
-hbGuestInstallAgent(virDomainPtr dom, gboolean *already, gboolean *next_boot,
-                    GError **error)
+hbDomainXmlInstallAgent(virDomainPtr dom, gboolean *already, gboolean *next_boot,
+                        GError **error)
 {
     gboolean active = virDomainIsActive(dom) == 1;
     gboolean persistent = virDomainIsPersistent(dom) == 1;
@@ -55,9 +148,10 @@ hbGuestInstallAgent(virDomainPtr dom, gboolean *already, gboolean *next_boot,
     unsigned int flags = 0;
 
     *already = *next_boot = FALSE;
-    if (active && hbGuestInspect(dom, 0, &live, error) < 0)
+    if (active && hbDomainXmlInspectDef(dom, 0, &live, error) < 0)
         return -1;
-    if (persistent && hbGuestInspect(dom, VIR_DOMAIN_XML_INACTIVE, &config, error) < 0)
+    if (persistent &&
+        hbDomainXmlInspectDef(dom, VIR_DOMAIN_XML_INACTIVE, &config, error) < 0)
         return -1;
     if (active && !live.has_agent) {
         if (live.has_serial_controller)
@@ -88,11 +182,11 @@ typedef struct {
     unsigned int flag;  /* VIR_DOMAIN_AFFECT_* of this copy */
     char *old;          /* the element before; NULL: none */
     char *new;          /* the element to write */
-} HbGuestEdit;
+} HbDomainXmlEdit;
 
 
 static void
-hbGuestEditClear(HbGuestEdit *edit)
+hbDomainXmlEditClear(HbDomainXmlEdit *edit)
 {
     g_clear_pointer(&edit->old, g_free);
     g_clear_pointer(&edit->new, g_free);
@@ -101,8 +195,8 @@ hbGuestEditClear(HbGuestEdit *edit)
 
 /* Read one copy of the metadata and work out its edit; nothing is written. */
 static int
-hbGuestEditPrepare(virDomainPtr dom, unsigned int flag, GHashTable *changes,
-                   const HbConfig *defaults, HbGuestEdit *edit, GError **error)
+hbDomainXmlEditPrepare(virDomainPtr dom, unsigned int flag, GHashTable *changes,
+                       const HbConfig *defaults, HbDomainXmlEdit *edit, GError **error)
 {
     g_autoptr(GError) invalid = NULL;
 
@@ -124,7 +218,7 @@ hbGuestEditPrepare(virDomainPtr dom, unsigned int flag, GHashTable *changes,
 
 
 static int
-hbGuestEditWrite(virDomainPtr dom, unsigned int flag, const char *xml)
+hbDomainXmlEditWrite(virDomainPtr dom, unsigned int flag, const char *xml)
 {
     /* NULL removes the element: there was none before. */
     return virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml, HB_METADATA_KEY,
@@ -225,10 +319,10 @@ hbGuestEditLock(virDomainPtr dom, GError **error)
  * fails.
  */
 static int
-hbGuestEditMetadataLocked(virDomainPtr dom, unsigned int flags, GHashTable *changes,
-                          const HbConfig *defaults, char **result, GError **error)
+hbDomainXmlEditMetadataLocked(virDomainPtr dom, unsigned int flags, GHashTable *changes,
+                              const HbConfig *defaults, char **result, GError **error)
 {
-    HbGuestEdit edits[2] = { { 0 }, { 0 } };
+    HbDomainXmlEdit edits[2] = { { 0 }, { 0 } };
     guint n = 0;
     int ret = -1;
 
@@ -241,16 +335,16 @@ hbGuestEditMetadataLocked(virDomainPtr dom, unsigned int flags, GHashTable *chan
             flags |= VIR_DOMAIN_AFFECT_CONFIG;
     }
     if (flags == VIR_DOMAIN_AFFECT_CURRENT) {
-        if (hbGuestEditPrepare(dom, flags, changes, defaults, &edits[n++], error) < 0)
+        if (hbDomainXmlEditPrepare(dom, flags, changes, defaults, &edits[n++], error) < 0)
             goto cleanup;
     } else {
         if ((flags & VIR_DOMAIN_AFFECT_LIVE) &&
-            hbGuestEditPrepare(dom, VIR_DOMAIN_AFFECT_LIVE, changes, defaults,
-                               &edits[n++], error) < 0)
+            hbDomainXmlEditPrepare(dom, VIR_DOMAIN_AFFECT_LIVE, changes, defaults,
+                                   &edits[n++], error) < 0)
             goto cleanup;
         if ((flags & VIR_DOMAIN_AFFECT_CONFIG) &&
-            hbGuestEditPrepare(dom, VIR_DOMAIN_AFFECT_CONFIG, changes, defaults,
-                               &edits[n++], error) < 0)
+            hbDomainXmlEditPrepare(dom, VIR_DOMAIN_AFFECT_CONFIG, changes, defaults,
+                                   &edits[n++], error) < 0)
             goto cleanup;
     }
 
@@ -262,14 +356,14 @@ hbGuestEditMetadataLocked(virDomainPtr dom, unsigned int flags, GHashTable *chan
     for (guint i = 0; i < n; i++) {
         g_autofree char *why = NULL;
 
-        if (hbGuestEditWrite(dom, edits[i].flag, edits[i].new) == 0)
+        if (hbDomainXmlEditWrite(dom, edits[i].flag, edits[i].new) == 0)
             continue;
         if (i == 0) {
             hbUtilSetLibvirtError(error, "cannot set the heartbeat metadata");
             goto cleanup;
         }
         why = g_strdup(hbUtilLastError());
-        if (hbGuestEditWrite(dom, edits[0].flag, edits[0].old) == 0) {
+        if (hbDomainXmlEditWrite(dom, edits[0].flag, edits[0].old) == 0) {
             g_set_error(error, HB_ERROR, HB_ERROR_FAILED,
                         "cannot set the heartbeat metadata of the saved definition, the "
                         "running domain is unchanged: %s", why);
@@ -286,14 +380,14 @@ hbGuestEditMetadataLocked(virDomainPtr dom, unsigned int flags, GHashTable *chan
 
  cleanup:
     for (guint i = 0; i < n; i++)
-        hbGuestEditClear(&edits[i]);
+        hbDomainXmlEditClear(&edits[i]);
     return ret;
 }
 
 
 int
-hbGuestEditMetadata(virDomainPtr dom, unsigned int flags, GHashTable *changes,
-                    const HbConfig *defaults, char **result, GError **error)
+hbDomainXmlEditMetadata(virDomainPtr dom, unsigned int flags, GHashTable *changes,
+                        const HbConfig *defaults, char **result, GError **error)
 {
     int lock = -2;
     int ret;
@@ -301,7 +395,7 @@ hbGuestEditMetadata(virDomainPtr dom, unsigned int flags, GHashTable *changes,
     *result = NULL;
     if (g_hash_table_size(changes) > 0 && (lock = hbGuestEditLock(dom, error)) == -1)
         return -1;
-    ret = hbGuestEditMetadataLocked(dom, flags, changes, defaults, result, error);
+    ret = hbDomainXmlEditMetadataLocked(dom, flags, changes, defaults, result, error);
     if (lock >= 0)
         close(lock);  /* and with it the lock */
     return ret;
