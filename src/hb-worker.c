@@ -1,6 +1,7 @@
 /*
- * Worker threads and their libvirt connections. A call stuck on a hung
- * agent holds only its own connection, so no other domain waits on it.
+ * Worker threads, their lanes and their libvirt connections. A call stuck
+ * on a hung agent holds only its own connection, so no other domain waits
+ * on it. What a job does is hb-job.c's.
  */
 #include <config.h>
 
@@ -29,330 +30,6 @@ typedef struct {
     HbWorker *worker;
     HbJob *job;
 } HbJobDelivery;
-
-struct _HbTicket {
-    gint ref;
-    gint open;
-};
-
-
-HbTicket *
-hbTicketNew(void)
-{
-    HbTicket *ticket = g_new0(HbTicket, 1);
-
-    g_atomic_ref_count_init(&ticket->ref);
-    ticket->open = 1;
-    return ticket;
-}
-
-
-HbTicket *
-hbTicketRef(HbTicket *ticket)
-{
-    g_atomic_ref_count_inc(&ticket->ref);
-    return ticket;
-}
-
-
-void
-hbTicketUnref(HbTicket *ticket)
-{
-    if (ticket && g_atomic_ref_count_dec(&ticket->ref))
-        g_free(ticket);
-}
-
-
-void
-hbTicketClose(HbTicket *ticket)
-{
-    g_atomic_int_set(&ticket->open, 0);
-}
-
-
-gboolean
-hbTicketIsOpen(HbTicket *ticket)
-{
-    return !ticket || g_atomic_int_get(&ticket->open);
-}
-
-
-HbJob *
-hbJobNew(HbJobKind kind, const char *uuid)
-{
-    HbJob *job = g_new0(HbJob, 1);
-
-    job->kind = kind;
-    job->uuid = g_strdup(uuid);
-    job->infos = g_ptr_array_new_with_free_func((GDestroyNotify) hbDomainInfoFree);
-    job->changes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    return job;
-}
-
-
-void
-hbJobFree(HbJob *job)
-{
-    if (!job)
-        return;
-    g_free(job->uuid);
-    g_free(job->detail);
-    g_ptr_array_unref(job->infos);
-    g_free(job->path);
-    g_strfreev(job->args);
-    g_hash_table_unref(job->changes);
-    g_clear_error(&job->error);
-    hbGuestInfoClear(&job->info);
-    hbExecStatusClear(&job->exec);
-    g_free(job->metadata);
-    hbTicketUnref(job->ticket);
-    g_free(job);
-}
-
-
-static void
-hbWorkerList(HbJob *job, virConnectPtr conn)
-{
-    virDomainPtr *doms = NULL;
-    int n = virConnectListAllDomains(conn, &doms, 0);
-
-    job->ok = n >= 0;
-    if (n < 0) {
-        job->detail = g_strdup(hbUtilLastError());
-        return;
-    }
-    for (int i = 0; i < n; i++) {
-        g_ptr_array_add(job->infos, hbDomainXmlRead(doms[i]));
-        virDomainFree(doms[i]);
-    }
-    g_free(doms);
-}
-
-
-static void
-hbWorkerSync(HbJob *job, virConnectPtr conn)
-{
-    g_autoptr(virDomain) dom = virDomainLookupByUUIDString(conn, job->uuid);
-
-    if (!dom) {
-        virErrorPtr err = virGetLastError();
-        /* Gone is an answer; anything else is a failure to read. */
-        job->ok = err && err->code == VIR_ERR_NO_DOMAIN;
-        if (!job->ok)
-            job->detail = g_strdup(hbUtilLastError());
-        return;
-    }
-    job->ok = TRUE;
-    g_ptr_array_add(job->infos, hbDomainXmlRead(dom));
-}
-
-
-/*
- * What a restart attempt does, chosen from the domain's state now rather
- * than when it was decided: the domain may have changed meanwhile.
- */
-typedef enum {
-    HB_RESTART_NONE,
-    HB_RESTART_RESET,
-    HB_RESTART_RESET_RESUME, /* a reset crashed domain stays paused */
-    HB_RESTART_DESTROY_START,
-    HB_RESTART_START,
-
-    HB_RESTART_LAST
-} HbRestartStep;
-
-static const char *hbRestartStepNames[HB_RESTART_LAST] = {
-    [HB_RESTART_NONE] = "none",
-    [HB_RESTART_RESET] = "reset",
-    [HB_RESTART_RESET_RESUME] = "reset+resume",
-    [HB_RESTART_DESTROY_START] = "destroy+start",
-    [HB_RESTART_START] = "start",
-};
-
-
-static HbRestartStep
-hbWorkerRestartStep(const HbJob *job, int state, int reason, char **why)
-{
-    gboolean restart = job->action == HB_ACTION_RESTART || job->reset_stops;
-
-    switch ((virDomainState) state) {
-    case VIR_DOMAIN_RUNNING:
-    case VIR_DOMAIN_BLOCKED:
-        return restart ? HB_RESTART_DESTROY_START : HB_RESTART_RESET;
-    case VIR_DOMAIN_PAUSED:
-        if (reason != VIR_DOMAIN_PAUSED_CRASHED) {
-            *why = g_strdup("the domain is paused");
-            return HB_RESTART_NONE;
-        }
-        G_GNUC_FALLTHROUGH;
-    case VIR_DOMAIN_CRASHED:
-        return restart ? HB_RESTART_DESTROY_START : HB_RESTART_RESET_RESUME;
-    case VIR_DOMAIN_SHUTOFF:
-        if (reason == VIR_DOMAIN_SHUTOFF_CRASHED || reason == VIR_DOMAIN_SHUTOFF_FAILED)
-            return HB_RESTART_START;
-        /* This episode's own destroy, with the start not made. */
-        if (job->start_if_off && reason == VIR_DOMAIN_SHUTOFF_DESTROYED)
-            return HB_RESTART_START;
-        *why = g_strdup("the domain was shut off on purpose");
-        return HB_RESTART_NONE;
-    case VIR_DOMAIN_NOSTATE:
-    case VIR_DOMAIN_SHUTDOWN:
-    case VIR_DOMAIN_PMSUSPENDED:
-    case VIR_DOMAIN_LAST:
-        break;
-    }
-    *why = g_strdup_printf("domain state %d", state);
-    return HB_RESTART_NONE;
-}
-
-
-/* Each call is made only while the episode is open; -1 with no error: dropped. */
-static int
-hbWorkerRestartCall(HbJob *job, virDomainPtr dom, int (*call)(virDomainPtr dom))
-{
-    if (!hbTicketIsOpen(job->ticket)) {
-        job->dropped = TRUE;
-        return -1;
-    }
-    if (!job->sent)
-        job->sent = g_get_monotonic_time();
-    if (call(dom) == 0)
-        return 0;
-    /* Another job held the domain's state lock all along: nothing done. */
-    job->not_made = virGetLastErrorCode() == VIR_ERR_OPERATION_TIMEOUT;
-    return -1;
-}
-
-
-static int hbWorkerReset(virDomainPtr dom) { return virDomainReset(dom, 0); }
-
-
-static int
-hbWorkerRestartDomain(HbJob *job, virDomainPtr dom, HbRestartStep step)
-{
-    switch (step) {
-    case HB_RESTART_NONE:
-        return 0;
-    case HB_RESTART_RESET:
-        return hbWorkerRestartCall(job, dom, hbWorkerReset);
-    case HB_RESTART_RESET_RESUME:
-        if (hbWorkerRestartCall(job, dom, hbWorkerReset) < 0)
-            return -1;
-        return virDomainResume(dom);
-    case HB_RESTART_DESTROY_START:
-        if (hbWorkerRestartCall(job, dom, virDomainDestroy) < 0) {
-            /* Stopped since its state was read: by the user, not us. */
-            job->stopped_by_other = !job->dropped &&
-                virGetLastErrorCode() == VIR_ERR_OPERATION_INVALID;
-            return -1;
-        }
-        /* Destroyed: the start belongs to the attempt, whatever happens meanwhile. */
-        return virDomainCreate(dom);
-    case HB_RESTART_START:
-        return hbWorkerRestartCall(job, dom, virDomainCreate);
-    case HB_RESTART_LAST:
-        break;
-    }
-    g_return_val_if_reached(-1);
-}
-
-
-static void
-hbWorkerRestart(HbJob *job, virConnectPtr conn)
-{
-    g_autoptr(virDomain) dom = NULL;
-    g_autofree char *why = NULL;
-    HbRestartStep step;
-    int state, reason;
-
-    if (!hbTicketIsOpen(job->ticket)) {
-        job->dropped = TRUE;
-        return;
-    }
-    if (!(dom = virDomainLookupByUUIDString(conn, job->uuid)) ||
-        virDomainGetState(dom, &state, &reason, 0) < 0) {
-        job->not_made = TRUE;
-        job->detail = g_strdup(hbUtilLastError());
-        return;
-    }
-    step = hbWorkerRestartStep(job, state, reason, &why);
-    /* Nothing done is no success: no boot follows it. */
-    job->ok = step != HB_RESTART_NONE && hbWorkerRestartDomain(job, dom, step) == 0;
-    if (job->dropped)
-        job->detail = g_strdup("the episode ended before the call");
-    else if (step == HB_RESTART_NONE)
-        job->detail = g_strdup_printf("none: %s", why);
-    else if (job->ok)
-        job->detail = g_strdup(hbRestartStepNames[step]);
-    else
-        job->detail = g_strdup_printf("%s: %s", hbRestartStepNames[step], hbUtilLastError());
-}
-
-
-/* A request of the guest OS interface; job->error says why it failed. */
-static void
-hbWorkerRequest(HbJob *job, virConnectPtr conn, GCancellable *cancellable)
-{
-    g_autoptr(virDomain) dom = virDomainLookupByUUIDString(conn, job->uuid);
-    int ret = -1;
-
-    if (!dom) {
-        hbUtilSetLibvirtError(&job->error, "domain");
-        return;
-    }
-    switch (job->kind) {
-    case HB_JOB_GUEST_INFO:
-        ret = hbAgentReadInfo(dom, &job->info, &job->error);
-        break;
-    case HB_JOB_SHUTDOWN:
-        ret = hbAgentShutdown(dom, &job->error);
-        break;
-    case HB_JOB_EXEC:
-        ret = hbAgentExec(dom, job->path, (const char *const *) job->args,
-                          job->exec_timeout, cancellable, &job->exec, &job->error);
-        break;
-    case HB_JOB_TIME_SYNC:
-        ret = hbAgentSyncTime(dom, &job->error);
-        break;
-    case HB_JOB_INSTALL_AGENT:
-        ret = hbDomainXmlInstallAgent(dom, &job->already, &job->next_boot, &job->error);
-        break;
-    case HB_JOB_METADATA:
-        ret = hbDomainXmlEditMetadata(dom, job->flags, job->changes, &job->defaults,
-                                      &job->metadata, &job->error);
-        break;
-    case HB_JOB_PING:
-    case HB_JOB_RESTART:
-    case HB_JOB_SYNC:
-    case HB_JOB_LIST:
-    case HB_JOB_LAST:
-        g_assert_not_reached();
-    }
-    job->ok = ret == 0;
-}
-
-
-/* May the job run again after its connection died under it? */
-static gboolean
-hbWorkerRepeatable(HbJobKind kind)
-{
-    switch (kind) {
-    case HB_JOB_PING:      /* it would only be late; no verdict is fine */
-    case HB_JOB_SHUTDOWN:  /* never twice */
-    case HB_JOB_EXEC:
-        return FALSE;
-    case HB_JOB_RESTART:
-    case HB_JOB_SYNC:
-    case HB_JOB_LIST:
-    case HB_JOB_GUEST_INFO:
-    case HB_JOB_TIME_SYNC:
-    case HB_JOB_INSTALL_AGENT:
-    case HB_JOB_METADATA:
-    case HB_JOB_LAST:
-        break;
-    }
-    return TRUE;
-}
 
 
 HbLane
@@ -424,52 +101,6 @@ hbWorkerTakeConn(HbWorker *worker)
 
 
 static void
-hbWorkerClearResult(HbJob *job)
-{
-    job->ok = FALSE;
-    job->not_made = FALSE;
-    job->probe = HB_PROBE_VOID;
-    g_clear_pointer(&job->detail, g_free);
-    g_ptr_array_set_size(job->infos, 0);
-    g_clear_error(&job->error);
-    hbGuestInfoClear(&job->info);
-    hbExecStatusClear(&job->exec);
-    g_clear_pointer(&job->metadata, g_free);
-}
-
-
-static void
-hbWorkerExecute(HbWorker *worker, HbJob *job, virConnectPtr conn)
-{
-    switch (job->kind) {
-    case HB_JOB_PING:
-        job->sent = g_get_monotonic_time();
-        job->probe = worker->probe(conn, job->uuid, job->timeout, &job->detail);
-        break;
-    case HB_JOB_RESTART:
-        hbWorkerRestart(job, conn);
-        break;
-    case HB_JOB_SYNC:
-        hbWorkerSync(job, conn);
-        break;
-    case HB_JOB_LIST:
-        hbWorkerList(job, conn);
-        break;
-    case HB_JOB_GUEST_INFO:
-    case HB_JOB_SHUTDOWN:
-    case HB_JOB_EXEC:
-    case HB_JOB_TIME_SYNC:
-    case HB_JOB_INSTALL_AGENT:
-    case HB_JOB_METADATA:
-        hbWorkerRequest(job, conn, worker->stopping);
-        break;
-    case HB_JOB_LAST:
-        g_assert_not_reached();
-    }
-}
-
-
-static void
 hbWorkerRun(gpointer data, gpointer user_data)
 {
     HbJob *job = data;
@@ -485,7 +116,7 @@ hbWorkerRun(gpointer data, gpointer user_data)
         virConnectPtr conn = hbWorkerTakeConn(worker);
         gboolean alive;
 
-        hbWorkerClearResult(job);
+        hbJobClearResult(job);
         if (!conn) {
             job->detail = g_strdup_printf("cannot connect to %s: %s",
                                           worker->uri, hbUtilLastError());
@@ -493,14 +124,14 @@ hbWorkerRun(gpointer data, gpointer user_data)
             g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED, "%s", job->detail);
             break;
         }
-        hbWorkerExecute(worker, job, conn);
+        hbJobRun(job, conn, worker->probe, worker->stopping);
         alive = virConnectIsAlive(conn) == 1;
         if (alive)
             g_async_queue_push(worker->idle_conns, conn);
         else
             virConnectClose(conn);
         /* A restart whose call was made may have acted: never twice. */
-        if (alive || job->ok || !hbWorkerRepeatable(job->kind) ||
+        if (alive || job->ok || !hbJobRepeatable(job->kind) ||
             (job->kind == HB_JOB_RESTART && job->sent))
             break;
     }
