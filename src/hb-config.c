@@ -356,8 +356,7 @@ hbConfigParseMetadata(const char *xml, const HbConfig *defaults,
     g_autoptr(xmlDoc) doc = NULL;
     HbConfig tmp = *defaults;
 
-    doc = xmlReadMemory(xml, strlen(xml), "metadata.xml", NULL,
-                        XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    doc = hbUtilXmlRead(xml, "metadata.xml");
     if (!doc || !xmlDocGetRootElement(doc)) {
         hbConfigSetXmlError(error);
         return -1;
@@ -405,13 +404,11 @@ hbConfigEditMetadata(const char *xml, GHashTable *changes,
     xmlNodePtr root;
     GHashTableIter iter;
     gpointer name, value;
-    xmlBufferPtr buf;
     char *result;
     HbConfig check;
 
     if (xml) {
-        doc = xmlReadMemory(xml, strlen(xml), "metadata.xml", NULL,
-                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+        doc = hbUtilXmlRead(xml, "metadata.xml");
         if (!doc || !xmlDocGetRootElement(doc)) {
             hbConfigSetXmlError(error);
             return NULL;
@@ -441,11 +438,7 @@ hbConfigEditMetadata(const char *xml, GHashTable *changes,
             xmlUnsetProp(root, BAD_CAST name);
     }
 
-    buf = xmlBufferCreate();
-    xmlNodeDump(buf, doc, root, 0, 0);
-    result = g_strdup((const char *) xmlBufferContent(buf));
-    xmlBufferFree(buf);
-
+    result = hbUtilXmlDump(doc, root);
     if (hbConfigParseMetadata(result, defaults, &check, error) < 0) {
         g_free(result);
         return NULL;

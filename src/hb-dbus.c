@@ -5,7 +5,8 @@
 #include <config.h>
 
 #include "hb-dbus.h"
-#include "hb-guest.h"
+#include "hb-agent.h"
+#include "hb-domxml.h"
 
 struct _HbDBus {
     GDBusConnection *bus;

@@ -1246,7 +1246,7 @@ hbMonitorCheckStateDir(const char *dir)
 
 
 HbMonitor *
-hbMonitorNew(const HbDaemonConf *conf, HbProbeFunc probe, gpointer probe_data)
+hbMonitorNew(const HbDaemonConf *conf, HbProbeFunc probe)
 {
     HbMonitor *monitor = g_new0(HbMonitor, 1);
     HbWorkerLimits limits = { .threads = {
@@ -1270,8 +1270,7 @@ hbMonitorNew(const HbDaemonConf *conf, HbProbeFunc probe, gpointer probe_data)
     monitor->edits = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                            (GDestroyNotify) g_queue_free);
     monitor->last_event = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    monitor->worker = hbWorkerNew(conf->uri, &limits, probe, probe_data,
-                                  hbMonitorJobDone, monitor);
+    monitor->worker = hbWorkerNew(conf->uri, &limits, probe, hbMonitorJobDone, monitor);
     monitor->conn = hbConnNew(conf->uri, &hbMonitorConnCallbacks, monitor);
     return monitor;
 }

@@ -37,7 +37,7 @@ typedef struct {
     void (*connection)(gboolean connected, gpointer data);
 } HbMonitorObserver;
 
-HbMonitor *hbMonitorNew(const HbDaemonConf *conf, HbProbeFunc probe, gpointer probe_data);
+HbMonitor *hbMonitorNew(const HbDaemonConf *conf, HbProbeFunc probe);
 void hbMonitorSetObserver(HbMonitor *monitor, const HbMonitorObserver *observer,
                           gpointer data);
 void hbMonitorStart(HbMonitor *monitor);

@@ -1,6 +1,6 @@
 /*
- * The agent probe: one guest-ping. Swappable, because libvirt's test
- * driver has no guest agent.
+ * The probe the monitor pings with: hbAgentPing (hb-agent.h), or a fake in
+ * the tests, because libvirt's test driver has no guest agent.
  */
 #pragma once
 
@@ -16,9 +16,4 @@ typedef enum {
 
 /* Runs on a worker thread, with a connection no other thread uses meanwhile. */
 typedef HbProbeResult (*HbProbeFunc)(virConnectPtr conn, const char *uuid,
-                                     guint timeout, char **detail, gpointer data);
-
-/* What a failed ping with libvirt error @code says; @alive: the connection is. */
-HbProbeResult hbProbeClassifyError(int code, gboolean alive);
-HbProbeResult hbProbeAgentPing(virConnectPtr conn, const char *uuid, guint timeout,
-                               char **detail, gpointer data);
+                                     guint timeout, char **detail);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <libxml/parser.h>
 
 #include "hb-util.h"
 
@@ -225,4 +226,25 @@ hbUtilLogWriter(GLogLevelFlags level, const GLogField *fields, gsize n_fields,
         break;
     }
     return next(level, copy, n_fields, NULL);
+}
+
+
+xmlDocPtr
+hbUtilXmlRead(const char *xml, const char *name)
+{
+    return xmlReadMemory(xml, strlen(xml), name, NULL,
+                         XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+}
+
+
+char *
+hbUtilXmlDump(xmlDocPtr doc, xmlNodePtr node)
+{
+    xmlBufferPtr buf = xmlBufferCreate();
+    char *text;
+
+    xmlNodeDump(buf, doc, node, 0, 0);
+    text = g_strdup((const char *) xmlBufferContent(buf));
+    xmlBufferFree(buf);
+    return text;
 }

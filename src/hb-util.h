@@ -67,6 +67,15 @@ void hbUtilSetLibvirtError(GError **error, const char *what);
  */
 int hbUtilReadFile(const char *path, gsize max, char **contents, GError **error);
 
+/*
+ * XML we read (domain definitions, metadata elements) is parsed one way:
+ * no network, nothing printed, the error left in xmlGetLastError(); @name
+ * labels it there. NULL if it is not well-formed.
+ */
+xmlDocPtr hbUtilXmlRead(const char *xml, const char *name);
+/* @node of @doc as text, unindented: what libvirt's metadata calls take. */
+char *hbUtilXmlDump(xmlDocPtr doc, xmlNodePtr node);
+
 /* The seed's error codes; D-Bus carries them as named errors. */
 #define HB_ERROR (hbErrorQuark())
 GQuark hbErrorQuark(void);

@@ -1,17 +1,12 @@
 /*
- * Worker threads and their libvirt connections. A call stuck on a hung
- * agent holds only its own connection, so no other domain waits on it.
+ * Worker threads, their lanes and their libvirt connections. A call stuck
+ * on a hung agent holds only its own connection, so no other domain waits
+ * on it. What a job does is hb-job.c's.
  */
 #include <config.h>
 
-#include <libxml/parser.h>
-#include <libxml/xpath.h>
-#include <libxml/xpathInternals.h>
-
 #include "hb-conn.h"
 #include "hb-worker.h"
-
-#define HB_AGENT_CHANNEL "org.qemu.guest_agent.0"
 
 typedef struct {
     GThreadPool *pool;
@@ -27,7 +22,6 @@ struct _HbWorker {
     GMainContext *context;   /* where results are delivered */
     GCancellable *stopping;  /* cancelled when the worker stops */
     HbProbeFunc probe;
-    gpointer probe_data;
     HbJobDoneFunc done;
     gpointer done_data;
 };
@@ -36,425 +30,6 @@ typedef struct {
     HbWorker *worker;
     HbJob *job;
 } HbJobDelivery;
-
-struct _HbTicket {
-    gint ref;
-    gint open;
-};
-
-
-HbTicket *
-hbTicketNew(void)
-{
-    HbTicket *ticket = g_new0(HbTicket, 1);
-
-    g_atomic_ref_count_init(&ticket->ref);
-    ticket->open = 1;
-    return ticket;
-}
-
-
-HbTicket *
-hbTicketRef(HbTicket *ticket)
-{
-    g_atomic_ref_count_inc(&ticket->ref);
-    return ticket;
-}
-
-
-void
-hbTicketUnref(HbTicket *ticket)
-{
-    if (ticket && g_atomic_ref_count_dec(&ticket->ref))
-        g_free(ticket);
-}
-
-
-void
-hbTicketClose(HbTicket *ticket)
-{
-    g_atomic_int_set(&ticket->open, 0);
-}
-
-
-gboolean
-hbTicketIsOpen(HbTicket *ticket)
-{
-    return !ticket || g_atomic_int_get(&ticket->open);
-}
-
-
-void
-hbDomainInfoFree(HbDomainInfo *info)
-{
-    if (!info)
-        return;
-    g_free(info->uuid);
-    g_free(info->name);
-    g_free(info->metadata);
-    g_free(info->error);
-    g_free(info);
-}
-
-
-HbJob *
-hbJobNew(HbJobKind kind, const char *uuid)
-{
-    HbJob *job = g_new0(HbJob, 1);
-
-    job->kind = kind;
-    job->uuid = g_strdup(uuid);
-    job->infos = g_ptr_array_new_with_free_func((GDestroyNotify) hbDomainInfoFree);
-    job->changes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    return job;
-}
-
-
-void
-hbJobFree(HbJob *job)
-{
-    if (!job)
-        return;
-    g_free(job->uuid);
-    g_free(job->detail);
-    g_ptr_array_unref(job->infos);
-    g_free(job->path);
-    g_strfreev(job->args);
-    g_hash_table_unref(job->changes);
-    g_clear_error(&job->error);
-    hbGuestInfoClear(&job->info);
-    hbExecStatusClear(&job->exec);
-    g_free(job->metadata);
-    hbTicketUnref(job->ticket);
-    g_free(job);
-}
-
-
-/* Fill in what @info needs of the domain XML: agent channel and metadata. */
-int
-hbDomainXmlInspect(const char *xml, HbDomainInfo *info, GError **error)
-{
-    g_autoptr(xmlDoc) doc = xmlReadMemory(xml, strlen(xml), "domain.xml", NULL,
-                                          XML_PARSE_NONET | XML_PARSE_NOERROR |
-                                          XML_PARSE_NOWARNING);
-    xmlXPathContextPtr ctxt;
-    xmlXPathObjectPtr obj;
-
-    if (!doc) {
-        g_set_error(error, HB_ERROR, HB_ERROR_FAILED, "cannot parse the domain XML");
-        return -1;
-    }
-    ctxt = xmlXPathNewContext(doc);
-    xmlXPathRegisterNs(ctxt, BAD_CAST "hb", BAD_CAST HB_METADATA_URI);
-
-    obj = xmlXPathEval(BAD_CAST "/domain/devices/channel/target[@type='virtio' and "
-                       "@name='" HB_AGENT_CHANNEL "']", ctxt);
-    info->has_agent = obj && obj->nodesetval && obj->nodesetval->nodeNr > 0;
-    info->agent_connected = FALSE;
-    if (info->has_agent) {
-        g_autofree char *state = (char *) xmlGetProp(obj->nodesetval->nodeTab[0],
-                                                     BAD_CAST "state");
-        info->agent_connected = g_strcmp0(state, "connected") == 0;
-    }
-    xmlXPathFreeObject(obj);
-
-    /* libvirt's default is destroy; only preserve leaves the crash to us. */
-    obj = xmlXPathEval(BAD_CAST "string(/domain/on_crash)", ctxt);
-    info->crash_handled = !(obj && obj->stringval &&
-                            xmlStrEqual(obj->stringval, BAD_CAST "preserve"));
-    xmlXPathFreeObject(obj);
-
-    /* QEMU runs with -no-reboot: a reset stops the domain like a shutdown. */
-    obj = xmlXPathEval(BAD_CAST "string(/domain/on_reboot)", ctxt);
-    info->reset_stops = obj && obj->stringval &&
-        xmlStrEqual(obj->stringval, BAD_CAST "destroy");
-    xmlXPathFreeObject(obj);
-
-    obj = xmlXPathEval(BAD_CAST "/domain/devices/controller[@type='virtio-serial']", ctxt);
-    info->has_serial_controller = obj && obj->nodesetval && obj->nodesetval->nodeNr > 0;
-    xmlXPathFreeObject(obj);
-
-    info->metadata = NULL;
-    obj = xmlXPathEval(BAD_CAST "/domain/metadata/hb:" HB_METADATA_ELEMENT, ctxt);
-    if (obj && obj->nodesetval && obj->nodesetval->nodeNr > 0) {
-        xmlBufferPtr buf = xmlBufferCreate();
-        xmlNodeDump(buf, doc, obj->nodesetval->nodeTab[0], 0, 0);
-        info->metadata = g_strdup((const char *) xmlBufferContent(buf));
-        xmlBufferFree(buf);
-    }
-    xmlXPathFreeObject(obj);
-    xmlXPathFreeContext(ctxt);
-    return 0;
-}
-
-
-static HbDomainInfo *
-hbWorkerReadDomain(virDomainPtr dom)
-{
-    HbDomainInfo *info = g_new0(HbDomainInfo, 1);
-    char uuid[VIR_UUID_STRING_BUFLEN];
-    g_autofree char *xml = NULL;
-    g_autoptr(GError) err = NULL;
-
-    virDomainGetUUIDString(dom, uuid);
-    info->uuid = g_strdup(uuid);
-    info->name = hbUtilSanitize(virDomainGetName(dom), -1, 0);
-    info->persistent = virDomainIsPersistent(dom) == 1;
-    if (virDomainGetState(dom, &info->state, &info->reason, 0) < 0 ||
-        !(xml = virDomainGetXMLDesc(dom, 0))) {
-        info->error = g_strdup(hbUtilLastError());
-        return info;
-    }
-    /* A running domain gives its live XML, an inactive one its saved config. */
-    if (hbDomainXmlInspect(xml, info, &err) < 0)
-        info->error = g_strdup(err->message);
-    return info;
-}
-
-
-static void
-hbWorkerList(HbJob *job, virConnectPtr conn)
-{
-    virDomainPtr *doms = NULL;
-    int n = virConnectListAllDomains(conn, &doms, 0);
-
-    job->ok = n >= 0;
-    if (n < 0) {
-        job->detail = g_strdup(hbUtilLastError());
-        return;
-    }
-    for (int i = 0; i < n; i++) {
-        g_ptr_array_add(job->infos, hbWorkerReadDomain(doms[i]));
-        virDomainFree(doms[i]);
-    }
-    g_free(doms);
-}
-
-
-static void
-hbWorkerSync(HbJob *job, virConnectPtr conn)
-{
-    g_autoptr(virDomain) dom = virDomainLookupByUUIDString(conn, job->uuid);
-
-    if (!dom) {
-        virErrorPtr err = virGetLastError();
-        /* Gone is an answer; anything else is a failure to read. */
-        job->ok = err && err->code == VIR_ERR_NO_DOMAIN;
-        if (!job->ok)
-            job->detail = g_strdup(hbUtilLastError());
-        return;
-    }
-    job->ok = TRUE;
-    g_ptr_array_add(job->infos, hbWorkerReadDomain(dom));
-}
-
-
-/*
- * What a restart attempt does, chosen from the domain's state now rather
- * than when it was decided: the domain may have changed meanwhile.
- */
-typedef enum {
-    HB_RESTART_NONE,
-    HB_RESTART_RESET,
-    HB_RESTART_RESET_RESUME, /* a reset crashed domain stays paused */
-    HB_RESTART_DESTROY_START,
-    HB_RESTART_START,
-
-    HB_RESTART_LAST
-} HbRestartStep;
-
-static const char *hbRestartStepNames[HB_RESTART_LAST] = {
-    [HB_RESTART_NONE] = "none",
-    [HB_RESTART_RESET] = "reset",
-    [HB_RESTART_RESET_RESUME] = "reset+resume",
-    [HB_RESTART_DESTROY_START] = "destroy+start",
-    [HB_RESTART_START] = "start",
-};
-
-
-static HbRestartStep
-hbWorkerRestartStep(const HbJob *job, int state, int reason, char **why)
-{
-    gboolean restart = job->action == HB_ACTION_RESTART || job->reset_stops;
-
-    switch ((virDomainState) state) {
-    case VIR_DOMAIN_RUNNING:
-    case VIR_DOMAIN_BLOCKED:
-        return restart ? HB_RESTART_DESTROY_START : HB_RESTART_RESET;
-    case VIR_DOMAIN_PAUSED:
-        if (reason != VIR_DOMAIN_PAUSED_CRASHED) {
-            *why = g_strdup("the domain is paused");
-            return HB_RESTART_NONE;
-        }
-        G_GNUC_FALLTHROUGH;
-    case VIR_DOMAIN_CRASHED:
-        return restart ? HB_RESTART_DESTROY_START : HB_RESTART_RESET_RESUME;
-    case VIR_DOMAIN_SHUTOFF:
-        if (reason == VIR_DOMAIN_SHUTOFF_CRASHED || reason == VIR_DOMAIN_SHUTOFF_FAILED)
-            return HB_RESTART_START;
-        /* This episode's own destroy, with the start not made. */
-        if (job->start_if_off && reason == VIR_DOMAIN_SHUTOFF_DESTROYED)
-            return HB_RESTART_START;
-        *why = g_strdup("the domain was shut off on purpose");
-        return HB_RESTART_NONE;
-    case VIR_DOMAIN_NOSTATE:
-    case VIR_DOMAIN_SHUTDOWN:
-    case VIR_DOMAIN_PMSUSPENDED:
-    case VIR_DOMAIN_LAST:
-        break;
-    }
-    *why = g_strdup_printf("domain state %d", state);
-    return HB_RESTART_NONE;
-}
-
-
-/* Each call is made only while the episode is open; -1 with no error: dropped. */
-static int
-hbWorkerRestartCall(HbJob *job, virDomainPtr dom, int (*call)(virDomainPtr dom))
-{
-    if (!hbTicketIsOpen(job->ticket)) {
-        job->dropped = TRUE;
-        return -1;
-    }
-    if (!job->sent)
-        job->sent = g_get_monotonic_time();
-    if (call(dom) == 0)
-        return 0;
-    /* Another job held the domain's state lock all along: nothing done. */
-    job->not_made = virGetLastErrorCode() == VIR_ERR_OPERATION_TIMEOUT;
-    return -1;
-}
-
-
-static int hbWorkerReset(virDomainPtr dom) { return virDomainReset(dom, 0); }
-
-
-static int
-hbWorkerRestartDomain(HbJob *job, virDomainPtr dom, HbRestartStep step)
-{
-    switch (step) {
-    case HB_RESTART_NONE:
-        return 0;
-    case HB_RESTART_RESET:
-        return hbWorkerRestartCall(job, dom, hbWorkerReset);
-    case HB_RESTART_RESET_RESUME:
-        if (hbWorkerRestartCall(job, dom, hbWorkerReset) < 0)
-            return -1;
-        return virDomainResume(dom);
-    case HB_RESTART_DESTROY_START:
-        if (hbWorkerRestartCall(job, dom, virDomainDestroy) < 0) {
-            /* Stopped since its state was read: by the user, not us. */
-            job->stopped_by_other = !job->dropped &&
-                virGetLastErrorCode() == VIR_ERR_OPERATION_INVALID;
-            return -1;
-        }
-        /* Destroyed: the start belongs to the attempt, whatever happens meanwhile. */
-        return virDomainCreate(dom);
-    case HB_RESTART_START:
-        return hbWorkerRestartCall(job, dom, virDomainCreate);
-    case HB_RESTART_LAST:
-        break;
-    }
-    g_return_val_if_reached(-1);
-}
-
-
-static void
-hbWorkerRestart(HbJob *job, virConnectPtr conn)
-{
-    g_autoptr(virDomain) dom = NULL;
-    g_autofree char *why = NULL;
-    HbRestartStep step;
-    int state, reason;
-
-    if (!hbTicketIsOpen(job->ticket)) {
-        job->dropped = TRUE;
-        return;
-    }
-    if (!(dom = virDomainLookupByUUIDString(conn, job->uuid)) ||
-        virDomainGetState(dom, &state, &reason, 0) < 0) {
-        job->not_made = TRUE;
-        job->detail = g_strdup(hbUtilLastError());
-        return;
-    }
-    step = hbWorkerRestartStep(job, state, reason, &why);
-    /* Nothing done is no success: no boot follows it. */
-    job->ok = step != HB_RESTART_NONE && hbWorkerRestartDomain(job, dom, step) == 0;
-    if (job->dropped)
-        job->detail = g_strdup("the episode ended before the call");
-    else if (step == HB_RESTART_NONE)
-        job->detail = g_strdup_printf("none: %s", why);
-    else if (job->ok)
-        job->detail = g_strdup(hbRestartStepNames[step]);
-    else
-        job->detail = g_strdup_printf("%s: %s", hbRestartStepNames[step], hbUtilLastError());
-}
-
-
-/* A request of the guest OS interface; job->error says why it failed. */
-static void
-hbWorkerRequest(HbJob *job, virConnectPtr conn, GCancellable *cancellable)
-{
-    g_autoptr(virDomain) dom = virDomainLookupByUUIDString(conn, job->uuid);
-    int ret = -1;
-
-    if (!dom) {
-        hbUtilSetLibvirtError(&job->error, "domain");
-        return;
-    }
-    switch (job->kind) {
-    case HB_JOB_GUEST_INFO:
-        ret = hbGuestReadInfo(dom, &job->info, &job->error);
-        break;
-    case HB_JOB_SHUTDOWN:
-        ret = hbGuestShutdown(dom, &job->error);
-        break;
-    case HB_JOB_EXEC:
-        ret = hbGuestExec(dom, job->path, (const char *const *) job->args,
-                          job->exec_timeout, cancellable, &job->exec, &job->error);
-        break;
-    case HB_JOB_TIME_SYNC:
-        ret = hbGuestSyncTime(dom, &job->error);
-        break;
-    case HB_JOB_INSTALL_AGENT:
-        ret = hbGuestInstallAgent(dom, &job->already, &job->next_boot, &job->error);
-        break;
-    case HB_JOB_METADATA:
-        ret = hbGuestEditMetadata(dom, job->flags, job->changes, &job->defaults,
-                                  &job->metadata, &job->error);
-        break;
-    case HB_JOB_PING:
-    case HB_JOB_RESTART:
-    case HB_JOB_SYNC:
-    case HB_JOB_LIST:
-    case HB_JOB_LAST:
-        g_assert_not_reached();
-    }
-    job->ok = ret == 0;
-}
-
-
-/* May the job run again after its connection died under it? */
-static gboolean
-hbWorkerRepeatable(HbJobKind kind)
-{
-    switch (kind) {
-    case HB_JOB_PING:      /* it would only be late; no verdict is fine */
-    case HB_JOB_SHUTDOWN:  /* never twice */
-    case HB_JOB_EXEC:
-        return FALSE;
-    case HB_JOB_RESTART:
-    case HB_JOB_SYNC:
-    case HB_JOB_LIST:
-    case HB_JOB_GUEST_INFO:
-    case HB_JOB_TIME_SYNC:
-    case HB_JOB_INSTALL_AGENT:
-    case HB_JOB_METADATA:
-    case HB_JOB_LAST:
-        break;
-    }
-    return TRUE;
-}
 
 
 HbLane
@@ -526,53 +101,6 @@ hbWorkerTakeConn(HbWorker *worker)
 
 
 static void
-hbWorkerClearResult(HbJob *job)
-{
-    job->ok = FALSE;
-    job->not_made = FALSE;
-    job->probe = HB_PROBE_VOID;
-    g_clear_pointer(&job->detail, g_free);
-    g_ptr_array_set_size(job->infos, 0);
-    g_clear_error(&job->error);
-    hbGuestInfoClear(&job->info);
-    hbExecStatusClear(&job->exec);
-    g_clear_pointer(&job->metadata, g_free);
-}
-
-
-static void
-hbWorkerExecute(HbWorker *worker, HbJob *job, virConnectPtr conn)
-{
-    switch (job->kind) {
-    case HB_JOB_PING:
-        job->sent = g_get_monotonic_time();
-        job->probe = worker->probe(conn, job->uuid, job->timeout, &job->detail,
-                                   worker->probe_data);
-        break;
-    case HB_JOB_RESTART:
-        hbWorkerRestart(job, conn);
-        break;
-    case HB_JOB_SYNC:
-        hbWorkerSync(job, conn);
-        break;
-    case HB_JOB_LIST:
-        hbWorkerList(job, conn);
-        break;
-    case HB_JOB_GUEST_INFO:
-    case HB_JOB_SHUTDOWN:
-    case HB_JOB_EXEC:
-    case HB_JOB_TIME_SYNC:
-    case HB_JOB_INSTALL_AGENT:
-    case HB_JOB_METADATA:
-        hbWorkerRequest(job, conn, worker->stopping);
-        break;
-    case HB_JOB_LAST:
-        g_assert_not_reached();
-    }
-}
-
-
-static void
 hbWorkerRun(gpointer data, gpointer user_data)
 {
     HbJob *job = data;
@@ -588,7 +116,7 @@ hbWorkerRun(gpointer data, gpointer user_data)
         virConnectPtr conn = hbWorkerTakeConn(worker);
         gboolean alive;
 
-        hbWorkerClearResult(job);
+        hbJobClearResult(job);
         if (!conn) {
             job->detail = g_strdup_printf("cannot connect to %s: %s",
                                           worker->uri, hbUtilLastError());
@@ -596,14 +124,14 @@ hbWorkerRun(gpointer data, gpointer user_data)
             g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED, "%s", job->detail);
             break;
         }
-        hbWorkerExecute(worker, job, conn);
+        hbJobRun(job, conn, worker->probe, worker->stopping);
         alive = virConnectIsAlive(conn) == 1;
         if (alive)
             g_async_queue_push(worker->idle_conns, conn);
         else
             virConnectClose(conn);
         /* A restart whose call was made may have acted: never twice. */
-        if (alive || job->ok || !hbWorkerRepeatable(job->kind) ||
+        if (alive || job->ok || !hbJobRepeatable(job->kind) ||
             (job->kind == HB_JOB_RESTART && job->sent))
             break;
     }
@@ -624,7 +152,7 @@ hbWorkerCloseConn(gpointer conn)
 
 HbWorker *
 hbWorkerNew(const char *uri, const HbWorkerLimits *limits, HbProbeFunc probe,
-            gpointer probe_data, HbJobDoneFunc done, gpointer done_data)
+            HbJobDoneFunc done, gpointer done_data)
 {
     HbWorker *worker = g_new0(HbWorker, 1);
 
@@ -633,7 +161,6 @@ hbWorkerNew(const char *uri, const HbWorkerLimits *limits, HbProbeFunc probe,
     worker->context = g_main_context_ref_thread_default();
     worker->stopping = g_cancellable_new();
     worker->probe = probe;
-    worker->probe_data = probe_data;
     worker->done = done;
     worker->done_data = done_data;
     for (int i = 0; i < HB_LANE_LAST; i++) {

@@ -12,7 +12,7 @@
 
 #include "hb-config.h"
 #include "hb-dbus.h"
-#include "hb-guest.h"
+#include "hb-domxml.h"
 #include "hb-util.h"
 
 typedef enum {
@@ -795,7 +795,7 @@ hbCliConfig(const char *key)
     /* Like virsh: neither flag means the domain's current state. */
     flags = (opts.live ? VIR_DOMAIN_AFFECT_LIVE : 0) | (opts.config ? VIR_DOMAIN_AFFECT_CONFIG : 0);
     hbConfigInitDefaults(&defaults);
-    if (hbGuestEditMetadata(dom, flags, changes, &defaults, &result, &err) < 0)
+    if (hbDomainXmlEditMetadata(dom, flags, changes, &defaults, &result, &err) < 0)
         return hbCliFail(hbCliExitFor(err), "%s", err->message);
     if (result) {
         g_autofree char *text = hbUtilEscape(result);

@@ -145,7 +145,7 @@ main(int argc, char **argv)
         g_clear_error(&err);
     }
     daemon.loop = g_main_loop_new(NULL, FALSE);
-    daemon.monitor = hbMonitorNew(&conf, hbProbeAgentPing, NULL);
+    daemon.monitor = hbMonitorNew(&conf, hbAgentPing);
     if (!(dbus = hbDBusNew(bus, daemon.monitor, conf.uri, &err))) {
         g_printerr("virt-heartbeatd: cannot export the D-Bus API: %s\n", err->message);
         daemon.status = EXIT_FAILURE;

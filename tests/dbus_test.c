@@ -130,7 +130,7 @@ setup(void **state)
     conf.state_dir = g_strdup("");
     fakeProbeReset();
     d->conn = virConnectOpen(TEST_URI);
-    d->monitor = hbMonitorNew(&conf, fakeProbePing, NULL);
+    d->monitor = hbMonitorNew(&conf, fakeProbePing);
     d->dbus = hbDBusNew(bus, d->monitor, conf.uri, &err);
     assert_non_null(d->dbus);
     d->owner = g_bus_own_name_on_connection(bus, HB_DBUS_NAME,

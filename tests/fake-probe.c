@@ -45,8 +45,7 @@ fakeProbePings(const char *uuid)
 
 
 HbProbeResult
-fakeProbePing(virConnectPtr conn, const char *uuid, guint timeout, char **detail,
-              gpointer data)
+fakeProbePing(virConnectPtr conn, const char *uuid, guint timeout, char **detail)
 {
     g_autoptr(virDomain) dom = virDomainLookupByUUIDString(conn, uuid);
     FakeAgent agent;

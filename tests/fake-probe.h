@@ -16,4 +16,4 @@ void fakeProbeReset(void);
 void fakeProbeSet(const char *uuid, FakeAgent agent);
 guint fakeProbePings(const char *uuid);
 HbProbeResult fakeProbePing(virConnectPtr conn, const char *uuid, guint timeout,
-                            char **detail, gpointer data);
+                            char **detail);

@@ -19,7 +19,7 @@
 #include <libvirt-glib/libvirt-glib.h>
 
 #include "fake-probe.h"
-#include "hb-guest.h"
+#include "hb-domxml.h"
 #include "test-util.h"
 
 /* Scaled down: a 2 s block, a ping every 0.5 s, attempts a second apart. */
@@ -136,7 +136,7 @@ fixtureStartWith(gboolean monitor_all, const char *state_dir, guint request_work
     f->conn = virConnectOpen(TEST_URI);
     assert_non_null(f->conn);
     f->notices = g_ptr_array_new_with_free_func(g_free);
-    f->monitor = hbMonitorNew(&conf, fakeProbePing, NULL);
+    f->monitor = hbMonitorNew(&conf, fakeProbePing);
     hbMonitorSetObserver(f->monitor, &recorder, f);
     hbMonitorStart(f->monitor);
     assert_true(testWaitFor(condConnected, f, 10));
@@ -478,7 +478,7 @@ test_state_survives_restart(void **state)
     conf.uri = g_strdup(TEST_URI);
     g_free(conf.state_dir);
     conf.state_dir = g_strdup(dir);
-    f->monitor = hbMonitorNew(&conf, fakeProbePing, NULL);
+    f->monitor = hbMonitorNew(&conf, fakeProbePing);
     hbDaemonConfClear(&conf);
     hbMonitorSetObserver(f->monitor, &recorder, f);
     hbMonitorStart(f->monitor);
@@ -526,7 +526,7 @@ test_restart_dropped_after_episode(void **state)
     g_autofree char *uuid = testDomainUUID(dom);
     g_autoptr(GPtrArray) done = g_ptr_array_new_with_free_func((GDestroyNotify) hbJobFree);
     HbWorkerLimits limits = { .threads = { 1, 1, 1, 1, 1 } };
-    HbWorker *worker = hbWorkerNew(TEST_URI, &limits, fakeProbePing, NULL, recordJob, done);
+    HbWorker *worker = hbWorkerNew(TEST_URI, &limits, fakeProbePing, recordJob, done);
     HbJob *job = hbJobNew(HB_JOB_RESTART, uuid);
     HbJob *result;
     int state_before, state_after, reason;
@@ -627,7 +627,7 @@ restartMonitor(Fixture *f, const char *dir)
     conf.defaults.boot_grace = 0;
     conf.defaults.failure_interval = 1;
     conf.defaults.failure_attempts = 2;
-    f->monitor = hbMonitorNew(&conf, fakeProbePing, NULL);
+    f->monitor = hbMonitorNew(&conf, fakeProbePing);
     hbDaemonConfClear(&conf);
     hbMonitorSetObserver(f->monitor, &recorder, f);
     hbMonitorStart(f->monitor);
@@ -959,8 +959,8 @@ test_metadata_edit_both_or_neither(void **state)
     /* The running copy differs: time=10 suits it, not the saved rate=150. */
     setMetadata(f, "hb-both", "<heartbeat time='60'/>");
     g_hash_table_insert(changes, g_strdup("time"), g_strdup("10"));
-    assert_int_equal(hbGuestEditMetadata(dom, VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG,
-                                         changes, &defaults, &result, &err), -1);
+    assert_int_equal(hbDomainXmlEditMetadata(dom, VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG,
+                                             changes, &defaults, &result, &err), -1);
     assert_non_null(strstr(err->message, "saved definition"));
     assert_null(result);
     live = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, HB_METADATA_URI,
@@ -971,8 +971,8 @@ test_metadata_edit_both_or_neither(void **state)
     g_clear_error(&err);
     g_clear_pointer(&live, g_free);
     g_hash_table_replace(changes, g_strdup("time"), g_strdup("30"));
-    assert_int_equal(hbGuestEditMetadata(dom, VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG,
-                                         changes, &defaults, &result, &err), 0);
+    assert_int_equal(hbDomainXmlEditMetadata(dom, VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG,
+                                             changes, &defaults, &result, &err), 0);
     live = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, HB_METADATA_URI,
                                 VIR_DOMAIN_AFFECT_LIVE);
     assert_non_null(strstr(live, "time=\"30\""));
@@ -998,8 +998,8 @@ lockedEditThread(gpointer data)
 
     hbConfigInitDefaults(&defaults);
     g_hash_table_insert(changes, (char *) "time", (char *) "30");
-    e->ret = hbGuestEditMetadata(e->dom, VIR_DOMAIN_AFFECT_LIVE, changes, &defaults,
-                                 &result, &err);
+    e->ret = hbDomainXmlEditMetadata(e->dom, VIR_DOMAIN_AFFECT_LIVE, changes, &defaults,
+                                     &result, &err);
     g_atomic_int_set(&e->done, 1);
     return NULL;
 }

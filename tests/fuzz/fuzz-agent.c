@@ -5,7 +5,7 @@
  * the runs fast; any other input goes to all four parsers.
  */
 #include "fuzz-common.h"
-#include "hb-guest.h"
+#include "hb-agent.h"
 
 #include <string.h>
 
@@ -34,12 +34,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (!pick || pick == 'I') {
         g_autoptr(GError) err = NULL;
-        if (hbGuestParseInfo(reply, &info, &err) < 0)
+        if (hbAgentParseInfo(reply, &info, &err) < 0)
             fuzzCheckError(err);
     }
     if (!pick || pick == 'O') {
         g_autoptr(GError) err = NULL;
-        if (hbGuestParseOsInfo(reply, &info, &err) < 0)
+        if (hbAgentParseOsInfo(reply, &info, &err) < 0)
             fuzzCheckError(err);
     }
     fuzzCheckString(info.version);
@@ -47,14 +47,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     hbGuestInfoClear(&info);
     if (!pick || pick == 'P') {
         g_autoptr(GError) err = NULL;
-        if (hbGuestParseExecPid(reply, &pid, &err) < 0)
+        if (hbAgentParseExecPid(reply, &pid, &err) < 0)
             fuzzCheckError(err);
         else
             FUZZ_ASSERT(pid > 0);
     }
     if (!pick || pick == 'S') {
         g_autoptr(GError) err = NULL;
-        if (hbGuestParseExecStatus(reply, &status, &err) < 0) {
+        if (hbAgentParseExecStatus(reply, &status, &err) < 0) {
             fuzzCheckError(err);
         } else if (status.exited) {
             FUZZ_ASSERT(g_bytes_get_size(status.out) <= HB_EXEC_OUTPUT_MAX);

@@ -3,7 +3,7 @@
  * metadata element found in it, as the daemon reads both.
  */
 #include "fuzz-common.h"
-#include "hb-worker.h"
+#include "hb-domxml.h"
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)

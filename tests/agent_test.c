@@ -1,5 +1,5 @@
 /*
- * The guest OS interface: agent replies (captured from the real qemu-ga of
+ * The guest agent: its replies (captured from the real qemu-ga of
  * the end-to-end guest) parsed, and the guest-exec command built.
  */
 #include <config.h>
@@ -10,8 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "hb-guest.h"
-#include "hb-probe.h"
+#include "hb-agent.h"
 
 
 static char *
@@ -33,26 +32,26 @@ test_guest_info(void **state)
     g_autoptr(GError) err = NULL;
     HbGuestInfo gi = { 0 };
 
-    assert_int_equal(hbGuestParseInfo(info, &gi, &err), 0);
+    assert_int_equal(hbAgentParseInfo(info, &gi, &err), 0);
     assert_string_equal(gi.version, "7.2.22");
     assert_true(gi.can_shutdown);
-    assert_int_equal(hbGuestParseOsInfo(os, &gi, &err), 0);
+    assert_int_equal(hbAgentParseOsInfo(os, &gi, &err), 0);
     assert_string_equal(gi.os_name, "virt-heartbeat test guest (busybox)");
 
     /* guest-shutdown disabled (qemu-ga --block-rpcs): it cannot shut down. */
-    assert_int_equal(hbGuestParseInfo(
+    assert_int_equal(hbAgentParseInfo(
         "{\"return\":{\"version\":\"8.0\",\"supported_commands\":"
         "[{\"enabled\":false,\"name\":\"guest-shutdown\"}]}}", &gi, &err), 0);
     assert_false(gi.can_shutdown);
     /* No os-release in the guest: the kernel release stands in. */
-    assert_int_equal(hbGuestParseOsInfo(
+    assert_int_equal(hbAgentParseOsInfo(
         "{\"return\":{\"kernel-release\":\"6.1.0\"}}", &gi, &err), 0);
     assert_string_equal(gi.os_name, "6.1.0");
 
-    assert_int_equal(hbGuestParseInfo("{\"error\":{\"class\":\"x\"}}", &gi, &err), -1);
+    assert_int_equal(hbAgentParseInfo("{\"error\":{\"class\":\"x\"}}", &gi, &err), -1);
     assert_int_equal(err->code, HB_ERROR_FAILED);
     g_clear_error(&err);
-    assert_int_equal(hbGuestParseOsInfo("not json", &gi, &err), -1);
+    assert_int_equal(hbAgentParseOsInfo("not json", &gi, &err), -1);
     hbGuestInfoClear(&gi);
 }
 
@@ -66,7 +65,7 @@ test_exec_status(void **state)
     gint64 pid;
     gsize len;
 
-    assert_int_equal(hbGuestParseExecStatus(done, &st, &err), 0);
+    assert_int_equal(hbAgentParseExecStatus(done, &st, &err), 0);
     assert_true(st.exited);
     assert_int_equal(st.exit_code, 3);
     assert_string_equal(g_bytes_get_data(st.out, &len), "out\n");
@@ -74,19 +73,19 @@ test_exec_status(void **state)
     assert_int_equal(g_bytes_get_size(st.err), 4);
     assert_false(st.truncated);
 
-    assert_int_equal(hbGuestParseExecStatus("{\"return\":{\"exited\":false}}", &st, &err), 0);
+    assert_int_equal(hbAgentParseExecStatus("{\"return\":{\"exited\":false}}", &st, &err), 0);
     assert_false(st.exited);
-    assert_int_equal(hbGuestParseExecStatus(
+    assert_int_equal(hbAgentParseExecStatus(
         "{\"return\":{\"exited\":true,\"signal\":9}}", &st, &err), 0);
     assert_int_equal(st.exit_code, 137);
     assert_int_equal(g_bytes_get_size(st.out), 0);
-    assert_int_equal(hbGuestParseExecStatus(
+    assert_int_equal(hbAgentParseExecStatus(
         "{\"return\":{\"exited\":true,\"exitcode\":0,\"out-truncated\":true}}", &st, &err), 0);
     assert_true(st.truncated);
 
-    assert_int_equal(hbGuestParseExecPid("{\"return\":{\"pid\":112}}", &pid, &err), 0);
+    assert_int_equal(hbAgentParseExecPid("{\"return\":{\"pid\":112}}", &pid, &err), 0);
     assert_int_equal(pid, 112);
-    assert_int_equal(hbGuestParseExecPid("{\"return\":{}}", &pid, &err), -1);
+    assert_int_equal(hbAgentParseExecPid("{\"return\":{}}", &pid, &err), -1);
     hbExecStatusClear(&st);
 }
 
@@ -103,7 +102,7 @@ test_exec_output_bounded(void **state)
     memset(big, 'x', HB_EXEC_OUTPUT_MAX + 10);
     b64 = g_base64_encode((guchar *) big, HB_EXEC_OUTPUT_MAX + 10);
     reply = g_strdup_printf("{\"return\":{\"exited\":true,\"exitcode\":0,\"out-data\":\"%s\"}}", b64);
-    assert_int_equal(hbGuestParseExecStatus(reply, &st, &err), 0);
+    assert_int_equal(hbAgentParseExecStatus(reply, &st, &err), 0);
     assert_int_equal(g_bytes_get_size(st.out), HB_EXEC_OUTPUT_MAX);
     assert_true(st.truncated);
     hbExecStatusClear(&st);
@@ -114,7 +113,7 @@ static void
 test_exec_command(void **state)
 {
     const char *args[] = { "-c", "echo \"quoted\" \\ back", NULL };
-    g_autofree char *cmd = hbGuestExecCommand("/bin/sh", args);
+    g_autofree char *cmd = hbAgentExecCommand("/bin/sh", args);
 
     assert_string_equal(cmd,
         "{\"execute\":\"guest-exec\",\"arguments\":{\"path\":\"/bin/sh\",\"arg\":"
@@ -136,77 +135,6 @@ assertClean(const char *text, gsize max)
     assert_non_null(text);
     assert_true(g_utf8_validate(text, -1, NULL));
     assert_true(strlen(text) <= max);
-}
-
-
-static void
-test_sanitize(void **state)
-{
-    g_autofree char *a = hbUtilSanitize("ok \xed\xb0\x80 \xff end", -1, 0);
-    g_autofree char *b = hbUtilSanitize("a\0b", 3, 0);
-    g_autofree char *c = hbUtilSanitize("0123456789", -1, 8);
-    g_autofree char *d = hbUtilSanitize("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", -1, 6);
-    g_autofree char *e = hbUtilSanitize(NULL, -1, 8);
-    g_autofree char *f = hbUtilSanitize("short", -1, 8);
-
-    /* Each bad byte becomes U+FFFD; a NUL within the length too. */
-    assert_string_equal(a, "ok \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd \xef\xbf\xbd end");
-    assert_string_equal(b, "a\xef\xbf\xbd" "b");
-    /* Cut to the limit with the marker, never inside a character. */
-    assert_string_equal(c, "01234...");
-    assert_string_equal(d, "\xc3\xa9...");
-    assert_string_equal(e, "");
-    assert_string_equal(f, "short");
-}
-
-
-static void
-test_escape(void **state)
-{
-    struct { const char *in, *out; } cases[] = {
-        { "plain name-1.0 (x86_64)", "plain name-1.0 (x86_64)" },
-        { "red\x1b[31m", "red\\x1b[31m" },
-        { "cr\rtab\tnl\ndel\x7f", "cr\\x0dtab\\x09nl\\x0adel\\x7f" },
-        { "c1 csi \xc2\x9b" "31m", "c1 csi \\u009b31m" },
-        { "bidi \xe2\x80\xae" "evil", "bidi \\u202eevil" },
-        { "bad \xff\xed\xb0\x80", "bad \\xff\\xed\\xb0\\x80" },
-        { "back\\slash", "back\\\\slash" },
-        { "caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x98\x80" },
-        { "tag \xf3\xa0\x80\x81", "tag \\U000e0001" },
-    };
-
-    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
-        g_autofree char *got = hbUtilEscape(cases[i].in);
-        assert_string_equal(got, cases[i].out);
-    }
-}
-
-
-/*
- * libvirt's error messages quote what they were given: sanitized and
- * bounded. libxml2 quotes bad XML, bytes that are not UTF-8 and all.
- */
-static void
-test_libvirt_error_sanitized(void **state)
-{
-    g_autoptr(virConnect) conn = virConnectOpen("test:///default");
-    g_autofree char *huge = g_strnfill(100000, 'n');
-    g_autofree char *xml = g_strdup_printf("<domain type='test'><name>\xed\xb0\x80\xff%s</name>"
-                                           "</domain>", huge);
-    g_autoptr(GError) err = NULL;
-    const char *last;
-
-    assert_non_null(conn);
-    assert_null(virDomainDefineXML(conn, xml));
-    assert_false(g_utf8_validate(virGetLastErrorMessage(), -1, NULL));
-    assert_true(strlen(virGetLastErrorMessage()) > HB_UTIL_ERROR_MAX);
-    last = hbUtilLastError();
-    assertClean(last, HB_UTIL_ERROR_MAX);
-    assert_non_null(strstr(last, "\xef\xbf\xbd"));
-    assert_true(g_str_has_suffix(last, "..."));
-    hbUtilSetLibvirtError(&err, "cannot define");
-    assert_true(g_str_has_prefix(err->message, "cannot define: "));
-    assertClean(err->message + strlen("cannot define: "), HB_UTIL_ERROR_MAX);
 }
 
 
@@ -233,9 +161,9 @@ test_guest_strings_hostile(void **state)
         g_autofree char *info = replyWith("version", strings[i].json);
         g_autofree char *os = replyWith("pretty-name", strings[i].json);
 
-        assert_int_equal(hbGuestParseInfo(info, &gi, &err), 0);
+        assert_int_equal(hbAgentParseInfo(info, &gi, &err), 0);
         assertClean(gi.version, HB_UTIL_TEXT_MAX);
-        assert_int_equal(hbGuestParseOsInfo(os, &gi, &err), 0);
+        assert_int_equal(hbAgentParseOsInfo(os, &gi, &err), 0);
         assertClean(gi.os_name, HB_UTIL_TEXT_MAX);
         assert_non_null(gi.os_name[0] ? gi.os_name : NULL);
         if (strings[i].want) {
@@ -277,18 +205,18 @@ test_guest_types_hostile(void **state)
     HbGuestInfo gi = { 0 };
 
     for (size_t i = 0; i < G_N_ELEMENTS(info); i++) {
-        assert_int_equal(hbGuestParseInfo(info[i], &gi, &err), -1);
+        assert_int_equal(hbAgentParseInfo(info[i], &gi, &err), -1);
         assert_int_equal(err->code, HB_ERROR_FAILED);
         assertClean(err->message, HB_UTIL_ERROR_MAX);
         g_clear_error(&err);
     }
     for (size_t i = 0; i < G_N_ELEMENTS(os); i++) {
-        assert_int_equal(hbGuestParseOsInfo(os[i], &gi, &err), -1);
+        assert_int_equal(hbAgentParseOsInfo(os[i], &gi, &err), -1);
         assert_non_null(strstr(err->message, "is not a string"));
         g_clear_error(&err);
     }
     /* null is as good as absent */
-    assert_int_equal(hbGuestParseInfo("{\"return\":{\"version\":null,"
+    assert_int_equal(hbAgentParseInfo("{\"return\":{\"version\":null,"
                                       "\"supported_commands\":null}}", &gi, &err), 0);
     assert_string_equal(gi.version, "");
     assert_false(gi.can_shutdown);
@@ -305,7 +233,7 @@ test_guest_reply_quoted(void **state)
     g_autoptr(GError) err = NULL;
     HbGuestInfo gi = { 0 };
 
-    assert_int_equal(hbGuestParseInfo(reply, &gi, &err), -1);
+    assert_int_equal(hbAgentParseInfo(reply, &gi, &err), -1);
     assertClean(err->message, 300);
     assert_true(g_str_has_prefix(err->message,
                                  "unexpected guest agent reply: garbage \xef\xbf\xbd"));
@@ -334,19 +262,19 @@ test_guest_reply_shape_bounded(void **state)
     for (guint i = 0; i < 500000; i++)
         g_string_append_c(deep, ']');
     g_string_append(deep, "}}");
-    assert_int_equal(hbGuestParseInfo(deep->str, &gi, &err), -1);
+    assert_int_equal(hbAgentParseInfo(deep->str, &gi, &err), -1);
     assert_non_null(strstr(err->message, "deeper"));
     g_clear_error(&err);
 
     for (guint i = 0; i < 200000; i++)
         g_string_append_printf(wide, "%s{\"name\":\"c%u\",\"enabled\":true}", i ? "," : "", i);
     g_string_append(wide, "]}}");
-    assert_int_equal(hbGuestParseInfo(wide->str, &gi, &err), -1);
+    assert_int_equal(hbAgentParseInfo(wide->str, &gi, &err), -1);
     assert_non_null(strstr(err->message, "values"));
     g_clear_error(&err);
 
     /* Brackets, commas and escaped quotes inside a string count for nothing. */
-    assert_int_equal(hbGuestParseInfo(text, &gi, &err), 0);
+    assert_int_equal(hbAgentParseInfo(text, &gi, &err), 0);
     assert_int_equal(strlen(gi.version), HB_UTIL_TEXT_MAX);
     hbGuestInfoClear(&gi);
 }
@@ -402,23 +330,23 @@ test_exec_numbers_hostile(void **state)
     for (size_t i = 0; i < G_N_ELEMENTS(good); i++) {
         g_autofree char *reply = g_strdup_printf("{\"return\":{\"exited\":true,%s}}",
                                                  good[i].ret);
-        assert_int_equal(hbGuestParseExecStatus(reply, &st, &err), 0);
+        assert_int_equal(hbAgentParseExecStatus(reply, &st, &err), 0);
         assert_int_equal(st.exit_code, good[i].code);
     }
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
         g_autofree char *reply = g_strdup_printf("{\"return\":{\"exited\":true,%s}}", bad[i]);
-        assert_int_equal(hbGuestParseExecStatus(reply, &st, &err), -1);
+        assert_int_equal(hbAgentParseExecStatus(reply, &st, &err), -1);
         assert_int_equal(err->code, HB_ERROR_FAILED);
         assert_false(st.exited);
         g_clear_error(&err);
     }
-    assert_int_equal(hbGuestParseExecStatus("{\"return\":{\"exited\":\"true\"}}", &st, &err), -1);
+    assert_int_equal(hbAgentParseExecStatus("{\"return\":{\"exited\":\"true\"}}", &st, &err), -1);
     g_clear_error(&err);
 
-    assert_int_equal(hbGuestParseExecPid("{\"return\":{\"pid\":4294967295}}", &pid, &err), 0);
+    assert_int_equal(hbAgentParseExecPid("{\"return\":{\"pid\":4294967295}}", &pid, &err), 0);
     assert_int_equal(pid, 4294967295LL);
     for (size_t i = 0; i < G_N_ELEMENTS(pids); i++) {
-        assert_int_equal(hbGuestParseExecPid(pids[i], &pid, &err), -1);
+        assert_int_equal(hbAgentParseExecPid(pids[i], &pid, &err), -1);
         g_clear_error(&err);
     }
     hbExecStatusClear(&st);
@@ -436,7 +364,7 @@ test_exec_output_hostile(void **state)
     g_autoptr(GError) err = NULL;
     HbExecStatus st = { 0 };
 
-    assert_int_equal(hbGuestParseExecStatus(reply, &st, &err), 0);
+    assert_int_equal(hbAgentParseExecStatus(reply, &st, &err), 0);
     assert_int_equal(g_bytes_get_size(st.out), HB_EXEC_OUTPUT_MAX);
     assert_true(st.truncated);
     assert_int_equal(g_bytes_get_size(st.err), 0);
@@ -448,50 +376,16 @@ test_exec_output_hostile(void **state)
 static void
 test_ping_errors(void **state)
 {
-    assert_int_equal(hbProbeClassifyError(VIR_ERR_AGENT_UNRESPONSIVE, TRUE), HB_PROBE_MISS);
-    assert_int_equal(hbProbeClassifyError(VIR_ERR_AGENT_UNRESPONSIVE, FALSE), HB_PROBE_VOID);
-    assert_int_equal(hbProbeClassifyError(VIR_ERR_OPERATION_TIMEOUT, TRUE), HB_PROBE_VOID);
-    assert_int_equal(hbProbeClassifyError(VIR_ERR_OPERATION_INVALID, TRUE), HB_PROBE_VOID);
-    assert_int_equal(hbProbeClassifyError(VIR_ERR_NO_DOMAIN, TRUE), HB_PROBE_VOID);
-    assert_int_equal(hbProbeClassifyError(VIR_ERR_RPC, TRUE), HB_PROBE_VOID);
-    assert_int_equal(hbProbeClassifyError(VIR_ERR_INTERNAL_ERROR, TRUE), HB_PROBE_VOID);
-    assert_int_equal(hbProbeClassifyError(VIR_ERR_ARGUMENT_UNSUPPORTED, TRUE), HB_PROBE_VOID);
-    assert_int_equal(hbProbeClassifyError(VIR_ERR_AGENT_UNSYNCED, TRUE), HB_PROBE_VOID);
-    assert_int_equal(hbProbeClassifyError(VIR_ERR_ACCESS_DENIED, TRUE), HB_PROBE_VOID);
-}
-
-
-static char *capturedLog;
-
-static GLogWriterOutput
-captureLog(GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer data)
-{
-    for (gsize i = 0; i < n_fields; i++) {
-        if (g_str_equal(fields[i].key, "MESSAGE")) {
-            g_free(capturedLog);
-            capturedLog = g_strdup(fields[i].value);
-        }
-    }
-    return G_LOG_WRITER_HANDLED;
-}
-
-
-/* The daemon's log lines carry no control character from a name or guest. */
-static void
-test_log_writer_escapes(void **state)
-{
-    GLogField fields[] = {
-        { "GLIB_DOMAIN", "test", -1 },
-        { "MESSAGE", "Domain 'evil\r\x1b[31m\n** Message: forged': ok", -1 },
-    };
-
-    assert_int_equal(hbUtilLogWriter(G_LOG_LEVEL_MESSAGE, fields, G_N_ELEMENTS(fields),
-                                     (gpointer) captureLog), G_LOG_WRITER_HANDLED);
-    assert_string_equal(capturedLog,
-                        "Domain 'evil\\x0d\\x1b[31m\\x0a** Message: forged': ok");
-    /* The caller's fields are not changed. */
-    assert_string_equal(fields[1].value, "Domain 'evil\r\x1b[31m\n** Message: forged': ok");
-    g_clear_pointer(&capturedLog, g_free);
+    assert_int_equal(hbAgentClassifyError(VIR_ERR_AGENT_UNRESPONSIVE, TRUE), HB_PROBE_MISS);
+    assert_int_equal(hbAgentClassifyError(VIR_ERR_AGENT_UNRESPONSIVE, FALSE), HB_PROBE_VOID);
+    assert_int_equal(hbAgentClassifyError(VIR_ERR_OPERATION_TIMEOUT, TRUE), HB_PROBE_VOID);
+    assert_int_equal(hbAgentClassifyError(VIR_ERR_OPERATION_INVALID, TRUE), HB_PROBE_VOID);
+    assert_int_equal(hbAgentClassifyError(VIR_ERR_NO_DOMAIN, TRUE), HB_PROBE_VOID);
+    assert_int_equal(hbAgentClassifyError(VIR_ERR_RPC, TRUE), HB_PROBE_VOID);
+    assert_int_equal(hbAgentClassifyError(VIR_ERR_INTERNAL_ERROR, TRUE), HB_PROBE_VOID);
+    assert_int_equal(hbAgentClassifyError(VIR_ERR_ARGUMENT_UNSUPPORTED, TRUE), HB_PROBE_VOID);
+    assert_int_equal(hbAgentClassifyError(VIR_ERR_AGENT_UNSYNCED, TRUE), HB_PROBE_VOID);
+    assert_int_equal(hbAgentClassifyError(VIR_ERR_ACCESS_DENIED, TRUE), HB_PROBE_VOID);
 }
 
 
@@ -504,10 +398,6 @@ main(void)
         cmocka_unit_test(test_exec_output_bounded),
         cmocka_unit_test(test_exec_command),
         cmocka_unit_test(test_ping_errors),
-        cmocka_unit_test(test_sanitize),
-        cmocka_unit_test(test_escape),
-        cmocka_unit_test(test_log_writer_escapes),
-        cmocka_unit_test(test_libvirt_error_sanitized),
         cmocka_unit_test(test_guest_strings_hostile),
         cmocka_unit_test(test_guest_types_hostile),
         cmocka_unit_test(test_guest_reply_quoted),
@@ -520,5 +410,5 @@ main(void)
      * type check) is a failure here, not a message. */
     g_log_set_always_fatal(G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
     hbUtilInitLibvirt();
-    return cmocka_run_group_tests_name("guest", tests, NULL, NULL);
+    return cmocka_run_group_tests_name("agent", tests, NULL, NULL);
 }

@@ -1,12 +1,12 @@
 /*
- * The guest OS interface (the seed's IVMGuestOS beyond the heartbeat):
- * agent replies parsed, and the requests that run on worker threads.
+ * The guest agent: every call made to it (ping, info, shutdown, command
+ * execution, time sync), and its replies parsed.
  */
 #pragma once
 
-#include "hb-config.h"
 #include <gio/gio.h>
 
+#include "hb-probe.h"
 #include "hb-util.h"
 
 /* ExecuteCommand keeps at most this much of each output stream. */
@@ -40,25 +40,21 @@ void hbExecStatusClear(HbExecStatus *status);
 
 /* Pure: the "return" of an agent reply. A member of the wrong type or out
  * of range is an error (HB_ERROR_FAILED), never a wrapped value. */
-int hbGuestParseInfo(const char *reply, HbGuestInfo *info, GError **error);
-int hbGuestParseOsInfo(const char *reply, HbGuestInfo *info, GError **error);
-int hbGuestParseExecPid(const char *reply, gint64 *pid, GError **error);
-int hbGuestParseExecStatus(const char *reply, HbExecStatus *status, GError **error);
-char *hbGuestExecCommand(const char *path, const char *const *args);
+int hbAgentParseInfo(const char *reply, HbGuestInfo *info, GError **error);
+int hbAgentParseOsInfo(const char *reply, HbGuestInfo *info, GError **error);
+int hbAgentParseExecPid(const char *reply, gint64 *pid, GError **error);
+int hbAgentParseExecStatus(const char *reply, HbExecStatus *status, GError **error);
+char *hbAgentExecCommand(const char *path, const char *const *args);
 
 /* On a worker thread. Errors are in HB_ERROR with the seed's codes. */
-int hbGuestReadInfo(virDomainPtr dom, HbGuestInfo *info, GError **error);
-int hbGuestShutdown(virDomainPtr dom, GError **error);
-int hbGuestExec(virDomainPtr dom, const char *path, const char *const *args,
+int hbAgentReadInfo(virDomainPtr dom, HbGuestInfo *info, GError **error);
+int hbAgentShutdown(virDomainPtr dom, GError **error);
+int hbAgentExec(virDomainPtr dom, const char *path, const char *const *args,
                 guint timeout, GCancellable *cancellable, HbExecStatus *status,
                 GError **error);
-int hbGuestSyncTime(virDomainPtr dom, GError **error);
-int hbGuestInstallAgent(virDomainPtr dom, gboolean *already, gboolean *next_boot,
-                        GError **error);
+int hbAgentSyncTime(virDomainPtr dom, GError **error);
 
-/* HB_AFFECT_APPLICABLE: live if running, config if persistent. */
-#define HB_AFFECT_APPLICABLE (1u << 16)
-const char *hbGuestRunDir(void);
-int hbGuestPrepareRunDir(GError **error);
-int hbGuestEditMetadata(virDomainPtr dom, unsigned int flags, GHashTable *changes,
-                        const HbConfig *defaults, char **result, GError **error);
+/* The probe (HbProbeFunc): one guest-ping, waiting at most @timeout seconds. */
+HbProbeResult hbAgentPing(virConnectPtr conn, const char *uuid, guint timeout, char **detail);
+/* What a failed ping with libvirt error @code says; @alive: the connection is. */
+HbProbeResult hbAgentClassifyError(int code, gboolean alive);

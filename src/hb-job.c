@@ -1,0 +1,238 @@
+/*
+ * Jobs, and what each kind does on the connection a worker thread lends
+ * it: a ping through the probe, a restart attempt (hb-restart.c), a read
+ * of one domain or of all, a request to the guest agent or to the domain
+ * XML. The worker only decides where and when a job runs.
+ */
+#include <config.h>
+
+#include "hb-job.h"
+#include "hb-restart.h"
+
+
+struct _HbTicket {
+    gint ref;
+    gint open;
+};
+
+
+HbTicket *
+hbTicketNew(void)
+{
+    HbTicket *ticket = g_new0(HbTicket, 1);
+
+    g_atomic_ref_count_init(&ticket->ref);
+    ticket->open = 1;
+    return ticket;
+}
+
+
+HbTicket *
+hbTicketRef(HbTicket *ticket)
+{
+    g_atomic_ref_count_inc(&ticket->ref);
+    return ticket;
+}
+
+
+void
+hbTicketUnref(HbTicket *ticket)
+{
+    if (ticket && g_atomic_ref_count_dec(&ticket->ref))
+        g_free(ticket);
+}
+
+
+void
+hbTicketClose(HbTicket *ticket)
+{
+    g_atomic_int_set(&ticket->open, 0);
+}
+
+
+gboolean
+hbTicketIsOpen(HbTicket *ticket)
+{
+    return !ticket || g_atomic_int_get(&ticket->open);
+}
+
+
+HbJob *
+hbJobNew(HbJobKind kind, const char *uuid)
+{
+    HbJob *job = g_new0(HbJob, 1);
+
+    job->kind = kind;
+    job->uuid = g_strdup(uuid);
+    job->infos = g_ptr_array_new_with_free_func((GDestroyNotify) hbDomainInfoFree);
+    job->changes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    return job;
+}
+
+
+void
+hbJobFree(HbJob *job)
+{
+    if (!job)
+        return;
+    g_free(job->uuid);
+    g_free(job->detail);
+    g_ptr_array_unref(job->infos);
+    g_free(job->path);
+    g_strfreev(job->args);
+    g_hash_table_unref(job->changes);
+    g_clear_error(&job->error);
+    hbGuestInfoClear(&job->info);
+    hbExecStatusClear(&job->exec);
+    g_free(job->metadata);
+    hbTicketUnref(job->ticket);
+    g_free(job);
+}
+
+
+void
+hbJobClearResult(HbJob *job)
+{
+    job->ok = FALSE;
+    job->not_made = FALSE;
+    job->probe = HB_PROBE_VOID;
+    g_clear_pointer(&job->detail, g_free);
+    g_ptr_array_set_size(job->infos, 0);
+    g_clear_error(&job->error);
+    hbGuestInfoClear(&job->info);
+    hbExecStatusClear(&job->exec);
+    g_clear_pointer(&job->metadata, g_free);
+}
+
+
+gboolean
+hbJobRepeatable(HbJobKind kind)
+{
+    switch (kind) {
+    case HB_JOB_PING:      /* it would only be late; no verdict is fine */
+    case HB_JOB_SHUTDOWN:  /* never twice */
+    case HB_JOB_EXEC:
+        return FALSE;
+    case HB_JOB_RESTART:
+    case HB_JOB_SYNC:
+    case HB_JOB_LIST:
+    case HB_JOB_GUEST_INFO:
+    case HB_JOB_TIME_SYNC:
+    case HB_JOB_INSTALL_AGENT:
+    case HB_JOB_METADATA:
+    case HB_JOB_LAST:
+        break;
+    }
+    return TRUE;
+}
+
+
+static void
+hbJobList(HbJob *job, virConnectPtr conn)
+{
+    virDomainPtr *doms = NULL;
+    int n = virConnectListAllDomains(conn, &doms, 0);
+
+    job->ok = n >= 0;
+    if (n < 0) {
+        job->detail = g_strdup(hbUtilLastError());
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        g_ptr_array_add(job->infos, hbDomainXmlRead(doms[i]));
+        virDomainFree(doms[i]);
+    }
+    g_free(doms);
+}
+
+
+static void
+hbJobSync(HbJob *job, virConnectPtr conn)
+{
+    g_autoptr(virDomain) dom = virDomainLookupByUUIDString(conn, job->uuid);
+
+    if (!dom) {
+        virErrorPtr err = virGetLastError();
+        /* Gone is an answer; anything else is a failure to read. */
+        job->ok = err && err->code == VIR_ERR_NO_DOMAIN;
+        if (!job->ok)
+            job->detail = g_strdup(hbUtilLastError());
+        return;
+    }
+    job->ok = TRUE;
+    g_ptr_array_add(job->infos, hbDomainXmlRead(dom));
+}
+
+
+/* A request of the guest OS interface; job->error says why it failed. */
+static void
+hbJobRequest(HbJob *job, virConnectPtr conn, GCancellable *cancellable)
+{
+    g_autoptr(virDomain) dom = virDomainLookupByUUIDString(conn, job->uuid);
+    int ret = -1;
+
+    if (!dom) {
+        hbUtilSetLibvirtError(&job->error, "domain");
+        return;
+    }
+    switch (job->kind) {
+    case HB_JOB_GUEST_INFO:
+        ret = hbAgentReadInfo(dom, &job->info, &job->error);
+        break;
+    case HB_JOB_SHUTDOWN:
+        ret = hbAgentShutdown(dom, &job->error);
+        break;
+    case HB_JOB_EXEC:
+        ret = hbAgentExec(dom, job->path, (const char *const *) job->args,
+                          job->exec_timeout, cancellable, &job->exec, &job->error);
+        break;
+    case HB_JOB_TIME_SYNC:
+        ret = hbAgentSyncTime(dom, &job->error);
+        break;
+    case HB_JOB_INSTALL_AGENT:
+        ret = hbDomainXmlInstallAgent(dom, &job->already, &job->next_boot, &job->error);
+        break;
+    case HB_JOB_METADATA:
+        ret = hbDomainXmlEditMetadata(dom, job->flags, job->changes, &job->defaults,
+                                      &job->metadata, &job->error);
+        break;
+    case HB_JOB_PING:
+    case HB_JOB_RESTART:
+    case HB_JOB_SYNC:
+    case HB_JOB_LIST:
+    case HB_JOB_LAST:
+        g_assert_not_reached();
+    }
+    job->ok = ret == 0;
+}
+
+
+void
+hbJobRun(HbJob *job, virConnectPtr conn, HbProbeFunc probe, GCancellable *cancellable)
+{
+    switch (job->kind) {
+    case HB_JOB_PING:
+        job->sent = g_get_monotonic_time();
+        job->probe = probe(conn, job->uuid, job->timeout, &job->detail);
+        break;
+    case HB_JOB_RESTART:
+        hbRestartRun(job, conn);
+        break;
+    case HB_JOB_SYNC:
+        hbJobSync(job, conn);
+        break;
+    case HB_JOB_LIST:
+        hbJobList(job, conn);
+        break;
+    case HB_JOB_GUEST_INFO:
+    case HB_JOB_SHUTDOWN:
+    case HB_JOB_EXEC:
+    case HB_JOB_TIME_SYNC:
+    case HB_JOB_INSTALL_AGENT:
+    case HB_JOB_METADATA:
+        hbJobRequest(job, conn, cancellable);
+        break;
+    case HB_JOB_LAST:
+        g_assert_not_reached();
+    }
+}

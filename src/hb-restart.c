@@ -1,0 +1,149 @@
+/*
+ * Restart attempts: the libvirt calls that reset, or destroy and start, a
+ * domain, each made only while the episode it was decided in is open.
+ */
+#include <config.h>
+
+#include "hb-restart.h"
+
+
+/*
+ * What a restart attempt does, chosen from the domain's state now rather
+ * than when it was decided: the domain may have changed meanwhile.
+ */
+typedef enum {
+    HB_RESTART_NONE,
+    HB_RESTART_RESET,
+    HB_RESTART_RESET_RESUME, /* a reset crashed domain stays paused */
+    HB_RESTART_DESTROY_START,
+    HB_RESTART_START,
+
+    HB_RESTART_LAST
+} HbRestartStep;
+
+static const char *hbRestartStepNames[HB_RESTART_LAST] = {
+    [HB_RESTART_NONE] = "none",
+    [HB_RESTART_RESET] = "reset",
+    [HB_RESTART_RESET_RESUME] = "reset+resume",
+    [HB_RESTART_DESTROY_START] = "destroy+start",
+    [HB_RESTART_START] = "start",
+};
+
+
+static HbRestartStep
+hbRestartStepOf(const HbJob *job, int state, int reason, char **why)
+{
+    gboolean restart = job->action == HB_ACTION_RESTART || job->reset_stops;
+
+    switch ((virDomainState) state) {
+    case VIR_DOMAIN_RUNNING:
+    case VIR_DOMAIN_BLOCKED:
+        return restart ? HB_RESTART_DESTROY_START : HB_RESTART_RESET;
+    case VIR_DOMAIN_PAUSED:
+        if (reason != VIR_DOMAIN_PAUSED_CRASHED) {
+            *why = g_strdup("the domain is paused");
+            return HB_RESTART_NONE;
+        }
+        G_GNUC_FALLTHROUGH;
+    case VIR_DOMAIN_CRASHED:
+        return restart ? HB_RESTART_DESTROY_START : HB_RESTART_RESET_RESUME;
+    case VIR_DOMAIN_SHUTOFF:
+        if (reason == VIR_DOMAIN_SHUTOFF_CRASHED || reason == VIR_DOMAIN_SHUTOFF_FAILED)
+            return HB_RESTART_START;
+        /* This episode's own destroy, with the start not made. */
+        if (job->start_if_off && reason == VIR_DOMAIN_SHUTOFF_DESTROYED)
+            return HB_RESTART_START;
+        *why = g_strdup("the domain was shut off on purpose");
+        return HB_RESTART_NONE;
+    case VIR_DOMAIN_NOSTATE:
+    case VIR_DOMAIN_SHUTDOWN:
+    case VIR_DOMAIN_PMSUSPENDED:
+    case VIR_DOMAIN_LAST:
+        break;
+    }
+    *why = g_strdup_printf("domain state %d", state);
+    return HB_RESTART_NONE;
+}
+
+
+/* Each call is made only while the episode is open; -1 with no error: dropped. */
+static int
+hbRestartCall(HbJob *job, virDomainPtr dom, int (*call)(virDomainPtr dom))
+{
+    if (!hbTicketIsOpen(job->ticket)) {
+        job->dropped = TRUE;
+        return -1;
+    }
+    if (!job->sent)
+        job->sent = g_get_monotonic_time();
+    if (call(dom) == 0)
+        return 0;
+    /* Another job held the domain's state lock all along: nothing done. */
+    job->not_made = virGetLastErrorCode() == VIR_ERR_OPERATION_TIMEOUT;
+    return -1;
+}
+
+
+static int hbRestartReset(virDomainPtr dom) { return virDomainReset(dom, 0); }
+
+
+static int
+hbRestartDomain(HbJob *job, virDomainPtr dom, HbRestartStep step)
+{
+    switch (step) {
+    case HB_RESTART_NONE:
+        return 0;
+    case HB_RESTART_RESET:
+        return hbRestartCall(job, dom, hbRestartReset);
+    case HB_RESTART_RESET_RESUME:
+        if (hbRestartCall(job, dom, hbRestartReset) < 0)
+            return -1;
+        return virDomainResume(dom);
+    case HB_RESTART_DESTROY_START:
+        if (hbRestartCall(job, dom, virDomainDestroy) < 0) {
+            /* Stopped since its state was read: by the user, not us. */
+            job->stopped_by_other = !job->dropped &&
+                virGetLastErrorCode() == VIR_ERR_OPERATION_INVALID;
+            return -1;
+        }
+        /* Destroyed: the start belongs to the attempt, whatever happens meanwhile. */
+        return virDomainCreate(dom);
+    case HB_RESTART_START:
+        return hbRestartCall(job, dom, virDomainCreate);
+    case HB_RESTART_LAST:
+        break;
+    }
+    g_return_val_if_reached(-1);
+}
+
+
+void
+hbRestartRun(HbJob *job, virConnectPtr conn)
+{
+    g_autoptr(virDomain) dom = NULL;
+    g_autofree char *why = NULL;
+    HbRestartStep step;
+    int state, reason;
+
+    if (!hbTicketIsOpen(job->ticket)) {
+        job->dropped = TRUE;
+        return;
+    }
+    if (!(dom = virDomainLookupByUUIDString(conn, job->uuid)) ||
+        virDomainGetState(dom, &state, &reason, 0) < 0) {
+        job->not_made = TRUE;
+        job->detail = g_strdup(hbUtilLastError());
+        return;
+    }
+    step = hbRestartStepOf(job, state, reason, &why);
+    /* Nothing done is no success: no boot follows it. */
+    job->ok = step != HB_RESTART_NONE && hbRestartDomain(job, dom, step) == 0;
+    if (job->dropped)
+        job->detail = g_strdup("the episode ended before the call");
+    else if (step == HB_RESTART_NONE)
+        job->detail = g_strdup_printf("none: %s", why);
+    else if (job->ok)
+        job->detail = g_strdup(hbRestartStepNames[step]);
+    else
+        job->detail = g_strdup_printf("%s: %s", hbRestartStepNames[step], hbUtilLastError());
+}
