@@ -308,6 +308,7 @@ hbDBusReply(HbJob *job, gpointer data)
     case HB_JOB_LIST:
     case HB_JOB_GUEST_INFO:
     case HB_JOB_TIME_SYNC:
+    case HB_JOB_RESOLVE:
     case HB_JOB_LAST:
         g_assert_not_reached();
     }
@@ -440,31 +441,44 @@ hbDBusOnSetTimeSync(HbDBusDomain1 *iface, GDBusMethodInvocation *invocation,
 }
 
 
+/*
+ * A key to set to @value (NULL: to unset) with @flags, as SetParameter and
+ * EditMetadata take them; FALSE having returned InvalidArgument. The value
+ * itself is checked with the whole element, against the daemon's defaults.
+ */
 static gboolean
-hbDBusOnSetParameter(HbDBusDomain1 *iface, GDBusMethodInvocation *invocation,
-                     const char *name, const char *value, guint flags, gpointer data)
+hbDBusCheckKey(GDBusMethodInvocation *invocation, const char *name, const char *value,
+               guint flags)
 {
-    HbDBus *dbus = data;
-    HbDomain *dom = hbDBusDomainFor(dbus, iface, invocation);
     const guint known = VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG;
 
-    if (!dom)
-        return G_DBUS_METHOD_INVOCATION_HANDLED;
     if (hbKeyFromName(name) < 0 || (flags & ~known)) {
         g_autofree char *quoted = hbDBusQuote(name);
 
         hbDBusFail(invocation, HB_ERROR_INVALID_ARGUMENT,
                    "unknown key '%s' or flags %u; see virt-heartbeat-metadata(5)",
                    quoted, flags);
-        return G_DBUS_METHOD_INVOCATION_HANDLED;
+        return FALSE;
     }
     /* Longer than any valid value; the error would quote it whole. */
-    if (strlen(value) > HB_DBUS_QUOTE_MAX) {
+    if (value && strlen(value) > HB_DBUS_QUOTE_MAX) {
         hbDBusFail(invocation, HB_ERROR_INVALID_ARGUMENT,
                    "%s: a value of %zu bytes is not valid", name, strlen(value));
-        return G_DBUS_METHOD_INVOCATION_HANDLED;
+        return FALSE;
     }
-    hbDBusSetKey(dbus, dom, invocation, name, value, flags);
+    return TRUE;
+}
+
+
+static gboolean
+hbDBusOnSetParameter(HbDBusDomain1 *iface, GDBusMethodInvocation *invocation,
+                     const char *name, const char *value, guint flags, gpointer data)
+{
+    HbDBus *dbus = data;
+    HbDomain *dom = hbDBusDomainFor(dbus, iface, invocation);
+
+    if (dom && hbDBusCheckKey(invocation, name, value, flags))
+        hbDBusSetKey(dbus, dom, invocation, name, value, flags);
     return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -636,6 +650,93 @@ hbDBusOnLookupByUUID(HbDBusManager1 *manager, GDBusMethodInvocation *invocation,
 }
 
 
+/* An EditMetadata call under way, and how to name its domain in an error. */
+typedef struct {
+    GDBusMethodInvocation *invocation;
+    char *quoted;   /* the caller's key, bounded and escaped */
+} HbDBusEdit;
+
+
+static void
+hbDBusEditReply(HbJob *job, gpointer data)
+{
+    HbDBusEdit *edit = data;
+
+    if (g_error_matches(job->error, HB_ERROR, HB_ERROR_VM_UNKNOWN)) {
+        hbDBusFail(edit->invocation, HB_ERROR_VM_UNKNOWN, "domain '%s' not found",
+                   edit->quoted);
+    } else if (job->ok) {
+        /* The element comes from the domain XML: keep D-Bus valid. */
+        g_autofree char *metadata = hbUtilSanitize(job->metadata, -1, 0);
+
+        g_dbus_method_invocation_return_value(edit->invocation,
+                                              g_variant_new("(ss)", job->name, metadata));
+    } else {
+        hbDBusReply(job, edit->invocation);
+    }
+    g_free(edit->quoted);
+    g_free(edit);
+}
+
+
+/* Longer than any domain name libvirt's drivers accept (file names). */
+#define HB_DBUS_DOMAIN_KEY_MAX 1024
+
+
+static gboolean
+hbDBusOnEditMetadata(HbDBusManager1 *manager, GDBusMethodInvocation *invocation,
+                     const char *key, GVariant *set, const char *const *unset, guint flags,
+                     gpointer data)
+{
+    HbDBus *dbus = data;
+    g_autoptr(HbJob) job = NULL;
+    HbDBusEdit *edit;
+    GVariantIter iter;
+    const char *name;
+    const char *value;
+
+    if (!key[0]) {
+        hbDBusFail(invocation, HB_ERROR_INVALID_ARGUMENT, "empty domain name");
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+    if (strlen(key) > HB_DBUS_DOMAIN_KEY_MAX) {
+        g_autofree char *quoted = hbDBusQuote(key);
+
+        hbDBusFail(invocation, HB_ERROR_VM_UNKNOWN, "domain '%s' not found", quoted);
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+    if (g_variant_n_children(set) > HB_KEY_LAST || g_strv_length((char **) unset) > HB_KEY_LAST) {
+        hbDBusFail(invocation, HB_ERROR_INVALID_ARGUMENT, "more than %d keys", HB_KEY_LAST);
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+    job = hbJobNew(HB_JOB_METADATA, NULL);
+    job->flags = flags;
+    g_variant_iter_init(&iter, set);
+    while (g_variant_iter_next(&iter, "{&s&s}", &name, &value)) {
+        if (!hbDBusCheckKey(invocation, name, value, flags))
+            return G_DBUS_METHOD_INVOCATION_HANDLED;
+        g_hash_table_insert(job->changes, g_strdup(name), g_strdup(value));
+    }
+    for (guint i = 0; unset[i]; i++) {
+        if (!hbDBusCheckKey(invocation, unset[i], NULL, flags))
+            return G_DBUS_METHOD_INVOCATION_HANDLED;
+        if (g_hash_table_contains(job->changes, unset[i])) {
+            hbDBusFail(invocation, HB_ERROR_INVALID_ARGUMENT,
+                       "%s: both set and unset", unset[i]);
+            return G_DBUS_METHOD_INVOCATION_HANDLED;
+        }
+        g_hash_table_insert(job->changes, g_strdup(unset[i]), NULL);
+    }
+    edit = g_new0(HbDBusEdit, 1);
+    edit->invocation = invocation;
+    edit->quoted = hbDBusQuote(key);
+    job->reply = hbDBusEditReply;
+    job->reply_data = edit;
+    hbMonitorEdit(dbus->monitor, key, g_steal_pointer(&job));
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+
 /* Longer than any of our object paths; the spec's bound for names. */
 #define HB_DBUS_PATH_MAX 1024
 #define HB_DBUS_NAME_MAX 255
@@ -707,6 +808,8 @@ hbDBusNew(GDBusConnection *bus, HbMonitor *monitor, const char *uri, GError **er
     g_signal_connect(dbus->manager, "handle-lookup-by-name", G_CALLBACK(hbDBusOnLookupByName),
                      dbus);
     g_signal_connect(dbus->manager, "handle-lookup-by-uuid", G_CALLBACK(hbDBusOnLookupByUUID),
+                     dbus);
+    g_signal_connect(dbus->manager, "handle-edit-metadata", G_CALLBACK(hbDBusOnEditMetadata),
                      dbus);
     if (!g_dbus_interface_skeleton_export(G_DBUS_INTERFACE_SKELETON(dbus->manager), bus,
                                           HB_DBUS_PATH, error)) {

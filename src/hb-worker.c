@@ -125,6 +125,9 @@ hbJobFree(HbJob *job)
     hbGuestInfoClear(&job->info);
     hbExecStatusClear(&job->exec);
     g_free(job->metadata);
+    g_free(job->key);
+    g_free(job->name);
+    hbJobFree(job->then);
     hbTicketUnref(job->ticket);
     g_free(job);
 }
@@ -427,10 +430,39 @@ hbWorkerRequest(HbJob *job, virConnectPtr conn, GCancellable *cancellable)
     case HB_JOB_RESTART:
     case HB_JOB_SYNC:
     case HB_JOB_LIST:
+    case HB_JOB_RESOLVE:
     case HB_JOB_LAST:
         g_assert_not_reached();
     }
     job->ok = ret == 0;
+}
+
+
+/* The libvirt domain job->key names, as virsh finds it: a UUID first. */
+static void
+hbWorkerResolve(HbJob *job, virConnectPtr conn)
+{
+    g_autoptr(virDomain) dom = NULL;
+    char uuid[VIR_UUID_STRING_BUFLEN];
+
+    if (g_uuid_string_is_valid(job->key))
+        dom = virDomainLookupByUUIDString(conn, job->key);
+    if (!dom)
+        dom = virDomainLookupByName(conn, job->key);
+    /* The caller quotes the key: libvirt's message would quote it whole. */
+    if (!dom && virGetLastErrorCode() == VIR_ERR_NO_DOMAIN) {
+        g_set_error_literal(&job->error, HB_ERROR, HB_ERROR_VM_UNKNOWN, "no such domain");
+        return;
+    }
+    if (!dom || virDomainGetUUIDString(dom, uuid) < 0) {
+        hbUtilSetLibvirtError(&job->error, "cannot look the domain up");
+        return;
+    }
+    g_free(job->uuid);
+    job->uuid = g_strdup(uuid);
+    g_free(job->name);
+    job->name = hbUtilSanitize(virDomainGetName(dom), -1, 0);
+    job->ok = TRUE;
 }
 
 
@@ -450,6 +482,7 @@ hbWorkerRepeatable(HbJobKind kind)
     case HB_JOB_TIME_SYNC:
     case HB_JOB_INSTALL_AGENT:
     case HB_JOB_METADATA:
+    case HB_JOB_RESOLVE:
     case HB_JOB_LAST:
         break;
     }
@@ -474,6 +507,7 @@ hbJobLane(const HbJob *job)
     case HB_JOB_TIME_SYNC:
     case HB_JOB_INSTALL_AGENT:
     case HB_JOB_METADATA:
+    case HB_JOB_RESOLVE:   /* bounded with the requests it is for */
     case HB_JOB_LAST:
         break;
     }
@@ -565,6 +599,9 @@ hbWorkerExecute(HbWorker *worker, HbJob *job, virConnectPtr conn)
     case HB_JOB_INSTALL_AGENT:
     case HB_JOB_METADATA:
         hbWorkerRequest(job, conn, worker->stopping);
+        break;
+    case HB_JOB_RESOLVE:
+        hbWorkerResolve(job, conn);
         break;
     case HB_JOB_LAST:
         g_assert_not_reached();

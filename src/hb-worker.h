@@ -23,6 +23,7 @@ typedef enum {
     HB_JOB_TIME_SYNC,
     HB_JOB_INSTALL_AGENT,
     HB_JOB_METADATA,
+    HB_JOB_RESOLVE,  /* find the domain a METADATA request by name or UUID is for */
 
     HB_JOB_LAST
 } HbJobKind;
@@ -112,6 +113,10 @@ struct _HbJob {
     gboolean already;     /* INSTALL_AGENT: the channel was there */
     gboolean next_boot;   /* INSTALL_AGENT: the running domain gets it at its next boot */
     char *metadata;       /* METADATA: the element read or written */
+    char *key;            /* RESOLVE: a UUID (tried first) or an exact name */
+    char *name;           /* RESOLVE: the name of the domain found (sets uuid too);
+                           * the request it is for gets both */
+    HbJob *then;          /* RESOLVE: the request to queue for the domain found */
     HbJobDoneFunc reply;  /* set: the requester gets the finished job */
     gpointer reply_data;
 };
@@ -119,6 +124,7 @@ struct _HbJob {
 HbJob *hbJobNew(HbJobKind kind, const char *uuid);
 HbLane hbJobLane(const HbJob *job);
 void hbJobFree(HbJob *job);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(HbJob, hbJobFree)
 
 typedef struct _HbWorker HbWorker;
 

@@ -116,14 +116,17 @@ condReady(gpointer data)
 }
 
 
+/* The daemon in this process; @default_time: its [defaults] time (0: as built). */
 static int
-setup(void **state)
+daemonStart(void **state, guint default_time)
 {
     Daemon *d = g_new0(Daemon, 1);
     g_autoptr(GError) err = NULL;
     HbDaemonConf conf;
 
     hbDaemonConfInit(&conf);
+    if (default_time)
+        conf.defaults.time = default_time;
     g_free(conf.uri);
     conf.uri = g_strdup(TEST_URI);
     g_free(conf.state_dir);
@@ -140,6 +143,21 @@ setup(void **state)
     hbDaemonConfClear(&conf);
     *state = d;
     return 0;
+}
+
+
+static int
+setup(void **state)
+{
+    return daemonStart(state, 0);
+}
+
+
+/* [defaults] time=5: at most 50 ticks per block where a domain sets no time. */
+static int
+setupTime5(void **state)
+{
+    return daemonStart(state, 5);
 }
 
 
@@ -1161,6 +1179,211 @@ test_api_invalid_path(void **state)
 }
 
 
+/* EditMetadata(@key, @set, @unset, @flags): want @error, or the metadata (NULL: error). */
+static char *
+editMetadata(const char *key, const char *const *set, const char *const *unset, guint flags,
+             const char *error, char **name)
+{
+    GVariantBuilder b;
+    g_autoptr(GVariant) reply = NULL;
+    char *metadata = NULL;
+
+    g_variant_builder_init(&b, G_VARIANT_TYPE("a{ss}"));
+    for (guint i = 0; set && set[i]; i += 2)
+        g_variant_builder_add(&b, "{ss}", set[i], set[i + 1]);
+    reply = apiCall(HB_DBUS_PATH, MANAGER1, "EditMetadata",
+                    g_variant_new("(sa{ss}^asu)", key, &b, unset ? unset : (const char *[]) { NULL },
+                                  flags), error);
+    if (!reply)
+        return NULL;
+    g_variant_get(reply, "(ss)", name, &metadata);
+    return metadata;
+}
+
+
+static gboolean
+condMonitored(gpointer data)
+{
+    gpointer *args = data;
+
+    return hbMonitorLookup(((Daemon *) args[0])->monitor, args[1]) != NULL;
+}
+
+
+/*
+ * Manager1.EditMetadata edits any libvirt domain, monitored or not, found by
+ * UUID or name; it checks the result against the daemon's [defaults], here
+ * time=5, not against the built-in ones.
+ */
+static void
+test_api_edit_metadata(void **state)
+{
+    Daemon *d = *state;
+    g_autoptr(virDomain) dom = testDomainStart(d->conn, "hb-dbus", TRUE, FAST);
+    g_autoptr(virDomain) plain = testDomainStart(d->conn, "hb-plain", TRUE, NULL);
+    g_autoptr(virDomain) plain2 = testDomainStart(d->conn, "hb-plain2", TRUE, NULL);
+    g_autofree char *plain_uuid = testDomainUUID(plain);
+    g_autofree char *upper = g_ascii_strup(plain_uuid, -1);
+    g_autofree char *huge = hugeString(HUGE);
+    const char *too_many[] = { "time", "9", "time", "9", "time", "9", "time", "9", "time", "9",
+                               "time", "9", "time", "9", "time", "9", "time", "9", "time", "9",
+                               "time", "9", "time", "9", "time", "9", NULL };
+    char *name = NULL;
+    char *xml;
+    char *msg;
+
+    waitState(d, "hb-dbus", "ok");
+    assert_null(hbMonitorLookup(d->monitor, "hb-plain"));
+
+    /* Read: no element, and the name of the domain found. */
+    xml = editMetadata("hb-plain", NULL, NULL, 0, NULL, &name);
+    assert_string_equal(xml, "");
+    assert_string_equal(name, "hb-plain");
+    g_free(xml);
+    g_free(name);
+    /* Set on a domain the daemon does not watch: now it does. */
+    xml = editMetadata("hb-plain", (const char *[]) { "time", "30", "action", "none", NULL },
+                       NULL, 0, NULL, &name);
+    assert_non_null(strstr(xml, "time=\"30\""));
+    assert_non_null(strstr(xml, "action=\"none\""));
+    g_free(xml);
+    g_free(name);
+    assert_true(testWaitFor(condMonitored, (gpointer[]) { d, (gpointer) "hb-plain" }, 10));
+    /* By its UUID in upper case, live only. */
+    xml = editMetadata(upper, NULL, (const char *[]) { "action", NULL }, 1, NULL, &name);
+    assert_string_equal(name, "hb-plain");
+    assert_null(strstr(xml, "action"));
+    assert_non_null(strstr(xml, "time=\"30\""));
+    g_free(xml);
+    g_free(name);
+
+    /* The daemon's [defaults] time=5 allows at most 50 ticks per block. */
+    msg = apiError(HB_DBUS_PATH, MANAGER1, "EditMetadata",
+                   g_variant_new_parsed("(%s, {'rate': '60'}, @as [], @u 0)", "hb-plain2"),
+                   E_HB "InvalidArgument");
+    assert_non_null(strstr(msg, "rate"));
+    g_free(msg);
+    xml = editMetadata("hb-plain2", (const char *[]) { "rate", "50", NULL }, NULL, 0, NULL,
+                       &name);
+    assert_non_null(strstr(xml, "rate=\"50\""));
+    g_free(xml);
+    g_free(name);
+
+    /* Unknown domains, quoted bounded and escaped. */
+    msg = apiError(HB_DBUS_PATH, MANAGER1, "EditMetadata",
+                   g_variant_new_parsed("(%s, @a{ss} {}, @as [], @u 0)", "no-such"),
+                   E_HB "VMUnknown");
+    assert_non_null(strstr(msg, "domain 'no-such' not found"));
+    g_free(msg);
+    msg = apiError(HB_DBUS_PATH, MANAGER1, "EditMetadata",
+                   g_variant_new("(s@a{ss}^asu)", huge, g_variant_new_parsed("@a{ss} {}"),
+                                 (const char *[]) { NULL }, 0), E_HB "VMUnknown");
+    assert_non_null(strstr(msg, "k\u2026'"));
+    g_free(msg);
+    msg = apiError(HB_DBUS_PATH, MANAGER1, "EditMetadata",
+                   g_variant_new_parsed("(%s, @a{ss} {}, @as [], @u 0)", "a\nb\x1b[2J'"),
+                   E_HB "VMUnknown");
+    assert_non_null(strstr(msg, "'a\\nb\\x1b[2J\\''"));
+    g_free(msg);
+    editMetadata("00000000-0000-4000-8000-000000000000", NULL, NULL, 0, E_HB "VMUnknown", &name);
+    editMetadata("HB-PLAIN", NULL, NULL, 0, E_HB "VMUnknown", &name);
+    editMetadata("", NULL, NULL, 0, E_HB "InvalidArgument", &name);
+
+    /* Bad keys, values and flags; nothing is written. */
+    editMetadata("hb-plain", (const char *[]) { "speed", "1", NULL }, NULL, 0,
+                 E_HB "InvalidArgument", &name);
+    editMetadata("hb-plain", (const char *[]) { "time", "0", NULL }, NULL, 0,
+                 E_HB "InvalidArgument", &name);
+    editMetadata("hb-plain", (const char *[]) { "time", "", NULL }, NULL, 0,
+                 E_HB "InvalidArgument", &name);
+    editMetadata("hb-plain", (const char *[]) { "action", "none' x='1", NULL }, NULL, 0,
+                 E_HB "InvalidArgument", &name);
+    editMetadata("hb-plain", (const char *[]) { "time", "4\n\x1b[2J", NULL }, NULL, 0,
+                 E_HB "InvalidArgument", &name);
+    editMetadata("hb-plain", NULL, (const char *[]) { "speed", NULL }, 0,
+                 E_HB "InvalidArgument", &name);
+    editMetadata("hb-plain", (const char *[]) { "time", "9", NULL },
+                 (const char *[]) { "time", NULL }, 0, E_HB "InvalidArgument", &name);
+    editMetadata("hb-plain", (const char *[]) { "time", "9", NULL }, NULL, 4,
+                 E_HB "InvalidArgument", &name);
+    editMetadata("hb-plain", (const char *[]) { "time", "9", NULL }, NULL, G_MAXUINT32,
+                 E_HB "InvalidArgument", &name);
+    editMetadata("hb-plain", too_many, NULL, 0, E_HB "InvalidArgument", &name);
+    msg = apiError(HB_DBUS_PATH, MANAGER1, "EditMetadata",
+                   g_variant_new("(s@a{ss}^asu)", "hb-plain",
+                                 g_variant_new_parsed("{%s: 'x'}", huge),
+                                 (const char *[]) { NULL }, 0), E_HB "InvalidArgument");
+    assert_non_null(strstr(msg, "k\u2026'"));
+    g_free(msg);
+    msg = apiError(HB_DBUS_PATH, MANAGER1, "EditMetadata",
+                   g_variant_new("(s@a{ss}^asu)", "hb-plain",
+                                 g_variant_new_parsed("{'time': %s}", huge),
+                                 (const char *[]) { NULL }, 0), E_HB "InvalidArgument");
+    assert_null(strstr(msg, "kkkk"));
+    g_free(msg);
+    apiCall(HB_DBUS_PATH, MANAGER1, "EditMetadata", g_variant_new("(s)", "hb-plain"),
+            E_INVALID_ARGS);
+    apiCall(HB_DBUS_PATH, MANAGER1, "EditMetadata",
+            g_variant_new_parsed("('hb-plain', {'time': <'9'>}, @as [], @u 0)"), E_INVALID_ARGS);
+    xml = editMetadata("hb-plain", NULL, NULL, 0, NULL, &name);
+    assert_non_null(strstr(xml, "time=\"30\""));
+    assert_null(strstr(xml, "speed"));
+    g_free(xml);
+    g_free(name);
+
+    testDomainRemove(d->conn, "hb-plain");
+    testDomainRemove(d->conn, "hb-plain2");
+}
+
+
+/*
+ * Edits sent at once, by name and by UUID in either case, run one after
+ * the other in the daemon: none loses another's change.
+ */
+static void
+test_api_edits_ordered(void **state)
+{
+    Daemon *d = *state;
+    g_autoptr(virDomain) plain = testDomainStart(d->conn, "hb-plain", TRUE, NULL);
+    g_autofree char *uuid = testDomainUUID(plain);
+    g_autofree char *upper = g_ascii_strup(uuid, -1);
+    const char *keys[][3] = {
+        { "hb-plain", "time", "31" },
+        { NULL, "rate", "3" },
+        { NULL, "failure_interval", "33" },
+        { "hb-plain", "boot_grace", "34" },
+    };
+    Call calls[G_N_ELEMENTS(keys)];
+    char *name = NULL;
+    g_autofree char *xml = NULL;
+
+    keys[1][0] = uuid;
+    keys[2][0] = upper;
+    for (guint i = 0; i < G_N_ELEMENTS(keys); i++) {
+        calls[i] = (Call) { 0 };
+        g_dbus_connection_call(bus, HB_DBUS_NAME, HB_DBUS_PATH, MANAGER1, "EditMetadata",
+                               g_variant_new_parsed("(%s, {%s: %s}, @as [], @u 0)", keys[i][0],
+                                                    keys[i][1], keys[i][2]),
+                               NULL, G_DBUS_CALL_FLAGS_NONE, 20000, NULL, callDone, &calls[i]);
+    }
+    for (guint i = 0; i < G_N_ELEMENTS(keys); i++) {
+        assert_true(testWaitFor(condCallDone, &calls[i], 25));
+        if (calls[i].error)
+            fail_msg("edit %u: %s", i, calls[i].error->message);
+        callClear(&calls[i]);
+    }
+    xml = editMetadata(uuid, NULL, NULL, 0, NULL, &name);
+    g_free(name);
+    for (guint i = 0; i < G_N_ELEMENTS(keys); i++) {
+        g_autofree char *attr = g_strdup_printf("%s=\"%s\"", keys[i][1], keys[i][2]);
+
+        if (!strstr(xml, attr))
+            fail_msg("%s lost: %s", attr, xml);
+    }
+    testDomainRemove(d->conn, "hb-plain");
+}
+
+
 /* The config command resolves DOMAIN with the daemon's rule, in libvirt. */
 static void
 test_config_lookup(void **state)
@@ -1470,6 +1693,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_api_domain_methods, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_standard, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_invalid_path, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_api_edit_metadata, setupTime5, teardown),
+        cmocka_unit_test_setup_teardown(test_api_edits_ordered, setup, teardown),
     };
 
     hbUtilInitLibvirt();
