@@ -16,36 +16,8 @@ struct _HbDBus {
     guint filter;
 };
 
-static const GDBusErrorEntry hbDBusErrors[] = {
-    { HB_ERROR_FAILED, "org.virt_heartbeat.Error.Failed" },
-    { HB_ERROR_VM_UNKNOWN, "org.virt_heartbeat.Error.VMUnknown" },
-    { HB_ERROR_VM_NOT_RUNNING, "org.virt_heartbeat.Error.VMNotRunning" },
-    { HB_ERROR_AGENT_UNAVAILABLE, "org.virt_heartbeat.Error.AgentNotAvailable" },
-    { HB_ERROR_INVALID_ARGUMENT, "org.virt_heartbeat.Error.InvalidArgument" },
-    { HB_ERROR_BUSY, "org.virt_heartbeat.Error.Busy" },
-};
-G_STATIC_ASSERT(G_N_ELEMENTS(hbDBusErrors) == HB_ERROR_LAST);
-
-
-/* Client and server map these names to HB_ERROR codes and back. */
-void
-hbDBusRegisterErrors(void)
-{
-    static gsize registered;
-
-    g_dbus_error_register_error_domain("hb-error-quark", &registered,
-                                       hbDBusErrors, G_N_ELEMENTS(hbDBusErrors));
-}
-
-
-char *
-hbDBusDomainPath(const char *uuid)
-{
-    g_autofree char *element = g_strdelimit(g_strdup(uuid), "-", '_');
-
-    return g_strdup_printf("%s/domain/%s", HB_DBUS_PATH, element);
-}
-
+G_STATIC_ASSERT(HB_API_AFFECT_LIVE == VIR_DOMAIN_AFFECT_LIVE);
+G_STATIC_ASSERT(HB_API_AFFECT_CONFIG == VIR_DOMAIN_AFFECT_CONFIG);
 
 /* Caller input quoted in an error keeps at most this many characters. */
 #define HB_DBUS_QUOTE_MAX 64
@@ -247,24 +219,12 @@ hbDBusDomainFor(HbDBus *dbus, HbDBusDomain1 *iface, GDBusMethodInvocation *invoc
 static gboolean
 hbDBusAgentUsable(HbDomain *dom, GDBusMethodInvocation *invocation)
 {
-    switch (hbDomainState(dom)) {
-    case HB_STATE_NOT_RUNNING:
-    case HB_STATE_PAUSED:
-        hbDBusFail(invocation, HB_ERROR_VM_NOT_RUNNING, "domain '%s' is not running",
-                   hbDomainName(dom));
+    g_autoptr(GError) err = NULL;
+
+    if (hbApiCheckState(hbStateToString(hbDomainState(dom)), hbDomainName(dom), TRUE,
+                        &err) < 0) {
+        hbDBusReturnError(invocation, err->domain, err->code, err->message);
         return FALSE;
-    case HB_STATE_NO_AGENT:
-        hbDBusFail(invocation, HB_ERROR_AGENT_UNAVAILABLE,
-                   "domain '%s' has no guest agent channel", hbDomainName(dom));
-        return FALSE;
-    case HB_STATE_DISABLED:
-    case HB_STATE_WAITING:
-    case HB_STATE_OK:
-    case HB_STATE_DEGRADED:
-    case HB_STATE_STOPPED:
-    case HB_STATE_FAILED:
-    case HB_STATE_LAST:
-        break;
     }
     return TRUE;
 }
@@ -350,8 +310,6 @@ hbDBusOnShutdown(HbDBusDomain1 *iface, GDBusMethodInvocation *invocation, gpoint
 }
 
 
-#define HB_EXEC_TIMEOUT_DEFAULT 30
-#define HB_EXEC_TIMEOUT_MAX 3600
 /* Half Linux's usual ARG_MAX; the command travels as one agent message. */
 #define HB_EXEC_COMMAND_MAX (1024 * 1024)
 
@@ -450,7 +408,7 @@ static gboolean
 hbDBusCheckKey(GDBusMethodInvocation *invocation, const char *name, const char *value,
                guint flags)
 {
-    const guint known = VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG;
+    const guint known = HB_API_AFFECT_LIVE | HB_API_AFFECT_CONFIG;
 
     if (hbKeyFromName(name) < 0 || (flags & ~known)) {
         g_autofree char *quoted = hbDBusQuote(name);

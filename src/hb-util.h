@@ -11,6 +11,8 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include "hb-api.h"
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlDoc, xmlFreeDoc)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(virConnect, virConnectClose)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(virDomain, virDomainFree)
@@ -37,15 +39,6 @@ void hbUtilDefer(GMainContext *context, GSourceFunc func, gpointer data,
 char *hbUtilSanitize(const char *text, gssize len, gsize max);
 
 /*
- * For a terminal: a sanitized @text with every character that is not
- * printable escaped, so that no text from a guest or a domain definition
- * can move the cursor, recolour or retitle it. Control characters and bytes
- * that are not UTF-8 become \xNN, other non-printing characters \uNNNN
- * (or \UNNNNNNNN), and a backslash \\.
- */
-char *hbUtilEscape(const char *text);
-
-/*
  * The daemon's log writer: every message escaped as hbUtilEscape does, so
  * that a domain name or a guest's text cannot forge or recolour log lines,
  * then handed to @user_data (a GLogWriterFunc; NULL: GLib's default).
@@ -66,18 +59,3 @@ void hbUtilSetLibvirtError(GError **error, const char *what);
  * opens must not stall the main loop.
  */
 int hbUtilReadFile(const char *path, gsize max, char **contents, GError **error);
-
-/* The seed's error codes; D-Bus carries them as named errors. */
-#define HB_ERROR (hbErrorQuark())
-GQuark hbErrorQuark(void);
-
-typedef enum {
-    HB_ERROR_FAILED,           /* unexpected error */
-    HB_ERROR_VM_UNKNOWN,
-    HB_ERROR_VM_NOT_RUNNING,
-    HB_ERROR_AGENT_UNAVAILABLE, /* "additions not available" */
-    HB_ERROR_INVALID_ARGUMENT,
-    HB_ERROR_BUSY,             /* too many requests under way: try again later */
-
-    HB_ERROR_LAST
-} HbErrorCode;

@@ -597,26 +597,49 @@ test_daemon_not_running(void **state)
 }
 
 
+/*
+ * The config command edits through the daemon, also a domain it does not
+ * watch, and the daemon checks the edit against its own [defaults], here
+ * time=5: --rate 60 would be valid with the built-in time=60.
+ */
 static void
 test_config_command(void **state)
 {
-    g_autofree char *uri = g_strdup_printf("test://%s/data/cli-driver.xml", TEST_SRCDIR);
+    Daemon *d = *state;
+    g_autoptr(virDomain) running = testDomainStart(d->conn, "cli-running", TRUE,
+                                                   "time='30' action='none'");
+    g_autoptr(virDomain) off = testDomainStart(d->conn, "cli-off", TRUE, NULL);
     g_autofree char *shown = NULL;
     g_autofree char *set = NULL;
     g_autofree char *none = NULL;
+    g_autofree char *rate = NULL;
 
-    assert_int_equal(cli(&shown, "config", "cli-running", "-c", uri, NULL), 0);
+    assert_int_equal(cli(&shown, "config", "cli-running", NULL), 0);
     assert_non_null(strstr(shown, "time=\"30\""));
-    assert_int_equal(cli(&set, "config", "cli-running", "-c", uri, "--live",
+    assert_int_equal(cli(&set, "config", "cli-running", "-c", TEST_URI, "--live",
                          "--time", "4", "--unset", "action", NULL), 0);
     assert_non_null(strstr(set, "time=\"4\""));
     assert_null(strstr(set, "action"));
-    assert_int_equal(cli(&none, "config", "cli-off", "-c", uri, NULL), 0);
+    assert_int_equal(cli(&none, "config", "cli-off", NULL), 0);
     assert_non_null(strstr(none, "no <heartbeat/> metadata"));
-    assert_int_equal(cli(NULL, "config", "cli-running", "-c", uri, "--time", "1", NULL), 2);
-    assert_int_equal(cli(NULL, "config", "cli-running", "-c", uri, "--action", "boom", NULL), 2);
-    assert_int_equal(cli(NULL, "config", "cli-running", "-c", uri, "--unset", "speed", NULL), 2);
-    assert_int_equal(cli(NULL, "config", "no-such", "-c", uri, "--time", "5", NULL), 3);
+    assert_int_equal(cli(NULL, "config", "cli-running", "--time", "1", NULL), 2);
+    assert_int_equal(cli(NULL, "config", "cli-running", "--action", "boom", NULL), 2);
+    assert_int_equal(cli(NULL, "config", "cli-running", "--unset", "speed", NULL), 2);
+    assert_int_equal(cli(NULL, "config", "no-such", "--time", "5", NULL), 3);
+    /* The daemon edits through its own connection, and no other. */
+    assert_int_equal(cli(NULL, "config", "cli-running", "-c", "test:///other", NULL), 2);
+    /* Its [defaults], not the CLI's. */
+    assert_int_equal(cli(NULL, "config", "cli-off", "--rate", "60", NULL), 2);
+    assert_int_equal(cli(&rate, "config", "cli-off", "--rate", "50", NULL), 0);
+    assert_non_null(strstr(rate, "rate=\"50\""));
+    /* set-parameter too, on a domain the daemon did not watch. */
+    testDomainRemove(d->conn, "cli-off");
+    g_clear_pointer(&off, virDomainFree);
+    off = testDomainStart(d->conn, "cli-off", TRUE, NULL);
+    assert_int_equal(cli(NULL, "set-parameter", "cli-off", "rate", "60", NULL), 2);
+    assert_int_equal(cli(NULL, "set-parameter", "cli-off", "rate", "50", NULL), 0);
+    testDomainRemove(d->conn, "cli-running");
+    testDomainRemove(d->conn, "cli-off");
 }
 
 
@@ -1388,25 +1411,37 @@ test_api_edits_ordered(void **state)
 static void
 test_config_lookup(void **state)
 {
-    g_autofree char *uri = g_strdup_printf("test://%s/data/cli-driver.xml", TEST_SRCDIR);
+    Daemon *d = *state;
+    g_autoptr(virDomain) running = testDomainStart(d->conn, "cli-running", TRUE,
+                                                   "time='30' action='none'");
+    g_autoptr(virDomain) off = testDomainStart(d->conn, "cli-off", TRUE, NULL);
+    g_autofree char *running_uuid = testDomainUUID(running);
+    g_autofree char *off_uuid = testDomainUUID(off);
+    g_autofree char *upper_uuid = g_ascii_strup(running_uuid, -1);
+    const char *spare = "0b5e4c2a-4f41-4c48-9d3e-7d1a8e2c1bff";
+    /* Named like cli-running's UUID in upper case, like cli-off's UUID, and
+     * like a UUID that no domain has. */
+    g_autoptr(virDomain) twin = testDomainStart(d->conn, upper_uuid, TRUE, "time='45'");
+    g_autoptr(virDomain) twin2 = testDomainStart(d->conn, off_uuid, TRUE, "time='46'");
+    g_autoptr(virDomain) named = testDomainStart(d->conn, spare, TRUE, "time='47'");
     g_autofree char *upper = NULL;
     g_autofree char *exact = NULL;
     g_autofree char *fallback = NULL;
 
-    /* cli-running's UUID in upper case, also the name of another domain. */
-    assert_int_equal(cli(&upper, "config", "0B5E4C2A-4F41-4C48-9D3E-7D1A8E2C1B01",
-                         "-c", uri, NULL), 0);
+    assert_int_equal(cli(&upper, "config", upper_uuid, NULL), 0);
     assert_non_null(strstr(upper, "time=\"30\""));
-    /* cli-off's UUID, also the name of another domain. */
-    assert_int_equal(cli(&exact, "config", "0b5e4c2a-4f41-4c48-9d3e-7d1a8e2c1b02",
-                         "-c", uri, NULL), 0);
+    assert_int_equal(cli(&exact, "config", off_uuid, NULL), 0);
     assert_non_null(strstr(exact, "no <heartbeat/> metadata"));
     /* A UUID that no domain has is a name. */
-    assert_int_equal(cli(&fallback, "config", "0b5e4c2a-4f41-4c48-9d3e-7d1a8e2c1bff",
-                         "-c", uri, NULL), 0);
+    assert_int_equal(cli(&fallback, "config", spare, NULL), 0);
     assert_non_null(strstr(fallback, "time=\"47\""));
     /* Names are case-sensitive. */
-    assert_int_equal(cli(NULL, "config", "CLI-RUNNING", "-c", uri, NULL), 3);
+    assert_int_equal(cli(NULL, "config", "CLI-RUNNING", NULL), 3);
+    testDomainRemove(d->conn, upper_uuid);
+    testDomainRemove(d->conn, off_uuid);
+    testDomainRemove(d->conn, spare);
+    testDomainRemove(d->conn, "cli-running");
+    testDomainRemove(d->conn, "cli-off");
 }
 
 
@@ -1678,8 +1713,8 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_daemon_not_running),
-        cmocka_unit_test(test_config_command),
-        cmocka_unit_test(test_config_lookup),
+        cmocka_unit_test_setup_teardown(test_config_command, setupTime5, teardown),
+        cmocka_unit_test_setup_teardown(test_config_lookup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_manager_methods, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_list_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events_json, setup, teardown),
