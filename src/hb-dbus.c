@@ -12,9 +12,26 @@ struct _HbDBus {
     HbMonitor *monitor;
     GDBusObjectManagerServer *objects;
     HbDBusManager1 *manager;
-    GHashTable *domains; /* uuid -> HbDBusObjectSkeleton */
+    GHashTable *domains; /* uuid -> HbDBusDomain */
     guint filter;
 };
+
+/* One exported domain. */
+typedef struct {
+    HbDBusObjectSkeleton *object;
+    HbDBusDomain1 *iface;
+    gboolean config_shown;
+    HbConfig config;     /* what the Config property shows, when config_shown */
+} HbDBusDomain;
+
+
+static void
+hbDBusDomainFree(HbDBusDomain *entry)
+{
+    g_object_unref(entry->iface);
+    g_object_unref(entry->object);
+    g_free(entry);
+}
 
 G_STATIC_ASSERT(HB_API_AFFECT_LIVE == VIR_DOMAIN_AFFECT_LIVE);
 G_STATIC_ASSERT(HB_API_AFFECT_CONFIG == VIR_DOMAIN_AFFECT_CONFIG);
@@ -151,36 +168,32 @@ hbDBusConfigVariant(const HbConfig *cfg)
 }
 
 
+/* HbConfig holds only 32-bit members: memcmp sees no padding. */
+G_STATIC_ASSERT(sizeof(HbConfig) == HB_KEY_LAST * sizeof(guint32));
+
 /* Called on every tick: rebuild the Config property only when it changed. */
 static void
-hbDBusSetConfig(HbDBusDomain1 *iface, const HbConfig *cfg)
+hbDBusSetConfig(HbDBusDomain *entry, const HbConfig *cfg)
 {
-    HbConfig *shown = g_object_get_data(G_OBJECT(iface), "hb-config");
-
-    if (shown && memcmp(shown, cfg, sizeof(*cfg)) == 0)
+    if (entry->config_shown && memcmp(&entry->config, cfg, sizeof(*cfg)) == 0)
         return;
-    g_object_set_data_full(G_OBJECT(iface), "hb-config", g_memdup2(cfg, sizeof(*cfg)), g_free);
-    hb_dbus_domain1_set_config(iface, hbDBusConfigVariant(cfg));
-}
-
-
-static HbDBusDomain1 *
-hbDBusDomainIface(HbDBus *dbus, HbDomain *dom)
-{
-    HbDBusObjectSkeleton *obj = g_hash_table_lookup(dbus->domains, hbDomainUUID(dom));
-
-    return obj ? hb_dbus_object_get_domain1(HB_DBUS_OBJECT(obj)) : NULL;
+    entry->config = *cfg;
+    entry->config_shown = TRUE;
+    hb_dbus_domain1_set_config(entry->iface, hbDBusConfigVariant(cfg));
 }
 
 
 static void
 hbDBusOnChanged(HbDomain *dom, gpointer data)
 {
-    g_autoptr(HbDBusDomain1) iface = hbDBusDomainIface(data, dom);
+    HbDBus *dbus = data;
+    HbDBusDomain *entry = g_hash_table_lookup(dbus->domains, hbDomainUUID(dom));
     const HbGuestInfo *guest = hbDomainGuestInfo(dom);
+    HbDBusDomain1 *iface;
 
-    if (!iface)
+    if (!entry)
         return;
+    iface = entry->iface;
     /* The skeleton sends PropertiesChanged only for values that changed. */
     hb_dbus_domain1_set_name(iface, hbDomainName(dom));
     hb_dbus_domain1_set_state(iface, hbStateToString(hbDomainState(dom)));
@@ -194,7 +207,7 @@ hbDBusOnChanged(HbDomain *dom, gpointer data)
     hb_dbus_domain1_set_last_tick(iface, hbDomainLastTick(dom));
     hb_dbus_domain1_set_config_error(iface, hbDomainConfigError(dom) ? hbDomainConfigError(dom) : "");
     hb_dbus_domain1_set_agent_connected(iface, hbDomainAgentConnected(dom));
-    hbDBusSetConfig(iface, hbDomainConfig(dom));
+    hbDBusSetConfig(entry, hbDomainConfig(dom));
     hb_dbus_domain1_set_additions_version(iface, guest->version ? guest->version : "");
     hb_dbus_domain1_set_osname(iface, guest->os_name ? guest->os_name : "");
     hb_dbus_domain1_set_can_shutdown(iface, hbDomainAgentConnected(dom) && guest->can_shutdown);
@@ -446,9 +459,11 @@ hbDBusOnAdded(HbDomain *dom, gpointer data)
 {
     HbDBus *dbus = data;
     g_autofree char *path = hbDBusDomainPath(hbDomainUUID(dom));
-    HbDBusObjectSkeleton *obj = hb_dbus_object_skeleton_new(path);
-    g_autoptr(HbDBusDomain1) iface = hb_dbus_domain1_skeleton_new();
+    HbDBusDomain *entry = g_new0(HbDBusDomain, 1);
+    HbDBusDomain1 *iface = hb_dbus_domain1_skeleton_new();
 
+    entry->object = hb_dbus_object_skeleton_new(path);
+    entry->iface = iface;
     hb_dbus_domain1_set_uuid(iface, hbDomainUUID(dom));
     g_signal_connect(iface, "handle-rearm", G_CALLBACK(hbDBusOnRearm), dbus);
     g_signal_connect(iface, "handle-shutdown", G_CALLBACK(hbDBusOnShutdown), dbus);
@@ -456,10 +471,10 @@ hbDBusOnAdded(HbDomain *dom, gpointer data)
     g_signal_connect(iface, "handle-install-additions", G_CALLBACK(hbDBusOnInstall), dbus);
     g_signal_connect(iface, "handle-set-host-time-sync", G_CALLBACK(hbDBusOnSetTimeSync), dbus);
     g_signal_connect(iface, "handle-set-parameter", G_CALLBACK(hbDBusOnSetParameter), dbus);
-    hb_dbus_object_skeleton_set_domain1(obj, iface);
-    g_hash_table_insert(dbus->domains, g_strdup(hbDomainUUID(dom)), obj);
+    hb_dbus_object_skeleton_set_domain1(entry->object, iface);
+    g_hash_table_insert(dbus->domains, g_strdup(hbDomainUUID(dom)), entry);
     hbDBusOnChanged(dom, dbus);
-    g_dbus_object_manager_server_export(dbus->objects, G_DBUS_OBJECT_SKELETON(obj));
+    g_dbus_object_manager_server_export(dbus->objects, G_DBUS_OBJECT_SKELETON(entry->object));
 }
 
 
@@ -478,13 +493,15 @@ static void
 hbDBusOnNotice(HbDomain *dom, const HbNotice *notice, gpointer data)
 {
     HbDBus *dbus = data;
-    g_autoptr(HbDBusDomain1) iface = hbDBusDomainIface(dbus, dom);
+    HbDBusDomain *entry = g_hash_table_lookup(dbus->domains, hbDomainUUID(dom));
     const char *name = hbDomainName(dom);
     const char *uuid = hbDomainUUID(dom);
     const char *state = hbStateToString(hbDomainState(dom));
+    HbDBusDomain1 *iface;
 
-    if (!iface)
+    if (!entry)
         return;
+    iface = entry->iface;
     switch (notice->kind) {
     case HB_NOTICE_STOPPED:
         hb_dbus_manager1_emit_heartbeat_stopped(dbus->manager, name, uuid);
@@ -758,7 +775,8 @@ hbDBusNew(GDBusConnection *bus, HbMonitor *monitor, const char *uri, GError **er
     hbDBusRegisterErrors();
     dbus->bus = g_object_ref(bus);
     dbus->monitor = monitor;
-    dbus->domains = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_object_unref);
+    dbus->domains = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                          (GDestroyNotify) hbDBusDomainFree);
     dbus->objects = g_dbus_object_manager_server_new(HB_DBUS_PATH);
     dbus->manager = hb_dbus_manager1_skeleton_new();
     hb_dbus_manager1_set_uri(dbus->manager, uri);
