@@ -1406,20 +1406,6 @@ hbMonitorRearm(HbMonitor *monitor, HbDomain *dom)
 }
 
 
-/*
- * Run a request of the guest OS interface for @dom; job->reply gets the
- * finished job on the main loop, always, also when the daemon stops.
- */
-void
-hbMonitorRequest(HbMonitor *monitor, HbDomain *dom, HbJob *job)
-{
-    g_assert(job->reply);
-    if (job->kind == HB_JOB_SHUTDOWN && !hbMonitorRequestRoom(monitor, dom->uuid))
-        hbMonitorFeed(dom, HB_INPUT_SHUTDOWN_REQUESTED);
-    hbMonitorQueueRequest(monitor, dom->uuid, dom->name, job);
-}
-
-
 /* Fail @job with Busy and free it. */
 static void
 hbMonitorRefuse(HbJob *job, const char *name, const char *full)
@@ -1432,30 +1418,7 @@ hbMonitorRefuse(HbJob *job, const char *name, const char *full)
 }
 
 
-/*
- * Edit the <heartbeat/> metadata of the libvirt domain @key names,
- * monitored or not: a key in UUID form means that UUID first, then it is an
- * exact name, as virsh takes it. A worker finds the domain, so the edit
- * queues with every other edit of the same domain, and is checked against
- * the daemon's [defaults]. job->reply gets the finished job, always.
- */
-void
-hbMonitorEdit(HbMonitor *monitor, const char *key, HbJob *job)
-{
-    HbJob *resolve;
-
-    g_assert(job->reply && job->kind == HB_JOB_METADATA);
-    if (hbWorkerPending(monitor->worker, HB_LANE_GUEST) >= HB_REQUESTS_MAX) {
-        hbMonitorRefuse(job, key, "guest requests in all");
-        return;
-    }
-    resolve = hbJobNew(HB_JOB_RESOLVE, NULL);
-    resolve->key = g_strdup(key);
-    resolve->then = job;
-    hbMonitorPushJob(monitor, resolve);
-}
-
-
+/* Queue @job for the domain @uuid (@name in errors); an edit after the domain's others. */
 static void
 hbMonitorQueueRequest(HbMonitor *monitor, const char *uuid, const char *name, HbJob *job)
 {
@@ -1480,6 +1443,44 @@ hbMonitorQueueRequest(HbMonitor *monitor, const char *uuid, const char *name, Hb
         g_hash_table_insert(monitor->edits, g_strdup(job->uuid), g_queue_new());
     }
     hbMonitorPushJob(monitor, job);
+}
+
+
+/*
+ * Run a request of the guest OS interface for @dom; job->reply gets the
+ * finished job on the main loop, always, also when the daemon stops.
+ */
+void
+hbMonitorRequest(HbMonitor *monitor, HbDomain *dom, HbJob *job)
+{
+    g_assert(job->reply);
+    if (job->kind == HB_JOB_SHUTDOWN && !hbMonitorRequestRoom(monitor, dom->uuid))
+        hbMonitorFeed(dom, HB_INPUT_SHUTDOWN_REQUESTED);
+    hbMonitorQueueRequest(monitor, dom->uuid, dom->name, job);
+}
+
+
+/*
+ * Edit the <heartbeat/> metadata of the libvirt domain @key names,
+ * monitored or not: a key in UUID form means that UUID first, then it is an
+ * exact name, as virsh takes it. A worker finds the domain, so the edit
+ * queues with every other edit of the same domain, and is checked against
+ * the daemon's [defaults]. job->reply gets the finished job, always.
+ */
+void
+hbMonitorEdit(HbMonitor *monitor, const char *key, HbJob *job)
+{
+    HbJob *resolve;
+
+    g_assert(job->reply && job->kind == HB_JOB_METADATA);
+    if (hbWorkerPending(monitor->worker, HB_LANE_GUEST) >= HB_REQUESTS_MAX) {
+        hbMonitorRefuse(job, key, "guest requests in all");
+        return;
+    }
+    resolve = hbJobNew(HB_JOB_RESOLVE, NULL);
+    resolve->key = g_strdup(key);
+    resolve->then = job;
+    hbMonitorPushJob(monitor, resolve);
 }
 
 
