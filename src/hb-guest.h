@@ -56,7 +56,5 @@ int hbGuestInstallAgent(virDomainPtr dom, gboolean *already, gboolean *next_boot
 
 /* HB_AFFECT_APPLICABLE: live if running, config if persistent. */
 #define HB_AFFECT_APPLICABLE (1u << 16)
-const char *hbGuestRunDir(void);
-int hbGuestPrepareRunDir(GError **error);
 int hbGuestEditMetadata(virDomainPtr dom, unsigned int flags, GHashTable *changes,
                         const HbConfig *defaults, char **result, GError **error);

@@ -10,9 +10,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
 #include <glib/gstdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -1078,83 +1075,6 @@ test_metadata_edit_both_or_neither(void **state)
 }
 
 
-typedef struct {
-    virDomainPtr dom;
-    gint done;
-    int ret;
-} LockedEdit;
-
-
-static gpointer
-lockedEditThread(gpointer data)
-{
-    LockedEdit *e = data;
-    g_autoptr(GHashTable) changes = g_hash_table_new(g_str_hash, g_str_equal);
-    g_autofree char *result = NULL;
-    g_autoptr(GError) err = NULL;
-    HbConfig defaults;
-
-    hbConfigInitDefaults(&defaults);
-    g_hash_table_insert(changes, (char *) "time", (char *) "30");
-    e->ret = hbGuestEditMetadata(e->dom, VIR_DOMAIN_AFFECT_LIVE, changes, &defaults,
-                                 &result, &err);
-    g_atomic_int_set(&e->done, 1);
-    return NULL;
-}
-
-
-/*
- * Every editor, the daemon and each virt-heartbeat config, takes the
- * domain's lock in the run directory: an edit waits while another holds it.
- */
-static void
-test_metadata_edit_lock(void **state)
-{
-    Fixture *f = *state;
-    g_autofree char *dir = g_dir_make_tmp("hb-run-XXXXXX", NULL);
-    g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-lock", TRUE, "time='60'");
-    g_autofree char *uuid = testDomainUUID(dom);
-    g_autofree char *path = g_strdup_printf("%s/%s.lock", dir, uuid);
-    g_autofree char *live = NULL;
-    g_autofree char *saved_dir = g_strdup(g_getenv("VIRT_HEARTBEAT_RUN_DIR"));
-    LockedEdit e = { dom, 0, -1 };
-    GThread *thread;
-    int fd;
-
-    g_setenv("VIRT_HEARTBEAT_RUN_DIR", dir, TRUE);
-    fd = open(path, O_RDWR | O_CREAT, 0600);
-    assert_true(fd >= 0);
-    assert_int_equal(flock(fd, LOCK_EX), 0);
-    thread = g_thread_new("edit", lockedEditThread, &e);
-    g_usleep(500 * 1000);
-    assert_int_equal(g_atomic_int_get(&e.done), 0);
-    live = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, HB_METADATA_URI,
-                                VIR_DOMAIN_AFFECT_LIVE);
-    assert_non_null(strstr(live, "time=\"60\""));
-    close(fd);  /* the other editor is done */
-    g_thread_join(thread);
-    assert_int_equal(e.ret, 0);
-    g_free(live);
-    live = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, HB_METADATA_URI,
-                                VIR_DOMAIN_AFFECT_LIVE);
-    assert_non_null(strstr(live, "time=\"30\""));
-
-    /* No run directory: no daemon, the edit goes on unlocked. */
-    g_unlink(path);
-    g_rmdir(dir);
-    e.done = 0;
-    e.ret = -1;
-    setMetadata(f, "hb-lock", "<heartbeat time='60'/>");
-    thread = g_thread_new("edit", lockedEditThread, &e);
-    g_thread_join(thread);
-    assert_int_equal(e.ret, 0);
-    if (saved_dir)
-        g_setenv("VIRT_HEARTBEAT_RUN_DIR", saved_dir, TRUE);
-    else
-        g_unsetenv("VIRT_HEARTBEAT_RUN_DIR");
-}
-
-
 /* The saved configuration names its domain: another definition under the
  * same UUID falls back to notify only, not to the old domain's action. */
 static void
@@ -1218,7 +1138,6 @@ main(void)
         cmocka_unit_test_setup_teardown(test_metadata_edits_serialized, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metadata_edit_by_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metadata_edit_both_or_neither, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_metadata_edit_lock, setup, teardown),
     };
 
     hbUtilInitLibvirt();

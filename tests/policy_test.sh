@@ -98,7 +98,7 @@ for _ in $(seq 100); do
 done
 
 printf '[daemon]\nstate_dir=%s/state\n' "$dir" >"$dir/virt-heartbeatd.conf"
-VIRT_HEARTBEAT_RUN_DIR="$dir/run" "$daemon" -f "$dir/virt-heartbeatd.conf" -c "test://$top_srcdir/tests/data/cli-driver.xml" \
+"$daemon" -f "$dir/virt-heartbeatd.conf" -c "test://$top_srcdir/tests/data/cli-driver.xml" \
     2>"$dir/daemon.log" &
 pids+=($!)
 
