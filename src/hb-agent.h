@@ -9,8 +9,6 @@
 #include "hb-probe.h"
 #include "hb-util.h"
 
-/* ExecuteCommand keeps at most this much of each output stream. */
-#define HB_EXEC_OUTPUT_MAX (64 * 1024)
 /* A guest pid: Linux's pid_t and Windows' DWORD both fit. */
 #define HB_EXEC_PID_MAX G_MAXUINT32
 /* 128 + signal stays within an 8-bit exit status. */

@@ -13,40 +13,29 @@ struct _HbDBus {
     HbMonitor *monitor;
     GDBusObjectManagerServer *objects;
     HbDBusManager1 *manager;
-    GHashTable *domains; /* uuid -> HbDBusObjectSkeleton */
+    GHashTable *domains; /* uuid -> HbDBusDomain */
     guint filter;
 };
 
-static const GDBusErrorEntry hbDBusErrors[] = {
-    { HB_ERROR_FAILED, "org.virt_heartbeat.Error.Failed" },
-    { HB_ERROR_VM_UNKNOWN, "org.virt_heartbeat.Error.VMUnknown" },
-    { HB_ERROR_VM_NOT_RUNNING, "org.virt_heartbeat.Error.VMNotRunning" },
-    { HB_ERROR_AGENT_UNAVAILABLE, "org.virt_heartbeat.Error.AgentNotAvailable" },
-    { HB_ERROR_INVALID_ARGUMENT, "org.virt_heartbeat.Error.InvalidArgument" },
-    { HB_ERROR_BUSY, "org.virt_heartbeat.Error.Busy" },
-};
-G_STATIC_ASSERT(G_N_ELEMENTS(hbDBusErrors) == HB_ERROR_LAST);
+/* One exported domain. */
+typedef struct {
+    HbDBusObjectSkeleton *object;
+    HbDBusDomain1 *iface;
+    gboolean config_shown;
+    HbConfig config;     /* what the Config property shows, when config_shown */
+} HbDBusDomain;
 
 
-/* Client and server map these names to HB_ERROR codes and back. */
-void
-hbDBusRegisterErrors(void)
+static void
+hbDBusDomainFree(HbDBusDomain *entry)
 {
-    static gsize registered;
-
-    g_dbus_error_register_error_domain("hb-error-quark", &registered,
-                                       hbDBusErrors, G_N_ELEMENTS(hbDBusErrors));
+    g_object_unref(entry->iface);
+    g_object_unref(entry->object);
+    g_free(entry);
 }
 
-
-char *
-hbDBusDomainPath(const char *uuid)
-{
-    g_autofree char *element = g_strdelimit(g_strdup(uuid), "-", '_');
-
-    return g_strdup_printf("%s/domain/%s", HB_DBUS_PATH, element);
-}
-
+G_STATIC_ASSERT(HB_API_AFFECT_LIVE == VIR_DOMAIN_AFFECT_LIVE);
+G_STATIC_ASSERT(HB_API_AFFECT_CONFIG == VIR_DOMAIN_AFFECT_CONFIG);
 
 /* Caller input quoted in an error keeps at most this many characters. */
 #define HB_DBUS_QUOTE_MAX 64
@@ -180,36 +169,32 @@ hbDBusConfigVariant(const HbConfig *cfg)
 }
 
 
+/* HbConfig holds only 32-bit members: memcmp sees no padding. */
+G_STATIC_ASSERT(sizeof(HbConfig) == HB_KEY_LAST * sizeof(guint32));
+
 /* Called on every tick: rebuild the Config property only when it changed. */
 static void
-hbDBusSetConfig(HbDBusDomain1 *iface, const HbConfig *cfg)
+hbDBusSetConfig(HbDBusDomain *entry, const HbConfig *cfg)
 {
-    HbConfig *shown = g_object_get_data(G_OBJECT(iface), "hb-config");
-
-    if (shown && memcmp(shown, cfg, sizeof(*cfg)) == 0)
+    if (entry->config_shown && memcmp(&entry->config, cfg, sizeof(*cfg)) == 0)
         return;
-    g_object_set_data_full(G_OBJECT(iface), "hb-config", g_memdup2(cfg, sizeof(*cfg)), g_free);
-    hb_dbus_domain1_set_config(iface, hbDBusConfigVariant(cfg));
-}
-
-
-static HbDBusDomain1 *
-hbDBusDomainIface(HbDBus *dbus, HbDomain *dom)
-{
-    HbDBusObjectSkeleton *obj = g_hash_table_lookup(dbus->domains, hbDomainUUID(dom));
-
-    return obj ? hb_dbus_object_get_domain1(HB_DBUS_OBJECT(obj)) : NULL;
+    entry->config = *cfg;
+    entry->config_shown = TRUE;
+    hb_dbus_domain1_set_config(entry->iface, hbDBusConfigVariant(cfg));
 }
 
 
 static void
 hbDBusOnChanged(HbDomain *dom, gpointer data)
 {
-    g_autoptr(HbDBusDomain1) iface = hbDBusDomainIface(data, dom);
+    HbDBus *dbus = data;
+    HbDBusDomain *entry = g_hash_table_lookup(dbus->domains, hbDomainUUID(dom));
     const HbGuestInfo *guest = hbDomainGuestInfo(dom);
+    HbDBusDomain1 *iface;
 
-    if (!iface)
+    if (!entry)
         return;
+    iface = entry->iface;
     /* The skeleton sends PropertiesChanged only for values that changed. */
     hb_dbus_domain1_set_name(iface, hbDomainName(dom));
     hb_dbus_domain1_set_state(iface, hbStateToString(hbDomainState(dom)));
@@ -223,7 +208,7 @@ hbDBusOnChanged(HbDomain *dom, gpointer data)
     hb_dbus_domain1_set_last_tick(iface, hbDomainLastTick(dom));
     hb_dbus_domain1_set_config_error(iface, hbDomainConfigError(dom) ? hbDomainConfigError(dom) : "");
     hb_dbus_domain1_set_agent_connected(iface, hbDomainAgentConnected(dom));
-    hbDBusSetConfig(iface, hbDomainConfig(dom));
+    hbDBusSetConfig(entry, hbDomainConfig(dom));
     hb_dbus_domain1_set_additions_version(iface, guest->version ? guest->version : "");
     hb_dbus_domain1_set_osname(iface, guest->os_name ? guest->os_name : "");
     hb_dbus_domain1_set_can_shutdown(iface, hbDomainAgentConnected(dom) && guest->can_shutdown);
@@ -248,24 +233,12 @@ hbDBusDomainFor(HbDBus *dbus, HbDBusDomain1 *iface, GDBusMethodInvocation *invoc
 static gboolean
 hbDBusAgentUsable(HbDomain *dom, GDBusMethodInvocation *invocation)
 {
-    switch (hbDomainState(dom)) {
-    case HB_STATE_NOT_RUNNING:
-    case HB_STATE_PAUSED:
-        hbDBusFail(invocation, HB_ERROR_VM_NOT_RUNNING, "domain '%s' is not running",
-                   hbDomainName(dom));
+    g_autoptr(GError) err = NULL;
+
+    if (hbApiCheckState(hbStateToString(hbDomainState(dom)), hbDomainName(dom), TRUE,
+                        &err) < 0) {
+        hbDBusReturnError(invocation, err->domain, err->code, err->message);
         return FALSE;
-    case HB_STATE_NO_AGENT:
-        hbDBusFail(invocation, HB_ERROR_AGENT_UNAVAILABLE,
-                   "domain '%s' has no guest agent channel", hbDomainName(dom));
-        return FALSE;
-    case HB_STATE_DISABLED:
-    case HB_STATE_WAITING:
-    case HB_STATE_OK:
-    case HB_STATE_DEGRADED:
-    case HB_STATE_STOPPED:
-    case HB_STATE_FAILED:
-    case HB_STATE_LAST:
-        break;
     }
     return TRUE;
 }
@@ -309,6 +282,7 @@ hbDBusReply(HbJob *job, gpointer data)
     case HB_JOB_LIST:
     case HB_JOB_GUEST_INFO:
     case HB_JOB_TIME_SYNC:
+    case HB_JOB_RESOLVE:
     case HB_JOB_LAST:
         g_assert_not_reached();
     }
@@ -350,8 +324,6 @@ hbDBusOnShutdown(HbDBusDomain1 *iface, GDBusMethodInvocation *invocation, gpoint
 }
 
 
-#define HB_EXEC_TIMEOUT_DEFAULT 30
-#define HB_EXEC_TIMEOUT_MAX 3600
 /* Half Linux's usual ARG_MAX; the command travels as one agent message. */
 #define HB_EXEC_COMMAND_MAX (1024 * 1024)
 
@@ -441,31 +413,44 @@ hbDBusOnSetTimeSync(HbDBusDomain1 *iface, GDBusMethodInvocation *invocation,
 }
 
 
+/*
+ * A key to set to @value (NULL: to unset) with @flags, as SetParameter and
+ * EditMetadata take them; FALSE having returned InvalidArgument. The value
+ * itself is checked with the whole element, against the daemon's defaults.
+ */
 static gboolean
-hbDBusOnSetParameter(HbDBusDomain1 *iface, GDBusMethodInvocation *invocation,
-                     const char *name, const char *value, guint flags, gpointer data)
+hbDBusCheckKey(GDBusMethodInvocation *invocation, const char *name, const char *value,
+               guint flags)
 {
-    HbDBus *dbus = data;
-    HbDomain *dom = hbDBusDomainFor(dbus, iface, invocation);
-    const guint known = VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG;
+    const guint known = HB_API_AFFECT_LIVE | HB_API_AFFECT_CONFIG;
 
-    if (!dom)
-        return G_DBUS_METHOD_INVOCATION_HANDLED;
     if (hbKeyFromName(name) < 0 || (flags & ~known)) {
         g_autofree char *quoted = hbDBusQuote(name);
 
         hbDBusFail(invocation, HB_ERROR_INVALID_ARGUMENT,
                    "unknown key '%s' or flags %u; see virt-heartbeat-metadata(5)",
                    quoted, flags);
-        return G_DBUS_METHOD_INVOCATION_HANDLED;
+        return FALSE;
     }
     /* Longer than any valid value; the error would quote it whole. */
-    if (strlen(value) > HB_DBUS_QUOTE_MAX) {
+    if (value && strlen(value) > HB_DBUS_QUOTE_MAX) {
         hbDBusFail(invocation, HB_ERROR_INVALID_ARGUMENT,
                    "%s: a value of %zu bytes is not valid", name, strlen(value));
-        return G_DBUS_METHOD_INVOCATION_HANDLED;
+        return FALSE;
     }
-    hbDBusSetKey(dbus, dom, invocation, name, value, flags);
+    return TRUE;
+}
+
+
+static gboolean
+hbDBusOnSetParameter(HbDBusDomain1 *iface, GDBusMethodInvocation *invocation,
+                     const char *name, const char *value, guint flags, gpointer data)
+{
+    HbDBus *dbus = data;
+    HbDomain *dom = hbDBusDomainFor(dbus, iface, invocation);
+
+    if (dom && hbDBusCheckKey(invocation, name, value, flags))
+        hbDBusSetKey(dbus, dom, invocation, name, value, flags);
     return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -475,9 +460,11 @@ hbDBusOnAdded(HbDomain *dom, gpointer data)
 {
     HbDBus *dbus = data;
     g_autofree char *path = hbDBusDomainPath(hbDomainUUID(dom));
-    HbDBusObjectSkeleton *obj = hb_dbus_object_skeleton_new(path);
-    g_autoptr(HbDBusDomain1) iface = hb_dbus_domain1_skeleton_new();
+    HbDBusDomain *entry = g_new0(HbDBusDomain, 1);
+    HbDBusDomain1 *iface = hb_dbus_domain1_skeleton_new();
 
+    entry->object = hb_dbus_object_skeleton_new(path);
+    entry->iface = iface;
     hb_dbus_domain1_set_uuid(iface, hbDomainUUID(dom));
     g_signal_connect(iface, "handle-rearm", G_CALLBACK(hbDBusOnRearm), dbus);
     g_signal_connect(iface, "handle-shutdown", G_CALLBACK(hbDBusOnShutdown), dbus);
@@ -485,10 +472,10 @@ hbDBusOnAdded(HbDomain *dom, gpointer data)
     g_signal_connect(iface, "handle-install-additions", G_CALLBACK(hbDBusOnInstall), dbus);
     g_signal_connect(iface, "handle-set-host-time-sync", G_CALLBACK(hbDBusOnSetTimeSync), dbus);
     g_signal_connect(iface, "handle-set-parameter", G_CALLBACK(hbDBusOnSetParameter), dbus);
-    hb_dbus_object_skeleton_set_domain1(obj, iface);
-    g_hash_table_insert(dbus->domains, g_strdup(hbDomainUUID(dom)), obj);
+    hb_dbus_object_skeleton_set_domain1(entry->object, iface);
+    g_hash_table_insert(dbus->domains, g_strdup(hbDomainUUID(dom)), entry);
     hbDBusOnChanged(dom, dbus);
-    g_dbus_object_manager_server_export(dbus->objects, G_DBUS_OBJECT_SKELETON(obj));
+    g_dbus_object_manager_server_export(dbus->objects, G_DBUS_OBJECT_SKELETON(entry->object));
 }
 
 
@@ -507,13 +494,15 @@ static void
 hbDBusOnNotice(HbDomain *dom, const HbNotice *notice, gpointer data)
 {
     HbDBus *dbus = data;
-    g_autoptr(HbDBusDomain1) iface = hbDBusDomainIface(dbus, dom);
+    HbDBusDomain *entry = g_hash_table_lookup(dbus->domains, hbDomainUUID(dom));
     const char *name = hbDomainName(dom);
     const char *uuid = hbDomainUUID(dom);
     const char *state = hbStateToString(hbDomainState(dom));
+    HbDBusDomain1 *iface;
 
-    if (!iface)
+    if (!entry)
         return;
+    iface = entry->iface;
     switch (notice->kind) {
     case HB_NOTICE_STOPPED:
         hb_dbus_manager1_emit_heartbeat_stopped(dbus->manager, name, uuid);
@@ -637,6 +626,93 @@ hbDBusOnLookupByUUID(HbDBusManager1 *manager, GDBusMethodInvocation *invocation,
 }
 
 
+/* An EditMetadata call under way, and how to name its domain in an error. */
+typedef struct {
+    GDBusMethodInvocation *invocation;
+    char *quoted;   /* the caller's key, bounded and escaped */
+} HbDBusEdit;
+
+
+static void
+hbDBusEditReply(HbJob *job, gpointer data)
+{
+    HbDBusEdit *edit = data;
+
+    if (g_error_matches(job->error, HB_ERROR, HB_ERROR_VM_UNKNOWN)) {
+        hbDBusFail(edit->invocation, HB_ERROR_VM_UNKNOWN, "domain '%s' not found",
+                   edit->quoted);
+    } else if (job->ok) {
+        /* The element comes from the domain XML: keep D-Bus valid. */
+        g_autofree char *metadata = hbUtilSanitize(job->metadata, -1, 0);
+
+        g_dbus_method_invocation_return_value(edit->invocation,
+                                              g_variant_new("(ss)", job->name, metadata));
+    } else {
+        hbDBusReply(job, edit->invocation);
+    }
+    g_free(edit->quoted);
+    g_free(edit);
+}
+
+
+/* Longer than any domain name libvirt's drivers accept (file names). */
+#define HB_DBUS_DOMAIN_KEY_MAX 1024
+
+
+static gboolean
+hbDBusOnEditMetadata(HbDBusManager1 *manager, GDBusMethodInvocation *invocation,
+                     const char *key, GVariant *set, const char *const *unset, guint flags,
+                     gpointer data)
+{
+    HbDBus *dbus = data;
+    g_autoptr(HbJob) job = NULL;
+    HbDBusEdit *edit;
+    GVariantIter iter;
+    const char *name;
+    const char *value;
+
+    if (!key[0]) {
+        hbDBusFail(invocation, HB_ERROR_INVALID_ARGUMENT, "empty domain name");
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+    if (strlen(key) > HB_DBUS_DOMAIN_KEY_MAX) {
+        g_autofree char *quoted = hbDBusQuote(key);
+
+        hbDBusFail(invocation, HB_ERROR_VM_UNKNOWN, "domain '%s' not found", quoted);
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+    if (g_variant_n_children(set) > HB_KEY_LAST || g_strv_length((char **) unset) > HB_KEY_LAST) {
+        hbDBusFail(invocation, HB_ERROR_INVALID_ARGUMENT, "more than %d keys", HB_KEY_LAST);
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+    job = hbJobNew(HB_JOB_METADATA, NULL);
+    job->flags = flags;
+    g_variant_iter_init(&iter, set);
+    while (g_variant_iter_next(&iter, "{&s&s}", &name, &value)) {
+        if (!hbDBusCheckKey(invocation, name, value, flags))
+            return G_DBUS_METHOD_INVOCATION_HANDLED;
+        g_hash_table_insert(job->changes, g_strdup(name), g_strdup(value));
+    }
+    for (guint i = 0; unset[i]; i++) {
+        if (!hbDBusCheckKey(invocation, unset[i], NULL, flags))
+            return G_DBUS_METHOD_INVOCATION_HANDLED;
+        if (g_hash_table_contains(job->changes, unset[i])) {
+            hbDBusFail(invocation, HB_ERROR_INVALID_ARGUMENT,
+                       "%s: both set and unset", unset[i]);
+            return G_DBUS_METHOD_INVOCATION_HANDLED;
+        }
+        g_hash_table_insert(job->changes, g_strdup(unset[i]), NULL);
+    }
+    edit = g_new0(HbDBusEdit, 1);
+    edit->invocation = invocation;
+    edit->quoted = hbDBusQuote(key);
+    job->reply = hbDBusEditReply;
+    job->reply_data = edit;
+    hbMonitorEdit(dbus->monitor, key, g_steal_pointer(&job));
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+
 /* Longer than any of our object paths; the spec's bound for names. */
 #define HB_DBUS_PATH_MAX 1024
 #define HB_DBUS_NAME_MAX 255
@@ -700,7 +776,8 @@ hbDBusNew(GDBusConnection *bus, HbMonitor *monitor, const char *uri, GError **er
     hbDBusRegisterErrors();
     dbus->bus = g_object_ref(bus);
     dbus->monitor = monitor;
-    dbus->domains = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_object_unref);
+    dbus->domains = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                          (GDestroyNotify) hbDBusDomainFree);
     dbus->objects = g_dbus_object_manager_server_new(HB_DBUS_PATH);
     dbus->manager = hb_dbus_manager1_skeleton_new();
     hb_dbus_manager1_set_uri(dbus->manager, uri);
@@ -708,6 +785,8 @@ hbDBusNew(GDBusConnection *bus, HbMonitor *monitor, const char *uri, GError **er
     g_signal_connect(dbus->manager, "handle-lookup-by-name", G_CALLBACK(hbDBusOnLookupByName),
                      dbus);
     g_signal_connect(dbus->manager, "handle-lookup-by-uuid", G_CALLBACK(hbDBusOnLookupByUUID),
+                     dbus);
+    g_signal_connect(dbus->manager, "handle-edit-metadata", G_CALLBACK(hbDBusOnEditMetadata),
                      dbus);
     if (!g_dbus_interface_skeleton_export(G_DBUS_INTERFACE_SKELETON(dbus->manager), bus,
                                           HB_DBUS_PATH, error)) {

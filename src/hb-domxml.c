@@ -5,14 +5,7 @@
  */
 #include <config.h>
 
-#include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#include <glib/gstdio.h>
 #include <libxml/xpath.h>
 #include <libxml/xpathInternals.h>
 
@@ -21,9 +14,6 @@
 #define HB_AGENT_CHANNEL "org.qemu.guest_agent.0"
 #define HB_AGENT_CHANNEL_XML \
     "<channel type='unix'><target type='virtio' name='" HB_AGENT_CHANNEL "'/></channel>"
-/* How long an edit waits for another one of the same domain. */
-#define HB_EDIT_LOCK_WAIT_US (10 * G_USEC_PER_SEC)
-#define HB_EDIT_LOCK_POLL_US (50 * 1000)
 
 
 void
@@ -227,100 +217,19 @@ hbDomainXmlEditWrite(virDomainPtr dom, unsigned int flag, const char *xml)
 
 
 /*
- * Where the edit locks live: the daemon's run directory, or
- * $VIRT_HEARTBEAT_RUN_DIR (tests).
- */
-const char *
-hbGuestRunDir(void)
-{
-    const char *dir = g_getenv("VIRT_HEARTBEAT_RUN_DIR");
-
-    return dir && *dir ? dir : RUNSTATEDIR "/virt-heartbeat";
-}
-
-
-/*
- * The daemon makes the run directory at start: root's, and group libvirt's
- * where that group exists, so that `virt-heartbeat config` run by a member
- * takes the same locks.
- */
-int
-hbGuestPrepareRunDir(GError **error)
-{
-    const char *dir = hbGuestRunDir();
-    struct group *grp = getgrnam("libvirt");
-
-    if (g_mkdir_with_parents(dir, 0700) < 0 ||
-        (grp && geteuid() == 0 && chown(dir, 0, grp->gr_gid) < 0) ||
-        chmod(dir, grp ? 0770 : 0700) < 0) {
-        g_set_error(error, HB_ERROR, HB_ERROR_FAILED, "cannot set up %s: %s", dir,
-                    g_strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-
-/*
- * An edit reads, changes and writes the element: two at once lose one
- * change. Every editor (the daemon's workers, every virt-heartbeat config)
- * holds the domain's lock file meanwhile, waiting a bounded time. Without
- * the run directory no daemon runs, and the edit goes on unlocked, as
- * virsh metadata would. Returns the lock's descriptor, -2 for no lock, or
- * -1 with @error set.
- */
-static int
-hbGuestEditLock(virDomainPtr dom, GError **error)
-{
-    char uuid[VIR_UUID_STRING_BUFLEN];
-    g_autofree char *path = NULL;
-    gint64 deadline = g_get_monotonic_time() + HB_EDIT_LOCK_WAIT_US;
-    int fd;
-
-    if (virDomainGetUUIDString(dom, uuid) < 0) {
-        hbUtilSetLibvirtError(error, "cannot read the domain's UUID");
-        return -1;
-    }
-    path = g_strdup_printf("%s/%s.lock", hbGuestRunDir(), uuid);
-    if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0660)) < 0) {
-        if (errno == ENOENT)
-            return -2;
-        g_set_error(error, HB_ERROR, HB_ERROR_FAILED, "cannot open the edit lock %s: %s",
-                    path, g_strerror(errno));
-        return -1;
-    }
-    while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        if (errno != EWOULDBLOCK && errno != EINTR) {
-            g_set_error(error, HB_ERROR, HB_ERROR_FAILED, "cannot lock %s: %s", path,
-                        g_strerror(errno));
-            close(fd);
-            return -1;
-        }
-        if (g_get_monotonic_time() >= deadline) {
-            g_set_error(error, HB_ERROR, HB_ERROR_BUSY,
-                        "another edit of this domain's heartbeat metadata is under way; "
-                        "try again later");
-            close(fd);
-            return -1;
-        }
-        g_usleep(HB_EDIT_LOCK_POLL_US);
-    }
-    return fd;
-}
-
-
-/*
  * Read (no @changes) or change the <heartbeat/> element of @dom, like virsh
  * metadata: @flags VIR_DOMAIN_AFFECT_CURRENT, _LIVE and/or _CONFIG, or
  * HB_AFFECT_APPLICABLE. @result is the element last read or written (NULL:
  * none). Both copies are checked before either is written, and when the
  * saved definition cannot be written the running domain is put back, so an
  * edit applies to both or to neither; the error says which when even that
- * fails.
+ * fails. Two edits of one domain at once would lose one change: the
+ * daemon's queue of edits per domain (hbMonitorRequest) runs them one at a
+ * time, and every edit goes through the daemon.
  */
-static int
-hbDomainXmlEditMetadataLocked(virDomainPtr dom, unsigned int flags, GHashTable *changes,
-                              const HbConfig *defaults, char **result, GError **error)
+int
+hbDomainXmlEditMetadata(virDomainPtr dom, unsigned int flags, GHashTable *changes,
+                        const HbConfig *defaults, char **result, GError **error)
 {
     HbDomainXmlEdit edits[2] = { { 0 }, { 0 } };
     guint n = 0;
@@ -381,22 +290,5 @@ hbDomainXmlEditMetadataLocked(virDomainPtr dom, unsigned int flags, GHashTable *
  cleanup:
     for (guint i = 0; i < n; i++)
         hbDomainXmlEditClear(&edits[i]);
-    return ret;
-}
-
-
-int
-hbDomainXmlEditMetadata(virDomainPtr dom, unsigned int flags, GHashTable *changes,
-                        const HbConfig *defaults, char **result, GError **error)
-{
-    int lock = -2;
-    int ret;
-
-    *result = NULL;
-    if (g_hash_table_size(changes) > 0 && (lock = hbGuestEditLock(dom, error)) == -1)
-        return -1;
-    ret = hbDomainXmlEditMetadataLocked(dom, flags, changes, defaults, result, error);
-    if (lock >= 0)
-        close(lock);  /* and with it the lock */
     return ret;
 }

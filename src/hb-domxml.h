@@ -37,7 +37,5 @@ int hbDomainXmlInstallAgent(virDomainPtr dom, gboolean *already, gboolean *next_
 
 /* HB_AFFECT_APPLICABLE: live if running, config if persistent. */
 #define HB_AFFECT_APPLICABLE (1u << 16)
-const char *hbGuestRunDir(void);
-int hbGuestPrepareRunDir(GError **error);
 int hbDomainXmlEditMetadata(virDomainPtr dom, unsigned int flags, GHashTable *changes,
                             const HbConfig *defaults, char **result, GError **error);

@@ -85,6 +85,9 @@ hbJobFree(HbJob *job)
     hbGuestInfoClear(&job->info);
     hbExecStatusClear(&job->exec);
     g_free(job->metadata);
+    g_free(job->key);
+    g_free(job->name);
+    hbJobFree(job->then);
     hbTicketUnref(job->ticket);
     g_free(job);
 }
@@ -120,6 +123,7 @@ hbJobRepeatable(HbJobKind kind)
     case HB_JOB_TIME_SYNC:
     case HB_JOB_INSTALL_AGENT:
     case HB_JOB_METADATA:
+    case HB_JOB_RESOLVE:
     case HB_JOB_LAST:
         break;
     }
@@ -200,10 +204,39 @@ hbJobRequest(HbJob *job, virConnectPtr conn, GCancellable *cancellable)
     case HB_JOB_RESTART:
     case HB_JOB_SYNC:
     case HB_JOB_LIST:
+    case HB_JOB_RESOLVE:
     case HB_JOB_LAST:
         g_assert_not_reached();
     }
     job->ok = ret == 0;
+}
+
+
+/* The libvirt domain job->key names, as virsh finds it: a UUID first. */
+static void
+hbJobResolve(HbJob *job, virConnectPtr conn)
+{
+    g_autoptr(virDomain) dom = NULL;
+    char uuid[VIR_UUID_STRING_BUFLEN];
+
+    if (g_uuid_string_is_valid(job->key))
+        dom = virDomainLookupByUUIDString(conn, job->key);
+    if (!dom)
+        dom = virDomainLookupByName(conn, job->key);
+    /* The caller quotes the key: libvirt's message would quote it whole. */
+    if (!dom && virGetLastErrorCode() == VIR_ERR_NO_DOMAIN) {
+        g_set_error_literal(&job->error, HB_ERROR, HB_ERROR_VM_UNKNOWN, "no such domain");
+        return;
+    }
+    if (!dom || virDomainGetUUIDString(dom, uuid) < 0) {
+        hbUtilSetLibvirtError(&job->error, "cannot look the domain up");
+        return;
+    }
+    g_free(job->uuid);
+    job->uuid = g_strdup(uuid);
+    g_free(job->name);
+    job->name = hbUtilSanitize(virDomainGetName(dom), -1, 0);
+    job->ok = TRUE;
 }
 
 
@@ -231,6 +264,9 @@ hbJobRun(HbJob *job, virConnectPtr conn, HbProbeFunc probe, GCancellable *cancel
     case HB_JOB_INSTALL_AGENT:
     case HB_JOB_METADATA:
         hbJobRequest(job, conn, cancellable);
+        break;
+    case HB_JOB_RESOLVE:
+        hbJobResolve(job, conn);
         break;
     case HB_JOB_LAST:
         g_assert_not_reached();

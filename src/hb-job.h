@@ -22,6 +22,7 @@ typedef enum {
     HB_JOB_TIME_SYNC,
     HB_JOB_INSTALL_AGENT,
     HB_JOB_METADATA,
+    HB_JOB_RESOLVE,  /* find the domain a METADATA request by name or UUID is for */
 
     HB_JOB_LAST
 } HbJobKind;
@@ -82,12 +83,17 @@ struct _HbJob {
     gboolean already;     /* INSTALL_AGENT: the channel was there */
     gboolean next_boot;   /* INSTALL_AGENT: the running domain gets it at its next boot */
     char *metadata;       /* METADATA: the element read or written */
+    char *key;            /* RESOLVE: a UUID (tried first) or an exact name */
+    char *name;           /* RESOLVE: the name of the domain found (sets uuid too);
+                           * the request it is for gets both */
+    HbJob *then;          /* RESOLVE: the request to queue for the domain found */
     HbJobDoneFunc reply;  /* set: the requester gets the finished job */
     gpointer reply_data;
 };
 
 HbJob *hbJobNew(HbJobKind kind, const char *uuid);
 void hbJobFree(HbJob *job);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(HbJob, hbJobFree)
 
 /* On a worker thread, with @conn no other job uses meanwhile: do the job,
  * its result in the job. @cancellable: the worker is stopping. */

@@ -151,7 +151,8 @@ hbMonitorPushJob(HbMonitor *monitor, HbJob *job)
     }
     job->generation = monitor->generation;
     job->event_seq = monitor->event_seq;
-    if (hbJobLane(job) == HB_LANE_GUEST)
+    /* A RESOLVE job has no domain yet: only the lane's bound holds it. */
+    if (hbJobLane(job) == HB_LANE_GUEST && job->kind != HB_JOB_RESOLVE)
         hbMonitorCountRequest(monitor, job->uuid, 1);
     hbWorkerPush(monitor->worker, job);
 }
@@ -990,12 +991,41 @@ hbMonitorDropEdits(HbMonitor *monitor)
 }
 
 
+static void hbMonitorQueueRequest(HbMonitor *monitor, const char *uuid, const char *name,
+                                  HbJob *job);
+
+
+/* The domain an edit by name or UUID is for is known, or not: queue or fail it. */
+static void
+hbMonitorResolveDone(HbMonitor *monitor, HbJob *resolve)
+{
+    HbJob *job = g_steal_pointer(&resolve->then);
+
+    if (resolve->ok && !resolve->cancelled && !monitor->closing) {
+        job->name = g_strdup(resolve->name);
+        hbMonitorQueueRequest(monitor, resolve->uuid, resolve->name, job);
+        return;
+    }
+    if (resolve->error && !monitor->closing)
+        job->error = g_steal_pointer(&resolve->error);
+    else
+        g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED, "virt-heartbeatd is stopping");
+    job->reply(job, job->reply_data);
+    hbJobFree(job);
+}
+
+
 static void
 hbMonitorJobDone(HbJob *job, gpointer data)
 {
     HbMonitor *monitor = data;
     HbDomain *dom;
 
+    if (job->kind == HB_JOB_RESOLVE) {
+        hbMonitorResolveDone(monitor, job);
+        hbJobFree(job);
+        return;
+    }
     if (hbJobLane(job) == HB_LANE_GUEST && !job->cancelled)
         hbMonitorCountRequest(monitor, job->uuid, -1);
     if (job->kind == HB_JOB_METADATA)
@@ -1042,6 +1072,7 @@ hbMonitorJobDone(HbJob *job, gpointer data)
     case HB_JOB_EXEC:
     case HB_JOB_INSTALL_AGENT:
     case HB_JOB_METADATA:
+    case HB_JOB_RESOLVE:
     case HB_JOB_LAST:
         g_assert_not_reached(); /* requests always have a reply */
     }
@@ -1374,31 +1405,32 @@ hbMonitorRearm(HbMonitor *monitor, HbDomain *dom)
 }
 
 
-/*
- * Run a request of the guest OS interface for @dom; job->reply gets the
- * finished job on the main loop, always, also when the daemon stops.
- */
-void
-hbMonitorRequest(HbMonitor *monitor, HbDomain *dom, HbJob *job)
+/* Fail @job with Busy and free it. */
+static void
+hbMonitorRefuse(HbJob *job, const char *name, const char *full)
+{
+    g_set_error(&job->error, HB_ERROR, HB_ERROR_BUSY,
+                "Domain '%s': too many %s under way (at most %u per domain, %u in all); "
+                "try again later", name, full, HB_REQUESTS_PER_DOMAIN, HB_REQUESTS_MAX);
+    job->reply(job, job->reply_data);
+    hbJobFree(job);
+}
+
+
+/* Queue @job for the domain @uuid (@name in errors); an edit after the domain's others. */
+static void
+hbMonitorQueueRequest(HbMonitor *monitor, const char *uuid, const char *name, HbJob *job)
 {
     const char *full;
 
-    g_assert(job->reply);
     g_free(job->uuid);
-    job->uuid = g_strdup(dom->uuid);
+    job->uuid = g_strdup(uuid);
     job->defaults = monitor->conf.defaults;
     /* Pings have threads of their own; requests wait in a bounded queue. */
-    if ((full = hbMonitorRequestRoom(monitor, dom->uuid))) {
-        g_set_error(&job->error, HB_ERROR, HB_ERROR_BUSY,
-                    "Domain '%s': too many %s under way (at most %u per domain, %u in all); "
-                    "try again later", dom->name, full, HB_REQUESTS_PER_DOMAIN,
-                    HB_REQUESTS_MAX);
-        job->reply(job, job->reply_data);
-        hbJobFree(job);
+    if ((full = hbMonitorRequestRoom(monitor, uuid))) {
+        hbMonitorRefuse(job, name, full);
         return;
     }
-    if (job->kind == HB_JOB_SHUTDOWN)
-        hbMonitorFeed(dom, HB_INPUT_SHUTDOWN_REQUESTED);
     if (job->kind == HB_JOB_METADATA) {
         /* Read-modify-write: one at a time per domain, or one is lost. */
         GQueue *waiting = g_hash_table_lookup(monitor->edits, job->uuid);
@@ -1410,6 +1442,44 @@ hbMonitorRequest(HbMonitor *monitor, HbDomain *dom, HbJob *job)
         g_hash_table_insert(monitor->edits, g_strdup(job->uuid), g_queue_new());
     }
     hbMonitorPushJob(monitor, job);
+}
+
+
+/*
+ * Run a request of the guest OS interface for @dom; job->reply gets the
+ * finished job on the main loop, always, also when the daemon stops.
+ */
+void
+hbMonitorRequest(HbMonitor *monitor, HbDomain *dom, HbJob *job)
+{
+    g_assert(job->reply);
+    if (job->kind == HB_JOB_SHUTDOWN && !hbMonitorRequestRoom(monitor, dom->uuid))
+        hbMonitorFeed(dom, HB_INPUT_SHUTDOWN_REQUESTED);
+    hbMonitorQueueRequest(monitor, dom->uuid, dom->name, job);
+}
+
+
+/*
+ * Edit the <heartbeat/> metadata of the libvirt domain @key names,
+ * monitored or not: a key in UUID form means that UUID first, then it is an
+ * exact name, as virsh takes it. A worker finds the domain, so the edit
+ * queues with every other edit of the same domain, and is checked against
+ * the daemon's [defaults]. job->reply gets the finished job, always.
+ */
+void
+hbMonitorEdit(HbMonitor *monitor, const char *key, HbJob *job)
+{
+    HbJob *resolve;
+
+    g_assert(job->reply && job->kind == HB_JOB_METADATA);
+    if (hbWorkerPending(monitor->worker, HB_LANE_GUEST) >= HB_REQUESTS_MAX) {
+        hbMonitorRefuse(job, key, "guest requests in all");
+        return;
+    }
+    resolve = hbJobNew(HB_JOB_RESOLVE, NULL);
+    resolve->key = g_strdup(key);
+    resolve->then = job;
+    hbMonitorPushJob(monitor, resolve);
 }
 
 

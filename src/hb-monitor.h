@@ -48,6 +48,7 @@ HbDomain *hbMonitorLookup(HbMonitor *monitor, const char *name_or_uuid);
 GList *hbMonitorDomains(HbMonitor *monitor);
 void hbMonitorRearm(HbMonitor *monitor, HbDomain *dom);
 void hbMonitorRequest(HbMonitor *monitor, HbDomain *dom, HbJob *job);
+void hbMonitorEdit(HbMonitor *monitor, const char *key, HbJob *job);
 gboolean hbMonitorIsConnected(HbMonitor *monitor);
 
 const char *hbDomainName(HbDomain *dom);

@@ -15,13 +15,6 @@
 
 #define HB_UTIL_CUT_MARK "..."
 
-GQuark
-hbErrorQuark(void)
-{
-    return g_quark_from_static_string("hb-error-quark");
-}
-
-
 /* libvirt's default handler prints to stderr; we report errors where they occur. */
 static void
 hbUtilIgnoreError(void *opaque, virErrorPtr err)
@@ -55,34 +48,6 @@ hbUtilSanitize(const char *text, gssize len, gsize max)
     return g_strdup_printf("%.*s" HB_UTIL_CUT_MARK, (int) cut, valid);
 }
 
-
-char *
-hbUtilEscape(const char *text)
-{
-    GString *out = g_string_new(NULL);
-    const char *p = text ? text : "";
-
-    while (*p) {
-        gunichar c = g_utf8_get_char_validated(p, -1);
-        const char *next;
-
-        if (c == (gunichar) -1 || c == (gunichar) -2) {
-            g_string_append_printf(out, "\\x%02x", (guchar) *p++);
-            continue;
-        }
-        next = g_utf8_next_char(p);
-        if (c == '\\')
-            g_string_append(out, "\\\\");
-        else if (c < 0x80 && !g_ascii_isprint(c))
-            g_string_append_printf(out, "\\x%02x", c);
-        else if (c >= 0x80 && !g_unichar_isprint(c))
-            g_string_append_printf(out, c > 0xFFFF ? "\\U%08x" : "\\u%04x", c);
-        else
-            g_string_append_len(out, p, next - p);
-        p = next;
-    }
-    return g_string_free(out, FALSE);
-}
 
 
 /* Per thread, like libvirt's own last error. */

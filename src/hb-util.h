@@ -11,6 +11,8 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include "hb-api.h"
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlDoc, xmlFreeDoc)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(virConnect, virConnectClose)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(virDomain, virDomainFree)
@@ -35,15 +37,6 @@ void hbUtilDefer(GMainContext *context, GSourceFunc func, gpointer data,
 #define HB_UTIL_TEXT_MAX 256    /* agent version, OS name */
 #define HB_UTIL_ERROR_MAX 1024  /* error messages */
 char *hbUtilSanitize(const char *text, gssize len, gsize max);
-
-/*
- * For a terminal: a sanitized @text with every character that is not
- * printable escaped, so that no text from a guest or a domain definition
- * can move the cursor, recolour or retitle it. Control characters and bytes
- * that are not UTF-8 become \xNN, other non-printing characters \uNNNN
- * (or \UNNNNNNNN), and a backslash \\.
- */
-char *hbUtilEscape(const char *text);
 
 /*
  * The daemon's log writer: every message escaped as hbUtilEscape does, so
@@ -75,18 +68,3 @@ int hbUtilReadFile(const char *path, gsize max, char **contents, GError **error)
 xmlDocPtr hbUtilXmlRead(const char *xml, const char *name);
 /* @node of @doc as text, unindented: what libvirt's metadata calls take. */
 char *hbUtilXmlDump(xmlDocPtr doc, xmlNodePtr node);
-
-/* The seed's error codes; D-Bus carries them as named errors. */
-#define HB_ERROR (hbErrorQuark())
-GQuark hbErrorQuark(void);
-
-typedef enum {
-    HB_ERROR_FAILED,           /* unexpected error */
-    HB_ERROR_VM_UNKNOWN,
-    HB_ERROR_VM_NOT_RUNNING,
-    HB_ERROR_AGENT_UNAVAILABLE, /* "additions not available" */
-    HB_ERROR_INVALID_ARGUMENT,
-    HB_ERROR_BUSY,             /* too many requests under way: try again later */
-
-    HB_ERROR_LAST
-} HbErrorCode;

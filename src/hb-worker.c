@@ -49,6 +49,7 @@ hbJobLane(const HbJob *job)
     case HB_JOB_TIME_SYNC:
     case HB_JOB_INSTALL_AGENT:
     case HB_JOB_METADATA:
+    case HB_JOB_RESOLVE:   /* bounded with the requests it is for */
     case HB_JOB_LAST:
         break;
     }

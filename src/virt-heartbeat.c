@@ -1,7 +1,7 @@
 /*
- * virt-heartbeat: the command line client of virt-heartbeatd. Reads go
- * through the daemon's D-Bus API; "config" edits domain metadata through
- * libvirt, as virsh metadata does.
+ * virt-heartbeat: the command line client of virt-heartbeatd. Everything,
+ * metadata edits included, goes through the daemon's D-Bus API: the CLI
+ * does not link libvirt.
  */
 #include <config.h>
 
@@ -10,10 +10,7 @@
 #include <glib-unix.h>
 #include <json-glib/json-glib.h>
 
-#include "hb-config.h"
-#include "hb-dbus.h"
-#include "hb-domxml.h"
-#include "hb-util.h"
+#include "hb-api.h"
 
 typedef enum {
     HB_EXIT_OK = 0,
@@ -27,17 +24,45 @@ typedef enum {
     HB_EXIT_EXEC_BEYOND = 255, /* exec: the guest's exit code is beyond 0-255 */
 } HbExit;
 
+/* The metadata keys, as config's options: --failure-interval sets failure_interval. */
+static const struct {
+    const char *option;
+    const char *help;
+    const char *arg;
+} hbCliKeys[] = {
+    { "enabled", "Monitor this domain", "yes|no" },
+    { "time", "Seconds per block", "N" },
+    { "rate", "Ticks per block", "N" },
+    { "failure-interval", "Seconds between restart attempts", "N" },
+    { "failure-attempts", "Restart attempts per episode", "N" },
+    { "boot-grace", "Seconds after a start or reset", "N" },
+    { "action", "What a restart attempt does", "reset|restart|none" },
+    { "max-episodes", "Episodes with action per window (0: no cap)", "N" },
+    { "episode-window", "Storm cap window in seconds", "N" },
+    { "ping-timeout", "Seconds a ping may take", "N" },
+    { "time-sync", "Keep the guest clock at the host's", "yes|no" },
+    { "time-sync-interval", "Minutes between time syncs", "N" },
+};
+#define HB_CLI_N_KEYS G_N_ELEMENTS(hbCliKeys)
+
+/* One run of the CLI: its options, the daemon, and the DOMAIN it is about. */
 typedef struct {
+    /* options */
     gboolean json;
-    guint timeout;           /* exec */
-    char *uri;
+    guint timeout;           /* exec; 0: the daemon's default */
+    char *uri;               /* config: the libvirt URI the daemon must use */
     gboolean live;
     gboolean config;
-    char *keys[HB_KEY_LAST]; /* config: new values */
+    char *keys[HB_CLI_N_KEYS]; /* config: new values */
     char **unset;
-} HbCliOptions;
 
-static HbCliOptions opts;
+    /* the command */
+    const char *name;        /* as typed */
+    const char *key;         /* DOMAIN as typed, or NULL */
+    char **args;             /* after DOMAIN */
+    HbDBusManager1 *manager;
+    HbDBusDomain1 *domain;   /* the monitored domain that key names, if looked up */
+} HbCli;
 
 static const char *hbCliSummary =
     "Commands:\n"
@@ -109,7 +134,7 @@ hbCliUsage(const char *fmt, ...)
 }
 
 
-/* The exit status for an error from the daemon or from libvirt. */
+/* The exit status for an error from the daemon or the bus. */
 static int
 hbCliExitFor(const GError *err)
 {
@@ -144,73 +169,69 @@ hbCliUnreachable(const char *why)
 }
 
 
-static GDBusObjectManager *
-hbCliConnect(int *status)
+/* The end of a method call: an error becomes a message and an exit status. */
+static int
+hbCliCallFailed(const char *what, const char *name, GError *err)
+{
+    g_dbus_error_strip_remote_error(err);
+    return hbCliFail(hbCliExitFor(err), "cannot %s '%s': %s", what, name, err->message);
+}
+
+
+/* The daemon's Manager1; an exit status having said why it is not reachable. */
+static int
+hbCliConnect(HbCli *cli)
 {
     g_autoptr(GError) err = NULL;
-    g_autoptr(GDBusObjectManager) manager = NULL;
     g_autofree char *owner = NULL;
 
     hbDBusRegisterErrors();
-    manager = hb_dbus_object_manager_client_new_for_bus_sync(
-        G_BUS_TYPE_SYSTEM, G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_DO_NOT_AUTO_START,
-        HB_DBUS_NAME, HB_DBUS_PATH, NULL, &err);
-    if (!manager) {
-        *status = hbCliUnreachable(err->message);
-        return NULL;
-    }
-    owner = g_dbus_object_manager_client_get_name_owner(G_DBUS_OBJECT_MANAGER_CLIENT(manager));
-    if (!owner) {
-        *status = hbCliUnreachable(HB_DBUS_NAME " has no owner");
-        return NULL;
-    }
-    return g_steal_pointer(&manager);
+    cli->manager = hb_dbus_manager1_proxy_new_for_bus_sync(
+        G_BUS_TYPE_SYSTEM, G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START, HB_DBUS_NAME,
+        HB_DBUS_PATH, NULL, &err);
+    if (!cli->manager)
+        return hbCliUnreachable(err->message);
+    owner = g_dbus_proxy_get_name_owner(G_DBUS_PROXY(cli->manager));
+    if (!owner)
+        return hbCliUnreachable(HB_DBUS_NAME " has no owner");
+    return HB_EXIT_OK;
 }
 
 
-static gint
-hbCliCompareByName(gconstpointer a, gconstpointer b)
+/*
+ * The monitored domain @key names, by the daemon's rule: a key in UUID form
+ * is tried as a UUID first, then as an exact name.
+ */
+static int
+hbCliFind(HbCli *cli, const char *key)
 {
-    return g_strcmp0(hb_dbus_domain1_get_name((HbDBusDomain1 *) a),
-                     hb_dbus_domain1_get_name((HbDBusDomain1 *) b));
-}
+    g_autoptr(GError) err = NULL;
+    g_autofree char *path = NULL;
 
-
-/* Every Domain1 of the daemon, by name; the caller owns the list and refs. */
-static GList *
-hbCliDomains(GDBusObjectManager *manager)
-{
-    g_autolist(GDBusObject) objects = g_dbus_object_manager_get_objects(manager);
-    GList *domains = NULL;
-
-    for (GList *l = objects; l; l = l->next) {
-        HbDBusDomain1 *iface = hb_dbus_object_get_domain1(HB_DBUS_OBJECT(l->data));
-        if (iface)
-            domains = g_list_prepend(domains, iface);
+    if (g_uuid_string_is_valid(key) &&
+        !hb_dbus_manager1_call_lookup_by_uuid_sync(cli->manager, key, G_DBUS_CALL_FLAGS_NONE,
+                                                   -1, &path, NULL, &err) &&
+        !g_error_matches(err, HB_ERROR, HB_ERROR_VM_UNKNOWN))
+        return hbCliCallFailed("look up", key, err);
+    g_clear_error(&err);
+    if (!path &&
+        !hb_dbus_manager1_call_lookup_by_name_sync(cli->manager, key, G_DBUS_CALL_FLAGS_NONE,
+                                                   -1, &path, NULL, &err)) {
+        /* An empty name is not one: no domain has it either. */
+        if (!g_error_matches(err, HB_ERROR, HB_ERROR_VM_UNKNOWN) &&
+            !g_error_matches(err, HB_ERROR, HB_ERROR_INVALID_ARGUMENT))
+            return hbCliCallFailed("look up", key, err);
+        return hbCliFail(HB_EXIT_VM_UNKNOWN,
+                         "domain '%s' is not monitored by virt-heartbeatd "
+                         "(give it <heartbeat/> metadata: virt-heartbeat config %s --time 60)",
+                         key, key);
     }
-    return g_list_sort(domains, hbCliCompareByName);
-}
-
-
-/* The daemon's rule (hbMonitorLookup): a UUID first, then an exact name. */
-static HbDBusDomain1 *
-hbCliFind(GDBusObjectManager *manager, const char *key, int *status)
-{
-    g_autolist(HbDBusDomain1) domains = hbCliDomains(manager);
-
-    for (GList *l = domains; l && g_uuid_string_is_valid(key); l = l->next) {
-        if (g_ascii_strcasecmp(hb_dbus_domain1_get_uuid(l->data), key) == 0)
-            return g_object_ref(l->data);
-    }
-    for (GList *l = domains; l; l = l->next) {
-        if (g_str_equal(hb_dbus_domain1_get_name(l->data), key))
-            return g_object_ref(l->data);
-    }
-    *status = hbCliFail(HB_EXIT_VM_UNKNOWN,
-                        "domain '%s' is not monitored by virt-heartbeatd "
-                        "(give it <heartbeat/> metadata: virt-heartbeat config %s --time 60)",
-                        key, key);
-    return NULL;
+    cli->domain = hb_dbus_domain1_proxy_new_for_bus_sync(
+        G_BUS_TYPE_SYSTEM, G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START, HB_DBUS_NAME, path, NULL,
+        &err);
+    if (!cli->domain)
+        return hbCliCallFailed("look up", key, err);
+    return HB_EXIT_OK;
 }
 
 
@@ -221,68 +242,6 @@ hbCliIsoTime(gint64 usec)
     g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(usec / G_USEC_PER_SEC);
 
     return g_date_time_format(dt, "%Y-%m-%dT%H:%M:%SZ");
-}
-
-
-static JsonNode *
-hbCliStatusJson(HbDBusDomain1 *d)
-{
-    g_autoptr(JsonBuilder) b = json_builder_new();
-    const char *config_error = hb_dbus_domain1_get_config_error(d);
-    GVariant *config = hb_dbus_domain1_get_config(d);
-
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "name");
-    json_builder_add_string_value(b, hb_dbus_domain1_get_name(d));
-    json_builder_set_member_name(b, "uuid");
-    json_builder_add_string_value(b, hb_dbus_domain1_get_uuid(d));
-    json_builder_set_member_name(b, "state");
-    json_builder_add_string_value(b, hb_dbus_domain1_get_state(d));
-    json_builder_set_member_name(b, "is_heartbeating");
-    json_builder_add_boolean_value(b, hb_dbus_domain1_get_is_heartbeating(d));
-    json_builder_set_member_name(b, "heartbeat_percentage");
-    json_builder_add_int_value(b, hb_dbus_domain1_get_heartbeat_percentage(d));
-    json_builder_set_member_name(b, "restart_attempts");
-    json_builder_add_int_value(b, hb_dbus_domain1_get_restart_attempts(d));
-    json_builder_set_member_name(b, "episode");
-    json_builder_add_int_value(b, hb_dbus_domain1_get_episode(d));
-    json_builder_set_member_name(b, "pings_ticked");
-    json_builder_add_int_value(b, hb_dbus_domain1_get_pings_ticked(d));
-    json_builder_set_member_name(b, "pings_missed");
-    json_builder_add_int_value(b, hb_dbus_domain1_get_pings_missed(d));
-    json_builder_set_member_name(b, "pings_no_verdict");
-    json_builder_add_int_value(b, hb_dbus_domain1_get_pings_no_verdict(d));
-    json_builder_set_member_name(b, "last_tick");
-    if (hb_dbus_domain1_get_last_tick(d) > 0) {
-        g_autofree char *when = hbCliIsoTime(hb_dbus_domain1_get_last_tick(d));
-        json_builder_add_string_value(b, when);
-    } else {
-        json_builder_add_null_value(b);
-    }
-    json_builder_set_member_name(b, "agent_connected");
-    json_builder_add_boolean_value(b, hb_dbus_domain1_get_agent_connected(d));
-    json_builder_set_member_name(b, "config_error");
-    if (config_error && config_error[0])
-        json_builder_add_string_value(b, config_error);
-    else
-        json_builder_add_null_value(b);
-    json_builder_set_member_name(b, "config");
-    if (config)
-        json_builder_add_value(b, json_gvariant_serialize(config));
-    else
-        json_builder_add_null_value(b);
-    json_builder_end_object(b);
-    return json_builder_get_root(b);
-}
-
-
-static void
-hbCliPrintJson(JsonNode *node)
-{
-    g_autofree char *text = json_to_string(node, FALSE);
-
-    printf("%s\n", text);
-    fflush(stdout);
 }
 
 
@@ -311,16 +270,232 @@ hbCliConfigText(GVariant *config)
 }
 
 
-static int
-hbCliList(GDBusObjectManager *manager)
-{
-    g_autolist(HbDBusDomain1) domains = hbCliDomains(manager);
+/* How a Domain1 property is shown. */
+typedef enum {
+    HB_CLI_TEXT,      /* s */
+    HB_CLI_YES_NO,    /* b */
+    HB_CLI_ON_OFF,    /* b */
+    HB_CLI_NUMBER,    /* u, t */
+    HB_CLI_TIME,      /* x: microseconds since the epoch; 0: none */
+    HB_CLI_CONFIG,    /* a{sv} */
+    HB_CLI_PINGS,     /* text only: the three ping counts on one line */
+} HbCliFormat;
 
-    if (opts.json) {
+typedef struct {
+    const char *label;     /* text output; NULL: JSON only */
+    const char *key;       /* JSON output; NULL: text only */
+    const char *property;  /* of Domain1 */
+    HbCliFormat format;
+    const char *if_empty;  /* TEXT: an empty string is shown so, and null in JSON
+                            * ("": the line is left out); NULL: shown as it is */
+} HbCliField;
+
+/* status, and info after it: one line or member each, in this order. */
+static const HbCliField hbCliStatusFields[] = {
+    { "Name:", "name", "Name", HB_CLI_TEXT, NULL },
+    { "UUID:", "uuid", "UUID", HB_CLI_TEXT, NULL },
+    { "State:", "state", "State", HB_CLI_TEXT, NULL },
+    { "Heartbeating:", "is_heartbeating", "IsHeartbeating", HB_CLI_YES_NO, NULL },
+    { "Heartbeat percentage:", "heartbeat_percentage", "HeartbeatPercentage", HB_CLI_NUMBER, NULL },
+    { "Restart attempts:", "restart_attempts", "RestartAttempts", HB_CLI_NUMBER, NULL },
+    { "Episode:", "episode", "Episode", HB_CLI_NUMBER, NULL },
+    { "Pings:", NULL, NULL, HB_CLI_PINGS, NULL },
+    { NULL, "pings_ticked", "PingsTicked", HB_CLI_NUMBER, NULL },
+    { NULL, "pings_missed", "PingsMissed", HB_CLI_NUMBER, NULL },
+    { NULL, "pings_no_verdict", "PingsNoVerdict", HB_CLI_NUMBER, NULL },
+    { "Last tick:", "last_tick", "LastTick", HB_CLI_TIME, NULL },
+    { "Agent connected:", "agent_connected", "AgentConnected", HB_CLI_YES_NO, NULL },
+    { "Config error:", "config_error", "ConfigError", HB_CLI_TEXT, "" },
+    { "Config:", "config", "Config", HB_CLI_CONFIG, NULL },
+};
+
+static const HbCliField hbCliInfoFields[] = {
+    { "Additions version:", "additions_version", "AdditionsVersion", HB_CLI_TEXT, "unknown" },
+    { "OS name:", "os_name", "OSName", HB_CLI_TEXT, "unknown" },
+    { "Can shut down:", "can_shutdown", "CanShutdown", HB_CLI_YES_NO, NULL },
+    { "Host time sync:", "is_host_time_sync_enabled", "IsHostTimeSyncEnabled", HB_CLI_ON_OFF, NULL },
+};
+
+
+static GVariant *
+hbCliProperty(HbDBusDomain1 *d, const char *property)
+{
+    return g_dbus_proxy_get_cached_property(G_DBUS_PROXY(d), property);
+}
+
+
+static guint64
+hbCliNumber(GVariant *value)
+{
+    if (!value)
+        return 0;
+    if (g_variant_is_of_type(value, G_VARIANT_TYPE_UINT64))
+        return g_variant_get_uint64(value);
+    if (g_variant_is_of_type(value, G_VARIANT_TYPE_UINT32))
+        return g_variant_get_uint32(value);
+    return 0;
+}
+
+
+/* @field's value as text, or NULL when its line is left out. */
+static char *
+hbCliFieldText(HbDBusDomain1 *d, const HbCliField *field)
+{
+    g_autoptr(GVariant) value = field->property ? hbCliProperty(d, field->property) : NULL;
+    const char *s;
+
+    switch (field->format) {
+    case HB_CLI_TEXT:
+        s = value ? g_variant_get_string(value, NULL) : "";
+        if (!s[0] && field->if_empty)
+            return field->if_empty[0] ? g_strdup(field->if_empty) : NULL;
+        return hbUtilEscape(s);
+    case HB_CLI_YES_NO:
+        return g_strdup(value && g_variant_get_boolean(value) ? "yes" : "no");
+    case HB_CLI_ON_OFF:
+        return g_strdup(value && g_variant_get_boolean(value) ? "on" : "off");
+    case HB_CLI_NUMBER:
+        return g_strdup_printf("%" G_GUINT64_FORMAT, hbCliNumber(value));
+    case HB_CLI_TIME:
+        return value && g_variant_get_int64(value) > 0 ?
+            hbCliIsoTime(g_variant_get_int64(value)) : g_strdup("none");
+    case HB_CLI_CONFIG:
+        return hbCliConfigText(value);
+    case HB_CLI_PINGS:
+        return g_strdup_printf("%" G_GUINT64_FORMAT " answered, %" G_GUINT64_FORMAT
+                               " missed, %" G_GUINT64_FORMAT " without verdict",
+                               hb_dbus_domain1_get_pings_ticked(d),
+                               hb_dbus_domain1_get_pings_missed(d),
+                               hb_dbus_domain1_get_pings_no_verdict(d));
+    }
+    g_assert_not_reached();
+}
+
+
+static void
+hbCliFieldJson(JsonBuilder *b, HbDBusDomain1 *d, const HbCliField *field)
+{
+    g_autoptr(GVariant) value = hbCliProperty(d, field->property);
+
+    json_builder_set_member_name(b, field->key);
+    switch (field->format) {
+    case HB_CLI_TEXT:
+        if (value && (!field->if_empty || g_variant_get_string(value, NULL)[0]))
+            json_builder_add_string_value(b, g_variant_get_string(value, NULL));
+        else
+            json_builder_add_null_value(b);
+        return;
+    case HB_CLI_YES_NO:
+    case HB_CLI_ON_OFF:
+        json_builder_add_boolean_value(b, value && g_variant_get_boolean(value));
+        return;
+    case HB_CLI_NUMBER:
+        json_builder_add_int_value(b, hbCliNumber(value));
+        return;
+    case HB_CLI_TIME:
+        if (value && g_variant_get_int64(value) > 0) {
+            g_autofree char *when = hbCliIsoTime(g_variant_get_int64(value));
+            json_builder_add_string_value(b, when);
+        } else {
+            json_builder_add_null_value(b);
+        }
+        return;
+    case HB_CLI_CONFIG:
+        if (value)
+            json_builder_add_value(b, json_gvariant_serialize(value));
+        else
+            json_builder_add_null_value(b);
+        return;
+    case HB_CLI_PINGS:
+        break;
+    }
+    g_assert_not_reached();
+}
+
+
+static void
+hbCliPrintFields(HbDBusDomain1 *d, const HbCliField *fields, gsize n)
+{
+    for (gsize i = 0; i < n; i++) {
+        g_autofree char *text = NULL;
+
+        if (!fields[i].label || !(text = hbCliFieldText(d, &fields[i])))
+            continue;
+        printf("%-21s %s\n", fields[i].label, text);
+    }
+}
+
+
+static void
+hbCliAddFields(JsonBuilder *b, HbDBusDomain1 *d, const HbCliField *fields, gsize n)
+{
+    for (gsize i = 0; i < n; i++) {
+        if (fields[i].key)
+            hbCliFieldJson(b, d, &fields[i]);
+    }
+}
+
+
+/* The status object; with @info, info's members after it. */
+static JsonNode *
+hbCliStatusJson(HbDBusDomain1 *d, gboolean info)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+
+    json_builder_begin_object(b);
+    hbCliAddFields(b, d, hbCliStatusFields, G_N_ELEMENTS(hbCliStatusFields));
+    if (info)
+        hbCliAddFields(b, d, hbCliInfoFields, G_N_ELEMENTS(hbCliInfoFields));
+    json_builder_end_object(b);
+    return json_builder_get_root(b);
+}
+
+
+static void
+hbCliPrintJson(JsonNode *node)
+{
+    g_autofree char *text = json_to_string(node, FALSE);
+
+    printf("%s\n", text);
+    fflush(stdout);
+}
+
+
+static gint
+hbCliCompareByName(gconstpointer a, gconstpointer b)
+{
+    return g_strcmp0(hb_dbus_domain1_get_name((HbDBusDomain1 *) a),
+                     hb_dbus_domain1_get_name((HbDBusDomain1 *) b));
+}
+
+
+/* list wants them all: one GetManagedObjects call. */
+static int
+hbCliList(HbCli *cli)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GDBusObjectManager) objects = NULL;
+    g_autolist(GDBusObject) all = NULL;
+    g_autolist(HbDBusDomain1) domains = NULL;
+
+    objects = hb_dbus_object_manager_client_new_for_bus_sync(
+        G_BUS_TYPE_SYSTEM, G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_DO_NOT_AUTO_START,
+        HB_DBUS_NAME, HB_DBUS_PATH, NULL, &err);
+    if (!objects)
+        return hbCliUnreachable(err->message);
+    all = g_dbus_object_manager_get_objects(objects);
+    for (GList *l = all; l; l = l->next) {
+        HbDBusDomain1 *iface = hb_dbus_object_get_domain1(HB_DBUS_OBJECT(l->data));
+        if (iface)
+            domains = g_list_prepend(domains, iface);
+    }
+    domains = g_list_sort(domains, hbCliCompareByName);
+
+    if (cli->json) {
         g_autoptr(JsonArray) array = json_array_new();
         g_autoptr(JsonNode) root = json_node_new(JSON_NODE_ARRAY);
         for (GList *l = domains; l; l = l->next)
-            json_array_add_element(array, hbCliStatusJson(l->data));
+            json_array_add_element(array, hbCliStatusJson(l->data, FALSE));
         json_node_set_array(root, array);
         hbCliPrintJson(root);
         return HB_EXIT_OK;
@@ -343,63 +518,42 @@ hbCliList(GDBusObjectManager *manager)
 
 
 static int
-hbCliStatus(HbDBusDomain1 *d)
+hbCliShow(HbCli *cli, gboolean info)
 {
-    g_autofree char *config_error = hbUtilEscape(hb_dbus_domain1_get_config_error(d));
-    g_autofree char *config = hbCliConfigText(hb_dbus_domain1_get_config(d));
-    g_autofree char *uuid = hbUtilEscape(hb_dbus_domain1_get_uuid(d));
-    g_autofree char *state = hbUtilEscape(hb_dbus_domain1_get_state(d));
-    g_autofree char *last = NULL;
-    HB_CLI_NAME(d);
-
-    if (opts.json) {
-        g_autoptr(JsonNode) node = hbCliStatusJson(d);
+    if (cli->json) {
+        g_autoptr(JsonNode) node = hbCliStatusJson(cli->domain, info);
         hbCliPrintJson(node);
         return HB_EXIT_OK;
     }
-    if (hb_dbus_domain1_get_last_tick(d) > 0)
-        last = hbCliIsoTime(hb_dbus_domain1_get_last_tick(d));
-    printf("Name:                 %s\n", name);
-    printf("UUID:                 %s\n", uuid);
-    printf("State:                %s\n", state);
-    printf("Heartbeating:         %s\n", hb_dbus_domain1_get_is_heartbeating(d) ? "yes" : "no");
-    printf("Heartbeat percentage: %u\n", hb_dbus_domain1_get_heartbeat_percentage(d));
-    printf("Restart attempts:     %u\n", hb_dbus_domain1_get_restart_attempts(d));
-    printf("Episode:              %" G_GUINT64_FORMAT "\n", hb_dbus_domain1_get_episode(d));
-    printf("Pings:                %" G_GUINT64_FORMAT " answered, %" G_GUINT64_FORMAT
-           " missed, %" G_GUINT64_FORMAT " without verdict\n",
-           hb_dbus_domain1_get_pings_ticked(d), hb_dbus_domain1_get_pings_missed(d),
-           hb_dbus_domain1_get_pings_no_verdict(d));
-    printf("Last tick:            %s\n", last ? last : "none");
-    printf("Agent connected:      %s\n", hb_dbus_domain1_get_agent_connected(d) ? "yes" : "no");
-    if (config_error[0])
-        printf("Config error:         %s\n", config_error);
-    printf("Config:               %s\n", config);
+    hbCliPrintFields(cli->domain, hbCliStatusFields, G_N_ELEMENTS(hbCliStatusFields));
+    if (info)
+        hbCliPrintFields(cli->domain, hbCliInfoFields, G_N_ELEMENTS(hbCliInfoFields));
     return HB_EXIT_OK;
 }
 
 
-/* The seed's "VM not running" and "additions not available" for readings. */
+static int hbCliStatus(HbCli *cli) { return hbCliShow(cli, FALSE); }
+static int hbCliInfo(HbCli *cli) { return hbCliShow(cli, TRUE); }
+
+
+/* A heartbeat reading means nothing for a domain the daemon cannot ping. */
 static int
 hbCliCheckReadable(HbDBusDomain1 *d)
 {
-    const char *state = hb_dbus_domain1_get_state(d);
-    const char *name = hb_dbus_domain1_get_name(d);
+    g_autoptr(GError) err = NULL;
 
-    if (g_str_equal(state, "not-running"))
-        return hbCliFail(HB_EXIT_VM_NOT_RUNNING, "domain '%s' is not running", name);
-    if (g_str_equal(state, "no-agent"))
-        return hbCliFail(HB_EXIT_AGENT_UNAVAILABLE,
-                         "domain '%s' has no guest agent channel", name);
+    if (hbApiCheckState(hb_dbus_domain1_get_state(d), hb_dbus_domain1_get_name(d), FALSE,
+                        &err) < 0)
+        return hbCliFail(hbCliExitFor(err), "%s", err->message);
     return HB_EXIT_OK;
 }
 
 
 static int
-hbCliIsHeartbeating(HbDBusDomain1 *d)
+hbCliIsHeartbeating(HbCli *cli)
 {
-    int status = hbCliCheckReadable(d);
-    gboolean yes = hb_dbus_domain1_get_is_heartbeating(d);
+    int status = hbCliCheckReadable(cli->domain);
+    gboolean yes = hb_dbus_domain1_get_is_heartbeating(cli->domain);
 
     if (status != HB_EXIT_OK)
         return status;
@@ -409,73 +563,26 @@ hbCliIsHeartbeating(HbDBusDomain1 *d)
 
 
 static int
-hbCliPercentage(HbDBusDomain1 *d)
+hbCliPercentage(HbCli *cli)
 {
-    int status = hbCliCheckReadable(d);
+    int status = hbCliCheckReadable(cli->domain);
 
     if (status != HB_EXIT_OK)
         return status;
-    printf("%u\n", hb_dbus_domain1_get_heartbeat_percentage(d));
+    printf("%u\n", hb_dbus_domain1_get_heartbeat_percentage(cli->domain));
     return HB_EXIT_OK;
 }
 
 
 static int
-hbCliInfo(HbDBusDomain1 *d)
-{
-    const char *version = hb_dbus_domain1_get_additions_version(d);
-    const char *os = hb_dbus_domain1_get_osname(d);
-    g_autofree char *version_text = NULL;
-    g_autofree char *os_text = NULL;
-
-    if (opts.json) {
-        g_autoptr(JsonNode) node = hbCliStatusJson(d);
-        JsonObject *obj = json_node_get_object(node);
-
-        if (version && version[0])
-            json_object_set_string_member(obj, "additions_version", version);
-        else
-            json_object_set_null_member(obj, "additions_version");
-        if (os && os[0])
-            json_object_set_string_member(obj, "os_name", os);
-        else
-            json_object_set_null_member(obj, "os_name");
-        json_object_set_boolean_member(obj, "can_shutdown", hb_dbus_domain1_get_can_shutdown(d));
-        json_object_set_boolean_member(obj, "is_host_time_sync_enabled",
-                                       hb_dbus_domain1_get_is_host_time_sync_enabled(d));
-        hbCliPrintJson(node);
-        return HB_EXIT_OK;
-    }
-    hbCliStatus(d);
-    version_text = hbUtilEscape(version && version[0] ? version : "unknown");
-    os_text = hbUtilEscape(os && os[0] ? os : "unknown");
-    printf("Additions version:    %s\n", version_text);
-    printf("OS name:              %s\n", os_text);
-    printf("Can shut down:        %s\n", hb_dbus_domain1_get_can_shutdown(d) ? "yes" : "no");
-    printf("Host time sync:       %s\n",
-           hb_dbus_domain1_get_is_host_time_sync_enabled(d) ? "on" : "off");
-    return HB_EXIT_OK;
-}
-
-
-/* The end of a method call: an error becomes a message and an exit status. */
-static int
-hbCliCallFailed(HbDBusDomain1 *d, const char *what, GError *err)
-{
-    g_dbus_error_strip_remote_error(err);
-    return hbCliFail(hbCliExitFor(err), "cannot %s '%s': %s", what,
-                     hb_dbus_domain1_get_name(d), err->message);
-}
-
-
-static int
-hbCliShutdown(HbDBusDomain1 *d)
+hbCliShutdown(HbCli *cli)
 {
     g_autoptr(GError) err = NULL;
+    HbDBusDomain1 *d = cli->domain;
     HB_CLI_NAME(d);
 
     if (!hb_dbus_domain1_call_shutdown_sync(d, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &err))
-        return hbCliCallFailed(d, "shut down", err);
+        return hbCliCallFailed("shut down", hb_dbus_domain1_get_name(d), err);
     printf("Domain '%s' is shutting down\n", name);
     return HB_EXIT_OK;
 }
@@ -493,26 +600,28 @@ hbCliWriteBytes(FILE *out, GVariant *bytes)
 
 
 static int
-hbCliExec(HbDBusDomain1 *d, char **cmd)
+hbCliExec(HbCli *cli)
 {
     g_autoptr(GError) err = NULL;
     g_autoptr(GVariant) out = NULL;
     g_autoptr(GVariant) errout = NULL;
+    HbDBusDomain1 *d = cli->domain;
     gboolean truncated;
     gint code;
 
     /* The command's timeout counts once it runs, and it may wait behind other
      * requests first: the daemon bounds both and answers every request, also
      * when it stops, so the call itself has no timeout. */
-    if (!hb_dbus_domain1_call_execute_command_sync(d, cmd[0], (const char *const *) cmd + 1,
-                                                   opts.timeout, G_DBUS_CALL_FLAGS_NONE,
+    if (!hb_dbus_domain1_call_execute_command_sync(d, cli->args[0],
+                                                   (const char *const *) cli->args + 1,
+                                                   cli->timeout, G_DBUS_CALL_FLAGS_NONE,
                                                    G_MAXINT, &code, &out, &errout, &truncated,
                                                    NULL, &err))
-        return hbCliCallFailed(d, "run a command in", err);
+        return hbCliCallFailed("run a command in", hb_dbus_domain1_get_name(d), err);
     hbCliWriteBytes(stdout, out);
     hbCliWriteBytes(stderr, errout);
     if (truncated)
-        g_printerr("virt-heartbeat: the output was cut at 64 KiB\n");
+        g_printerr("virt-heartbeat: the output was cut at %d KiB\n", HB_EXEC_OUTPUT_MAX / 1024);
     /* An exit status has 8 bits: a Windows exit code beyond them must not
      * come out as 0, success. */
     if (code < 0 || code > 255)
@@ -523,32 +632,34 @@ hbCliExec(HbDBusDomain1 *d, char **cmd)
 
 
 static int
-hbCliTimeSync(HbDBusDomain1 *d, const char *onoff)
+hbCliTimeSync(HbCli *cli)
 {
     g_autoptr(GError) err = NULL;
-    gboolean on = g_str_equal(onoff, "on");
+    HbDBusDomain1 *d = cli->domain;
+    gboolean on = g_str_equal(cli->args[0], "on");
     HB_CLI_NAME(d);
 
-    if (!on && !g_str_equal(onoff, "off"))
+    if (!on && !g_str_equal(cli->args[0], "off"))
         return hbCliUsage("time-sync takes on or off");
     if (!hb_dbus_domain1_call_set_host_time_sync_sync(d, on, G_DBUS_CALL_FLAGS_NONE, -1,
                                                       NULL, &err))
-        return hbCliCallFailed(d, "change time sync of", err);
+        return hbCliCallFailed("change time sync of", hb_dbus_domain1_get_name(d), err);
     printf("Host time sync %s for '%s'\n", on ? "on" : "off", name);
     return HB_EXIT_OK;
 }
 
 
 static int
-hbCliInstallAgent(HbDBusDomain1 *d)
+hbCliInstallAgent(HbCli *cli)
 {
     g_autoptr(GError) err = NULL;
+    HbDBusDomain1 *d = cli->domain;
     gboolean already, next_boot;
     HB_CLI_NAME(d);
 
     if (!hb_dbus_domain1_call_install_additions_sync(d, G_DBUS_CALL_FLAGS_NONE, -1, &already,
                                                      &next_boot, NULL, &err))
-        return hbCliCallFailed(d, "add the agent channel to", err);
+        return hbCliCallFailed("add the agent channel to", hb_dbus_domain1_get_name(d), err);
     if (already)
         printf("Domain '%s' already has a guest agent channel\n", name);
     else if (next_boot)
@@ -563,61 +674,156 @@ hbCliInstallAgent(HbDBusDomain1 *d)
 
 
 static int
-hbCliSetParameter(HbDBusDomain1 *d, const char *param, const char *value)
+hbCliRearm(HbCli *cli)
 {
     g_autoptr(GError) err = NULL;
-    guint flags = (opts.live ? VIR_DOMAIN_AFFECT_LIVE : 0) |
-                  (opts.config ? VIR_DOMAIN_AFFECT_CONFIG : 0);
-    g_autofree char *setting = NULL;
-    g_autofree char *text = NULL;
-    HB_CLI_NAME(d);
-
-    if (!hb_dbus_domain1_call_set_parameter_sync(d, param, value, flags, G_DBUS_CALL_FLAGS_NONE,
-                                                 -1, NULL, &err))
-        return hbCliCallFailed(d, "set a parameter of", err);
-    setting = g_strdup_printf("%s=%s", param, value);
-    text = hbUtilEscape(setting);
-    printf("%s set for '%s'\n", text, name);
-    return HB_EXIT_OK;
-}
-
-
-static int
-hbCliRearm(HbDBusDomain1 *d)
-{
-    g_autoptr(GError) err = NULL;
+    HbDBusDomain1 *d = cli->domain;
     HB_CLI_NAME(d);
 
     if (!hb_dbus_domain1_call_rearm_sync(d, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &err))
-        return hbCliCallFailed(d, "rearm", err);
+        return hbCliCallFailed("rearm", hb_dbus_domain1_get_name(d), err);
     printf("Domain '%s' rearmed\n", name);
     return HB_EXIT_OK;
 }
 
 
+/* Like virsh: neither flag means the domain's current state. */
+static guint
+hbCliScope(HbCli *cli)
+{
+    return (cli->live ? HB_API_AFFECT_LIVE : 0) | (cli->config ? HB_API_AFFECT_CONFIG : 0);
+}
+
+
+/* Manager1.EditMetadata: the daemon checks and orders every edit. */
+static int
+hbCliEdit(HbCli *cli, GVariant *set, const char *const *unset, char **name, char **metadata,
+          GError **error)
+{
+    const char *none[] = { NULL };
+
+    return hb_dbus_manager1_call_edit_metadata_sync(cli->manager, cli->key, set,
+                                                    unset ? unset : none, hbCliScope(cli),
+                                                    G_DBUS_CALL_FLAGS_NONE, -1, name,
+                                                    metadata, NULL, error) ? 0 : -1;
+}
+
+
+static gboolean
+hbCliUnsets(HbCli *cli, const char *key)
+{
+    return cli->unset && g_strv_contains((const char *const *) cli->unset, key);
+}
+
+
+static int
+hbCliConfig(HbCli *cli)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *name = NULL;
+    g_autofree char *metadata = NULL;
+    GVariantBuilder set;
+
+    /* The daemon edits through its own connection: it must be the one meant. */
+    if (cli->uri && g_strcmp0(cli->uri, hb_dbus_manager1_get_uri(cli->manager)) != 0)
+        return hbCliUsage("virt-heartbeatd manages %s, not %s; config goes through it",
+                          hb_dbus_manager1_get_uri(cli->manager), cli->uri);
+    g_variant_builder_init(&set, G_VARIANT_TYPE("a{ss}"));
+    for (gsize k = 0; k < HB_CLI_N_KEYS; k++) {
+        g_autofree char *key = g_strdelimit(g_strdup(hbCliKeys[k].option), "-", '_');
+
+        /* --unset wins over a value for the same key. */
+        if (cli->keys[k] && !hbCliUnsets(cli, key))
+            g_variant_builder_add(&set, "{ss}", key, cli->keys[k]);
+    }
+    if (hbCliEdit(cli, g_variant_builder_end(&set), (const char *const *) cli->unset, &name,
+                  &metadata, &err) < 0) {
+        g_dbus_error_strip_remote_error(err);
+        return hbCliFail(hbCliExitFor(err), "%s", err->message);
+    }
+    if (metadata[0]) {
+        g_autofree char *text = hbUtilEscape(metadata);
+        printf("%s\n", text);
+    } else {
+        printf("no <heartbeat/> metadata: the daemon watches this domain only if "
+               "monitor_all is set\n");
+    }
+    return HB_EXIT_OK;
+}
+
+
+static int
+hbCliSetParameter(HbCli *cli)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *name = NULL;
+    g_autofree char *metadata = NULL;
+    g_autofree char *setting = NULL;
+    g_autofree char *text = NULL;
+    g_autofree char *name_text = NULL;
+    GVariantBuilder set;
+
+    g_variant_builder_init(&set, G_VARIANT_TYPE("a{ss}"));
+    g_variant_builder_add(&set, "{ss}", cli->args[0], cli->args[1]);
+    if (hbCliEdit(cli, g_variant_builder_end(&set), NULL, &name, &metadata, &err) < 0)
+        return hbCliCallFailed("set a parameter of", cli->key, err);
+    setting = g_strdup_printf("%s=%s", cli->args[0], cli->args[1]);
+    text = hbUtilEscape(setting);
+    name_text = hbUtilEscape(name);
+    printf("%s set for '%s'\n", text, name_text);
+    return HB_EXIT_OK;
+}
+
+
 typedef struct {
-    HbDBusDomain1 *filter;
+    HbCli *cli;
+    const char *filter;     /* the UUID of the one domain wanted, or NULL */
     GMainLoop *loop;
     int status;
 } HbCliEvents;
 
 
-/* One event line; @fields holds the event's own fields (a{sv}, floating). */
-static void
-hbCliPrintEvent(HbCliEvents *ev, const char *event, const char *name, const char *uuid,
-                GVariant *fields)
+/* HeartbeatStopped: heartbeat-stopped. */
+static char *
+hbCliEventName(const char *signal)
 {
-    g_autoptr(GVariant) owned = g_variant_ref_sink(fields);
-    g_autofree char *when = hbCliIsoTime(g_get_real_time());
-    g_autofree char *name_text = NULL;
-    GVariantIter iter;
-    const char *key;
-    GVariant *value;
+    GString *out = g_string_new(NULL);
 
-    if (ev->filter && g_ascii_strcasecmp(uuid, hb_dbus_domain1_get_uuid(ev->filter)) != 0)
+    for (const char *p = signal; *p; p++) {
+        if (g_ascii_isupper(*p) && p != signal)
+            g_string_append_c(out, '-');
+        g_string_append_c(out, g_ascii_tolower(*p));
+    }
+    return g_string_free(out, FALSE);
+}
+
+
+/*
+ * Every Manager1 signal is one event line: its name, the domain's name and
+ * UUID (its first two arguments), the time, and its other arguments by the
+ * names the introspection data gives them.
+ */
+static void
+hbCliOnSignal(GDBusProxy *proxy, const char *sender, const char *signal, GVariant *params,
+              gpointer data)
+{
+    HbCliEvents *ev = data;
+    GDBusSignalInfo *info = g_dbus_interface_info_lookup_signal(
+        hb_dbus_manager1_interface_info(), signal);
+    g_autofree char *event = hbCliEventName(signal);
+    g_autofree char *when = hbCliIsoTime(g_get_real_time());
+    const char *name;
+    const char *uuid;
+
+    if (!info || g_variant_n_children(params) < 2 ||
+        !g_str_has_prefix(g_variant_get_type_string(params), "(ss"))
+        return;
+    g_variant_get_child(params, 0, "&s", &name);
+    g_variant_get_child(params, 1, "&s", &uuid);
+    if (ev->filter && g_ascii_strcasecmp(uuid, ev->filter) != 0)
         return;
 
-    if (opts.json) {
+    if (ev->cli->json) {
         g_autoptr(JsonBuilder) b = json_builder_new();
         g_autoptr(JsonNode) root = NULL;
 
@@ -630,9 +836,10 @@ hbCliPrintEvent(HbCliEvents *ev, const char *event, const char *name, const char
         json_builder_add_string_value(b, uuid);
         json_builder_set_member_name(b, "time");
         json_builder_add_string_value(b, when);
-        g_variant_iter_init(&iter, owned);
-        while (g_variant_iter_loop(&iter, "{&sv}", &key, &value)) {
-            json_builder_set_member_name(b, key);
+        for (gsize i = 2; i < g_variant_n_children(params) && info->args[i]; i++) {
+            g_autoptr(GVariant) value = g_variant_get_child_value(params, i);
+
+            json_builder_set_member_name(b, info->args[i]->name);
             json_builder_add_value(b, json_gvariant_serialize(value));
         }
         json_builder_end_object(b);
@@ -641,63 +848,20 @@ hbCliPrintEvent(HbCliEvents *ev, const char *event, const char *name, const char
         return;
     }
 
-    name_text = hbUtilEscape(name);
-    printf("%s %s %s", when, name_text, event);
-    g_variant_iter_init(&iter, owned);
-    while (g_variant_iter_loop(&iter, "{&sv}", &key, &value)) {
+    {
+        g_autofree char *name_text = hbUtilEscape(name);
+
+        printf("%s %s %s", when, name_text, event);
+    }
+    for (gsize i = 2; i < g_variant_n_children(params) && info->args[i]; i++) {
+        g_autoptr(GVariant) value = g_variant_get_child_value(params, i);
         g_autofree char *text = g_variant_is_of_type(value, G_VARIANT_TYPE_STRING) ?
             hbUtilEscape(g_variant_get_string(value, NULL)) : g_variant_print(value, FALSE);
-        printf(" %s=%s", key, text);
+
+        printf(" %s=%s", info->args[i]->name, text);
     }
     printf("\n");
     fflush(stdout);
-}
-
-
-static GVariant *
-hbCliNoFields(void)
-{
-    return g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0);
-}
-
-
-static void
-hbCliOnStopped(HbDBusManager1 *m, const char *name, const char *uuid, gpointer data)
-{
-    hbCliPrintEvent(data, "heartbeat-stopped", name, uuid, hbCliNoFields());
-}
-
-
-static void
-hbCliOnResumed(HbDBusManager1 *m, const char *name, const char *uuid, gpointer data)
-{
-    hbCliPrintEvent(data, "heartbeat-resumed", name, uuid, hbCliNoFields());
-}
-
-
-static void
-hbCliOnExhausted(HbDBusManager1 *m, const char *name, const char *uuid, gpointer data)
-{
-    hbCliPrintEvent(data, "restarts-exhausted", name, uuid, hbCliNoFields());
-}
-
-
-static void
-hbCliOnStateChanged(HbDBusManager1 *m, const char *name, const char *uuid,
-                    const char *state, gpointer data)
-{
-    hbCliPrintEvent(data, "state-changed", name, uuid,
-                    g_variant_new_parsed("{'state': <%s>}", state));
-}
-
-
-static void
-hbCliOnAttempt(HbDBusManager1 *m, const char *name, const char *uuid, guint attempt,
-               guint max, const char *action, const char *result, gpointer data)
-{
-    hbCliPrintEvent(data, "restart-attempt", name, uuid,
-                    g_variant_new_parsed("{'attempt': <%u>, 'max': <%u>, 'action': <%s>, "
-                                         "'result': <%s>}", attempt, max, action, result));
 }
 
 
@@ -723,106 +887,29 @@ hbCliOnInterrupt(gpointer data)
 
 
 static int
-hbCliEvents(HbDBusDomain1 *filter)
+hbCliEvents(HbCli *cli)
 {
-    HbCliEvents ev = { .filter = filter, .status = HB_EXIT_OK };
-    g_autoptr(HbDBusManager1) manager = NULL;
-    g_autoptr(GError) err = NULL;
+    HbCliEvents ev = { .cli = cli, .status = HB_EXIT_OK };
 
-    manager = hb_dbus_manager1_proxy_new_for_bus_sync(
-        G_BUS_TYPE_SYSTEM, G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START, HB_DBUS_NAME,
-        HB_DBUS_PATH, NULL, &err);
-    if (!manager)
-        return hbCliUnreachable(err->message);
-
+    if (cli->domain)
+        ev.filter = hb_dbus_domain1_get_uuid(cli->domain);
     ev.loop = g_main_loop_new(NULL, FALSE);
-    g_signal_connect(manager, "heartbeat-stopped", G_CALLBACK(hbCliOnStopped), &ev);
-    g_signal_connect(manager, "heartbeat-resumed", G_CALLBACK(hbCliOnResumed), &ev);
-    g_signal_connect(manager, "restart-attempt", G_CALLBACK(hbCliOnAttempt), &ev);
-    g_signal_connect(manager, "restarts-exhausted", G_CALLBACK(hbCliOnExhausted), &ev);
-    g_signal_connect(manager, "state-changed", G_CALLBACK(hbCliOnStateChanged), &ev);
-    g_signal_connect(manager, "notify::g-name-owner", G_CALLBACK(hbCliOnOwner), &ev);
+    g_signal_connect(cli->manager, "g-signal", G_CALLBACK(hbCliOnSignal), &ev);
+    g_signal_connect(cli->manager, "notify::g-name-owner", G_CALLBACK(hbCliOnOwner), &ev);
     g_unix_signal_add(SIGINT, hbCliOnInterrupt, &ev);
     g_unix_signal_add(SIGTERM, hbCliOnInterrupt, &ev);
     g_main_loop_run(ev.loop);
+    g_signal_handlers_disconnect_by_data(cli->manager, &ev);
     g_main_loop_unref(ev.loop);
     return ev.status;
 }
 
 
-static int
-hbCliLibvirtFail(const char *what)
-{
-    g_autoptr(GError) err = NULL;
-
-    hbUtilSetLibvirtError(&err, what);
-    return hbCliFail(hbCliExitFor(err), "%s", err->message);
-}
-
-
-static int
-hbCliConfig(const char *key)
-{
-    g_autoptr(virConnect) conn = NULL;
-    g_autoptr(virDomain) dom = NULL;
-    g_autoptr(GHashTable) changes = g_hash_table_new(g_str_hash, g_str_equal);
-    g_autoptr(GError) err = NULL;
-    g_autofree char *result = NULL;
-    unsigned int flags;
-    HbConfig defaults;
-
-    for (int k = 0; k < HB_KEY_LAST; k++) {
-        if (opts.keys[k])
-            g_hash_table_insert(changes, (char *) hbKeyName(k), opts.keys[k]);
-    }
-    for (guint i = 0; opts.unset && opts.unset[i]; i++) {
-        if (hbKeyFromName(opts.unset[i]) < 0)
-            return hbCliUsage("--unset takes a key name such as time or rate");
-        g_hash_table_insert(changes, opts.unset[i], NULL);
-    }
-
-    hbUtilInitLibvirt();
-    if (!(conn = virConnectOpen(opts.uri)))
-        return hbCliLibvirtFail("cannot connect to libvirt");
-    /* The same rule as for monitored domains: a UUID first, then a name. */
-    if (g_uuid_string_is_valid(key))
-        dom = virDomainLookupByUUIDString(conn, key);
-    if (!dom)
-        dom = virDomainLookupByName(conn, key);
-    if (!dom)
-        return hbCliFail(HB_EXIT_VM_UNKNOWN, "domain '%s' not found", key);
-
-    /* Like virsh: neither flag means the domain's current state. */
-    flags = (opts.live ? VIR_DOMAIN_AFFECT_LIVE : 0) | (opts.config ? VIR_DOMAIN_AFFECT_CONFIG : 0);
-    hbConfigInitDefaults(&defaults);
-    if (hbDomainXmlEditMetadata(dom, flags, changes, &defaults, &result, &err) < 0)
-        return hbCliFail(hbCliExitFor(err), "%s", err->message);
-    if (result) {
-        g_autofree char *text = hbUtilEscape(result);
-        printf("%s\n", text);
-    }
-    else
-        printf("no <heartbeat/> metadata: the daemon watches this domain only if "
-               "monitor_all is set\n");
-    return HB_EXIT_OK;
-}
-
-
-static gboolean
-hbCliHasKeyOptions(void)
-{
-    for (int k = 0; k < HB_KEY_LAST; k++) {
-        if (opts.keys[k])
-            return TRUE;
-    }
-    return opts.unset || opts.uri;
-}
-
-
 typedef enum {
     HB_CLI_NO_DOMAIN,
-    HB_CLI_DOMAIN,
-    HB_CLI_DOMAIN_OPTIONAL,
+    HB_CLI_MONITORED,          /* a domain the daemon monitors */
+    HB_CLI_MONITORED_OPTIONAL,
+    HB_CLI_ANY_DOMAIN,         /* any libvirt domain: the daemon finds it */
 } HbCliDomainArg;
 
 typedef enum {
@@ -832,125 +919,120 @@ typedef enum {
     HB_CLI_OPT_TIMEOUT = 1 << 3,
 } HbCliOpts;
 
-typedef int (*HbCliFunc)(GDBusObjectManager *manager, HbDBusDomain1 *dom, char **args);
-
-static int hbCliRunList(GDBusObjectManager *m, HbDBusDomain1 *d, char **a) { return hbCliList(m); }
-static int hbCliRunEvents(GDBusObjectManager *m, HbDBusDomain1 *d, char **a) { return hbCliEvents(d); }
-static int hbCliRunStatus(GDBusObjectManager *m, HbDBusDomain1 *d, char **a) { return hbCliStatus(d); }
-static int hbCliRunIsHb(GDBusObjectManager *m, HbDBusDomain1 *d, char **a) { return hbCliIsHeartbeating(d); }
-static int hbCliRunPct(GDBusObjectManager *m, HbDBusDomain1 *d, char **a) { return hbCliPercentage(d); }
-static int hbCliRunRearm(GDBusObjectManager *m, HbDBusDomain1 *d, char **a) { return hbCliRearm(d); }
-static int hbCliRunInfo(GDBusObjectManager *m, HbDBusDomain1 *d, char **a) { return hbCliInfo(d); }
-static int hbCliRunShutdown(GDBusObjectManager *m, HbDBusDomain1 *d, char **a) { return hbCliShutdown(d); }
-static int hbCliRunExec(GDBusObjectManager *m, HbDBusDomain1 *d, char **a) { return hbCliExec(d, a); }
-static int hbCliRunTimeSync(GDBusObjectManager *m, HbDBusDomain1 *d, char **a) { return hbCliTimeSync(d, a[0]); }
-static int hbCliRunInstall(GDBusObjectManager *m, HbDBusDomain1 *d, char **a) { return hbCliInstallAgent(d); }
-static int hbCliRunSetParam(GDBusObjectManager *m, HbDBusDomain1 *d, char **a) { return hbCliSetParameter(d, a[0], a[1]); }
-
 static const struct {
     const char *name;
     HbCliDomainArg domain;
     int min_args;           /* after DOMAIN */
     int max_args;           /* -1: any number */
     guint opts;             /* HbCliOpts it accepts */
-    HbCliFunc run;          /* NULL: config, which talks to libvirt */
+    int (*run)(HbCli *cli);
 } hbCliCommands[] = {
-    { "list", HB_CLI_NO_DOMAIN, 0, 0, HB_CLI_OPT_JSON, hbCliRunList },
-    { "status", HB_CLI_DOMAIN, 0, 0, HB_CLI_OPT_JSON, hbCliRunStatus },
-    { "is-heartbeating", HB_CLI_DOMAIN, 0, 0, 0, hbCliRunIsHb },
-    { "percentage", HB_CLI_DOMAIN, 0, 0, 0, hbCliRunPct },
-    { "events", HB_CLI_DOMAIN_OPTIONAL, 0, 0, HB_CLI_OPT_JSON, hbCliRunEvents },
-    { "config", HB_CLI_DOMAIN, 0, 0, HB_CLI_OPT_KEYS | HB_CLI_OPT_SCOPE, NULL },
-    { "rearm", HB_CLI_DOMAIN, 0, 0, 0, hbCliRunRearm },
-    { "info", HB_CLI_DOMAIN, 0, 0, HB_CLI_OPT_JSON, hbCliRunInfo },
-    { "shutdown", HB_CLI_DOMAIN, 0, 0, 0, hbCliRunShutdown },
-    { "exec", HB_CLI_DOMAIN, 1, -1, HB_CLI_OPT_TIMEOUT, hbCliRunExec },
-    { "time-sync", HB_CLI_DOMAIN, 1, 1, 0, hbCliRunTimeSync },
-    { "install-agent", HB_CLI_DOMAIN, 0, 0, 0, hbCliRunInstall },
-    { "set-parameter", HB_CLI_DOMAIN, 2, 2, HB_CLI_OPT_SCOPE, hbCliRunSetParam },
+    { "list", HB_CLI_NO_DOMAIN, 0, 0, HB_CLI_OPT_JSON, hbCliList },
+    { "status", HB_CLI_MONITORED, 0, 0, HB_CLI_OPT_JSON, hbCliStatus },
+    { "is-heartbeating", HB_CLI_MONITORED, 0, 0, 0, hbCliIsHeartbeating },
+    { "percentage", HB_CLI_MONITORED, 0, 0, 0, hbCliPercentage },
+    { "events", HB_CLI_MONITORED_OPTIONAL, 0, 0, HB_CLI_OPT_JSON, hbCliEvents },
+    { "config", HB_CLI_ANY_DOMAIN, 0, 0, HB_CLI_OPT_KEYS | HB_CLI_OPT_SCOPE, hbCliConfig },
+    { "rearm", HB_CLI_MONITORED, 0, 0, 0, hbCliRearm },
+    { "info", HB_CLI_MONITORED, 0, 0, HB_CLI_OPT_JSON, hbCliInfo },
+    { "shutdown", HB_CLI_MONITORED, 0, 0, 0, hbCliShutdown },
+    { "exec", HB_CLI_MONITORED, 1, -1, HB_CLI_OPT_TIMEOUT, hbCliExec },
+    { "time-sync", HB_CLI_MONITORED, 1, 1, 0, hbCliTimeSync },
+    { "install-agent", HB_CLI_MONITORED, 0, 0, 0, hbCliInstallAgent },
+    { "set-parameter", HB_CLI_ANY_DOMAIN, 2, 2, HB_CLI_OPT_SCOPE, hbCliSetParameter },
 };
 
 
-static int
-hbCliRun(int argc, char **argv)
+static gboolean
+hbCliHasKeyOptions(HbCli *cli)
 {
-    const char *cmd = argv[1];
-    g_autoptr(GDBusObjectManager) manager = NULL;
-    g_autoptr(HbDBusDomain1) dom = NULL;
-    char **args = argv + 2;
+    for (gsize k = 0; k < HB_CLI_N_KEYS; k++) {
+        if (cli->keys[k])
+            return TRUE;
+    }
+    return cli->unset || cli->uri;
+}
+
+
+static int
+hbCliRun(HbCli *cli, int argc, char **argv)
+{
     int nargs = argc - 2;
-    int status = HB_EXIT_OK;
+    int status;
     size_t i;
 
+    cli->name = argv[1];
+    cli->args = argv + 2;
     for (i = 0; i < G_N_ELEMENTS(hbCliCommands); i++) {
-        if (g_str_equal(hbCliCommands[i].name, cmd))
+        if (g_str_equal(hbCliCommands[i].name, cli->name))
             break;
     }
     if (i == G_N_ELEMENTS(hbCliCommands))
-        return hbCliUsage("unknown command '%s'", cmd);
+        return hbCliUsage("unknown command '%s'", cli->name);
 
-    if (hbCliCommands[i].domain == HB_CLI_DOMAIN && nargs < 1)
-        return hbCliUsage("'%s' needs a DOMAIN (name or UUID)", cmd);
+    if (hbCliCommands[i].domain != HB_CLI_NO_DOMAIN &&
+        hbCliCommands[i].domain != HB_CLI_MONITORED_OPTIONAL && nargs < 1)
+        return hbCliUsage("'%s' needs a DOMAIN (name or UUID)", cli->name);
     if (hbCliCommands[i].domain != HB_CLI_NO_DOMAIN && nargs > 0) {
-        args++;
+        cli->key = argv[2];
+        cli->args++;
         nargs--;
     }
     /* GOption leaves the "--" that ends the options: exec DOMAIN -- CMD. */
-    if (nargs > 0 && g_str_equal(args[0], "--")) {
-        args++;
+    if (nargs > 0 && g_str_equal(cli->args[0], "--")) {
+        cli->args++;
         nargs--;
     }
     if (nargs < hbCliCommands[i].min_args ||
         (hbCliCommands[i].max_args >= 0 && nargs > hbCliCommands[i].max_args))
-        return hbCliUsage("wrong number of arguments for '%s'", cmd);
-    if (opts.json && !(hbCliCommands[i].opts & HB_CLI_OPT_JSON))
+        return hbCliUsage("wrong number of arguments for '%s'", cli->name);
+    if (cli->json && !(hbCliCommands[i].opts & HB_CLI_OPT_JSON))
         return hbCliUsage("--json goes with list, status, info and events");
-    if (hbCliHasKeyOptions() && !(hbCliCommands[i].opts & HB_CLI_OPT_KEYS))
+    if (hbCliHasKeyOptions(cli) && !(hbCliCommands[i].opts & HB_CLI_OPT_KEYS))
         return hbCliUsage("key options, --unset and --connect go with config");
-    if ((opts.live || opts.config) && !(hbCliCommands[i].opts & HB_CLI_OPT_SCOPE))
+    if ((cli->live || cli->config) && !(hbCliCommands[i].opts & HB_CLI_OPT_SCOPE))
         return hbCliUsage("--live and --config go with config and set-parameter");
-    if (opts.timeout && !(hbCliCommands[i].opts & HB_CLI_OPT_TIMEOUT))
+    if (cli->timeout && !(hbCliCommands[i].opts & HB_CLI_OPT_TIMEOUT))
         return hbCliUsage("--timeout goes with exec");
 
-    if (!hbCliCommands[i].run)
-        return hbCliConfig(argv[2]);
-    if (!(manager = hbCliConnect(&status)))
+    if ((status = hbCliConnect(cli)) != HB_EXIT_OK)
         return status;
-    if (hbCliCommands[i].domain != HB_CLI_NO_DOMAIN && argc > 2 &&
-        !(dom = hbCliFind(manager, argv[2], &status)))
+    if (cli->key && hbCliCommands[i].domain != HB_CLI_ANY_DOMAIN &&
+        (status = hbCliFind(cli, cli->key)) != HB_EXIT_OK)
         return status;
-    return hbCliCommands[i].run(manager, dom, args);
+    return hbCliCommands[i].run(cli);
+}
+
+
+static void
+hbCliClear(HbCli *cli)
+{
+    for (gsize k = 0; k < HB_CLI_N_KEYS; k++)
+        g_free(cli->keys[k]);
+    g_strfreev(cli->unset);
+    g_free(cli->uri);
+    g_clear_object(&cli->domain);
+    g_clear_object(&cli->manager);
 }
 
 
 int
 main(int argc, char **argv)
 {
+    HbCli cli = { 0 };
     gboolean version = FALSE;
     GOptionEntry entries[] = {
-        { "json", 'j', 0, G_OPTION_ARG_NONE, &opts.json, "JSON output (list, status, info, events)", NULL },
-        { "timeout", 't', 0, G_OPTION_ARG_INT, &opts.timeout, "exec: seconds to wait for the command (default 30)", "N" },
+        { "json", 'j', 0, G_OPTION_ARG_NONE, &cli.json, "JSON output (list, status, info, events)", NULL },
+        { "timeout", 't', 0, G_OPTION_ARG_INT, &cli.timeout,
+          "exec: seconds to wait for the command (default " G_STRINGIFY(HB_EXEC_TIMEOUT_DEFAULT) ")",
+          "N" },
         { "version", 'V', 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
         { NULL }
     };
-    GOptionEntry config_entries[] = {
-        { "connect", 'c', 0, G_OPTION_ARG_STRING, &opts.uri, "libvirt URI", "URI" },
-        { "live", 0, 0, G_OPTION_ARG_NONE, &opts.live, "Change the running domain (also set-parameter)", NULL },
-        { "config", 0, 0, G_OPTION_ARG_NONE, &opts.config, "Change the saved definition (also set-parameter)", NULL },
-        { "enabled", 0, 0, G_OPTION_ARG_STRING, &opts.keys[HB_KEY_ENABLED], "Monitor this domain", "yes|no" },
-        { "time", 0, 0, G_OPTION_ARG_STRING, &opts.keys[HB_KEY_TIME], "Seconds per block", "N" },
-        { "rate", 0, 0, G_OPTION_ARG_STRING, &opts.keys[HB_KEY_RATE], "Ticks per block", "N" },
-        { "failure-interval", 0, 0, G_OPTION_ARG_STRING, &opts.keys[HB_KEY_FAILURE_INTERVAL], "Seconds between restart attempts", "N" },
-        { "failure-attempts", 0, 0, G_OPTION_ARG_STRING, &opts.keys[HB_KEY_FAILURE_ATTEMPTS], "Restart attempts per episode", "N" },
-        { "boot-grace", 0, 0, G_OPTION_ARG_STRING, &opts.keys[HB_KEY_BOOT_GRACE], "Seconds after a start or reset", "N" },
-        { "action", 0, 0, G_OPTION_ARG_STRING, &opts.keys[HB_KEY_ACTION], "What a restart attempt does", "reset|restart|none" },
-        { "max-episodes", 0, 0, G_OPTION_ARG_STRING, &opts.keys[HB_KEY_MAX_EPISODES], "Episodes with action per window (0: no cap)", "N" },
-        { "episode-window", 0, 0, G_OPTION_ARG_STRING, &opts.keys[HB_KEY_EPISODE_WINDOW], "Storm cap window in seconds", "N" },
-        { "ping-timeout", 0, 0, G_OPTION_ARG_STRING, &opts.keys[HB_KEY_PING_TIMEOUT], "Seconds a ping may take", "N" },
-        { "time-sync", 0, 0, G_OPTION_ARG_STRING, &opts.keys[HB_KEY_TIME_SYNC], "Keep the guest clock at the host's", "yes|no" },
-        { "time-sync-interval", 0, 0, G_OPTION_ARG_STRING, &opts.keys[HB_KEY_TIME_SYNC_INTERVAL], "Minutes between time syncs", "N" },
-        { "unset", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opts.unset, "Remove a key (repeatable)", "KEY" },
-        { NULL }
+    GOptionEntry config_entries[4 + HB_CLI_N_KEYS + 1] = {
+        { "connect", 'c', 0, G_OPTION_ARG_STRING, &cli.uri, "libvirt URI", "URI" },
+        { "live", 0, 0, G_OPTION_ARG_NONE, &cli.live, "Change the running domain (also set-parameter)", NULL },
+        { "config", 0, 0, G_OPTION_ARG_NONE, &cli.config, "Change the saved definition (also set-parameter)", NULL },
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new("COMMAND [DOMAIN]");
     GOptionGroup *config_group = g_option_group_new("config", "Options of the config command:",
@@ -959,24 +1041,36 @@ main(int argc, char **argv)
     g_autoptr(GError) err = NULL;
     int status;
 
+    for (gsize k = 0; k < HB_CLI_N_KEYS; k++) {
+        config_entries[3 + k] = (GOptionEntry) {
+            hbCliKeys[k].option, 0, 0, G_OPTION_ARG_STRING, &cli.keys[k], hbCliKeys[k].help,
+            hbCliKeys[k].arg
+        };
+    }
+    config_entries[3 + HB_CLI_N_KEYS] = (GOptionEntry) {
+        "unset", 0, 0, G_OPTION_ARG_STRING_ARRAY, &cli.unset, "Remove a key (repeatable)", "KEY"
+    };
+
     g_option_context_set_summary(ctx, hbCliSummary);
     g_option_context_set_description(ctx, hbCliDescription);
     g_option_context_add_main_entries(ctx, entries, NULL);
     g_option_group_add_entries(config_group, config_entries);
     g_option_context_add_group(ctx, config_group);
-    if (!g_option_context_parse(ctx, &argc, &argv, &err))
+    if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
+        hbCliClear(&cli);
         return hbCliUsage("%s", err->message);
+    }
     if (version) {
         printf("virt-heartbeat %s\n", PACKAGE_VERSION);
+        hbCliClear(&cli);
         return HB_EXIT_OK;
     }
-    if (argc < 2)
+    if (argc < 2) {
+        hbCliClear(&cli);
         return hbCliUsage("no command given");
+    }
 
-    status = hbCliRun(argc, argv);
-    for (int k = 0; k < HB_KEY_LAST; k++)
-        g_free(opts.keys[k]);
-    g_strfreev(opts.unset);
-    g_free(opts.uri);
+    status = hbCliRun(&cli, argc, argv);
+    hbCliClear(&cli);
     return status;
 }

@@ -139,11 +139,6 @@ main(int argc, char **argv)
         return EXIT_FAILURE;
     }
 
-    if (hbGuestPrepareRunDir(&err) < 0) {
-        g_warning("%s; metadata edits are not ordered with virt-heartbeat config",
-                  err->message);
-        g_clear_error(&err);
-    }
     daemon.loop = g_main_loop_new(NULL, FALSE);
     daemon.monitor = hbMonitorNew(&conf, hbAgentPing);
     if (!(dbus = hbDBusNew(bus, daemon.monitor, conf.uri, &err))) {

@@ -116,14 +116,17 @@ condReady(gpointer data)
 }
 
 
+/* The daemon in this process; @default_time: its [defaults] time (0: as built). */
 static int
-setup(void **state)
+daemonStart(void **state, guint default_time)
 {
     Daemon *d = g_new0(Daemon, 1);
     g_autoptr(GError) err = NULL;
     HbDaemonConf conf;
 
     hbDaemonConfInit(&conf);
+    if (default_time)
+        conf.defaults.time = default_time;
     g_free(conf.uri);
     conf.uri = g_strdup(TEST_URI);
     g_free(conf.state_dir);
@@ -140,6 +143,21 @@ setup(void **state)
     hbDaemonConfClear(&conf);
     *state = d;
     return 0;
+}
+
+
+static int
+setup(void **state)
+{
+    return daemonStart(state, 0);
+}
+
+
+/* [defaults] time=5: at most 50 ticks per block where a domain sets no time. */
+static int
+setupTime5(void **state)
+{
+    return daemonStart(state, 5);
 }
 
 
@@ -579,26 +597,49 @@ test_daemon_not_running(void **state)
 }
 
 
+/*
+ * The config command edits through the daemon, also a domain it does not
+ * watch, and the daemon checks the edit against its own [defaults], here
+ * time=5: --rate 60 would be valid with the built-in time=60.
+ */
 static void
 test_config_command(void **state)
 {
-    g_autofree char *uri = g_strdup_printf("test://%s/data/cli-driver.xml", TEST_SRCDIR);
+    Daemon *d = *state;
+    g_autoptr(virDomain) running = testDomainStart(d->conn, "cli-running", TRUE,
+                                                   "time='30' action='none'");
+    g_autoptr(virDomain) off = testDomainStart(d->conn, "cli-off", TRUE, NULL);
     g_autofree char *shown = NULL;
     g_autofree char *set = NULL;
     g_autofree char *none = NULL;
+    g_autofree char *rate = NULL;
 
-    assert_int_equal(cli(&shown, "config", "cli-running", "-c", uri, NULL), 0);
+    assert_int_equal(cli(&shown, "config", "cli-running", NULL), 0);
     assert_non_null(strstr(shown, "time=\"30\""));
-    assert_int_equal(cli(&set, "config", "cli-running", "-c", uri, "--live",
+    assert_int_equal(cli(&set, "config", "cli-running", "-c", TEST_URI, "--live",
                          "--time", "4", "--unset", "action", NULL), 0);
     assert_non_null(strstr(set, "time=\"4\""));
     assert_null(strstr(set, "action"));
-    assert_int_equal(cli(&none, "config", "cli-off", "-c", uri, NULL), 0);
+    assert_int_equal(cli(&none, "config", "cli-off", NULL), 0);
     assert_non_null(strstr(none, "no <heartbeat/> metadata"));
-    assert_int_equal(cli(NULL, "config", "cli-running", "-c", uri, "--time", "1", NULL), 2);
-    assert_int_equal(cli(NULL, "config", "cli-running", "-c", uri, "--action", "boom", NULL), 2);
-    assert_int_equal(cli(NULL, "config", "cli-running", "-c", uri, "--unset", "speed", NULL), 2);
-    assert_int_equal(cli(NULL, "config", "no-such", "-c", uri, "--time", "5", NULL), 3);
+    assert_int_equal(cli(NULL, "config", "cli-running", "--time", "1", NULL), 2);
+    assert_int_equal(cli(NULL, "config", "cli-running", "--action", "boom", NULL), 2);
+    assert_int_equal(cli(NULL, "config", "cli-running", "--unset", "speed", NULL), 2);
+    assert_int_equal(cli(NULL, "config", "no-such", "--time", "5", NULL), 3);
+    /* The daemon edits through its own connection, and no other. */
+    assert_int_equal(cli(NULL, "config", "cli-running", "-c", "test:///other", NULL), 2);
+    /* Its [defaults], not the CLI's. */
+    assert_int_equal(cli(NULL, "config", "cli-off", "--rate", "60", NULL), 2);
+    assert_int_equal(cli(&rate, "config", "cli-off", "--rate", "50", NULL), 0);
+    assert_non_null(strstr(rate, "rate=\"50\""));
+    /* set-parameter too, on a domain the daemon did not watch. */
+    testDomainRemove(d->conn, "cli-off");
+    g_clear_pointer(&off, virDomainFree);
+    off = testDomainStart(d->conn, "cli-off", TRUE, NULL);
+    assert_int_equal(cli(NULL, "set-parameter", "cli-off", "rate", "60", NULL), 2);
+    assert_int_equal(cli(NULL, "set-parameter", "cli-off", "rate", "50", NULL), 0);
+    testDomainRemove(d->conn, "cli-running");
+    testDomainRemove(d->conn, "cli-off");
 }
 
 
@@ -1161,29 +1202,246 @@ test_api_invalid_path(void **state)
 }
 
 
+/* EditMetadata(@key, @set, @unset, @flags): want @error, or the metadata (NULL: error). */
+static char *
+editMetadata(const char *key, const char *const *set, const char *const *unset, guint flags,
+             const char *error, char **name)
+{
+    GVariantBuilder b;
+    g_autoptr(GVariant) reply = NULL;
+    char *metadata = NULL;
+
+    g_variant_builder_init(&b, G_VARIANT_TYPE("a{ss}"));
+    for (guint i = 0; set && set[i]; i += 2)
+        g_variant_builder_add(&b, "{ss}", set[i], set[i + 1]);
+    reply = apiCall(HB_DBUS_PATH, MANAGER1, "EditMetadata",
+                    g_variant_new("(sa{ss}^asu)", key, &b, unset ? unset : (const char *[]) { NULL },
+                                  flags), error);
+    if (!reply)
+        return NULL;
+    g_variant_get(reply, "(ss)", name, &metadata);
+    return metadata;
+}
+
+
+static gboolean
+condMonitored(gpointer data)
+{
+    gpointer *args = data;
+
+    return hbMonitorLookup(((Daemon *) args[0])->monitor, args[1]) != NULL;
+}
+
+
+/*
+ * Manager1.EditMetadata edits any libvirt domain, monitored or not, found by
+ * UUID or name; it checks the result against the daemon's [defaults], here
+ * time=5, not against the built-in ones.
+ */
+static void
+test_api_edit_metadata(void **state)
+{
+    Daemon *d = *state;
+    g_autoptr(virDomain) dom = testDomainStart(d->conn, "hb-dbus", TRUE, FAST);
+    g_autoptr(virDomain) plain = testDomainStart(d->conn, "hb-plain", TRUE, NULL);
+    g_autoptr(virDomain) plain2 = testDomainStart(d->conn, "hb-plain2", TRUE, NULL);
+    g_autofree char *plain_uuid = testDomainUUID(plain);
+    g_autofree char *upper = g_ascii_strup(plain_uuid, -1);
+    g_autofree char *huge = hugeString(HUGE);
+    const char *too_many[] = { "time", "9", "time", "9", "time", "9", "time", "9", "time", "9",
+                               "time", "9", "time", "9", "time", "9", "time", "9", "time", "9",
+                               "time", "9", "time", "9", "time", "9", NULL };
+    char *name = NULL;
+    char *xml;
+    char *msg;
+
+    waitState(d, "hb-dbus", "ok");
+    assert_null(hbMonitorLookup(d->monitor, "hb-plain"));
+
+    /* Read: no element, and the name of the domain found. */
+    xml = editMetadata("hb-plain", NULL, NULL, 0, NULL, &name);
+    assert_string_equal(xml, "");
+    assert_string_equal(name, "hb-plain");
+    g_free(xml);
+    g_free(name);
+    /* Set on a domain the daemon does not watch: now it does. */
+    xml = editMetadata("hb-plain", (const char *[]) { "time", "30", "action", "none", NULL },
+                       NULL, 0, NULL, &name);
+    assert_non_null(strstr(xml, "time=\"30\""));
+    assert_non_null(strstr(xml, "action=\"none\""));
+    g_free(xml);
+    g_free(name);
+    assert_true(testWaitFor(condMonitored, (gpointer[]) { d, (gpointer) "hb-plain" }, 10));
+    /* By its UUID in upper case, live only. */
+    xml = editMetadata(upper, NULL, (const char *[]) { "action", NULL }, 1, NULL, &name);
+    assert_string_equal(name, "hb-plain");
+    assert_null(strstr(xml, "action"));
+    assert_non_null(strstr(xml, "time=\"30\""));
+    g_free(xml);
+    g_free(name);
+
+    /* The daemon's [defaults] time=5 allows at most 50 ticks per block. */
+    msg = apiError(HB_DBUS_PATH, MANAGER1, "EditMetadata",
+                   g_variant_new_parsed("(%s, {'rate': '60'}, @as [], @u 0)", "hb-plain2"),
+                   E_HB "InvalidArgument");
+    assert_non_null(strstr(msg, "rate"));
+    g_free(msg);
+    xml = editMetadata("hb-plain2", (const char *[]) { "rate", "50", NULL }, NULL, 0, NULL,
+                       &name);
+    assert_non_null(strstr(xml, "rate=\"50\""));
+    g_free(xml);
+    g_free(name);
+
+    /* Unknown domains, quoted bounded and escaped. */
+    msg = apiError(HB_DBUS_PATH, MANAGER1, "EditMetadata",
+                   g_variant_new_parsed("(%s, @a{ss} {}, @as [], @u 0)", "no-such"),
+                   E_HB "VMUnknown");
+    assert_non_null(strstr(msg, "domain 'no-such' not found"));
+    g_free(msg);
+    msg = apiError(HB_DBUS_PATH, MANAGER1, "EditMetadata",
+                   g_variant_new("(s@a{ss}^asu)", huge, g_variant_new_parsed("@a{ss} {}"),
+                                 (const char *[]) { NULL }, 0), E_HB "VMUnknown");
+    assert_non_null(strstr(msg, "k\u2026'"));
+    g_free(msg);
+    msg = apiError(HB_DBUS_PATH, MANAGER1, "EditMetadata",
+                   g_variant_new_parsed("(%s, @a{ss} {}, @as [], @u 0)", "a\nb\x1b[2J'"),
+                   E_HB "VMUnknown");
+    assert_non_null(strstr(msg, "'a\\nb\\x1b[2J\\''"));
+    g_free(msg);
+    editMetadata("00000000-0000-4000-8000-000000000000", NULL, NULL, 0, E_HB "VMUnknown", &name);
+    editMetadata("HB-PLAIN", NULL, NULL, 0, E_HB "VMUnknown", &name);
+    editMetadata("", NULL, NULL, 0, E_HB "InvalidArgument", &name);
+
+    /* Bad keys, values and flags; nothing is written. */
+    editMetadata("hb-plain", (const char *[]) { "speed", "1", NULL }, NULL, 0,
+                 E_HB "InvalidArgument", &name);
+    editMetadata("hb-plain", (const char *[]) { "time", "0", NULL }, NULL, 0,
+                 E_HB "InvalidArgument", &name);
+    editMetadata("hb-plain", (const char *[]) { "time", "", NULL }, NULL, 0,
+                 E_HB "InvalidArgument", &name);
+    editMetadata("hb-plain", (const char *[]) { "action", "none' x='1", NULL }, NULL, 0,
+                 E_HB "InvalidArgument", &name);
+    editMetadata("hb-plain", (const char *[]) { "time", "4\n\x1b[2J", NULL }, NULL, 0,
+                 E_HB "InvalidArgument", &name);
+    editMetadata("hb-plain", NULL, (const char *[]) { "speed", NULL }, 0,
+                 E_HB "InvalidArgument", &name);
+    editMetadata("hb-plain", (const char *[]) { "time", "9", NULL },
+                 (const char *[]) { "time", NULL }, 0, E_HB "InvalidArgument", &name);
+    editMetadata("hb-plain", (const char *[]) { "time", "9", NULL }, NULL, 4,
+                 E_HB "InvalidArgument", &name);
+    editMetadata("hb-plain", (const char *[]) { "time", "9", NULL }, NULL, G_MAXUINT32,
+                 E_HB "InvalidArgument", &name);
+    editMetadata("hb-plain", too_many, NULL, 0, E_HB "InvalidArgument", &name);
+    msg = apiError(HB_DBUS_PATH, MANAGER1, "EditMetadata",
+                   g_variant_new("(s@a{ss}^asu)", "hb-plain",
+                                 g_variant_new_parsed("{%s: 'x'}", huge),
+                                 (const char *[]) { NULL }, 0), E_HB "InvalidArgument");
+    assert_non_null(strstr(msg, "k\u2026'"));
+    g_free(msg);
+    msg = apiError(HB_DBUS_PATH, MANAGER1, "EditMetadata",
+                   g_variant_new("(s@a{ss}^asu)", "hb-plain",
+                                 g_variant_new_parsed("{'time': %s}", huge),
+                                 (const char *[]) { NULL }, 0), E_HB "InvalidArgument");
+    assert_null(strstr(msg, "kkkk"));
+    g_free(msg);
+    apiCall(HB_DBUS_PATH, MANAGER1, "EditMetadata", g_variant_new("(s)", "hb-plain"),
+            E_INVALID_ARGS);
+    apiCall(HB_DBUS_PATH, MANAGER1, "EditMetadata",
+            g_variant_new_parsed("('hb-plain', {'time': <'9'>}, @as [], @u 0)"), E_INVALID_ARGS);
+    xml = editMetadata("hb-plain", NULL, NULL, 0, NULL, &name);
+    assert_non_null(strstr(xml, "time=\"30\""));
+    assert_null(strstr(xml, "speed"));
+    g_free(xml);
+    g_free(name);
+
+    testDomainRemove(d->conn, "hb-plain");
+    testDomainRemove(d->conn, "hb-plain2");
+}
+
+
+/*
+ * Edits sent at once, by name and by UUID in either case, run one after
+ * the other in the daemon: none loses another's change.
+ */
+static void
+test_api_edits_ordered(void **state)
+{
+    Daemon *d = *state;
+    g_autoptr(virDomain) plain = testDomainStart(d->conn, "hb-plain", TRUE, NULL);
+    g_autofree char *uuid = testDomainUUID(plain);
+    g_autofree char *upper = g_ascii_strup(uuid, -1);
+    const char *keys[][3] = {
+        { "hb-plain", "time", "31" },
+        { NULL, "rate", "3" },
+        { NULL, "failure_interval", "33" },
+        { "hb-plain", "boot_grace", "34" },
+    };
+    Call calls[G_N_ELEMENTS(keys)];
+    char *name = NULL;
+    g_autofree char *xml = NULL;
+
+    keys[1][0] = uuid;
+    keys[2][0] = upper;
+    for (guint i = 0; i < G_N_ELEMENTS(keys); i++) {
+        calls[i] = (Call) { 0 };
+        g_dbus_connection_call(bus, HB_DBUS_NAME, HB_DBUS_PATH, MANAGER1, "EditMetadata",
+                               g_variant_new_parsed("(%s, {%s: %s}, @as [], @u 0)", keys[i][0],
+                                                    keys[i][1], keys[i][2]),
+                               NULL, G_DBUS_CALL_FLAGS_NONE, 20000, NULL, callDone, &calls[i]);
+    }
+    for (guint i = 0; i < G_N_ELEMENTS(keys); i++) {
+        assert_true(testWaitFor(condCallDone, &calls[i], 25));
+        if (calls[i].error)
+            fail_msg("edit %u: %s", i, calls[i].error->message);
+        callClear(&calls[i]);
+    }
+    xml = editMetadata(uuid, NULL, NULL, 0, NULL, &name);
+    g_free(name);
+    for (guint i = 0; i < G_N_ELEMENTS(keys); i++) {
+        g_autofree char *attr = g_strdup_printf("%s=\"%s\"", keys[i][1], keys[i][2]);
+
+        if (!strstr(xml, attr))
+            fail_msg("%s lost: %s", attr, xml);
+    }
+    testDomainRemove(d->conn, "hb-plain");
+}
+
+
 /* The config command resolves DOMAIN with the daemon's rule, in libvirt. */
 static void
 test_config_lookup(void **state)
 {
-    g_autofree char *uri = g_strdup_printf("test://%s/data/cli-driver.xml", TEST_SRCDIR);
+    Daemon *d = *state;
+    g_autoptr(virDomain) running = testDomainStart(d->conn, "cli-running", TRUE,
+                                                   "time='30' action='none'");
+    g_autoptr(virDomain) off = testDomainStart(d->conn, "cli-off", TRUE, NULL);
+    g_autofree char *running_uuid = testDomainUUID(running);
+    g_autofree char *off_uuid = testDomainUUID(off);
+    g_autofree char *upper_uuid = g_ascii_strup(running_uuid, -1);
+    const char *spare = "0b5e4c2a-4f41-4c48-9d3e-7d1a8e2c1bff";
+    /* Named like cli-running's UUID in upper case, like cli-off's UUID, and
+     * like a UUID that no domain has. */
+    g_autoptr(virDomain) twin = testDomainStart(d->conn, upper_uuid, TRUE, "time='45'");
+    g_autoptr(virDomain) twin2 = testDomainStart(d->conn, off_uuid, TRUE, "time='46'");
+    g_autoptr(virDomain) named = testDomainStart(d->conn, spare, TRUE, "time='47'");
     g_autofree char *upper = NULL;
     g_autofree char *exact = NULL;
     g_autofree char *fallback = NULL;
 
-    /* cli-running's UUID in upper case, also the name of another domain. */
-    assert_int_equal(cli(&upper, "config", "0B5E4C2A-4F41-4C48-9D3E-7D1A8E2C1B01",
-                         "-c", uri, NULL), 0);
+    assert_int_equal(cli(&upper, "config", upper_uuid, NULL), 0);
     assert_non_null(strstr(upper, "time=\"30\""));
-    /* cli-off's UUID, also the name of another domain. */
-    assert_int_equal(cli(&exact, "config", "0b5e4c2a-4f41-4c48-9d3e-7d1a8e2c1b02",
-                         "-c", uri, NULL), 0);
+    assert_int_equal(cli(&exact, "config", off_uuid, NULL), 0);
     assert_non_null(strstr(exact, "no <heartbeat/> metadata"));
     /* A UUID that no domain has is a name. */
-    assert_int_equal(cli(&fallback, "config", "0b5e4c2a-4f41-4c48-9d3e-7d1a8e2c1bff",
-                         "-c", uri, NULL), 0);
+    assert_int_equal(cli(&fallback, "config", spare, NULL), 0);
     assert_non_null(strstr(fallback, "time=\"47\""));
     /* Names are case-sensitive. */
-    assert_int_equal(cli(NULL, "config", "CLI-RUNNING", "-c", uri, NULL), 3);
+    assert_int_equal(cli(NULL, "config", "CLI-RUNNING", NULL), 3);
+    testDomainRemove(d->conn, upper_uuid);
+    testDomainRemove(d->conn, off_uuid);
+    testDomainRemove(d->conn, spare);
+    testDomainRemove(d->conn, "cli-running");
+    testDomainRemove(d->conn, "cli-off");
 }
 
 
@@ -1455,8 +1713,8 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_daemon_not_running),
-        cmocka_unit_test(test_config_command),
-        cmocka_unit_test(test_config_lookup),
+        cmocka_unit_test_setup_teardown(test_config_command, setupTime5, teardown),
+        cmocka_unit_test_setup_teardown(test_config_lookup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_manager_methods, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_list_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events_json, setup, teardown),
@@ -1470,6 +1728,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_api_domain_methods, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_standard, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_invalid_path, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_api_edit_metadata, setupTime5, teardown),
+        cmocka_unit_test_setup_teardown(test_api_edits_ordered, setup, teardown),
     };
 
     hbUtilInitLibvirt();

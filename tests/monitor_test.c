@@ -10,9 +10,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
 #include <glib/gstdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -941,6 +938,104 @@ test_metadata_edits_serialized(void **state)
 }
 
 
+typedef struct {
+    guint done;
+    guint ok;
+    guint busy;
+    guint unknown;
+    char *name;         /* of the last edit that worked */
+    char *metadata;
+} KeyEdits;
+
+
+static void
+recordKeyEdit(HbJob *job, gpointer data)
+{
+    KeyEdits *e = data;
+
+    e->done++;
+    if (job->ok) {
+        e->ok++;
+        g_free(e->name);
+        g_free(e->metadata);
+        e->name = g_strdup(job->name);
+        e->metadata = g_strdup(job->metadata);
+    } else if (g_error_matches(job->error, HB_ERROR, HB_ERROR_BUSY)) {
+        e->busy++;
+    } else if (g_error_matches(job->error, HB_ERROR, HB_ERROR_VM_UNKNOWN)) {
+        e->unknown++;
+    }
+}
+
+
+static gboolean
+condKeyEdits(gpointer data)
+{
+    gpointer *args = data;
+
+    return ((KeyEdits *) args[0])->done == GPOINTER_TO_UINT(args[1]);
+}
+
+
+static void
+editByKey(Fixture *f, const char *key, const char *name, KeyEdits *e)
+{
+    HbJob *job = hbJobNew(HB_JOB_METADATA, NULL);
+
+    job->flags = VIR_DOMAIN_AFFECT_LIVE;
+    if (name)
+        g_hash_table_insert(job->changes, g_strdup(name), g_strdup("7"));
+    job->reply = recordKeyEdit;
+    job->reply_data = e;
+    hbMonitorEdit(f->monitor, key, job);
+}
+
+
+/*
+ * hbMonitorEdit reaches domains the monitor does not watch, by name or
+ * UUID, through the same per-domain queue and request limit as the rest.
+ */
+static void
+test_metadata_edit_by_key(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-unwatched", TRUE, NULL);
+    g_autofree char *uuid = testDomainUUID(dom);
+    g_autofree char *upper = g_ascii_strup(uuid, -1);
+    const char *keys[] = { "failure_interval", "failure_attempts", "boot_grace", "ping_timeout" };
+    const char *by[] = { "hb-unwatched", uuid, upper, "hb-unwatched" };
+    KeyEdits e = { 0 };
+
+    assert_null(hbMonitorLookup(f->monitor, "hb-unwatched"));
+    /* Four at once, by name and by UUID: one queue, none lost. */
+    for (guint i = 0; i < G_N_ELEMENTS(keys); i++)
+        editByKey(f, by[i], keys[i], &e);
+    assert_true(testWaitFor(condKeyEdits, (gpointer[]) { &e, GUINT_TO_POINTER(4) }, 10));
+    assert_int_equal(e.ok, 4);
+    editByKey(f, upper, NULL, &e);
+    assert_true(testWaitFor(condKeyEdits, (gpointer[]) { &e, GUINT_TO_POINTER(5) }, 10));
+    assert_string_equal(e.name, "hb-unwatched");
+    for (guint i = 0; i < G_N_ELEMENTS(keys); i++)
+        assert_non_null(strstr(e.metadata, keys[i]));
+
+    /* Unknown, by name or UUID. */
+    editByKey(f, "hb-nowhere", "boot_grace", &e);
+    editByKey(f, "00000000-0000-4000-8000-000000000000", "boot_grace", &e);
+    assert_true(testWaitFor(condKeyEdits, (gpointer[]) { &e, GUINT_TO_POINTER(7) }, 10));
+    assert_int_equal(e.unknown, 2);
+
+    /* The domain's request limit counts edits waiting in its queue. */
+    for (guint i = 0; i < 12; i++)
+        editByKey(f, "hb-unwatched", keys[i % G_N_ELEMENTS(keys)], &e);
+    assert_true(testWaitFor(condKeyEdits, (gpointer[]) { &e, GUINT_TO_POINTER(19) }, 20));
+    assert_true(e.busy > 0);
+    assert_int_equal(e.ok + e.busy, 5 + 12);
+    g_free(e.name);
+    g_free(e.metadata);
+    testDomainRemove(f->conn, "hb-unwatched");
+}
+
+
 /* A live and config edit checks both copies first: both change or neither. */
 static void
 test_metadata_edit_both_or_neither(void **state)
@@ -977,83 +1072,6 @@ test_metadata_edit_both_or_neither(void **state)
                                 VIR_DOMAIN_AFFECT_LIVE);
     assert_non_null(strstr(live, "time=\"30\""));
     assert_non_null(strstr(result, "rate=\"150\""));
-}
-
-
-typedef struct {
-    virDomainPtr dom;
-    gint done;
-    int ret;
-} LockedEdit;
-
-
-static gpointer
-lockedEditThread(gpointer data)
-{
-    LockedEdit *e = data;
-    g_autoptr(GHashTable) changes = g_hash_table_new(g_str_hash, g_str_equal);
-    g_autofree char *result = NULL;
-    g_autoptr(GError) err = NULL;
-    HbConfig defaults;
-
-    hbConfigInitDefaults(&defaults);
-    g_hash_table_insert(changes, (char *) "time", (char *) "30");
-    e->ret = hbDomainXmlEditMetadata(e->dom, VIR_DOMAIN_AFFECT_LIVE, changes, &defaults,
-                                     &result, &err);
-    g_atomic_int_set(&e->done, 1);
-    return NULL;
-}
-
-
-/*
- * Every editor, the daemon and each virt-heartbeat config, takes the
- * domain's lock in the run directory: an edit waits while another holds it.
- */
-static void
-test_metadata_edit_lock(void **state)
-{
-    Fixture *f = *state;
-    g_autofree char *dir = g_dir_make_tmp("hb-run-XXXXXX", NULL);
-    g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-lock", TRUE, "time='60'");
-    g_autofree char *uuid = testDomainUUID(dom);
-    g_autofree char *path = g_strdup_printf("%s/%s.lock", dir, uuid);
-    g_autofree char *live = NULL;
-    g_autofree char *saved_dir = g_strdup(g_getenv("VIRT_HEARTBEAT_RUN_DIR"));
-    LockedEdit e = { dom, 0, -1 };
-    GThread *thread;
-    int fd;
-
-    g_setenv("VIRT_HEARTBEAT_RUN_DIR", dir, TRUE);
-    fd = open(path, O_RDWR | O_CREAT, 0600);
-    assert_true(fd >= 0);
-    assert_int_equal(flock(fd, LOCK_EX), 0);
-    thread = g_thread_new("edit", lockedEditThread, &e);
-    g_usleep(500 * 1000);
-    assert_int_equal(g_atomic_int_get(&e.done), 0);
-    live = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, HB_METADATA_URI,
-                                VIR_DOMAIN_AFFECT_LIVE);
-    assert_non_null(strstr(live, "time=\"60\""));
-    close(fd);  /* the other editor is done */
-    g_thread_join(thread);
-    assert_int_equal(e.ret, 0);
-    g_free(live);
-    live = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, HB_METADATA_URI,
-                                VIR_DOMAIN_AFFECT_LIVE);
-    assert_non_null(strstr(live, "time=\"30\""));
-
-    /* No run directory: no daemon, the edit goes on unlocked. */
-    g_unlink(path);
-    g_rmdir(dir);
-    e.done = 0;
-    e.ret = -1;
-    setMetadata(f, "hb-lock", "<heartbeat time='60'/>");
-    thread = g_thread_new("edit", lockedEditThread, &e);
-    g_thread_join(thread);
-    assert_int_equal(e.ret, 0);
-    if (saved_dir)
-        g_setenv("VIRT_HEARTBEAT_RUN_DIR", saved_dir, TRUE);
-    else
-        g_unsetenv("VIRT_HEARTBEAT_RUN_DIR");
 }
 
 
@@ -1118,8 +1136,8 @@ main(void)
         cmocka_unit_test(test_state_files_not_followed),
         cmocka_unit_test(test_state_dir_others_can_write),
         cmocka_unit_test_setup_teardown(test_metadata_edits_serialized, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_metadata_edit_by_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metadata_edit_both_or_neither, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_metadata_edit_lock, setup, teardown),
     };
 
     hbUtilInitLibvirt();

@@ -98,7 +98,7 @@ for _ in $(seq 100); do
 done
 
 printf '[daemon]\nstate_dir=%s/state\n' "$dir" >"$dir/virt-heartbeatd.conf"
-VIRT_HEARTBEAT_RUN_DIR="$dir/run" "$daemon" -f "$dir/virt-heartbeatd.conf" -c "test://$top_srcdir/tests/data/cli-driver.xml" \
+"$daemon" -f "$dir/virt-heartbeatd.conf" -c "test://$top_srcdir/tests/data/cli-driver.xml" \
     2>"$dir/daemon.log" &
 pids+=($!)
 
@@ -179,9 +179,11 @@ for who in root member nobody; do
     # driver, but in the daemon. Nothing of it for anyone else.
     if [ $who = nobody ]; then
         ro=denied; rearm=denied; guest=denied; exec=denied; setp=denied; unknown=denied
+        novm=denied; badarg=denied
     else
         ro=org.freedesktop.DBus.Error.InvalidArgs; rearm=ok; guest=$err.InvalidArgument
         exec=$err.Failed; setp=ok; unknown=org.freedesktop.DBus.Error.UnknownMethod
+        novm=$err.VMUnknown; badarg=$err.InvalidArgument
     fi
     call $who $ro $root_path $props.Set $man1 URI "<'qemu:///system'>"
     call $who $ro $dom_path $props.Set $dom1 Name "<'x'>"
@@ -191,6 +193,11 @@ for who in root member nobody; do
     call $who $exec $dom_path $dom1.ExecuteCommand /bin/true "@as []" 5
     call $who $setp $dom_path $dom1.InstallAdditions
     call $who $setp $dom_path $dom1.SetParameter time 31 0
+    # EditMetadata: also a domain the daemon does not watch (cli-off).
+    call $who $setp $root_path $man1.EditMetadata cli-off "@a{ss} {}" "@as []" 0
+    call $who $setp $root_path $man1.EditMetadata cli-running "{'time': '32'}" "@as []" 1
+    call $who $novm $root_path $man1.EditMetadata no-such "@a{ss} {}" "@as []" 0
+    call $who $badarg $root_path $man1.EditMetadata cli-off "{'speed': '1'}" "@as []" 0
     call $who $unknown $root_path $man1.Frobnicate
     call $who $unknown $dom_path org.virt_heartbeat.Nope1.Rearm
 

@@ -303,9 +303,6 @@ dbus-daemon --session --fork --print-address=3 --print-pid=4 3>"$work/bus.addr" 
 dbus_pid=$(cat "$work/bus.pid")
 DBUS_SYSTEM_BUS_ADDRESS=$(cat "$work/bus.addr")
 export DBUS_SYSTEM_BUS_ADDRESS
-# The metadata edit locks, the daemon's and the CLI's (config), in here.
-VIRT_HEARTBEAT_RUN_DIR=$work/run
-export VIRT_HEARTBEAT_RUN_DIR
 
 # The worker counts (ping_workers, suspect_workers, request_workers) are
 # left at their defaults: the load scenarios check exactly those.

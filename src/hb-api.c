@@ -1,0 +1,90 @@
+/*
+ * What virt-heartbeatd and its clients share; see hb-api.h.
+ */
+#include <config.h>
+
+#include "hb-api.h"
+
+GQuark
+hbErrorQuark(void)
+{
+    return g_quark_from_static_string("hb-error-quark");
+}
+
+
+static const GDBusErrorEntry hbDBusErrors[] = {
+    { HB_ERROR_FAILED, "org.virt_heartbeat.Error.Failed" },
+    { HB_ERROR_VM_UNKNOWN, "org.virt_heartbeat.Error.VMUnknown" },
+    { HB_ERROR_VM_NOT_RUNNING, "org.virt_heartbeat.Error.VMNotRunning" },
+    { HB_ERROR_AGENT_UNAVAILABLE, "org.virt_heartbeat.Error.AgentNotAvailable" },
+    { HB_ERROR_INVALID_ARGUMENT, "org.virt_heartbeat.Error.InvalidArgument" },
+    { HB_ERROR_BUSY, "org.virt_heartbeat.Error.Busy" },
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(hbDBusErrors) == HB_ERROR_LAST);
+
+
+/* Client and server map these names to HB_ERROR codes and back. */
+void
+hbDBusRegisterErrors(void)
+{
+    static gsize registered;
+
+    g_dbus_error_register_error_domain("hb-error-quark", &registered,
+                                       hbDBusErrors, G_N_ELEMENTS(hbDBusErrors));
+}
+
+
+char *
+hbDBusDomainPath(const char *uuid)
+{
+    g_autofree char *element = g_strdelimit(g_strdup(uuid), "-", '_');
+
+    return g_strdup_printf("%s/domain/%s", HB_DBUS_PATH, element);
+}
+
+
+int
+hbApiCheckState(const char *state, const char *name, gboolean agent_call, GError **error)
+{
+    if (g_str_equal(state, "not-running") || (agent_call && g_str_equal(state, "paused"))) {
+        g_set_error(error, HB_ERROR, HB_ERROR_VM_NOT_RUNNING, "domain '%s' is not running",
+                    name);
+        return -1;
+    }
+    if (g_str_equal(state, "no-agent")) {
+        g_set_error(error, HB_ERROR, HB_ERROR_AGENT_UNAVAILABLE,
+                    "domain '%s' has no guest agent channel", name);
+        return -1;
+    }
+    return 0;
+}
+
+
+char *
+hbUtilEscape(const char *text)
+{
+    GString *out = g_string_new(NULL);
+    const char *p = text ? text : "";
+
+    while (*p) {
+        gunichar c = g_utf8_get_char_validated(p, -1);
+        const char *next;
+
+        if (c == (gunichar) -1 || c == (gunichar) -2) {
+            g_string_append_printf(out, "\\x%02x", (guchar) *p++);
+            continue;
+        }
+        next = g_utf8_next_char(p);
+        if (c == '\\')
+            g_string_append(out, "\\\\");
+        else if (c < 0x80 && !g_ascii_isprint(c))
+            g_string_append_printf(out, "\\x%02x", c);
+        else if (c >= 0x80 && !g_unichar_isprint(c))
+            g_string_append_printf(out, c > 0xFFFF ? "\\U%08x" : "\\u%04x", c);
+        else
+            g_string_append_len(out, p, next - p);
+        p = next;
+    }
+    return g_string_free(out, FALSE);
+}
+

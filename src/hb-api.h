@@ -1,0 +1,64 @@
+/*
+ * What virt-heartbeatd and its clients share: the bus name and paths, the
+ * error domain and its D-Bus names, the API's limits, and text made safe
+ * for a terminal. Nothing here needs libvirt, so the CLI links without it.
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "hb-dbus-generated.h"
+
+/* gdbus-codegen declares cleanups for its classes, not for the interfaces. */
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(HbDBusDomain1, g_object_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(HbDBusManager1, g_object_unref)
+
+#define HB_DBUS_NAME "org.virt_heartbeat.Heartbeat1"
+#define HB_DBUS_PATH "/org/virt_heartbeat/Heartbeat1"
+
+/* ExecuteCommand: its timeout (0 means the default), and what it keeps of
+ * each output stream. */
+#define HB_EXEC_TIMEOUT_DEFAULT 30
+#define HB_EXEC_TIMEOUT_MAX 3600
+#define HB_EXEC_OUTPUT_MAX (64 * 1024)
+
+/* The flags of SetParameter and EditMetadata: VIR_DOMAIN_AFFECT_LIVE and
+ * _CONFIG; neither is the domain's current state. */
+#define HB_API_AFFECT_LIVE (1u << 0)
+#define HB_API_AFFECT_CONFIG (1u << 1)
+
+/* The seed's error codes; D-Bus carries them as named errors. */
+#define HB_ERROR (hbErrorQuark())
+GQuark hbErrorQuark(void);
+
+typedef enum {
+    HB_ERROR_FAILED,           /* unexpected error */
+    HB_ERROR_VM_UNKNOWN,
+    HB_ERROR_VM_NOT_RUNNING,
+    HB_ERROR_AGENT_UNAVAILABLE, /* "additions not available" */
+    HB_ERROR_INVALID_ARGUMENT,
+    HB_ERROR_BUSY,             /* too many requests under way: try again later */
+
+    HB_ERROR_LAST
+} HbErrorCode;
+
+/* Client and server map the D-Bus error names to HB_ERROR codes and back. */
+void hbDBusRegisterErrors(void);
+char *hbDBusDomainPath(const char *uuid);
+
+/*
+ * Whether a domain in @state (Domain1.State) can answer: -1 with the seed's
+ * VMNotRunning ("not running") or AgentNotAvailable ("additions not
+ * available") if not. A paused domain is not running for a call to its
+ * agent (@agent_call), but its heartbeat can still be read.
+ */
+int hbApiCheckState(const char *state, const char *name, gboolean agent_call, GError **error);
+
+/*
+ * For a terminal: a sanitized @text with every character that is not
+ * printable escaped, so that no text from a guest or a domain definition
+ * can move the cursor, recolour or retitle it. Control characters and bytes
+ * that are not UTF-8 become \xNN, other non-printing characters \uNNNN
+ * (or \UNNNNNNNN), and a backslash \\.
+ */
+char *hbUtilEscape(const char *text);
