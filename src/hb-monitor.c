@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "hb-conn.h"
+#include "hb-engine-input.h"
 #include "hb-monitor.h"
 #include "hb-state.h"
 
@@ -556,35 +557,6 @@ hbDomainNew(HbMonitor *monitor, const HbDomainInfo *info, const HbConfig *cfg)
 }
 
 
-/* The engine input that the state libvirt reports stands for. */
-static HbInput
-hbMonitorInputForState(int state, int reason, gboolean crash_handled)
-{
-    HbInput crashed = crash_handled ? HB_INPUT_CRASH_HANDLED : HB_INPUT_CRASHED;
-
-    switch ((virDomainState) state) {
-    case VIR_DOMAIN_RUNNING:
-    case VIR_DOMAIN_BLOCKED:
-        return HB_INPUT_STARTED;
-    case VIR_DOMAIN_PAUSED:
-        return reason == VIR_DOMAIN_PAUSED_CRASHED ? crashed : HB_INPUT_PAUSED;
-    case VIR_DOMAIN_PMSUSPENDED:
-        return HB_INPUT_PAUSED;
-    case VIR_DOMAIN_CRASHED:
-        return crashed;
-    case VIR_DOMAIN_SHUTOFF:
-        if (reason == VIR_DOMAIN_SHUTOFF_CRASHED || reason == VIR_DOMAIN_SHUTOFF_FAILED)
-            return HB_INPUT_CRASHED;
-        return HB_INPUT_STOPPED;
-    case VIR_DOMAIN_NOSTATE:
-    case VIR_DOMAIN_SHUTDOWN:
-    case VIR_DOMAIN_LAST:
-        break;
-    }
-    return HB_INPUT_TIMER;
-}
-
-
 static void
 hbMonitorSyncTime(HbDomain *dom)
 {
@@ -754,8 +726,8 @@ hbMonitorApplyInfo(HbMonitor *monitor, const HbDomainInfo *info, gboolean resync
     hbEngineConfigure(dom->engine, &cfg, info->has_agent, g_get_monotonic_time(), &actions);
     hbMonitorAct(dom, &actions);
     if (feed_state)
-        hbMonitorFeed(dom, hbMonitorInputForState(info->state, info->reason,
-                                                  info->crash_handled));
+        hbMonitorFeed(dom, hbEngineInputForState(info->state, info->reason,
+                                                 info->crash_handled));
     hbMonitorArmTimeSync(dom);
     hbMonitorArm(dom);
     hbMonitorChanged(dom);
@@ -865,26 +837,10 @@ hbMonitorListDone(HbMonitor *monitor, HbJob *job)
 }
 
 
-static HbPing
-hbMonitorPingOf(HbProbeResult probe)
-{
-    switch (probe) {
-    case HB_PROBE_OK:
-        return HB_PING_TICK;
-    case HB_PROBE_MISS:
-        return HB_PING_MISS;
-    case HB_PROBE_VOID:
-    case HB_PROBE_LAST:
-        break;
-    }
-    return HB_PING_VOID;
-}
-
-
 static void
 hbMonitorPingDone(HbDomain *dom, HbJob *job)
 {
-    HbPing ping = hbMonitorPingOf(job->probe);
+    HbPing ping = hbEngineInputForProbe(job->probe);
     gint64 now = g_get_monotonic_time();
     HbActions actions;
 
@@ -1051,57 +1007,6 @@ hbMonitorJobDone(HbJob *job, gpointer data)
 }
 
 
-/*
- * The engine input for a lifecycle event; TIMER when it changes nothing.
- * A crash whose <on_crash> has libvirt destroy or restart the domain is
- * waited for: the stop or the resume that follows says what became of it.
- */
-static HbInput
-hbMonitorInputForEvent(int event, int detail, gboolean crash_handled)
-{
-    switch ((virDomainEventType) event) {
-    case VIR_DOMAIN_EVENT_STARTED:
-        return HB_INPUT_STARTED;
-    case VIR_DOMAIN_EVENT_SUSPENDED:
-    case VIR_DOMAIN_EVENT_PMSUSPENDED:
-        return HB_INPUT_PAUSED;
-    case VIR_DOMAIN_EVENT_RESUMED:
-        return HB_INPUT_RESUMED;
-    case VIR_DOMAIN_EVENT_STOPPED:
-        switch ((virDomainEventStoppedDetailType) detail) {
-        case VIR_DOMAIN_EVENT_STOPPED_FAILED:
-        case VIR_DOMAIN_EVENT_STOPPED_CRASHED:
-            return HB_INPUT_CRASHED;
-        case VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN:
-        case VIR_DOMAIN_EVENT_STOPPED_DESTROYED:
-        case VIR_DOMAIN_EVENT_STOPPED_MIGRATED:
-        case VIR_DOMAIN_EVENT_STOPPED_SAVED:
-        case VIR_DOMAIN_EVENT_STOPPED_FROM_SNAPSHOT:
-        case VIR_DOMAIN_EVENT_STOPPED_LAST:
-            break;
-        }
-        return HB_INPUT_STOPPED;
-    case VIR_DOMAIN_EVENT_CRASHED:
-        switch ((virDomainEventCrashedDetailType) detail) {
-        case VIR_DOMAIN_EVENT_CRASHED_PANICKED:
-            return crash_handled ? HB_INPUT_CRASH_HANDLED : HB_INPUT_CRASHED;
-        case VIR_DOMAIN_EVENT_CRASHED_CRASHLOADED:
-            /* A crash kernel took over and runs: the guest reboots itself. */
-            return HB_INPUT_REBOOT;
-        case VIR_DOMAIN_EVENT_CRASHED_LAST:
-            break;
-        }
-        return HB_INPUT_CRASHED;
-    case VIR_DOMAIN_EVENT_DEFINED:
-    case VIR_DOMAIN_EVENT_UNDEFINED:
-    case VIR_DOMAIN_EVENT_SHUTDOWN:
-    case VIR_DOMAIN_EVENT_LAST:
-        break;
-    }
-    return HB_INPUT_TIMER;
-}
-
-
 static void
 hbMonitorOnLifecycle(virDomainPtr vdom, int event, int detail, gpointer data)
 {
@@ -1117,7 +1022,7 @@ hbMonitorOnLifecycle(virDomainPtr vdom, int event, int detail, gpointer data)
     g_hash_table_replace(monitor->last_event, g_strdup(uuid),
                          g_memdup2(&monitor->event_seq, sizeof(monitor->event_seq)));
     dom = g_hash_table_lookup(monitor->domains, uuid);
-    input = hbMonitorInputForEvent(event, detail, dom && dom->crash_handled);
+    input = hbEngineInputForEvent(event, detail, dom && dom->crash_handled);
     g_debug("Domain '%s': lifecycle event %d/%d", virDomainGetName(vdom), event, detail);
 
     if (dom && input != HB_INPUT_TIMER)
