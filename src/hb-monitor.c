@@ -4,15 +4,10 @@
  */
 #include <config.h>
 
-#include <errno.h>
-#include <glib/gstdio.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include "hb-conn.h"
 #include "hb-engine-input.h"
 #include "hb-monitor.h"
-#include "hb-state.h"
+#include "hb-statefile.h"
 
 #define HB_LIST_RETRY_S 2
 #define HB_RESTART_WORKERS 4
@@ -172,87 +167,29 @@ hbMonitorArm(HbDomain *dom)
 
 
 /*
- * ---- what outlives the daemon ----
- * <state_dir>/<uuid>.state: the episode (engine memory);
- * <uuid>.config: the last valid <heartbeat/> metadata, so invalid metadata
- * seen first after a restart still fails closed to what was valid.
+ * What outlives the daemon (hb-statefile.h): the episode, and the last
+ * valid metadata so that invalid metadata seen first after a restart
+ * still fails closed to what was valid.
  */
-#define HB_STATE_SUFFIX ".state"
-#define HB_CONFIG_SUFFIX ".config"
-/* Far more than either file holds (1000 episode starts, a metadata element). */
-#define HB_FILE_MAX (1024 * 1024)
-
-static char *
-hbMonitorFilePath(HbMonitor *monitor, const char *uuid, const char *suffix)
-{
-    if (!monitor->conf.state_dir[0])
-        return NULL;
-    return g_strdup_printf("%s/%s%s", monitor->conf.state_dir, uuid, suffix);
-}
-
-
-static char *
-hbMonitorStatePath(HbDomain *dom)
-{
-    return hbMonitorFilePath(dom->monitor, dom->uuid, HB_STATE_SUFFIX);
-}
-
-
-/* Monotonic times are only good for this boot of the host: files keep wall time. */
-static gint64
-hbMonitorRealOffset(void)
-{
-    return g_get_real_time() - g_get_monotonic_time();
-}
-
-
 static void
 hbMonitorSaveState(HbDomain *dom)
 {
-    g_autofree char *path = hbMonitorStatePath(dom);
-    g_autoptr(GError) err = NULL;
-    g_autofree char *text = NULL;
     HbEngineMemory memory = { 0 };
 
-    if (!path)
-        return;
     hbEngineRemember(dom->engine, &memory);
-    text = hbStateFormat(dom->name, &memory, hbMonitorRealOffset());
+    hbStateFileSave(dom->monitor->conf.state_dir, dom->uuid, dom->name, &memory);
     hbEngineMemoryClear(&memory);
-    /* Atomic (rename), but no fsync: this runs on the main loop. */
-    if (!g_file_set_contents_full(path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &err))
-        g_warning("Domain '%s': cannot save its state: %s", dom->name, err->message);
 }
 
 
 static void
 hbMonitorLoadState(HbDomain *dom)
 {
-    g_autofree char *path = hbMonitorStatePath(dom);
-    g_autoptr(GError) err = NULL;
-    g_autofree char *text = NULL;
-    g_autofree char *name = NULL;
     HbEngineMemory memory = { 0 };
     HbActions actions;
 
-    if (!path)
+    if (!hbStateFileLoad(dom->monitor->conf.state_dir, dom->uuid, dom->name, &memory))
         return;
-    if (hbUtilReadFile(path, HB_FILE_MAX, &text, &err) < 0 ||
-        hbStateParse(text, strlen(text), hbMonitorRealOffset(), g_get_monotonic_time(),
-                     &name, &memory, &err) < 0) {
-        if (!g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-            g_warning("Domain '%s': cannot read %s: %s", dom->name, path, err->message);
-        return;
-    }
-    if (g_strcmp0(name, dom->name) != 0) {
-        /* Renamed or a new definition with the old UUID while we were
-         * down: the episode was another domain's. */
-        g_message("Domain '%s': ignoring saved state of domain '%s' with the same UUID",
-                  dom->name, name ? name : "(none)");
-        hbEngineMemoryClear(&memory);
-        g_unlink(path);
-        return;
-    }
     if (memory.failed)
         g_message("Domain '%s': failed before the daemon restarted; notify only until its "
                   "heartbeat returns or 'virt-heartbeat rearm'", dom->name);
@@ -266,131 +203,25 @@ hbMonitorLoadState(HbDomain *dom)
 
 
 static void
-hbMonitorForgetFiles(HbMonitor *monitor, const char *uuid)
-{
-    g_autofree char *state = hbMonitorFilePath(monitor, uuid, HB_STATE_SUFFIX);
-    g_autofree char *config = hbMonitorFilePath(monitor, uuid, HB_CONFIG_SUFFIX);
-
-    if (state)
-        g_unlink(state);
-    if (config)
-        g_unlink(config);
-}
-
-
-static void
 hbMonitorForgetState(HbDomain *dom)
 {
-    hbMonitorForgetFiles(dom->monitor, dom->uuid);
+    hbStateFileForget(dom->monitor->conf.state_dir, dom->uuid);
 }
 
 
-/*
- * Remove what is kept for domains no longer defined or monitored, also
- * those undefined while the daemon was down. @keep: domains listed whose
- * definition could not be read, whose files stay.
- */
-static void
-hbMonitorSweepFiles(HbMonitor *monitor, GHashTable *keep)
-{
-    g_autoptr(GDir) dir = NULL;
-    const char *entry;
-
-    if (!monitor->conf.state_dir[0] ||
-        !(dir = g_dir_open(monitor->conf.state_dir, 0, NULL)))
-        return;
-    while ((entry = g_dir_read_name(dir))) {
-        g_autofree char *uuid = NULL;
-        const char *dot = strrchr(entry, '.');
-
-        if (!dot || (!g_str_equal(dot, HB_STATE_SUFFIX) && !g_str_equal(dot, HB_CONFIG_SUFFIX)))
-            continue;
-        uuid = g_strndup(entry, dot - entry);
-        if (!g_uuid_string_is_valid(uuid) || g_hash_table_contains(monitor->domains, uuid) ||
-            g_hash_table_contains(keep, uuid))
-            continue;
-        g_message("Domain %s: no longer defined or monitored, removing its saved %s",
-                  uuid, dot + 1);
-        hbMonitorForgetFiles(monitor, uuid);
-    }
-}
-
-
-/*
- * The last valid metadata, kept so that invalid metadata fails closed. The
- * file names its domain, as the .state file does: a new definition under
- * the same UUID never inherits it.
- */
+/* Written only when it changed: this runs at every read of the domain. */
 static void
 hbMonitorSaveConfig(HbDomain *dom, const char *metadata)
 {
-    g_autofree char *path = hbMonitorFilePath(dom->monitor, dom->uuid, HB_CONFIG_SUFFIX);
     g_autofree char *saved = metadata ? g_strconcat(dom->name, "\n", metadata, NULL)
                                       : g_strdup("");
-    g_autoptr(GKeyFile) kf = NULL;
-    g_autofree char *text = NULL;
-    g_autoptr(GError) err = NULL;
 
-    if (!path || g_strcmp0(dom->saved_metadata, saved) == 0)
+    if (g_strcmp0(dom->saved_metadata, saved) == 0 ||
+        hbStateFileSaveConfig(dom->monitor->conf.state_dir, dom->uuid, dom->name,
+                              metadata) < 0)
         return;
-    if (!metadata) {
-        g_unlink(path);
-    } else {
-        kf = g_key_file_new();
-        g_key_file_set_string(kf, "domain", "name", dom->name);
-        g_key_file_set_string(kf, "heartbeat", "metadata", metadata);
-        text = g_key_file_to_data(kf, NULL, NULL);
-        if (!g_file_set_contents_full(path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600,
-                                      &err)) {
-            g_warning("Domain '%s': cannot save its configuration: %s", dom->name,
-                      err->message);
-            return;
-        }
-    }
     g_free(dom->saved_metadata);
     dom->saved_metadata = g_steal_pointer(&saved);
-}
-
-
-/* The metadata saved for the domain @name, or NULL. */
-static char *
-hbMonitorSavedMetadata(const char *path, const char *name)
-{
-    g_autoptr(GKeyFile) kf = g_key_file_new();
-    g_autofree char *text = NULL;
-    g_autofree char *saved_name = NULL;
-
-    if (hbUtilReadFile(path, HB_FILE_MAX, &text, NULL) < 0 ||
-        !g_key_file_load_from_data(kf, text, -1, G_KEY_FILE_NONE, NULL))
-        return NULL;
-    saved_name = g_key_file_get_string(kf, "domain", "name", NULL);
-    if (g_strcmp0(saved_name, name) != 0)
-        return NULL;
-    return g_key_file_get_string(kf, "heartbeat", "metadata", NULL);
-}
-
-
-/*
- * A domain seen for the first time with invalid metadata: the last valid
- * configuration saved for it, or else defaults that only notify.
- */
-static void
-hbMonitorRecallConfig(HbMonitor *monitor, const HbDomainInfo *info, HbConfig *cfg)
-{
-    g_autofree char *path = hbMonitorFilePath(monitor, info->uuid, HB_CONFIG_SUFFIX);
-    g_autofree char *saved = NULL;
-    g_autoptr(GError) err = NULL;
-
-    if (path && (saved = hbMonitorSavedMetadata(path, info->name)) &&
-        hbConfigParseMetadata(saved, &monitor->conf.defaults, cfg, &err) == 0) {
-        g_message("Domain '%s': invalid metadata, using the last valid configuration "
-                  "saved in %s", info->name, path);
-        return;
-    }
-    *cfg = monitor->conf.defaults;
-    cfg->action = HB_ACTION_NONE;
-    g_message("Domain '%s': invalid metadata and no valid configuration known: "
-              "watched with the defaults, notify only", info->name);
 }
 
 
@@ -685,7 +516,8 @@ hbMonitorApplyInfo(HbMonitor *monitor, const HbDomainInfo *info, gboolean resync
         if (dom)
             cfg = *base;
         else
-            hbMonitorRecallConfig(monitor, info, &cfg);
+            hbStateFileRecallConfig(monitor->conf.state_dir, info->uuid, info->name,
+                                    &monitor->conf.defaults, &cfg);
     }
 
     if (!dom) {
@@ -794,7 +626,8 @@ static void
 hbMonitorListDone(HbMonitor *monitor, HbJob *job)
 {
     g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
-    g_autoptr(GHashTable) unread = g_hash_table_new(g_str_hash, g_str_equal);
+    /* Whose files stay: monitored, or listed with a definition not read. */
+    g_autoptr(GHashTable) keep = g_hash_table_new(g_str_hash, g_str_equal);
     GHashTableIter iter;
     gpointer value;
 
@@ -815,7 +648,7 @@ hbMonitorListDone(HbMonitor *monitor, HbJob *job)
         gboolean fresh = hbMonitorReadIsFresh(monitor, info->uuid, job);
         g_hash_table_add(seen, info->uuid);
         if (info->error)
-            g_hash_table_add(unread, info->uuid);
+            g_hash_table_add(keep, info->uuid);
         hbMonitorApplyInfo(monitor, info, TRUE, fresh);
         /* Events came while it was read: read it again for its state. */
         if (!fresh)
@@ -830,9 +663,11 @@ hbMonitorListDone(HbMonitor *monitor, HbJob *job)
             if (monitor->observer.removed)
                 monitor->observer.removed(dom, monitor->observer_data);
             g_hash_table_iter_remove(&iter);
+        } else {
+            g_hash_table_add(keep, dom->uuid);
         }
     }
-    hbMonitorSweepFiles(monitor, unread);
+    hbStateFileSweep(monitor->conf.state_dir, keep);
     g_message("Resynced: %u domains monitored", g_hash_table_size(monitor->domains));
 }
 
@@ -1124,32 +959,6 @@ static const HbConnCallbacks hbMonitorConnCallbacks = {
 };
 
 
-/*
- * The state directory, created if need be, must be a directory of ours
- * that nobody else can write: its files decide whether a domain is
- * restarted, and one that others could plant, replace or remove would let
- * them decide.
- */
-static int
-hbMonitorCheckStateDir(const char *dir)
-{
-    struct stat st;
-
-    if (g_mkdir_with_parents(dir, 0700) < 0 || g_stat(dir, &st) < 0) {
-        g_warning("Cannot create the state directory %s: %s", dir, g_strerror(errno));
-        return -1;
-    }
-    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
-        g_warning("Not using the state directory %s: it must be a directory owned by "
-                  "uid %u that only its owner can write (it is %s, uid %u, mode %04o)",
-                  dir, (guint) geteuid(), S_ISDIR(st.st_mode) ? "a directory" : "no directory",
-                  (guint) st.st_uid, (guint) (st.st_mode & 07777));
-        return -1;
-    }
-    return 0;
-}
-
-
 HbMonitor *
 hbMonitorNew(const HbDaemonConf *conf, HbProbeFunc probe, gpointer probe_data)
 {
@@ -1163,7 +972,7 @@ hbMonitorNew(const HbDaemonConf *conf, HbProbeFunc probe, gpointer probe_data)
     } };
 
     hbDaemonConfCopy(&monitor->conf, conf);
-    if (monitor->conf.state_dir[0] && hbMonitorCheckStateDir(monitor->conf.state_dir) < 0) {
+    if (monitor->conf.state_dir[0] && hbStateFileCheckDir(monitor->conf.state_dir) < 0) {
         g_warning("Failed episodes and the last valid configurations will not survive a "
                   "restart");
         monitor->conf.state_dir[0] = '\0';
