@@ -1,11 +1,12 @@
 /*
- * The monitored domains. Everything here runs on the main loop and never
- * calls libvirt: reads, pings and restarts go to the worker threads.
+ * The table of monitored domains, kept in line with libvirt: its events,
+ * full reads after every (re)connection, and the jobs of the worker
+ * threads and their results. Everything here runs on the main loop and
+ * never calls libvirt: reads, pings and restarts go to the worker threads.
  */
 #include <config.h>
 
 #include "hb-conn.h"
-#include "hb-engine-input.h"
 #include "hb-monitor.h"
 #include "hb-statefile.h"
 
@@ -17,28 +18,6 @@
 #define HB_REQUESTS_MAX 64
 /* How long a stopping daemon waits for libvirt calls under way. */
 #define HB_STOP_WAIT_S 10
-
-struct _HbDomain {
-    HbMonitor *monitor;
-    char *uuid;
-    char *name;
-    HbEngine *engine;
-    HbTicket *ticket;       /* of the open episode: its restarts check it */
-    guint64 ticket_episode;
-    char *config_error;
-    char *saved_metadata;   /* name and last valid metadata on disk; "": none; NULL: not known */
-    gboolean agent_connected;
-    gboolean crash_handled; /* <on_crash> has libvirt destroy or restart it */
-    gboolean reset_stops;   /* <on_reboot>destroy */
-    guint requests;         /* guest requests queued or running */
-    gint64 last_tick_real;
-    GSource *timer;
-    HbGuestInfo guest;      /* what the agent said this boot */
-    gint64 guest_boot;      /* the engine boot guest belongs to */
-    gboolean guest_reading;
-    guint time_sync_timer;
-    guint time_sync_minutes; /* the timer's period */
-};
 
 struct _HbMonitor {
     HbDaemonConf conf;
@@ -58,40 +37,20 @@ struct _HbMonitor {
     gpointer observer_data;
 };
 
-static const char *hbNoticeNames[HB_NOTICE_LAST] = {
-    [HB_NOTICE_STOPPED] = "heartbeat-stopped",
-    [HB_NOTICE_RESUMED] = "heartbeat-resumed",
-    [HB_NOTICE_RESTART_ATTEMPT] = "restart-attempt",
-    [HB_NOTICE_EXHAUSTED] = "restarts-exhausted",
-    [HB_NOTICE_STATE_CHANGED] = "state-changed",
-};
-
-
-const char *
-hbNoticeKindToString(HbNoticeKind kind)
-{
-    return hbNoticeNames[kind];
-}
-
-
 static void hbMonitorJobDone(HbJob *job, gpointer data);
 
 
-static void
-hbMonitorNotify(HbDomain *dom, const HbNotice *notice)
+void
+hbMonitorNotify(HbMonitor *monitor, HbDomain *dom, const HbNotice *notice)
 {
-    HbMonitor *monitor = dom->monitor;
-
     if (monitor->observer.notice)
         monitor->observer.notice(dom, notice, monitor->observer_data);
 }
 
 
-static void
-hbMonitorChanged(HbDomain *dom)
+void
+hbMonitorChanged(HbMonitor *monitor, HbDomain *dom)
 {
-    HbMonitor *monitor = dom->monitor;
-
     if (monitor->observer.changed)
         monitor->observer.changed(dom, monitor->observer_data);
 }
@@ -125,8 +84,7 @@ hbMonitorCountRequest(HbMonitor *monitor, const char *uuid, int delta)
 }
 
 
-/* Room for one more guest request for @uuid; NULL, or why not. */
-static const char *
+const char *
 hbMonitorRequestRoom(HbMonitor *monitor, const char *uuid)
 {
     if (hbMonitorRequests(monitor, uuid) >= HB_REQUESTS_PER_DOMAIN)
@@ -137,7 +95,7 @@ hbMonitorRequestRoom(HbMonitor *monitor, const char *uuid)
 }
 
 
-static void
+void
 hbMonitorPushJob(HbMonitor *monitor, HbJob *job)
 {
     if (monitor->closing) {
@@ -153,331 +111,14 @@ hbMonitorPushJob(HbMonitor *monitor, HbJob *job)
 }
 
 
-/* Arm the domain's timer for the engine's next deadline. */
-static void
-hbMonitorArm(HbDomain *dom)
-{
-    gint64 deadline = hbEngineNextDeadline(dom->engine);
-
-    if (!dom->monitor->connected || deadline == G_MAXINT64)
-        g_source_set_ready_time(dom->timer, -1);
-    else
-        g_source_set_ready_time(dom->timer, deadline);
-}
-
-
-/*
- * What outlives the daemon (hb-statefile.h): the episode, and the last
- * valid metadata so that invalid metadata seen first after a restart
- * still fails closed to what was valid.
- */
-static void
-hbMonitorSaveState(HbDomain *dom)
-{
-    HbEngineMemory memory = { 0 };
-
-    hbEngineRemember(dom->engine, &memory);
-    hbStateFileSave(dom->monitor->conf.state_dir, dom->uuid, dom->name, &memory);
-    hbEngineMemoryClear(&memory);
-}
-
-
-static void
-hbMonitorLoadState(HbDomain *dom)
-{
-    HbEngineMemory memory = { 0 };
-    HbActions actions;
-
-    if (!hbStateFileLoad(dom->monitor->conf.state_dir, dom->uuid, dom->name, &memory))
-        return;
-    if (memory.failed)
-        g_message("Domain '%s': failed before the daemon restarted; notify only until its "
-                  "heartbeat returns or 'virt-heartbeat rearm'", dom->name);
-    else if (memory.open)
-        g_message("Domain '%s': episode %" G_GUINT64_FORMAT " was under way with %u restart "
-                  "attempts made; it goes on once a block of silence confirms it",
-                  dom->name, memory.episode, memory.attempts);
-    hbEngineRecall(dom->engine, &memory, g_get_monotonic_time(), &actions);
-    hbEngineMemoryClear(&memory);
-}
-
-
-static void
-hbMonitorForgetState(HbDomain *dom)
-{
-    hbStateFileForget(dom->monitor->conf.state_dir, dom->uuid);
-}
-
-
-/* Written only when it changed: this runs at every read of the domain. */
-static void
-hbMonitorSaveConfig(HbDomain *dom, const char *metadata)
-{
-    g_autofree char *saved = metadata ? g_strconcat(dom->name, "\n", metadata, NULL)
-                                      : g_strdup("");
-
-    if (g_strcmp0(dom->saved_metadata, saved) == 0 ||
-        hbStateFileSaveConfig(dom->monitor->conf.state_dir, dom->uuid, dom->name,
-                              metadata) < 0)
-        return;
-    g_free(dom->saved_metadata);
-    dom->saved_metadata = g_steal_pointer(&saved);
-}
-
-
-/* The ticket follows the engine's open episode: any end closes it. */
-static void
-hbDomainSyncTicket(HbDomain *dom)
-{
-    guint64 episode = hbEngineEpisode(dom->engine);
-    gboolean open = hbEngineEpisodeOpen(dom->engine, episode);
-
-    if (dom->ticket && (!open || dom->ticket_episode != episode)) {
-        hbTicketClose(dom->ticket);
-        g_clear_pointer(&dom->ticket, hbTicketUnref);
-    }
-    if (open && !dom->ticket) {
-        dom->ticket = hbTicketNew();
-        dom->ticket_episode = episode;
-    }
-}
-
-
-/* A restart attempt, decided now for the open episode. */
-static void
-hbMonitorRestart(HbDomain *dom, const HbActions *actions)
-{
-    const HbConfig *cfg = hbEngineConfig(dom->engine);
-    HbJob *job = hbJobNew(HB_JOB_RESTART, dom->uuid);
-
-    job->action = cfg->action;
-    job->episode = hbEngineEpisode(dom->engine);
-    job->attempt = hbEngineAttempts(dom->engine);
-    job->start_if_off = actions->start_if_off;
-    job->reset_stops = dom->reset_stops;
-    job->ticket = hbTicketRef(dom->ticket);
-    g_message("Domain '%s': restart attempt %u of %u (%s)", dom->name, job->attempt,
-              cfg->failure_attempts, hbActionToString(cfg->action));
-    /* Remembered as under way before it is: the daemon may die meanwhile. */
-    hbMonitorSaveState(dom);
-    hbMonitorPushJob(dom->monitor, job);
-}
-
-
-static void
-hbMonitorAct(HbDomain *dom, const HbActions *actions)
-{
-    HbMonitor *monitor = dom->monitor;
-    const HbConfig *cfg = hbEngineConfig(dom->engine);
-
-    hbDomainSyncTicket(dom);
-    if (actions->ping) {
-        HbJob *job = hbJobNew(HB_JOB_PING, dom->uuid);
-        job->timeout = hbConfigEffectivePingTimeout(cfg);
-        job->suspect = hbEngineSuspect(dom->engine);
-        hbMonitorPushJob(monitor, job);
-    }
-    if (actions->events & HB_EVENT_STOPPED) {
-        HbNotice notice = { .kind = HB_NOTICE_STOPPED };
-        g_warning("Domain '%s': heartbeat stopped (%s), episode %" G_GUINT64_FORMAT,
-                  dom->name, hbStateToString(hbEngineState(dom->engine)),
-                  hbEngineEpisode(dom->engine));
-        hbMonitorNotify(dom, &notice);
-    }
-    if (actions->restart)
-        hbMonitorRestart(dom, actions);
-    if (actions->events & HB_EVENT_RESUMED) {
-        HbNotice notice = { .kind = HB_NOTICE_RESUMED };
-        g_message("Domain '%s': heartbeat resumed", dom->name);
-        hbMonitorNotify(dom, &notice);
-    }
-    if (actions->events & HB_EVENT_EXHAUSTED) {
-        HbNotice notice = { .kind = HB_NOTICE_EXHAUSTED };
-        g_warning("Domain '%s': %u restart attempts made, heartbeat still stopped; "
-                  "giving up until it returns or 'virt-heartbeat rearm'",
-                  dom->name, hbEngineAttempts(dom->engine));
-        hbMonitorNotify(dom, &notice);
-    }
-    if (actions->events & HB_EVENT_STATE_CHANGED) {
-        HbNotice notice = { .kind = HB_NOTICE_STATE_CHANGED };
-        HbState state = hbEngineState(dom->engine);
-        if (state == HB_STATE_FAILED && hbEngineStormCapped(dom->engine))
-            g_warning("Domain '%s': storm cap reached (%u episodes in %u s), no action",
-                      dom->name, cfg->max_episodes, cfg->episode_window);
-        g_debug("Domain '%s': state %s", dom->name, hbStateToString(state));
-        hbMonitorNotify(dom, &notice);
-    }
-    if (actions->events)
-        hbMonitorSaveState(dom);
-}
-
-
-/* After the engine took an input: act, rearm the timer, show the change. */
-static void
-hbMonitorSettle(HbDomain *dom, const HbActions *actions)
-{
-    hbMonitorAct(dom, actions);
-    hbMonitorArm(dom);
-    hbMonitorChanged(dom);
-}
-
-
-static void
-hbMonitorFeed(HbDomain *dom, HbInput input)
-{
-    HbActions actions;
-
-    if (dom->monitor->closing)
-        return;
-    hbEngineFeed(dom->engine, input, g_get_monotonic_time(), &actions);
-    hbMonitorSettle(dom, &actions);
-}
-
-
-static gboolean
-hbMonitorTimerDispatch(GSource *source, GSourceFunc callback, gpointer data)
-{
-    HbDomain *dom = data;
-
-    g_source_set_ready_time(source, -1);
-    hbMonitorFeed(dom, HB_INPUT_TIMER);
-    return G_SOURCE_CONTINUE;
-}
-
-
-static GSourceFuncs hbMonitorTimerFuncs = {
-    .dispatch = hbMonitorTimerDispatch,
-};
-
-
-static void
-hbDomainFree(HbDomain *dom)
-{
-    if (dom->ticket)
-        hbTicketClose(dom->ticket);
-    g_clear_pointer(&dom->ticket, hbTicketUnref);
-    g_source_destroy(dom->timer);
-    g_source_unref(dom->timer);
-    g_clear_handle_id(&dom->time_sync_timer, g_source_remove);
-    hbGuestInfoClear(&dom->guest);
-    hbEngineFree(dom->engine);
-    g_free(dom->uuid);
-    g_free(dom->name);
-    g_free(dom->config_error);
-    g_free(dom->saved_metadata);
-    g_free(dom);
-}
-
-
-static HbDomain *
-hbDomainNew(HbMonitor *monitor, const HbDomainInfo *info, const HbConfig *cfg)
-{
-    HbDomain *dom = g_new0(HbDomain, 1);
-    /* Spread the ping slots of many domains over the interval. */
-    gint64 phase = (gint64) g_str_hash(info->uuid) * 1000;
-
-    dom->monitor = monitor;
-    dom->uuid = g_strdup(info->uuid);
-    dom->name = g_strdup(info->name);
-    dom->engine = hbEngineNew(cfg, info->has_agent, phase);
-    dom->timer = g_source_new(&hbMonitorTimerFuncs, sizeof(GSource));
-    g_source_set_callback(dom->timer, NULL, dom, NULL);
-    g_source_set_name(dom->timer, "hb-domain-timer");
-    g_source_attach(dom->timer, NULL);
-    return dom;
-}
-
-
-static void
-hbMonitorSyncTime(HbDomain *dom)
-{
-    if (!hbEngineConfig(dom->engine)->time_sync)
-        return;
-    /* Requests first; the next sync comes with the next tick or interval. */
-    if (hbMonitorRequestRoom(dom->monitor, dom->uuid)) {
-        g_debug("Domain '%s': time sync skipped, requests are busy", dom->name);
-        return;
-    }
-    hbMonitorPushJob(dom->monitor, hbJobNew(HB_JOB_TIME_SYNC, dom->uuid));
-}
-
-
-/*
- * The agent answers (first tick of a boot) or has reconnected: read what
- * the seed's AdditionsVersion, OSName and CanShutdown report, and set the
- * guest's clock if time sync is on.
- */
-static void
-hbMonitorAgentReachable(HbDomain *dom)
-{
-    if (dom->guest_boot != hbEngineBoot(dom->engine)) {
-        hbGuestInfoClear(&dom->guest);
-        dom->guest_boot = hbEngineBoot(dom->engine);
-    }
-    if (!dom->guest_reading && !hbMonitorRequestRoom(dom->monitor, dom->uuid)) {
-        dom->guest_reading = TRUE;
-        hbMonitorPushJob(dom->monitor, hbJobNew(HB_JOB_GUEST_INFO, dom->uuid));
-    }
-    hbMonitorSyncTime(dom);
-}
-
-
-static gboolean
-hbMonitorTimeSyncTimer(gpointer data)
-{
-    HbDomain *dom = data;
-    HbState state = hbEngineState(dom->engine);
-
-    if (state == HB_STATE_OK || state == HB_STATE_DEGRADED)
-        hbMonitorSyncTime(dom);
-    return G_SOURCE_CONTINUE;
-}
-
-
-/* A periodic time sync while time_sync is on, at its interval. */
-static void
-hbMonitorArmTimeSync(HbDomain *dom)
-{
-    const HbConfig *cfg = hbEngineConfig(dom->engine);
-    guint minutes = cfg->time_sync ? cfg->time_sync_interval : 0;
-
-    if (minutes == dom->time_sync_minutes)
-        return;
-    g_clear_handle_id(&dom->time_sync_timer, g_source_remove);
-    /* Just turned on: the clock is set now, not an interval later. */
-    if (minutes && !dom->time_sync_minutes)
-        hbMonitorTimeSyncTimer(dom);
-    dom->time_sync_minutes = minutes;
-    if (minutes)
-        dom->time_sync_timer = g_timeout_add_seconds(minutes * 60, hbMonitorTimeSyncTimer, dom);
-}
-
-
-static void
-hbMonitorGuestInfoDone(HbDomain *dom, HbJob *job)
-{
-    dom->guest_reading = FALSE;
-    if (!job->ok) {
-        g_debug("Domain '%s': cannot read guest info: %s", dom->name, job->error->message);
-        return;
-    }
-    hbGuestInfoClear(&dom->guest);
-    dom->guest = job->info;
-    job->info = (HbGuestInfo) { 0 };
-    dom->guest_boot = hbEngineBoot(dom->engine);
-    g_debug("Domain '%s': agent %s, %s", dom->name, dom->guest.version, dom->guest.os_name);
-    hbMonitorChanged(dom);
-}
-
-
 static void
 hbMonitorRemove(HbMonitor *monitor, HbDomain *dom)
 {
-    g_message("Domain '%s': no longer monitored", dom->name);
-    hbMonitorForgetState(dom);
+    g_message("Domain '%s': no longer monitored", hbDomainName(dom));
+    hbStateFileForget(monitor->conf.state_dir, hbDomainUUID(dom));
     if (monitor->observer.removed)
         monitor->observer.removed(dom, monitor->observer_data);
-    g_hash_table_remove(monitor->domains, dom->uuid);
+    g_hash_table_remove(monitor->domains, hbDomainUUID(dom));
 }
 
 
@@ -492,13 +133,9 @@ hbMonitorApplyInfo(HbMonitor *monitor, const HbDomainInfo *info, gboolean resync
                    gboolean fresh)
 {
     HbDomain *dom = g_hash_table_lookup(monitor->domains, info->uuid);
-    const HbConfig *base = dom ? hbEngineConfig(dom->engine) : &monitor->conf.defaults;
     HbConfig cfg = monitor->conf.defaults;
     g_autoptr(GError) err = NULL;
-    g_autofree char *config_error = NULL;
     gboolean wanted = info->metadata || (monitor->conf.monitor_all && info->has_agent);
-    gboolean feed_state = fresh;
-    HbActions actions;
 
     if (info->error) {
         g_warning("Domain '%s': cannot read its definition: %s", info->name, info->error);
@@ -512,9 +149,8 @@ hbMonitorApplyInfo(HbMonitor *monitor, const HbDomainInfo *info, gboolean resync
     if (info->metadata && hbConfigParseMetadata(info->metadata, &monitor->conf.defaults,
                                                 &cfg, &err) < 0) {
         /* Fail closed: keep the last valid config; never the defaults. */
-        config_error = g_strdup(err->message);
         if (dom)
-            cfg = *base;
+            cfg = *hbDomainConfig(dom);
         else
             hbStateFileRecallConfig(monitor->conf.state_dir, info->uuid, info->name,
                                     &monitor->conf.defaults, &cfg);
@@ -522,47 +158,12 @@ hbMonitorApplyInfo(HbMonitor *monitor, const HbDomainInfo *info, gboolean resync
 
     if (!dom) {
         dom = hbDomainNew(monitor, info, &cfg);
-        g_hash_table_insert(monitor->domains, dom->uuid, dom);
-        g_message("Domain '%s': monitored (%s)", dom->name,
-                  info->metadata ? "metadata" : "monitor_all");
-        /* Before any input: the first events would save over it. */
-        hbMonitorLoadState(dom);
+        g_hash_table_insert(monitor->domains, (gpointer) hbDomainUUID(dom), dom);
         if (monitor->observer.added)
             monitor->observer.added(dom, monitor->observer_data);
         resync = TRUE;
-    } else if (!g_str_equal(dom->name, info->name)) {
-        g_free(dom->name);
-        dom->name = g_strdup(info->name);
     }
-
-    if (!config_error)
-        hbMonitorSaveConfig(dom, info->metadata);
-    dom->agent_connected = info->agent_connected;
-    dom->crash_handled = info->crash_handled;
-    dom->reset_stops = info->reset_stops;
-    hbEngineSetAttemptDestroys(dom->engine, info->reset_stops);
-    if (g_strcmp0(config_error, dom->config_error) != 0) {
-        if (config_error)
-            g_warning("Domain '%s': invalid heartbeat metadata, keeping the last valid "
-                      "configuration: %s", dom->name, config_error);
-        else if (dom->config_error)
-            g_message("Domain '%s': heartbeat metadata valid again", dom->name);
-        g_free(dom->config_error);
-        dom->config_error = g_steal_pointer(&config_error);
-    }
-
-    /* The time we were blind must not count as silence, so this comes
-     * before the new configuration's deadlines are checked. */
-    if (resync)
-        hbMonitorFeed(dom, HB_INPUT_RESYNCED);
-    hbEngineConfigure(dom->engine, &cfg, info->has_agent, g_get_monotonic_time(), &actions);
-    hbMonitorAct(dom, &actions);
-    if (feed_state)
-        hbMonitorFeed(dom, hbEngineInputForState(info->state, info->reason,
-                                                 info->crash_handled));
-    hbMonitorArmTimeSync(dom);
-    hbMonitorArm(dom);
-    hbMonitorChanged(dom);
+    hbDomainUpdate(dom, info, &cfg, err ? err->message : NULL, resync, fresh);
 }
 
 
@@ -657,87 +258,19 @@ hbMonitorListDone(HbMonitor *monitor, HbJob *job)
     g_hash_table_iter_init(&iter, monitor->domains);
     while (g_hash_table_iter_next(&iter, NULL, &value)) {
         HbDomain *dom = value;
-        if (!g_hash_table_contains(seen, dom->uuid)) {
-            g_message("Domain '%s': gone while libvirtd was out of sight", dom->name);
-            hbMonitorForgetState(dom);
+        const char *uuid = hbDomainUUID(dom);
+        if (!g_hash_table_contains(seen, uuid)) {
+            g_message("Domain '%s': gone while libvirtd was out of sight", hbDomainName(dom));
+            hbStateFileForget(monitor->conf.state_dir, uuid);
             if (monitor->observer.removed)
                 monitor->observer.removed(dom, monitor->observer_data);
             g_hash_table_iter_remove(&iter);
         } else {
-            g_hash_table_add(keep, dom->uuid);
+            g_hash_table_add(keep, (gpointer) uuid);
         }
     }
     hbStateFileSweep(monitor->conf.state_dir, keep);
     g_message("Resynced: %u domains monitored", g_hash_table_size(monitor->domains));
-}
-
-
-static void
-hbMonitorPingDone(HbDomain *dom, HbJob *job)
-{
-    HbPing ping = hbEngineInputForProbe(job->probe);
-    gint64 now = g_get_monotonic_time();
-    HbActions actions;
-
-    /* Never sent (the worker stopped first): no verdict from the start. */
-    if (!job->sent)
-        job->sent = now;
-    if (ping == HB_PING_TICK)
-        dom->last_tick_real = g_get_real_time();
-    else
-        g_debug("Domain '%s': %s after %.1f s (waited %.1f s to be sent): %s", dom->name,
-                ping == HB_PING_MISS ? "missed tick" : "ping without verdict",
-                (now - job->sent) / 1e6, (job->sent - job->queued) / 1e6,
-                job->detail ? job->detail : "stopping");
-    hbEngineFeedPing(dom->engine, ping, job->sent, now, &actions);
-    hbMonitorSettle(dom, &actions);
-    if (ping == HB_PING_TICK && dom->guest_boot != hbEngineBoot(dom->engine))
-        hbMonitorAgentReachable(dom);
-}
-
-
-/* The result reports what the attempt was made for, not what holds today. */
-static void
-hbMonitorRestartDone(HbDomain *dom, HbJob *job)
-{
-    HbNotice notice = {
-        .kind = HB_NOTICE_RESTART_ATTEMPT,
-        .attempt = job->attempt,
-        .max = hbEngineConfig(dom->engine)->failure_attempts,
-        .action = job->ok ? job->detail : hbActionToString(job->action),
-        .result = job->ok ? "ok" : job->detail,
-    };
-    double called = job->sent ? (job->sent - job->queued) / 1000.0 : 0;
-    HbAttemptResult result = HB_ATTEMPT_FAILED;
-    HbActions actions;
-
-    if (job->dropped || job->cancelled) {
-        result = HB_ATTEMPT_NOT_MADE;
-        g_message("Domain '%s': restart attempt %u dropped: %s", dom->name, job->attempt,
-                  job->cancelled ? "virt-heartbeatd is stopping" : job->detail);
-    } else if (job->not_made) {
-        /* libvirtd's trouble, not the guest's: the attempt is not spent. */
-        result = HB_ATTEMPT_NOT_MADE;
-        g_warning("Domain '%s': restart attempt %u not made, it does not count: %s",
-                  dom->name, job->attempt, job->detail);
-    } else {
-        result = job->ok ? HB_ATTEMPT_OK : HB_ATTEMPT_FAILED;
-        if (job->ok)
-            g_message("Domain '%s': restart attempt %u: %s (called %.1f ms after the "
-                      "decision)", dom->name, job->attempt, job->detail, called);
-        else
-            g_warning("Domain '%s': restart attempt %u failed: %s (called %.1f ms after "
-                      "the decision)", dom->name, job->attempt, job->detail, called);
-        hbMonitorNotify(dom, &notice);
-    }
-    hbEngineRestartDone(dom->engine, job->episode, result, g_get_monotonic_time(), &actions);
-    hbMonitorSettle(dom, &actions);
-    /* Its stop event came while the attempt ran, and was taken for ours. */
-    if (job->stopped_by_other) {
-        g_message("Domain '%s': shut off by someone else during restart attempt %u; "
-                  "it stays off", dom->name, job->attempt);
-        hbMonitorFeed(dom, HB_INPUT_STOPPED_OTHER);
-    }
 }
 
 
@@ -815,19 +348,8 @@ hbMonitorJobDone(HbJob *job, gpointer data)
     case HB_JOB_GUEST_INFO:
     case HB_JOB_TIME_SYNC:
         /* The domain may have left the table meanwhile. */
-        if (!(dom = g_hash_table_lookup(monitor->domains, job->uuid)))
-            break;
-        if (job->kind == HB_JOB_PING)
-            hbMonitorPingDone(dom, job);
-        else if (job->kind == HB_JOB_RESTART)
-            hbMonitorRestartDone(dom, job);
-        else if (job->kind == HB_JOB_GUEST_INFO)
-            hbMonitorGuestInfoDone(dom, job);
-        else if (job->ok)
-            g_debug("Domain '%s': guest clock set from the host", dom->name);
-        else
-            g_warning("Domain '%s': cannot set the guest clock: %s", dom->name,
-                      job->error->message);
+        if ((dom = g_hash_table_lookup(monitor->domains, job->uuid)))
+            hbDomainJobDone(dom, job);
         break;
     case HB_JOB_SHUTDOWN:
     case HB_JOB_EXEC:
@@ -848,7 +370,6 @@ hbMonitorOnLifecycle(virDomainPtr vdom, int event, int detail, gpointer data)
     HbMonitor *monitor = data;
     char uuid[VIR_UUID_STRING_BUFLEN];
     HbDomain *dom;
-    HbInput input;
 
     if (monitor->closing || virDomainGetUUIDString(vdom, uuid) < 0)
         return;
@@ -857,13 +378,10 @@ hbMonitorOnLifecycle(virDomainPtr vdom, int event, int detail, gpointer data)
     g_hash_table_replace(monitor->last_event, g_strdup(uuid),
                          g_memdup2(&monitor->event_seq, sizeof(monitor->event_seq)));
     dom = g_hash_table_lookup(monitor->domains, uuid);
-    input = hbEngineInputForEvent(event, detail, dom && dom->crash_handled);
     g_debug("Domain '%s': lifecycle event %d/%d", virDomainGetName(vdom), event, detail);
 
-    if (dom && input != HB_INPUT_TIMER)
-        hbMonitorFeed(dom, input);
-    if (dom && input == HB_INPUT_RESUMED)
-        hbMonitorSyncTime(dom);
+    if (dom)
+        hbDomainLifecycleEvent(dom, event, detail);
     /* Definitions, starts (live XML) and stops (transient domains vanish)
      * may change what we monitor and how: read the domain again. */
     if (event == VIR_DOMAIN_EVENT_DEFINED || event == VIR_DOMAIN_EVENT_UNDEFINED ||
@@ -881,11 +399,10 @@ hbMonitorOnReboot(virDomainPtr vdom, gpointer data)
 
     if (virDomainGetUUIDString(vdom, uuid) == 0 &&
         (dom = g_hash_table_lookup(monitor->domains, uuid)))
-        hbMonitorFeed(dom, HB_INPUT_REBOOT);
+        hbDomainFeed(dom, HB_INPUT_REBOOT);
 }
 
 
-/* Only shown: an open agent port says nothing about a hung guest. */
 static void
 hbMonitorOnAgent(virDomainPtr vdom, int state, int reason, gpointer data)
 {
@@ -896,15 +413,7 @@ hbMonitorOnAgent(virDomainPtr vdom, int state, int reason, gpointer data)
     if (virDomainGetUUIDString(vdom, uuid) < 0 ||
         !(dom = g_hash_table_lookup(monitor->domains, uuid)))
         return;
-    dom->agent_connected = state == VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_CONNECTED;
-    g_debug("Domain '%s': agent %s", dom->name,
-            dom->agent_connected ? "connected" : "disconnected");
-    if (dom->agent_connected) {
-        /* No verdict, but no next attempt before a ping to it has one. */
-        hbMonitorFeed(dom, HB_INPUT_AGENT_CONNECTED);
-        hbMonitorAgentReachable(dom);
-    }
-    hbMonitorChanged(dom);
+    hbDomainAgentEvent(dom, state == VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_CONNECTED);
 }
 
 
@@ -945,7 +454,7 @@ hbMonitorOnDisconnected(gpointer data)
     monitor->generation++;
     g_hash_table_iter_init(&iter, monitor->domains);
     while (g_hash_table_iter_next(&iter, NULL, &value))
-        hbMonitorArm(value);
+        hbDomainArm(value);
 }
 
 
@@ -1034,6 +543,20 @@ hbMonitorIsConnected(HbMonitor *monitor)
 }
 
 
+gboolean
+hbMonitorIsClosing(HbMonitor *monitor)
+{
+    return monitor->closing;
+}
+
+
+const char *
+hbMonitorStateDir(HbMonitor *monitor)
+{
+    return monitor->conf.state_dir;
+}
+
+
 /*
  * A key in UUID form (8-4-4-4-12 hex digits, either case, as libvirt and
  * virsh take it) means that UUID; otherwise, or when no domain has that
@@ -1058,7 +581,7 @@ hbMonitorLookup(HbMonitor *monitor, const char *name_or_uuid)
     while (g_hash_table_iter_next(&iter, NULL, &value)) {
         HbDomain *dom = value;
 
-        if (g_str_equal(dom->name, name_or_uuid))
+        if (g_str_equal(hbDomainName(dom), name_or_uuid))
             return dom;
     }
     return NULL;
@@ -1066,9 +589,9 @@ hbMonitorLookup(HbMonitor *monitor, const char *name_or_uuid)
 
 
 static gint
-hbDomainCompareName(gconstpointer a, gconstpointer b)
+hbMonitorCompareName(gconstpointer a, gconstpointer b)
 {
-    return g_strcmp0(((const HbDomain *) a)->name, ((const HbDomain *) b)->name);
+    return g_strcmp0(hbDomainName((HbDomain *) a), hbDomainName((HbDomain *) b));
 }
 
 
@@ -1076,16 +599,14 @@ hbDomainCompareName(gconstpointer a, gconstpointer b)
 GList *
 hbMonitorDomains(HbMonitor *monitor)
 {
-    return g_list_sort(g_hash_table_get_values(monitor->domains), hbDomainCompareName);
+    return g_list_sort(g_hash_table_get_values(monitor->domains), hbMonitorCompareName);
 }
 
 
 void
 hbMonitorRearm(HbMonitor *monitor, HbDomain *dom)
 {
-    g_message("Domain '%s': rearmed", dom->name);
-    hbMonitorFeed(dom, HB_INPUT_REARM);
-    hbMonitorSaveState(dom);
+    hbDomainRearm(dom);
 }
 
 
@@ -1100,20 +621,20 @@ hbMonitorRequest(HbMonitor *monitor, HbDomain *dom, HbJob *job)
 
     g_assert(job->reply);
     g_free(job->uuid);
-    job->uuid = g_strdup(dom->uuid);
+    job->uuid = g_strdup(hbDomainUUID(dom));
     job->defaults = monitor->conf.defaults;
     /* Pings have threads of their own; requests wait in a bounded queue. */
-    if ((full = hbMonitorRequestRoom(monitor, dom->uuid))) {
+    if ((full = hbMonitorRequestRoom(monitor, job->uuid))) {
         g_set_error(&job->error, HB_ERROR, HB_ERROR_BUSY,
                     "Domain '%s': too many %s under way (at most %u per domain, %u in all); "
-                    "try again later", dom->name, full, HB_REQUESTS_PER_DOMAIN,
+                    "try again later", hbDomainName(dom), full, HB_REQUESTS_PER_DOMAIN,
                     HB_REQUESTS_MAX);
         job->reply(job, job->reply_data);
         hbJobFree(job);
         return;
     }
     if (job->kind == HB_JOB_SHUTDOWN)
-        hbMonitorFeed(dom, HB_INPUT_SHUTDOWN_REQUESTED);
+        hbDomainFeed(dom, HB_INPUT_SHUTDOWN_REQUESTED);
     if (job->kind == HB_JOB_METADATA) {
         /* Read-modify-write: one at a time per domain, or one is lost. */
         GQueue *waiting = g_hash_table_lookup(monitor->edits, job->uuid);
@@ -1125,31 +646,4 @@ hbMonitorRequest(HbMonitor *monitor, HbDomain *dom, HbJob *job)
         g_hash_table_insert(monitor->edits, g_strdup(job->uuid), g_queue_new());
     }
     hbMonitorPushJob(monitor, job);
-}
-
-
-const HbGuestInfo *
-hbDomainGuestInfo(HbDomain *dom)
-{
-    return &dom->guest;
-}
-
-
-const char *hbDomainName(HbDomain *dom) { return dom->name; }
-const char *hbDomainUUID(HbDomain *dom) { return dom->uuid; }
-HbState hbDomainState(HbDomain *dom) { return hbEngineState(dom->engine); }
-guint hbDomainPercentage(HbDomain *dom) { return hbEnginePercentage(dom->engine); }
-guint hbDomainAttempts(HbDomain *dom) { return hbEngineAttempts(dom->engine); }
-guint64 hbDomainEpisode(HbDomain *dom) { return hbEngineEpisode(dom->engine); }
-guint64 hbDomainPings(HbDomain *dom, HbPing ping) { return hbEnginePings(dom->engine, ping); }
-gint64 hbDomainLastTick(HbDomain *dom) { return hbEngineLastTick(dom->engine) ? dom->last_tick_real : 0; }
-const HbConfig *hbDomainConfig(HbDomain *dom) { return hbEngineConfig(dom->engine); }
-const char *hbDomainConfigError(HbDomain *dom) { return dom->config_error; }
-gboolean hbDomainAgentConnected(HbDomain *dom) { return dom->agent_connected; }
-
-
-gboolean
-hbDomainIsHeartbeating(HbDomain *dom)
-{
-    return hbEngineIsHeartbeating(dom->engine, g_get_monotonic_time());
 }
