@@ -1,17 +1,14 @@
 /*
- * The monitored domains. Everything here runs on the main loop and never
- * calls libvirt: reads, pings and restarts go to the worker threads.
+ * The table of monitored domains, kept in line with libvirt: its events,
+ * full reads after every (re)connection, and the jobs of the worker
+ * threads and their results. Everything here runs on the main loop and
+ * never calls libvirt: reads, pings and restarts go to the worker threads.
  */
 #include <config.h>
 
-#include <errno.h>
-#include <glib/gstdio.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include "hb-conn.h"
 #include "hb-monitor.h"
-#include "hb-state.h"
+#include "hb-statefile.h"
 
 #define HB_LIST_RETRY_S 2
 #define HB_RESTART_WORKERS 4
@@ -21,28 +18,6 @@
 #define HB_REQUESTS_MAX 64
 /* How long a stopping daemon waits for libvirt calls under way. */
 #define HB_STOP_WAIT_S 10
-
-struct _HbDomain {
-    HbMonitor *monitor;
-    char *uuid;
-    char *name;
-    HbEngine *engine;
-    HbTicket *ticket;       /* of the open episode: its restarts check it */
-    guint64 ticket_episode;
-    char *config_error;
-    char *saved_metadata;   /* name and last valid metadata on disk; "": none; NULL: not known */
-    gboolean agent_connected;
-    gboolean crash_handled; /* <on_crash> has libvirt destroy or restart it */
-    gboolean reset_stops;   /* <on_reboot>destroy */
-    guint requests;         /* guest requests queued or running */
-    gint64 last_tick_real;
-    GSource *timer;
-    HbGuestInfo guest;      /* what the agent said this boot */
-    gint64 guest_boot;      /* the engine boot guest belongs to */
-    gboolean guest_reading;
-    guint time_sync_timer;
-    guint time_sync_minutes; /* the timer's period */
-};
 
 struct _HbMonitor {
     HbDaemonConf conf;
@@ -62,40 +37,20 @@ struct _HbMonitor {
     gpointer observer_data;
 };
 
-static const char *hbNoticeNames[HB_NOTICE_LAST] = {
-    [HB_NOTICE_STOPPED] = "heartbeat-stopped",
-    [HB_NOTICE_RESUMED] = "heartbeat-resumed",
-    [HB_NOTICE_RESTART_ATTEMPT] = "restart-attempt",
-    [HB_NOTICE_EXHAUSTED] = "restarts-exhausted",
-    [HB_NOTICE_STATE_CHANGED] = "state-changed",
-};
-
-
-const char *
-hbNoticeKindToString(HbNoticeKind kind)
-{
-    return hbNoticeNames[kind];
-}
-
-
 static void hbMonitorJobDone(HbJob *job, gpointer data);
 
 
-static void
-hbMonitorNotify(HbDomain *dom, const HbNotice *notice)
+void
+hbMonitorNotify(HbMonitor *monitor, HbDomain *dom, const HbNotice *notice)
 {
-    HbMonitor *monitor = dom->monitor;
-
     if (monitor->observer.notice)
         monitor->observer.notice(dom, notice, monitor->observer_data);
 }
 
 
-static void
-hbMonitorChanged(HbDomain *dom)
+void
+hbMonitorChanged(HbMonitor *monitor, HbDomain *dom)
 {
-    HbMonitor *monitor = dom->monitor;
-
     if (monitor->observer.changed)
         monitor->observer.changed(dom, monitor->observer_data);
 }
@@ -129,8 +84,7 @@ hbMonitorCountRequest(HbMonitor *monitor, const char *uuid, int delta)
 }
 
 
-/* Room for one more guest request for @uuid; NULL, or why not. */
-static const char *
+const char *
 hbMonitorRequestRoom(HbMonitor *monitor, const char *uuid)
 {
     if (hbMonitorRequests(monitor, uuid) >= HB_REQUESTS_PER_DOMAIN)
@@ -141,7 +95,7 @@ hbMonitorRequestRoom(HbMonitor *monitor, const char *uuid)
 }
 
 
-static void
+void
 hbMonitorPushJob(HbMonitor *monitor, HbJob *job)
 {
     if (monitor->closing) {
@@ -158,524 +112,14 @@ hbMonitorPushJob(HbMonitor *monitor, HbJob *job)
 }
 
 
-/* Arm the domain's timer for the engine's next deadline. */
-static void
-hbMonitorArm(HbDomain *dom)
-{
-    gint64 deadline = hbEngineNextDeadline(dom->engine);
-
-    if (!dom->monitor->connected || deadline == G_MAXINT64)
-        g_source_set_ready_time(dom->timer, -1);
-    else
-        g_source_set_ready_time(dom->timer, deadline);
-}
-
-
-/*
- * ---- what outlives the daemon ----
- * <state_dir>/<uuid>.state: the episode (engine memory);
- * <uuid>.config: the last valid <heartbeat/> metadata, so invalid metadata
- * seen first after a restart still fails closed to what was valid.
- */
-#define HB_STATE_SUFFIX ".state"
-#define HB_CONFIG_SUFFIX ".config"
-/* Far more than either file holds (1000 episode starts, a metadata element). */
-#define HB_FILE_MAX (1024 * 1024)
-
-static char *
-hbMonitorFilePath(HbMonitor *monitor, const char *uuid, const char *suffix)
-{
-    if (!monitor->conf.state_dir[0])
-        return NULL;
-    return g_strdup_printf("%s/%s%s", monitor->conf.state_dir, uuid, suffix);
-}
-
-
-static char *
-hbMonitorStatePath(HbDomain *dom)
-{
-    return hbMonitorFilePath(dom->monitor, dom->uuid, HB_STATE_SUFFIX);
-}
-
-
-/* Monotonic times are only good for this boot of the host: files keep wall time. */
-static gint64
-hbMonitorRealOffset(void)
-{
-    return g_get_real_time() - g_get_monotonic_time();
-}
-
-
-static void
-hbMonitorSaveState(HbDomain *dom)
-{
-    g_autofree char *path = hbMonitorStatePath(dom);
-    g_autoptr(GError) err = NULL;
-    g_autofree char *text = NULL;
-    HbEngineMemory memory = { 0 };
-
-    if (!path)
-        return;
-    hbEngineRemember(dom->engine, &memory);
-    text = hbStateFormat(dom->name, &memory, hbMonitorRealOffset());
-    hbEngineMemoryClear(&memory);
-    /* Atomic (rename), but no fsync: this runs on the main loop. */
-    if (!g_file_set_contents_full(path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &err))
-        g_warning("Domain '%s': cannot save its state: %s", dom->name, err->message);
-}
-
-
-static void
-hbMonitorLoadState(HbDomain *dom)
-{
-    g_autofree char *path = hbMonitorStatePath(dom);
-    g_autoptr(GError) err = NULL;
-    g_autofree char *text = NULL;
-    g_autofree char *name = NULL;
-    HbEngineMemory memory = { 0 };
-    HbActions actions;
-
-    if (!path)
-        return;
-    if (hbUtilReadFile(path, HB_FILE_MAX, &text, &err) < 0 ||
-        hbStateParse(text, strlen(text), hbMonitorRealOffset(), g_get_monotonic_time(),
-                     &name, &memory, &err) < 0) {
-        if (!g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-            g_warning("Domain '%s': cannot read %s: %s", dom->name, path, err->message);
-        return;
-    }
-    if (g_strcmp0(name, dom->name) != 0) {
-        /* Renamed or a new definition with the old UUID while we were
-         * down: the episode was another domain's. */
-        g_message("Domain '%s': ignoring saved state of domain '%s' with the same UUID",
-                  dom->name, name ? name : "(none)");
-        hbEngineMemoryClear(&memory);
-        g_unlink(path);
-        return;
-    }
-    if (memory.failed)
-        g_message("Domain '%s': failed before the daemon restarted; notify only until its "
-                  "heartbeat returns or 'virt-heartbeat rearm'", dom->name);
-    else if (memory.open)
-        g_message("Domain '%s': episode %" G_GUINT64_FORMAT " was under way with %u restart "
-                  "attempts made; it goes on once a block of silence confirms it",
-                  dom->name, memory.episode, memory.attempts);
-    hbEngineRecall(dom->engine, &memory, g_get_monotonic_time(), &actions);
-    hbEngineMemoryClear(&memory);
-}
-
-
-static void
-hbMonitorForgetFiles(HbMonitor *monitor, const char *uuid)
-{
-    g_autofree char *state = hbMonitorFilePath(monitor, uuid, HB_STATE_SUFFIX);
-    g_autofree char *config = hbMonitorFilePath(monitor, uuid, HB_CONFIG_SUFFIX);
-
-    if (state)
-        g_unlink(state);
-    if (config)
-        g_unlink(config);
-}
-
-
-static void
-hbMonitorForgetState(HbDomain *dom)
-{
-    hbMonitorForgetFiles(dom->monitor, dom->uuid);
-}
-
-
-/*
- * Remove what is kept for domains no longer defined or monitored, also
- * those undefined while the daemon was down. @keep: domains listed whose
- * definition could not be read, whose files stay.
- */
-static void
-hbMonitorSweepFiles(HbMonitor *monitor, GHashTable *keep)
-{
-    g_autoptr(GDir) dir = NULL;
-    const char *entry;
-
-    if (!monitor->conf.state_dir[0] ||
-        !(dir = g_dir_open(monitor->conf.state_dir, 0, NULL)))
-        return;
-    while ((entry = g_dir_read_name(dir))) {
-        g_autofree char *uuid = NULL;
-        const char *dot = strrchr(entry, '.');
-
-        if (!dot || (!g_str_equal(dot, HB_STATE_SUFFIX) && !g_str_equal(dot, HB_CONFIG_SUFFIX)))
-            continue;
-        uuid = g_strndup(entry, dot - entry);
-        if (!g_uuid_string_is_valid(uuid) || g_hash_table_contains(monitor->domains, uuid) ||
-            g_hash_table_contains(keep, uuid))
-            continue;
-        g_message("Domain %s: no longer defined or monitored, removing its saved %s",
-                  uuid, dot + 1);
-        hbMonitorForgetFiles(monitor, uuid);
-    }
-}
-
-
-/*
- * The last valid metadata, kept so that invalid metadata fails closed. The
- * file names its domain, as the .state file does: a new definition under
- * the same UUID never inherits it.
- */
-static void
-hbMonitorSaveConfig(HbDomain *dom, const char *metadata)
-{
-    g_autofree char *path = hbMonitorFilePath(dom->monitor, dom->uuid, HB_CONFIG_SUFFIX);
-    g_autofree char *saved = metadata ? g_strconcat(dom->name, "\n", metadata, NULL)
-                                      : g_strdup("");
-    g_autoptr(GKeyFile) kf = NULL;
-    g_autofree char *text = NULL;
-    g_autoptr(GError) err = NULL;
-
-    if (!path || g_strcmp0(dom->saved_metadata, saved) == 0)
-        return;
-    if (!metadata) {
-        g_unlink(path);
-    } else {
-        kf = g_key_file_new();
-        g_key_file_set_string(kf, "domain", "name", dom->name);
-        g_key_file_set_string(kf, "heartbeat", "metadata", metadata);
-        text = g_key_file_to_data(kf, NULL, NULL);
-        if (!g_file_set_contents_full(path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600,
-                                      &err)) {
-            g_warning("Domain '%s': cannot save its configuration: %s", dom->name,
-                      err->message);
-            return;
-        }
-    }
-    g_free(dom->saved_metadata);
-    dom->saved_metadata = g_steal_pointer(&saved);
-}
-
-
-/* The metadata saved for the domain @name, or NULL. */
-static char *
-hbMonitorSavedMetadata(const char *path, const char *name)
-{
-    g_autoptr(GKeyFile) kf = g_key_file_new();
-    g_autofree char *text = NULL;
-    g_autofree char *saved_name = NULL;
-
-    if (hbUtilReadFile(path, HB_FILE_MAX, &text, NULL) < 0 ||
-        !g_key_file_load_from_data(kf, text, -1, G_KEY_FILE_NONE, NULL))
-        return NULL;
-    saved_name = g_key_file_get_string(kf, "domain", "name", NULL);
-    if (g_strcmp0(saved_name, name) != 0)
-        return NULL;
-    return g_key_file_get_string(kf, "heartbeat", "metadata", NULL);
-}
-
-
-/*
- * A domain seen for the first time with invalid metadata: the last valid
- * configuration saved for it, or else defaults that only notify.
- */
-static void
-hbMonitorRecallConfig(HbMonitor *monitor, const HbDomainInfo *info, HbConfig *cfg)
-{
-    g_autofree char *path = hbMonitorFilePath(monitor, info->uuid, HB_CONFIG_SUFFIX);
-    g_autofree char *saved = NULL;
-    g_autoptr(GError) err = NULL;
-
-    if (path && (saved = hbMonitorSavedMetadata(path, info->name)) &&
-        hbConfigParseMetadata(saved, &monitor->conf.defaults, cfg, &err) == 0) {
-        g_message("Domain '%s': invalid metadata, using the last valid configuration "
-                  "saved in %s", info->name, path);
-        return;
-    }
-    *cfg = monitor->conf.defaults;
-    cfg->action = HB_ACTION_NONE;
-    g_message("Domain '%s': invalid metadata and no valid configuration known: "
-              "watched with the defaults, notify only", info->name);
-}
-
-
-/* The ticket follows the engine's open episode: any end closes it. */
-static void
-hbDomainSyncTicket(HbDomain *dom)
-{
-    guint64 episode = hbEngineEpisode(dom->engine);
-    gboolean open = hbEngineEpisodeOpen(dom->engine, episode);
-
-    if (dom->ticket && (!open || dom->ticket_episode != episode)) {
-        hbTicketClose(dom->ticket);
-        g_clear_pointer(&dom->ticket, hbTicketUnref);
-    }
-    if (open && !dom->ticket) {
-        dom->ticket = hbTicketNew();
-        dom->ticket_episode = episode;
-    }
-}
-
-
-/* A restart attempt, decided now for the open episode. */
-static void
-hbMonitorRestart(HbDomain *dom, const HbActions *actions)
-{
-    const HbConfig *cfg = hbEngineConfig(dom->engine);
-    HbJob *job = hbJobNew(HB_JOB_RESTART, dom->uuid);
-
-    job->action = cfg->action;
-    job->episode = hbEngineEpisode(dom->engine);
-    job->attempt = hbEngineAttempts(dom->engine);
-    job->start_if_off = actions->start_if_off;
-    job->reset_stops = dom->reset_stops;
-    job->ticket = hbTicketRef(dom->ticket);
-    g_message("Domain '%s': restart attempt %u of %u (%s)", dom->name, job->attempt,
-              cfg->failure_attempts, hbActionToString(cfg->action));
-    /* Remembered as under way before it is: the daemon may die meanwhile. */
-    hbMonitorSaveState(dom);
-    hbMonitorPushJob(dom->monitor, job);
-}
-
-
-static void
-hbMonitorAct(HbDomain *dom, const HbActions *actions)
-{
-    HbMonitor *monitor = dom->monitor;
-    const HbConfig *cfg = hbEngineConfig(dom->engine);
-
-    hbDomainSyncTicket(dom);
-    if (actions->ping) {
-        HbJob *job = hbJobNew(HB_JOB_PING, dom->uuid);
-        job->timeout = hbConfigEffectivePingTimeout(cfg);
-        job->suspect = hbEngineSuspect(dom->engine);
-        hbMonitorPushJob(monitor, job);
-    }
-    if (actions->events & HB_EVENT_STOPPED) {
-        HbNotice notice = { .kind = HB_NOTICE_STOPPED };
-        g_warning("Domain '%s': heartbeat stopped (%s), episode %" G_GUINT64_FORMAT,
-                  dom->name, hbStateToString(hbEngineState(dom->engine)),
-                  hbEngineEpisode(dom->engine));
-        hbMonitorNotify(dom, &notice);
-    }
-    if (actions->restart)
-        hbMonitorRestart(dom, actions);
-    if (actions->events & HB_EVENT_RESUMED) {
-        HbNotice notice = { .kind = HB_NOTICE_RESUMED };
-        g_message("Domain '%s': heartbeat resumed", dom->name);
-        hbMonitorNotify(dom, &notice);
-    }
-    if (actions->events & HB_EVENT_EXHAUSTED) {
-        HbNotice notice = { .kind = HB_NOTICE_EXHAUSTED };
-        g_warning("Domain '%s': %u restart attempts made, heartbeat still stopped; "
-                  "giving up until it returns or 'virt-heartbeat rearm'",
-                  dom->name, hbEngineAttempts(dom->engine));
-        hbMonitorNotify(dom, &notice);
-    }
-    if (actions->events & HB_EVENT_STATE_CHANGED) {
-        HbNotice notice = { .kind = HB_NOTICE_STATE_CHANGED };
-        HbState state = hbEngineState(dom->engine);
-        if (state == HB_STATE_FAILED && hbEngineStormCapped(dom->engine))
-            g_warning("Domain '%s': storm cap reached (%u episodes in %u s), no action",
-                      dom->name, cfg->max_episodes, cfg->episode_window);
-        g_debug("Domain '%s': state %s", dom->name, hbStateToString(state));
-        hbMonitorNotify(dom, &notice);
-    }
-    if (actions->events)
-        hbMonitorSaveState(dom);
-}
-
-
-/* After the engine took an input: act, rearm the timer, show the change. */
-static void
-hbMonitorSettle(HbDomain *dom, const HbActions *actions)
-{
-    hbMonitorAct(dom, actions);
-    hbMonitorArm(dom);
-    hbMonitorChanged(dom);
-}
-
-
-static void
-hbMonitorFeed(HbDomain *dom, HbInput input)
-{
-    HbActions actions;
-
-    if (dom->monitor->closing)
-        return;
-    hbEngineFeed(dom->engine, input, g_get_monotonic_time(), &actions);
-    hbMonitorSettle(dom, &actions);
-}
-
-
-static gboolean
-hbMonitorTimerDispatch(GSource *source, GSourceFunc callback, gpointer data)
-{
-    HbDomain *dom = data;
-
-    g_source_set_ready_time(source, -1);
-    hbMonitorFeed(dom, HB_INPUT_TIMER);
-    return G_SOURCE_CONTINUE;
-}
-
-
-static GSourceFuncs hbMonitorTimerFuncs = {
-    .dispatch = hbMonitorTimerDispatch,
-};
-
-
-static void
-hbDomainFree(HbDomain *dom)
-{
-    if (dom->ticket)
-        hbTicketClose(dom->ticket);
-    g_clear_pointer(&dom->ticket, hbTicketUnref);
-    g_source_destroy(dom->timer);
-    g_source_unref(dom->timer);
-    g_clear_handle_id(&dom->time_sync_timer, g_source_remove);
-    hbGuestInfoClear(&dom->guest);
-    hbEngineFree(dom->engine);
-    g_free(dom->uuid);
-    g_free(dom->name);
-    g_free(dom->config_error);
-    g_free(dom->saved_metadata);
-    g_free(dom);
-}
-
-
-static HbDomain *
-hbDomainNew(HbMonitor *monitor, const HbDomainInfo *info, const HbConfig *cfg)
-{
-    HbDomain *dom = g_new0(HbDomain, 1);
-    /* Spread the ping slots of many domains over the interval. */
-    gint64 phase = (gint64) g_str_hash(info->uuid) * 1000;
-
-    dom->monitor = monitor;
-    dom->uuid = g_strdup(info->uuid);
-    dom->name = g_strdup(info->name);
-    dom->engine = hbEngineNew(cfg, info->has_agent, phase);
-    dom->timer = g_source_new(&hbMonitorTimerFuncs, sizeof(GSource));
-    g_source_set_callback(dom->timer, NULL, dom, NULL);
-    g_source_set_name(dom->timer, "hb-domain-timer");
-    g_source_attach(dom->timer, NULL);
-    return dom;
-}
-
-
-/* The engine input that the state libvirt reports stands for. */
-static HbInput
-hbMonitorInputForState(int state, int reason, gboolean crash_handled)
-{
-    HbInput crashed = crash_handled ? HB_INPUT_CRASH_HANDLED : HB_INPUT_CRASHED;
-
-    switch ((virDomainState) state) {
-    case VIR_DOMAIN_RUNNING:
-    case VIR_DOMAIN_BLOCKED:
-        return HB_INPUT_STARTED;
-    case VIR_DOMAIN_PAUSED:
-        return reason == VIR_DOMAIN_PAUSED_CRASHED ? crashed : HB_INPUT_PAUSED;
-    case VIR_DOMAIN_PMSUSPENDED:
-        return HB_INPUT_PAUSED;
-    case VIR_DOMAIN_CRASHED:
-        return crashed;
-    case VIR_DOMAIN_SHUTOFF:
-        if (reason == VIR_DOMAIN_SHUTOFF_CRASHED || reason == VIR_DOMAIN_SHUTOFF_FAILED)
-            return HB_INPUT_CRASHED;
-        return HB_INPUT_STOPPED;
-    case VIR_DOMAIN_NOSTATE:
-    case VIR_DOMAIN_SHUTDOWN:
-    case VIR_DOMAIN_LAST:
-        break;
-    }
-    return HB_INPUT_TIMER;
-}
-
-
-static void
-hbMonitorSyncTime(HbDomain *dom)
-{
-    if (!hbEngineConfig(dom->engine)->time_sync)
-        return;
-    /* Requests first; the next sync comes with the next tick or interval. */
-    if (hbMonitorRequestRoom(dom->monitor, dom->uuid)) {
-        g_debug("Domain '%s': time sync skipped, requests are busy", dom->name);
-        return;
-    }
-    hbMonitorPushJob(dom->monitor, hbJobNew(HB_JOB_TIME_SYNC, dom->uuid));
-}
-
-
-/*
- * The agent answers (first tick of a boot) or has reconnected: read what
- * the seed's AdditionsVersion, OSName and CanShutdown report, and set the
- * guest's clock if time sync is on.
- */
-static void
-hbMonitorAgentReachable(HbDomain *dom)
-{
-    if (dom->guest_boot != hbEngineBoot(dom->engine)) {
-        hbGuestInfoClear(&dom->guest);
-        dom->guest_boot = hbEngineBoot(dom->engine);
-    }
-    if (!dom->guest_reading && !hbMonitorRequestRoom(dom->monitor, dom->uuid)) {
-        dom->guest_reading = TRUE;
-        hbMonitorPushJob(dom->monitor, hbJobNew(HB_JOB_GUEST_INFO, dom->uuid));
-    }
-    hbMonitorSyncTime(dom);
-}
-
-
-static gboolean
-hbMonitorTimeSyncTimer(gpointer data)
-{
-    HbDomain *dom = data;
-    HbState state = hbEngineState(dom->engine);
-
-    if (state == HB_STATE_OK || state == HB_STATE_DEGRADED)
-        hbMonitorSyncTime(dom);
-    return G_SOURCE_CONTINUE;
-}
-
-
-/* A periodic time sync while time_sync is on, at its interval. */
-static void
-hbMonitorArmTimeSync(HbDomain *dom)
-{
-    const HbConfig *cfg = hbEngineConfig(dom->engine);
-    guint minutes = cfg->time_sync ? cfg->time_sync_interval : 0;
-
-    if (minutes == dom->time_sync_minutes)
-        return;
-    g_clear_handle_id(&dom->time_sync_timer, g_source_remove);
-    /* Just turned on: the clock is set now, not an interval later. */
-    if (minutes && !dom->time_sync_minutes)
-        hbMonitorTimeSyncTimer(dom);
-    dom->time_sync_minutes = minutes;
-    if (minutes)
-        dom->time_sync_timer = g_timeout_add_seconds(minutes * 60, hbMonitorTimeSyncTimer, dom);
-}
-
-
-static void
-hbMonitorGuestInfoDone(HbDomain *dom, HbJob *job)
-{
-    dom->guest_reading = FALSE;
-    if (!job->ok) {
-        g_debug("Domain '%s': cannot read guest info: %s", dom->name, job->error->message);
-        return;
-    }
-    hbGuestInfoClear(&dom->guest);
-    dom->guest = job->info;
-    job->info = (HbGuestInfo) { 0 };
-    dom->guest_boot = hbEngineBoot(dom->engine);
-    g_debug("Domain '%s': agent %s, %s", dom->name, dom->guest.version, dom->guest.os_name);
-    hbMonitorChanged(dom);
-}
-
-
 static void
 hbMonitorRemove(HbMonitor *monitor, HbDomain *dom)
 {
-    g_message("Domain '%s': no longer monitored", dom->name);
-    hbMonitorForgetState(dom);
+    g_message("Domain '%s': no longer monitored", hbDomainName(dom));
+    hbStateFileForget(monitor->conf.state_dir, hbDomainUUID(dom));
     if (monitor->observer.removed)
         monitor->observer.removed(dom, monitor->observer_data);
-    g_hash_table_remove(monitor->domains, dom->uuid);
+    g_hash_table_remove(monitor->domains, hbDomainUUID(dom));
 }
 
 
@@ -690,13 +134,9 @@ hbMonitorApplyInfo(HbMonitor *monitor, const HbDomainInfo *info, gboolean resync
                    gboolean fresh)
 {
     HbDomain *dom = g_hash_table_lookup(monitor->domains, info->uuid);
-    const HbConfig *base = dom ? hbEngineConfig(dom->engine) : &monitor->conf.defaults;
     HbConfig cfg = monitor->conf.defaults;
     g_autoptr(GError) err = NULL;
-    g_autofree char *config_error = NULL;
     gboolean wanted = info->metadata || (monitor->conf.monitor_all && info->has_agent);
-    gboolean feed_state = fresh;
-    HbActions actions;
 
     if (info->error) {
         g_warning("Domain '%s': cannot read its definition: %s", info->name, info->error);
@@ -710,56 +150,21 @@ hbMonitorApplyInfo(HbMonitor *monitor, const HbDomainInfo *info, gboolean resync
     if (info->metadata && hbConfigParseMetadata(info->metadata, &monitor->conf.defaults,
                                                 &cfg, &err) < 0) {
         /* Fail closed: keep the last valid config; never the defaults. */
-        config_error = g_strdup(err->message);
         if (dom)
-            cfg = *base;
+            cfg = *hbDomainConfig(dom);
         else
-            hbMonitorRecallConfig(monitor, info, &cfg);
+            hbStateFileRecallConfig(monitor->conf.state_dir, info->uuid, info->name,
+                                    &monitor->conf.defaults, &cfg);
     }
 
     if (!dom) {
         dom = hbDomainNew(monitor, info, &cfg);
-        g_hash_table_insert(monitor->domains, dom->uuid, dom);
-        g_message("Domain '%s': monitored (%s)", dom->name,
-                  info->metadata ? "metadata" : "monitor_all");
-        /* Before any input: the first events would save over it. */
-        hbMonitorLoadState(dom);
+        g_hash_table_insert(monitor->domains, (gpointer) hbDomainUUID(dom), dom);
         if (monitor->observer.added)
             monitor->observer.added(dom, monitor->observer_data);
         resync = TRUE;
-    } else if (!g_str_equal(dom->name, info->name)) {
-        g_free(dom->name);
-        dom->name = g_strdup(info->name);
     }
-
-    if (!config_error)
-        hbMonitorSaveConfig(dom, info->metadata);
-    dom->agent_connected = info->agent_connected;
-    dom->crash_handled = info->crash_handled;
-    dom->reset_stops = info->reset_stops;
-    hbEngineSetAttemptDestroys(dom->engine, info->reset_stops);
-    if (g_strcmp0(config_error, dom->config_error) != 0) {
-        if (config_error)
-            g_warning("Domain '%s': invalid heartbeat metadata, keeping the last valid "
-                      "configuration: %s", dom->name, config_error);
-        else if (dom->config_error)
-            g_message("Domain '%s': heartbeat metadata valid again", dom->name);
-        g_free(dom->config_error);
-        dom->config_error = g_steal_pointer(&config_error);
-    }
-
-    /* The time we were blind must not count as silence, so this comes
-     * before the new configuration's deadlines are checked. */
-    if (resync)
-        hbMonitorFeed(dom, HB_INPUT_RESYNCED);
-    hbEngineConfigure(dom->engine, &cfg, info->has_agent, g_get_monotonic_time(), &actions);
-    hbMonitorAct(dom, &actions);
-    if (feed_state)
-        hbMonitorFeed(dom, hbMonitorInputForState(info->state, info->reason,
-                                                  info->crash_handled));
-    hbMonitorArmTimeSync(dom);
-    hbMonitorArm(dom);
-    hbMonitorChanged(dom);
+    hbDomainUpdate(dom, info, &cfg, err ? err->message : NULL, resync, fresh);
 }
 
 
@@ -823,7 +228,8 @@ static void
 hbMonitorListDone(HbMonitor *monitor, HbJob *job)
 {
     g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
-    g_autoptr(GHashTable) unread = g_hash_table_new(g_str_hash, g_str_equal);
+    /* Whose files stay: monitored, or listed with a definition not read. */
+    g_autoptr(GHashTable) keep = g_hash_table_new(g_str_hash, g_str_equal);
     GHashTableIter iter;
     gpointer value;
 
@@ -844,7 +250,7 @@ hbMonitorListDone(HbMonitor *monitor, HbJob *job)
         gboolean fresh = hbMonitorReadIsFresh(monitor, info->uuid, job);
         g_hash_table_add(seen, info->uuid);
         if (info->error)
-            g_hash_table_add(unread, info->uuid);
+            g_hash_table_add(keep, info->uuid);
         hbMonitorApplyInfo(monitor, info, TRUE, fresh);
         /* Events came while it was read: read it again for its state. */
         if (!fresh)
@@ -853,101 +259,19 @@ hbMonitorListDone(HbMonitor *monitor, HbJob *job)
     g_hash_table_iter_init(&iter, monitor->domains);
     while (g_hash_table_iter_next(&iter, NULL, &value)) {
         HbDomain *dom = value;
-        if (!g_hash_table_contains(seen, dom->uuid)) {
-            g_message("Domain '%s': gone while libvirtd was out of sight", dom->name);
-            hbMonitorForgetState(dom);
+        const char *uuid = hbDomainUUID(dom);
+        if (!g_hash_table_contains(seen, uuid)) {
+            g_message("Domain '%s': gone while libvirtd was out of sight", hbDomainName(dom));
+            hbStateFileForget(monitor->conf.state_dir, uuid);
             if (monitor->observer.removed)
                 monitor->observer.removed(dom, monitor->observer_data);
             g_hash_table_iter_remove(&iter);
+        } else {
+            g_hash_table_add(keep, (gpointer) uuid);
         }
     }
-    hbMonitorSweepFiles(monitor, unread);
+    hbStateFileSweep(monitor->conf.state_dir, keep);
     g_message("Resynced: %u domains monitored", g_hash_table_size(monitor->domains));
-}
-
-
-static HbPing
-hbMonitorPingOf(HbProbeResult probe)
-{
-    switch (probe) {
-    case HB_PROBE_OK:
-        return HB_PING_TICK;
-    case HB_PROBE_MISS:
-        return HB_PING_MISS;
-    case HB_PROBE_VOID:
-    case HB_PROBE_LAST:
-        break;
-    }
-    return HB_PING_VOID;
-}
-
-
-static void
-hbMonitorPingDone(HbDomain *dom, HbJob *job)
-{
-    HbPing ping = hbMonitorPingOf(job->probe);
-    gint64 now = g_get_monotonic_time();
-    HbActions actions;
-
-    /* Never sent (the worker stopped first): no verdict from the start. */
-    if (!job->sent)
-        job->sent = now;
-    if (ping == HB_PING_TICK)
-        dom->last_tick_real = g_get_real_time();
-    else
-        g_debug("Domain '%s': %s after %.1f s (waited %.1f s to be sent): %s", dom->name,
-                ping == HB_PING_MISS ? "missed tick" : "ping without verdict",
-                (now - job->sent) / 1e6, (job->sent - job->queued) / 1e6,
-                job->detail ? job->detail : "stopping");
-    hbEngineFeedPing(dom->engine, ping, job->sent, now, &actions);
-    hbMonitorSettle(dom, &actions);
-    if (ping == HB_PING_TICK && dom->guest_boot != hbEngineBoot(dom->engine))
-        hbMonitorAgentReachable(dom);
-}
-
-
-/* The result reports what the attempt was made for, not what holds today. */
-static void
-hbMonitorRestartDone(HbDomain *dom, HbJob *job)
-{
-    HbNotice notice = {
-        .kind = HB_NOTICE_RESTART_ATTEMPT,
-        .attempt = job->attempt,
-        .max = hbEngineConfig(dom->engine)->failure_attempts,
-        .action = job->ok ? job->detail : hbActionToString(job->action),
-        .result = job->ok ? "ok" : job->detail,
-    };
-    double called = job->sent ? (job->sent - job->queued) / 1000.0 : 0;
-    HbAttemptResult result = HB_ATTEMPT_FAILED;
-    HbActions actions;
-
-    if (job->dropped || job->cancelled) {
-        result = HB_ATTEMPT_NOT_MADE;
-        g_message("Domain '%s': restart attempt %u dropped: %s", dom->name, job->attempt,
-                  job->cancelled ? "virt-heartbeatd is stopping" : job->detail);
-    } else if (job->not_made) {
-        /* libvirtd's trouble, not the guest's: the attempt is not spent. */
-        result = HB_ATTEMPT_NOT_MADE;
-        g_warning("Domain '%s': restart attempt %u not made, it does not count: %s",
-                  dom->name, job->attempt, job->detail);
-    } else {
-        result = job->ok ? HB_ATTEMPT_OK : HB_ATTEMPT_FAILED;
-        if (job->ok)
-            g_message("Domain '%s': restart attempt %u: %s (called %.1f ms after the "
-                      "decision)", dom->name, job->attempt, job->detail, called);
-        else
-            g_warning("Domain '%s': restart attempt %u failed: %s (called %.1f ms after "
-                      "the decision)", dom->name, job->attempt, job->detail, called);
-        hbMonitorNotify(dom, &notice);
-    }
-    hbEngineRestartDone(dom->engine, job->episode, result, g_get_monotonic_time(), &actions);
-    hbMonitorSettle(dom, &actions);
-    /* Its stop event came while the attempt ran, and was taken for ours. */
-    if (job->stopped_by_other) {
-        g_message("Domain '%s': shut off by someone else during restart attempt %u; "
-                  "it stays off", dom->name, job->attempt);
-        hbMonitorFeed(dom, HB_INPUT_STOPPED_OTHER);
-    }
 }
 
 
@@ -1054,19 +378,8 @@ hbMonitorJobDone(HbJob *job, gpointer data)
     case HB_JOB_GUEST_INFO:
     case HB_JOB_TIME_SYNC:
         /* The domain may have left the table meanwhile. */
-        if (!(dom = g_hash_table_lookup(monitor->domains, job->uuid)))
-            break;
-        if (job->kind == HB_JOB_PING)
-            hbMonitorPingDone(dom, job);
-        else if (job->kind == HB_JOB_RESTART)
-            hbMonitorRestartDone(dom, job);
-        else if (job->kind == HB_JOB_GUEST_INFO)
-            hbMonitorGuestInfoDone(dom, job);
-        else if (job->ok)
-            g_debug("Domain '%s': guest clock set from the host", dom->name);
-        else
-            g_warning("Domain '%s': cannot set the guest clock: %s", dom->name,
-                      job->error->message);
+        if ((dom = g_hash_table_lookup(monitor->domains, job->uuid)))
+            hbDomainJobDone(dom, job);
         break;
     case HB_JOB_SHUTDOWN:
     case HB_JOB_EXEC:
@@ -1082,64 +395,12 @@ hbMonitorJobDone(HbJob *job, gpointer data)
 }
 
 
-/*
- * The engine input for a lifecycle event; TIMER when it changes nothing.
- * A crash whose <on_crash> has libvirt destroy or restart the domain is
- * waited for: the stop or the resume that follows says what became of it.
- */
-static HbInput
-hbMonitorInputForEvent(int event, int detail, gboolean crash_handled)
-{
-    switch ((virDomainEventType) event) {
-    case VIR_DOMAIN_EVENT_STARTED:
-        return HB_INPUT_STARTED;
-    case VIR_DOMAIN_EVENT_SUSPENDED:
-    case VIR_DOMAIN_EVENT_PMSUSPENDED:
-        return HB_INPUT_PAUSED;
-    case VIR_DOMAIN_EVENT_RESUMED:
-        return HB_INPUT_RESUMED;
-    case VIR_DOMAIN_EVENT_STOPPED:
-        switch ((virDomainEventStoppedDetailType) detail) {
-        case VIR_DOMAIN_EVENT_STOPPED_FAILED:
-        case VIR_DOMAIN_EVENT_STOPPED_CRASHED:
-            return HB_INPUT_CRASHED;
-        case VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN:
-        case VIR_DOMAIN_EVENT_STOPPED_DESTROYED:
-        case VIR_DOMAIN_EVENT_STOPPED_MIGRATED:
-        case VIR_DOMAIN_EVENT_STOPPED_SAVED:
-        case VIR_DOMAIN_EVENT_STOPPED_FROM_SNAPSHOT:
-        case VIR_DOMAIN_EVENT_STOPPED_LAST:
-            break;
-        }
-        return HB_INPUT_STOPPED;
-    case VIR_DOMAIN_EVENT_CRASHED:
-        switch ((virDomainEventCrashedDetailType) detail) {
-        case VIR_DOMAIN_EVENT_CRASHED_PANICKED:
-            return crash_handled ? HB_INPUT_CRASH_HANDLED : HB_INPUT_CRASHED;
-        case VIR_DOMAIN_EVENT_CRASHED_CRASHLOADED:
-            /* A crash kernel took over and runs: the guest reboots itself. */
-            return HB_INPUT_REBOOT;
-        case VIR_DOMAIN_EVENT_CRASHED_LAST:
-            break;
-        }
-        return HB_INPUT_CRASHED;
-    case VIR_DOMAIN_EVENT_DEFINED:
-    case VIR_DOMAIN_EVENT_UNDEFINED:
-    case VIR_DOMAIN_EVENT_SHUTDOWN:
-    case VIR_DOMAIN_EVENT_LAST:
-        break;
-    }
-    return HB_INPUT_TIMER;
-}
-
-
 static void
 hbMonitorOnLifecycle(virDomainPtr vdom, int event, int detail, gpointer data)
 {
     HbMonitor *monitor = data;
     char uuid[VIR_UUID_STRING_BUFLEN];
     HbDomain *dom;
-    HbInput input;
 
     if (monitor->closing || virDomainGetUUIDString(vdom, uuid) < 0)
         return;
@@ -1148,13 +409,10 @@ hbMonitorOnLifecycle(virDomainPtr vdom, int event, int detail, gpointer data)
     g_hash_table_replace(monitor->last_event, g_strdup(uuid),
                          g_memdup2(&monitor->event_seq, sizeof(monitor->event_seq)));
     dom = g_hash_table_lookup(monitor->domains, uuid);
-    input = hbMonitorInputForEvent(event, detail, dom && dom->crash_handled);
     g_debug("Domain '%s': lifecycle event %d/%d", virDomainGetName(vdom), event, detail);
 
-    if (dom && input != HB_INPUT_TIMER)
-        hbMonitorFeed(dom, input);
-    if (dom && input == HB_INPUT_RESUMED)
-        hbMonitorSyncTime(dom);
+    if (dom)
+        hbDomainLifecycleEvent(dom, event, detail);
     /* Definitions, starts (live XML) and stops (transient domains vanish)
      * may change what we monitor and how: read the domain again. */
     if (event == VIR_DOMAIN_EVENT_DEFINED || event == VIR_DOMAIN_EVENT_UNDEFINED ||
@@ -1172,11 +430,10 @@ hbMonitorOnReboot(virDomainPtr vdom, gpointer data)
 
     if (virDomainGetUUIDString(vdom, uuid) == 0 &&
         (dom = g_hash_table_lookup(monitor->domains, uuid)))
-        hbMonitorFeed(dom, HB_INPUT_REBOOT);
+        hbDomainFeed(dom, HB_INPUT_REBOOT);
 }
 
 
-/* Only shown: an open agent port says nothing about a hung guest. */
 static void
 hbMonitorOnAgent(virDomainPtr vdom, int state, int reason, gpointer data)
 {
@@ -1187,15 +444,7 @@ hbMonitorOnAgent(virDomainPtr vdom, int state, int reason, gpointer data)
     if (virDomainGetUUIDString(vdom, uuid) < 0 ||
         !(dom = g_hash_table_lookup(monitor->domains, uuid)))
         return;
-    dom->agent_connected = state == VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_CONNECTED;
-    g_debug("Domain '%s': agent %s", dom->name,
-            dom->agent_connected ? "connected" : "disconnected");
-    if (dom->agent_connected) {
-        /* No verdict, but no next attempt before a ping to it has one. */
-        hbMonitorFeed(dom, HB_INPUT_AGENT_CONNECTED);
-        hbMonitorAgentReachable(dom);
-    }
-    hbMonitorChanged(dom);
+    hbDomainAgentEvent(dom, state == VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_CONNECTED);
 }
 
 
@@ -1236,7 +485,7 @@ hbMonitorOnDisconnected(gpointer data)
     monitor->generation++;
     g_hash_table_iter_init(&iter, monitor->domains);
     while (g_hash_table_iter_next(&iter, NULL, &value))
-        hbMonitorArm(value);
+        hbDomainArm(value);
 }
 
 
@@ -1248,32 +497,6 @@ static const HbConnCallbacks hbMonitorConnCallbacks = {
     .agent = hbMonitorOnAgent,
     .metadata = hbMonitorOnMetadata,
 };
-
-
-/*
- * The state directory, created if need be, must be a directory of ours
- * that nobody else can write: its files decide whether a domain is
- * restarted, and one that others could plant, replace or remove would let
- * them decide.
- */
-static int
-hbMonitorCheckStateDir(const char *dir)
-{
-    struct stat st;
-
-    if (g_mkdir_with_parents(dir, 0700) < 0 || g_stat(dir, &st) < 0) {
-        g_warning("Cannot create the state directory %s: %s", dir, g_strerror(errno));
-        return -1;
-    }
-    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
-        g_warning("Not using the state directory %s: it must be a directory owned by "
-                  "uid %u that only its owner can write (it is %s, uid %u, mode %04o)",
-                  dir, (guint) geteuid(), S_ISDIR(st.st_mode) ? "a directory" : "no directory",
-                  (guint) st.st_uid, (guint) (st.st_mode & 07777));
-        return -1;
-    }
-    return 0;
-}
 
 
 HbMonitor *
@@ -1289,7 +512,7 @@ hbMonitorNew(const HbDaemonConf *conf, HbProbeFunc probe)
     } };
 
     hbDaemonConfCopy(&monitor->conf, conf);
-    if (monitor->conf.state_dir[0] && hbMonitorCheckStateDir(monitor->conf.state_dir) < 0) {
+    if (monitor->conf.state_dir[0] && hbStateFileCheckDir(monitor->conf.state_dir) < 0) {
         g_warning("Failed episodes and the last valid configurations will not survive a "
                   "restart");
         monitor->conf.state_dir[0] = '\0';
@@ -1350,6 +573,20 @@ hbMonitorIsConnected(HbMonitor *monitor)
 }
 
 
+gboolean
+hbMonitorIsClosing(HbMonitor *monitor)
+{
+    return monitor->closing;
+}
+
+
+const char *
+hbMonitorStateDir(HbMonitor *monitor)
+{
+    return monitor->conf.state_dir;
+}
+
+
 /*
  * A key in UUID form (8-4-4-4-12 hex digits, either case, as libvirt and
  * virsh take it) means that UUID; otherwise, or when no domain has that
@@ -1374,7 +611,7 @@ hbMonitorLookup(HbMonitor *monitor, const char *name_or_uuid)
     while (g_hash_table_iter_next(&iter, NULL, &value)) {
         HbDomain *dom = value;
 
-        if (g_str_equal(dom->name, name_or_uuid))
+        if (g_str_equal(hbDomainName(dom), name_or_uuid))
             return dom;
     }
     return NULL;
@@ -1382,9 +619,9 @@ hbMonitorLookup(HbMonitor *monitor, const char *name_or_uuid)
 
 
 static gint
-hbDomainCompareName(gconstpointer a, gconstpointer b)
+hbMonitorCompareName(gconstpointer a, gconstpointer b)
 {
-    return g_strcmp0(((const HbDomain *) a)->name, ((const HbDomain *) b)->name);
+    return g_strcmp0(hbDomainName((HbDomain *) a), hbDomainName((HbDomain *) b));
 }
 
 
@@ -1392,16 +629,14 @@ hbDomainCompareName(gconstpointer a, gconstpointer b)
 GList *
 hbMonitorDomains(HbMonitor *monitor)
 {
-    return g_list_sort(g_hash_table_get_values(monitor->domains), hbDomainCompareName);
+    return g_list_sort(g_hash_table_get_values(monitor->domains), hbMonitorCompareName);
 }
 
 
 void
 hbMonitorRearm(HbMonitor *monitor, HbDomain *dom)
 {
-    g_message("Domain '%s': rearmed", dom->name);
-    hbMonitorFeed(dom, HB_INPUT_REARM);
-    hbMonitorSaveState(dom);
+    hbDomainRearm(dom);
 }
 
 
@@ -1453,9 +688,9 @@ void
 hbMonitorRequest(HbMonitor *monitor, HbDomain *dom, HbJob *job)
 {
     g_assert(job->reply);
-    if (job->kind == HB_JOB_SHUTDOWN && !hbMonitorRequestRoom(monitor, dom->uuid))
-        hbMonitorFeed(dom, HB_INPUT_SHUTDOWN_REQUESTED);
-    hbMonitorQueueRequest(monitor, dom->uuid, dom->name, job);
+    if (job->kind == HB_JOB_SHUTDOWN && !hbMonitorRequestRoom(monitor, hbDomainUUID(dom)))
+        hbDomainFeed(dom, HB_INPUT_SHUTDOWN_REQUESTED);
+    hbMonitorQueueRequest(monitor, hbDomainUUID(dom), hbDomainName(dom), job);
 }
 
 
@@ -1480,31 +715,4 @@ hbMonitorEdit(HbMonitor *monitor, const char *key, HbJob *job)
     resolve->key = g_strdup(key);
     resolve->then = job;
     hbMonitorPushJob(monitor, resolve);
-}
-
-
-const HbGuestInfo *
-hbDomainGuestInfo(HbDomain *dom)
-{
-    return &dom->guest;
-}
-
-
-const char *hbDomainName(HbDomain *dom) { return dom->name; }
-const char *hbDomainUUID(HbDomain *dom) { return dom->uuid; }
-HbState hbDomainState(HbDomain *dom) { return hbEngineState(dom->engine); }
-guint hbDomainPercentage(HbDomain *dom) { return hbEnginePercentage(dom->engine); }
-guint hbDomainAttempts(HbDomain *dom) { return hbEngineAttempts(dom->engine); }
-guint64 hbDomainEpisode(HbDomain *dom) { return hbEngineEpisode(dom->engine); }
-guint64 hbDomainPings(HbDomain *dom, HbPing ping) { return hbEnginePings(dom->engine, ping); }
-gint64 hbDomainLastTick(HbDomain *dom) { return hbEngineLastTick(dom->engine) ? dom->last_tick_real : 0; }
-const HbConfig *hbDomainConfig(HbDomain *dom) { return hbEngineConfig(dom->engine); }
-const char *hbDomainConfigError(HbDomain *dom) { return dom->config_error; }
-gboolean hbDomainAgentConnected(HbDomain *dom) { return dom->agent_connected; }
-
-
-gboolean
-hbDomainIsHeartbeating(HbDomain *dom)
-{
-    return hbEngineIsHeartbeating(dom->engine, g_get_monotonic_time());
 }

@@ -5,29 +5,11 @@
 #pragma once
 
 #include "hb-daemon-conf.h"
+#include "hb-domain.h"
 #include "hb-engine.h"
 #include "hb-worker.h"
 
-typedef enum {
-    HB_NOTICE_STOPPED,          /* heartbeat stopped */
-    HB_NOTICE_RESUMED,          /* heartbeat back; the episode is over */
-    HB_NOTICE_RESTART_ATTEMPT,
-    HB_NOTICE_EXHAUSTED,
-    HB_NOTICE_STATE_CHANGED,
-
-    HB_NOTICE_LAST
-} HbNoticeKind;
-
-typedef struct {
-    HbNoticeKind kind;
-    guint attempt;      /* RESTART_ATTEMPT */
-    guint max;          /* RESTART_ATTEMPT */
-    const char *action; /* RESTART_ATTEMPT: what was done */
-    const char *result; /* RESTART_ATTEMPT: "ok" or the error */
-} HbNotice;
-
 typedef struct _HbMonitor HbMonitor;
-typedef struct _HbDomain HbDomain;
 
 typedef struct {
     void (*added)(HbDomain *dom, gpointer data);
@@ -51,19 +33,13 @@ void hbMonitorRequest(HbMonitor *monitor, HbDomain *dom, HbJob *job);
 void hbMonitorEdit(HbMonitor *monitor, const char *key, HbJob *job);
 gboolean hbMonitorIsConnected(HbMonitor *monitor);
 
-const char *hbDomainName(HbDomain *dom);
-const char *hbDomainUUID(HbDomain *dom);
-HbState hbDomainState(HbDomain *dom);
-guint hbDomainPercentage(HbDomain *dom);
-gboolean hbDomainIsHeartbeating(HbDomain *dom);
-guint hbDomainAttempts(HbDomain *dom);
-guint64 hbDomainEpisode(HbDomain *dom);
-guint64 hbDomainPings(HbDomain *dom, HbPing ping);
-gint64 hbDomainLastTick(HbDomain *dom);          /* wall clock, µs; 0: none */
-const HbConfig *hbDomainConfig(HbDomain *dom);
-const char *hbDomainConfigError(HbDomain *dom);  /* NULL: the metadata is valid */
-gboolean hbDomainAgentConnected(HbDomain *dom);
-/* What the agent said this boot; NULL fields: not known yet. */
-const HbGuestInfo *hbDomainGuestInfo(HbDomain *dom);
-
-const char *hbNoticeKindToString(HbNoticeKind kind);
+/* For its domains (hb-domain.c). */
+/* Hand @job to the workers; a stopping monitor finishes it cancelled. */
+void hbMonitorPushJob(HbMonitor *monitor, HbJob *job);
+/* Room for one more guest request for @uuid; NULL, or why not. */
+const char *hbMonitorRequestRoom(HbMonitor *monitor, const char *uuid);
+void hbMonitorNotify(HbMonitor *monitor, HbDomain *dom, const HbNotice *notice);
+void hbMonitorChanged(HbMonitor *monitor, HbDomain *dom);
+gboolean hbMonitorIsClosing(HbMonitor *monitor);
+/* "": none, nothing outlives the daemon (hb-statefile.h). */
+const char *hbMonitorStateDir(HbMonitor *monitor);

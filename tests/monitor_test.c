@@ -115,12 +115,19 @@ condConnected(gpointer data)
 }
 
 
-static Fixture *
-fixtureStartWith(gboolean monitor_all, const char *state_dir, guint request_workers)
+/*
+ * A monitor for @f, as a daemon (re)started: the one running stops first,
+ * and its notices are forgotten. @request_workers: 0 for the default.
+ * @fast: defaults scaled down like FAST, so that a fallback shows soon.
+ */
+static void
+fixtureMonitor(Fixture *f, gboolean monitor_all, const char *state_dir,
+               guint request_workers, gboolean fast)
 {
-    Fixture *f = g_new0(Fixture, 1);
     HbDaemonConf conf;
 
+    g_clear_pointer(&f->monitor, hbMonitorFree);
+    g_ptr_array_set_size(f->notices, 0);
     hbDaemonConfInit(&conf);
     g_free(conf.uri);
     conf.uri = g_strdup(TEST_URI);
@@ -129,16 +136,40 @@ fixtureStartWith(gboolean monitor_all, const char *state_dir, guint request_work
     conf.monitor_all = monitor_all;
     if (request_workers)
         conf.request_workers = request_workers;
+    if (fast) {
+        conf.defaults.time = 2;
+        conf.defaults.rate = 4;
+        conf.defaults.boot_grace = 0;
+        conf.defaults.failure_interval = 1;
+        conf.defaults.failure_attempts = 2;
+    }
+    f->monitor = hbMonitorNew(&conf, fakeProbePing);
+    hbDaemonConfClear(&conf);
+    hbMonitorSetObserver(f->monitor, &recorder, f);
+    hbMonitorStart(f->monitor);
+    assert_true(testWaitFor(condConnected, f, 10));
+}
+
+
+static Fixture *
+fixtureStartWith(gboolean monitor_all, const char *state_dir, guint request_workers)
+{
+    Fixture *f = g_new0(Fixture, 1);
+
     fakeProbeReset();
     f->conn = virConnectOpen(TEST_URI);
     assert_non_null(f->conn);
     f->notices = g_ptr_array_new_with_free_func(g_free);
-    f->monitor = hbMonitorNew(&conf, fakeProbePing);
-    hbMonitorSetObserver(f->monitor, &recorder, f);
-    hbMonitorStart(f->monitor);
-    assert_true(testWaitFor(condConnected, f, 10));
-    hbDaemonConfClear(&conf);
+    fixtureMonitor(f, monitor_all, state_dir, request_workers, FALSE);
     return f;
+}
+
+
+/* A new daemon on the state directory @dir, with fast defaults. */
+static void
+restartMonitor(Fixture *f, const char *dir)
+{
+    fixtureMonitor(f, FALSE, dir, 0, TRUE);
 }
 
 
@@ -460,7 +491,6 @@ test_state_survives_restart(void **state)
     g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-persist", TRUE, FAST);
     g_autofree char *uuid = testDomainUUID(dom);
     g_autofree char *path = g_strdup_printf("%s/%s.state", dir, uuid);
-    HbDaemonConf conf;
     guint before;
 
     fakeProbeSet(uuid, FAKE_AGENT_MISS);
@@ -468,17 +498,7 @@ test_state_survives_restart(void **state)
     assert_true(g_file_test(path, G_FILE_TEST_EXISTS));
 
     /* A new daemon on the same state directory. */
-    hbMonitorFree(f->monitor);
-    g_ptr_array_set_size(f->notices, 0);
-    hbDaemonConfInit(&conf);
-    g_free(conf.uri);
-    conf.uri = g_strdup(TEST_URI);
-    g_free(conf.state_dir);
-    conf.state_dir = g_strdup(dir);
-    f->monitor = hbMonitorNew(&conf, fakeProbePing);
-    hbDaemonConfClear(&conf);
-    hbMonitorSetObserver(f->monitor, &recorder, f);
-    hbMonitorStart(f->monitor);
+    restartMonitor(f, dir);
     waitState(f, "hb-persist", HB_STATE_FAILED);
     before = countNotices(f, "hb-persist", "restart-attempt");
     testSpin(3000);
@@ -603,32 +623,6 @@ test_requests_bounded_and_cancelled(void **state)
     assert_int_equal(r.busy, 1);
     assert_int_equal(r.stopping, 3);
     teardown((void **) &f);
-}
-
-
-/* A new monitor on @dir, its defaults fast so that a fallback shows soon. */
-static void
-restartMonitor(Fixture *f, const char *dir)
-{
-    HbDaemonConf conf;
-
-    g_clear_pointer(&f->monitor, hbMonitorFree);
-    g_ptr_array_set_size(f->notices, 0);
-    hbDaemonConfInit(&conf);
-    g_free(conf.uri);
-    conf.uri = g_strdup(TEST_URI);
-    g_free(conf.state_dir);
-    conf.state_dir = g_strdup(dir);
-    conf.defaults.time = 2;
-    conf.defaults.rate = 4;
-    conf.defaults.boot_grace = 0;
-    conf.defaults.failure_interval = 1;
-    conf.defaults.failure_attempts = 2;
-    f->monitor = hbMonitorNew(&conf, fakeProbePing);
-    hbDaemonConfClear(&conf);
-    hbMonitorSetObserver(f->monitor, &recorder, f);
-    hbMonitorStart(f->monitor);
-    assert_true(testWaitFor(condConnected, f, 10));
 }
 
 

@@ -1,0 +1,572 @@
+/*
+ * A monitored domain. Everything here runs on the main loop and never
+ * calls libvirt: its pings, restarts and reads are jobs that the monitor
+ * hands to the worker threads.
+ */
+#include <config.h>
+
+#include "hb-domain.h"
+#include "hb-engine-input.h"
+#include "hb-monitor.h"
+#include "hb-statefile.h"
+
+struct _HbDomain {
+    HbMonitor *monitor;
+    char *uuid;
+    char *name;
+    HbEngine *engine;
+    HbTicket *ticket;       /* of the open episode: its restarts check it */
+    guint64 ticket_episode;
+    char *config_error;
+    char *saved_metadata;   /* name and last valid metadata on disk; "": none; NULL: not known */
+    gboolean agent_connected;
+    gboolean crash_handled; /* <on_crash> has libvirt destroy or restart it */
+    gboolean reset_stops;   /* <on_reboot>destroy */
+    gint64 last_tick_real;
+    GSource *timer;
+    HbGuestInfo guest;      /* what the agent said this boot */
+    gint64 guest_boot;      /* the engine boot guest belongs to */
+    gboolean guest_reading;
+    guint time_sync_timer;
+    guint time_sync_minutes; /* the timer's period */
+};
+
+static const char *hbNoticeNames[HB_NOTICE_LAST] = {
+    [HB_NOTICE_STOPPED] = "heartbeat-stopped",
+    [HB_NOTICE_RESUMED] = "heartbeat-resumed",
+    [HB_NOTICE_RESTART_ATTEMPT] = "restart-attempt",
+    [HB_NOTICE_EXHAUSTED] = "restarts-exhausted",
+    [HB_NOTICE_STATE_CHANGED] = "state-changed",
+};
+
+
+const char *
+hbNoticeKindToString(HbNoticeKind kind)
+{
+    return hbNoticeNames[kind];
+}
+
+
+static void
+hbDomainNotify(HbDomain *dom, const HbNotice *notice)
+{
+    hbMonitorNotify(dom->monitor, dom, notice);
+}
+
+
+static void
+hbDomainChanged(HbDomain *dom)
+{
+    hbMonitorChanged(dom->monitor, dom);
+}
+
+
+void
+hbDomainArm(HbDomain *dom)
+{
+    gint64 deadline = hbEngineNextDeadline(dom->engine);
+
+    if (!hbMonitorIsConnected(dom->monitor) || deadline == G_MAXINT64)
+        g_source_set_ready_time(dom->timer, -1);
+    else
+        g_source_set_ready_time(dom->timer, deadline);
+}
+
+
+/*
+ * What outlives the daemon (hb-statefile.h): the episode, and the last
+ * valid metadata so that invalid metadata seen first after a restart
+ * still fails closed to what was valid.
+ */
+static void
+hbDomainSaveState(HbDomain *dom)
+{
+    HbEngineMemory memory = { 0 };
+
+    hbEngineRemember(dom->engine, &memory);
+    hbStateFileSave(hbMonitorStateDir(dom->monitor), dom->uuid, dom->name, &memory);
+    hbEngineMemoryClear(&memory);
+}
+
+
+static void
+hbDomainLoadState(HbDomain *dom)
+{
+    HbEngineMemory memory = { 0 };
+    HbActions actions;
+
+    if (!hbStateFileLoad(hbMonitorStateDir(dom->monitor), dom->uuid, dom->name, &memory))
+        return;
+    if (memory.failed)
+        g_message("Domain '%s': failed before the daemon restarted; notify only until its "
+                  "heartbeat returns or 'virt-heartbeat rearm'", dom->name);
+    else if (memory.open)
+        g_message("Domain '%s': episode %" G_GUINT64_FORMAT " was under way with %u restart "
+                  "attempts made; it goes on once a block of silence confirms it",
+                  dom->name, memory.episode, memory.attempts);
+    hbEngineRecall(dom->engine, &memory, g_get_monotonic_time(), &actions);
+    hbEngineMemoryClear(&memory);
+}
+
+
+/* Written only when it changed: this runs at every read of the domain. */
+static void
+hbDomainSaveConfig(HbDomain *dom, const char *metadata)
+{
+    g_autofree char *saved = metadata ? g_strconcat(dom->name, "\n", metadata, NULL)
+                                      : g_strdup("");
+
+    if (g_strcmp0(dom->saved_metadata, saved) == 0 ||
+        hbStateFileSaveConfig(hbMonitorStateDir(dom->monitor), dom->uuid, dom->name,
+                              metadata) < 0)
+        return;
+    g_free(dom->saved_metadata);
+    dom->saved_metadata = g_steal_pointer(&saved);
+}
+
+
+/* The ticket follows the engine's open episode: any end closes it. */
+static void
+hbDomainSyncTicket(HbDomain *dom)
+{
+    guint64 episode = hbEngineEpisode(dom->engine);
+    gboolean open = hbEngineEpisodeOpen(dom->engine, episode);
+
+    if (dom->ticket && (!open || dom->ticket_episode != episode)) {
+        hbTicketClose(dom->ticket);
+        g_clear_pointer(&dom->ticket, hbTicketUnref);
+    }
+    if (open && !dom->ticket) {
+        dom->ticket = hbTicketNew();
+        dom->ticket_episode = episode;
+    }
+}
+
+
+/* A restart attempt, decided now for the open episode. */
+static void
+hbDomainRestart(HbDomain *dom, const HbActions *actions)
+{
+    const HbConfig *cfg = hbEngineConfig(dom->engine);
+    HbJob *job = hbJobNew(HB_JOB_RESTART, dom->uuid);
+
+    job->action = cfg->action;
+    job->episode = hbEngineEpisode(dom->engine);
+    job->attempt = hbEngineAttempts(dom->engine);
+    job->start_if_off = actions->start_if_off;
+    job->reset_stops = dom->reset_stops;
+    job->ticket = hbTicketRef(dom->ticket);
+    g_message("Domain '%s': restart attempt %u of %u (%s)", dom->name, job->attempt,
+              cfg->failure_attempts, hbActionToString(cfg->action));
+    /* Remembered as under way before it is: the daemon may die meanwhile. */
+    hbDomainSaveState(dom);
+    hbMonitorPushJob(dom->monitor, job);
+}
+
+
+static void
+hbDomainAct(HbDomain *dom, const HbActions *actions)
+{
+    HbMonitor *monitor = dom->monitor;
+    const HbConfig *cfg = hbEngineConfig(dom->engine);
+
+    hbDomainSyncTicket(dom);
+    if (actions->ping) {
+        HbJob *job = hbJobNew(HB_JOB_PING, dom->uuid);
+        job->timeout = hbConfigEffectivePingTimeout(cfg);
+        job->suspect = hbEngineSuspect(dom->engine);
+        hbMonitorPushJob(monitor, job);
+    }
+    if (actions->events & HB_EVENT_STOPPED) {
+        HbNotice notice = { .kind = HB_NOTICE_STOPPED };
+        g_warning("Domain '%s': heartbeat stopped (%s), episode %" G_GUINT64_FORMAT,
+                  dom->name, hbStateToString(hbEngineState(dom->engine)),
+                  hbEngineEpisode(dom->engine));
+        hbDomainNotify(dom, &notice);
+    }
+    if (actions->restart)
+        hbDomainRestart(dom, actions);
+    if (actions->events & HB_EVENT_RESUMED) {
+        HbNotice notice = { .kind = HB_NOTICE_RESUMED };
+        g_message("Domain '%s': heartbeat resumed", dom->name);
+        hbDomainNotify(dom, &notice);
+    }
+    if (actions->events & HB_EVENT_EXHAUSTED) {
+        HbNotice notice = { .kind = HB_NOTICE_EXHAUSTED };
+        g_warning("Domain '%s': %u restart attempts made, heartbeat still stopped; "
+                  "giving up until it returns or 'virt-heartbeat rearm'",
+                  dom->name, hbEngineAttempts(dom->engine));
+        hbDomainNotify(dom, &notice);
+    }
+    if (actions->events & HB_EVENT_STATE_CHANGED) {
+        HbNotice notice = { .kind = HB_NOTICE_STATE_CHANGED };
+        HbState state = hbEngineState(dom->engine);
+        if (state == HB_STATE_FAILED && hbEngineStormCapped(dom->engine))
+            g_warning("Domain '%s': storm cap reached (%u episodes in %u s), no action",
+                      dom->name, cfg->max_episodes, cfg->episode_window);
+        g_debug("Domain '%s': state %s", dom->name, hbStateToString(state));
+        hbDomainNotify(dom, &notice);
+    }
+    if (actions->events)
+        hbDomainSaveState(dom);
+}
+
+
+/* After the engine took an input: act, rearm the timer, show the change. */
+static void
+hbDomainSettle(HbDomain *dom, const HbActions *actions)
+{
+    hbDomainAct(dom, actions);
+    hbDomainArm(dom);
+    hbDomainChanged(dom);
+}
+
+
+void
+hbDomainFeed(HbDomain *dom, HbInput input)
+{
+    HbActions actions;
+
+    if (hbMonitorIsClosing(dom->monitor))
+        return;
+    hbEngineFeed(dom->engine, input, g_get_monotonic_time(), &actions);
+    hbDomainSettle(dom, &actions);
+}
+
+
+static gboolean
+hbDomainTimerDispatch(GSource *source, GSourceFunc callback, gpointer data)
+{
+    HbDomain *dom = data;
+
+    g_source_set_ready_time(source, -1);
+    hbDomainFeed(dom, HB_INPUT_TIMER);
+    return G_SOURCE_CONTINUE;
+}
+
+
+static GSourceFuncs hbDomainTimerFuncs = {
+    .dispatch = hbDomainTimerDispatch,
+};
+
+
+static void
+hbDomainSyncTime(HbDomain *dom)
+{
+    if (!hbEngineConfig(dom->engine)->time_sync)
+        return;
+    /* Requests first; the next sync comes with the next tick or interval. */
+    if (hbMonitorRequestRoom(dom->monitor, dom->uuid)) {
+        g_debug("Domain '%s': time sync skipped, requests are busy", dom->name);
+        return;
+    }
+    hbMonitorPushJob(dom->monitor, hbJobNew(HB_JOB_TIME_SYNC, dom->uuid));
+}
+
+
+/*
+ * The agent answers (first tick of a boot) or has reconnected: read what
+ * the seed's AdditionsVersion, OSName and CanShutdown report, and set the
+ * guest's clock if time sync is on.
+ */
+static void
+hbDomainAgentReachable(HbDomain *dom)
+{
+    if (dom->guest_boot != hbEngineBoot(dom->engine)) {
+        hbGuestInfoClear(&dom->guest);
+        dom->guest_boot = hbEngineBoot(dom->engine);
+    }
+    if (!dom->guest_reading && !hbMonitorRequestRoom(dom->monitor, dom->uuid)) {
+        dom->guest_reading = TRUE;
+        hbMonitorPushJob(dom->monitor, hbJobNew(HB_JOB_GUEST_INFO, dom->uuid));
+    }
+    hbDomainSyncTime(dom);
+}
+
+
+static gboolean
+hbDomainTimeSyncTimer(gpointer data)
+{
+    HbDomain *dom = data;
+    HbState state = hbEngineState(dom->engine);
+
+    if (state == HB_STATE_OK || state == HB_STATE_DEGRADED)
+        hbDomainSyncTime(dom);
+    return G_SOURCE_CONTINUE;
+}
+
+
+/* A periodic time sync while time_sync is on, at its interval. */
+static void
+hbDomainArmTimeSync(HbDomain *dom)
+{
+    const HbConfig *cfg = hbEngineConfig(dom->engine);
+    guint minutes = cfg->time_sync ? cfg->time_sync_interval : 0;
+
+    if (minutes == dom->time_sync_minutes)
+        return;
+    g_clear_handle_id(&dom->time_sync_timer, g_source_remove);
+    /* Just turned on: the clock is set now, not an interval later. */
+    if (minutes && !dom->time_sync_minutes)
+        hbDomainTimeSyncTimer(dom);
+    dom->time_sync_minutes = minutes;
+    if (minutes)
+        dom->time_sync_timer = g_timeout_add_seconds(minutes * 60, hbDomainTimeSyncTimer, dom);
+}
+
+
+void
+hbDomainFree(HbDomain *dom)
+{
+    if (dom->ticket)
+        hbTicketClose(dom->ticket);
+    g_clear_pointer(&dom->ticket, hbTicketUnref);
+    g_source_destroy(dom->timer);
+    g_source_unref(dom->timer);
+    g_clear_handle_id(&dom->time_sync_timer, g_source_remove);
+    hbGuestInfoClear(&dom->guest);
+    hbEngineFree(dom->engine);
+    g_free(dom->uuid);
+    g_free(dom->name);
+    g_free(dom->config_error);
+    g_free(dom->saved_metadata);
+    g_free(dom);
+}
+
+
+HbDomain *
+hbDomainNew(HbMonitor *monitor, const HbDomainInfo *info, const HbConfig *cfg)
+{
+    HbDomain *dom = g_new0(HbDomain, 1);
+    /* Spread the ping slots of many domains over the interval. */
+    gint64 phase = (gint64) g_str_hash(info->uuid) * 1000;
+
+    dom->monitor = monitor;
+    dom->uuid = g_strdup(info->uuid);
+    dom->name = g_strdup(info->name);
+    dom->engine = hbEngineNew(cfg, info->has_agent, phase);
+    dom->timer = g_source_new(&hbDomainTimerFuncs, sizeof(GSource));
+    g_source_set_callback(dom->timer, NULL, dom, NULL);
+    g_source_set_name(dom->timer, "hb-domain-timer");
+    g_source_attach(dom->timer, NULL);
+    g_message("Domain '%s': monitored (%s)", dom->name,
+              info->metadata ? "metadata" : "monitor_all");
+    /* Before any input: the first events would save over it. */
+    hbDomainLoadState(dom);
+    return dom;
+}
+
+
+static void
+hbDomainGuestInfoDone(HbDomain *dom, HbJob *job)
+{
+    dom->guest_reading = FALSE;
+    if (!job->ok) {
+        g_debug("Domain '%s': cannot read guest info: %s", dom->name, job->error->message);
+        return;
+    }
+    hbGuestInfoClear(&dom->guest);
+    dom->guest = job->info;
+    job->info = (HbGuestInfo) { 0 };
+    dom->guest_boot = hbEngineBoot(dom->engine);
+    g_debug("Domain '%s': agent %s, %s", dom->name, dom->guest.version, dom->guest.os_name);
+    hbDomainChanged(dom);
+}
+
+
+static void
+hbDomainPingDone(HbDomain *dom, HbJob *job)
+{
+    HbPing ping = hbEngineInputForProbe(job->probe);
+    gint64 now = g_get_monotonic_time();
+    HbActions actions;
+
+    /* Never sent (the worker stopped first): no verdict from the start. */
+    if (!job->sent)
+        job->sent = now;
+    if (ping == HB_PING_TICK)
+        dom->last_tick_real = g_get_real_time();
+    else
+        g_debug("Domain '%s': %s after %.1f s (waited %.1f s to be sent): %s", dom->name,
+                ping == HB_PING_MISS ? "missed tick" : "ping without verdict",
+                (now - job->sent) / 1e6, (job->sent - job->queued) / 1e6,
+                job->detail ? job->detail : "stopping");
+    hbEngineFeedPing(dom->engine, ping, job->sent, now, &actions);
+    hbDomainSettle(dom, &actions);
+    if (ping == HB_PING_TICK && dom->guest_boot != hbEngineBoot(dom->engine))
+        hbDomainAgentReachable(dom);
+}
+
+
+/* The result reports what the attempt was made for, not what holds today. */
+static void
+hbDomainRestartDone(HbDomain *dom, HbJob *job)
+{
+    HbNotice notice = {
+        .kind = HB_NOTICE_RESTART_ATTEMPT,
+        .attempt = job->attempt,
+        .max = hbEngineConfig(dom->engine)->failure_attempts,
+        .action = job->ok ? job->detail : hbActionToString(job->action),
+        .result = job->ok ? "ok" : job->detail,
+    };
+    double called = job->sent ? (job->sent - job->queued) / 1000.0 : 0;
+    HbAttemptResult result = HB_ATTEMPT_FAILED;
+    HbActions actions;
+
+    if (job->dropped || job->cancelled) {
+        result = HB_ATTEMPT_NOT_MADE;
+        g_message("Domain '%s': restart attempt %u dropped: %s", dom->name, job->attempt,
+                  job->cancelled ? "virt-heartbeatd is stopping" : job->detail);
+    } else if (job->not_made) {
+        /* libvirtd's trouble, not the guest's: the attempt is not spent. */
+        result = HB_ATTEMPT_NOT_MADE;
+        g_warning("Domain '%s': restart attempt %u not made, it does not count: %s",
+                  dom->name, job->attempt, job->detail);
+    } else {
+        result = job->ok ? HB_ATTEMPT_OK : HB_ATTEMPT_FAILED;
+        if (job->ok)
+            g_message("Domain '%s': restart attempt %u: %s (called %.1f ms after the "
+                      "decision)", dom->name, job->attempt, job->detail, called);
+        else
+            g_warning("Domain '%s': restart attempt %u failed: %s (called %.1f ms after "
+                      "the decision)", dom->name, job->attempt, job->detail, called);
+        hbDomainNotify(dom, &notice);
+    }
+    hbEngineRestartDone(dom->engine, job->episode, result, g_get_monotonic_time(), &actions);
+    hbDomainSettle(dom, &actions);
+    /* Its stop event came while the attempt ran, and was taken for ours. */
+    if (job->stopped_by_other) {
+        g_message("Domain '%s': shut off by someone else during restart attempt %u; "
+                  "it stays off", dom->name, job->attempt);
+        hbDomainFeed(dom, HB_INPUT_STOPPED_OTHER);
+    }
+}
+
+
+void
+hbDomainJobDone(HbDomain *dom, HbJob *job)
+{
+    if (job->kind == HB_JOB_PING)
+        hbDomainPingDone(dom, job);
+    else if (job->kind == HB_JOB_RESTART)
+        hbDomainRestartDone(dom, job);
+    else if (job->kind == HB_JOB_GUEST_INFO)
+        hbDomainGuestInfoDone(dom, job);
+    else if (job->ok)
+        g_debug("Domain '%s': guest clock set from the host", dom->name);
+    else
+        g_warning("Domain '%s': cannot set the guest clock: %s", dom->name,
+                  job->error->message);
+}
+
+
+static void
+hbDomainSetConfigError(HbDomain *dom, const char *config_error)
+{
+    if (g_strcmp0(config_error, dom->config_error) == 0)
+        return;
+    if (config_error)
+        g_warning("Domain '%s': invalid heartbeat metadata, keeping the last valid "
+                  "configuration: %s", dom->name, config_error);
+    else if (dom->config_error)
+        g_message("Domain '%s': heartbeat metadata valid again", dom->name);
+    g_free(dom->config_error);
+    dom->config_error = g_strdup(config_error);
+}
+
+
+void
+hbDomainUpdate(HbDomain *dom, const HbDomainInfo *info, const HbConfig *cfg,
+               const char *config_error, gboolean resync, gboolean fresh)
+{
+    HbActions actions;
+
+    if (!g_str_equal(dom->name, info->name)) {
+        g_free(dom->name);
+        dom->name = g_strdup(info->name);
+    }
+    if (!config_error)
+        hbDomainSaveConfig(dom, info->metadata);
+    dom->agent_connected = info->agent_connected;
+    dom->crash_handled = info->crash_handled;
+    dom->reset_stops = info->reset_stops;
+    hbEngineSetAttemptDestroys(dom->engine, info->reset_stops);
+    hbDomainSetConfigError(dom, config_error);
+
+    /* The time we were blind must not count as silence, so this comes
+     * before the new configuration's deadlines are checked. */
+    if (resync)
+        hbDomainFeed(dom, HB_INPUT_RESYNCED);
+    hbEngineConfigure(dom->engine, cfg, info->has_agent, g_get_monotonic_time(), &actions);
+    hbDomainAct(dom, &actions);
+    if (fresh)
+        hbDomainFeed(dom, hbEngineInputForState(info->state, info->reason,
+                                                info->crash_handled));
+    hbDomainArmTimeSync(dom);
+    hbDomainArm(dom);
+    hbDomainChanged(dom);
+}
+
+
+void
+hbDomainLifecycleEvent(HbDomain *dom, int event, int detail)
+{
+    HbInput input = hbEngineInputForEvent(event, detail, dom->crash_handled);
+
+    if (input != HB_INPUT_TIMER)
+        hbDomainFeed(dom, input);
+    if (input == HB_INPUT_RESUMED)
+        hbDomainSyncTime(dom);
+}
+
+
+/* Only shown: an open agent port says nothing about a hung guest. */
+void
+hbDomainAgentEvent(HbDomain *dom, gboolean connected)
+{
+    dom->agent_connected = connected;
+    g_debug("Domain '%s': agent %s", dom->name,
+            dom->agent_connected ? "connected" : "disconnected");
+    if (dom->agent_connected) {
+        /* No verdict, but no next attempt before a ping to it has one. */
+        hbDomainFeed(dom, HB_INPUT_AGENT_CONNECTED);
+        hbDomainAgentReachable(dom);
+    }
+    hbDomainChanged(dom);
+}
+
+
+void
+hbDomainRearm(HbDomain *dom)
+{
+    g_message("Domain '%s': rearmed", dom->name);
+    hbDomainFeed(dom, HB_INPUT_REARM);
+    hbDomainSaveState(dom);
+}
+
+
+const HbGuestInfo *
+hbDomainGuestInfo(HbDomain *dom)
+{
+    return &dom->guest;
+}
+
+
+const char *hbDomainName(HbDomain *dom) { return dom->name; }
+const char *hbDomainUUID(HbDomain *dom) { return dom->uuid; }
+HbState hbDomainState(HbDomain *dom) { return hbEngineState(dom->engine); }
+guint hbDomainPercentage(HbDomain *dom) { return hbEnginePercentage(dom->engine); }
+guint hbDomainAttempts(HbDomain *dom) { return hbEngineAttempts(dom->engine); }
+guint64 hbDomainEpisode(HbDomain *dom) { return hbEngineEpisode(dom->engine); }
+guint64 hbDomainPings(HbDomain *dom, HbPing ping) { return hbEnginePings(dom->engine, ping); }
+gint64 hbDomainLastTick(HbDomain *dom) { return hbEngineLastTick(dom->engine) ? dom->last_tick_real : 0; }
+const HbConfig *hbDomainConfig(HbDomain *dom) { return hbEngineConfig(dom->engine); }
+const char *hbDomainConfigError(HbDomain *dom) { return dom->config_error; }
+gboolean hbDomainAgentConnected(HbDomain *dom) { return dom->agent_connected; }
+
+
+gboolean
+hbDomainIsHeartbeating(HbDomain *dom)
+{
+    return hbEngineIsHeartbeating(dom->engine, g_get_monotonic_time());
+}

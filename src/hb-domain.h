@@ -1,0 +1,76 @@
+/*
+ * One monitored domain: its engine and its timers, and the cycle that
+ * feeds the engine an input, acts on what it decides (jobs, notices, the
+ * state file) and arms the timer for the next deadline. It lives in the
+ * table of its monitor, which sends its jobs and shows its changes.
+ */
+#pragma once
+
+#include "hb-engine.h"
+#include "hb-worker.h"
+
+typedef enum {
+    HB_NOTICE_STOPPED,          /* heartbeat stopped */
+    HB_NOTICE_RESUMED,          /* heartbeat back; the episode is over */
+    HB_NOTICE_RESTART_ATTEMPT,
+    HB_NOTICE_EXHAUSTED,
+    HB_NOTICE_STATE_CHANGED,
+
+    HB_NOTICE_LAST
+} HbNoticeKind;
+
+typedef struct {
+    HbNoticeKind kind;
+    guint attempt;      /* RESTART_ATTEMPT */
+    guint max;          /* RESTART_ATTEMPT */
+    const char *action; /* RESTART_ATTEMPT: what was done */
+    const char *result; /* RESTART_ATTEMPT: "ok" or the error */
+} HbNotice;
+
+const char *hbNoticeKindToString(HbNoticeKind kind);
+
+typedef struct _HbDomain HbDomain;
+struct _HbMonitor;
+
+/*
+ * The domain that @info describes, watched with @cfg for @monitor, with
+ * the episode kept for it in the state directory. hbDomainUpdate() with
+ * @resync brings it in line.
+ */
+HbDomain *hbDomainNew(struct _HbMonitor *monitor, const HbDomainInfo *info,
+                      const HbConfig *cfg);
+void hbDomainFree(HbDomain *dom);
+
+/*
+ * Bring @dom in line with what was read of it: @info, to be watched with
+ * @cfg; @config_error: why its metadata is invalid (NULL: it is valid).
+ * @resync: libvirtd was out of sight until now. @fresh: no lifecycle
+ * event came while it was read, so the state read is fed too.
+ */
+void hbDomainUpdate(HbDomain *dom, const HbDomainInfo *info, const HbConfig *cfg,
+                    const char *config_error, gboolean resync, gboolean fresh);
+void hbDomainFeed(HbDomain *dom, HbInput input);
+/* A lifecycle event of libvirt's (virDomainEventType, its detail). */
+void hbDomainLifecycleEvent(HbDomain *dom, int event, int detail);
+/* The guest opened or closed its agent port. */
+void hbDomainAgentEvent(HbDomain *dom, gboolean connected);
+/* A job of the domain's own (PING, RESTART, GUEST_INFO, TIME_SYNC) is done. */
+void hbDomainJobDone(HbDomain *dom, HbJob *job);
+/* Arm the timer for the engine's next deadline; none while disconnected. */
+void hbDomainArm(HbDomain *dom);
+void hbDomainRearm(HbDomain *dom);
+
+const char *hbDomainName(HbDomain *dom);
+const char *hbDomainUUID(HbDomain *dom);
+HbState hbDomainState(HbDomain *dom);
+guint hbDomainPercentage(HbDomain *dom);
+gboolean hbDomainIsHeartbeating(HbDomain *dom);
+guint hbDomainAttempts(HbDomain *dom);
+guint64 hbDomainEpisode(HbDomain *dom);
+guint64 hbDomainPings(HbDomain *dom, HbPing ping);
+gint64 hbDomainLastTick(HbDomain *dom);          /* wall clock, µs; 0: none */
+const HbConfig *hbDomainConfig(HbDomain *dom);
+const char *hbDomainConfigError(HbDomain *dom);  /* NULL: the metadata is valid */
+gboolean hbDomainAgentConnected(HbDomain *dom);
+/* What the agent said this boot; NULL fields: not known yet. */
+const HbGuestInfo *hbDomainGuestInfo(HbDomain *dom);

@@ -1,0 +1,211 @@
+/*
+ * The files kept in the state directory. They outlive the daemon and
+ * decide whether a domain is restarted, so only files the daemon wrote,
+ * in a directory nobody else can write, are read back.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hb-state.h"
+#include "hb-statefile.h"
+#include "hb-util.h"
+
+#define HB_STATE_SUFFIX ".state"
+#define HB_CONFIG_SUFFIX ".config"
+/* Far more than either file holds (1000 episode starts, a metadata element). */
+#define HB_FILE_MAX (1024 * 1024)
+
+
+/*
+ * Others could plant, replace or remove files in a directory they can
+ * write, and so decide whether a domain is restarted.
+ */
+int
+hbStateFileCheckDir(const char *dir)
+{
+    struct stat st;
+
+    if (g_mkdir_with_parents(dir, 0700) < 0 || g_stat(dir, &st) < 0) {
+        g_warning("Cannot create the state directory %s: %s", dir, g_strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+        g_warning("Not using the state directory %s: it must be a directory owned by "
+                  "uid %u that only its owner can write (it is %s, uid %u, mode %04o)",
+                  dir, (guint) geteuid(), S_ISDIR(st.st_mode) ? "a directory" : "no directory",
+                  (guint) st.st_uid, (guint) (st.st_mode & 07777));
+        return -1;
+    }
+    return 0;
+}
+
+
+static char *
+hbStateFilePath(const char *dir, const char *uuid, const char *suffix)
+{
+    if (!dir[0])
+        return NULL;
+    return g_strdup_printf("%s/%s%s", dir, uuid, suffix);
+}
+
+
+/* Monotonic times are only good for this boot of the host: files keep wall time. */
+static gint64
+hbStateFileRealOffset(void)
+{
+    return g_get_real_time() - g_get_monotonic_time();
+}
+
+
+void
+hbStateFileSave(const char *dir, const char *uuid, const char *name,
+                const HbEngineMemory *memory)
+{
+    g_autofree char *path = hbStateFilePath(dir, uuid, HB_STATE_SUFFIX);
+    g_autoptr(GError) err = NULL;
+    g_autofree char *text = NULL;
+
+    if (!path)
+        return;
+    text = hbStateFormat(name, memory, hbStateFileRealOffset());
+    /* Atomic (rename), but no fsync: this runs on the main loop. */
+    if (!g_file_set_contents_full(path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &err))
+        g_warning("Domain '%s': cannot save its state: %s", name, err->message);
+}
+
+
+gboolean
+hbStateFileLoad(const char *dir, const char *uuid, const char *name, HbEngineMemory *memory)
+{
+    g_autofree char *path = hbStateFilePath(dir, uuid, HB_STATE_SUFFIX);
+    g_autoptr(GError) err = NULL;
+    g_autofree char *text = NULL;
+    g_autofree char *saved_name = NULL;
+
+    if (!path)
+        return FALSE;
+    if (hbUtilReadFile(path, HB_FILE_MAX, &text, &err) < 0 ||
+        hbStateParse(text, strlen(text), hbStateFileRealOffset(), g_get_monotonic_time(),
+                     &saved_name, memory, &err) < 0) {
+        if (!g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+            g_warning("Domain '%s': cannot read %s: %s", name, path, err->message);
+        return FALSE;
+    }
+    if (g_strcmp0(saved_name, name) != 0) {
+        /* Renamed or a new definition with the old UUID while we were
+         * down: the episode was another domain's. */
+        g_message("Domain '%s': ignoring saved state of domain '%s' with the same UUID",
+                  name, saved_name ? saved_name : "(none)");
+        hbEngineMemoryClear(memory);
+        g_unlink(path);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+
+int
+hbStateFileSaveConfig(const char *dir, const char *uuid, const char *name,
+                      const char *metadata)
+{
+    g_autofree char *path = hbStateFilePath(dir, uuid, HB_CONFIG_SUFFIX);
+    g_autoptr(GKeyFile) kf = NULL;
+    g_autofree char *text = NULL;
+    g_autoptr(GError) err = NULL;
+
+    if (!path)
+        return 0;
+    if (!metadata) {
+        g_unlink(path);
+        return 0;
+    }
+    kf = g_key_file_new();
+    g_key_file_set_string(kf, "domain", "name", name);
+    g_key_file_set_string(kf, "heartbeat", "metadata", metadata);
+    text = g_key_file_to_data(kf, NULL, NULL);
+    if (!g_file_set_contents_full(path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &err)) {
+        g_warning("Domain '%s': cannot save its configuration: %s", name, err->message);
+        return -1;
+    }
+    return 0;
+}
+
+
+/* The metadata saved for the domain @name, or NULL. */
+static char *
+hbStateFileSavedMetadata(const char *path, const char *name)
+{
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autofree char *text = NULL;
+    g_autofree char *saved_name = NULL;
+
+    if (hbUtilReadFile(path, HB_FILE_MAX, &text, NULL) < 0 ||
+        !g_key_file_load_from_data(kf, text, -1, G_KEY_FILE_NONE, NULL))
+        return NULL;
+    saved_name = g_key_file_get_string(kf, "domain", "name", NULL);
+    if (g_strcmp0(saved_name, name) != 0)
+        return NULL;
+    return g_key_file_get_string(kf, "heartbeat", "metadata", NULL);
+}
+
+
+void
+hbStateFileRecallConfig(const char *dir, const char *uuid, const char *name,
+                        const HbConfig *defaults, HbConfig *cfg)
+{
+    g_autofree char *path = hbStateFilePath(dir, uuid, HB_CONFIG_SUFFIX);
+    g_autofree char *saved = NULL;
+    g_autoptr(GError) err = NULL;
+
+    if (path && (saved = hbStateFileSavedMetadata(path, name)) &&
+        hbConfigParseMetadata(saved, defaults, cfg, &err) == 0) {
+        g_message("Domain '%s': invalid metadata, using the last valid configuration "
+                  "saved in %s", name, path);
+        return;
+    }
+    *cfg = *defaults;
+    cfg->action = HB_ACTION_NONE;
+    g_message("Domain '%s': invalid metadata and no valid configuration known: "
+              "watched with the defaults, notify only", name);
+}
+
+
+void
+hbStateFileForget(const char *dir, const char *uuid)
+{
+    g_autofree char *state = hbStateFilePath(dir, uuid, HB_STATE_SUFFIX);
+    g_autofree char *config = hbStateFilePath(dir, uuid, HB_CONFIG_SUFFIX);
+
+    if (state)
+        g_unlink(state);
+    if (config)
+        g_unlink(config);
+}
+
+
+void
+hbStateFileSweep(const char *dir, GHashTable *keep)
+{
+    g_autoptr(GDir) gdir = NULL;
+    const char *entry;
+
+    if (!dir[0] || !(gdir = g_dir_open(dir, 0, NULL)))
+        return;
+    while ((entry = g_dir_read_name(gdir))) {
+        g_autofree char *uuid = NULL;
+        const char *dot = strrchr(entry, '.');
+
+        if (!dot || (!g_str_equal(dot, HB_STATE_SUFFIX) && !g_str_equal(dot, HB_CONFIG_SUFFIX)))
+            continue;
+        uuid = g_strndup(entry, dot - entry);
+        if (!g_uuid_string_is_valid(uuid) || g_hash_table_contains(keep, uuid))
+            continue;
+        g_message("Domain %s: no longer defined or monitored, removing its saved %s",
+                  uuid, dot + 1);
+        hbStateFileForget(dir, uuid);
+    }
+}
