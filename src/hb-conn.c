@@ -75,6 +75,15 @@ hbConnOnMetadata(virConnectPtr c, virDomainPtr dom, int type, const char *nsuri,
 }
 
 
+static void
+hbConnOnDevice(virConnectPtr c, virDomainPtr dom, const char *alias, void *opaque)
+{
+    HbConn *conn = opaque;
+
+    conn->cb.device(dom, alias, conn->data);
+}
+
+
 static const struct {
     int id;
     virConnectDomainEventGenericCallback cb;
@@ -84,6 +93,8 @@ static const struct {
     { VIR_DOMAIN_EVENT_ID_REBOOT, VIR_DOMAIN_EVENT_CALLBACK(hbConnOnReboot), "reboot" },
     { VIR_DOMAIN_EVENT_ID_AGENT_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(hbConnOnAgent), "agent-lifecycle" },
     { VIR_DOMAIN_EVENT_ID_METADATA_CHANGE, VIR_DOMAIN_EVENT_CALLBACK(hbConnOnMetadata), "metadata-change" },
+    { VIR_DOMAIN_EVENT_ID_DEVICE_ADDED, VIR_DOMAIN_EVENT_CALLBACK(hbConnOnDevice), "device-added" },
+    { VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, VIR_DOMAIN_EVENT_CALLBACK(hbConnOnDevice), "device-removed" },
 };
 
 

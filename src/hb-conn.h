@@ -16,6 +16,8 @@ typedef struct {
     void (*reboot)(virDomainPtr dom, gpointer data);
     void (*agent)(virDomainPtr dom, int state, int reason, gpointer data);
     void (*metadata)(virDomainPtr dom, int type, const char *nsuri, gpointer data);
+    /* A device was hot-plugged or unplugged, the agent channel perhaps. */
+    void (*device)(virDomainPtr dom, const char *alias, gpointer data);
 } HbConnCallbacks;
 
 typedef struct _HbConn HbConn;

@@ -461,6 +461,19 @@ hbMonitorOnMetadata(virDomainPtr vdom, int type, const char *nsuri, gpointer dat
 }
 
 
+/* An agent channel plugged in or out changes whether pings can be asked:
+ * read the domain again (any device: the alias says nothing of its kind). */
+static void
+hbMonitorOnDevice(virDomainPtr vdom, const char *alias G_GNUC_UNUSED, gpointer data)
+{
+    HbMonitor *monitor = data;
+    char uuid[VIR_UUID_STRING_BUFLEN];
+
+    if (virDomainGetUUIDString(vdom, uuid) == 0)
+        hbMonitorSync(monitor, uuid);
+}
+
+
 static void
 hbMonitorOnConnected(gpointer data)
 {
@@ -496,6 +509,7 @@ static const HbConnCallbacks hbMonitorConnCallbacks = {
     .reboot = hbMonitorOnReboot,
     .agent = hbMonitorOnAgent,
     .metadata = hbMonitorOnMetadata,
+    .device = hbMonitorOnDevice,
 };
 
 

@@ -750,6 +750,14 @@ s_install_agent() {
     $V dumpxml --inactive "$d" | grep -q "org.qemu.guest_agent.0" || fail "not in the definition" || return 1
     wait_until 60 state_is "$d" ok || fail "no heartbeat after install: $(status_field "$d" state)" || return 1
     "$cli" install-agent "$d" | grep -q "already has" || fail "a second install did not say already" || return 1
+    # The channel unplugged and plugged again by hand: noticed at once.
+    $V dumpxml "$d" | xmllint --xpath "//devices/channel[target/@name='org.qemu.guest_agent.0']" - \
+        > "$work/$d-channel.xml" || fail "no channel in the live XML" || return 1
+    $V detach-device "$d" "$work/$d-channel.xml" --live >/dev/null || fail "cannot unplug the channel" || return 1
+    wait_until 20 state_is "$d" no-agent || fail "after unplug: $(status_field "$d" state)" || return 1
+    echo "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>" > "$work/$d-channel-new.xml"
+    $V attach-device "$d" "$work/$d-channel-new.xml" --live >/dev/null || fail "cannot plug the channel" || return 1
+    wait_until 20 eval '! state_is "$d" no-agent' || fail "after plug: still no-agent" || return 1
     # no virtio-serial controller to hot-plug into: at the next boot
     wait_until 30 state_is "$n" no-agent || return 1
     "$cli" install-agent "$n" | grep -q "next starts" || fail "no next-boot notice" || return 1
@@ -1187,7 +1195,7 @@ run "hostile OS name: valid, cut at 256 bytes, escaped by the CLI" s_hostile_os
 run "hostile agent: lone surrogates, NUL, escapes: valid on D-Bus, escaped by the CLI" s_hostile_agent
 run "Shutdown through the agent: stops, no restart" s_guest_shutdown
 run "host time sync: corrects a wrong guest clock, also after resume" s_time_sync
-run "InstallAdditions: channel hot-plugged or at next boot, heartbeat appears" s_install_agent
+run "InstallAdditions: channel hot-plugged or at next boot, heartbeat appears; unplug and plug noticed" s_install_agent
 run "SetParameter: validated, applied live" s_set_parameter
 run "exec load: more long requests than request workers, no tick lost, Busy past 4" s_exec_load
 run "on_crash=restart: libvirt restarts the panicked guest, the daemon does not" s_on_crash_restart
