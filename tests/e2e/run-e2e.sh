@@ -200,8 +200,10 @@ agent_pings() { $V qemu-agent-command "$1" '{"execute":"guest-ping"}' --timeout 
 
 # mkdomain NAME [AGENT=yes|no|controller] [CMDLINE] [HB-ATTRS] [ON_CRASH] [PANIC=yes]
 # AGENT=controller: no agent channel, but a virtio-serial controller to add one to.
+# MK_ON_REBOOT=destroy and MK_INITRD=FILE in its environment change those.
 mkdomain() {
     local name=$1 agent=${2:-yes} cmdline=${3:-} attrs=${4-$FAST} on_crash=${5:-destroy} panic=${6:-yes}
+    local on_reboot=${MK_ON_REBOOT:-restart} initrd=${MK_INITRD:-$guest/initrd.img}
     local channel="" metadata="" panicdev=""
     [ "$agent" = yes ] && channel="<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>"
     [ "$agent" = controller ] && channel="<controller type='virtio-serial'/>"
@@ -216,10 +218,11 @@ mkdomain() {
   <os>
     <type arch='x86_64' machine='pc'>hvm</type>
     <kernel>$guest/vmlinuz</kernel>
-    <initrd>$guest/initrd.img</initrd>
+    <initrd>$initrd</initrd>
     <cmdline>console=ttyS0 quiet panic=0 $cmdline</cmdline>
   </os>
   <features><acpi/></features>
+  <on_reboot>$on_reboot</on_reboot>
   <on_crash>$on_crash</on_crash>
   <devices>
     <serial type='file'><source path='$work/$name-console.log' append='on'/><target port='0'/></serial>
@@ -321,7 +324,7 @@ optin=0
 for s in s_crash_loop; do
     [[ " ${HB_E2E_ONLY:-} " == *" $s "* ]] && optin=$((optin + 1))
 done
-echo "1..$((27 + optin))"
+echo "1..$((28 + optin))"
 
 # ---- scenarios -------------------------------------------------------------
 
@@ -515,8 +518,10 @@ s_live_metadata() {
     rmdomain "$d"
 }
 
+# While libvirtd is away, a guest in an open episode keeps its attempts: the
+# outage spends none, and they go on, numbered on, once it is back.
 s_libvirtd_restart() {
-    local d=${prefix}outage n=${prefix}steady lpid
+    local d=${prefix}outage n=${prefix}steady h=${prefix}outage-hung lpid nums
     lpid=$(pgrep -x libvirtd)
     if ! printf '%s\n' "${started_pids[@]}" | grep -qx "$lpid"; then
         echo "# SKIP libvirtd was not started by this suite; it is not ours to kill"
@@ -524,14 +529,22 @@ s_libvirtd_restart() {
     fi
     mkdomain "$d" || return 1
     mkdomain "$n" || return 1
+    mkdomain "$h" yes "hb.agent=no" \
+        "time='6' rate='3' boot_grace='10' failure_interval='5' failure_attempts='12'" || return 1
     wait_until 60 state_is "$d" ok || fail "never ok" || return 1
     wait_until 60 state_is "$n" ok || fail "never ok" || return 1
+    wait_until 90 has_events "$h" restart-attempt 1 || fail "no episode for the hung guest" || return 1
+    # A ping of the new boot misses (no agent) within 2 s; its next attempt
+    # would be due at boot_grace (10 s) from the reset: in the outage.
+    sleep 4
     local qpid
     qpid=$(qemu_pid "$d")
     kill "$lpid"
     while kill -0 "$lpid" 2>/dev/null; do sleep 0.2; done
     kill -9 "$qpid"
-    sleep 8 # longer than a block while libvirtd is away
+    # Longer than a block, and than the wait between two attempts (10 s at
+    # most: boot_grace), while libvirtd is away.
+    sleep 22
     LIBVIRT_LOG_OUTPUTS="3:file:/var/log/libvirt/libvirtd.log" libvirtd -d 8>&-
     wait_until 20 $V version || fail "libvirtd did not come back" || return 1
     started_pids+=("$(pgrep -x libvirtd)")
@@ -544,8 +557,19 @@ s_libvirtd_restart() {
     # The outage itself is no missed heartbeat.
     [ "$(count_events "$n" heartbeat-stopped)" = 0 ] || fail "the steady guest had an episode" || return 1
     state_is "$n" ok || fail "steady guest: $(status_field "$n" state)" || return 1
+    # The hung guest: no attempt failed for want of libvirtd, and the count
+    # goes on 1, 2, 3... once libvirtd is back.
+    log "hung guest: $(grep -c "Domain '$h': restart attempt [0-9]* not made" "$work/daemon.log") attempts not made"
+    wait_until 60 has_events "$h" restart-attempt 4 || fail "the hung guest's attempts stopped" || return 1
+    nums=$(events_of "$h" restart-attempt | jq -r .attempt | tr '\n' ' ')
+    [ "$nums" = "$(seq -s ' ' 1 "$(count_events "$h" restart-attempt)") " ] ||
+        fail "the hung guest's attempts: $nums" || return 1
+    [ "$(count_events "$h" heartbeat-stopped)" = 1 ] || fail "the hung guest had $(count_events "$h" heartbeat-stopped) episodes" || return 1
+    events_of "$h" restart-attempt | jq -e -s 'all(.result == "ok")' >/dev/null ||
+        fail "the hung guest's attempts: $(events_of "$h" restart-attempt | jq -c '{attempt, result}' | tr '\n' ' ')" || return 1
     rmdomain "$d"
     rmdomain "$n"
+    rmdomain "$h"
 }
 
 s_libvirtd_frozen() {
@@ -1096,6 +1120,51 @@ _s_slow_boot() {
     return $rc
 }
 
+# An attempt that destroys the domain and then cannot start it (its initrd
+# gone): the next attempt starts it, for action=restart and for a reset
+# that <on_reboot>destroy turns into destroy+start.
+s_start_fails() {
+    local r=${prefix}startfail-restart o=${prefix}startfail-onreboot
+    local img=$work/startfail-initrd.img
+    _s_start_fails
+    local rc=$?
+    rmdomain "$r"
+    rmdomain "$o"
+    rm -f "$img" "$img.away"
+    return $rc
+}
+
+_s_start_fails() {
+    local d rc=0
+    cp "$guest/initrd.img" "$img" || return 1
+    MK_INITRD=$img mkdomain "$r" yes "" "$FAST action='restart'" || return 1
+    MK_INITRD=$img MK_ON_REBOOT=destroy mkdomain "$o" || return 1
+    for d in "$r" "$o"; do
+        wait_until 60 state_is "$d" ok || fail "$d never ok" || return 1
+    done
+    mv "$img" "$img.away"
+    for d in "$r" "$o"; do
+        agent_exec "$d" 'sleep 1; kill -9 $(cat /run/agent.pid)' || fail "cannot kill the agent of $d" || return 1
+    done
+    for d in "$r" "$o"; do
+        wait_until 60 has_events "$d" restart-attempt 1 || fail "$d: no attempt" || return 1
+        events_of "$d" restart-attempt | head -1 | jq -e '.result | startswith("destroy+start: ")' >/dev/null ||
+            fail "$d: first attempt $(events_of "$d" restart-attempt | head -1)" || return 1
+        # libvirt 9.0 marks a start that failed: shut off (failed).
+        [[ "$(domstate "$d")" == "shut off "* ]] || fail "$d: libvirt says $(domstate "$d")" || return 1
+    done
+    # failure_interval is 15 s: the next attempts come after this.
+    mv "$img.away" "$img"
+    for d in "$r" "$o"; do
+        wait_until 60 has_events "$d" restart-attempt 2 || fail "$d: no second attempt" || rc=1
+        events_of "$d" restart-attempt | sed -n 2p | jq -e '.action == "start" and .result == "ok"' >/dev/null ||
+            fail "$d: second attempt $(events_of "$d" restart-attempt | sed -n 2p)" || rc=1
+        wait_until 60 has_events "$d" heartbeat-resumed 1 || fail "$d: never resumed" || rc=1
+        domstate_is "$d" "running (booted)" || fail "$d: libvirt says $(domstate "$d")" || rc=1
+    done
+    return $rc
+}
+
 # The last scenario, as it stops the daemon: on SIGTERM it exits 0 within
 # 10 s (times HB_E2E_SLOW), and the events listener ends with it. Under
 # HB_E2E_DAEMON_WRAPPER the exit status is the wrapper's verdict (valgrind
@@ -1168,7 +1237,16 @@ run() {
     fi
     log "$desc"
     "$@"
-    finish_scenario $? "$desc"
+    local status=$?
+    # A scenario that failed half-way leaves its guests running, and the
+    # daemon acting on them: they would load the host and the logs of every
+    # scenario after it. Its domains go, whatever happened.
+    local d
+    for d in $($V list --all --name 2>/dev/null | grep "^$prefix"); do
+        log "removing $d, left by this scenario"
+        rmdomain "$d"
+    done
+    finish_scenario $status "$desc"
 }
 
 run_optin() { # only when HB_E2E_ONLY names it; not in the suite's plan otherwise
@@ -1186,7 +1264,7 @@ run "suspend longer than a block: no action, no missed ticks" s_suspend
 run "destroy and shutdown: no action" s_user_stop
 run "no agent channel: no-agent, never reset" s_no_agent
 run "live metadata: new time applies, enabled=no stops" s_live_metadata
-run "libvirtd restarted: reconnect, resync, crashed domain started" s_libvirtd_restart
+run "libvirtd restarted: reconnect, resync, crashed domain started, attempts kept" s_libvirtd_restart
 run "libvirtd frozen 25 s: no verdict, no episode, no action" s_libvirtd_frozen
 run "storm cap: at most max_episodes episodes" s_storm_cap
 run "guest info: AdditionsVersion, OSName, CanShutdown from the agent" s_info
@@ -1200,6 +1278,7 @@ run "SetParameter: validated, applied live" s_set_parameter
 run "exec load: more long requests than request workers, no tick lost, Busy past 4" s_exec_load
 run "on_crash=restart: libvirt restarts the panicked guest, the daemon does not" s_on_crash_restart
 run "slow boot: after a reset, no second one while the guest boots" s_slow_boot
+run "start fails after our destroy: the next attempt starts it (restart, on_reboot=destroy)" s_start_fails
 run "daemon SIGKILL mid-episode: attempts go on 3, 4, never more than failure_attempts" s_daemon_sigkill
 run "mass hang: every hung agent restarted once, the healthy keep every tick" s_mass_hang
 run_optin "crash loop: on_crash=destroy, exactly one start per crash" s_crash_loop
