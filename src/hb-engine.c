@@ -32,6 +32,11 @@ struct _HbEngine {
     HbRun run;
 
     gint64 boot;            /* when monitoring of this boot began */
+    /* When this boot began, moved on by the time it spent paused since: a
+     * guest does not boot while paused. The wait for a booting guest and
+     * the verdicts since the boot run from here. */
+    gint64 boot_running;
+    gint64 paused_at;       /* HB_RUN_PAUSED: since when */
     gint64 agent_up;        /* when the guest last opened its agent port */
     gint64 boot_measured;   /* a start whose time to the first tick is measured; 0: none */
     gint64 boot_time;       /* the longest start-to-first-tick seen */
@@ -214,6 +219,7 @@ static void
 hbEngineNewBoot(HbEngine *engine, gint64 now, gboolean measure)
 {
     engine->boot = now;
+    engine->boot_running = now;
     engine->boot_measured = measure ? now : 0;
     engine->last_tick = 0;
     hbEngineSilenceFrom(engine, now + (gint64) engine->cfg.boot_grace * G_USEC_PER_SEC, now);
@@ -359,7 +365,7 @@ static gboolean
 hbEngineMissedSinceBoot(const HbEngine *engine)
 {
     return engine->last_ping == HB_PING_MISS &&
-        engine->last_ping_sent >= MAX(engine->boot, engine->agent_up);
+        engine->last_ping_sent >= MAX(engine->boot_running, engine->agent_up);
 }
 
 
@@ -407,7 +413,7 @@ hbEngineAttemptAt(const HbEngine *engine)
 
     if (engine->run == HB_RUN_RUNNING && booted_since && engine->agent_up < engine->boot)
         return MAX(engine->next_attempt,
-                   engine->boot + (gint64) engine->cfg.boot_grace * G_USEC_PER_SEC);
+                   engine->boot_running + (gint64) engine->cfg.boot_grace * G_USEC_PER_SEC);
     return engine->next_attempt;
 }
 
@@ -607,20 +613,24 @@ hbEngineApplyInput(HbEngine *engine, HbInput input, gint64 now, HbActions *actio
         engine->last_tick = 0;
         break;
     case HB_INPUT_PAUSED:
+        if (engine->run != HB_RUN_PAUSED)
+            engine->paused_at = now;
         engine->run = HB_RUN_PAUSED;
         hbEngineSpan(engine, now, FALSE);
         break;
     case HB_INPUT_RESUMED:
-        if (engine->run == HB_RUN_CRASH_HANDLED) {
-            /* libvirt restarted the crashed guest (<on_crash>restart): a new boot. */
+        /* A crashed domain comes back through a resume only once reset:
+         * libvirt's <on_crash>restart, even after the daemon stopped
+         * waiting for it, or our reset: a new boot. */
+        if (engine->run == HB_RUN_CRASH_HANDLED || engine->run == HB_RUN_CRASHED) {
             engine->run = HB_RUN_RUNNING;
             hbEngineNewBoot(engine, now, TRUE);
             break;
         }
-        /* A crashed domain that was reset comes back through a resume. */
-        if (engine->run != HB_RUN_PAUSED && engine->run != HB_RUN_CRASHED)
+        if (engine->run != HB_RUN_PAUSED)
             break;
         engine->run = HB_RUN_RUNNING;
+        engine->boot_running += MAX(0, now - MAX(engine->paused_at, engine->boot_running));
         /* Paused time is no silence: a whole block from now. */
         hbEngineSilenceFrom(engine, MAX(engine->silence_since, now), now);
         hbEngineScheduleSlots(engine, now);

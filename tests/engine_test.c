@@ -1258,6 +1258,75 @@ test_crash_handled_by_libvirt(void **state)
 }
 
 
+/*
+ * Finding: libvirt carries out <on_crash>restart only after the 30 s the
+ * daemon waits (a coredump-restart of a large guest). The daemon's attempt
+ * found the domain busy; then libvirt's restart resumes the crashed domain:
+ * a new boot, not a resume from a pause. It must get boot_grace and a miss
+ * of its own before any reset.
+ */
+static void
+test_late_on_crash_restart_is_a_boot(void **state)
+{
+    Fixture *f = *state;
+    gint64 resumed;
+    guint64 episode;
+    HbActions a;
+
+    feed(f, HB_INPUT_STARTED);
+    run_until(f, f->now + S(5), HB_INPUT_TICK);
+    feed(f, HB_INPUT_AGENT_CONNECTED);
+    run_until(f, f->now + S(25), HB_INPUT_TICK);
+    f->ping_pending = FALSE;
+    feed(f, HB_INPUT_CRASH_HANDLED);
+    run_until(f, f->now + HB_CRASH_WAIT_US, HB_INPUT_TIMER);
+    assert_int_equal(f->restarts, 1);
+    episode = hbEngineEpisode(f->engine);
+    /* The domain is paused for the dump: nothing to be done, it counts. */
+    f->now += S(1);
+    hbEngineRestartDone(f->engine, episode, HB_ATTEMPT_FAILED, f->now, &a);
+    collect(f, &a);
+    /* The dump ends; libvirt restarts the guest through a resume. */
+    f->now += S(14);
+    resumed = f->now;
+    feed(f, HB_INPUT_RESUMED);
+    /* It boots: its agent is not up yet, every ping misses. */
+    run_until(f, resumed + S(f->cfg.boot_grace) - 1, HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 1);
+}
+
+
+/*
+ * Finding: a guest paused right after our reset (a snapshot, a backup, a
+ * migration) did not boot while paused. Resumed, it must not be reset on
+ * the misses of before the pause and the time it was paused.
+ */
+static void
+test_paused_time_is_no_boot_time(void **state)
+{
+    Fixture *f = *state;
+    gint64 resumed;
+
+    feed(f, HB_INPUT_STARTED);
+    run_until(f, f->now + S(25), HB_INPUT_TICK);
+    /* Hung: the silence of a block, the reset; it boots, its agent is not
+     * up yet, pings miss for 3 s. */
+    run_until(f, f->now + S(10), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 1);
+    run_until(f, f->now + S(3), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 1);
+    f->ping_pending = FALSE;
+    feed(f, HB_INPUT_PAUSED);
+    run_until(f, f->now + S(60), HB_INPUT_TIMER);
+    assert_int_equal(f->restarts, 1);
+    resumed = f->now;
+    feed(f, HB_INPUT_RESUMED);
+    /* It goes on booting: no reset before a verdict of after the resume. */
+    run_until(f, resumed + S(1) - 1, HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 1);
+}
+
+
 static void
 test_state_names(void **state)
 {
@@ -1314,6 +1383,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_recovered_while_daemon_away, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recall_future_times, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_handled_by_libvirt, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_late_on_crash_restart_is_a_boot, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_paused_time_is_no_boot_time, setup, teardown),
         cmocka_unit_test(test_state_names),
     };
 
