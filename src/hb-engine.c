@@ -75,6 +75,9 @@ struct _HbEngine {
     gboolean restart_in_flight;
     gboolean start_if_off;  /* an attempt may have left the domain destroyed */
     gboolean attempt_destroys; /* attempts destroy+start, whatever the action */
+    /* The last stop or start seen while the attempt was in flight was a
+     * start: whatever the call reports, the domain ran after our destroy. */
+    gboolean ran_in_flight;
     /* What the attempt in flight changed, put back if it is not made. */
     gboolean before_start_if_off;
     gint64 before_boot_measured;
@@ -252,6 +255,7 @@ hbEngineAttempt(HbEngine *engine, gint64 now, HbActions *actions)
     }
     engine->attempts++;
     engine->restart_in_flight = TRUE;
+    engine->ran_in_flight = FALSE;
     /* Until it is known to have started again, a destroy may have been ours. */
     if (engine->cfg.action == HB_ACTION_RESTART || engine->attempt_destroys)
         engine->start_if_off = TRUE;
@@ -557,7 +561,9 @@ hbEngineApplyRestartDone(HbEngine *engine, guint64 episode, HbAttemptResult resu
      * grace, and its boot time is measured. */
     if (ok)
         hbEngineNewBoot(engine, now, TRUE);
-    if (own && ok)
+    /* A start that went through though the call failed (its reply lost)
+     * left nothing shut off: a later stop is someone else's. */
+    if (own && (ok || engine->ran_in_flight))
         engine->start_if_off = FALSE;
     /* Paced from the end of the attempt, not from the decision; a newer
      * episode also waits for the boot an older attempt caused. */
@@ -581,6 +587,7 @@ hbEngineApplyInput(HbEngine *engine, HbInput input, gint64 now, HbActions *actio
         engine->run = HB_RUN_RUNNING;
         /* Started by whoever: a later shut-off is not ours. */
         engine->start_if_off = engine->restart_in_flight && engine->start_if_off;
+        engine->ran_in_flight = engine->restart_in_flight;
         hbEngineNewBoot(engine, now, TRUE);
         break;
     case HB_INPUT_REBOOT:
@@ -592,6 +599,7 @@ hbEngineApplyInput(HbEngine *engine, HbInput input, gint64 now, HbActions *actio
         G_GNUC_FALLTHROUGH;
     case HB_INPUT_STOPPED:
         engine->run = HB_RUN_SHUTOFF;
+        engine->ran_in_flight = FALSE;
         /* Our own destroy (action=restart) is part of the attempt. */
         if (engine->restart_in_flight || engine->start_if_off)
             break;
@@ -601,6 +609,7 @@ hbEngineApplyInput(HbEngine *engine, HbInput input, gint64 now, HbActions *actio
         break;
     case HB_INPUT_CRASHED:
         engine->run = HB_RUN_CRASHED;
+        engine->ran_in_flight = FALSE;
         engine->last_tick = 0;
         if (hbEngineWatched(engine) && engine->episode == HB_EPISODE_NONE)
             hbEngineStartEpisode(engine, now, actions);

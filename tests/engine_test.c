@@ -1327,6 +1327,42 @@ test_paused_time_is_no_boot_time(void **state)
 }
 
 
+/*
+ * Finding (not fixed): action=restart, our destroy goes through, our start
+ * starts the guest (its STARTED event comes while the attempt is in flight)
+ * but the call reports a failure (its reply lost: libvirtd restarted, a
+ * keepalive timeout). The guest runs, yet the episode still holds it as
+ * left off by our destroy: when the user destroys it later, the next attempt
+ * starts it again.
+ */
+static void
+test_user_destroy_after_failed_start_that_started(void **state)
+{
+    Fixture *f = *state;
+    HbActions a;
+
+    f->cfg.action = HB_ACTION_RESTART;
+    hbEngineConfigure(f->engine, &f->cfg, TRUE, f->now, &a);
+    feed(f, HB_INPUT_STARTED);
+    run_until(f, f->now + S(25), HB_INPUT_TICK);
+    f->ping_pending = FALSE;
+    missFor(f, S(10));
+    assert_int_equal(f->restarts, 1);
+    feed(f, HB_INPUT_STOPPED);   /* our destroy */
+    feed(f, HB_INPUT_STARTED);   /* our start, which went through */
+    f->now += S(1);
+    hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_FAILED,
+                        f->now, &a);
+    collect(f, &a);
+    /* Running, not a tick yet; the user destroys it. */
+    f->now += S(3);
+    feed(f, HB_INPUT_STOPPED);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_NOT_RUNNING);
+    run_until(f, f->now + S(60), HB_INPUT_TIMER);
+    assert_int_equal(f->restarts, 1);
+}
+
+
 static void
 test_state_names(void **state)
 {
@@ -1385,6 +1421,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_crash_handled_by_libvirt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_late_on_crash_restart_is_a_boot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_paused_time_is_no_boot_time, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_user_destroy_after_failed_start_that_started,
+                                        setup, teardown),
         cmocka_unit_test(test_state_names),
     };
 
