@@ -217,6 +217,14 @@ hbEngineSilenceFrom(HbEngine *engine, gint64 since, gint64 now)
 }
 
 
+/* When boot grace begun at @now ends. */
+static gint64
+hbEngineGraceEnd(const HbEngine *engine, gint64 now)
+{
+    return now + (gint64) engine->cfg.boot_grace * G_USEC_PER_SEC;
+}
+
+
 /* A new boot: the window restarts and boot grace applies. */
 static void
 hbEngineNewBoot(HbEngine *engine, gint64 now, gboolean measure)
@@ -678,11 +686,12 @@ hbEngineApplyInput(HbEngine *engine, HbInput input, gint64 now, HbActions *actio
             hbEngineSilenceFrom(engine, MAX(engine->silence_since, now), now);
         break;
     case HB_INPUT_SHUTDOWN_REQUESTED:
-        /* A guest that takes its time to shut down is not hung. */
-        hbEngineSilenceFrom(engine,
-                            MAX(engine->silence_since,
-                                now + (gint64) engine->cfg.boot_grace * G_USEC_PER_SEC),
+        /* A guest that takes its time to shut down is not hung, and an open
+         * episode does not reset it meanwhile against the user's will. */
+        hbEngineSilenceFrom(engine, MAX(engine->silence_since, hbEngineGraceEnd(engine, now)),
                             now);
+        if (engine->episode == HB_EPISODE_STOPPED)
+            engine->next_attempt = MAX(engine->next_attempt, hbEngineGraceEnd(engine, now));
         break;
     case HB_INPUT_LAST:
         g_return_if_reached();

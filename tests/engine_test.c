@@ -1363,6 +1363,32 @@ test_user_destroy_after_failed_start_that_started(void **state)
 }
 
 
+/*
+ * Finding: a clean shutdown asked for through the daemon while an episode
+ * is open. The guest, reset and booting, shuts down in its own time; the
+ * episode's next attempt must not reset it meanwhile, against the user's
+ * will: it waits boot_grace from the request, as an episode would.
+ */
+static void
+test_shutdown_request_holds_open_episode(void **state)
+{
+    Fixture *f = *state;
+    gint64 asked;
+
+    f->agent_at_boot = TRUE;
+    feed(f, HB_INPUT_STARTED);
+    run_until(f, f->now + S(25), HB_INPUT_TICK);
+    run_until(f, f->now + S(10), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 1);
+    run_until(f, f->now + S(2), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 1);
+    asked = f->now;
+    feed(f, HB_INPUT_SHUTDOWN_REQUESTED);
+    run_until(f, asked + S(f->cfg.boot_grace) - 1, HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 1);
+}
+
+
 static void
 test_state_names(void **state)
 {
@@ -1422,6 +1448,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_late_on_crash_restart_is_a_boot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_paused_time_is_no_boot_time, setup, teardown),
         cmocka_unit_test_setup_teardown(test_user_destroy_after_failed_start_that_started,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shutdown_request_holds_open_episode,
                                         setup, teardown),
         cmocka_unit_test(test_state_names),
     };
