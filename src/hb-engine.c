@@ -38,6 +38,8 @@ struct _HbEngine {
     gint64 boot_running;
     gint64 paused_at;       /* HB_RUN_PAUSED: since when */
     gint64 agent_up;        /* when the guest last opened its agent port */
+    gint64 not_made_at;     /* when an attempt of the open episode last came back
+                             * not made; 0: none did */
     gint64 boot_measured;   /* a start whose time to the first tick is measured; 0: none */
     gint64 boot_time;       /* the longest start-to-first-tick seen */
     gint64 crash_deadline;  /* HB_RUN_CRASH_HANDLED: act if libvirt has not by then */
@@ -248,6 +250,7 @@ hbEngineEndEpisode(HbEngine *engine)
     engine->next_attempt = 0;
     engine->start_if_off = FALSE;
     engine->confirm = FALSE;
+    engine->not_made_at = 0;
 }
 
 
@@ -316,6 +319,7 @@ hbEngineStartEpisode(HbEngine *engine, gint64 now, HbActions *actions)
     engine->episode_id++;
     engine->decided = now;
     engine->attempts = 0;
+    engine->not_made_at = 0;
     engine->start_if_off = FALSE;
     engine->confirm = FALSE;
 
@@ -368,8 +372,9 @@ hbEngineSilent(const HbEngine *engine, gint64 now)
 
 /*
  * A running guest gets a second or later attempt only on a verdict of its
- * own since the last one: its last ping, sent after that boot began and
- * after the guest last opened its agent port, missed. A guest the last
+ * own since the last one: its last ping, sent after that boot began (less
+ * the time paused), after the guest last opened its agent port and after
+ * an attempt last came back not made, missed. A guest the last
  * reset revived is not reset again because its pings are slow to come
  * back, nor one whose agent has just come up on a slow boot.
  */
@@ -377,20 +382,21 @@ static gboolean
 hbEngineMissedSinceBoot(const HbEngine *engine)
 {
     return engine->last_ping == HB_PING_MISS &&
-        engine->last_ping_sent >= MAX(engine->boot_running, engine->agent_up);
+        engine->last_ping_sent >= MAX(MAX(engine->boot_running, engine->agent_up),
+                                      engine->not_made_at);
 }
 
 
 /*
  * Whether the open episode may make its next attempt, time aside. A running
  * guest that an attempt reset, or that booted or opened its agent port
- * since the decision (started by someone else, an attempt not made), is
- * judged again first.
+ * since the decision (started by someone else, an attempt not made), or
+ * whose attempt was not made, is judged again first.
  */
 static gboolean
 hbEngineMayAttempt(const HbEngine *engine)
 {
-    gboolean since = engine->attempts > 0 ||
+    gboolean since = engine->attempts > 0 || engine->not_made_at != 0 ||
         MAX(engine->boot, engine->agent_up) > engine->decided;
 
     if (engine->run == HB_RUN_RUNNING && since && !hbEngineMissedSinceBoot(engine))
@@ -562,6 +568,9 @@ hbEngineApplyRestartDone(HbEngine *engine, guint64 episode, HbAttemptResult resu
             if (!engine->boot_measured)
                 engine->boot_measured = engine->before_boot_measured;
             engine->next_attempt = now + (gint64) engine->cfg.failure_interval * G_USEC_PER_SEC;
+            /* Nothing may be known of the guest since (no resync when only
+             * new connections fail): a running one is asked again first. */
+            engine->not_made_at = now;
         }
         return;
     }

@@ -1389,6 +1389,35 @@ test_shutdown_request_holds_open_episode(void **state)
 }
 
 
+/*
+ * Finding: an attempt not made, and no verdict since (libvirtd refuses new
+ * connections: the pings get none, while the monitor's connection stays up,
+ * so no resync). The guest may have recovered meanwhile: the next attempt
+ * waits for a miss of a ping sent after the one not made.
+ */
+static void
+test_not_made_then_no_verdict(void **state)
+{
+    Fixture *f = *state;
+    HbActions a;
+
+    feed(f, HB_INPUT_STARTED);
+    run_until(f, f->now + S(25), HB_INPUT_TICK);
+    f->ping_pending = FALSE;
+    missFor(f, S(10));
+    assert_int_equal(f->restarts, 1);
+    f->ping_pending = TRUE; /* the slot missFor's last miss settled asked for one */
+    hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_NOT_MADE,
+                        f->now, &a);
+    collect(f, &a);
+    run_until(f, f->now + S(30), HB_INPUT_PING_VOID);
+    assert_int_equal(f->restarts, 1);
+    /* A verdict of after it: the guest is still hung. */
+    run_until(f, f->now + S(2), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 2);
+}
+
+
 static void
 test_state_names(void **state)
 {
@@ -1451,6 +1480,7 @@ main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_request_holds_open_episode,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_not_made_then_no_verdict, setup, teardown),
         cmocka_unit_test(test_state_names),
     };
 
