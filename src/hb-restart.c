@@ -78,8 +78,11 @@ hbRestartCall(HbJob *job, virDomainPtr dom, int (*call)(virDomainPtr dom))
         job->sent = g_get_monotonic_time();
     if (call(dom) == 0)
         return 0;
-    /* Another job held the domain's state lock all along: nothing done. */
-    job->not_made = virGetLastErrorCode() == VIR_ERR_OPERATION_TIMEOUT;
+    /* Another job held the domain's state lock all along: nothing done.
+     * Not so for a destroy: libvirt kills QEMU before it waits for the
+     * lock, so one that timed out may have stopped the guest. */
+    job->not_made = call != virDomainDestroy &&
+        virGetLastErrorCode() == VIR_ERR_OPERATION_TIMEOUT;
     return -1;
 }
 
