@@ -38,6 +38,8 @@ struct _HbEngine {
     gint64 boot_running;
     gint64 paused_at;       /* HB_RUN_PAUSED: since when */
     gint64 agent_up;        /* when the guest last opened its agent port */
+    gboolean connect_heard; /* a port opening ended the silence since the last
+                             * tick or boot: the next ones do not */
     gint64 not_made_at;     /* when an attempt of the open episode last came back
                              * not made; 0: none did */
     gint64 boot_measured;   /* a start whose time to the first tick is measured; 0: none */
@@ -233,6 +235,7 @@ hbEngineNewBoot(HbEngine *engine, gint64 now, gboolean measure)
 {
     engine->boot = now;
     engine->boot_running = now;
+    engine->connect_heard = FALSE;
     engine->boot_measured = measure ? now : 0;
     engine->last_tick = 0;
     hbEngineSilenceFrom(engine, now + (gint64) engine->cfg.boot_grace * G_USEC_PER_SEC, now);
@@ -487,6 +490,7 @@ hbEngineTick(HbEngine *engine, gint64 now, HbActions *actions)
         engine->boot_measured = 0;
     }
     hbEngineSilenceFrom(engine, now, now); /* also ends boot grace */
+    engine->connect_heard = FALSE;
     if (engine->episode != HB_EPISODE_NONE) {
         actions->events |= HB_EVENT_RESUMED;
         hbEngineEndEpisode(engine);
@@ -689,10 +693,14 @@ hbEngineApplyInput(HbEngine *engine, HbInput input, gint64 now, HbActions *actio
         break;
     case HB_INPUT_AGENT_CONNECTED:
         /* Not a tick, but a guest process opened the port just now: the
-         * silence before it does not add up with what follows. */
+         * silence before it does not add up with what follows. Once per
+         * tick or boot: a guest that opens its port again and again but
+         * answers no ping is not kept out of an episode by it. */
         engine->agent_up = now;
-        if (engine->run == HB_RUN_RUNNING)
+        if (engine->run == HB_RUN_RUNNING && !engine->connect_heard) {
             hbEngineSilenceFrom(engine, MAX(engine->silence_since, now), now);
+            engine->connect_heard = TRUE;
+        }
         break;
     case HB_INPUT_SHUTDOWN_REQUESTED:
         /* A guest that takes its time to shut down is not hung, and an open

@@ -1043,6 +1043,24 @@ test_agent_connect_restarts_silence(void **state)
 }
 
 
+/* A guest that opens its agent port every 9 s and answers no ping: the
+ * first opening ends the silence, the next ones do not (found in review). */
+static void
+test_agent_flapping_still_stops(void **state)
+{
+    Fixture *f = *state;
+
+    feed(f, HB_INPUT_STARTED);
+    run_until(f, f->now + S(5), HB_INPUT_TICK);
+    for (int i = 0; i < 4 && f->stopped == 0; i++) {
+        missFor(f, S(9));
+        feed(f, HB_INPUT_AGENT_CONNECTED);
+    }
+    assert_int_equal(f->stopped, 1);
+    assert_int_equal(f->restarts, 1);
+}
+
+
 /* An attempt not made destroyed nothing: a later destroy is the user's. */
 static void
 test_attempt_not_made_destroyed_nothing(void **state)
@@ -1469,6 +1487,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_started_after_decision_judged_again, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reset_waits_for_agent_or_grace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_agent_connect_restarts_silence, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_agent_flapping_still_stops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reset_stops_recovers_destroyed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_episode_survives_daemon_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovered_while_daemon_away, setup, teardown),
