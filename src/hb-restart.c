@@ -130,6 +130,7 @@ hbRestartRun(HbJob *job, virConnectPtr conn)
 
     if (!hbTicketIsOpen(job->ticket)) {
         job->dropped = TRUE;
+        job->detail = g_strdup("the episode ended before it ran");
         return;
     }
     if (!(dom = virDomainLookupByUUIDString(conn, job->uuid)) ||

@@ -559,6 +559,7 @@ test_restart_dropped_after_episode(void **state)
     result = done->pdata[0];
     assert_true(result->dropped);
     assert_false(result->ok);
+    assert_string_equal(result->detail, "the episode ended before it ran");
     assert_int_equal(result->sent, 0);   /* no libvirt call was made */
     assert_int_equal(result->attempt, 3);
     assert_int_equal(result->episode, 7);
