@@ -236,9 +236,24 @@ else
     not_ok "groups: no consistent rule: $p1 $p2 $p3"
 fi
 
-# nobody received the daemon's signals.
+# nobody received the daemon's signals. Those sent just after the daemon
+# took its name can come before the listener's match for the new owner is
+# in place, so root has the daemon send each kind again once the listener
+# has seen the owner: a state change (enabled no, then yes again), and a
+# domain newly watched (cli-off gets metadata).
 for _ in $(seq 100); do
-    grep -q "InterfacesAdded" "$dir/signals.log" && break
+    grep -q "is owned by" "$dir/signals.log" && break
+    sleep 0.1
+done
+gdbus call --system --dest "$name" --object-path $root_path --method $man1.EditMetadata \
+    cli-running "{'enabled': 'no'}" "@as []" 1 >/dev/null
+gdbus call --system --dest "$name" --object-path $root_path --method $man1.EditMetadata \
+    cli-running "@a{ss} {}" "['enabled']" 1 >/dev/null
+gdbus call --system --dest "$name" --object-path $root_path --method $man1.EditMetadata \
+    cli-off "{'time': '60'}" "@as []" 0 >/dev/null
+for _ in $(seq 100); do
+    grep -q "InterfacesAdded" "$dir/signals.log" && grep -q "StateChanged" "$dir/signals.log" &&
+        break
     sleep 0.1
 done
 for signal in org.freedesktop.DBus.ObjectManager.InterfacesAdded $man1.StateChanged \
