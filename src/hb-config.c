@@ -16,33 +16,47 @@ hbConfigErrorQuark(void)
     return g_quark_from_static_string("hb-config-error-quark");
 }
 
+HB_ENUM_IMPL(hbKey, HbKey, HB_KEY_LAST,
+             "enabled",
+             "time",
+             "rate",
+             "failure_interval",
+             "failure_attempts",
+             "boot_grace",
+             "action",
+             "max_episodes",
+             "episode_window",
+             "ping_timeout",
+             "time_sync",
+             "time_sync_interval",
+);
+
 typedef struct {
-    const char *name;
     guint min;
     guint max;
 } HbKeyInfo;
 
 /* Ranges for the numeric keys; enabled, time_sync and action are words. */
 static const HbKeyInfo hbKeys[HB_KEY_LAST] = {
-    [HB_KEY_ENABLED] = { "enabled", 0, 0 },
-    [HB_KEY_TIME] = { "time", 2, 86400 },
-    [HB_KEY_RATE] = { "rate", 1, 1000 },
-    [HB_KEY_FAILURE_INTERVAL] = { "failure_interval", 1, 86400 },
-    [HB_KEY_FAILURE_ATTEMPTS] = { "failure_attempts", 1, 1000 },
-    [HB_KEY_BOOT_GRACE] = { "boot_grace", 0, 86400 },
-    [HB_KEY_ACTION] = { "action", 0, 0 },
-    [HB_KEY_MAX_EPISODES] = { "max_episodes", 0, 1000 },
-    [HB_KEY_EPISODE_WINDOW] = { "episode_window", 1, 604800 },
-    [HB_KEY_PING_TIMEOUT] = { "ping_timeout", 1, 300 },
-    [HB_KEY_TIME_SYNC] = { "time_sync", 0, 0 },
-    [HB_KEY_TIME_SYNC_INTERVAL] = { "time_sync_interval", 1, 1440 },
+    [HB_KEY_ENABLED] = { 0, 0 },
+    [HB_KEY_TIME] = { 2, 86400 },
+    [HB_KEY_RATE] = { 1, 1000 },
+    [HB_KEY_FAILURE_INTERVAL] = { 1, 86400 },
+    [HB_KEY_FAILURE_ATTEMPTS] = { 1, 1000 },
+    [HB_KEY_BOOT_GRACE] = { 0, 86400 },
+    [HB_KEY_ACTION] = { 0, 0 },
+    [HB_KEY_MAX_EPISODES] = { 0, 1000 },
+    [HB_KEY_EPISODE_WINDOW] = { 1, 604800 },
+    [HB_KEY_PING_TIMEOUT] = { 1, 300 },
+    [HB_KEY_TIME_SYNC] = { 0, 0 },
+    [HB_KEY_TIME_SYNC_INTERVAL] = { 1, 1440 },
 };
 
-static const char *hbActionNames[HB_ACTION_LAST] = {
-    [HB_ACTION_RESET] = "reset",
-    [HB_ACTION_RESTART] = "restart",
-    [HB_ACTION_NONE] = "none",
-};
+HB_ENUM_IMPL(hbAction, HbAction, HB_ACTION_LAST,
+             "reset",
+             "restart",
+             "none",
+);
 
 /* The shortest ping interval: rate may be at most this many per second of time. */
 #define HB_MAX_TICKS_PER_SECOND 10
@@ -65,42 +79,6 @@ hbConfigInitDefaults(HbConfig *cfg)
         .time_sync = FALSE,
         .time_sync_interval = 15,
     };
-}
-
-
-const char *
-hbKeyName(HbKey key)
-{
-    return hbKeys[key].name;
-}
-
-
-int
-hbKeyFromName(const char *name)
-{
-    for (int i = 0; i < HB_KEY_LAST; i++) {
-        if (g_str_equal(hbKeys[i].name, name))
-            return i;
-    }
-    return -1;
-}
-
-
-const char *
-hbActionToString(HbAction action)
-{
-    return hbActionNames[action];
-}
-
-
-int
-hbActionFromString(const char *str)
-{
-    for (int i = 0; i < HB_ACTION_LAST; i++) {
-        if (g_str_equal(hbActionNames[i], str))
-            return i;
-    }
-    return -1;
 }
 
 
@@ -213,7 +191,7 @@ hbConfigSetKey(HbConfig *cfg, HbKey key, const char *value, GError **error)
             *hbConfigFlag(cfg, key) = FALSE;
         } else {
             g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
-                        "%s: '%s' is not yes or no", info->name, quoted);
+                        "%s: '%s' is not yes or no", hbKeyToString(key), quoted);
             return -1;
         }
         return 0;
@@ -223,7 +201,7 @@ hbConfigSetKey(HbConfig *cfg, HbKey key, const char *value, GError **error)
         int action = hbActionFromString(token);
         if (action < 0) {
             g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
-                        "%s: '%s' is not reset, restart or none", info->name, quoted);
+                        "%s: '%s' is not reset, restart or none", hbKeyToString(key), quoted);
             return -1;
         }
         cfg->action = action;
@@ -233,7 +211,7 @@ hbConfigSetKey(HbConfig *cfg, HbKey key, const char *value, GError **error)
     if (!hbConfigParseUnsigned(value, info->min, info->max, &num)) {
         g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
                     "%s: '%s' is not a whole number from %u to %u",
-                    info->name, quoted, info->min, info->max);
+                    hbKeyToString(key), quoted, info->min, info->max);
         return -1;
     }
     *hbConfigField(cfg, key) = num;
@@ -327,7 +305,7 @@ hbConfigParseElement(xmlNodePtr root, HbConfig *cfg, GError **error)
     for (xmlAttrPtr attr = root->properties; attr; attr = attr->next) {
         const char *name = (const char *) attr->name;
         g_autofree char *value = (char *) xmlNodeGetContent((xmlNodePtr) attr);
-        int key = hbKeyFromName(name);
+        int key = hbKeyFromString(name);
 
         if (key < 0 || attr->ns) {
             g_autofree char *full = g_strconcat(attr->ns ? (const char *) attr->ns->href : "",
@@ -384,7 +362,7 @@ hbConfigFormat(const HbConfig *cfg)
             value = g_strdup(hbActionToString(cfg->action));
         else
             value = g_strdup_printf("%u", *hbConfigNumberOf(cfg, key));
-        g_string_append_printf(out, "%s=%s\n", hbKeyName(key), value);
+        g_string_append_printf(out, "%s=%s\n", hbKeyToString(key), value);
     }
     return g_string_free(out, FALSE);
 }
@@ -427,7 +405,7 @@ hbConfigEditMetadata(const char *xml, GHashTable *changes,
                         "a key or value is not UTF-8");
             return NULL;
         }
-        if (hbKeyFromName(name) < 0) {
+        if (hbKeyFromString(name) < 0) {
             g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
                         "unknown key '%s'", (const char *) name);
             return NULL;

@@ -6,6 +6,8 @@
 
 #include <glib.h>
 
+#include "hb-enum.h"
+
 #define HB_METADATA_URI "urn:virt-heartbeat:1"
 #define HB_METADATA_KEY "hb"
 #define HB_METADATA_ELEMENT "heartbeat"
@@ -60,8 +62,7 @@ typedef enum {
 
 void hbConfigInitDefaults(HbConfig *cfg);
 
-const char *hbKeyName(HbKey key);
-int hbKeyFromName(const char *name);
+HB_ENUM_DECL(hbKey, HbKey);
 int hbConfigSetKey(HbConfig *cfg, HbKey key, const char *value, GError **error);
 /* The value of a yes/no key, or of a numeric key; NULL for other keys. */
 const gboolean *hbConfigFlagOf(const HbConfig *cfg, HbKey key);
@@ -74,8 +75,7 @@ char *hbConfigEditMetadata(const char *xml, GHashTable *changes,
                            const HbConfig *defaults, GError **error);
 char *hbConfigFormat(const HbConfig *cfg);
 
-const char *hbActionToString(HbAction action);
-int hbActionFromString(const char *str);
+HB_ENUM_DECL(hbAction, HbAction);
 
 /* Ping interval in microseconds: time/rate. */
 gint64 hbConfigIntervalUs(const HbConfig *cfg);

@@ -163,7 +163,7 @@ hbDBusConfigVariant(const HbConfig *cfg)
             value = g_variant_new_uint32(*hbConfigNumberOf(cfg, key));
         else
             value = g_variant_new_string(hbActionToString(cfg->action));
-        g_variant_builder_add(&b, "{sv}", hbKeyName(key), value);
+        g_variant_builder_add(&b, "{sv}", hbKeyToString(key), value);
     }
     return g_variant_builder_end(&b);
 }
@@ -407,7 +407,7 @@ hbDBusOnSetTimeSync(HbDBusDomain1 *iface, GDBusMethodInvocation *invocation,
 
     /* Both the running domain and its saved definition: it should last. */
     if (dom)
-        hbDBusSetKey(dbus, dom, invocation, hbKeyName(HB_KEY_TIME_SYNC),
+        hbDBusSetKey(dbus, dom, invocation, hbKeyToString(HB_KEY_TIME_SYNC),
                      enabled ? "yes" : "no", HB_AFFECT_APPLICABLE);
     return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
@@ -424,7 +424,7 @@ hbDBusCheckKey(GDBusMethodInvocation *invocation, const char *name, const char *
 {
     const guint known = HB_API_AFFECT_LIVE | HB_API_AFFECT_CONFIG;
 
-    if (hbKeyFromName(name) < 0 || (flags & ~known)) {
+    if (hbKeyFromString(name) < 0 || (flags & ~known)) {
         g_autofree char *quoted = hbDBusQuote(name);
 
         hbDBusFail(invocation, HB_ERROR_INVALID_ARGUMENT,

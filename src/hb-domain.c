@@ -31,20 +31,13 @@ struct _HbDomain {
     guint time_sync_minutes; /* the timer's period */
 };
 
-static const char *hbNoticeNames[HB_NOTICE_LAST] = {
-    [HB_NOTICE_STOPPED] = "heartbeat-stopped",
-    [HB_NOTICE_RESUMED] = "heartbeat-resumed",
-    [HB_NOTICE_RESTART_ATTEMPT] = "restart-attempt",
-    [HB_NOTICE_EXHAUSTED] = "restarts-exhausted",
-    [HB_NOTICE_STATE_CHANGED] = "state-changed",
-};
-
-
-const char *
-hbNoticeKindToString(HbNoticeKind kind)
-{
-    return hbNoticeNames[kind];
-}
+HB_ENUM_IMPL(hbNoticeKind, HbNoticeKind, HB_NOTICE_LAST,
+             "heartbeat-stopped",
+             "heartbeat-resumed",
+             "restart-attempt",
+             "restarts-exhausted",
+             "state-changed",
+);
 
 
 static void

@@ -21,13 +21,14 @@ typedef enum {
     HB_RESTART_LAST
 } HbRestartStep;
 
-static const char *hbRestartStepNames[HB_RESTART_LAST] = {
-    [HB_RESTART_NONE] = "none",
-    [HB_RESTART_RESET] = "reset",
-    [HB_RESTART_RESET_RESUME] = "reset+resume",
-    [HB_RESTART_DESTROY_START] = "destroy+start",
-    [HB_RESTART_START] = "start",
-};
+HB_ENUM_DECL(hbRestartStep, HbRestartStep);
+HB_ENUM_IMPL(hbRestartStep, HbRestartStep, HB_RESTART_LAST,
+             "none",
+             "reset",
+             "reset+resume",
+             "destroy+start",
+             "start",
+);
 
 
 static HbRestartStep
@@ -143,7 +144,7 @@ hbRestartRun(HbJob *job, virConnectPtr conn)
     else if (step == HB_RESTART_NONE)
         job->detail = g_strdup_printf("none: %s", why);
     else if (job->ok)
-        job->detail = g_strdup(hbRestartStepNames[step]);
+        job->detail = g_strdup(hbRestartStepToString(step));
     else
-        job->detail = g_strdup_printf("%s: %s", hbRestartStepNames[step], hbUtilLastError());
+        job->detail = g_strdup_printf("%s: %s", hbRestartStepToString(step), hbUtilLastError());
 }
