@@ -60,6 +60,37 @@ hbApiCheckState(const char *state, const char *name, gboolean agent_call, GError
 }
 
 
+static char *
+hbApiValueText(GVariant *value)
+{
+    if (g_variant_is_of_type(value, G_VARIANT_TYPE_BOOLEAN))
+        return g_strdup(g_variant_get_boolean(value) ? "yes" : "no");
+    if (g_variant_is_of_type(value, G_VARIANT_TYPE_STRING))
+        return hbUtilEscape(g_variant_get_string(value, NULL));
+    return g_variant_print(value, FALSE);
+}
+
+
+char *
+hbApiConfigText(GVariant *config, const char *separator)
+{
+    GString *out = g_string_new(NULL);
+    GVariantIter iter;
+    const char *key;
+    GVariant *value;
+
+    if (!config)
+        return g_string_free(out, FALSE);
+    g_variant_iter_init(&iter, config);
+    while (g_variant_iter_loop(&iter, "{&sv}", &key, &value)) {
+        g_autofree char *text = hbApiValueText(value);
+
+        g_string_append_printf(out, "%s%s=%s", out->len ? separator : "", key, text);
+    }
+    return g_string_free(out, FALSE);
+}
+
+
 char *
 hbUtilEscape(const char *text)
 {

@@ -55,6 +55,14 @@ char *hbDBusDomainPath(const char *uuid);
 int hbApiCheckState(const char *state, const char *name, gboolean agent_call, GError **error);
 
 /*
+ * A configuration, the Config property of Domain1 (a{sv}; NULL: none), as
+ * key=value items joined by @separator: the one text form of it, for the
+ * normalized form (hbConfigFormat) and the CLI. Booleans are yes or no,
+ * strings escaped as hbUtilEscape does.
+ */
+char *hbApiConfigText(GVariant *config, const char *separator);
+
+/*
  * For a terminal: a sanitized @text with every character that is not
  * printable escaped, so that no text from a guest or a domain definition
  * can move the cursor, recolour or retitle it. Control characters and bytes

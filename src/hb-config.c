@@ -7,6 +7,7 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
+#include "hb-api.h"
 #include "hb-config.h"
 #include "hb-util.h"
 
@@ -31,26 +32,42 @@ HB_ENUM_IMPL(hbKey, HbKey, HB_KEY_LAST,
              "time_sync_interval",
 );
 
+typedef enum {
+    HB_KEY_TYPE_FLAG,    /* gboolean: yes or no */
+    HB_KEY_TYPE_NUMBER,  /* guint from min to max */
+    HB_KEY_TYPE_ACTION,  /* HbAction, by its name */
+} HbKeyType;
+
 typedef struct {
+    HbKeyType type;
+    gsize offset;        /* of its member in HbConfig */
     guint min;
     guint max;
 } HbKeyInfo;
 
-/* Ranges for the numeric keys; enabled, time_sync and action are words. */
-static const HbKeyInfo hbKeys[HB_KEY_LAST] = {
-    [HB_KEY_ENABLED] = { 0, 0 },
-    [HB_KEY_TIME] = { 2, 86400 },
-    [HB_KEY_RATE] = { 1, 1000 },
-    [HB_KEY_FAILURE_INTERVAL] = { 1, 86400 },
-    [HB_KEY_FAILURE_ATTEMPTS] = { 1, 1000 },
-    [HB_KEY_BOOT_GRACE] = { 0, 86400 },
-    [HB_KEY_ACTION] = { 0, 0 },
-    [HB_KEY_MAX_EPISODES] = { 0, 1000 },
-    [HB_KEY_EPISODE_WINDOW] = { 1, 604800 },
-    [HB_KEY_PING_TIMEOUT] = { 1, 300 },
-    [HB_KEY_TIME_SYNC] = { 0, 0 },
-    [HB_KEY_TIME_SYNC_INTERVAL] = { 1, 1440 },
+#define HB_KEY_FLAG(member) \
+    { HB_KEY_TYPE_FLAG, G_STRUCT_OFFSET(HbConfig, member), 0, 0 }
+#define HB_KEY_NUMBER(member, min, max) \
+    { HB_KEY_TYPE_NUMBER, G_STRUCT_OFFSET(HbConfig, member), min, max }
+
+/* Where each key lives in HbConfig, and what it may be. */
+static const HbKeyInfo hbKeys[] = {
+    [HB_KEY_ENABLED] = HB_KEY_FLAG(enabled),
+    [HB_KEY_TIME] = HB_KEY_NUMBER(time, 2, 86400),
+    [HB_KEY_RATE] = HB_KEY_NUMBER(rate, 1, 1000),
+    [HB_KEY_FAILURE_INTERVAL] = HB_KEY_NUMBER(failure_interval, 1, 86400),
+    [HB_KEY_FAILURE_ATTEMPTS] = HB_KEY_NUMBER(failure_attempts, 1, 1000),
+    [HB_KEY_BOOT_GRACE] = HB_KEY_NUMBER(boot_grace, 0, 86400),
+    [HB_KEY_ACTION] = { HB_KEY_TYPE_ACTION, G_STRUCT_OFFSET(HbConfig, action), 0, 0 },
+    [HB_KEY_MAX_EPISODES] = HB_KEY_NUMBER(max_episodes, 0, 1000),
+    [HB_KEY_EPISODE_WINDOW] = HB_KEY_NUMBER(episode_window, 1, 604800),
+    [HB_KEY_PING_TIMEOUT] = HB_KEY_NUMBER(ping_timeout, 1, 300),
+    [HB_KEY_TIME_SYNC] = HB_KEY_FLAG(time_sync),
+    [HB_KEY_TIME_SYNC_INTERVAL] = HB_KEY_NUMBER(time_sync_interval, 1, 1440),
 };
+G_STATIC_ASSERT(G_N_ELEMENTS(hbKeys) == HB_KEY_LAST);
+/* HbAction is stored where a guint could be: hbConfigValue reads it so. */
+G_STATIC_ASSERT(sizeof(HbAction) == sizeof(guint));
 
 HB_ENUM_IMPL(hbAction, HbAction, HB_ACTION_LAST,
              "reset",
@@ -82,51 +99,40 @@ hbConfigInitDefaults(HbConfig *cfg)
 }
 
 
-static gboolean *
-hbConfigFlag(HbConfig *cfg, HbKey key)
+/* The member of @cfg that holds @key. */
+static void *
+hbConfigMember(HbConfig *cfg, HbKey key)
 {
-    if (key == HB_KEY_ENABLED)
-        return &cfg->enabled;
-    if (key == HB_KEY_TIME_SYNC)
-        return &cfg->time_sync;
-    return NULL;
+    return (char *) cfg + hbKeys[key].offset;
 }
 
 
-static guint *
-hbConfigField(HbConfig *cfg, HbKey key)
+GVariant *
+hbConfigValue(const HbConfig *cfg, HbKey key)
 {
-    switch (key) {
-    case HB_KEY_TIME: return &cfg->time;
-    case HB_KEY_RATE: return &cfg->rate;
-    case HB_KEY_FAILURE_INTERVAL: return &cfg->failure_interval;
-    case HB_KEY_FAILURE_ATTEMPTS: return &cfg->failure_attempts;
-    case HB_KEY_BOOT_GRACE: return &cfg->boot_grace;
-    case HB_KEY_MAX_EPISODES: return &cfg->max_episodes;
-    case HB_KEY_EPISODE_WINDOW: return &cfg->episode_window;
-    case HB_KEY_PING_TIMEOUT: return &cfg->ping_timeout;
-    case HB_KEY_TIME_SYNC_INTERVAL: return &cfg->time_sync_interval;
-    case HB_KEY_ENABLED:
-    case HB_KEY_TIME_SYNC:
-    case HB_KEY_ACTION:
-    case HB_KEY_LAST:
+    const void *member = (const char *) cfg + hbKeys[key].offset;
+
+    switch (hbKeys[key].type) {
+    case HB_KEY_TYPE_FLAG:
+        return g_variant_new_boolean(*(const gboolean *) member);
+    case HB_KEY_TYPE_NUMBER:
+        return g_variant_new_uint32(*(const guint *) member);
+    case HB_KEY_TYPE_ACTION:
         break;
     }
-    return NULL;
+    return g_variant_new_string(hbActionToString(*(const HbAction *) member));
 }
 
 
-const gboolean *
-hbConfigFlagOf(const HbConfig *cfg, HbKey key)
+GVariant *
+hbConfigToVariant(const HbConfig *cfg)
 {
-    return hbConfigFlag((HbConfig *) cfg, key);
-}
+    GVariantBuilder b;
 
-
-const guint *
-hbConfigNumberOf(const HbConfig *cfg, HbKey key)
-{
-    return hbConfigField((HbConfig *) cfg, key);
+    g_variant_builder_init(&b, G_VARIANT_TYPE("a{sv}"));
+    for (int key = 0; key < HB_KEY_LAST; key++)
+        g_variant_builder_add(&b, "{sv}", hbKeyToString(key), hbConfigValue(cfg, key));
+    return g_variant_builder_end(&b);
 }
 
 
@@ -182,13 +188,14 @@ hbConfigSetKey(HbConfig *cfg, HbKey key, const char *value, GError **error)
     const HbKeyInfo *info = &hbKeys[key];
     g_autofree char *token = hbConfigCollapse(value);
     g_autofree char *quoted = hbConfigQuote(value);
+    void *member = hbConfigMember(cfg, key);
     guint64 num;
 
-    if (hbConfigFlag(cfg, key)) {
+    if (info->type == HB_KEY_TYPE_FLAG) {
         if (g_str_equal(token, "yes")) {
-            *hbConfigFlag(cfg, key) = TRUE;
+            *(gboolean *) member = TRUE;
         } else if (g_str_equal(token, "no")) {
-            *hbConfigFlag(cfg, key) = FALSE;
+            *(gboolean *) member = FALSE;
         } else {
             g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
                         "%s: '%s' is not yes or no", hbKeyToString(key), quoted);
@@ -197,14 +204,14 @@ hbConfigSetKey(HbConfig *cfg, HbKey key, const char *value, GError **error)
         return 0;
     }
 
-    if (key == HB_KEY_ACTION) {
+    if (info->type == HB_KEY_TYPE_ACTION) {
         int action = hbActionFromString(token);
         if (action < 0) {
             g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
                         "%s: '%s' is not reset, restart or none", hbKeyToString(key), quoted);
             return -1;
         }
-        cfg->action = action;
+        *(HbAction *) member = action;
         return 0;
     }
 
@@ -214,7 +221,7 @@ hbConfigSetKey(HbConfig *cfg, HbKey key, const char *value, GError **error)
                     hbKeyToString(key), quoted, info->min, info->max);
         return -1;
     }
-    *hbConfigField(cfg, key) = num;
+    *(guint *) member = num;
     return 0;
 }
 
@@ -351,20 +358,10 @@ hbConfigParseMetadata(const char *xml, const HbConfig *defaults,
 char *
 hbConfigFormat(const HbConfig *cfg)
 {
-    GString *out = g_string_new(NULL);
+    g_autoptr(GVariant) config = g_variant_ref_sink(hbConfigToVariant(cfg));
+    g_autofree char *text = hbApiConfigText(config, "\n");
 
-    for (int key = 0; key < HB_KEY_LAST; key++) {
-        g_autofree char *value = NULL;
-
-        if (hbConfigFlagOf(cfg, key))
-            value = g_strdup(*hbConfigFlagOf(cfg, key) ? "yes" : "no");
-        else if (key == HB_KEY_ACTION)
-            value = g_strdup(hbActionToString(cfg->action));
-        else
-            value = g_strdup_printf("%u", *hbConfigNumberOf(cfg, key));
-        g_string_append_printf(out, "%s=%s\n", hbKeyToString(key), value);
-    }
-    return g_string_free(out, FALSE);
+    return g_strconcat(text, "\n", NULL);
 }
 
 

@@ -64,9 +64,11 @@ void hbConfigInitDefaults(HbConfig *cfg);
 
 HB_ENUM_DECL(hbKey, HbKey);
 int hbConfigSetKey(HbConfig *cfg, HbKey key, const char *value, GError **error);
-/* The value of a yes/no key, or of a numeric key; NULL for other keys. */
-const gboolean *hbConfigFlagOf(const HbConfig *cfg, HbKey key);
-const guint *hbConfigNumberOf(const HbConfig *cfg, HbKey key);
+/* The value of @key as D-Bus carries it: b (yes/no), u (numbers) or s
+ * (action); floating. */
+GVariant *hbConfigValue(const HbConfig *cfg, HbKey key);
+/* Every key: the Config property of Domain1, a{sv} in key order; floating. */
+GVariant *hbConfigToVariant(const HbConfig *cfg);
 int hbConfigCheck(const HbConfig *cfg, GError **error);
 
 int hbConfigParseMetadata(const char *xml, const HbConfig *defaults,

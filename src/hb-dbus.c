@@ -147,28 +147,6 @@ hbDBusFail(GDBusMethodInvocation *invocation, HbErrorCode code, const char *fmt,
 }
 
 
-/* The effective configuration: booleans, numbers, and action as a string. */
-static GVariant *
-hbDBusConfigVariant(const HbConfig *cfg)
-{
-    GVariantBuilder b;
-
-    g_variant_builder_init(&b, G_VARIANT_TYPE("a{sv}"));
-    for (int key = 0; key < HB_KEY_LAST; key++) {
-        GVariant *value;
-
-        if (hbConfigFlagOf(cfg, key))
-            value = g_variant_new_boolean(*hbConfigFlagOf(cfg, key));
-        else if (hbConfigNumberOf(cfg, key))
-            value = g_variant_new_uint32(*hbConfigNumberOf(cfg, key));
-        else
-            value = g_variant_new_string(hbActionToString(cfg->action));
-        g_variant_builder_add(&b, "{sv}", hbKeyToString(key), value);
-    }
-    return g_variant_builder_end(&b);
-}
-
-
 /* HbConfig holds only 32-bit members: memcmp sees no padding. */
 G_STATIC_ASSERT(sizeof(HbConfig) == HB_KEY_LAST * sizeof(guint32));
 
@@ -180,7 +158,7 @@ hbDBusSetConfig(HbDBusDomain *entry, const HbConfig *cfg)
         return;
     entry->config = *cfg;
     entry->config_shown = TRUE;
-    hb_dbus_domain1_set_config(entry->iface, hbDBusConfigVariant(cfg));
+    hb_dbus_domain1_set_config(entry->iface, hbConfigToVariant(cfg));
 }
 
 
