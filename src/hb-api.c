@@ -5,13 +5,6 @@
 
 #include "hb-api.h"
 
-GQuark
-hbErrorQuark(void)
-{
-    return g_quark_from_static_string("hb-error-quark");
-}
-
-
 static const GDBusErrorEntry hbDBusErrors[] = {
     { HB_ERROR_FAILED, "org.virt_heartbeat.Error.Failed" },
     { HB_ERROR_VM_UNKNOWN, "org.virt_heartbeat.Error.VMUnknown" },
@@ -23,14 +16,15 @@ static const GDBusErrorEntry hbDBusErrors[] = {
 G_STATIC_ASSERT(G_N_ELEMENTS(hbDBusErrors) == HB_ERROR_LAST);
 
 
-/* Client and server map these names to HB_ERROR codes and back. */
-void
-hbDBusRegisterErrors(void)
+/* The quark, its D-Bus error names registered on first use, as libvirt-dbus does. */
+GQuark
+hbErrorQuark(void)
 {
-    static gsize registered;
+    static gsize quark;
 
-    g_dbus_error_register_error_domain("hb-error-quark", &registered,
+    g_dbus_error_register_error_domain("hb-error-quark", &quark,
                                        hbDBusErrors, G_N_ELEMENTS(hbDBusErrors));
+    return (GQuark) quark;
 }
 
 

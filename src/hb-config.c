@@ -11,12 +11,6 @@
 #include "hb-config.h"
 #include "hb-util.h"
 
-GQuark
-hbConfigErrorQuark(void)
-{
-    return g_quark_from_static_string("hb-config-error-quark");
-}
-
 HB_ENUM_IMPL(hbKey, HbKey, HB_KEY_LAST,
              "enabled",
              "time",
@@ -197,7 +191,7 @@ hbConfigSetKey(HbConfig *cfg, HbKey key, const char *value, GError **error)
         } else if (g_str_equal(token, "no")) {
             *(gboolean *) member = FALSE;
         } else {
-            g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
+            g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
                         "%s: '%s' is not yes or no", hbKeyToString(key), quoted);
             return -1;
         }
@@ -207,7 +201,7 @@ hbConfigSetKey(HbConfig *cfg, HbKey key, const char *value, GError **error)
     if (info->type == HB_KEY_TYPE_ACTION) {
         int action = hbActionFromString(token);
         if (action < 0) {
-            g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
+            g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
                         "%s: '%s' is not reset, restart or none", hbKeyToString(key), quoted);
             return -1;
         }
@@ -216,7 +210,7 @@ hbConfigSetKey(HbConfig *cfg, HbKey key, const char *value, GError **error)
     }
 
     if (!hbConfigParseUnsigned(value, info->min, info->max, &num)) {
-        g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
+        g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
                     "%s: '%s' is not a whole number from %u to %u",
                     hbKeyToString(key), quoted, info->min, info->max);
         return -1;
@@ -231,7 +225,7 @@ int
 hbConfigCheck(const HbConfig *cfg, GError **error)
 {
     if (cfg->rate > cfg->time * HB_MAX_TICKS_PER_SECOND) {
-        g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
+        g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
                     "rate: %u ticks per %u s is more than %d a second",
                     cfg->rate, cfg->time, HB_MAX_TICKS_PER_SECOND);
         return -1;
@@ -264,7 +258,7 @@ hbConfigSetXmlError(GError **error)
     g_autofree char *msg = g_utf8_make_valid(xerr && xerr->message ? xerr->message :
                                              "no element", -1);
 
-    g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
+    g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
                 "malformed XML: %s", g_strchomp(msg));
 }
 
@@ -275,14 +269,14 @@ hbConfigParseElement(xmlNodePtr root, HbConfig *cfg, GError **error)
     if (!g_str_equal((const char *) root->name, HB_METADATA_ELEMENT)) {
         g_autofree char *found = hbConfigQuote((const char *) root->name);
 
-        g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
+        g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
                     "expected element <%s>, found <%s>", HB_METADATA_ELEMENT, found);
         return -1;
     }
     if (root->ns && !g_str_equal((const char *) root->ns->href, HB_METADATA_URI)) {
         g_autofree char *href = hbConfigQuote((const char *) root->ns->href);
 
-        g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
+        g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
                     "element <%s> is in namespace '%s', not '%s'", HB_METADATA_ELEMENT,
                     href, HB_METADATA_URI);
         return -1;
@@ -291,19 +285,19 @@ hbConfigParseElement(xmlNodePtr root, HbConfig *cfg, GError **error)
         if (child->type == XML_ELEMENT_NODE) {
             g_autofree char *found = hbConfigQuote((const char *) child->name);
 
-            g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
+            g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
                         "unexpected element <%s> inside <%s>", found, HB_METADATA_ELEMENT);
             return -1;
         }
         /* Empty, as in the schema: whitespace, comments and PIs only. */
         if ((child->type == XML_TEXT_NODE || child->type == XML_CDATA_SECTION_NODE) &&
             !xmlIsBlankNode(child)) {
-            g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
+            g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
                         "unexpected text inside <%s>", HB_METADATA_ELEMENT);
             return -1;
         }
         if (child->type == XML_ENTITY_REF_NODE) {
-            g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
+            g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
                         "unexpected entity reference inside <%s>", HB_METADATA_ELEMENT);
             return -1;
         }
@@ -319,7 +313,7 @@ hbConfigParseElement(xmlNodePtr root, HbConfig *cfg, GError **error)
                                                 attr->ns ? ":" : "", name, NULL);
             g_autofree char *quoted = hbConfigQuote(full);
 
-            g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
+            g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
                         "unknown attribute '%s'", quoted);
             return -1;
         }
@@ -398,12 +392,12 @@ hbConfigEditMetadata(const char *xml, GHashTable *changes,
     g_hash_table_iter_init(&iter, changes);
     while (g_hash_table_iter_next(&iter, &name, &value)) {
         if (!g_utf8_validate(name, -1, NULL) || (value && !g_utf8_validate(value, -1, NULL))) {
-            g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
+            g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
                         "a key or value is not UTF-8");
             return NULL;
         }
         if (hbKeyFromString(name) < 0) {
-            g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
+            g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
                         "unknown key '%s'", (const char *) name);
             return NULL;
         }

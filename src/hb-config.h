@@ -53,13 +53,6 @@ typedef enum {
     HB_KEY_LAST
 } HbKey;
 
-#define HB_CONFIG_ERROR (hbConfigErrorQuark())
-GQuark hbConfigErrorQuark(void);
-
-typedef enum {
-    HB_CONFIG_ERROR_INVALID,
-} HbConfigError;
-
 void hbConfigInitDefaults(HbConfig *cfg);
 
 HB_ENUM_DECL(hbKey, HbKey);

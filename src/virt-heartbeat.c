@@ -185,7 +185,8 @@ hbCliConnect(HbCli *cli)
     g_autoptr(GError) err = NULL;
     g_autofree char *owner = NULL;
 
-    hbDBusRegisterErrors();
+    /* The daemon's errors decode to HB_ERROR only once its names are known. */
+    hbErrorQuark();
     cli->manager = hb_dbus_manager1_proxy_new_for_bus_sync(
         G_BUS_TYPE_SYSTEM, G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START, HB_DBUS_NAME,
         HB_DBUS_PATH, NULL, &err);
