@@ -228,14 +228,10 @@ hbDBusReply(HbJob *job, gpointer data)
 {
     GDBusMethodInvocation *invocation = data;
 
-    if (!job->ok) {
+    if (job->error) {
         /* The message may quote the caller or the guest: bound it. */
-        if (job->error)
-            hbDBusReturnError(invocation, job->error->domain, job->error->code,
-                              job->error->message);
-        else
-            hbDBusReturnError(invocation, HB_ERROR, HB_ERROR_FAILED,
-                              job->detail ? job->detail : "failed");
+        hbDBusReturnError(invocation, job->error->domain, job->error->code,
+                          job->error->message);
         return;
     }
     switch (job->kind) {
@@ -619,7 +615,7 @@ hbDBusEditReply(HbJob *job, gpointer data)
     if (g_error_matches(job->error, HB_ERROR, HB_ERROR_VM_UNKNOWN)) {
         hbDBusFail(edit->invocation, HB_ERROR_VM_UNKNOWN, "domain '%s' not found",
                    edit->quoted);
-    } else if (job->ok) {
+    } else if (!job->error) {
         /* The element comes from the domain XML: keep D-Bus valid. */
         g_autofree char *metadata = hbUtilSanitize(job->metadata, -1, 0);
 

@@ -354,7 +354,7 @@ static void
 hbDomainGuestInfoDone(HbDomain *dom, HbJob *job)
 {
     dom->guest_reading = FALSE;
-    if (!job->ok) {
+    if (job->error) {
         g_debug("Domain '%s': cannot read guest info: %s", dom->name, job->error->message);
         return;
     }
@@ -445,7 +445,7 @@ hbDomainJobDone(HbDomain *dom, HbJob *job)
         hbDomainRestartDone(dom, job);
     else if (job->kind == HB_JOB_GUEST_INFO)
         hbDomainGuestInfoDone(dom, job);
-    else if (job->ok)
+    else if (!job->error)
         g_debug("Domain '%s': guest clock set from the host", dom->name);
     else
         g_warning("Domain '%s': cannot set the guest clock: %s", dom->name,

@@ -66,8 +66,10 @@ struct _HbJob {
     gboolean cancelled;  /* never run: the worker stopped first */
 
     HbProbeResult probe; /* PING */
-    gboolean ok;         /* RESTART, SYNC, LIST */
+    gboolean ok;         /* RESTART */
     char *detail;        /* PING: the error; RESTART: what was done, or the error */
+    GError *error;       /* SYNC, LIST, RESOLVE, requests: why it failed; NULL: it
+                          * did not (a request never run is cancelled) */
     GPtrArray *infos;    /* SYNC (empty: the domain is gone), LIST: HbDomainInfo */
 
     /* requests */
@@ -77,7 +79,6 @@ struct _HbJob {
     unsigned int flags;   /* METADATA: VIR_DOMAIN_AFFECT_* or HB_AFFECT_APPLICABLE */
     GHashTable *changes;  /* METADATA: key -> value (NULL: unset) */
     HbConfig defaults;    /* METADATA: what the new element is checked against */
-    GError *error;        /* requests: why it failed */
     HbGuestInfo info;     /* GUEST_INFO */
     HbExecStatus exec;    /* EXEC */
     gboolean already;     /* INSTALL_AGENT: the channel was there */

@@ -883,7 +883,7 @@ recordEdit(HbJob *job, gpointer data)
 {
     Edits *e = data;
 
-    assert_true(job->ok);
+    assert_null(job->error);
     g_ptr_array_add(e->results, g_strdup(job->metadata));
 }
 
@@ -948,7 +948,7 @@ recordKeyEdit(HbJob *job, gpointer data)
     KeyEdits *e = data;
 
     e->done++;
-    if (job->ok) {
+    if (!job->error) {
         e->ok++;
         g_free(e->name);
         g_free(e->metadata);
