@@ -395,12 +395,14 @@ hbDomainPingDone(HbDomain *dom, HbJob *job)
 static void
 hbDomainRestartDone(HbDomain *dom, HbJob *job)
 {
+    /* NULL for an attempt dropped before it began. */
+    const char *failure = job->error ? job->error->message : NULL;
     HbNotice notice = {
         .kind = HB_NOTICE_RESTART_ATTEMPT,
         .attempt = job->attempt,
         .max = hbEngineConfig(dom->engine)->failure_attempts,
-        .action = job->ok ? job->detail : hbActionToString(job->action),
-        .result = job->ok ? "ok" : job->detail,
+        .action = job->done ? job->done : hbActionToString(job->action),
+        .result = job->done ? "ok" : failure,
     };
     double called = job->sent ? (job->sent - job->queued) / 1000.0 : 0;
     HbAttemptResult result = HB_ATTEMPT_FAILED;
@@ -409,20 +411,20 @@ hbDomainRestartDone(HbDomain *dom, HbJob *job)
     if (job->dropped || job->cancelled) {
         result = HB_ATTEMPT_NOT_MADE;
         g_message("Domain '%s': restart attempt %u dropped: %s", dom->name, job->attempt,
-                  job->cancelled ? "virt-heartbeatd is stopping" : job->detail);
+                  job->cancelled ? "virt-heartbeatd is stopping" : failure);
     } else if (job->not_made) {
         /* libvirtd's trouble, not the guest's: the attempt is not spent. */
         result = HB_ATTEMPT_NOT_MADE;
         g_warning("Domain '%s': restart attempt %u not made, it does not count: %s",
-                  dom->name, job->attempt, job->detail);
+                  dom->name, job->attempt, failure);
     } else {
-        result = job->ok ? HB_ATTEMPT_OK : HB_ATTEMPT_FAILED;
-        if (job->ok)
+        result = job->done ? HB_ATTEMPT_OK : HB_ATTEMPT_FAILED;
+        if (job->done)
             g_message("Domain '%s': restart attempt %u: %s (called %.1f ms after the "
-                      "decision)", dom->name, job->attempt, job->detail, called);
+                      "decision)", dom->name, job->attempt, job->done, called);
         else
             g_warning("Domain '%s': restart attempt %u failed: %s (called %.1f ms after "
-                      "the decision)", dom->name, job->attempt, job->detail, called);
+                      "the decision)", dom->name, job->attempt, failure, called);
         hbDomainNotify(dom, &notice);
     }
     hbEngineRestartDone(dom->engine, job->episode, result, g_get_monotonic_time(), &actions);

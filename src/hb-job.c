@@ -96,7 +96,7 @@ hbJobFree(HbJob *job)
 void
 hbJobClearResult(HbJob *job)
 {
-    job->ok = FALSE;
+    job->done = NULL;
     job->not_made = FALSE;
     job->probe = HB_PROBE_VOID;
     g_clear_pointer(&job->detail, g_free);

@@ -66,10 +66,10 @@ struct _HbJob {
     gboolean cancelled;  /* never run: the worker stopped first */
 
     HbProbeResult probe; /* PING */
-    gboolean ok;         /* RESTART */
-    char *detail;        /* PING: the error; RESTART: what was done, or the error */
-    GError *error;       /* SYNC, LIST, RESOLVE, requests: why it failed; NULL: it
-                          * did not (a request never run is cancelled) */
+    char *detail;        /* PING: the error */
+    const char *done;    /* RESTART: what was done, a step's name; NULL: nothing */
+    GError *error;       /* why it failed; NULL: it did not, or never ran (cancelled,
+                          * or a restart dropped before it began) */
     GPtrArray *infos;    /* SYNC (empty: the domain is gone), LIST: HbDomainInfo */
 
     /* requests */

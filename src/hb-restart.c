@@ -133,18 +133,19 @@ hbRestartRun(HbJob *job, virConnectPtr conn)
     if (!(dom = virDomainLookupByUUIDString(conn, job->uuid)) ||
         virDomainGetState(dom, &state, &reason, 0) < 0) {
         job->not_made = TRUE;
-        job->detail = g_strdup(hbUtilLastError());
+        g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED, "%s", hbUtilLastError());
         return;
     }
     step = hbRestartStepOf(job, state, reason, &why);
-    /* Nothing done is no success: no boot follows it. */
-    job->ok = step != HB_RESTART_NONE && hbRestartDomain(job, dom, step) == 0;
-    if (job->dropped)
-        job->detail = g_strdup("the episode ended before the call");
+    /* Nothing done is no success: no boot follows it. A dropped call failed. */
+    if (step != HB_RESTART_NONE && hbRestartDomain(job, dom, step) == 0)
+        job->done = hbRestartStepToString(step);
+    else if (job->dropped)
+        g_set_error_literal(&job->error, HB_ERROR, HB_ERROR_FAILED,
+                            "the episode ended before the call");
     else if (step == HB_RESTART_NONE)
-        job->detail = g_strdup_printf("none: %s", why);
-    else if (job->ok)
-        job->detail = g_strdup(hbRestartStepToString(step));
+        g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED, "none: %s", why);
     else
-        job->detail = g_strdup_printf("%s: %s", hbRestartStepToString(step), hbUtilLastError());
+        g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED, "%s: %s",
+                    hbRestartStepToString(step), hbUtilLastError());
 }

@@ -558,7 +558,7 @@ test_restart_dropped_after_episode(void **state)
     assert_true(testWaitFor(condJobs, done, 10));
     result = done->pdata[0];
     assert_true(result->dropped);
-    assert_false(result->ok);
+    assert_null(result->done);
     assert_int_equal(result->sent, 0);   /* no libvirt call was made */
     assert_int_equal(result->attempt, 3);
     assert_int_equal(result->episode, 7);
