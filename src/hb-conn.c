@@ -4,6 +4,7 @@
 #include <config.h>
 
 #include "hb-conn.h"
+#include "hb-enum.h"
 
 #define HB_KEEPALIVE_INTERVAL 5
 #define HB_KEEPALIVE_COUNT 3
@@ -132,29 +133,26 @@ hbConnDropIdle(gpointer opaque)
 }
 
 
-static const char *
-hbConnCloseReason(int reason)
-{
-    switch ((virConnectCloseReason) reason) {
-    case VIR_CONNECT_CLOSE_REASON_ERROR: return "I/O error";
-    case VIR_CONNECT_CLOSE_REASON_EOF: return "end of file";
-    case VIR_CONNECT_CLOSE_REASON_KEEPALIVE: return "keepalive timeout";
-    case VIR_CONNECT_CLOSE_REASON_CLIENT: return "closed by client";
-    case VIR_CONNECT_CLOSE_REASON_LAST: break;
-    }
-    return "unknown reason";
-}
+/* A new libvirt reason fails the static assert, as a switch would warn. */
+HB_ENUM_DECL(hbConnCloseReason, virConnectCloseReason);
+HB_ENUM_IMPL(hbConnCloseReason, virConnectCloseReason, VIR_CONNECT_CLOSE_REASON_LAST,
+             "I/O error",
+             "end of file",
+             "keepalive timeout",
+             "closed by client",
+);
 
 
 static void
 hbConnOnClose(virConnectPtr c, int reason, void *opaque)
 {
     HbConn *conn = opaque;
+    const char *why = hbConnCloseReasonToString(reason);
 
     /* Only the connection in use: an older one is none of our business. */
     if (c != conn->conn)
         return;
-    g_warning("Connection to %s closed: %s", conn->uri, hbConnCloseReason(reason));
+    g_warning("Connection to %s closed: %s", conn->uri, why ? why : "unknown reason");
     if (!conn->drop_source)
         conn->drop_source = g_idle_add(hbConnDropIdle, conn);
 }

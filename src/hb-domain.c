@@ -31,20 +31,13 @@ struct _HbDomain {
     guint time_sync_minutes; /* the timer's period */
 };
 
-static const char *hbNoticeNames[HB_NOTICE_LAST] = {
-    [HB_NOTICE_STOPPED] = "heartbeat-stopped",
-    [HB_NOTICE_RESUMED] = "heartbeat-resumed",
-    [HB_NOTICE_RESTART_ATTEMPT] = "restart-attempt",
-    [HB_NOTICE_EXHAUSTED] = "restarts-exhausted",
-    [HB_NOTICE_STATE_CHANGED] = "state-changed",
-};
-
-
-const char *
-hbNoticeKindToString(HbNoticeKind kind)
-{
-    return hbNoticeNames[kind];
-}
+HB_ENUM_IMPL(hbNoticeKind, HbNoticeKind, HB_NOTICE_LAST,
+             "heartbeat-stopped",
+             "heartbeat-resumed",
+             "restart-attempt",
+             "restarts-exhausted",
+             "state-changed",
+);
 
 
 static void
@@ -361,7 +354,7 @@ static void
 hbDomainGuestInfoDone(HbDomain *dom, HbJob *job)
 {
     dom->guest_reading = FALSE;
-    if (!job->ok) {
+    if (job->error) {
         g_debug("Domain '%s': cannot read guest info: %s", dom->name, job->error->message);
         return;
     }
@@ -402,12 +395,14 @@ hbDomainPingDone(HbDomain *dom, HbJob *job)
 static void
 hbDomainRestartDone(HbDomain *dom, HbJob *job)
 {
+    /* Why the attempt was not made, or failed. */
+    const char *failure = job->error ? job->error->message : NULL;
     HbNotice notice = {
         .kind = HB_NOTICE_RESTART_ATTEMPT,
         .attempt = job->attempt,
         .max = hbEngineConfig(dom->engine)->failure_attempts,
-        .action = job->ok ? job->detail : hbActionToString(job->action),
-        .result = job->ok ? "ok" : job->detail,
+        .action = job->done ? job->done : hbActionToString(job->action),
+        .result = job->done ? "ok" : failure,
     };
     double called = job->sent ? (job->sent - job->queued) / 1000.0 : 0;
     HbAttemptResult result = HB_ATTEMPT_FAILED;
@@ -416,20 +411,20 @@ hbDomainRestartDone(HbDomain *dom, HbJob *job)
     if (job->dropped || job->cancelled) {
         result = HB_ATTEMPT_NOT_MADE;
         g_message("Domain '%s': restart attempt %u dropped: %s", dom->name, job->attempt,
-                  job->cancelled ? "virt-heartbeatd is stopping" : job->detail);
+                  job->cancelled ? "virt-heartbeatd is stopping" : failure);
     } else if (job->not_made) {
         /* libvirtd's trouble, not the guest's: the attempt is not spent. */
         result = HB_ATTEMPT_NOT_MADE;
         g_warning("Domain '%s': restart attempt %u not made, it does not count: %s",
-                  dom->name, job->attempt, job->detail);
+                  dom->name, job->attempt, failure);
     } else {
-        result = job->ok ? HB_ATTEMPT_OK : HB_ATTEMPT_FAILED;
-        if (job->ok)
+        result = job->done ? HB_ATTEMPT_OK : HB_ATTEMPT_FAILED;
+        if (job->done)
             g_message("Domain '%s': restart attempt %u: %s (called %.1f ms after the "
-                      "decision)", dom->name, job->attempt, job->detail, called);
+                      "decision)", dom->name, job->attempt, job->done, called);
         else
             g_warning("Domain '%s': restart attempt %u failed: %s (called %.1f ms after "
-                      "the decision)", dom->name, job->attempt, job->detail, called);
+                      "the decision)", dom->name, job->attempt, failure, called);
         hbDomainNotify(dom, &notice);
     }
     hbEngineRestartDone(dom->engine, job->episode, result, g_get_monotonic_time(), &actions);
@@ -452,7 +447,7 @@ hbDomainJobDone(HbDomain *dom, HbJob *job)
         hbDomainRestartDone(dom, job);
     else if (job->kind == HB_JOB_GUEST_INFO)
         hbDomainGuestInfoDone(dom, job);
-    else if (job->ok)
+    else if (!job->error)
         g_debug("Domain '%s': guest clock set from the host", dom->name);
     else
         g_warning("Domain '%s': cannot set the guest clock: %s", dom->name,

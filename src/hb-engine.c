@@ -90,24 +90,17 @@ struct _HbEngine {
     GArray *episode_starts; /* gint64, episodes with action, for the storm cap */
 };
 
-static const char *hbStateNames[HB_STATE_LAST] = {
-    [HB_STATE_DISABLED] = "disabled",
-    [HB_STATE_NOT_RUNNING] = "not-running",
-    [HB_STATE_PAUSED] = "paused",
-    [HB_STATE_NO_AGENT] = "no-agent",
-    [HB_STATE_WAITING] = "waiting",
-    [HB_STATE_OK] = "ok",
-    [HB_STATE_DEGRADED] = "degraded",
-    [HB_STATE_STOPPED] = "stopped",
-    [HB_STATE_FAILED] = "failed",
-};
-
-
-const char *
-hbStateToString(HbState state)
-{
-    return hbStateNames[state];
-}
+HB_ENUM_IMPL(hbState, HbState, HB_STATE_LAST,
+             "disabled",
+             "not-running",
+             "paused",
+             "no-agent",
+             "waiting",
+             "ok",
+             "degraded",
+             "stopped",
+             "failed",
+);
 
 
 static void

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "hb-config.h"
+#include "hb-enum.h"
 
 typedef enum {
     HB_STATE_DISABLED,
@@ -154,4 +155,4 @@ void hbEngineRecall(HbEngine *engine, const HbEngineMemory *memory, gint64 now,
                     HbActions *actions);
 void hbEngineMemoryClear(HbEngineMemory *memory);
 
-const char *hbStateToString(HbState state);
+HB_ENUM_DECL(hbState, HbState);

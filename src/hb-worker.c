@@ -132,7 +132,8 @@ hbWorkerRun(gpointer data, gpointer user_data)
         else
             virConnectClose(conn);
         /* A restart whose call was made may have acted: never twice. */
-        if (alive || job->ok || !hbJobRepeatable(job->kind) ||
+        if (alive || (job->kind == HB_JOB_RESTART ? job->done != NULL : !job->error) ||
+            !hbJobRepeatable(job->kind) ||
             (job->kind == HB_JOB_RESTART && job->sent))
             break;
     }

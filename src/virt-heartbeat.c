@@ -185,7 +185,8 @@ hbCliConnect(HbCli *cli)
     g_autoptr(GError) err = NULL;
     g_autofree char *owner = NULL;
 
-    hbDBusRegisterErrors();
+    /* The daemon's errors decode to HB_ERROR only once its names are known. */
+    hbErrorQuark();
     cli->manager = hb_dbus_manager1_proxy_new_for_bus_sync(
         G_BUS_TYPE_SYSTEM, G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START, HB_DBUS_NAME,
         HB_DBUS_PATH, NULL, &err);
@@ -242,31 +243,6 @@ hbCliIsoTime(gint64 usec)
     g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(usec / G_USEC_PER_SEC);
 
     return g_date_time_format(dt, "%Y-%m-%dT%H:%M:%SZ");
-}
-
-
-static char *
-hbCliConfigText(GVariant *config)
-{
-    GString *out = g_string_new(NULL);
-    GVariantIter iter;
-    const char *key;
-    GVariant *value;
-
-    if (!config)
-        return g_string_free(out, FALSE);
-    g_variant_iter_init(&iter, config);
-    while (g_variant_iter_loop(&iter, "{&sv}", &key, &value)) {
-        g_autofree char *text = NULL;
-        if (g_variant_is_of_type(value, G_VARIANT_TYPE_BOOLEAN))
-            text = g_strdup(g_variant_get_boolean(value) ? "yes" : "no");
-        else if (g_variant_is_of_type(value, G_VARIANT_TYPE_STRING))
-            text = hbUtilEscape(g_variant_get_string(value, NULL));
-        else
-            text = g_variant_print(value, FALSE);
-        g_string_append_printf(out, "%s%s=%s", out->len ? " " : "", key, text);
-    }
-    return g_string_free(out, FALSE);
 }
 
 
@@ -360,7 +336,7 @@ hbCliFieldText(HbDBusDomain1 *d, const HbCliField *field)
         return value && g_variant_get_int64(value) > 0 ?
             hbCliIsoTime(g_variant_get_int64(value)) : g_strdup("none");
     case HB_CLI_CONFIG:
-        return hbCliConfigText(value);
+        return hbApiConfigText(value, " ");
     case HB_CLI_PINGS:
         return g_strdup_printf("%" G_GUINT64_FORMAT " answered, %" G_GUINT64_FORMAT
                                " missed, %" G_GUINT64_FORMAT " without verdict",

@@ -558,8 +558,8 @@ test_restart_dropped_after_episode(void **state)
     assert_true(testWaitFor(condJobs, done, 10));
     result = done->pdata[0];
     assert_true(result->dropped);
-    assert_false(result->ok);
-    assert_string_equal(result->detail, "the episode ended before it ran");
+    assert_null(result->done);
+    assert_string_equal(result->error->message, "the episode ended before it ran");
     assert_int_equal(result->sent, 0);   /* no libvirt call was made */
     assert_int_equal(result->attempt, 3);
     assert_int_equal(result->episode, 7);
@@ -884,7 +884,7 @@ recordEdit(HbJob *job, gpointer data)
 {
     Edits *e = data;
 
-    assert_true(job->ok);
+    assert_null(job->error);
     g_ptr_array_add(e->results, g_strdup(job->metadata));
 }
 
@@ -949,7 +949,7 @@ recordKeyEdit(HbJob *job, gpointer data)
     KeyEdits *e = data;
 
     e->done++;
-    if (job->ok) {
+    if (!job->error) {
         e->ok++;
         g_free(e->name);
         g_free(e->metadata);
