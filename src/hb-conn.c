@@ -39,7 +39,11 @@ struct _HbConnOpening {
 
 
 static void
-hbConnOnLifecycle(virConnectPtr c, virDomainPtr dom, int event, int detail, void *opaque)
+hbConnOnLifecycle(virConnectPtr c G_GNUC_UNUSED,
+                  virDomainPtr dom,
+                  int event,
+                  int detail,
+                  void *opaque)
 {
     HbConn *conn = opaque;
 
@@ -48,7 +52,7 @@ hbConnOnLifecycle(virConnectPtr c, virDomainPtr dom, int event, int detail, void
 
 
 static void
-hbConnOnReboot(virConnectPtr c, virDomainPtr dom, void *opaque)
+hbConnOnReboot(virConnectPtr c G_GNUC_UNUSED, virDomainPtr dom, void *opaque)
 {
     HbConn *conn = opaque;
 
@@ -57,7 +61,7 @@ hbConnOnReboot(virConnectPtr c, virDomainPtr dom, void *opaque)
 
 
 static void
-hbConnOnAgent(virConnectPtr c, virDomainPtr dom, int state, int reason, void *opaque)
+hbConnOnAgent(virConnectPtr c G_GNUC_UNUSED, virDomainPtr dom, int state, int reason, void *opaque)
 {
     HbConn *conn = opaque;
 
@@ -66,7 +70,7 @@ hbConnOnAgent(virConnectPtr c, virDomainPtr dom, int state, int reason, void *op
 
 
 static void
-hbConnOnMetadata(virConnectPtr c, virDomainPtr dom, int type, const char *nsuri,
+hbConnOnMetadata(virConnectPtr c G_GNUC_UNUSED, virDomainPtr dom, int type, const char *nsuri,
                  void *opaque)
 {
     HbConn *conn = opaque;
@@ -76,7 +80,7 @@ hbConnOnMetadata(virConnectPtr c, virDomainPtr dom, int type, const char *nsuri,
 
 
 static void
-hbConnOnDevice(virConnectPtr c, virDomainPtr dom, const char *alias, void *opaque)
+hbConnOnDevice(virConnectPtr c G_GNUC_UNUSED, virDomainPtr dom, const char *alias, void *opaque)
 {
     HbConn *conn = opaque;
 

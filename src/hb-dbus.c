@@ -580,7 +580,7 @@ hbDBusReturnDomain(GDBusMethodInvocation *invocation, HbDomain *dom)
 
 /* Only the exact, case-sensitive name: never a UUID that looks like one. */
 static gboolean
-hbDBusOnLookupByName(HbDBusManager1 *manager, GDBusMethodInvocation *invocation,
+hbDBusOnLookupByName(HbDBusManager1 *manager G_GNUC_UNUSED, GDBusMethodInvocation *invocation,
                      const char *name, gpointer data)
 {
     HbDBus *dbus = data;
@@ -603,7 +603,7 @@ hbDBusOnLookupByName(HbDBusManager1 *manager, GDBusMethodInvocation *invocation,
 
 /* Only a UUID, in either case: never a domain named like one. */
 static gboolean
-hbDBusOnLookupByUUID(HbDBusManager1 *manager, GDBusMethodInvocation *invocation,
+hbDBusOnLookupByUUID(HbDBusManager1 *manager G_GNUC_UNUSED, GDBusMethodInvocation *invocation,
                      const char *uuid, gpointer data)
 {
     HbDBus *dbus = data;
@@ -660,7 +660,7 @@ hbDBusEditReply(HbJob *job, gpointer data)
 
 
 static gboolean
-hbDBusOnEditMetadata(HbDBusManager1 *manager, GDBusMethodInvocation *invocation,
+hbDBusOnEditMetadata(HbDBusManager1 *manager G_GNUC_UNUSED, GDBusMethodInvocation *invocation,
                      const char *key, GVariant *set, const char *const *unset, guint flags,
                      gpointer data)
 {
@@ -740,7 +740,7 @@ hbDBusHasLongName(GVariant *body)
  */
 static GDBusMessage *
 hbDBusFilter(GDBusConnection *bus, GDBusMessage *message, gboolean incoming,
-             gpointer data)
+             gpointer data G_GNUC_UNUSED)
 {
     const char *path = g_dbus_message_get_path(message);
     const char *iface = g_dbus_message_get_interface(message);

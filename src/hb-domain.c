@@ -235,7 +235,7 @@ hbDomainFeed(HbDomain *dom, HbInput input)
 
 
 static gboolean
-hbDomainTimerDispatch(GSource *source, GSourceFunc callback, gpointer data)
+hbDomainTimerDispatch(GSource *source, GSourceFunc callback G_GNUC_UNUSED, gpointer data)
 {
     HbDomain *dom = data;
 

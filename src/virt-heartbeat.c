@@ -804,7 +804,10 @@ hbCliEventName(const char *signal)
  * names the introspection data gives them.
  */
 static void
-hbCliOnSignal(GDBusProxy *proxy, const char *sender, const char *signal, GVariant *params,
+hbCliOnSignal(GDBusProxy *proxy G_GNUC_UNUSED,
+              const char *sender G_GNUC_UNUSED,
+              const char *signal,
+              GVariant *params,
               gpointer data)
 {
     HbCliEvents *ev = data;
@@ -866,7 +869,7 @@ hbCliOnSignal(GDBusProxy *proxy, const char *sender, const char *signal, GVarian
 
 
 static void
-hbCliOnOwner(GObject *proxy, GParamSpec *pspec, gpointer data)
+hbCliOnOwner(GObject *proxy, GParamSpec *pspec G_GNUC_UNUSED, gpointer data)
 {
     HbCliEvents *ev = data;
     g_autofree char *owner = g_dbus_proxy_get_name_owner(G_DBUS_PROXY(proxy));

@@ -20,7 +20,7 @@ typedef struct {
 
 
 static void
-hbDaemonOnNameAcquired(GDBusConnection *bus, const char *name, gpointer data)
+hbDaemonOnNameAcquired(GDBusConnection *bus G_GNUC_UNUSED, const char *name, gpointer data)
 {
     HbDaemon *daemon = data;
 
@@ -31,7 +31,7 @@ hbDaemonOnNameAcquired(GDBusConnection *bus, const char *name, gpointer data)
 
 
 static void
-hbDaemonOnNameLost(GDBusConnection *bus, const char *name, gpointer data)
+hbDaemonOnNameLost(GDBusConnection *bus G_GNUC_UNUSED, const char *name, gpointer data)
 {
     HbDaemon *daemon = data;
 

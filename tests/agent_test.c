@@ -25,7 +25,7 @@ agentReply(const char *name)
 
 
 static void
-test_guest_info(void **state)
+test_guest_info(void **state G_GNUC_UNUSED)
 {
     g_autofree char *info = agentReply("guest-info");
     g_autofree char *os = agentReply("guest-get-osinfo");
@@ -57,7 +57,7 @@ test_guest_info(void **state)
 
 
 static void
-test_exec_status(void **state)
+test_exec_status(void **state G_GNUC_UNUSED)
 {
     g_autofree char *done = agentReply("guest-exec-status");
     g_autoptr(GError) err = NULL;
@@ -91,7 +91,7 @@ test_exec_status(void **state)
 
 
 static void
-test_exec_output_bounded(void **state)
+test_exec_output_bounded(void **state G_GNUC_UNUSED)
 {
     g_autofree char *big = g_malloc0(HB_EXEC_OUTPUT_MAX + 10);
     g_autofree char *b64 = NULL;
@@ -110,7 +110,7 @@ test_exec_output_bounded(void **state)
 
 
 static void
-test_exec_command(void **state)
+test_exec_command(void **state G_GNUC_UNUSED)
 {
     const char *args[] = { "-c", "echo \"quoted\" \\ back", NULL };
     g_autofree char *cmd = hbAgentExecCommand("/bin/sh", args);
@@ -140,7 +140,7 @@ assertClean(const char *text, gsize max)
 
 /* What a hostile guest can put in guest-info and guest-get-osinfo. */
 static void
-test_guest_strings_hostile(void **state)
+test_guest_strings_hostile(void **state G_GNUC_UNUSED)
 {
     g_autofree char *huge = g_strnfill(1024 * 1024, 'A');
     g_autofree char *huge_json = g_strdup_printf("\"%s\"", huge);
@@ -180,7 +180,7 @@ test_guest_strings_hostile(void **state)
 
 /* A member of the wrong type is an error, never a critical or a default. */
 static void
-test_guest_types_hostile(void **state)
+test_guest_types_hostile(void **state G_GNUC_UNUSED)
 {
     const char *info[] = {
         "{\"return\":{\"version\":{}}}",
@@ -226,7 +226,7 @@ test_guest_types_hostile(void **state)
 
 /* An unparsable reply is quoted in the error, sanitized and bounded. */
 static void
-test_guest_reply_quoted(void **state)
+test_guest_reply_quoted(void **state G_GNUC_UNUSED)
 {
     g_autofree char *huge = g_strnfill(100000, 'z');
     g_autofree char *reply = g_strdup_printf("garbage \xed\xb0\x80\x1b %s", huge);
@@ -246,7 +246,7 @@ test_guest_reply_quoted(void **state)
  * before they are parsed. Strings may hold any bracket or comma.
  */
 static void
-test_guest_reply_shape_bounded(void **state)
+test_guest_reply_shape_bounded(void **state G_GNUC_UNUSED)
 {
     g_autoptr(GString) deep = g_string_new("{\"return\":{\"version\":");
     g_autoptr(GString) wide = g_string_new("{\"return\":{\"version\":\"1\","
@@ -282,7 +282,7 @@ test_guest_reply_shape_bounded(void **state)
 
 /* pids, exit codes and signals: in range or a clear error. */
 static void
-test_exec_numbers_hostile(void **state)
+test_exec_numbers_hostile(void **state G_GNUC_UNUSED)
 {
     struct { const char *ret; int code; } good[] = {
         { "\"exitcode\":0", 0 },
@@ -355,7 +355,7 @@ test_exec_numbers_hostile(void **state)
 
 /* Output beyond the limit is not even decoded; base64 that is not is skipped. */
 static void
-test_exec_output_hostile(void **state)
+test_exec_output_hostile(void **state G_GNUC_UNUSED)
 {
     g_autofree char *huge = g_strnfill(4 * 1024 * 1024, 'Q');
     g_autofree char *reply = g_strdup_printf(
@@ -374,7 +374,7 @@ test_exec_output_hostile(void **state)
 
 /* Only the agent's own silence is a miss; libvirt's troubles are no verdict. */
 static void
-test_ping_errors(void **state)
+test_ping_errors(void **state G_GNUC_UNUSED)
 {
     assert_int_equal(hbAgentClassifyError(VIR_ERR_AGENT_UNRESPONSIVE, TRUE), HB_PROBE_MISS);
     assert_int_equal(hbAgentClassifyError(VIR_ERR_AGENT_UNRESPONSIVE, FALSE), HB_PROBE_VOID);

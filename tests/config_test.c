@@ -46,7 +46,7 @@ list_xml(const char *dir)
 
 
 static void
-test_golden(void **state)
+test_golden(void **state G_GNUC_UNUSED)
 {
     g_autoptr(GPtrArray) files = list_xml(TEST_SRCDIR "/data/metadata");
     HbConfig defaults;
@@ -143,7 +143,7 @@ static const char *const edgeCases[] = {
 
 
 static void
-test_invalid(void **state)
+test_invalid(void **state G_GNUC_UNUSED)
 {
     HbConfig defaults;
 
@@ -165,7 +165,7 @@ test_invalid(void **state)
 
 
 static void
-test_effective_ping_timeout(void **state)
+test_effective_ping_timeout(void **state G_GNUC_UNUSED)
 {
     HbConfig cfg;
 
@@ -183,7 +183,7 @@ test_effective_ping_timeout(void **state)
 
 
 static void
-test_edit(void **state)
+test_edit(void **state G_GNUC_UNUSED)
 {
     g_autoptr(GHashTable) changes = g_hash_table_new(g_str_hash, g_str_equal);
     g_autoptr(GError) err = NULL;
@@ -257,7 +257,7 @@ schemaAccepts(xmlRelaxNGValidCtxtPtr valid, const char *xml)
 
 
 static void
-test_examples_validate(void **state)
+test_examples_validate(void **state G_GNUC_UNUSED)
 {
     xmlRelaxNGParserCtxtPtr parser = xmlRelaxNGNewParserCtxt(TOP_SRCDIR "/xml/virt-heartbeat.rng");
     xmlRelaxNGPtr schema = xmlRelaxNGParse(parser);
@@ -297,7 +297,7 @@ test_examples_validate(void **state)
 
 /* Found by tests/fuzz: libxml2 quotes bad bytes, and edits may carry some. */
 static void
-test_messages_are_utf8(void **state)
+test_messages_are_utf8(void **state G_GNUC_UNUSED)
 {
     g_autoptr(GHashTable) changes = g_hash_table_new(g_str_hash, g_str_equal);
     g_autoptr(GError) err = NULL;

@@ -30,7 +30,7 @@ write_conf(const char *text)
 
 
 static void
-test_shipped_file_is_defaults(void **state)
+test_shipped_file_is_defaults(void **state G_GNUC_UNUSED)
 {
     g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
     HbDaemonConf conf;
@@ -52,7 +52,7 @@ test_shipped_file_is_defaults(void **state)
 
 
 static void
-test_every_key(void **state)
+test_every_key(void **state G_GNUC_UNUSED)
 {
     g_autofree char *path = write_conf(
         "[daemon]\nuri=test:///default\nmonitor_all=true\nsuspect_workers=3\nstate_dir=\n"
@@ -77,7 +77,7 @@ test_every_key(void **state)
 
 
 static void
-test_errors_name_file_and_line(void **state)
+test_errors_name_file_and_line(void **state G_GNUC_UNUSED)
 {
     g_autofree char *path = write_conf(
         "# comment\n[daemon]\nping_workers=0\nmonitor_all=maybe\nspeed=3\n"
@@ -109,7 +109,7 @@ test_errors_name_file_and_line(void **state)
 
 
 static void
-test_syntax_and_missing(void **state)
+test_syntax_and_missing(void **state G_GNUC_UNUSED)
 {
     g_autofree char *path = write_conf("[daemon\nuri\n");
     g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);

@@ -98,7 +98,7 @@ cli(char **out, const char *first, ...)
 
 
 static void
-onAcquired(GDBusConnection *c, const char *name, gpointer data)
+onAcquired(GDBusConnection *c G_GNUC_UNUSED, const char *name G_GNUC_UNUSED, gpointer data)
 {
     Daemon *d = data;
 
@@ -162,7 +162,7 @@ setupTime5(void **state)
 
 
 static gboolean
-condNameGone(gpointer data)
+condNameGone(gpointer data G_GNUC_UNUSED)
 {
     g_autoptr(GVariant) reply = g_dbus_connection_call_sync(
         bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
@@ -505,7 +505,7 @@ test_rearm(void **state)
 
 
 static void
-test_errors(void **state)
+test_errors(void **state G_GNUC_UNUSED)
 {
     assert_int_equal(cli(NULL, "status", "no-such-domain", NULL), 3);
     assert_int_equal(cli(NULL, "is-heartbeating", "no-such-domain", NULL), 3);
@@ -582,7 +582,7 @@ test_guest_os_interface(void **state)
 
 
 static void
-test_daemon_not_running(void **state)
+test_daemon_not_running(void **state G_GNUC_UNUSED)
 {
     g_autofree char *saved = g_strdup(g_getenv("DBUS_SYSTEM_BUS_ADDRESS"));
 
@@ -1686,7 +1686,7 @@ test_cli_escapes_names(void **state)
 
 
 static int
-groupSetup(void **state)
+groupSetup(void **state G_GNUC_UNUSED)
 {
     testBus = g_test_dbus_new(G_TEST_DBUS_NONE);
     g_test_dbus_up(testBus);
@@ -1699,7 +1699,7 @@ groupSetup(void **state)
 
 
 static int
-groupTeardown(void **state)
+groupTeardown(void **state G_GNUC_UNUSED)
 {
     g_object_unref(bus);
     g_test_dbus_down(testBus);

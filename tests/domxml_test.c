@@ -25,7 +25,7 @@ read_file(const char *path)
 
 
 static void
-test_domain_xml_inspect(void **state)
+test_domain_xml_inspect(void **state G_GNUC_UNUSED)
 {
     g_autofree char *live = read_file(TEST_SRCDIR "/data/domain-live.xml");
     g_autoptr(GError) err = NULL;

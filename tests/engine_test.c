@@ -500,7 +500,7 @@ tweak_storm(HbConfig *cfg)
 
 
 static void
-test_storm_cap(void **state)
+test_storm_cap(void **state G_GNUC_UNUSED)
 {
     Fixture *f = fixture_new(tweak_storm);
 
@@ -566,7 +566,7 @@ tweak_notify(HbConfig *cfg)
 
 
 static void
-test_action_none_notifies_only(void **state)
+test_action_none_notifies_only(void **state G_GNUC_UNUSED)
 {
     Fixture *f = fixture_new(tweak_notify);
 
@@ -691,7 +691,7 @@ test_shutdown_request_gets_grace(void **state)
 
 
 static void
-test_memory_across_restarts(void **state)
+test_memory_across_restarts(void **state G_GNUC_UNUSED)
 {
     Fixture *f = fixture_new(tweak_storm);
     g_autoptr(HbEngine) again = NULL;
@@ -856,7 +856,7 @@ tweak_restart(HbConfig *cfg)
 
 
 static void
-test_restart_action_recovers_destroyed(void **state)
+test_restart_action_recovers_destroyed(void **state G_GNUC_UNUSED)
 {
     Fixture *f = fixture_new(tweak_restart);
     HbActions a;
@@ -882,7 +882,7 @@ test_restart_action_recovers_destroyed(void **state)
 
 /* The user destroys it while our destroy+start is under way: it stays off. */
 static void
-test_restart_action_respects_other_stop(void **state)
+test_restart_action_respects_other_stop(void **state G_GNUC_UNUSED)
 {
     Fixture *f = fixture_new(tweak_restart);
     HbActions a;
@@ -1045,7 +1045,7 @@ test_agent_connect_restarts_silence(void **state)
 
 /* An attempt not made destroyed nothing: a later destroy is the user's. */
 static void
-test_attempt_not_made_destroyed_nothing(void **state)
+test_attempt_not_made_destroyed_nothing(void **state G_GNUC_UNUSED)
 {
     Fixture *f = fixture_new(tweak_restart);
     HbActions a;
@@ -1259,7 +1259,7 @@ test_crash_handled_by_libvirt(void **state)
 
 
 static void
-test_state_names(void **state)
+test_state_names(void **state G_GNUC_UNUSED)
 {
     for (int i = 0; i < HB_STATE_LAST; i++)
         assert_non_null(hbStateToString(i));

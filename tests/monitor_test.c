@@ -467,7 +467,7 @@ test_undefine_removes(void **state)
 
 
 static void
-test_monitor_all(void **state)
+test_monitor_all(void **state G_GNUC_UNUSED)
 {
     Fixture *f = fixtureStart(TRUE);
     g_autoptr(virDomain) with = testDomainStart(f->conn, "hb-all-agent", TRUE, NULL);
@@ -484,7 +484,7 @@ test_monitor_all(void **state)
 
 /* A failed domain stays failed, and its storm cap holds, across a restart. */
 static void
-test_state_survives_restart(void **state)
+test_state_survives_restart(void **state G_GNUC_UNUSED)
 {
     g_autofree char *dir = g_dir_make_tmp("hb-state-XXXXXX", NULL);
     Fixture *f = fixtureStartIn(FALSE, dir);
@@ -603,7 +603,7 @@ request(Fixture *f, const char *name, Replies *r)
 /* Guest requests wait in a bounded queue; past it the caller is told. When
  * the daemon stops, the queued ones are answered with an error at once. */
 static void
-test_requests_bounded_and_cancelled(void **state)
+test_requests_bounded_and_cancelled(void **state G_GNUC_UNUSED)
 {
     Fixture *f = fixtureStartWith(FALSE, "", 1);
     g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-busy", TRUE, FAST);
@@ -676,7 +676,7 @@ removeDir(const char *dir)
  * defaults: the last valid configuration saved, or notify only.
  */
 static void
-test_invalid_metadata_fails_closed(void **state)
+test_invalid_metadata_fails_closed(void **state G_GNUC_UNUSED)
 {
     g_autofree char *dir = g_dir_make_tmp("hb-closed-XXXXXX", NULL);
     Fixture *f = fixtureStartIn(FALSE, dir);
@@ -732,7 +732,7 @@ test_invalid_metadata_fails_closed(void **state)
  * definition under the same UUID is not inherited.
  */
 static void
-test_state_follows_domain(void **state)
+test_state_follows_domain(void **state G_GNUC_UNUSED)
 {
     g_autofree char *dir = g_dir_make_tmp("hb-follow-XXXXXX", NULL);
     g_autofree char *stale = g_build_filename(dir, "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0.state",
@@ -778,7 +778,7 @@ test_state_follows_domain(void **state)
  * rather than hanging it.
  */
 static void
-test_state_files_not_followed(void **state)
+test_state_files_not_followed(void **state G_GNUC_UNUSED)
 {
     g_autofree char *dir = g_dir_make_tmp("hb-files-XXXXXX", NULL);
     g_autofree char *target = g_build_filename(dir, "elsewhere.xml", NULL);
@@ -820,7 +820,7 @@ test_state_files_not_followed(void **state)
  * planted there would stop a domain from ever being restarted.
  */
 static void
-test_state_dir_others_can_write(void **state)
+test_state_dir_others_can_write(void **state G_GNUC_UNUSED)
 {
     g_autofree char *dir = g_dir_make_tmp("hb-open-XXXXXX", NULL);
     Fixture *f = fixtureStartIn(FALSE, dir);
@@ -1072,7 +1072,7 @@ test_metadata_edit_both_or_neither(void **state)
 /* The saved configuration names its domain: another definition under the
  * same UUID falls back to notify only, not to the old domain's action. */
 static void
-test_saved_config_follows_domain(void **state)
+test_saved_config_follows_domain(void **state G_GNUC_UNUSED)
 {
     g_autofree char *dir = g_dir_make_tmp("hb-cfgname-XXXXXX", NULL);
     Fixture *f = fixtureStartIn(FALSE, dir);

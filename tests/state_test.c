@@ -66,7 +66,7 @@ parse_ok(const char *text)
 
 
 static void
-test_golden_format(void **state)
+test_golden_format(void **state G_GNUC_UNUSED)
 {
     g_autofree char *golden = NULL;
     g_autofree char *text = NULL;
@@ -81,7 +81,7 @@ test_golden_format(void **state)
 
 
 static void
-test_golden_parse(void **state)
+test_golden_parse(void **state G_GNUC_UNUSED)
 {
     g_autofree char *golden = NULL;
     HbEngineMemory want;
@@ -98,7 +98,7 @@ test_golden_parse(void **state)
 
 /* A file written before the host rebooted: its times are before this boot. */
 static void
-test_times_before_boot(void **state)
+test_times_before_boot(void **state G_GNUC_UNUSED)
 {
     g_autofree char *text = g_strdup_printf(
         "[heartbeat]\nopen=true\nnext_attempt=%" G_GINT64_FORMAT "\n"
@@ -115,7 +115,7 @@ test_times_before_boot(void **state)
 
 
 static void
-test_bad_times_not_set(void **state)
+test_bad_times_not_set(void **state G_GNUC_UNUSED)
 {
     const char *next_attempts[] = {
         "-1", "0", "9223372036854775807", "-9223372036854775808",
@@ -136,7 +136,7 @@ test_bad_times_not_set(void **state)
 
 /* Far ahead is not set; just inside the limit is kept. */
 static void
-test_time_ahead_limit(void **state)
+test_time_ahead_limit(void **state G_GNUC_UNUSED)
 {
     gint64 limit = NOW + OFFSET + S(HB_STATE_AHEAD_MAX_S);
     g_autofree char *text = g_strdup_printf(
@@ -154,7 +154,7 @@ test_time_ahead_limit(void **state)
 
 
 static void
-test_counts_bounded(void **state)
+test_counts_bounded(void **state G_GNUC_UNUSED)
 {
     g_autoptr(GString) text = g_string_new("[heartbeat]\nattempts=99999\nboot_time=-7\n"
                                            "episode=-1\nepisode_starts=");
@@ -176,7 +176,7 @@ test_counts_bounded(void **state)
 
 
 static void
-test_not_a_key_file(void **state)
+test_not_a_key_file(void **state G_GNUC_UNUSED)
 {
     g_autofree char *long_line = g_strnfill(100000, 'x');
     const char *bad[] = { "garbage", "[heartbeat\nopen=true\n", "open=true\n", "\xff\xfe[",
@@ -198,7 +198,7 @@ test_not_a_key_file(void **state)
 
 /* Empty and foreign files are well-formed: nothing is remembered. */
 static void
-test_empty_remembers_nothing(void **state)
+test_empty_remembers_nothing(void **state G_GNUC_UNUSED)
 {
     HbEngineMemory memory = parse_ok("[other]\nkey=1\n");
 

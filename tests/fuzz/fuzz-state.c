@@ -11,7 +11,7 @@
 #define FUZZ_OFFSET ((gint64) 1795910400 * G_USEC_PER_SEC)
 
 int
-LLVMFuzzerInitialize(int *argc, char ***argv)
+LLVMFuzzerInitialize(int *argc G_GNUC_UNUSED, char ***argv G_GNUC_UNUSED)
 {
     fuzzInit();
     return 0;
