@@ -93,12 +93,18 @@ static const struct {
     virConnectDomainEventGenericCallback cb;
     const char *name;
 } hbConnEvents[] = {
-    { VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(hbConnOnLifecycle), "lifecycle" },
-    { VIR_DOMAIN_EVENT_ID_REBOOT, VIR_DOMAIN_EVENT_CALLBACK(hbConnOnReboot), "reboot" },
-    { VIR_DOMAIN_EVENT_ID_AGENT_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(hbConnOnAgent), "agent-lifecycle" },
-    { VIR_DOMAIN_EVENT_ID_METADATA_CHANGE, VIR_DOMAIN_EVENT_CALLBACK(hbConnOnMetadata), "metadata-change" },
-    { VIR_DOMAIN_EVENT_ID_DEVICE_ADDED, VIR_DOMAIN_EVENT_CALLBACK(hbConnOnDevice), "device-added" },
-    { VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, VIR_DOMAIN_EVENT_CALLBACK(hbConnOnDevice), "device-removed" },
+    { VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+      VIR_DOMAIN_EVENT_CALLBACK(hbConnOnLifecycle), "lifecycle" },
+    { VIR_DOMAIN_EVENT_ID_REBOOT,
+      VIR_DOMAIN_EVENT_CALLBACK(hbConnOnReboot), "reboot" },
+    { VIR_DOMAIN_EVENT_ID_AGENT_LIFECYCLE,
+      VIR_DOMAIN_EVENT_CALLBACK(hbConnOnAgent), "agent-lifecycle" },
+    { VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
+      VIR_DOMAIN_EVENT_CALLBACK(hbConnOnMetadata), "metadata-change" },
+    { VIR_DOMAIN_EVENT_ID_DEVICE_ADDED,
+      VIR_DOMAIN_EVENT_CALLBACK(hbConnOnDevice), "device-added" },
+    { VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
+      VIR_DOMAIN_EVENT_CALLBACK(hbConnOnDevice), "device-removed" },
 };
 
 

@@ -206,7 +206,8 @@ hbDBusOnChanged(HbDomain *dom, gpointer data)
     hb_dbus_domain1_set_pings_missed(iface, hbDomainPings(dom, HB_PING_MISS));
     hb_dbus_domain1_set_pings_no_verdict(iface, hbDomainPings(dom, HB_PING_VOID));
     hb_dbus_domain1_set_last_tick(iface, hbDomainLastTick(dom));
-    hb_dbus_domain1_set_config_error(iface, hbDomainConfigError(dom) ? hbDomainConfigError(dom) : "");
+    hb_dbus_domain1_set_config_error(iface,
+                                     hbDomainConfigError(dom) ? hbDomainConfigError(dom) : "");
     hb_dbus_domain1_set_agent_connected(iface, hbDomainAgentConnected(dom));
     hbDBusSetConfig(entry, hbDomainConfig(dom));
     hb_dbus_domain1_set_additions_version(iface, guest->version ? guest->version : "");

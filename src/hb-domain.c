@@ -552,17 +552,81 @@ hbDomainGuestInfo(HbDomain *dom)
 }
 
 
-const char *hbDomainName(HbDomain *dom) { return dom->name; }
-const char *hbDomainUUID(HbDomain *dom) { return dom->uuid; }
-HbState hbDomainState(HbDomain *dom) { return hbEngineState(dom->engine); }
-guint hbDomainPercentage(HbDomain *dom) { return hbEnginePercentage(dom->engine); }
-guint hbDomainAttempts(HbDomain *dom) { return hbEngineAttempts(dom->engine); }
-guint64 hbDomainEpisode(HbDomain *dom) { return hbEngineEpisode(dom->engine); }
-guint64 hbDomainPings(HbDomain *dom, HbPing ping) { return hbEnginePings(dom->engine, ping); }
-gint64 hbDomainLastTick(HbDomain *dom) { return hbEngineLastTick(dom->engine) ? dom->last_tick_real : 0; }
-const HbConfig *hbDomainConfig(HbDomain *dom) { return hbEngineConfig(dom->engine); }
-const char *hbDomainConfigError(HbDomain *dom) { return dom->config_error; }
-gboolean hbDomainAgentConnected(HbDomain *dom) { return dom->agent_connected; }
+const char *
+hbDomainName(HbDomain *dom)
+{
+    return dom->name;
+}
+
+
+const char *
+hbDomainUUID(HbDomain *dom)
+{
+    return dom->uuid;
+}
+
+
+HbState
+hbDomainState(HbDomain *dom)
+{
+    return hbEngineState(dom->engine);
+}
+
+
+guint
+hbDomainPercentage(HbDomain *dom)
+{
+    return hbEnginePercentage(dom->engine);
+}
+
+
+guint
+hbDomainAttempts(HbDomain *dom)
+{
+    return hbEngineAttempts(dom->engine);
+}
+
+
+guint64
+hbDomainEpisode(HbDomain *dom)
+{
+    return hbEngineEpisode(dom->engine);
+}
+
+
+guint64
+hbDomainPings(HbDomain *dom, HbPing ping)
+{
+    return hbEnginePings(dom->engine, ping);
+}
+
+
+gint64
+hbDomainLastTick(HbDomain *dom)
+{
+    return hbEngineLastTick(dom->engine) ? dom->last_tick_real : 0;
+}
+
+
+const HbConfig *
+hbDomainConfig(HbDomain *dom)
+{
+    return hbEngineConfig(dom->engine);
+}
+
+
+const char *
+hbDomainConfigError(HbDomain *dom)
+{
+    return dom->config_error;
+}
+
+
+gboolean
+hbDomainAgentConnected(HbDomain *dom)
+{
+    return dom->agent_connected;
+}
 
 
 gboolean

@@ -313,7 +313,8 @@ static const HbCliField hbCliInfoFields[] = {
     { "Additions version:", "additions_version", "AdditionsVersion", HB_CLI_TEXT, "unknown" },
     { "OS name:", "os_name", "OSName", HB_CLI_TEXT, "unknown" },
     { "Can shut down:", "can_shutdown", "CanShutdown", HB_CLI_YES_NO, NULL },
-    { "Host time sync:", "is_host_time_sync_enabled", "IsHostTimeSyncEnabled", HB_CLI_ON_OFF, NULL },
+    { "Host time sync:", "is_host_time_sync_enabled", "IsHostTimeSyncEnabled", HB_CLI_ON_OFF,
+      NULL },
 };
 
 
@@ -532,8 +533,18 @@ hbCliShow(HbCli *cli, gboolean info)
 }
 
 
-static int hbCliStatus(HbCli *cli) { return hbCliShow(cli, FALSE); }
-static int hbCliInfo(HbCli *cli) { return hbCliShow(cli, TRUE); }
+static int
+hbCliStatus(HbCli *cli)
+{
+    return hbCliShow(cli, FALSE);
+}
+
+
+static int
+hbCliInfo(HbCli *cli)
+{
+    return hbCliShow(cli, TRUE);
+}
 
 
 /* A heartbeat reading means nothing for a domain the daemon cannot ping. */
@@ -1025,17 +1036,21 @@ main(int argc, char **argv)
     HbCli cli = { 0 };
     gboolean version = FALSE;
     GOptionEntry entries[] = {
-        { "json", 'j', 0, G_OPTION_ARG_NONE, &cli.json, "JSON output (list, status, info, events)", NULL },
+        { "json", 'j', 0, G_OPTION_ARG_NONE, &cli.json,
+          "JSON output (list, status, info, events)", NULL },
         { "timeout", 't', 0, G_OPTION_ARG_INT, &cli.timeout,
-          "exec: seconds to wait for the command (default " G_STRINGIFY(HB_EXEC_TIMEOUT_DEFAULT) ")",
+          "exec: seconds to wait for the command "
+          "(default " G_STRINGIFY(HB_EXEC_TIMEOUT_DEFAULT) ")",
           "N" },
         { "version", 'V', 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
         { NULL }
     };
     GOptionEntry config_entries[4 + HB_CLI_N_KEYS + 1] = {
         { "connect", 'c', 0, G_OPTION_ARG_STRING, &cli.uri, "libvirt URI", "URI" },
-        { "live", 0, 0, G_OPTION_ARG_NONE, &cli.live, "Change the running domain (also set-parameter)", NULL },
-        { "config", 0, 0, G_OPTION_ARG_NONE, &cli.config, "Change the saved definition (also set-parameter)", NULL },
+        { "live", 0, 0, G_OPTION_ARG_NONE, &cli.live,
+          "Change the running domain (also set-parameter)", NULL },
+        { "config", 0, 0, G_OPTION_ARG_NONE, &cli.config,
+          "Change the saved definition (also set-parameter)", NULL },
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new("COMMAND [DOMAIN]");
     GOptionGroup *config_group = g_option_group_new("config", "Options of the config command:",

@@ -87,7 +87,8 @@ main(int argc, char **argv)
         { "connect", 'c', 0, G_OPTION_ARG_STRING, &uri,
           "libvirt URI, overriding the configuration file", "URI" },
         { "check-config", 'n', 0, G_OPTION_ARG_NONE, &check_config,
-          "Check the configuration file, print \"configuration OK\" or every error, and exit", NULL },
+          "Check the configuration file, print \"configuration OK\" or every error, and exit",
+          NULL },
         { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debug messages too", NULL },
         { "version", 'V', 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
         { NULL }

@@ -101,7 +101,8 @@ test_exec_output_bounded(void **state G_GNUC_UNUSED)
 
     memset(big, 'x', HB_EXEC_OUTPUT_MAX + 10);
     b64 = g_base64_encode((guchar *) big, HB_EXEC_OUTPUT_MAX + 10);
-    reply = g_strdup_printf("{\"return\":{\"exited\":true,\"exitcode\":0,\"out-data\":\"%s\"}}", b64);
+    reply = g_strdup_printf("{\"return\":{\"exited\":true,\"exitcode\":0,"
+                            "\"out-data\":\"%s\"}}", b64);
     assert_int_equal(hbAgentParseExecStatus(reply, &st, &err), 0);
     assert_int_equal(g_bytes_get_size(st.out), HB_EXEC_OUTPUT_MAX);
     assert_true(st.truncated);

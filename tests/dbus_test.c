@@ -813,7 +813,8 @@ test_api_manager(void **state)
     /* A multi-megabyte key is quoted in 64 characters and an ellipsis. */
     echo = apiError(HB_DBUS_PATH, MANAGER1, "LookupByName", g_variant_new("(s)", huge),
                     E_HB "VMUnknown");
-    assert_non_null(strstr(echo, "'kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk\u2026'"));
+    assert_non_null(strstr(echo, "'kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"
+                                 "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk\u2026'"));
     /* Control, bidi and quote characters come back escaped. */
     escaped = apiError(HB_DBUS_PATH, MANAGER1, "LookupByName",
                        g_variant_new("(s)", "a\nb\x1b[2J\u202e'\\"), E_HB "VMUnknown");
@@ -1215,8 +1216,9 @@ editMetadata(const char *key, const char *const *set, const char *const *unset, 
     for (guint i = 0; set && set[i]; i += 2)
         g_variant_builder_add(&b, "{ss}", set[i], set[i + 1]);
     reply = apiCall(HB_DBUS_PATH, MANAGER1, "EditMetadata",
-                    g_variant_new("(sa{ss}^asu)", key, &b, unset ? unset : (const char *[]) { NULL },
-                                  flags), error);
+                    g_variant_new("(sa{ss}^asu)", key, &b,
+                                  unset ? unset : (const char *[]) { NULL }, flags),
+                    error);
     if (!reply)
         return NULL;
     g_variant_get(reply, "(ss)", name, &metadata);

@@ -186,7 +186,8 @@ test_not_a_key_file(void **state G_GNUC_UNUSED)
         g_autoptr(GError) err = NULL;
         HbEngineMemory memory;
 
-        assert_int_equal(hbStateParse(bad[i], strlen(bad[i]), OFFSET, NOW, NULL, &memory, &err), -1);
+        assert_int_equal(hbStateParse(bad[i], strlen(bad[i]), OFFSET, NOW, NULL, &memory, &err),
+                         -1);
         assert_non_null(err);
         /* The message quotes the file: it must be UTF-8 for the log. */
         assert_true(g_utf8_validate(err->message, -1, NULL));

@@ -57,7 +57,8 @@ test_escape(void **state G_GNUC_UNUSED)
         { "bidi \xe2\x80\xae" "evil", "bidi \\u202eevil" },
         { "bad \xff\xed\xb0\x80", "bad \\xff\\xed\\xb0\\x80" },
         { "back\\slash", "back\\\\slash" },
-        { "caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x98\x80" },
+        { "caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x98\x80",
+          "caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x98\x80" },
         { "tag \xf3\xa0\x80\x81", "tag \\U000e0001" },
     };
 
