@@ -23,6 +23,7 @@ typedef struct {
 } HbGuestInfo;
 
 void hbGuestInfoClear(HbGuestInfo *info);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(HbGuestInfo, hbGuestInfoClear)
 
 typedef struct {
     gboolean exited;
@@ -35,6 +36,7 @@ typedef struct {
 } HbExecStatus;
 
 void hbExecStatusClear(HbExecStatus *status);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(HbExecStatus, hbExecStatusClear)
 
 /* Pure: the "return" of an agent reply. A member of the wrong type or out
  * of range is an error (HB_ERROR_FAILED), never a wrapped value. */

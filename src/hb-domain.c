@@ -81,18 +81,17 @@ hbDomainArm(HbDomain *dom)
 static void
 hbDomainSaveState(HbDomain *dom)
 {
-    HbEngineMemory memory = { 0 };
+    g_auto(HbEngineMemory) memory = { 0 };
 
     hbEngineRemember(dom->engine, &memory);
     hbStateFileSave(hbMonitorStateDir(dom->monitor), dom->uuid, dom->name, &memory);
-    hbEngineMemoryClear(&memory);
 }
 
 
 static void
 hbDomainLoadState(HbDomain *dom)
 {
-    HbEngineMemory memory = { 0 };
+    g_auto(HbEngineMemory) memory = { 0 };
     HbActions actions;
 
     if (!hbStateFileLoad(hbMonitorStateDir(dom->monitor), dom->uuid, dom->name, &memory))
@@ -105,7 +104,6 @@ hbDomainLoadState(HbDomain *dom)
                   "attempts made; it goes on once a block of silence confirms it",
                   dom->name, memory.episode, memory.attempts);
     hbEngineRecall(dom->engine, &memory, g_get_monotonic_time(), &actions);
-    hbEngineMemoryClear(&memory);
 }
 
 

@@ -98,7 +98,7 @@ main(int argc, char **argv)
     g_autoptr(GDBusConnection) bus = NULL;
     g_autoptr(HbDBus) dbus = NULL;
     HbDaemon daemon = { .status = EXIT_SUCCESS };
-    HbDaemonConf conf;
+    g_auto(HbDaemonConf) conf = { 0 };
     guint owner;
 
     /* Domain names and guests' texts go into log lines: escaped. */
@@ -118,13 +118,10 @@ main(int argc, char **argv)
     }
 
     hbDaemonConfInit(&conf);
-    if (hbDaemonLoadConf(&conf, conf_path, uri) < 0) {
-        hbDaemonConfClear(&conf);
+    if (hbDaemonLoadConf(&conf, conf_path, uri) < 0)
         return EXIT_FAILURE;
-    }
     if (check_config) {
         printf("configuration OK\n");
-        hbDaemonConfClear(&conf);
         return EXIT_SUCCESS;
     }
     if (verbose)
@@ -136,7 +133,6 @@ main(int argc, char **argv)
 
     if (!(bus = g_bus_get_sync(G_BUS_TYPE_SYSTEM, NULL, &err))) {
         g_printerr("virt-heartbeatd: cannot connect to the system bus: %s\n", err->message);
-        hbDaemonConfClear(&conf);
         return EXIT_FAILURE;
     }
 
@@ -162,6 +158,5 @@ main(int argc, char **argv)
     g_clear_pointer(&dbus, hbDBusFree);
     hbMonitorFree(daemon.monitor);
     g_main_loop_unref(daemon.loop);
-    hbDaemonConfClear(&conf);
     return daemon.status;
 }

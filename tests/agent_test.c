@@ -30,7 +30,7 @@ test_guest_info(void **state G_GNUC_UNUSED)
     g_autofree char *info = agentReply("guest-info");
     g_autofree char *os = agentReply("guest-get-osinfo");
     g_autoptr(GError) err = NULL;
-    HbGuestInfo gi = { 0 };
+    g_auto(HbGuestInfo) gi = { 0 };
 
     assert_int_equal(hbAgentParseInfo(info, &gi, &err), 0);
     assert_string_equal(gi.version, "7.2.22");
@@ -52,7 +52,6 @@ test_guest_info(void **state G_GNUC_UNUSED)
     assert_int_equal(err->code, HB_ERROR_FAILED);
     g_clear_error(&err);
     assert_int_equal(hbAgentParseOsInfo("not json", &gi, &err), -1);
-    hbGuestInfoClear(&gi);
 }
 
 
@@ -61,7 +60,7 @@ test_exec_status(void **state G_GNUC_UNUSED)
 {
     g_autofree char *done = agentReply("guest-exec-status");
     g_autoptr(GError) err = NULL;
-    HbExecStatus st = { 0 };
+    g_auto(HbExecStatus) st = { 0 };
     gint64 pid;
     gsize len;
 
@@ -86,7 +85,6 @@ test_exec_status(void **state G_GNUC_UNUSED)
     assert_int_equal(hbAgentParseExecPid("{\"return\":{\"pid\":112}}", &pid, &err), 0);
     assert_int_equal(pid, 112);
     assert_int_equal(hbAgentParseExecPid("{\"return\":{}}", &pid, &err), -1);
-    hbExecStatusClear(&st);
 }
 
 
@@ -97,7 +95,7 @@ test_exec_output_bounded(void **state G_GNUC_UNUSED)
     g_autofree char *b64 = NULL;
     g_autofree char *reply = NULL;
     g_autoptr(GError) err = NULL;
-    HbExecStatus st = { 0 };
+    g_auto(HbExecStatus) st = { 0 };
 
     memset(big, 'x', HB_EXEC_OUTPUT_MAX + 10);
     b64 = g_base64_encode((guchar *) big, HB_EXEC_OUTPUT_MAX + 10);
@@ -106,7 +104,6 @@ test_exec_output_bounded(void **state G_GNUC_UNUSED)
     assert_int_equal(hbAgentParseExecStatus(reply, &st, &err), 0);
     assert_int_equal(g_bytes_get_size(st.out), HB_EXEC_OUTPUT_MAX);
     assert_true(st.truncated);
-    hbExecStatusClear(&st);
 }
 
 
@@ -156,7 +153,7 @@ test_guest_strings_hostile(void **state G_GNUC_UNUSED)
         { huge_json, NULL },
     };
     g_autoptr(GError) err = NULL;
-    HbGuestInfo gi = { 0 };
+    g_auto(HbGuestInfo) gi = { 0 };
 
     for (size_t i = 0; i < G_N_ELEMENTS(strings); i++) {
         g_autofree char *info = replyWith("version", strings[i].json);
@@ -175,7 +172,6 @@ test_guest_strings_hostile(void **state G_GNUC_UNUSED)
     /* The huge one is cut, with a marker. */
     assert_true(g_str_has_prefix(gi.os_name, "AAAA"));
     assert_true(g_str_has_suffix(gi.os_name, "..."));
-    hbGuestInfoClear(&gi);
 }
 
 
@@ -203,7 +199,7 @@ test_guest_types_hostile(void **state G_GNUC_UNUSED)
         "{\"return\":{\"kernel-release\":1.5}}",
     };
     g_autoptr(GError) err = NULL;
-    HbGuestInfo gi = { 0 };
+    g_auto(HbGuestInfo) gi = { 0 };
 
     for (size_t i = 0; i < G_N_ELEMENTS(info); i++) {
         assert_int_equal(hbAgentParseInfo(info[i], &gi, &err), -1);
@@ -221,7 +217,6 @@ test_guest_types_hostile(void **state G_GNUC_UNUSED)
                                       "\"supported_commands\":null}}", &gi, &err), 0);
     assert_string_equal(gi.version, "");
     assert_false(gi.can_shutdown);
-    hbGuestInfoClear(&gi);
 }
 
 
@@ -232,7 +227,7 @@ test_guest_reply_quoted(void **state G_GNUC_UNUSED)
     g_autofree char *huge = g_strnfill(100000, 'z');
     g_autofree char *reply = g_strdup_printf("garbage \xed\xb0\x80\x1b %s", huge);
     g_autoptr(GError) err = NULL;
-    HbGuestInfo gi = { 0 };
+    g_auto(HbGuestInfo) gi = { 0 };
 
     assert_int_equal(hbAgentParseInfo(reply, &gi, &err), -1);
     assertClean(err->message, 300);
@@ -256,7 +251,7 @@ test_guest_reply_shape_bounded(void **state G_GNUC_UNUSED)
     g_autofree char *text = g_strdup_printf("{\"return\":{\"version\":\"%s,,{\\\"\"}}",
                                             brackets);
     g_autoptr(GError) err = NULL;
-    HbGuestInfo gi = { 0 };
+    g_auto(HbGuestInfo) gi = { 0 };
 
     for (guint i = 0; i < 500000; i++)
         g_string_append_c(deep, '[');
@@ -277,7 +272,6 @@ test_guest_reply_shape_bounded(void **state G_GNUC_UNUSED)
     /* Brackets, commas and escaped quotes inside a string count for nothing. */
     assert_int_equal(hbAgentParseInfo(text, &gi, &err), 0);
     assert_int_equal(strlen(gi.version), HB_UTIL_TEXT_MAX);
-    hbGuestInfoClear(&gi);
 }
 
 
@@ -325,7 +319,7 @@ test_exec_numbers_hostile(void **state G_GNUC_UNUSED)
         "{\"return\":{\"pid\":null}}",
     };
     g_autoptr(GError) err = NULL;
-    HbExecStatus st = { 0 };
+    g_auto(HbExecStatus) st = { 0 };
     gint64 pid;
 
     for (size_t i = 0; i < G_N_ELEMENTS(good); i++) {
@@ -350,7 +344,6 @@ test_exec_numbers_hostile(void **state G_GNUC_UNUSED)
         assert_int_equal(hbAgentParseExecPid(pids[i], &pid, &err), -1);
         g_clear_error(&err);
     }
-    hbExecStatusClear(&st);
 }
 
 
@@ -363,13 +356,12 @@ test_exec_output_hostile(void **state G_GNUC_UNUSED)
         "{\"return\":{\"exited\":true,\"exitcode\":0,\"out-data\":\"%s\","
         "\"err-data\":\"!!\\u0000\"}}", huge);
     g_autoptr(GError) err = NULL;
-    HbExecStatus st = { 0 };
+    g_auto(HbExecStatus) st = { 0 };
 
     assert_int_equal(hbAgentParseExecStatus(reply, &st, &err), 0);
     assert_int_equal(g_bytes_get_size(st.out), HB_EXEC_OUTPUT_MAX);
     assert_true(st.truncated);
     assert_int_equal(g_bytes_get_size(st.err), 0);
-    hbExecStatusClear(&st);
 }
 
 

@@ -122,7 +122,7 @@ daemonStart(void **state, guint default_time)
 {
     Daemon *d = g_new0(Daemon, 1);
     g_autoptr(GError) err = NULL;
-    HbDaemonConf conf;
+    g_auto(HbDaemonConf) conf = { 0 };
 
     hbDaemonConfInit(&conf);
     if (default_time)
@@ -140,7 +140,6 @@ daemonStart(void **state, guint default_time)
                                             G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE,
                                             onAcquired, NULL, d, NULL);
     assert_true(testWaitFor(condReady, d, 10));
-    hbDaemonConfClear(&conf);
     *state = d;
     return 0;
 }

@@ -695,7 +695,7 @@ test_memory_across_restarts(void **state G_GNUC_UNUSED)
 {
     Fixture *f = fixture_new(tweak_storm);
     g_autoptr(HbEngine) again = NULL;
-    HbEngineMemory memory = { 0 };
+    g_auto(HbEngineMemory) memory = { 0 };
     HbActions a;
 
     feed(f, HB_INPUT_STARTED);
@@ -725,7 +725,6 @@ test_memory_across_restarts(void **state G_GNUC_UNUSED)
     assert_true(a.events & HB_EVENT_STOPPED);
     assert_false(a.restart); /* the remembered episodes still count */
 
-    hbEngineMemoryClear(&memory);
     teardown((void **) &f);
 }
 
@@ -1102,7 +1101,7 @@ test_episode_survives_daemon_restart(void **state)
 {
     Fixture *f = *state;
     g_autoptr(HbEngine) again = NULL;
-    HbEngineMemory memory = { 0 };
+    g_auto(HbEngineMemory) memory = { 0 };
     HbActions a;
     gint64 t;
 
@@ -1147,7 +1146,6 @@ test_episode_survives_daemon_restart(void **state)
     hbEngineFeedPing(again, HB_PING_MISS, t + S(59), t + S(60), &a);
     assert_true(a.events & HB_EVENT_EXHAUSTED);
     assert_int_equal(hbEngineAttempts(again), 3);
-    hbEngineMemoryClear(&memory);
 }
 
 
@@ -1156,7 +1154,7 @@ test_recovered_while_daemon_away(void **state)
 {
     Fixture *f = *state;
     g_autoptr(HbEngine) again = NULL;
-    HbEngineMemory memory = { 0 };
+    g_auto(HbEngineMemory) memory = { 0 };
     HbActions a;
 
     feed(f, HB_INPUT_STARTED);
@@ -1172,7 +1170,6 @@ test_recovered_while_daemon_away(void **state)
     hbEngineFeed(again, HB_INPUT_TIMER, f->now + S(100), &a);
     assert_false(a.restart);
     assert_int_equal(hbEngineAttempts(again), 0);
-    hbEngineMemoryClear(&memory);
 }
 
 
@@ -1185,7 +1182,7 @@ static void
 test_recall_future_times(void **state)
 {
     Fixture *f = *state;
-    HbEngineMemory memory = { 0 };
+    g_auto(HbEngineMemory) memory = { 0 };
     gint64 decade = S((gint64) 10 * 365 * 86400);
     HbActions a;
 
@@ -1218,7 +1215,6 @@ test_recall_future_times(void **state)
     assert_int_equal(f->stopped, 1);
     assert_true(f->restarts >= 1);
     assert_int_not_equal(hbEngineState(f->engine), HB_STATE_FAILED);
-    hbEngineMemoryClear(&memory);
     *state = f;
 }
 

@@ -124,7 +124,7 @@ static void
 fixtureMonitor(Fixture *f, gboolean monitor_all, const char *state_dir,
                guint request_workers, gboolean fast)
 {
-    HbDaemonConf conf;
+    g_auto(HbDaemonConf) conf = { 0 };
 
     g_clear_pointer(&f->monitor, hbMonitorFree);
     g_ptr_array_set_size(f->notices, 0);
@@ -144,7 +144,6 @@ fixtureMonitor(Fixture *f, gboolean monitor_all, const char *state_dir,
         conf.defaults.failure_attempts = 2;
     }
     f->monitor = hbMonitorNew(&conf, fakeProbePing);
-    hbDaemonConfClear(&conf);
     hbMonitorSetObserver(f->monitor, &recorder, f);
     hbMonitorStart(f->monitor);
     assert_true(testWaitFor(condConnected, f, 10));

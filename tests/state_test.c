@@ -70,13 +70,12 @@ test_golden_format(void **state G_GNUC_UNUSED)
 {
     g_autofree char *golden = NULL;
     g_autofree char *text = NULL;
-    HbEngineMemory memory;
+    g_auto(HbEngineMemory) memory = { 0 };
 
     assert_true(g_file_get_contents(GOLDEN, &golden, NULL, NULL));
     golden_memory(&memory);
     text = hbStateFormat("guest1", &memory, OFFSET);
     assert_string_equal(text, golden);
-    hbEngineMemoryClear(&memory);
 }
 
 
@@ -84,15 +83,13 @@ static void
 test_golden_parse(void **state G_GNUC_UNUSED)
 {
     g_autofree char *golden = NULL;
-    HbEngineMemory want;
-    HbEngineMemory got;
+    g_auto(HbEngineMemory) want = { 0 };
+    g_auto(HbEngineMemory) got = { 0 };
 
     assert_true(g_file_get_contents(GOLDEN, &golden, NULL, NULL));
     golden_memory(&want);
     got = parse_ok(golden);
     assert_same_memory(&got, &want);
-    hbEngineMemoryClear(&want);
-    hbEngineMemoryClear(&got);
 }
 
 
@@ -104,13 +101,12 @@ test_times_before_boot(void **state G_GNUC_UNUSED)
         "[heartbeat]\nopen=true\nnext_attempt=%" G_GINT64_FORMAT "\n"
         "episode_starts=%" G_GINT64_FORMAT "\n",
         OFFSET - S(100), OFFSET - S(200));
-    HbEngineMemory memory = parse_ok(text);
+    g_auto(HbEngineMemory) memory = parse_ok(text);
 
     /* The attempt is due at once; the episode start keeps its place in the window. */
     assert_int_equal(memory.next_attempt, 1);
     assert_int_equal(memory.episode_starts->len, 1);
     assert_int_equal(g_array_index(memory.episode_starts, gint64, 0), -S(200));
-    hbEngineMemoryClear(&memory);
 }
 
 
@@ -125,11 +121,10 @@ test_bad_times_not_set(void **state G_GNUC_UNUSED)
     for (guint i = 0; i < G_N_ELEMENTS(next_attempts); i++) {
         g_autofree char *text = g_strdup_printf("[heartbeat]\nopen=true\nnext_attempt=%s\n",
                                                 next_attempts[i]);
-        HbEngineMemory memory = parse_ok(text);
+        g_auto(HbEngineMemory) memory = parse_ok(text);
 
         assert_int_equal(memory.next_attempt, 0);
         assert_true(memory.open);
-        hbEngineMemoryClear(&memory);
     }
 }
 
@@ -143,13 +138,12 @@ test_time_ahead_limit(void **state G_GNUC_UNUSED)
         "[heartbeat]\nnext_attempt=%" G_GINT64_FORMAT "\n"
         "episode_starts=%" G_GINT64_FORMAT ";%" G_GINT64_FORMAT ";-5;0;x;%" G_GINT64_FORMAT "\n",
         limit + 1, limit, limit + 1, NOW + OFFSET);
-    HbEngineMemory memory = parse_ok(text);
+    g_auto(HbEngineMemory) memory = parse_ok(text);
 
     assert_int_equal(memory.next_attempt, 0);
     assert_int_equal(memory.episode_starts->len, 2);
     assert_int_equal(g_array_index(memory.episode_starts, gint64, 0), limit - OFFSET);
     assert_int_equal(g_array_index(memory.episode_starts, gint64, 1), NOW);
-    hbEngineMemoryClear(&memory);
 }
 
 
@@ -158,7 +152,7 @@ test_counts_bounded(void **state G_GNUC_UNUSED)
 {
     g_autoptr(GString) text = g_string_new("[heartbeat]\nattempts=99999\nboot_time=-7\n"
                                            "episode=-1\nepisode_starts=");
-    HbEngineMemory memory;
+    g_auto(HbEngineMemory) memory = { 0 };
 
     for (guint i = 0; i < HB_STATE_STARTS_MAX + 50; i++)
         g_string_append_printf(text, "%" G_GINT64_FORMAT ";", NOW + OFFSET - S(5000 - i));
@@ -171,7 +165,6 @@ test_counts_bounded(void **state G_GNUC_UNUSED)
     assert_int_equal(memory.episode_starts->len, HB_STATE_STARTS_MAX);
     assert_int_equal(g_array_index(memory.episode_starts, gint64, HB_STATE_STARTS_MAX - 1),
                      NOW - S(5000 - (HB_STATE_STARTS_MAX + 49)));
-    hbEngineMemoryClear(&memory);
 }
 
 
@@ -184,7 +177,7 @@ test_not_a_key_file(void **state G_GNUC_UNUSED)
 
     for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
         g_autoptr(GError) err = NULL;
-        HbEngineMemory memory;
+        g_auto(HbEngineMemory) memory = { 0 };
 
         assert_int_equal(hbStateParse(bad[i], strlen(bad[i]), OFFSET, NOW, NULL, &memory, &err),
                          -1);
@@ -201,12 +194,11 @@ test_not_a_key_file(void **state G_GNUC_UNUSED)
 static void
 test_empty_remembers_nothing(void **state G_GNUC_UNUSED)
 {
-    HbEngineMemory memory = parse_ok("[other]\nkey=1\n");
+    g_auto(HbEngineMemory) memory = parse_ok("[other]\nkey=1\n");
 
     assert_false(memory.open || memory.failed);
     assert_int_equal(memory.next_attempt, 0);
     assert_int_equal(memory.episode_starts->len, 0);
-    hbEngineMemoryClear(&memory);
 }
 
 

@@ -170,8 +170,8 @@ test_state_round_trip(void **state)
 {
     const char *dir = *state;
     g_autofree char *path = pathOf(dir, UUID_A, ".state");
-    HbEngineMemory saved;
-    HbEngineMemory loaded = { 0 };
+    g_auto(HbEngineMemory) saved = { 0 };
+    g_auto(HbEngineMemory) loaded = { 0 };
 
     fillMemory(&saved, g_get_monotonic_time());
     hbStateFileSave(dir, UUID_A, "guest1", &saved);
@@ -195,8 +195,6 @@ test_state_round_trip(void **state)
     assert_true(hbStateFileLoad(dir, UUID_A, "guest1", &loaded));
     assert_true(loaded.failed);
     assert_int_equal(takeWarnings(), 0);
-    hbEngineMemoryClear(&loaded);
-    hbEngineMemoryClear(&saved);
 }
 
 
@@ -205,8 +203,8 @@ static void
 test_state_of_another_name(void **state)
 {
     const char *dir = *state;
-    HbEngineMemory saved;
-    HbEngineMemory loaded = { 0 };
+    g_auto(HbEngineMemory) saved = { 0 };
+    g_auto(HbEngineMemory) loaded = { 0 };
 
     fillMemory(&saved, g_get_monotonic_time());
     hbStateFileSave(dir, UUID_A, "old-name", &saved);
@@ -218,7 +216,6 @@ test_state_of_another_name(void **state)
     assert_false(hbStateFileLoad(dir, UUID_B, "guest", &loaded));
     assert_false(exists(dir, UUID_B ".state"));
     assert_int_equal(takeWarnings(), 0);
-    hbEngineMemoryClear(&saved);
 }
 
 
@@ -234,7 +231,7 @@ test_state_unreadable(void **state)
     g_autofree char *fifo = pathOf(dir, UUID_B, ".state");
     g_autofree char *link = pathOf(dir, UUID_C, ".state");
     g_autofree char *target = g_build_filename(dir, "elsewhere", NULL);
-    HbEngineMemory memory = { 0 };
+    g_auto(HbEngineMemory) memory = { 0 };
 
     assert_false(hbStateFileLoad(dir, UUID_A, "guest", &memory));
     assert_int_equal(takeWarnings(), 0);
@@ -326,7 +323,7 @@ test_no_state_dir(void **state)
     g_autofree char *cwd = g_get_current_dir();
     g_autoptr(GHashTable) keep = g_hash_table_new(g_str_hash, g_str_equal);
     g_autoptr(GDir) d = NULL;
-    HbEngineMemory memory;
+    g_auto(HbEngineMemory) memory = { 0 };
     HbConfig defaults;
     HbConfig cfg;
 
