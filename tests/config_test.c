@@ -17,7 +17,7 @@
 
 
 static char *
-read_file(const char *path)
+readFile(const char *path)
 {
     g_autoptr(GError) err = NULL;
     char *text = NULL;
@@ -29,7 +29,7 @@ read_file(const char *path)
 
 
 static GPtrArray *
-list_xml(const char *dir)
+listXml(const char *dir)
 {
     g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
     GPtrArray *files = g_ptr_array_new_with_free_func(g_free);
@@ -48,16 +48,16 @@ list_xml(const char *dir)
 static void
 test_golden(void **state G_GNUC_UNUSED)
 {
-    g_autoptr(GPtrArray) files = list_xml(TEST_SRCDIR "/data/metadata");
+    g_autoptr(GPtrArray) files = listXml(TEST_SRCDIR "/data/metadata");
     HbConfig defaults;
 
     hbConfigInitDefaults(&defaults);
     for (guint i = 0; i < files->len; i++) {
         const char *path = files->pdata[i];
-        g_autofree char *xml = read_file(path);
+        g_autofree char *xml = readFile(path);
         g_autofree char *base = g_strndup(path, strlen(path) - 4);
         g_autofree char *out_path = g_strconcat(base, ".out", NULL);
-        g_autofree char *expected = read_file(out_path);
+        g_autofree char *expected = readFile(out_path);
         g_autofree char *got = NULL;
         g_autoptr(GError) err = NULL;
         HbConfig cfg;
@@ -226,16 +226,16 @@ test_edit(void **state G_GNUC_UNUSED)
 
 
 static void
-validate_dir(xmlRelaxNGValidCtxtPtr valid, const char *dir, gboolean parse)
+validateDir(xmlRelaxNGValidCtxtPtr valid, const char *dir, gboolean parse)
 {
-    g_autoptr(GPtrArray) files = list_xml(dir);
+    g_autoptr(GPtrArray) files = listXml(dir);
     HbConfig defaults, cfg;
 
     hbConfigInitDefaults(&defaults);
     for (guint i = 0; i < files->len; i++) {
         const char *path = files->pdata[i];
         g_autoptr(xmlDoc) doc = xmlReadFile(path, NULL, XML_PARSE_NONET);
-        g_autofree char *xml = read_file(path);
+        g_autofree char *xml = readFile(path);
         g_autoptr(GError) err = NULL;
 
         assert_non_null(doc);
@@ -267,8 +267,8 @@ test_examples_validate(void **state G_GNUC_UNUSED)
 
     assert_non_null(schema);
     valid = xmlRelaxNGNewValidCtxt(schema);
-    validate_dir(valid, TOP_SRCDIR "/xml/examples", TRUE);
-    validate_dir(valid, TEST_SRCDIR "/data/metadata", TRUE);
+    validateDir(valid, TOP_SRCDIR "/xml/examples", TRUE);
+    validateDir(valid, TEST_SRCDIR "/data/metadata", TRUE);
 
     /* The schema and the parser agree on every other example too. */
     for (size_t i = 0; i < G_N_ELEMENTS(invalidCases); i++) {

@@ -16,7 +16,7 @@
 
 
 static char *
-write_conf(const char *text)
+writeConf(const char *text)
 {
     g_autoptr(GError) err = NULL;
     char *path = NULL;
@@ -53,7 +53,7 @@ test_shipped_file_is_defaults(void **state G_GNUC_UNUSED)
 static void
 test_every_key(void **state G_GNUC_UNUSED)
 {
-    g_autofree char *path = write_conf(
+    g_autofree char *path = writeConf(
         "[daemon]\nuri=test:///default\nmonitor_all=true\nsuspect_workers=3\nstate_dir=\n"
         "[defaults]\ntime=30\nrate=5\naction=none\nboot_grace=0\n");
     g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
@@ -77,7 +77,7 @@ test_every_key(void **state G_GNUC_UNUSED)
 static void
 test_errors_name_file_and_line(void **state G_GNUC_UNUSED)
 {
-    g_autofree char *path = write_conf(
+    g_autofree char *path = writeConf(
         "# comment\n[daemon]\nping_workers=0\nmonitor_all=maybe\nspeed=3\n"
         "[defaults]\ntime=1\nactoin=none\n[extra]\nx=1\n[daemon]\nstate_dir=rel/dir\n");
     g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
@@ -108,7 +108,7 @@ test_errors_name_file_and_line(void **state G_GNUC_UNUSED)
 static void
 test_syntax_and_missing(void **state G_GNUC_UNUSED)
 {
-    g_autofree char *path = write_conf("[daemon\nuri\n");
+    g_autofree char *path = writeConf("[daemon\nuri\n");
     g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
     g_auto(HbDaemonConf) conf = { 0 };
 

@@ -21,7 +21,7 @@
 
 
 static void
-golden_memory(HbEngineMemory *memory)
+goldenMemory(HbEngineMemory *memory)
 {
     gint64 starts[] = { NOW - S(600), NOW - S(60) };
 
@@ -35,7 +35,7 @@ golden_memory(HbEngineMemory *memory)
 
 
 static void
-assert_same_memory(const HbEngineMemory *a, const HbEngineMemory *b)
+assertSameMemory(const HbEngineMemory *a, const HbEngineMemory *b)
 {
     assert_int_equal(a->episode, b->episode);
     assert_int_equal(a->open, b->open);
@@ -54,7 +54,7 @@ assert_same_memory(const HbEngineMemory *a, const HbEngineMemory *b)
 
 
 static HbEngineMemory
-parse_ok(const char *text)
+parseOk(const char *text)
 {
     g_autoptr(GError) err = NULL;
     HbEngineMemory memory;
@@ -73,7 +73,7 @@ test_golden_format(void **state G_GNUC_UNUSED)
     g_auto(HbEngineMemory) memory = { 0 };
 
     assert_true(g_file_get_contents(GOLDEN, &golden, NULL, NULL));
-    golden_memory(&memory);
+    goldenMemory(&memory);
     text = hbStateFormat("guest1", &memory, OFFSET);
     assert_string_equal(text, golden);
 }
@@ -87,9 +87,9 @@ test_golden_parse(void **state G_GNUC_UNUSED)
     g_auto(HbEngineMemory) got = { 0 };
 
     assert_true(g_file_get_contents(GOLDEN, &golden, NULL, NULL));
-    golden_memory(&want);
-    got = parse_ok(golden);
-    assert_same_memory(&got, &want);
+    goldenMemory(&want);
+    got = parseOk(golden);
+    assertSameMemory(&got, &want);
 }
 
 
@@ -101,7 +101,7 @@ test_times_before_boot(void **state G_GNUC_UNUSED)
         "[heartbeat]\nopen=true\nnext_attempt=%" G_GINT64_FORMAT "\n"
         "episode_starts=%" G_GINT64_FORMAT "\n",
         OFFSET - S(100), OFFSET - S(200));
-    g_auto(HbEngineMemory) memory = parse_ok(text);
+    g_auto(HbEngineMemory) memory = parseOk(text);
 
     /* The attempt is due at once; the episode start keeps its place in the window. */
     assert_int_equal(memory.next_attempt, 1);
@@ -121,7 +121,7 @@ test_bad_times_not_set(void **state G_GNUC_UNUSED)
     for (guint i = 0; i < G_N_ELEMENTS(next_attempts); i++) {
         g_autofree char *text = g_strdup_printf("[heartbeat]\nopen=true\nnext_attempt=%s\n",
                                                 next_attempts[i]);
-        g_auto(HbEngineMemory) memory = parse_ok(text);
+        g_auto(HbEngineMemory) memory = parseOk(text);
 
         assert_int_equal(memory.next_attempt, 0);
         assert_true(memory.open);
@@ -138,7 +138,7 @@ test_time_ahead_limit(void **state G_GNUC_UNUSED)
         "[heartbeat]\nnext_attempt=%" G_GINT64_FORMAT "\n"
         "episode_starts=%" G_GINT64_FORMAT ";%" G_GINT64_FORMAT ";-5;0;x;%" G_GINT64_FORMAT "\n",
         limit + 1, limit, limit + 1, NOW + OFFSET);
-    g_auto(HbEngineMemory) memory = parse_ok(text);
+    g_auto(HbEngineMemory) memory = parseOk(text);
 
     assert_int_equal(memory.next_attempt, 0);
     assert_int_equal(memory.episode_starts->len, 2);
@@ -157,7 +157,7 @@ test_counts_bounded(void **state G_GNUC_UNUSED)
     for (guint i = 0; i < HB_STATE_STARTS_MAX + 50; i++)
         g_string_append_printf(text, "%" G_GINT64_FORMAT ";", NOW + OFFSET - S(5000 - i));
     g_string_append(text, "\n");
-    memory = parse_ok(text->str);
+    memory = parseOk(text->str);
     assert_int_equal(memory.attempts, 1000);
     assert_int_equal(memory.boot_time, 0);
     assert_int_equal(memory.episode, 0);
@@ -194,7 +194,7 @@ test_not_a_key_file(void **state G_GNUC_UNUSED)
 static void
 test_empty_remembers_nothing(void **state G_GNUC_UNUSED)
 {
-    g_auto(HbEngineMemory) memory = parse_ok("[other]\nkey=1\n");
+    g_auto(HbEngineMemory) memory = parseOk("[other]\nkey=1\n");
 
     assert_false(memory.open || memory.failed);
     assert_int_equal(memory.next_attempt, 0);
