@@ -46,7 +46,7 @@ int hbAgentParseExecPid(const char *reply, gint64 *pid, GError **error);
 int hbAgentParseExecStatus(const char *reply, HbExecStatus *status, GError **error);
 char *hbAgentExecCommand(const char *path, const char *const *args);
 
-/* On a worker thread. Errors are in HB_ERROR with the seed's codes. */
+/* On a worker thread. Errors are in HB_ERROR with Virtual PC / Virtual Server's codes. */
 int hbAgentReadInfo(virDomainPtr dom, HbGuestInfo *info, GError **error);
 int hbAgentShutdown(virDomainPtr dom, GError **error);
 int hbAgentExec(virDomainPtr dom, const char *path, const char *const *args,

@@ -27,7 +27,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(HbDBusManager1, g_object_unref)
 #define HB_API_AFFECT_LIVE (1u << 0)
 #define HB_API_AFFECT_CONFIG (1u << 1)
 
-/* The seed's error codes; D-Bus carries them as named errors. */
+/* Virtual PC / Virtual Server's error codes; D-Bus carries them as named errors. */
 #define HB_ERROR (hbErrorQuark())
 GQuark hbErrorQuark(void);
 
@@ -47,9 +47,9 @@ void hbDBusRegisterErrors(void);
 char *hbDBusDomainPath(const char *uuid);
 
 /*
- * Whether a domain in @state (Domain1.State) can answer: -1 with the seed's
- * VMNotRunning ("not running") or AgentNotAvailable ("additions not
- * available") if not. A paused domain is not running for a call to its
+ * Whether a domain in @state (Domain1.State) can answer: -1 with Virtual
+ * PC / Virtual Server's VMNotRunning ("not running") or AgentNotAvailable
+ * ("additions not available") if not. A paused domain is not running for a call to its
  * agent (@agent_call), but its heartbeat can still be read.
  */
 int hbApiCheckState(const char *state, const char *name, gboolean agent_call, GError **error);

@@ -230,7 +230,7 @@ hbDBusDomainFor(HbDBus *dbus, HbDBusDomain1 *iface, GDBusMethodInvocation *invoc
 }
 
 
-/* The seed's "VM not running" and "additions not available", up front. */
+/* Virtual PC / Virtual Server's "VM not running" and "additions not available", up front. */
 static gboolean
 hbDBusAgentUsable(HbDomain *dom, GDBusMethodInvocation *invocation)
 {

@@ -264,8 +264,8 @@ hbDomainSyncTime(HbDomain *dom)
 
 /*
  * The agent answers (first tick of a boot) or has reconnected: read what
- * the seed's AdditionsVersion, OSName and CanShutdown report, and set the
- * guest's clock if time sync is on.
+ * Virtual PC / Virtual Server's AdditionsVersion, OSName and CanShutdown
+ * report, and set the guest's clock if time sync is on.
  */
 static void
 hbDomainAgentReachable(HbDomain *dom)

@@ -559,7 +559,7 @@ test_guest_os_interface(void **state)
     obj = parseObject(parser, again);
     assert_true(json_object_get_boolean_member(obj, "is_host_time_sync_enabled"));
 
-    /* The seed's error codes. */
+    /* Virtual PC / Virtual Server's error codes, as the CLI's exit statuses. */
     assert_int_equal(cli(NULL, "set-parameter", "hb-dbus", "time", "1", NULL), 2);
     assert_int_equal(cli(NULL, "set-parameter", "hb-dbus", "speed", "1", NULL), 2);
     assert_int_equal(cli(NULL, "time-sync", "hb-dbus", "maybe", NULL), 2);
