@@ -186,8 +186,9 @@ test_guest_types_hostile(void **state G_GNUC_UNUSED)
         "{\"return\":{\"version\":\"7\",\"supported_commands\":\"all\"}}",
         "{\"return\":{\"version\":\"7\",\"supported_commands\":[1]}}",
         "{\"return\":{\"version\":\"7\",\"supported_commands\":[{\"name\":{},\"enabled\":true}]}}",
-        "{\"return\":{\"version\":\"7\",\"supported_commands\":"
-        "[{\"name\":\"guest-shutdown\",\"enabled\":\"yes\"}]}}",
+        /* One reply in two literals: the parentheses tell the compiler so. */
+        ("{\"return\":{\"version\":\"7\",\"supported_commands\":"
+         "[{\"name\":\"guest-shutdown\",\"enabled\":\"yes\"}]}}"),
         "{\"return\":[]}",
         "{\"return\":\"x\"}",
         "[1,2]",

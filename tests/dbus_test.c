@@ -534,7 +534,7 @@ test_guest_os_interface(void **state)
 {
     Daemon *d = *state;
     g_autoptr(virDomain) dom = testDomainStart(d->conn, "hb-dbus", TRUE, FAST);
-    g_autoptr(virDomain) bare = testDomainStart(d->conn, "hb-bare", FALSE, FAST);
+    g_autoptr(virDomain) bare G_GNUC_UNUSED = testDomainStart(d->conn, "hb-bare", FALSE, FAST);
     g_autoptr(JsonParser) parser = json_parser_new();
     g_autofree char *info = NULL;
     g_autofree char *again = NULL;
@@ -605,7 +605,7 @@ static void
 test_config_command(void **state)
 {
     Daemon *d = *state;
-    g_autoptr(virDomain) running = testDomainStart(d->conn, "cli-running", TRUE,
+    g_autoptr(virDomain) running G_GNUC_UNUSED = testDomainStart(d->conn, "cli-running", TRUE,
                                                    "time='30' action='none'");
     g_autoptr(virDomain) off = testDomainStart(d->conn, "cli-off", TRUE, NULL);
     g_autofree char *shown = NULL;
@@ -1243,9 +1243,9 @@ static void
 test_api_edit_metadata(void **state)
 {
     Daemon *d = *state;
-    g_autoptr(virDomain) dom = testDomainStart(d->conn, "hb-dbus", TRUE, FAST);
+    g_autoptr(virDomain) dom G_GNUC_UNUSED = testDomainStart(d->conn, "hb-dbus", TRUE, FAST);
     g_autoptr(virDomain) plain = testDomainStart(d->conn, "hb-plain", TRUE, NULL);
-    g_autoptr(virDomain) plain2 = testDomainStart(d->conn, "hb-plain2", TRUE, NULL);
+    g_autoptr(virDomain) plain2 G_GNUC_UNUSED = testDomainStart(d->conn, "hb-plain2", TRUE, NULL);
     g_autofree char *plain_uuid = testDomainUUID(plain);
     g_autofree char *upper = g_ascii_strup(plain_uuid, -1);
     g_autofree char *huge = hugeString(HUGE);
@@ -1422,9 +1422,11 @@ test_config_lookup(void **state)
     const char *spare = "0b5e4c2a-4f41-4c48-9d3e-7d1a8e2c1bff";
     /* Named like cli-running's UUID in upper case, like cli-off's UUID, and
      * like a UUID that no domain has. */
-    g_autoptr(virDomain) twin = testDomainStart(d->conn, upper_uuid, TRUE, "time='45'");
-    g_autoptr(virDomain) twin2 = testDomainStart(d->conn, off_uuid, TRUE, "time='46'");
-    g_autoptr(virDomain) named = testDomainStart(d->conn, spare, TRUE, "time='47'");
+    g_autoptr(virDomain) twin G_GNUC_UNUSED =
+        testDomainStart(d->conn, upper_uuid, TRUE, "time='45'");
+    g_autoptr(virDomain) twin2 G_GNUC_UNUSED =
+        testDomainStart(d->conn, off_uuid, TRUE, "time='46'");
+    g_autoptr(virDomain) named G_GNUC_UNUSED = testDomainStart(d->conn, spare, TRUE, "time='47'");
     g_autofree char *upper = NULL;
     g_autofree char *exact = NULL;
     g_autofree char *fallback = NULL;

@@ -331,7 +331,7 @@ test_user_destroy_and_pause_cause_nothing(void **state)
 {
     Fixture *f = *state;
     g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-user", TRUE, FAST);
-    g_autofree char *uuid = testDomainUUID(dom);
+    g_autofree char *uuid G_GNUC_UNUSED = testDomainUUID(dom);
 
     waitState(f, "hb-user", HB_STATE_OK);
     assert_int_equal(virDomainSuspend(dom), 0);
@@ -383,7 +383,7 @@ static void
 test_invalid_metadata_keeps_last_config(void **state)
 {
     Fixture *f = *state;
-    g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-bad", TRUE, FAST);
+    g_autoptr(virDomain) dom G_GNUC_UNUSED = testDomainStart(f->conn, "hb-bad", TRUE, FAST);
     HbDomain *hdom;
 
     waitState(f, "hb-bad", HB_STATE_OK);
@@ -428,7 +428,7 @@ test_hung_agent_delays_no_other_domain(void **state)
 {
     Fixture *f = *state;
     g_autoptr(virDomain) hang = testDomainStart(f->conn, "hb-hang", TRUE, FAST);
-    g_autoptr(virDomain) ok = testDomainStart(f->conn, "hb-healthy", TRUE, FAST);
+    g_autoptr(virDomain) ok G_GNUC_UNUSED = testDomainStart(f->conn, "hb-healthy", TRUE, FAST);
     g_autofree char *hang_uuid = testDomainUUID(hang);
 
     fakeProbeSet(hang_uuid, FAKE_AGENT_HANG);
@@ -469,8 +469,9 @@ static void
 test_monitor_all(void **state G_GNUC_UNUSED)
 {
     Fixture *f = fixtureStart(TRUE);
-    g_autoptr(virDomain) with = testDomainStart(f->conn, "hb-all-agent", TRUE, NULL);
-    g_autoptr(virDomain) without = testDomainStart(f->conn, "hb-all-none", FALSE, NULL);
+    g_autoptr(virDomain) with G_GNUC_UNUSED = testDomainStart(f->conn, "hb-all-agent", TRUE, NULL);
+    g_autoptr(virDomain) without G_GNUC_UNUSED =
+        testDomainStart(f->conn, "hb-all-none", FALSE, NULL);
 
     waitState(f, "hb-all-agent", HB_STATE_WAITING);
     assert_int_equal(hbDomainConfig(hbMonitorLookup(f->monitor, "hb-all-agent"))->time, 60);
@@ -605,7 +606,7 @@ static void
 test_requests_bounded_and_cancelled(void **state G_GNUC_UNUSED)
 {
     Fixture *f = fixtureStartWith(FALSE, "", 1);
-    g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-busy", TRUE, FAST);
+    g_autoptr(virDomain) dom G_GNUC_UNUSED = testDomainStart(f->conn, "hb-busy", TRUE, FAST);
     Replies r = { 0 };
 
     waitState(f, "hb-busy", HB_STATE_OK);
@@ -679,7 +680,7 @@ test_invalid_metadata_fails_closed(void **state G_GNUC_UNUSED)
 {
     g_autofree char *dir = g_dir_make_tmp("hb-closed-XXXXXX", NULL);
     Fixture *f = fixtureStartIn(FALSE, dir);
-    g_autoptr(virDomain) known = testDomainStart(f->conn, "hb-known", TRUE,
+    g_autoptr(virDomain) known G_GNUC_UNUSED = testDomainStart(f->conn, "hb-known", TRUE,
                                                  FAST " ping_timeout='1'");
     g_autoptr(virDomain) typo = NULL;
     g_autofree char *typo_uuid = NULL;
@@ -849,7 +850,7 @@ static void
 test_config_error_bounded(void **state)
 {
     Fixture *f = *state;
-    g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-huge", TRUE, FAST);
+    g_autoptr(virDomain) dom G_GNUC_UNUSED = testDomainStart(f->conn, "hb-huge", TRUE, FAST);
     g_autofree char *digits = g_strnfill(200000, '7');
     g_autofree char *name = g_strnfill(40000, 'n');
     g_autofree char *xml = g_strdup_printf("<heartbeat time='2' rate='4' ping_timeout='%s'/>",
