@@ -28,9 +28,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(HbDBusManager1, g_object_unref)
 #define HB_API_AFFECT_CONFIG (1u << 1)
 
 /*
- * The one error domain, daemon and CLI alike; D-Bus carries its codes as
- * named errors (org.virt_heartbeat.Error.*). Its quark registers the names:
- * an end that decodes errors before it made one calls it first.
+ * The one error domain, daemon and CLI alike, with Virtual PC / Virtual
+ * Server's error codes; D-Bus carries them as named errors
+ * (org.virt_heartbeat.Error.*). Its quark registers the names: an end that
+ * decodes errors before it made one calls it first.
  */
 #define HB_ERROR (hbErrorQuark())
 GQuark hbErrorQuark(void);
@@ -49,9 +50,9 @@ typedef enum {
 char *hbDBusDomainPath(const char *uuid);
 
 /*
- * Whether a domain in @state (Domain1.State) can answer: -1 with the seed's
- * VMNotRunning ("not running") or AgentNotAvailable ("additions not
- * available") if not. A paused domain is not running for a call to its
+ * Whether a domain in @state (Domain1.State) can answer: -1 with Virtual
+ * PC / Virtual Server's VMNotRunning ("not running") or AgentNotAvailable
+ * ("additions not available") if not. A paused domain is not running for a call to its
  * agent (@agent_call), but its heartbeat can still be read.
  */
 int hbApiCheckState(const char *state, const char *name, gboolean agent_call, GError **error);

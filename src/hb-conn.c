@@ -40,7 +40,11 @@ struct _HbConnOpening {
 
 
 static void
-hbConnOnLifecycle(virConnectPtr c, virDomainPtr dom, int event, int detail, void *opaque)
+hbConnOnLifecycle(virConnectPtr c G_GNUC_UNUSED,
+                  virDomainPtr dom,
+                  int event,
+                  int detail,
+                  void *opaque)
 {
     HbConn *conn = opaque;
 
@@ -49,7 +53,7 @@ hbConnOnLifecycle(virConnectPtr c, virDomainPtr dom, int event, int detail, void
 
 
 static void
-hbConnOnReboot(virConnectPtr c, virDomainPtr dom, void *opaque)
+hbConnOnReboot(virConnectPtr c G_GNUC_UNUSED, virDomainPtr dom, void *opaque)
 {
     HbConn *conn = opaque;
 
@@ -58,7 +62,7 @@ hbConnOnReboot(virConnectPtr c, virDomainPtr dom, void *opaque)
 
 
 static void
-hbConnOnAgent(virConnectPtr c, virDomainPtr dom, int state, int reason, void *opaque)
+hbConnOnAgent(virConnectPtr c G_GNUC_UNUSED, virDomainPtr dom, int state, int reason, void *opaque)
 {
     HbConn *conn = opaque;
 
@@ -67,7 +71,7 @@ hbConnOnAgent(virConnectPtr c, virDomainPtr dom, int state, int reason, void *op
 
 
 static void
-hbConnOnMetadata(virConnectPtr c, virDomainPtr dom, int type, const char *nsuri,
+hbConnOnMetadata(virConnectPtr c G_GNUC_UNUSED, virDomainPtr dom, int type, const char *nsuri,
                  void *opaque)
 {
     HbConn *conn = opaque;
@@ -77,7 +81,7 @@ hbConnOnMetadata(virConnectPtr c, virDomainPtr dom, int type, const char *nsuri,
 
 
 static void
-hbConnOnDevice(virConnectPtr c, virDomainPtr dom, const char *alias, void *opaque)
+hbConnOnDevice(virConnectPtr c G_GNUC_UNUSED, virDomainPtr dom, const char *alias, void *opaque)
 {
     HbConn *conn = opaque;
 
@@ -90,12 +94,18 @@ static const struct {
     virConnectDomainEventGenericCallback cb;
     const char *name;
 } hbConnEvents[] = {
-    { VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(hbConnOnLifecycle), "lifecycle" },
-    { VIR_DOMAIN_EVENT_ID_REBOOT, VIR_DOMAIN_EVENT_CALLBACK(hbConnOnReboot), "reboot" },
-    { VIR_DOMAIN_EVENT_ID_AGENT_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(hbConnOnAgent), "agent-lifecycle" },
-    { VIR_DOMAIN_EVENT_ID_METADATA_CHANGE, VIR_DOMAIN_EVENT_CALLBACK(hbConnOnMetadata), "metadata-change" },
-    { VIR_DOMAIN_EVENT_ID_DEVICE_ADDED, VIR_DOMAIN_EVENT_CALLBACK(hbConnOnDevice), "device-added" },
-    { VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, VIR_DOMAIN_EVENT_CALLBACK(hbConnOnDevice), "device-removed" },
+    { VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+      VIR_DOMAIN_EVENT_CALLBACK(hbConnOnLifecycle), "lifecycle" },
+    { VIR_DOMAIN_EVENT_ID_REBOOT,
+      VIR_DOMAIN_EVENT_CALLBACK(hbConnOnReboot), "reboot" },
+    { VIR_DOMAIN_EVENT_ID_AGENT_LIFECYCLE,
+      VIR_DOMAIN_EVENT_CALLBACK(hbConnOnAgent), "agent-lifecycle" },
+    { VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
+      VIR_DOMAIN_EVENT_CALLBACK(hbConnOnMetadata), "metadata-change" },
+    { VIR_DOMAIN_EVENT_ID_DEVICE_ADDED,
+      VIR_DOMAIN_EVENT_CALLBACK(hbConnOnDevice), "device-added" },
+    { VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
+      VIR_DOMAIN_EVENT_CALLBACK(hbConnOnDevice), "device-removed" },
 };
 
 

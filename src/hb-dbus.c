@@ -184,7 +184,8 @@ hbDBusOnChanged(HbDomain *dom, gpointer data)
     hb_dbus_domain1_set_pings_missed(iface, hbDomainPings(dom, HB_PING_MISS));
     hb_dbus_domain1_set_pings_no_verdict(iface, hbDomainPings(dom, HB_PING_VOID));
     hb_dbus_domain1_set_last_tick(iface, hbDomainLastTick(dom));
-    hb_dbus_domain1_set_config_error(iface, hbDomainConfigError(dom) ? hbDomainConfigError(dom) : "");
+    hb_dbus_domain1_set_config_error(iface,
+                                     hbDomainConfigError(dom) ? hbDomainConfigError(dom) : "");
     hb_dbus_domain1_set_agent_connected(iface, hbDomainAgentConnected(dom));
     hbDBusSetConfig(entry, hbDomainConfig(dom));
     hb_dbus_domain1_set_additions_version(iface, guest->version ? guest->version : "");
@@ -207,7 +208,7 @@ hbDBusDomainFor(HbDBus *dbus, HbDBusDomain1 *iface, GDBusMethodInvocation *invoc
 }
 
 
-/* The seed's "VM not running" and "additions not available", up front. */
+/* Virtual PC / Virtual Server's "VM not running" and "additions not available", up front. */
 static gboolean
 hbDBusAgentUsable(HbDomain *dom, GDBusMethodInvocation *invocation)
 {
@@ -554,7 +555,7 @@ hbDBusReturnDomain(GDBusMethodInvocation *invocation, HbDomain *dom)
 
 /* Only the exact, case-sensitive name: never a UUID that looks like one. */
 static gboolean
-hbDBusOnLookupByName(HbDBusManager1 *manager, GDBusMethodInvocation *invocation,
+hbDBusOnLookupByName(HbDBusManager1 *manager G_GNUC_UNUSED, GDBusMethodInvocation *invocation,
                      const char *name, gpointer data)
 {
     HbDBus *dbus = data;
@@ -577,7 +578,7 @@ hbDBusOnLookupByName(HbDBusManager1 *manager, GDBusMethodInvocation *invocation,
 
 /* Only a UUID, in either case: never a domain named like one. */
 static gboolean
-hbDBusOnLookupByUUID(HbDBusManager1 *manager, GDBusMethodInvocation *invocation,
+hbDBusOnLookupByUUID(HbDBusManager1 *manager G_GNUC_UNUSED, GDBusMethodInvocation *invocation,
                      const char *uuid, gpointer data)
 {
     HbDBus *dbus = data;
@@ -634,7 +635,7 @@ hbDBusEditReply(HbJob *job, gpointer data)
 
 
 static gboolean
-hbDBusOnEditMetadata(HbDBusManager1 *manager, GDBusMethodInvocation *invocation,
+hbDBusOnEditMetadata(HbDBusManager1 *manager G_GNUC_UNUSED, GDBusMethodInvocation *invocation,
                      const char *key, GVariant *set, const char *const *unset, guint flags,
                      gpointer data)
 {
@@ -714,7 +715,7 @@ hbDBusHasLongName(GVariant *body)
  */
 static GDBusMessage *
 hbDBusFilter(GDBusConnection *bus, GDBusMessage *message, gboolean incoming,
-             gpointer data)
+             gpointer data G_GNUC_UNUSED)
 {
     const char *path = g_dbus_message_get_path(message);
     const char *iface = g_dbus_message_get_interface(message);

@@ -74,18 +74,17 @@ hbDomainArm(HbDomain *dom)
 static void
 hbDomainSaveState(HbDomain *dom)
 {
-    HbEngineMemory memory = { 0 };
+    g_auto(HbEngineMemory) memory = { 0 };
 
     hbEngineRemember(dom->engine, &memory);
     hbStateFileSave(hbMonitorStateDir(dom->monitor), dom->uuid, dom->name, &memory);
-    hbEngineMemoryClear(&memory);
 }
 
 
 static void
 hbDomainLoadState(HbDomain *dom)
 {
-    HbEngineMemory memory = { 0 };
+    g_auto(HbEngineMemory) memory = { 0 };
     HbActions actions;
 
     if (!hbStateFileLoad(hbMonitorStateDir(dom->monitor), dom->uuid, dom->name, &memory))
@@ -98,7 +97,6 @@ hbDomainLoadState(HbDomain *dom)
                   "attempts made; it goes on once a block of silence confirms it",
                   dom->name, memory.episode, memory.attempts);
     hbEngineRecall(dom->engine, &memory, g_get_monotonic_time(), &actions);
-    hbEngineMemoryClear(&memory);
 }
 
 
@@ -228,7 +226,7 @@ hbDomainFeed(HbDomain *dom, HbInput input)
 
 
 static gboolean
-hbDomainTimerDispatch(GSource *source, GSourceFunc callback, gpointer data)
+hbDomainTimerDispatch(GSource *source, GSourceFunc callback G_GNUC_UNUSED, gpointer data)
 {
     HbDomain *dom = data;
 
@@ -259,8 +257,8 @@ hbDomainSyncTime(HbDomain *dom)
 
 /*
  * The agent answers (first tick of a boot) or has reconnected: read what
- * the seed's AdditionsVersion, OSName and CanShutdown report, and set the
- * guest's clock if time sync is on.
+ * Virtual PC / Virtual Server's AdditionsVersion, OSName and CanShutdown
+ * report, and set the guest's clock if time sync is on.
  */
 static void
 hbDomainAgentReachable(HbDomain *dom)
@@ -547,17 +545,81 @@ hbDomainGuestInfo(HbDomain *dom)
 }
 
 
-const char *hbDomainName(HbDomain *dom) { return dom->name; }
-const char *hbDomainUUID(HbDomain *dom) { return dom->uuid; }
-HbState hbDomainState(HbDomain *dom) { return hbEngineState(dom->engine); }
-guint hbDomainPercentage(HbDomain *dom) { return hbEnginePercentage(dom->engine); }
-guint hbDomainAttempts(HbDomain *dom) { return hbEngineAttempts(dom->engine); }
-guint64 hbDomainEpisode(HbDomain *dom) { return hbEngineEpisode(dom->engine); }
-guint64 hbDomainPings(HbDomain *dom, HbPing ping) { return hbEnginePings(dom->engine, ping); }
-gint64 hbDomainLastTick(HbDomain *dom) { return hbEngineLastTick(dom->engine) ? dom->last_tick_real : 0; }
-const HbConfig *hbDomainConfig(HbDomain *dom) { return hbEngineConfig(dom->engine); }
-const char *hbDomainConfigError(HbDomain *dom) { return dom->config_error; }
-gboolean hbDomainAgentConnected(HbDomain *dom) { return dom->agent_connected; }
+const char *
+hbDomainName(HbDomain *dom)
+{
+    return dom->name;
+}
+
+
+const char *
+hbDomainUUID(HbDomain *dom)
+{
+    return dom->uuid;
+}
+
+
+HbState
+hbDomainState(HbDomain *dom)
+{
+    return hbEngineState(dom->engine);
+}
+
+
+guint
+hbDomainPercentage(HbDomain *dom)
+{
+    return hbEnginePercentage(dom->engine);
+}
+
+
+guint
+hbDomainAttempts(HbDomain *dom)
+{
+    return hbEngineAttempts(dom->engine);
+}
+
+
+guint64
+hbDomainEpisode(HbDomain *dom)
+{
+    return hbEngineEpisode(dom->engine);
+}
+
+
+guint64
+hbDomainPings(HbDomain *dom, HbPing ping)
+{
+    return hbEnginePings(dom->engine, ping);
+}
+
+
+gint64
+hbDomainLastTick(HbDomain *dom)
+{
+    return hbEngineLastTick(dom->engine) ? dom->last_tick_real : 0;
+}
+
+
+const HbConfig *
+hbDomainConfig(HbDomain *dom)
+{
+    return hbEngineConfig(dom->engine);
+}
+
+
+const char *
+hbDomainConfigError(HbDomain *dom)
+{
+    return dom->config_error;
+}
+
+
+gboolean
+hbDomainAgentConnected(HbDomain *dom)
+{
+    return dom->agent_connected;
+}
 
 
 gboolean

@@ -154,5 +154,6 @@ void hbEngineRemember(const HbEngine *engine, HbEngineMemory *memory);
 void hbEngineRecall(HbEngine *engine, const HbEngineMemory *memory, gint64 now,
                     HbActions *actions);
 void hbEngineMemoryClear(HbEngineMemory *memory);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(HbEngineMemory, hbEngineMemoryClear)
 
 HB_ENUM_DECL(hbState, HbState);

@@ -437,7 +437,7 @@ hbMonitorOnReboot(virDomainPtr vdom, gpointer data)
 
 
 static void
-hbMonitorOnAgent(virDomainPtr vdom, int state, int reason, gpointer data)
+hbMonitorOnAgent(virDomainPtr vdom, int state, int reason G_GNUC_UNUSED, gpointer data)
 {
     HbMonitor *monitor = data;
     char uuid[VIR_UUID_STRING_BUFLEN];
@@ -650,7 +650,7 @@ hbMonitorDomains(HbMonitor *monitor)
 
 
 void
-hbMonitorRearm(HbMonitor *monitor, HbDomain *dom)
+hbMonitorRearm(HbMonitor *monitor G_GNUC_UNUSED, HbDomain *dom)
 {
     hbDomainRearm(dom);
 }

@@ -88,7 +88,11 @@ hbRestartCall(HbJob *job, virDomainPtr dom, int (*call)(virDomainPtr dom))
 }
 
 
-static int hbRestartReset(virDomainPtr dom) { return virDomainReset(dom, 0); }
+static int
+hbRestartReset(virDomainPtr dom)
+{
+    return virDomainReset(dom, 0);
+}
 
 
 static int

@@ -59,7 +59,7 @@ hbJobLane(const HbJob *job)
 
 /* On the main loop: a thread of the lane is free for the job. */
 static void
-hbWorkerStart(HbWorker *worker, HbWorkerLane *lane, HbJob *job)
+hbWorkerStart(HbWorker *worker G_GNUC_UNUSED, HbWorkerLane *lane, HbJob *job)
 {
     lane->busy++;
     g_thread_pool_push(lane->pool, job, NULL);

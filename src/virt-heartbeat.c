@@ -289,7 +289,8 @@ static const HbCliField hbCliInfoFields[] = {
     { "Additions version:", "additions_version", "AdditionsVersion", HB_CLI_TEXT, "unknown" },
     { "OS name:", "os_name", "OSName", HB_CLI_TEXT, "unknown" },
     { "Can shut down:", "can_shutdown", "CanShutdown", HB_CLI_YES_NO, NULL },
-    { "Host time sync:", "is_host_time_sync_enabled", "IsHostTimeSyncEnabled", HB_CLI_ON_OFF, NULL },
+    { "Host time sync:", "is_host_time_sync_enabled", "IsHostTimeSyncEnabled", HB_CLI_ON_OFF,
+      NULL },
 };
 
 
@@ -508,8 +509,18 @@ hbCliShow(HbCli *cli, gboolean info)
 }
 
 
-static int hbCliStatus(HbCli *cli) { return hbCliShow(cli, FALSE); }
-static int hbCliInfo(HbCli *cli) { return hbCliShow(cli, TRUE); }
+static int
+hbCliStatus(HbCli *cli)
+{
+    return hbCliShow(cli, FALSE);
+}
+
+
+static int
+hbCliInfo(HbCli *cli)
+{
+    return hbCliShow(cli, TRUE);
+}
 
 
 /* A heartbeat reading means nothing for a domain the daemon cannot ping. */
@@ -780,7 +791,10 @@ hbCliEventName(const char *signal)
  * names the introspection data gives them.
  */
 static void
-hbCliOnSignal(GDBusProxy *proxy, const char *sender, const char *signal, GVariant *params,
+hbCliOnSignal(GDBusProxy *proxy G_GNUC_UNUSED,
+              const char *sender G_GNUC_UNUSED,
+              const char *signal,
+              GVariant *params,
               gpointer data)
 {
     HbCliEvents *ev = data;
@@ -842,7 +856,7 @@ hbCliOnSignal(GDBusProxy *proxy, const char *sender, const char *signal, GVarian
 
 
 static void
-hbCliOnOwner(GObject *proxy, GParamSpec *pspec, gpointer data)
+hbCliOnOwner(GObject *proxy, GParamSpec *pspec G_GNUC_UNUSED, gpointer data)
 {
     HbCliEvents *ev = data;
     g_autofree char *owner = g_dbus_proxy_get_name_owner(G_DBUS_PROXY(proxy));
@@ -998,17 +1012,21 @@ main(int argc, char **argv)
     HbCli cli = { 0 };
     gboolean version = FALSE;
     GOptionEntry entries[] = {
-        { "json", 'j', 0, G_OPTION_ARG_NONE, &cli.json, "JSON output (list, status, info, events)", NULL },
+        { "json", 'j', 0, G_OPTION_ARG_NONE, &cli.json,
+          "JSON output (list, status, info, events)", NULL },
         { "timeout", 't', 0, G_OPTION_ARG_INT, &cli.timeout,
-          "exec: seconds to wait for the command (default " G_STRINGIFY(HB_EXEC_TIMEOUT_DEFAULT) ")",
+          "exec: seconds to wait for the command "
+          "(default " G_STRINGIFY(HB_EXEC_TIMEOUT_DEFAULT) ")",
           "N" },
         { "version", 'V', 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
         { NULL }
     };
     GOptionEntry config_entries[4 + HB_CLI_N_KEYS + 1] = {
         { "connect", 'c', 0, G_OPTION_ARG_STRING, &cli.uri, "libvirt URI", "URI" },
-        { "live", 0, 0, G_OPTION_ARG_NONE, &cli.live, "Change the running domain (also set-parameter)", NULL },
-        { "config", 0, 0, G_OPTION_ARG_NONE, &cli.config, "Change the saved definition (also set-parameter)", NULL },
+        { "live", 0, 0, G_OPTION_ARG_NONE, &cli.live,
+          "Change the running domain (also set-parameter)", NULL },
+        { "config", 0, 0, G_OPTION_ARG_NONE, &cli.config,
+          "Change the saved definition (also set-parameter)", NULL },
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new("COMMAND [DOMAIN]");
     GOptionGroup *config_group = g_option_group_new("config", "Options of the config command:",
