@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "hb-agent.h"
+#include "test-util.h"
 
 
 static char *
@@ -127,15 +128,6 @@ replyWith(const char *key, const char *json_value)
 }
 
 
-static void
-assertClean(const char *text, gsize max)
-{
-    assert_non_null(text);
-    assert_true(g_utf8_validate(text, -1, NULL));
-    assert_true(strlen(text) <= max);
-}
-
-
 /* What a hostile guest can put in guest-info and guest-get-osinfo. */
 static void
 test_guest_strings_hostile(void **state G_GNUC_UNUSED)
@@ -160,9 +152,9 @@ test_guest_strings_hostile(void **state G_GNUC_UNUSED)
         g_autofree char *os = replyWith("pretty-name", strings[i].json);
 
         assert_int_equal(hbAgentParseInfo(info, &gi, &err), 0);
-        assertClean(gi.version, HB_UTIL_TEXT_MAX);
+        testAssertClean(gi.version, HB_UTIL_TEXT_MAX);
         assert_int_equal(hbAgentParseOsInfo(os, &gi, &err), 0);
-        assertClean(gi.os_name, HB_UTIL_TEXT_MAX);
+        testAssertClean(gi.os_name, HB_UTIL_TEXT_MAX);
         assert_non_null(gi.os_name[0] ? gi.os_name : NULL);
         if (strings[i].want) {
             assert_string_equal(gi.version, strings[i].want);
@@ -205,7 +197,7 @@ test_guest_types_hostile(void **state G_GNUC_UNUSED)
     for (size_t i = 0; i < G_N_ELEMENTS(info); i++) {
         assert_int_equal(hbAgentParseInfo(info[i], &gi, &err), -1);
         assert_int_equal(err->code, HB_ERROR_FAILED);
-        assertClean(err->message, HB_UTIL_ERROR_MAX);
+        testAssertClean(err->message, HB_UTIL_ERROR_MAX);
         g_clear_error(&err);
     }
     for (size_t i = 0; i < G_N_ELEMENTS(os); i++) {
@@ -231,7 +223,7 @@ test_guest_reply_quoted(void **state G_GNUC_UNUSED)
     g_auto(HbGuestInfo) gi = { 0 };
 
     assert_int_equal(hbAgentParseInfo(reply, &gi, &err), -1);
-    assertClean(err->message, 300);
+    testAssertClean(err->message, 300);
     assert_true(g_str_has_prefix(err->message,
                                  "unexpected guest agent reply: garbage \xef\xbf\xbd"));
 }

@@ -14,15 +14,7 @@
 #include <libxml/xmlerror.h>
 
 #include "hb-util.h"
-
-
-static void
-assertClean(const char *text, gsize max)
-{
-    assert_non_null(text);
-    assert_true(g_utf8_validate(text, -1, NULL));
-    assert_true(strlen(text) <= max);
-}
+#include "test-util.h"
 
 
 static void
@@ -88,12 +80,12 @@ test_libvirt_error_sanitized(void **state G_GNUC_UNUSED)
     assert_false(g_utf8_validate(virGetLastErrorMessage(), -1, NULL));
     assert_true(strlen(virGetLastErrorMessage()) > HB_UTIL_ERROR_MAX);
     last = hbUtilLastError();
-    assertClean(last, HB_UTIL_ERROR_MAX);
+    testAssertClean(last, HB_UTIL_ERROR_MAX);
     assert_non_null(strstr(last, "\xef\xbf\xbd"));
     assert_true(g_str_has_suffix(last, "..."));
     hbUtilSetLibvirtError(&err, "cannot define");
     assert_true(g_str_has_prefix(err->message, "cannot define: "));
-    assertClean(err->message + strlen("cannot define: "), HB_UTIL_ERROR_MAX);
+    testAssertClean(err->message + strlen("cannot define: "), HB_UTIL_ERROR_MAX);
 }
 
 
