@@ -23,6 +23,7 @@ typedef struct {
 } HbGuestInfo;
 
 void hbGuestInfoClear(HbGuestInfo *info);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(HbGuestInfo, hbGuestInfoClear)
 
 typedef struct {
     gboolean exited;
@@ -35,6 +36,7 @@ typedef struct {
 } HbExecStatus;
 
 void hbExecStatusClear(HbExecStatus *status);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(HbExecStatus, hbExecStatusClear)
 
 /* Pure: the "return" of an agent reply. A member of the wrong type or out
  * of range is an error (HB_ERROR_FAILED), never a wrapped value. */
@@ -44,7 +46,7 @@ int hbAgentParseExecPid(const char *reply, gint64 *pid, GError **error);
 int hbAgentParseExecStatus(const char *reply, HbExecStatus *status, GError **error);
 char *hbAgentExecCommand(const char *path, const char *const *args);
 
-/* On a worker thread. Errors are in HB_ERROR with the seed's codes. */
+/* On a worker thread. Errors are in HB_ERROR with Virtual PC / Virtual Server's codes. */
 int hbAgentReadInfo(virDomainPtr dom, HbGuestInfo *info, GError **error);
 int hbAgentShutdown(virDomainPtr dom, GError **error);
 int hbAgentExec(virDomainPtr dom, const char *path, const char *const *args,

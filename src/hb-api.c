@@ -5,13 +5,6 @@
 
 #include "hb-api.h"
 
-GQuark
-hbErrorQuark(void)
-{
-    return g_quark_from_static_string("hb-error-quark");
-}
-
-
 static const GDBusErrorEntry hbDBusErrors[] = {
     { HB_ERROR_FAILED, "org.virt_heartbeat.Error.Failed" },
     { HB_ERROR_VM_UNKNOWN, "org.virt_heartbeat.Error.VMUnknown" },
@@ -23,14 +16,15 @@ static const GDBusErrorEntry hbDBusErrors[] = {
 G_STATIC_ASSERT(G_N_ELEMENTS(hbDBusErrors) == HB_ERROR_LAST);
 
 
-/* Client and server map these names to HB_ERROR codes and back. */
-void
-hbDBusRegisterErrors(void)
+/* The quark, its D-Bus error names registered on first use, as libvirt-dbus does. */
+GQuark
+hbErrorQuark(void)
 {
-    static gsize registered;
+    static gsize quark;
 
-    g_dbus_error_register_error_domain("hb-error-quark", &registered,
+    g_dbus_error_register_error_domain("hb-error-quark", &quark,
                                        hbDBusErrors, G_N_ELEMENTS(hbDBusErrors));
+    return (GQuark) quark;
 }
 
 
@@ -57,6 +51,37 @@ hbApiCheckState(const char *state, const char *name, gboolean agent_call, GError
         return -1;
     }
     return 0;
+}
+
+
+static char *
+hbApiValueText(GVariant *value)
+{
+    if (g_variant_is_of_type(value, G_VARIANT_TYPE_BOOLEAN))
+        return g_strdup(g_variant_get_boolean(value) ? "yes" : "no");
+    if (g_variant_is_of_type(value, G_VARIANT_TYPE_STRING))
+        return hbUtilEscape(g_variant_get_string(value, NULL));
+    return g_variant_print(value, FALSE);
+}
+
+
+char *
+hbApiConfigText(GVariant *config, const char *separator)
+{
+    GString *out = g_string_new(NULL);
+    GVariantIter iter;
+    const char *key;
+    GVariant *value;
+
+    if (!config)
+        return g_string_free(out, FALSE);
+    g_variant_iter_init(&iter, config);
+    while (g_variant_iter_loop(&iter, "{&sv}", &key, &value)) {
+        g_autofree char *text = hbApiValueText(value);
+
+        g_string_append_printf(out, "%s%s=%s", out->len ? separator : "", key, text);
+    }
+    return g_string_free(out, FALSE);
 }
 
 

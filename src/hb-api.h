@@ -27,7 +27,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(HbDBusManager1, g_object_unref)
 #define HB_API_AFFECT_LIVE (1u << 0)
 #define HB_API_AFFECT_CONFIG (1u << 1)
 
-/* The seed's error codes; D-Bus carries them as named errors. */
+/*
+ * The one error domain, daemon and CLI alike, with Virtual PC / Virtual
+ * Server's error codes; D-Bus carries them as named errors
+ * (org.virt_heartbeat.Error.*). Its quark registers the names: an end that
+ * decodes errors before it made one calls it first.
+ */
 #define HB_ERROR (hbErrorQuark())
 GQuark hbErrorQuark(void);
 
@@ -36,23 +41,29 @@ typedef enum {
     HB_ERROR_VM_UNKNOWN,
     HB_ERROR_VM_NOT_RUNNING,
     HB_ERROR_AGENT_UNAVAILABLE, /* "additions not available" */
-    HB_ERROR_INVALID_ARGUMENT,
+    HB_ERROR_INVALID_ARGUMENT, /* also: a configuration that is not valid */
     HB_ERROR_BUSY,             /* too many requests under way: try again later */
 
     HB_ERROR_LAST
 } HbErrorCode;
 
-/* Client and server map the D-Bus error names to HB_ERROR codes and back. */
-void hbDBusRegisterErrors(void);
 char *hbDBusDomainPath(const char *uuid);
 
 /*
- * Whether a domain in @state (Domain1.State) can answer: -1 with the seed's
- * VMNotRunning ("not running") or AgentNotAvailable ("additions not
- * available") if not. A paused domain is not running for a call to its
+ * Whether a domain in @state (Domain1.State) can answer: -1 with Virtual
+ * PC / Virtual Server's VMNotRunning ("not running") or AgentNotAvailable
+ * ("additions not available") if not. A paused domain is not running for a call to its
  * agent (@agent_call), but its heartbeat can still be read.
  */
 int hbApiCheckState(const char *state, const char *name, gboolean agent_call, GError **error);
+
+/*
+ * A configuration, the Config property of Domain1 (a{sv}; NULL: none), as
+ * key=value items joined by @separator: the one text form of it, for the
+ * normalized form (hbConfigFormat) and the CLI. Booleans are yes or no,
+ * strings escaped as hbUtilEscape does.
+ */
+char *hbApiConfigText(GVariant *config, const char *separator);
 
 /*
  * For a terminal: a sanitized @text with every character that is not

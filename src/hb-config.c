@@ -7,42 +7,67 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
+#include "hb-api.h"
 #include "hb-config.h"
 #include "hb-util.h"
 
-GQuark
-hbConfigErrorQuark(void)
-{
-    return g_quark_from_static_string("hb-config-error-quark");
-}
+HB_ENUM_IMPL(hbKey, HbKey, HB_KEY_LAST,
+             "enabled",
+             "time",
+             "rate",
+             "failure_interval",
+             "failure_attempts",
+             "boot_grace",
+             "action",
+             "max_episodes",
+             "episode_window",
+             "ping_timeout",
+             "time_sync",
+             "time_sync_interval",
+);
+
+typedef enum {
+    HB_KEY_TYPE_FLAG,    /* gboolean: yes or no */
+    HB_KEY_TYPE_NUMBER,  /* guint from min to max */
+    HB_KEY_TYPE_ACTION,  /* HbAction, by its name */
+} HbKeyType;
 
 typedef struct {
-    const char *name;
+    HbKeyType type;
+    gsize offset;        /* of its member in HbConfig */
     guint min;
     guint max;
 } HbKeyInfo;
 
-/* Ranges for the numeric keys; enabled, time_sync and action are words. */
-static const HbKeyInfo hbKeys[HB_KEY_LAST] = {
-    [HB_KEY_ENABLED] = { "enabled", 0, 0 },
-    [HB_KEY_TIME] = { "time", 2, 86400 },
-    [HB_KEY_RATE] = { "rate", 1, 1000 },
-    [HB_KEY_FAILURE_INTERVAL] = { "failure_interval", 1, 86400 },
-    [HB_KEY_FAILURE_ATTEMPTS] = { "failure_attempts", 1, 1000 },
-    [HB_KEY_BOOT_GRACE] = { "boot_grace", 0, 86400 },
-    [HB_KEY_ACTION] = { "action", 0, 0 },
-    [HB_KEY_MAX_EPISODES] = { "max_episodes", 0, 1000 },
-    [HB_KEY_EPISODE_WINDOW] = { "episode_window", 1, 604800 },
-    [HB_KEY_PING_TIMEOUT] = { "ping_timeout", 1, 300 },
-    [HB_KEY_TIME_SYNC] = { "time_sync", 0, 0 },
-    [HB_KEY_TIME_SYNC_INTERVAL] = { "time_sync_interval", 1, 1440 },
-};
+#define HB_KEY_FLAG(member) \
+    { HB_KEY_TYPE_FLAG, G_STRUCT_OFFSET(HbConfig, member), 0, 0 }
+#define HB_KEY_NUMBER(member, min, max) \
+    { HB_KEY_TYPE_NUMBER, G_STRUCT_OFFSET(HbConfig, member), min, max }
 
-static const char *hbActionNames[HB_ACTION_LAST] = {
-    [HB_ACTION_RESET] = "reset",
-    [HB_ACTION_RESTART] = "restart",
-    [HB_ACTION_NONE] = "none",
+/* Where each key lives in HbConfig, and what it may be. */
+static const HbKeyInfo hbKeys[] = {
+    [HB_KEY_ENABLED] = HB_KEY_FLAG(enabled),
+    [HB_KEY_TIME] = HB_KEY_NUMBER(time, 2, 86400),
+    [HB_KEY_RATE] = HB_KEY_NUMBER(rate, 1, 1000),
+    [HB_KEY_FAILURE_INTERVAL] = HB_KEY_NUMBER(failure_interval, 1, 86400),
+    [HB_KEY_FAILURE_ATTEMPTS] = HB_KEY_NUMBER(failure_attempts, 1, 1000),
+    [HB_KEY_BOOT_GRACE] = HB_KEY_NUMBER(boot_grace, 0, 86400),
+    [HB_KEY_ACTION] = { HB_KEY_TYPE_ACTION, G_STRUCT_OFFSET(HbConfig, action), 0, 0 },
+    [HB_KEY_MAX_EPISODES] = HB_KEY_NUMBER(max_episodes, 0, 1000),
+    [HB_KEY_EPISODE_WINDOW] = HB_KEY_NUMBER(episode_window, 1, 604800),
+    [HB_KEY_PING_TIMEOUT] = HB_KEY_NUMBER(ping_timeout, 1, 300),
+    [HB_KEY_TIME_SYNC] = HB_KEY_FLAG(time_sync),
+    [HB_KEY_TIME_SYNC_INTERVAL] = HB_KEY_NUMBER(time_sync_interval, 1, 1440),
 };
+G_STATIC_ASSERT(G_N_ELEMENTS(hbKeys) == HB_KEY_LAST);
+/* HbAction is stored where a guint could be: hbConfigValue reads it so. */
+G_STATIC_ASSERT(sizeof(HbAction) == sizeof(guint));
+
+HB_ENUM_IMPL(hbAction, HbAction, HB_ACTION_LAST,
+             "reset",
+             "restart",
+             "none",
+);
 
 /* The shortest ping interval: rate may be at most this many per second of time. */
 #define HB_MAX_TICKS_PER_SECOND 10
@@ -68,87 +93,40 @@ hbConfigInitDefaults(HbConfig *cfg)
 }
 
 
-const char *
-hbKeyName(HbKey key)
+/* The member of @cfg that holds @key. */
+static void *
+hbConfigMember(HbConfig *cfg, HbKey key)
 {
-    return hbKeys[key].name;
+    return (char *) cfg + hbKeys[key].offset;
 }
 
 
-int
-hbKeyFromName(const char *name)
+GVariant *
+hbConfigValue(const HbConfig *cfg, HbKey key)
 {
-    for (int i = 0; i < HB_KEY_LAST; i++) {
-        if (g_str_equal(hbKeys[i].name, name))
-            return i;
-    }
-    return -1;
-}
+    const void *member = (const char *) cfg + hbKeys[key].offset;
 
-
-const char *
-hbActionToString(HbAction action)
-{
-    return hbActionNames[action];
-}
-
-
-int
-hbActionFromString(const char *str)
-{
-    for (int i = 0; i < HB_ACTION_LAST; i++) {
-        if (g_str_equal(hbActionNames[i], str))
-            return i;
-    }
-    return -1;
-}
-
-
-static gboolean *
-hbConfigFlag(HbConfig *cfg, HbKey key)
-{
-    if (key == HB_KEY_ENABLED)
-        return &cfg->enabled;
-    if (key == HB_KEY_TIME_SYNC)
-        return &cfg->time_sync;
-    return NULL;
-}
-
-
-static guint *
-hbConfigField(HbConfig *cfg, HbKey key)
-{
-    switch (key) {
-    case HB_KEY_TIME: return &cfg->time;
-    case HB_KEY_RATE: return &cfg->rate;
-    case HB_KEY_FAILURE_INTERVAL: return &cfg->failure_interval;
-    case HB_KEY_FAILURE_ATTEMPTS: return &cfg->failure_attempts;
-    case HB_KEY_BOOT_GRACE: return &cfg->boot_grace;
-    case HB_KEY_MAX_EPISODES: return &cfg->max_episodes;
-    case HB_KEY_EPISODE_WINDOW: return &cfg->episode_window;
-    case HB_KEY_PING_TIMEOUT: return &cfg->ping_timeout;
-    case HB_KEY_TIME_SYNC_INTERVAL: return &cfg->time_sync_interval;
-    case HB_KEY_ENABLED:
-    case HB_KEY_TIME_SYNC:
-    case HB_KEY_ACTION:
-    case HB_KEY_LAST:
+    switch (hbKeys[key].type) {
+    case HB_KEY_TYPE_FLAG:
+        return g_variant_new_boolean(*(const gboolean *) member);
+    case HB_KEY_TYPE_NUMBER:
+        return g_variant_new_uint32(*(const guint *) member);
+    case HB_KEY_TYPE_ACTION:
         break;
     }
-    return NULL;
+    return g_variant_new_string(hbActionToString(*(const HbAction *) member));
 }
 
 
-const gboolean *
-hbConfigFlagOf(const HbConfig *cfg, HbKey key)
+GVariant *
+hbConfigToVariant(const HbConfig *cfg)
 {
-    return hbConfigFlag((HbConfig *) cfg, key);
-}
+    GVariantBuilder b;
 
-
-const guint *
-hbConfigNumberOf(const HbConfig *cfg, HbKey key)
-{
-    return hbConfigField((HbConfig *) cfg, key);
+    g_variant_builder_init(&b, G_VARIANT_TYPE("a{sv}"));
+    for (int key = 0; key < HB_KEY_LAST; key++)
+        g_variant_builder_add(&b, "{sv}", hbKeyToString(key), hbConfigValue(cfg, key));
+    return g_variant_builder_end(&b);
 }
 
 
@@ -204,39 +182,40 @@ hbConfigSetKey(HbConfig *cfg, HbKey key, const char *value, GError **error)
     const HbKeyInfo *info = &hbKeys[key];
     g_autofree char *token = hbConfigCollapse(value);
     g_autofree char *quoted = hbConfigQuote(value);
+    void *member = hbConfigMember(cfg, key);
     guint64 num;
 
-    if (hbConfigFlag(cfg, key)) {
+    if (info->type == HB_KEY_TYPE_FLAG) {
         if (g_str_equal(token, "yes")) {
-            *hbConfigFlag(cfg, key) = TRUE;
+            *(gboolean *) member = TRUE;
         } else if (g_str_equal(token, "no")) {
-            *hbConfigFlag(cfg, key) = FALSE;
+            *(gboolean *) member = FALSE;
         } else {
-            g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
-                        "%s: '%s' is not yes or no", info->name, quoted);
+            g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
+                        "%s: '%s' is not yes or no", hbKeyToString(key), quoted);
             return -1;
         }
         return 0;
     }
 
-    if (key == HB_KEY_ACTION) {
+    if (info->type == HB_KEY_TYPE_ACTION) {
         int action = hbActionFromString(token);
         if (action < 0) {
-            g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
-                        "%s: '%s' is not reset, restart or none", info->name, quoted);
+            g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
+                        "%s: '%s' is not reset, restart or none", hbKeyToString(key), quoted);
             return -1;
         }
-        cfg->action = action;
+        *(HbAction *) member = action;
         return 0;
     }
 
     if (!hbConfigParseUnsigned(value, info->min, info->max, &num)) {
-        g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
+        g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
                     "%s: '%s' is not a whole number from %u to %u",
-                    info->name, quoted, info->min, info->max);
+                    hbKeyToString(key), quoted, info->min, info->max);
         return -1;
     }
-    *hbConfigField(cfg, key) = num;
+    *(guint *) member = num;
     return 0;
 }
 
@@ -246,7 +225,7 @@ int
 hbConfigCheck(const HbConfig *cfg, GError **error)
 {
     if (cfg->rate > cfg->time * HB_MAX_TICKS_PER_SECOND) {
-        g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
+        g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
                     "rate: %u ticks per %u s is more than %d a second",
                     cfg->rate, cfg->time, HB_MAX_TICKS_PER_SECOND);
         return -1;
@@ -279,7 +258,7 @@ hbConfigSetXmlError(GError **error)
     g_autofree char *msg = g_utf8_make_valid(xerr && xerr->message ? xerr->message :
                                              "no element", -1);
 
-    g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
+    g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
                 "malformed XML: %s", g_strchomp(msg));
 }
 
@@ -290,14 +269,14 @@ hbConfigParseElement(xmlNodePtr root, HbConfig *cfg, GError **error)
     if (!g_str_equal((const char *) root->name, HB_METADATA_ELEMENT)) {
         g_autofree char *found = hbConfigQuote((const char *) root->name);
 
-        g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
+        g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
                     "expected element <%s>, found <%s>", HB_METADATA_ELEMENT, found);
         return -1;
     }
     if (root->ns && !g_str_equal((const char *) root->ns->href, HB_METADATA_URI)) {
         g_autofree char *href = hbConfigQuote((const char *) root->ns->href);
 
-        g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
+        g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
                     "element <%s> is in namespace '%s', not '%s'", HB_METADATA_ELEMENT,
                     href, HB_METADATA_URI);
         return -1;
@@ -306,19 +285,19 @@ hbConfigParseElement(xmlNodePtr root, HbConfig *cfg, GError **error)
         if (child->type == XML_ELEMENT_NODE) {
             g_autofree char *found = hbConfigQuote((const char *) child->name);
 
-            g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
+            g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
                         "unexpected element <%s> inside <%s>", found, HB_METADATA_ELEMENT);
             return -1;
         }
         /* Empty, as in the schema: whitespace, comments and PIs only. */
         if ((child->type == XML_TEXT_NODE || child->type == XML_CDATA_SECTION_NODE) &&
             !xmlIsBlankNode(child)) {
-            g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
+            g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
                         "unexpected text inside <%s>", HB_METADATA_ELEMENT);
             return -1;
         }
         if (child->type == XML_ENTITY_REF_NODE) {
-            g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
+            g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
                         "unexpected entity reference inside <%s>", HB_METADATA_ELEMENT);
             return -1;
         }
@@ -327,14 +306,14 @@ hbConfigParseElement(xmlNodePtr root, HbConfig *cfg, GError **error)
     for (xmlAttrPtr attr = root->properties; attr; attr = attr->next) {
         const char *name = (const char *) attr->name;
         g_autofree char *value = (char *) xmlNodeGetContent((xmlNodePtr) attr);
-        int key = hbKeyFromName(name);
+        int key = hbKeyFromString(name);
 
         if (key < 0 || attr->ns) {
             g_autofree char *full = g_strconcat(attr->ns ? (const char *) attr->ns->href : "",
                                                 attr->ns ? ":" : "", name, NULL);
             g_autofree char *quoted = hbConfigQuote(full);
 
-            g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
+            g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
                         "unknown attribute '%s'", quoted);
             return -1;
         }
@@ -373,20 +352,10 @@ hbConfigParseMetadata(const char *xml, const HbConfig *defaults,
 char *
 hbConfigFormat(const HbConfig *cfg)
 {
-    GString *out = g_string_new(NULL);
+    g_autoptr(GVariant) config = g_variant_ref_sink(hbConfigToVariant(cfg));
+    g_autofree char *text = hbApiConfigText(config, "\n");
 
-    for (int key = 0; key < HB_KEY_LAST; key++) {
-        g_autofree char *value = NULL;
-
-        if (hbConfigFlagOf(cfg, key))
-            value = g_strdup(*hbConfigFlagOf(cfg, key) ? "yes" : "no");
-        else if (key == HB_KEY_ACTION)
-            value = g_strdup(hbActionToString(cfg->action));
-        else
-            value = g_strdup_printf("%u", *hbConfigNumberOf(cfg, key));
-        g_string_append_printf(out, "%s=%s\n", hbKeyName(key), value);
-    }
-    return g_string_free(out, FALSE);
+    return g_strconcat(text, "\n", NULL);
 }
 
 
@@ -423,12 +392,12 @@ hbConfigEditMetadata(const char *xml, GHashTable *changes,
     g_hash_table_iter_init(&iter, changes);
     while (g_hash_table_iter_next(&iter, &name, &value)) {
         if (!g_utf8_validate(name, -1, NULL) || (value && !g_utf8_validate(value, -1, NULL))) {
-            g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
+            g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
                         "a key or value is not UTF-8");
             return NULL;
         }
-        if (hbKeyFromName(name) < 0) {
-            g_set_error(error, HB_CONFIG_ERROR, HB_CONFIG_ERROR_INVALID,
+        if (hbKeyFromString(name) < 0) {
+            g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
                         "unknown key '%s'", (const char *) name);
             return NULL;
         }

@@ -6,6 +6,8 @@
 
 #include <glib.h>
 
+#include "hb-enum.h"
+
 #define HB_METADATA_URI "urn:virt-heartbeat:1"
 #define HB_METADATA_KEY "hb"
 #define HB_METADATA_ELEMENT "heartbeat"
@@ -51,21 +53,15 @@ typedef enum {
     HB_KEY_LAST
 } HbKey;
 
-#define HB_CONFIG_ERROR (hbConfigErrorQuark())
-GQuark hbConfigErrorQuark(void);
-
-typedef enum {
-    HB_CONFIG_ERROR_INVALID,
-} HbConfigError;
-
 void hbConfigInitDefaults(HbConfig *cfg);
 
-const char *hbKeyName(HbKey key);
-int hbKeyFromName(const char *name);
+HB_ENUM_DECL(hbKey, HbKey);
 int hbConfigSetKey(HbConfig *cfg, HbKey key, const char *value, GError **error);
-/* The value of a yes/no key, or of a numeric key; NULL for other keys. */
-const gboolean *hbConfigFlagOf(const HbConfig *cfg, HbKey key);
-const guint *hbConfigNumberOf(const HbConfig *cfg, HbKey key);
+/* The value of @key as D-Bus carries it: b (yes/no), u (numbers) or s
+ * (action); floating. */
+GVariant *hbConfigValue(const HbConfig *cfg, HbKey key);
+/* Every key: the Config property of Domain1, a{sv} in key order; floating. */
+GVariant *hbConfigToVariant(const HbConfig *cfg);
 int hbConfigCheck(const HbConfig *cfg, GError **error);
 
 int hbConfigParseMetadata(const char *xml, const HbConfig *defaults,
@@ -74,8 +70,7 @@ char *hbConfigEditMetadata(const char *xml, GHashTable *changes,
                            const HbConfig *defaults, GError **error);
 char *hbConfigFormat(const HbConfig *cfg);
 
-const char *hbActionToString(HbAction action);
-int hbActionFromString(const char *str);
+HB_ENUM_DECL(hbAction, HbAction);
 
 /* Ping interval in microseconds: time/rate. */
 gint64 hbConfigIntervalUs(const HbConfig *cfg);

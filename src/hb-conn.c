@@ -4,6 +4,7 @@
 #include <config.h>
 
 #include "hb-conn.h"
+#include "hb-enum.h"
 
 #define HB_KEEPALIVE_INTERVAL 5
 #define HB_KEEPALIVE_COUNT 3
@@ -39,7 +40,11 @@ struct _HbConnOpening {
 
 
 static void
-hbConnOnLifecycle(virConnectPtr c, virDomainPtr dom, int event, int detail, void *opaque)
+hbConnOnLifecycle(virConnectPtr c G_GNUC_UNUSED,
+                  virDomainPtr dom,
+                  int event,
+                  int detail,
+                  void *opaque)
 {
     HbConn *conn = opaque;
 
@@ -48,7 +53,7 @@ hbConnOnLifecycle(virConnectPtr c, virDomainPtr dom, int event, int detail, void
 
 
 static void
-hbConnOnReboot(virConnectPtr c, virDomainPtr dom, void *opaque)
+hbConnOnReboot(virConnectPtr c G_GNUC_UNUSED, virDomainPtr dom, void *opaque)
 {
     HbConn *conn = opaque;
 
@@ -57,7 +62,7 @@ hbConnOnReboot(virConnectPtr c, virDomainPtr dom, void *opaque)
 
 
 static void
-hbConnOnAgent(virConnectPtr c, virDomainPtr dom, int state, int reason, void *opaque)
+hbConnOnAgent(virConnectPtr c G_GNUC_UNUSED, virDomainPtr dom, int state, int reason, void *opaque)
 {
     HbConn *conn = opaque;
 
@@ -66,7 +71,7 @@ hbConnOnAgent(virConnectPtr c, virDomainPtr dom, int state, int reason, void *op
 
 
 static void
-hbConnOnMetadata(virConnectPtr c, virDomainPtr dom, int type, const char *nsuri,
+hbConnOnMetadata(virConnectPtr c G_GNUC_UNUSED, virDomainPtr dom, int type, const char *nsuri,
                  void *opaque)
 {
     HbConn *conn = opaque;
@@ -76,7 +81,7 @@ hbConnOnMetadata(virConnectPtr c, virDomainPtr dom, int type, const char *nsuri,
 
 
 static void
-hbConnOnDevice(virConnectPtr c, virDomainPtr dom, const char *alias, void *opaque)
+hbConnOnDevice(virConnectPtr c G_GNUC_UNUSED, virDomainPtr dom, const char *alias, void *opaque)
 {
     HbConn *conn = opaque;
 
@@ -89,12 +94,18 @@ static const struct {
     virConnectDomainEventGenericCallback cb;
     const char *name;
 } hbConnEvents[] = {
-    { VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(hbConnOnLifecycle), "lifecycle" },
-    { VIR_DOMAIN_EVENT_ID_REBOOT, VIR_DOMAIN_EVENT_CALLBACK(hbConnOnReboot), "reboot" },
-    { VIR_DOMAIN_EVENT_ID_AGENT_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(hbConnOnAgent), "agent-lifecycle" },
-    { VIR_DOMAIN_EVENT_ID_METADATA_CHANGE, VIR_DOMAIN_EVENT_CALLBACK(hbConnOnMetadata), "metadata-change" },
-    { VIR_DOMAIN_EVENT_ID_DEVICE_ADDED, VIR_DOMAIN_EVENT_CALLBACK(hbConnOnDevice), "device-added" },
-    { VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, VIR_DOMAIN_EVENT_CALLBACK(hbConnOnDevice), "device-removed" },
+    { VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+      VIR_DOMAIN_EVENT_CALLBACK(hbConnOnLifecycle), "lifecycle" },
+    { VIR_DOMAIN_EVENT_ID_REBOOT,
+      VIR_DOMAIN_EVENT_CALLBACK(hbConnOnReboot), "reboot" },
+    { VIR_DOMAIN_EVENT_ID_AGENT_LIFECYCLE,
+      VIR_DOMAIN_EVENT_CALLBACK(hbConnOnAgent), "agent-lifecycle" },
+    { VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
+      VIR_DOMAIN_EVENT_CALLBACK(hbConnOnMetadata), "metadata-change" },
+    { VIR_DOMAIN_EVENT_ID_DEVICE_ADDED,
+      VIR_DOMAIN_EVENT_CALLBACK(hbConnOnDevice), "device-added" },
+    { VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
+      VIR_DOMAIN_EVENT_CALLBACK(hbConnOnDevice), "device-removed" },
 };
 
 
@@ -132,29 +143,26 @@ hbConnDropIdle(gpointer opaque)
 }
 
 
-static const char *
-hbConnCloseReason(int reason)
-{
-    switch ((virConnectCloseReason) reason) {
-    case VIR_CONNECT_CLOSE_REASON_ERROR: return "I/O error";
-    case VIR_CONNECT_CLOSE_REASON_EOF: return "end of file";
-    case VIR_CONNECT_CLOSE_REASON_KEEPALIVE: return "keepalive timeout";
-    case VIR_CONNECT_CLOSE_REASON_CLIENT: return "closed by client";
-    case VIR_CONNECT_CLOSE_REASON_LAST: break;
-    }
-    return "unknown reason";
-}
+/* A new libvirt reason fails the static assert, as a switch would warn. */
+HB_ENUM_DECL(hbConnCloseReason, virConnectCloseReason);
+HB_ENUM_IMPL(hbConnCloseReason, virConnectCloseReason, VIR_CONNECT_CLOSE_REASON_LAST,
+             "I/O error",
+             "end of file",
+             "keepalive timeout",
+             "closed by client",
+);
 
 
 static void
 hbConnOnClose(virConnectPtr c, int reason, void *opaque)
 {
     HbConn *conn = opaque;
+    const char *why = hbConnCloseReasonToString(reason);
 
     /* Only the connection in use: an older one is none of our business. */
     if (c != conn->conn)
         return;
-    g_warning("Connection to %s closed: %s", conn->uri, hbConnCloseReason(reason));
+    g_warning("Connection to %s closed: %s", conn->uri, why ? why : "unknown reason");
     if (!conn->drop_source)
         conn->drop_source = g_idle_add(hbConnDropIdle, conn);
 }

@@ -164,7 +164,7 @@ hbDaemonConfLoadDefaults(HbDaemonConf *conf, GKeyFile *kf, const char *path,
 
     for (guint i = 0; keys && keys[i]; i++) {
         g_autofree char *value = g_key_file_get_value(kf, HB_DEFAULTS_GROUP, keys[i], NULL);
-        int key = hbKeyFromName(keys[i]);
+        int key = hbKeyFromString(keys[i]);
         g_autoptr(GError) kerr = NULL;
 
         if (key < 0)

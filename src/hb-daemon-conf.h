@@ -20,6 +20,7 @@ typedef struct {
 
 void hbDaemonConfInit(HbDaemonConf *conf);
 void hbDaemonConfClear(HbDaemonConf *conf);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(HbDaemonConf, hbDaemonConfClear)
 void hbDaemonConfCopy(HbDaemonConf *dst, const HbDaemonConf *src);
 /* Pure: @text is the file's contents, @path names it in messages. */
 int hbDaemonConfParse(HbDaemonConf *conf, const char *path, const char *text,

@@ -31,20 +31,13 @@ struct _HbDomain {
     guint time_sync_minutes; /* the timer's period */
 };
 
-static const char *hbNoticeNames[HB_NOTICE_LAST] = {
-    [HB_NOTICE_STOPPED] = "heartbeat-stopped",
-    [HB_NOTICE_RESUMED] = "heartbeat-resumed",
-    [HB_NOTICE_RESTART_ATTEMPT] = "restart-attempt",
-    [HB_NOTICE_EXHAUSTED] = "restarts-exhausted",
-    [HB_NOTICE_STATE_CHANGED] = "state-changed",
-};
-
-
-const char *
-hbNoticeKindToString(HbNoticeKind kind)
-{
-    return hbNoticeNames[kind];
-}
+HB_ENUM_IMPL(hbNoticeKind, HbNoticeKind, HB_NOTICE_LAST,
+             "heartbeat-stopped",
+             "heartbeat-resumed",
+             "restart-attempt",
+             "restarts-exhausted",
+             "state-changed",
+);
 
 
 static void
@@ -81,18 +74,17 @@ hbDomainArm(HbDomain *dom)
 static void
 hbDomainSaveState(HbDomain *dom)
 {
-    HbEngineMemory memory = { 0 };
+    g_auto(HbEngineMemory) memory = { 0 };
 
     hbEngineRemember(dom->engine, &memory);
     hbStateFileSave(hbMonitorStateDir(dom->monitor), dom->uuid, dom->name, &memory);
-    hbEngineMemoryClear(&memory);
 }
 
 
 static void
 hbDomainLoadState(HbDomain *dom)
 {
-    HbEngineMemory memory = { 0 };
+    g_auto(HbEngineMemory) memory = { 0 };
     HbActions actions;
 
     if (!hbStateFileLoad(hbMonitorStateDir(dom->monitor), dom->uuid, dom->name, &memory))
@@ -105,7 +97,6 @@ hbDomainLoadState(HbDomain *dom)
                   "attempts made; it goes on once a block of silence confirms it",
                   dom->name, memory.episode, memory.attempts);
     hbEngineRecall(dom->engine, &memory, g_get_monotonic_time(), &actions);
-    hbEngineMemoryClear(&memory);
 }
 
 
@@ -235,7 +226,7 @@ hbDomainFeed(HbDomain *dom, HbInput input)
 
 
 static gboolean
-hbDomainTimerDispatch(GSource *source, GSourceFunc callback, gpointer data)
+hbDomainTimerDispatch(GSource *source, GSourceFunc callback G_GNUC_UNUSED, gpointer data)
 {
     HbDomain *dom = data;
 
@@ -266,8 +257,8 @@ hbDomainSyncTime(HbDomain *dom)
 
 /*
  * The agent answers (first tick of a boot) or has reconnected: read what
- * the seed's AdditionsVersion, OSName and CanShutdown report, and set the
- * guest's clock if time sync is on.
+ * Virtual PC / Virtual Server's AdditionsVersion, OSName and CanShutdown
+ * report, and set the guest's clock if time sync is on.
  */
 static void
 hbDomainAgentReachable(HbDomain *dom)
@@ -361,7 +352,7 @@ static void
 hbDomainGuestInfoDone(HbDomain *dom, HbJob *job)
 {
     dom->guest_reading = FALSE;
-    if (!job->ok) {
+    if (job->error) {
         g_debug("Domain '%s': cannot read guest info: %s", dom->name, job->error->message);
         return;
     }
@@ -402,12 +393,14 @@ hbDomainPingDone(HbDomain *dom, HbJob *job)
 static void
 hbDomainRestartDone(HbDomain *dom, HbJob *job)
 {
+    /* Why the attempt was not made, or failed. */
+    const char *failure = job->error ? job->error->message : NULL;
     HbNotice notice = {
         .kind = HB_NOTICE_RESTART_ATTEMPT,
         .attempt = job->attempt,
         .max = hbEngineConfig(dom->engine)->failure_attempts,
-        .action = job->ok ? job->detail : hbActionToString(job->action),
-        .result = job->ok ? "ok" : job->detail,
+        .action = job->done ? job->done : hbActionToString(job->action),
+        .result = job->done ? "ok" : failure,
     };
     double called = job->sent ? (job->sent - job->queued) / 1000.0 : 0;
     HbAttemptResult result = HB_ATTEMPT_FAILED;
@@ -416,20 +409,20 @@ hbDomainRestartDone(HbDomain *dom, HbJob *job)
     if (job->dropped || job->cancelled) {
         result = HB_ATTEMPT_NOT_MADE;
         g_message("Domain '%s': restart attempt %u dropped: %s", dom->name, job->attempt,
-                  job->cancelled ? "virt-heartbeatd is stopping" : job->detail);
+                  job->cancelled ? "virt-heartbeatd is stopping" : failure);
     } else if (job->not_made) {
         /* libvirtd's trouble, not the guest's: the attempt is not spent. */
         result = HB_ATTEMPT_NOT_MADE;
         g_warning("Domain '%s': restart attempt %u not made, it does not count: %s",
-                  dom->name, job->attempt, job->detail);
+                  dom->name, job->attempt, failure);
     } else {
-        result = job->ok ? HB_ATTEMPT_OK : HB_ATTEMPT_FAILED;
-        if (job->ok)
+        result = job->done ? HB_ATTEMPT_OK : HB_ATTEMPT_FAILED;
+        if (job->done)
             g_message("Domain '%s': restart attempt %u: %s (called %.1f ms after the "
-                      "decision)", dom->name, job->attempt, job->detail, called);
+                      "decision)", dom->name, job->attempt, job->done, called);
         else
             g_warning("Domain '%s': restart attempt %u failed: %s (called %.1f ms after "
-                      "the decision)", dom->name, job->attempt, job->detail, called);
+                      "the decision)", dom->name, job->attempt, failure, called);
         hbDomainNotify(dom, &notice);
     }
     hbEngineRestartDone(dom->engine, job->episode, result, g_get_monotonic_time(), &actions);
@@ -452,7 +445,7 @@ hbDomainJobDone(HbDomain *dom, HbJob *job)
         hbDomainRestartDone(dom, job);
     else if (job->kind == HB_JOB_GUEST_INFO)
         hbDomainGuestInfoDone(dom, job);
-    else if (job->ok)
+    else if (!job->error)
         g_debug("Domain '%s': guest clock set from the host", dom->name);
     else
         g_warning("Domain '%s': cannot set the guest clock: %s", dom->name,
@@ -552,17 +545,81 @@ hbDomainGuestInfo(HbDomain *dom)
 }
 
 
-const char *hbDomainName(HbDomain *dom) { return dom->name; }
-const char *hbDomainUUID(HbDomain *dom) { return dom->uuid; }
-HbState hbDomainState(HbDomain *dom) { return hbEngineState(dom->engine); }
-guint hbDomainPercentage(HbDomain *dom) { return hbEnginePercentage(dom->engine); }
-guint hbDomainAttempts(HbDomain *dom) { return hbEngineAttempts(dom->engine); }
-guint64 hbDomainEpisode(HbDomain *dom) { return hbEngineEpisode(dom->engine); }
-guint64 hbDomainPings(HbDomain *dom, HbPing ping) { return hbEnginePings(dom->engine, ping); }
-gint64 hbDomainLastTick(HbDomain *dom) { return hbEngineLastTick(dom->engine) ? dom->last_tick_real : 0; }
-const HbConfig *hbDomainConfig(HbDomain *dom) { return hbEngineConfig(dom->engine); }
-const char *hbDomainConfigError(HbDomain *dom) { return dom->config_error; }
-gboolean hbDomainAgentConnected(HbDomain *dom) { return dom->agent_connected; }
+const char *
+hbDomainName(HbDomain *dom)
+{
+    return dom->name;
+}
+
+
+const char *
+hbDomainUUID(HbDomain *dom)
+{
+    return dom->uuid;
+}
+
+
+HbState
+hbDomainState(HbDomain *dom)
+{
+    return hbEngineState(dom->engine);
+}
+
+
+guint
+hbDomainPercentage(HbDomain *dom)
+{
+    return hbEnginePercentage(dom->engine);
+}
+
+
+guint
+hbDomainAttempts(HbDomain *dom)
+{
+    return hbEngineAttempts(dom->engine);
+}
+
+
+guint64
+hbDomainEpisode(HbDomain *dom)
+{
+    return hbEngineEpisode(dom->engine);
+}
+
+
+guint64
+hbDomainPings(HbDomain *dom, HbPing ping)
+{
+    return hbEnginePings(dom->engine, ping);
+}
+
+
+gint64
+hbDomainLastTick(HbDomain *dom)
+{
+    return hbEngineLastTick(dom->engine) ? dom->last_tick_real : 0;
+}
+
+
+const HbConfig *
+hbDomainConfig(HbDomain *dom)
+{
+    return hbEngineConfig(dom->engine);
+}
+
+
+const char *
+hbDomainConfigError(HbDomain *dom)
+{
+    return dom->config_error;
+}
+
+
+gboolean
+hbDomainAgentConnected(HbDomain *dom)
+{
+    return dom->agent_connected;
+}
 
 
 gboolean

@@ -27,7 +27,7 @@ typedef struct {
     const char *result; /* RESTART_ATTEMPT: "ok" or the error */
 } HbNotice;
 
-const char *hbNoticeKindToString(HbNoticeKind kind);
+HB_ENUM_DECL(hbNoticeKind, HbNoticeKind);
 
 typedef struct _HbDomain HbDomain;
 struct _HbMonitor;

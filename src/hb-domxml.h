@@ -31,7 +31,7 @@ HbDomainInfo *hbDomainXmlRead(virDomainPtr dom);
 /* Pure, exposed for tests and fuzzing: what a domain's XML says. */
 int hbDomainXmlInspect(const char *xml, HbDomainInfo *info, GError **error);
 
-/* On a worker thread. Errors are in HB_ERROR with the seed's codes. */
+/* On a worker thread. Errors are in HB_ERROR with Virtual PC / Virtual Server's codes. */
 int hbDomainXmlInstallAgent(virDomainPtr dom, gboolean *already, gboolean *next_boot,
                             GError **error);
 

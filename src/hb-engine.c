@@ -90,24 +90,17 @@ struct _HbEngine {
     GArray *episode_starts; /* gint64, episodes with action, for the storm cap */
 };
 
-static const char *hbStateNames[HB_STATE_LAST] = {
-    [HB_STATE_DISABLED] = "disabled",
-    [HB_STATE_NOT_RUNNING] = "not-running",
-    [HB_STATE_PAUSED] = "paused",
-    [HB_STATE_NO_AGENT] = "no-agent",
-    [HB_STATE_WAITING] = "waiting",
-    [HB_STATE_OK] = "ok",
-    [HB_STATE_DEGRADED] = "degraded",
-    [HB_STATE_STOPPED] = "stopped",
-    [HB_STATE_FAILED] = "failed",
-};
-
-
-const char *
-hbStateToString(HbState state)
-{
-    return hbStateNames[state];
-}
+HB_ENUM_IMPL(hbState, HbState, HB_STATE_LAST,
+             "disabled",
+             "not-running",
+             "paused",
+             "no-agent",
+             "waiting",
+             "ok",
+             "degraded",
+             "stopped",
+             "failed",
+);
 
 
 static void
@@ -595,6 +588,130 @@ hbEngineApplyRestartDone(HbEngine *engine, guint64 episode, HbAttemptResult resu
 }
 
 
+/* Started, restored or found running: a new boot, unless it ran already. */
+static void
+hbEngineOnStarted(HbEngine *engine, gint64 now)
+{
+    /* Running already: a resync saw what we knew, not a new boot. */
+    if (engine->run == HB_RUN_RUNNING)
+        return;
+    engine->run = HB_RUN_RUNNING;
+    /* Started by whoever: a later shut-off is not ours. */
+    engine->start_if_off = engine->restart_in_flight && engine->start_if_off;
+    engine->ran_in_flight = engine->restart_in_flight;
+    hbEngineNewBoot(engine, now, TRUE);
+}
+
+
+/* Shut off; by someone else's will if @other, even during our attempt. */
+static void
+hbEngineOnStopped(HbEngine *engine, gboolean other)
+{
+    if (other)
+        engine->start_if_off = FALSE;
+    engine->run = HB_RUN_SHUTOFF;
+    engine->ran_in_flight = FALSE;
+    /* Our own destroy (action=restart) is part of the attempt. */
+    if (engine->restart_in_flight || engine->start_if_off)
+        return;
+    hbEngineEndEpisode(engine);
+    hbEngineResetSlots(engine);
+    engine->last_tick = 0;
+}
+
+
+static void
+hbEngineOnCrashed(HbEngine *engine, gboolean handled, gint64 now, HbActions *actions)
+{
+    if (handled) {
+        /* libvirt carries out <on_crash>: its outcome is waited for. */
+        if (engine->run == HB_RUN_CRASH_HANDLED)
+            return;
+        engine->run = HB_RUN_CRASH_HANDLED;
+        engine->crash_deadline = now + HB_CRASH_WAIT_US;
+        engine->last_tick = 0;
+        return;
+    }
+    engine->last_tick = 0;
+    engine->run = HB_RUN_CRASHED;
+    engine->ran_in_flight = FALSE;
+    if (hbEngineWatched(engine) && engine->episode == HB_EPISODE_NONE)
+        hbEngineStartEpisode(engine, now, actions);
+}
+
+
+static void
+hbEngineOnPaused(HbEngine *engine, gint64 now)
+{
+    if (engine->run != HB_RUN_PAUSED)
+        engine->paused_at = now;
+    engine->run = HB_RUN_PAUSED;
+    hbEngineSpan(engine, now, FALSE);
+}
+
+
+static void
+hbEngineOnResumed(HbEngine *engine, gint64 now)
+{
+    /* A crashed domain comes back through a resume only once reset:
+     * libvirt's <on_crash>restart, even after the daemon stopped
+     * waiting for it, or our reset: a new boot. */
+    if (engine->run == HB_RUN_CRASH_HANDLED || engine->run == HB_RUN_CRASHED) {
+        engine->run = HB_RUN_RUNNING;
+        hbEngineNewBoot(engine, now, TRUE);
+        return;
+    }
+    if (engine->run != HB_RUN_PAUSED)
+        return;
+    engine->run = HB_RUN_RUNNING;
+    engine->boot_running += MAX(0, now - MAX(engine->paused_at, engine->boot_running));
+    /* Paused time is no silence: a whole block from now. */
+    hbEngineSilenceFrom(engine, MAX(engine->silence_since, now), now);
+    hbEngineScheduleSlots(engine, now);
+}
+
+
+/* libvirtd was out of sight until now. */
+static void
+hbEngineOnResynced(HbEngine *engine, gint64 now)
+{
+    /* What happened while blind is unknown: no verdict on that time, and
+     * an open episode acts again only on a verdict of after it. */
+    hbEngineSilenceFrom(engine, MAX(engine->silence_since, now), now);
+    engine->next_attempt = MAX(engine->next_attempt, now);
+    if (engine->episode == HB_EPISODE_STOPPED)
+        engine->confirm = TRUE;
+    hbEngineScheduleSlots(engine, now);
+}
+
+
+static void
+hbEngineOnAgentConnected(HbEngine *engine, gint64 now)
+{
+    /* Not a tick, but a guest process opened the port just now: the
+     * silence before it does not add up with what follows. Once per
+     * tick or boot: a guest that opens its port again and again but
+     * answers no ping is not kept out of an episode by it. */
+    engine->agent_up = now;
+    if (engine->run == HB_RUN_RUNNING && !engine->connect_heard) {
+        hbEngineSilenceFrom(engine, MAX(engine->silence_since, now), now);
+        engine->connect_heard = TRUE;
+    }
+}
+
+
+static void
+hbEngineOnShutdownRequested(HbEngine *engine, gint64 now)
+{
+    /* A guest that takes its time to shut down is not hung, and an open
+     * episode does not reset it meanwhile against the user's will. */
+    hbEngineSilenceFrom(engine, MAX(engine->silence_since, hbEngineGraceEnd(engine, now)),
+                        now);
+    if (engine->episode == HB_EPISODE_STOPPED)
+        engine->next_attempt = MAX(engine->next_attempt, hbEngineGraceEnd(engine, now));
+}
+
+
 static void
 hbEngineApplyInput(HbEngine *engine, HbInput input, gint64 now, HbActions *actions)
 {
@@ -602,68 +719,25 @@ hbEngineApplyInput(HbEngine *engine, HbInput input, gint64 now, HbActions *actio
     case HB_INPUT_TIMER:
         break;
     case HB_INPUT_STARTED:
-        /* Running already: a resync saw what we knew, not a new boot. */
-        if (engine->run == HB_RUN_RUNNING)
-            break;
-        engine->run = HB_RUN_RUNNING;
-        /* Started by whoever: a later shut-off is not ours. */
-        engine->start_if_off = engine->restart_in_flight && engine->start_if_off;
-        engine->ran_in_flight = engine->restart_in_flight;
-        hbEngineNewBoot(engine, now, TRUE);
+        hbEngineOnStarted(engine, now);
         break;
     case HB_INPUT_REBOOT:
         if (engine->run == HB_RUN_RUNNING && now - engine->boot >= HB_REBOOT_DEDUP_US)
             hbEngineNewBoot(engine, now, TRUE);
         break;
-    case HB_INPUT_STOPPED_OTHER:
-        engine->start_if_off = FALSE;
-        G_GNUC_FALLTHROUGH;
     case HB_INPUT_STOPPED:
-        engine->run = HB_RUN_SHUTOFF;
-        engine->ran_in_flight = FALSE;
-        /* Our own destroy (action=restart) is part of the attempt. */
-        if (engine->restart_in_flight || engine->start_if_off)
-            break;
-        hbEngineEndEpisode(engine);
-        hbEngineResetSlots(engine);
-        engine->last_tick = 0;
+    case HB_INPUT_STOPPED_OTHER:
+        hbEngineOnStopped(engine, input == HB_INPUT_STOPPED_OTHER);
         break;
     case HB_INPUT_CRASHED:
-        engine->run = HB_RUN_CRASHED;
-        engine->ran_in_flight = FALSE;
-        engine->last_tick = 0;
-        if (hbEngineWatched(engine) && engine->episode == HB_EPISODE_NONE)
-            hbEngineStartEpisode(engine, now, actions);
-        break;
     case HB_INPUT_CRASH_HANDLED:
-        if (engine->run == HB_RUN_CRASH_HANDLED)
-            break;
-        engine->run = HB_RUN_CRASH_HANDLED;
-        engine->crash_deadline = now + HB_CRASH_WAIT_US;
-        engine->last_tick = 0;
+        hbEngineOnCrashed(engine, input == HB_INPUT_CRASH_HANDLED, now, actions);
         break;
     case HB_INPUT_PAUSED:
-        if (engine->run != HB_RUN_PAUSED)
-            engine->paused_at = now;
-        engine->run = HB_RUN_PAUSED;
-        hbEngineSpan(engine, now, FALSE);
+        hbEngineOnPaused(engine, now);
         break;
     case HB_INPUT_RESUMED:
-        /* A crashed domain comes back through a resume only once reset:
-         * libvirt's <on_crash>restart, even after the daemon stopped
-         * waiting for it, or our reset: a new boot. */
-        if (engine->run == HB_RUN_CRASH_HANDLED || engine->run == HB_RUN_CRASHED) {
-            engine->run = HB_RUN_RUNNING;
-            hbEngineNewBoot(engine, now, TRUE);
-            break;
-        }
-        if (engine->run != HB_RUN_PAUSED)
-            break;
-        engine->run = HB_RUN_RUNNING;
-        engine->boot_running += MAX(0, now - MAX(engine->paused_at, engine->boot_running));
-        /* Paused time is no silence: a whole block from now. */
-        hbEngineSilenceFrom(engine, MAX(engine->silence_since, now), now);
-        hbEngineScheduleSlots(engine, now);
+        hbEngineOnResumed(engine, now);
         break;
     case HB_INPUT_TICK:
         hbEngineApplyPing(engine, HB_PING_TICK, now, now, actions);
@@ -683,32 +757,13 @@ hbEngineApplyInput(HbEngine *engine, HbInput input, gint64 now, HbActions *actio
         hbEngineSilenceFrom(engine, MAX(engine->silence_since, now), now);
         break;
     case HB_INPUT_RESYNCED:
-        /* What happened while blind is unknown: no verdict on that time, and
-         * an open episode acts again only on a verdict of after it. */
-        hbEngineSilenceFrom(engine, MAX(engine->silence_since, now), now);
-        engine->next_attempt = MAX(engine->next_attempt, now);
-        if (engine->episode == HB_EPISODE_STOPPED)
-            engine->confirm = TRUE;
-        hbEngineScheduleSlots(engine, now);
+        hbEngineOnResynced(engine, now);
         break;
     case HB_INPUT_AGENT_CONNECTED:
-        /* Not a tick, but a guest process opened the port just now: the
-         * silence before it does not add up with what follows. Once per
-         * tick or boot: a guest that opens its port again and again but
-         * answers no ping is not kept out of an episode by it. */
-        engine->agent_up = now;
-        if (engine->run == HB_RUN_RUNNING && !engine->connect_heard) {
-            hbEngineSilenceFrom(engine, MAX(engine->silence_since, now), now);
-            engine->connect_heard = TRUE;
-        }
+        hbEngineOnAgentConnected(engine, now);
         break;
     case HB_INPUT_SHUTDOWN_REQUESTED:
-        /* A guest that takes its time to shut down is not hung, and an open
-         * episode does not reset it meanwhile against the user's will. */
-        hbEngineSilenceFrom(engine, MAX(engine->silence_since, hbEngineGraceEnd(engine, now)),
-                            now);
-        if (engine->episode == HB_EPISODE_STOPPED)
-            engine->next_attempt = MAX(engine->next_attempt, hbEngineGraceEnd(engine, now));
+        hbEngineOnShutdownRequested(engine, now);
         break;
     case HB_INPUT_LAST:
         g_return_if_reached();

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "hb-config.h"
+#include "hb-enum.h"
 
 typedef enum {
     HB_STATE_DISABLED,
@@ -153,5 +154,6 @@ void hbEngineRemember(const HbEngine *engine, HbEngineMemory *memory);
 void hbEngineRecall(HbEngine *engine, const HbEngineMemory *memory, gint64 now,
                     HbActions *actions);
 void hbEngineMemoryClear(HbEngineMemory *memory);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(HbEngineMemory, hbEngineMemoryClear)
 
-const char *hbStateToString(HbState state);
+HB_ENUM_DECL(hbState, HbState);

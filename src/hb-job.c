@@ -96,7 +96,7 @@ hbJobFree(HbJob *job)
 void
 hbJobClearResult(HbJob *job)
 {
-    job->ok = FALSE;
+    job->done = NULL;
     job->not_made = FALSE;
     job->probe = HB_PROBE_VOID;
     g_clear_pointer(&job->detail, g_free);
@@ -137,9 +137,8 @@ hbJobList(HbJob *job, virConnectPtr conn)
     virDomainPtr *doms = NULL;
     int n = virConnectListAllDomains(conn, &doms, 0);
 
-    job->ok = n >= 0;
     if (n < 0) {
-        job->detail = g_strdup(hbUtilLastError());
+        g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED, "%s", hbUtilLastError());
         return;
     }
     for (int i = 0; i < n; i++) {
@@ -158,12 +157,10 @@ hbJobSync(HbJob *job, virConnectPtr conn)
     if (!dom) {
         virErrorPtr err = virGetLastError();
         /* Gone is an answer; anything else is a failure to read. */
-        job->ok = err && err->code == VIR_ERR_NO_DOMAIN;
-        if (!job->ok)
-            job->detail = g_strdup(hbUtilLastError());
+        if (!err || err->code != VIR_ERR_NO_DOMAIN)
+            g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED, "%s", hbUtilLastError());
         return;
     }
-    job->ok = TRUE;
     g_ptr_array_add(job->infos, hbDomainXmlRead(dom));
 }
 
@@ -208,7 +205,9 @@ hbJobRequest(HbJob *job, virConnectPtr conn, GCancellable *cancellable)
     case HB_JOB_LAST:
         g_assert_not_reached();
     }
-    job->ok = ret == 0;
+    /* Each call says why it failed; this only keeps a failure one. */
+    if (ret < 0 && !job->error)
+        g_set_error_literal(&job->error, HB_ERROR, HB_ERROR_FAILED, "failed");
 }
 
 
@@ -236,7 +235,6 @@ hbJobResolve(HbJob *job, virConnectPtr conn)
     job->uuid = g_strdup(uuid);
     g_free(job->name);
     job->name = hbUtilSanitize(virDomainGetName(dom), -1, 0);
-    job->ok = TRUE;
 }
 
 

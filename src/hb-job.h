@@ -66,8 +66,10 @@ struct _HbJob {
     gboolean cancelled;  /* never run: the worker stopped first */
 
     HbProbeResult probe; /* PING */
-    gboolean ok;         /* RESTART, SYNC, LIST */
-    char *detail;        /* PING: the error; RESTART: what was done, or the error */
+    char *detail;        /* PING: the error */
+    const char *done;    /* RESTART: what was done, a step's name; NULL: nothing */
+    GError *error;       /* why it failed; NULL: it did not, or never ran (cancelled,
+                          * or a restart dropped before it began) */
     GPtrArray *infos;    /* SYNC (empty: the domain is gone), LIST: HbDomainInfo */
 
     /* requests */
@@ -77,7 +79,6 @@ struct _HbJob {
     unsigned int flags;   /* METADATA: VIR_DOMAIN_AFFECT_* or HB_AFFECT_APPLICABLE */
     GHashTable *changes;  /* METADATA: key -> value (NULL: unset) */
     HbConfig defaults;    /* METADATA: what the new element is checked against */
-    GError *error;        /* requests: why it failed */
     HbGuestInfo info;     /* GUEST_INFO */
     HbExecStatus exec;    /* EXEC */
     gboolean already;     /* INSTALL_AGENT: the channel was there */

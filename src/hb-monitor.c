@@ -201,14 +201,14 @@ hbMonitorSyncDone(HbMonitor *monitor, HbJob *job)
     HbDomain *dom = g_hash_table_lookup(monitor->domains, job->uuid);
 
     g_hash_table_remove(monitor->syncing, job->uuid);
-    if (!job->ok)
-        g_warning("Cannot read domain %s: %s", job->uuid, job->detail);
+    if (job->error)
+        g_warning("Cannot read domain %s: %s", job->uuid, job->error->message);
     else if (job->infos->len == 0 && dom)
         hbMonitorRemove(monitor, dom);
     else if (job->infos->len > 0)
         hbMonitorApplyInfo(monitor, job->infos->pdata[0], FALSE, fresh);
     /* Until a read is fresh, its state is not fed: read again. */
-    if (again || (job->ok && job->infos->len > 0 && !fresh))
+    if (again || (!job->error && job->infos->len > 0 && !fresh))
         hbMonitorSync(monitor, job->uuid);
 }
 
@@ -235,11 +235,11 @@ hbMonitorListDone(HbMonitor *monitor, HbJob *job)
 
     if (job->generation != monitor->generation)
         return;
-    if (!job->ok) {
+    if (job->error) {
         /* Until a resync succeeds nothing is watched: keep trying. A lost
          * event connection bumps the generation and lists anew itself. */
         g_warning("Cannot list domains, trying again in %d s: %s",
-                  HB_LIST_RETRY_S, job->detail);
+                  HB_LIST_RETRY_S, job->error->message);
         monitor->list_retry = g_timeout_add_seconds(HB_LIST_RETRY_S, hbMonitorListRetry,
                                                     monitor);
         return;
@@ -325,7 +325,7 @@ hbMonitorResolveDone(HbMonitor *monitor, HbJob *resolve)
 {
     HbJob *job = g_steal_pointer(&resolve->then);
 
-    if (resolve->ok && !resolve->cancelled && !monitor->closing) {
+    if (!resolve->error && !resolve->cancelled && !monitor->closing) {
         job->name = g_strdup(resolve->name);
         hbMonitorQueueRequest(monitor, resolve->uuid, resolve->name, job);
         return;
@@ -355,11 +355,13 @@ hbMonitorJobDone(HbJob *job, gpointer data)
     if (job->kind == HB_JOB_METADATA)
         hbMonitorNextEdit(monitor, job->uuid);
     if (job->reply) {
-        if (monitor->closing && !job->error)
-            g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED, "virt-heartbeatd is stopping");
+        /* A request never run failed; one that succeeded stays a success. */
+        if (job->cancelled && !job->error)
+            g_set_error_literal(&job->error, HB_ERROR, HB_ERROR_FAILED, monitor->closing ?
+                                "virt-heartbeatd is stopping" : "failed");
         job->reply(job, job->reply_data);
         /* A new channel shows in the domain XML, but no event says so. */
-        if (!monitor->closing && job->kind == HB_JOB_INSTALL_AGENT && job->ok)
+        if (!monitor->closing && job->kind == HB_JOB_INSTALL_AGENT && !job->error)
             hbMonitorSync(monitor, job->uuid);
         goto cleanup;
     }
@@ -435,7 +437,7 @@ hbMonitorOnReboot(virDomainPtr vdom, gpointer data)
 
 
 static void
-hbMonitorOnAgent(virDomainPtr vdom, int state, int reason, gpointer data)
+hbMonitorOnAgent(virDomainPtr vdom, int state, int reason G_GNUC_UNUSED, gpointer data)
 {
     HbMonitor *monitor = data;
     char uuid[VIR_UUID_STRING_BUFLEN];
@@ -648,7 +650,7 @@ hbMonitorDomains(HbMonitor *monitor)
 
 
 void
-hbMonitorRearm(HbMonitor *monitor, HbDomain *dom)
+hbMonitorRearm(HbMonitor *monitor G_GNUC_UNUSED, HbDomain *dom)
 {
     hbDomainRearm(dom);
 }

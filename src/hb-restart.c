@@ -21,13 +21,14 @@ typedef enum {
     HB_RESTART_LAST
 } HbRestartStep;
 
-static const char *hbRestartStepNames[HB_RESTART_LAST] = {
-    [HB_RESTART_NONE] = "none",
-    [HB_RESTART_RESET] = "reset",
-    [HB_RESTART_RESET_RESUME] = "reset+resume",
-    [HB_RESTART_DESTROY_START] = "destroy+start",
-    [HB_RESTART_START] = "start",
-};
+HB_ENUM_DECL(hbRestartStep, HbRestartStep);
+HB_ENUM_IMPL(hbRestartStep, HbRestartStep, HB_RESTART_LAST,
+             "none",
+             "reset",
+             "reset+resume",
+             "destroy+start",
+             "start",
+);
 
 
 static HbRestartStep
@@ -87,7 +88,11 @@ hbRestartCall(HbJob *job, virDomainPtr dom, int (*call)(virDomainPtr dom))
 }
 
 
-static int hbRestartReset(virDomainPtr dom) { return virDomainReset(dom, 0); }
+static int
+hbRestartReset(virDomainPtr dom)
+{
+    return virDomainReset(dom, 0);
+}
 
 
 static int
@@ -130,24 +135,26 @@ hbRestartRun(HbJob *job, virConnectPtr conn)
 
     if (!hbTicketIsOpen(job->ticket)) {
         job->dropped = TRUE;
-        job->detail = g_strdup("the episode ended before it ran");
+        g_set_error_literal(&job->error, HB_ERROR, HB_ERROR_FAILED,
+                            "the episode ended before it ran");
         return;
     }
     if (!(dom = virDomainLookupByUUIDString(conn, job->uuid)) ||
         virDomainGetState(dom, &state, &reason, 0) < 0) {
         job->not_made = TRUE;
-        job->detail = g_strdup(hbUtilLastError());
+        g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED, "%s", hbUtilLastError());
         return;
     }
     step = hbRestartStepOf(job, state, reason, &why);
-    /* Nothing done is no success: no boot follows it. */
-    job->ok = step != HB_RESTART_NONE && hbRestartDomain(job, dom, step) == 0;
-    if (job->dropped)
-        job->detail = g_strdup("the episode ended before the call");
+    /* Nothing done is no success: no boot follows it. A dropped call failed. */
+    if (step != HB_RESTART_NONE && hbRestartDomain(job, dom, step) == 0)
+        job->done = hbRestartStepToString(step);
+    else if (job->dropped)
+        g_set_error_literal(&job->error, HB_ERROR, HB_ERROR_FAILED,
+                            "the episode ended before the call");
     else if (step == HB_RESTART_NONE)
-        job->detail = g_strdup_printf("none: %s", why);
-    else if (job->ok)
-        job->detail = g_strdup(hbRestartStepNames[step]);
+        g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED, "none: %s", why);
     else
-        job->detail = g_strdup_printf("%s: %s", hbRestartStepNames[step], hbUtilLastError());
+        g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED, "%s: %s",
+                    hbRestartStepToString(step), hbUtilLastError());
 }

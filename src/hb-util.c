@@ -17,7 +17,7 @@
 
 /* libvirt's default handler prints to stderr; we report errors where they occur. */
 static void
-hbUtilIgnoreError(void *opaque, virErrorPtr err)
+hbUtilIgnoreError(void *opaque G_GNUC_UNUSED, virErrorPtr err G_GNUC_UNUSED)
 {
 }
 

@@ -59,7 +59,7 @@ hbJobLane(const HbJob *job)
 
 /* On the main loop: a thread of the lane is free for the job. */
 static void
-hbWorkerStart(HbWorker *worker, HbWorkerLane *lane, HbJob *job)
+hbWorkerStart(HbWorker *worker G_GNUC_UNUSED, HbWorkerLane *lane, HbJob *job)
 {
     lane->busy++;
     g_thread_pool_push(lane->pool, job, NULL);
@@ -132,7 +132,8 @@ hbWorkerRun(gpointer data, gpointer user_data)
         else
             virConnectClose(conn);
         /* A restart whose call was made may have acted: never twice. */
-        if (alive || job->ok || !hbJobRepeatable(job->kind) ||
+        if (alive || (job->kind == HB_JOB_RESTART ? job->done != NULL : !job->error) ||
+            !hbJobRepeatable(job->kind) ||
             (job->kind == HB_JOB_RESTART && job->sent))
             break;
     }

@@ -185,7 +185,8 @@ hbCliConnect(HbCli *cli)
     g_autoptr(GError) err = NULL;
     g_autofree char *owner = NULL;
 
-    hbDBusRegisterErrors();
+    /* The daemon's errors decode to HB_ERROR only once its names are known. */
+    hbErrorQuark();
     cli->manager = hb_dbus_manager1_proxy_new_for_bus_sync(
         G_BUS_TYPE_SYSTEM, G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START, HB_DBUS_NAME,
         HB_DBUS_PATH, NULL, &err);
@@ -245,31 +246,6 @@ hbCliIsoTime(gint64 usec)
 }
 
 
-static char *
-hbCliConfigText(GVariant *config)
-{
-    GString *out = g_string_new(NULL);
-    GVariantIter iter;
-    const char *key;
-    GVariant *value;
-
-    if (!config)
-        return g_string_free(out, FALSE);
-    g_variant_iter_init(&iter, config);
-    while (g_variant_iter_loop(&iter, "{&sv}", &key, &value)) {
-        g_autofree char *text = NULL;
-        if (g_variant_is_of_type(value, G_VARIANT_TYPE_BOOLEAN))
-            text = g_strdup(g_variant_get_boolean(value) ? "yes" : "no");
-        else if (g_variant_is_of_type(value, G_VARIANT_TYPE_STRING))
-            text = hbUtilEscape(g_variant_get_string(value, NULL));
-        else
-            text = g_variant_print(value, FALSE);
-        g_string_append_printf(out, "%s%s=%s", out->len ? " " : "", key, text);
-    }
-    return g_string_free(out, FALSE);
-}
-
-
 /* How a Domain1 property is shown. */
 typedef enum {
     HB_CLI_TEXT,      /* s */
@@ -313,7 +289,8 @@ static const HbCliField hbCliInfoFields[] = {
     { "Additions version:", "additions_version", "AdditionsVersion", HB_CLI_TEXT, "unknown" },
     { "OS name:", "os_name", "OSName", HB_CLI_TEXT, "unknown" },
     { "Can shut down:", "can_shutdown", "CanShutdown", HB_CLI_YES_NO, NULL },
-    { "Host time sync:", "is_host_time_sync_enabled", "IsHostTimeSyncEnabled", HB_CLI_ON_OFF, NULL },
+    { "Host time sync:", "is_host_time_sync_enabled", "IsHostTimeSyncEnabled", HB_CLI_ON_OFF,
+      NULL },
 };
 
 
@@ -360,7 +337,7 @@ hbCliFieldText(HbDBusDomain1 *d, const HbCliField *field)
         return value && g_variant_get_int64(value) > 0 ?
             hbCliIsoTime(g_variant_get_int64(value)) : g_strdup("none");
     case HB_CLI_CONFIG:
-        return hbCliConfigText(value);
+        return hbApiConfigText(value, " ");
     case HB_CLI_PINGS:
         return g_strdup_printf("%" G_GUINT64_FORMAT " answered, %" G_GUINT64_FORMAT
                                " missed, %" G_GUINT64_FORMAT " without verdict",
@@ -532,8 +509,18 @@ hbCliShow(HbCli *cli, gboolean info)
 }
 
 
-static int hbCliStatus(HbCli *cli) { return hbCliShow(cli, FALSE); }
-static int hbCliInfo(HbCli *cli) { return hbCliShow(cli, TRUE); }
+static int
+hbCliStatus(HbCli *cli)
+{
+    return hbCliShow(cli, FALSE);
+}
+
+
+static int
+hbCliInfo(HbCli *cli)
+{
+    return hbCliShow(cli, TRUE);
+}
 
 
 /* A heartbeat reading means nothing for a domain the daemon cannot ping. */
@@ -804,7 +791,10 @@ hbCliEventName(const char *signal)
  * names the introspection data gives them.
  */
 static void
-hbCliOnSignal(GDBusProxy *proxy, const char *sender, const char *signal, GVariant *params,
+hbCliOnSignal(GDBusProxy *proxy G_GNUC_UNUSED,
+              const char *sender G_GNUC_UNUSED,
+              const char *signal,
+              GVariant *params,
               gpointer data)
 {
     HbCliEvents *ev = data;
@@ -866,7 +856,7 @@ hbCliOnSignal(GDBusProxy *proxy, const char *sender, const char *signal, GVarian
 
 
 static void
-hbCliOnOwner(GObject *proxy, GParamSpec *pspec, gpointer data)
+hbCliOnOwner(GObject *proxy, GParamSpec *pspec G_GNUC_UNUSED, gpointer data)
 {
     HbCliEvents *ev = data;
     g_autofree char *owner = g_dbus_proxy_get_name_owner(G_DBUS_PROXY(proxy));
@@ -1022,17 +1012,21 @@ main(int argc, char **argv)
     HbCli cli = { 0 };
     gboolean version = FALSE;
     GOptionEntry entries[] = {
-        { "json", 'j', 0, G_OPTION_ARG_NONE, &cli.json, "JSON output (list, status, info, events)", NULL },
+        { "json", 'j', 0, G_OPTION_ARG_NONE, &cli.json,
+          "JSON output (list, status, info, events)", NULL },
         { "timeout", 't', 0, G_OPTION_ARG_INT, &cli.timeout,
-          "exec: seconds to wait for the command (default " G_STRINGIFY(HB_EXEC_TIMEOUT_DEFAULT) ")",
+          "exec: seconds to wait for the command "
+          "(default " G_STRINGIFY(HB_EXEC_TIMEOUT_DEFAULT) ")",
           "N" },
         { "version", 'V', 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
         { NULL }
     };
     GOptionEntry config_entries[4 + HB_CLI_N_KEYS + 1] = {
         { "connect", 'c', 0, G_OPTION_ARG_STRING, &cli.uri, "libvirt URI", "URI" },
-        { "live", 0, 0, G_OPTION_ARG_NONE, &cli.live, "Change the running domain (also set-parameter)", NULL },
-        { "config", 0, 0, G_OPTION_ARG_NONE, &cli.config, "Change the saved definition (also set-parameter)", NULL },
+        { "live", 0, 0, G_OPTION_ARG_NONE, &cli.live,
+          "Change the running domain (also set-parameter)", NULL },
+        { "config", 0, 0, G_OPTION_ARG_NONE, &cli.config,
+          "Change the saved definition (also set-parameter)", NULL },
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new("COMMAND [DOMAIN]");
     GOptionGroup *config_group = g_option_group_new("config", "Options of the config command:",

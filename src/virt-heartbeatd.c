@@ -20,7 +20,7 @@ typedef struct {
 
 
 static void
-hbDaemonOnNameAcquired(GDBusConnection *bus, const char *name, gpointer data)
+hbDaemonOnNameAcquired(GDBusConnection *bus G_GNUC_UNUSED, const char *name, gpointer data)
 {
     HbDaemon *daemon = data;
 
@@ -31,7 +31,7 @@ hbDaemonOnNameAcquired(GDBusConnection *bus, const char *name, gpointer data)
 
 
 static void
-hbDaemonOnNameLost(GDBusConnection *bus, const char *name, gpointer data)
+hbDaemonOnNameLost(GDBusConnection *bus G_GNUC_UNUSED, const char *name, gpointer data)
 {
     HbDaemon *daemon = data;
 
@@ -87,7 +87,8 @@ main(int argc, char **argv)
         { "connect", 'c', 0, G_OPTION_ARG_STRING, &uri,
           "libvirt URI, overriding the configuration file", "URI" },
         { "check-config", 'n', 0, G_OPTION_ARG_NONE, &check_config,
-          "Check the configuration file, print \"configuration OK\" or every error, and exit", NULL },
+          "Check the configuration file, print \"configuration OK\" or every error, and exit",
+          NULL },
         { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debug messages too", NULL },
         { "version", 'V', 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
         { NULL }
@@ -97,7 +98,7 @@ main(int argc, char **argv)
     g_autoptr(GDBusConnection) bus = NULL;
     g_autoptr(HbDBus) dbus = NULL;
     HbDaemon daemon = { .status = EXIT_SUCCESS };
-    HbDaemonConf conf;
+    g_auto(HbDaemonConf) conf = { 0 };
     guint owner;
 
     /* Domain names and guests' texts go into log lines: escaped. */
@@ -117,13 +118,10 @@ main(int argc, char **argv)
     }
 
     hbDaemonConfInit(&conf);
-    if (hbDaemonLoadConf(&conf, conf_path, uri) < 0) {
-        hbDaemonConfClear(&conf);
+    if (hbDaemonLoadConf(&conf, conf_path, uri) < 0)
         return EXIT_FAILURE;
-    }
     if (check_config) {
         printf("configuration OK\n");
-        hbDaemonConfClear(&conf);
         return EXIT_SUCCESS;
     }
     if (verbose)
@@ -135,7 +133,6 @@ main(int argc, char **argv)
 
     if (!(bus = g_bus_get_sync(G_BUS_TYPE_SYSTEM, NULL, &err))) {
         g_printerr("virt-heartbeatd: cannot connect to the system bus: %s\n", err->message);
-        hbDaemonConfClear(&conf);
         return EXIT_FAILURE;
     }
 
@@ -161,6 +158,5 @@ main(int argc, char **argv)
     g_clear_pointer(&dbus, hbDBusFree);
     hbMonitorFree(daemon.monitor);
     g_main_loop_unref(daemon.loop);
-    hbDaemonConfClear(&conf);
     return daemon.status;
 }

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "hb-agent.h"
+#include "test-util.h"
 
 
 static char *
@@ -25,12 +26,12 @@ agentReply(const char *name)
 
 
 static void
-test_guest_info(void **state)
+test_guest_info(void **state G_GNUC_UNUSED)
 {
     g_autofree char *info = agentReply("guest-info");
     g_autofree char *os = agentReply("guest-get-osinfo");
     g_autoptr(GError) err = NULL;
-    HbGuestInfo gi = { 0 };
+    g_auto(HbGuestInfo) gi = { 0 };
 
     assert_int_equal(hbAgentParseInfo(info, &gi, &err), 0);
     assert_string_equal(gi.version, "7.2.22");
@@ -52,16 +53,15 @@ test_guest_info(void **state)
     assert_int_equal(err->code, HB_ERROR_FAILED);
     g_clear_error(&err);
     assert_int_equal(hbAgentParseOsInfo("not json", &gi, &err), -1);
-    hbGuestInfoClear(&gi);
 }
 
 
 static void
-test_exec_status(void **state)
+test_exec_status(void **state G_GNUC_UNUSED)
 {
     g_autofree char *done = agentReply("guest-exec-status");
     g_autoptr(GError) err = NULL;
-    HbExecStatus st = { 0 };
+    g_auto(HbExecStatus) st = { 0 };
     gint64 pid;
     gsize len;
 
@@ -86,31 +86,30 @@ test_exec_status(void **state)
     assert_int_equal(hbAgentParseExecPid("{\"return\":{\"pid\":112}}", &pid, &err), 0);
     assert_int_equal(pid, 112);
     assert_int_equal(hbAgentParseExecPid("{\"return\":{}}", &pid, &err), -1);
-    hbExecStatusClear(&st);
 }
 
 
 static void
-test_exec_output_bounded(void **state)
+test_exec_output_bounded(void **state G_GNUC_UNUSED)
 {
     g_autofree char *big = g_malloc0(HB_EXEC_OUTPUT_MAX + 10);
     g_autofree char *b64 = NULL;
     g_autofree char *reply = NULL;
     g_autoptr(GError) err = NULL;
-    HbExecStatus st = { 0 };
+    g_auto(HbExecStatus) st = { 0 };
 
     memset(big, 'x', HB_EXEC_OUTPUT_MAX + 10);
     b64 = g_base64_encode((guchar *) big, HB_EXEC_OUTPUT_MAX + 10);
-    reply = g_strdup_printf("{\"return\":{\"exited\":true,\"exitcode\":0,\"out-data\":\"%s\"}}", b64);
+    reply = g_strdup_printf("{\"return\":{\"exited\":true,\"exitcode\":0,"
+                            "\"out-data\":\"%s\"}}", b64);
     assert_int_equal(hbAgentParseExecStatus(reply, &st, &err), 0);
     assert_int_equal(g_bytes_get_size(st.out), HB_EXEC_OUTPUT_MAX);
     assert_true(st.truncated);
-    hbExecStatusClear(&st);
 }
 
 
 static void
-test_exec_command(void **state)
+test_exec_command(void **state G_GNUC_UNUSED)
 {
     const char *args[] = { "-c", "echo \"quoted\" \\ back", NULL };
     g_autofree char *cmd = hbAgentExecCommand("/bin/sh", args);
@@ -129,18 +128,9 @@ replyWith(const char *key, const char *json_value)
 }
 
 
-static void
-assertClean(const char *text, gsize max)
-{
-    assert_non_null(text);
-    assert_true(g_utf8_validate(text, -1, NULL));
-    assert_true(strlen(text) <= max);
-}
-
-
 /* What a hostile guest can put in guest-info and guest-get-osinfo. */
 static void
-test_guest_strings_hostile(void **state)
+test_guest_strings_hostile(void **state G_GNUC_UNUSED)
 {
     g_autofree char *huge = g_strnfill(1024 * 1024, 'A');
     g_autofree char *huge_json = g_strdup_printf("\"%s\"", huge);
@@ -155,16 +145,16 @@ test_guest_strings_hostile(void **state)
         { huge_json, NULL },
     };
     g_autoptr(GError) err = NULL;
-    HbGuestInfo gi = { 0 };
+    g_auto(HbGuestInfo) gi = { 0 };
 
     for (size_t i = 0; i < G_N_ELEMENTS(strings); i++) {
         g_autofree char *info = replyWith("version", strings[i].json);
         g_autofree char *os = replyWith("pretty-name", strings[i].json);
 
         assert_int_equal(hbAgentParseInfo(info, &gi, &err), 0);
-        assertClean(gi.version, HB_UTIL_TEXT_MAX);
+        testAssertClean(gi.version, HB_UTIL_TEXT_MAX);
         assert_int_equal(hbAgentParseOsInfo(os, &gi, &err), 0);
-        assertClean(gi.os_name, HB_UTIL_TEXT_MAX);
+        testAssertClean(gi.os_name, HB_UTIL_TEXT_MAX);
         assert_non_null(gi.os_name[0] ? gi.os_name : NULL);
         if (strings[i].want) {
             assert_string_equal(gi.version, strings[i].want);
@@ -174,13 +164,12 @@ test_guest_strings_hostile(void **state)
     /* The huge one is cut, with a marker. */
     assert_true(g_str_has_prefix(gi.os_name, "AAAA"));
     assert_true(g_str_has_suffix(gi.os_name, "..."));
-    hbGuestInfoClear(&gi);
 }
 
 
 /* A member of the wrong type is an error, never a critical or a default. */
 static void
-test_guest_types_hostile(void **state)
+test_guest_types_hostile(void **state G_GNUC_UNUSED)
 {
     const char *info[] = {
         "{\"return\":{\"version\":{}}}",
@@ -189,8 +178,9 @@ test_guest_types_hostile(void **state)
         "{\"return\":{\"version\":\"7\",\"supported_commands\":\"all\"}}",
         "{\"return\":{\"version\":\"7\",\"supported_commands\":[1]}}",
         "{\"return\":{\"version\":\"7\",\"supported_commands\":[{\"name\":{},\"enabled\":true}]}}",
-        "{\"return\":{\"version\":\"7\",\"supported_commands\":"
-        "[{\"name\":\"guest-shutdown\",\"enabled\":\"yes\"}]}}",
+        /* One reply in two literals: the parentheses tell the compiler so. */
+        ("{\"return\":{\"version\":\"7\",\"supported_commands\":"
+         "[{\"name\":\"guest-shutdown\",\"enabled\":\"yes\"}]}}"),
         "{\"return\":[]}",
         "{\"return\":\"x\"}",
         "[1,2]",
@@ -202,12 +192,12 @@ test_guest_types_hostile(void **state)
         "{\"return\":{\"kernel-release\":1.5}}",
     };
     g_autoptr(GError) err = NULL;
-    HbGuestInfo gi = { 0 };
+    g_auto(HbGuestInfo) gi = { 0 };
 
     for (size_t i = 0; i < G_N_ELEMENTS(info); i++) {
         assert_int_equal(hbAgentParseInfo(info[i], &gi, &err), -1);
         assert_int_equal(err->code, HB_ERROR_FAILED);
-        assertClean(err->message, HB_UTIL_ERROR_MAX);
+        testAssertClean(err->message, HB_UTIL_ERROR_MAX);
         g_clear_error(&err);
     }
     for (size_t i = 0; i < G_N_ELEMENTS(os); i++) {
@@ -220,21 +210,20 @@ test_guest_types_hostile(void **state)
                                       "\"supported_commands\":null}}", &gi, &err), 0);
     assert_string_equal(gi.version, "");
     assert_false(gi.can_shutdown);
-    hbGuestInfoClear(&gi);
 }
 
 
 /* An unparsable reply is quoted in the error, sanitized and bounded. */
 static void
-test_guest_reply_quoted(void **state)
+test_guest_reply_quoted(void **state G_GNUC_UNUSED)
 {
     g_autofree char *huge = g_strnfill(100000, 'z');
     g_autofree char *reply = g_strdup_printf("garbage \xed\xb0\x80\x1b %s", huge);
     g_autoptr(GError) err = NULL;
-    HbGuestInfo gi = { 0 };
+    g_auto(HbGuestInfo) gi = { 0 };
 
     assert_int_equal(hbAgentParseInfo(reply, &gi, &err), -1);
-    assertClean(err->message, 300);
+    testAssertClean(err->message, 300);
     assert_true(g_str_has_prefix(err->message,
                                  "unexpected guest agent reply: garbage \xef\xbf\xbd"));
 }
@@ -246,7 +235,7 @@ test_guest_reply_quoted(void **state)
  * before they are parsed. Strings may hold any bracket or comma.
  */
 static void
-test_guest_reply_shape_bounded(void **state)
+test_guest_reply_shape_bounded(void **state G_GNUC_UNUSED)
 {
     g_autoptr(GString) deep = g_string_new("{\"return\":{\"version\":");
     g_autoptr(GString) wide = g_string_new("{\"return\":{\"version\":\"1\","
@@ -255,7 +244,7 @@ test_guest_reply_shape_bounded(void **state)
     g_autofree char *text = g_strdup_printf("{\"return\":{\"version\":\"%s,,{\\\"\"}}",
                                             brackets);
     g_autoptr(GError) err = NULL;
-    HbGuestInfo gi = { 0 };
+    g_auto(HbGuestInfo) gi = { 0 };
 
     for (guint i = 0; i < 500000; i++)
         g_string_append_c(deep, '[');
@@ -276,13 +265,12 @@ test_guest_reply_shape_bounded(void **state)
     /* Brackets, commas and escaped quotes inside a string count for nothing. */
     assert_int_equal(hbAgentParseInfo(text, &gi, &err), 0);
     assert_int_equal(strlen(gi.version), HB_UTIL_TEXT_MAX);
-    hbGuestInfoClear(&gi);
 }
 
 
 /* pids, exit codes and signals: in range or a clear error. */
 static void
-test_exec_numbers_hostile(void **state)
+test_exec_numbers_hostile(void **state G_GNUC_UNUSED)
 {
     struct { const char *ret; int code; } good[] = {
         { "\"exitcode\":0", 0 },
@@ -324,7 +312,7 @@ test_exec_numbers_hostile(void **state)
         "{\"return\":{\"pid\":null}}",
     };
     g_autoptr(GError) err = NULL;
-    HbExecStatus st = { 0 };
+    g_auto(HbExecStatus) st = { 0 };
     gint64 pid;
 
     for (size_t i = 0; i < G_N_ELEMENTS(good); i++) {
@@ -349,32 +337,30 @@ test_exec_numbers_hostile(void **state)
         assert_int_equal(hbAgentParseExecPid(pids[i], &pid, &err), -1);
         g_clear_error(&err);
     }
-    hbExecStatusClear(&st);
 }
 
 
 /* Output beyond the limit is not even decoded; base64 that is not is skipped. */
 static void
-test_exec_output_hostile(void **state)
+test_exec_output_hostile(void **state G_GNUC_UNUSED)
 {
     g_autofree char *huge = g_strnfill(4 * 1024 * 1024, 'Q');
     g_autofree char *reply = g_strdup_printf(
         "{\"return\":{\"exited\":true,\"exitcode\":0,\"out-data\":\"%s\","
         "\"err-data\":\"!!\\u0000\"}}", huge);
     g_autoptr(GError) err = NULL;
-    HbExecStatus st = { 0 };
+    g_auto(HbExecStatus) st = { 0 };
 
     assert_int_equal(hbAgentParseExecStatus(reply, &st, &err), 0);
     assert_int_equal(g_bytes_get_size(st.out), HB_EXEC_OUTPUT_MAX);
     assert_true(st.truncated);
     assert_int_equal(g_bytes_get_size(st.err), 0);
-    hbExecStatusClear(&st);
 }
 
 
 /* Only the agent's own silence is a miss; libvirt's troubles are no verdict. */
 static void
-test_ping_errors(void **state)
+test_ping_errors(void **state G_GNUC_UNUSED)
 {
     assert_int_equal(hbAgentClassifyError(VIR_ERR_AGENT_UNRESPONSIVE, TRUE), HB_PROBE_MISS);
     assert_int_equal(hbAgentClassifyError(VIR_ERR_AGENT_UNRESPONSIVE, FALSE), HB_PROBE_VOID);

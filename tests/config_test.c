@@ -17,7 +17,7 @@
 
 
 static char *
-read_file(const char *path)
+readFile(const char *path)
 {
     g_autoptr(GError) err = NULL;
     char *text = NULL;
@@ -29,7 +29,7 @@ read_file(const char *path)
 
 
 static GPtrArray *
-list_xml(const char *dir)
+listXml(const char *dir)
 {
     g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
     GPtrArray *files = g_ptr_array_new_with_free_func(g_free);
@@ -46,18 +46,18 @@ list_xml(const char *dir)
 
 
 static void
-test_golden(void **state)
+test_golden(void **state G_GNUC_UNUSED)
 {
-    g_autoptr(GPtrArray) files = list_xml(TEST_SRCDIR "/data/metadata");
+    g_autoptr(GPtrArray) files = listXml(TEST_SRCDIR "/data/metadata");
     HbConfig defaults;
 
     hbConfigInitDefaults(&defaults);
     for (guint i = 0; i < files->len; i++) {
         const char *path = files->pdata[i];
-        g_autofree char *xml = read_file(path);
+        g_autofree char *xml = readFile(path);
         g_autofree char *base = g_strndup(path, strlen(path) - 4);
         g_autofree char *out_path = g_strconcat(base, ".out", NULL);
-        g_autofree char *expected = read_file(out_path);
+        g_autofree char *expected = readFile(out_path);
         g_autofree char *got = NULL;
         g_autoptr(GError) err = NULL;
         HbConfig cfg;
@@ -102,9 +102,11 @@ static const struct {
     { "<heartbeat ping_timeout='0'/>", "ping_timeout: '0'" },
     { "<heartbeat ping_timeout='301'/>", "ping_timeout: '301'" },
     { "<heartbeat time_sync='on'/>", "time_sync: 'on' is not yes or no" },
-    { "<heartbeat time_sync_interval='0'/>", "time_sync_interval: '0' is not a whole number from 1 to 1440" },
+    { "<heartbeat time_sync_interval='0'/>",
+      "time_sync_interval: '0' is not a whole number from 1 to 1440" },
     { "<heartbeat time_sync_interval='1441'/>", "time_sync_interval: '1441'" },
-    { "<heartbeat hb:time='30' xmlns:hb='urn:virt-heartbeat:1'/>", "unknown attribute 'urn:virt-heartbeat:1:time'" },
+    { "<heartbeat hb:time='30' xmlns:hb='urn:virt-heartbeat:1'/>",
+      "unknown attribute 'urn:virt-heartbeat:1:time'" },
     { "<heartbeat>30</heartbeat>", "unexpected text" },
     { "<heartbeat><![CDATA[x]]></heartbeat>", "unexpected text" },
     { "<heartbeat time='3 0'/>", "time: '3 0'" },
@@ -143,7 +145,7 @@ static const char *const edgeCases[] = {
 
 
 static void
-test_invalid(void **state)
+test_invalid(void **state G_GNUC_UNUSED)
 {
     HbConfig defaults;
 
@@ -165,7 +167,7 @@ test_invalid(void **state)
 
 
 static void
-test_effective_ping_timeout(void **state)
+test_effective_ping_timeout(void **state G_GNUC_UNUSED)
 {
     HbConfig cfg;
 
@@ -183,7 +185,7 @@ test_effective_ping_timeout(void **state)
 
 
 static void
-test_edit(void **state)
+test_edit(void **state G_GNUC_UNUSED)
 {
     g_autoptr(GHashTable) changes = g_hash_table_new(g_str_hash, g_str_equal);
     g_autoptr(GError) err = NULL;
@@ -224,16 +226,16 @@ test_edit(void **state)
 
 
 static void
-validate_dir(xmlRelaxNGValidCtxtPtr valid, const char *dir, gboolean parse)
+validateDir(xmlRelaxNGValidCtxtPtr valid, const char *dir, gboolean parse)
 {
-    g_autoptr(GPtrArray) files = list_xml(dir);
+    g_autoptr(GPtrArray) files = listXml(dir);
     HbConfig defaults, cfg;
 
     hbConfigInitDefaults(&defaults);
     for (guint i = 0; i < files->len; i++) {
         const char *path = files->pdata[i];
         g_autoptr(xmlDoc) doc = xmlReadFile(path, NULL, XML_PARSE_NONET);
-        g_autofree char *xml = read_file(path);
+        g_autofree char *xml = readFile(path);
         g_autoptr(GError) err = NULL;
 
         assert_non_null(doc);
@@ -257,7 +259,7 @@ schemaAccepts(xmlRelaxNGValidCtxtPtr valid, const char *xml)
 
 
 static void
-test_examples_validate(void **state)
+test_examples_validate(void **state G_GNUC_UNUSED)
 {
     xmlRelaxNGParserCtxtPtr parser = xmlRelaxNGNewParserCtxt(TOP_SRCDIR "/xml/virt-heartbeat.rng");
     xmlRelaxNGPtr schema = xmlRelaxNGParse(parser);
@@ -265,8 +267,8 @@ test_examples_validate(void **state)
 
     assert_non_null(schema);
     valid = xmlRelaxNGNewValidCtxt(schema);
-    validate_dir(valid, TOP_SRCDIR "/xml/examples", TRUE);
-    validate_dir(valid, TEST_SRCDIR "/data/metadata", TRUE);
+    validateDir(valid, TOP_SRCDIR "/xml/examples", TRUE);
+    validateDir(valid, TEST_SRCDIR "/data/metadata", TRUE);
 
     /* The schema and the parser agree on every other example too. */
     for (size_t i = 0; i < G_N_ELEMENTS(invalidCases); i++) {
@@ -297,7 +299,7 @@ test_examples_validate(void **state)
 
 /* Found by tests/fuzz: libxml2 quotes bad bytes, and edits may carry some. */
 static void
-test_messages_are_utf8(void **state)
+test_messages_are_utf8(void **state G_GNUC_UNUSED)
 {
     g_autoptr(GHashTable) changes = g_hash_table_new(g_str_hash, g_str_equal);
     g_autoptr(GError) err = NULL;

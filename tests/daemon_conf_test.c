@@ -16,7 +16,7 @@
 
 
 static char *
-write_conf(const char *text)
+writeConf(const char *text)
 {
     g_autoptr(GError) err = NULL;
     char *path = NULL;
@@ -30,10 +30,10 @@ write_conf(const char *text)
 
 
 static void
-test_shipped_file_is_defaults(void **state)
+test_shipped_file_is_defaults(void **state G_GNUC_UNUSED)
 {
     g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
-    HbDaemonConf conf;
+    g_auto(HbDaemonConf) conf = { 0 };
     HbConfig defaults;
 
     hbDaemonConfInit(&conf);
@@ -47,18 +47,17 @@ test_shipped_file_is_defaults(void **state)
     assert_int_equal(conf.request_workers, 4);
     assert_true(g_str_has_suffix(conf.state_dir, "/lib/virt-heartbeat"));
     assert_memory_equal(&conf.defaults, &defaults, sizeof(defaults));
-    hbDaemonConfClear(&conf);
 }
 
 
 static void
-test_every_key(void **state)
+test_every_key(void **state G_GNUC_UNUSED)
 {
-    g_autofree char *path = write_conf(
+    g_autofree char *path = writeConf(
         "[daemon]\nuri=test:///default\nmonitor_all=true\nsuspect_workers=3\nstate_dir=\n"
         "[defaults]\ntime=30\nrate=5\naction=none\nboot_grace=0\n");
     g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
-    HbDaemonConf conf;
+    g_auto(HbDaemonConf) conf = { 0 };
 
     hbDaemonConfInit(&conf);
     assert_int_equal(hbDaemonConfLoad(&conf, path, FALSE, errors), 0);
@@ -71,15 +70,14 @@ test_every_key(void **state)
     assert_int_equal(conf.defaults.action, HB_ACTION_NONE);
     assert_int_equal(conf.defaults.boot_grace, 0);
     assert_int_equal(conf.defaults.failure_attempts, 12);
-    hbDaemonConfClear(&conf);
     g_unlink(path);
 }
 
 
 static void
-test_errors_name_file_and_line(void **state)
+test_errors_name_file_and_line(void **state G_GNUC_UNUSED)
 {
-    g_autofree char *path = write_conf(
+    g_autofree char *path = writeConf(
         "# comment\n[daemon]\nping_workers=0\nmonitor_all=maybe\nspeed=3\n"
         "[defaults]\ntime=1\nactoin=none\n[extra]\nx=1\n[daemon]\nstate_dir=rel/dir\n");
     g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
@@ -92,7 +90,7 @@ test_errors_name_file_and_line(void **state)
         ":7: time: '1' is not a whole number from 2 to 86400",
         ":8: unknown key 'actoin' in [defaults]",
     };
-    HbDaemonConf conf;
+    g_auto(HbDaemonConf) conf = { 0 };
 
     hbDaemonConfInit(&conf);
     assert_int_equal(hbDaemonConfLoad(&conf, path, FALSE, errors), -1);
@@ -103,17 +101,16 @@ test_errors_name_file_and_line(void **state)
         if (!g_str_has_suffix(msg, expected[i]))
             fail_msg("error %u: '%s' does not end in '%s'", i, msg, expected[i]);
     }
-    hbDaemonConfClear(&conf);
     g_unlink(path);
 }
 
 
 static void
-test_syntax_and_missing(void **state)
+test_syntax_and_missing(void **state G_GNUC_UNUSED)
 {
-    g_autofree char *path = write_conf("[daemon\nuri\n");
+    g_autofree char *path = writeConf("[daemon\nuri\n");
     g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
-    HbDaemonConf conf;
+    g_auto(HbDaemonConf) conf = { 0 };
 
     hbDaemonConfInit(&conf);
     assert_int_equal(hbDaemonConfLoad(&conf, path, FALSE, errors), -1);
@@ -124,7 +121,6 @@ test_syntax_and_missing(void **state)
     assert_int_equal(hbDaemonConfLoad(&conf, "/nonexistent/hb.conf", TRUE, errors), 0);
     assert_int_equal(hbDaemonConfLoad(&conf, "/nonexistent/hb.conf", FALSE, errors), -1);
     assert_int_equal(errors->len, 1);
-    hbDaemonConfClear(&conf);
     g_unlink(path);
 }
 

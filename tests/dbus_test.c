@@ -98,7 +98,7 @@ cli(char **out, const char *first, ...)
 
 
 static void
-onAcquired(GDBusConnection *c, const char *name, gpointer data)
+onAcquired(GDBusConnection *c G_GNUC_UNUSED, const char *name G_GNUC_UNUSED, gpointer data)
 {
     Daemon *d = data;
 
@@ -122,7 +122,7 @@ daemonStart(void **state, guint default_time)
 {
     Daemon *d = g_new0(Daemon, 1);
     g_autoptr(GError) err = NULL;
-    HbDaemonConf conf;
+    g_auto(HbDaemonConf) conf = { 0 };
 
     hbDaemonConfInit(&conf);
     if (default_time)
@@ -140,7 +140,6 @@ daemonStart(void **state, guint default_time)
                                             G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE,
                                             onAcquired, NULL, d, NULL);
     assert_true(testWaitFor(condReady, d, 10));
-    hbDaemonConfClear(&conf);
     *state = d;
     return 0;
 }
@@ -162,7 +161,7 @@ setupTime5(void **state)
 
 
 static gboolean
-condNameGone(gpointer data)
+condNameGone(gpointer data G_GNUC_UNUSED)
 {
     g_autoptr(GVariant) reply = g_dbus_connection_call_sync(
         bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
@@ -505,7 +504,7 @@ test_rearm(void **state)
 
 
 static void
-test_errors(void **state)
+test_errors(void **state G_GNUC_UNUSED)
 {
     assert_int_equal(cli(NULL, "status", "no-such-domain", NULL), 3);
     assert_int_equal(cli(NULL, "is-heartbeating", "no-such-domain", NULL), 3);
@@ -535,7 +534,7 @@ test_guest_os_interface(void **state)
 {
     Daemon *d = *state;
     g_autoptr(virDomain) dom = testDomainStart(d->conn, "hb-dbus", TRUE, FAST);
-    g_autoptr(virDomain) bare = testDomainStart(d->conn, "hb-bare", FALSE, FAST);
+    g_autoptr(virDomain) bare G_GNUC_UNUSED = testDomainStart(d->conn, "hb-bare", FALSE, FAST);
     g_autoptr(JsonParser) parser = json_parser_new();
     g_autofree char *info = NULL;
     g_autofree char *again = NULL;
@@ -560,7 +559,7 @@ test_guest_os_interface(void **state)
     obj = parseObject(parser, again);
     assert_true(json_object_get_boolean_member(obj, "is_host_time_sync_enabled"));
 
-    /* The seed's error codes. */
+    /* Virtual PC / Virtual Server's error codes, as the CLI's exit statuses. */
     assert_int_equal(cli(NULL, "set-parameter", "hb-dbus", "time", "1", NULL), 2);
     assert_int_equal(cli(NULL, "set-parameter", "hb-dbus", "speed", "1", NULL), 2);
     assert_int_equal(cli(NULL, "time-sync", "hb-dbus", "maybe", NULL), 2);
@@ -582,7 +581,7 @@ test_guest_os_interface(void **state)
 
 
 static void
-test_daemon_not_running(void **state)
+test_daemon_not_running(void **state G_GNUC_UNUSED)
 {
     g_autofree char *saved = g_strdup(g_getenv("DBUS_SYSTEM_BUS_ADDRESS"));
 
@@ -606,7 +605,7 @@ static void
 test_config_command(void **state)
 {
     Daemon *d = *state;
-    g_autoptr(virDomain) running = testDomainStart(d->conn, "cli-running", TRUE,
+    g_autoptr(virDomain) running G_GNUC_UNUSED = testDomainStart(d->conn, "cli-running", TRUE,
                                                    "time='30' action='none'");
     g_autoptr(virDomain) off = testDomainStart(d->conn, "cli-off", TRUE, NULL);
     g_autofree char *shown = NULL;
@@ -813,7 +812,8 @@ test_api_manager(void **state)
     /* A multi-megabyte key is quoted in 64 characters and an ellipsis. */
     echo = apiError(HB_DBUS_PATH, MANAGER1, "LookupByName", g_variant_new("(s)", huge),
                     E_HB "VMUnknown");
-    assert_non_null(strstr(echo, "'kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk\u2026'"));
+    assert_non_null(strstr(echo, "'kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"
+                                 "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk\u2026'"));
     /* Control, bidi and quote characters come back escaped. */
     escaped = apiError(HB_DBUS_PATH, MANAGER1, "LookupByName",
                        g_variant_new("(s)", "a\nb\x1b[2J\u202e'\\"), E_HB "VMUnknown");
@@ -1215,8 +1215,9 @@ editMetadata(const char *key, const char *const *set, const char *const *unset, 
     for (guint i = 0; set && set[i]; i += 2)
         g_variant_builder_add(&b, "{ss}", set[i], set[i + 1]);
     reply = apiCall(HB_DBUS_PATH, MANAGER1, "EditMetadata",
-                    g_variant_new("(sa{ss}^asu)", key, &b, unset ? unset : (const char *[]) { NULL },
-                                  flags), error);
+                    g_variant_new("(sa{ss}^asu)", key, &b,
+                                  unset ? unset : (const char *[]) { NULL }, flags),
+                    error);
     if (!reply)
         return NULL;
     g_variant_get(reply, "(ss)", name, &metadata);
@@ -1242,9 +1243,9 @@ static void
 test_api_edit_metadata(void **state)
 {
     Daemon *d = *state;
-    g_autoptr(virDomain) dom = testDomainStart(d->conn, "hb-dbus", TRUE, FAST);
+    g_autoptr(virDomain) dom G_GNUC_UNUSED = testDomainStart(d->conn, "hb-dbus", TRUE, FAST);
     g_autoptr(virDomain) plain = testDomainStart(d->conn, "hb-plain", TRUE, NULL);
-    g_autoptr(virDomain) plain2 = testDomainStart(d->conn, "hb-plain2", TRUE, NULL);
+    g_autoptr(virDomain) plain2 G_GNUC_UNUSED = testDomainStart(d->conn, "hb-plain2", TRUE, NULL);
     g_autofree char *plain_uuid = testDomainUUID(plain);
     g_autofree char *upper = g_ascii_strup(plain_uuid, -1);
     g_autofree char *huge = hugeString(HUGE);
@@ -1421,9 +1422,11 @@ test_config_lookup(void **state)
     const char *spare = "0b5e4c2a-4f41-4c48-9d3e-7d1a8e2c1bff";
     /* Named like cli-running's UUID in upper case, like cli-off's UUID, and
      * like a UUID that no domain has. */
-    g_autoptr(virDomain) twin = testDomainStart(d->conn, upper_uuid, TRUE, "time='45'");
-    g_autoptr(virDomain) twin2 = testDomainStart(d->conn, off_uuid, TRUE, "time='46'");
-    g_autoptr(virDomain) named = testDomainStart(d->conn, spare, TRUE, "time='47'");
+    g_autoptr(virDomain) twin G_GNUC_UNUSED =
+        testDomainStart(d->conn, upper_uuid, TRUE, "time='45'");
+    g_autoptr(virDomain) twin2 G_GNUC_UNUSED =
+        testDomainStart(d->conn, off_uuid, TRUE, "time='46'");
+    g_autoptr(virDomain) named G_GNUC_UNUSED = testDomainStart(d->conn, spare, TRUE, "time='47'");
     g_autofree char *upper = NULL;
     g_autofree char *exact = NULL;
     g_autofree char *fallback = NULL;
@@ -1686,7 +1689,7 @@ test_cli_escapes_names(void **state)
 
 
 static int
-groupSetup(void **state)
+groupSetup(void **state G_GNUC_UNUSED)
 {
     testBus = g_test_dbus_new(G_TEST_DBUS_NONE);
     g_test_dbus_up(testBus);
@@ -1699,7 +1702,7 @@ groupSetup(void **state)
 
 
 static int
-groupTeardown(void **state)
+groupTeardown(void **state G_GNUC_UNUSED)
 {
     g_object_unref(bus);
     g_test_dbus_down(testBus);

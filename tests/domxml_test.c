@@ -13,7 +13,7 @@
 
 
 static char *
-read_file(const char *path)
+readFile(const char *path)
 {
     g_autoptr(GError) err = NULL;
     char *text = NULL;
@@ -25,9 +25,9 @@ read_file(const char *path)
 
 
 static void
-test_domain_xml_inspect(void **state)
+test_domain_xml_inspect(void **state G_GNUC_UNUSED)
 {
-    g_autofree char *live = read_file(TEST_SRCDIR "/data/domain-live.xml");
+    g_autofree char *live = readFile(TEST_SRCDIR "/data/domain-live.xml");
     g_autoptr(GError) err = NULL;
     HbDomainInfo info = { 0 };
     HbConfig defaults, cfg;

@@ -142,7 +142,7 @@ checkAll(MapFunc map, const Row *rows, gsize n, const int *whys, int last)
 
 
 static void
-test_every_state_and_reason(void **state)
+test_every_state_and_reason(void **state G_GNUC_UNUSED)
 {
     checkAll(hbEngineInputForState, stateRows, G_N_ELEMENTS(stateRows), stateReasons,
              VIR_DOMAIN_LAST);
@@ -150,7 +150,7 @@ test_every_state_and_reason(void **state)
 
 
 static void
-test_every_event_and_detail(void **state)
+test_every_event_and_detail(void **state G_GNUC_UNUSED)
 {
     checkAll(hbEngineInputForEvent, eventRows, G_N_ELEMENTS(eventRows), eventDetails,
              VIR_DOMAIN_EVENT_LAST);
@@ -159,7 +159,7 @@ test_every_event_and_detail(void **state)
 
 /* States and events past this libvirt's (a newer libvirtd's) say nothing. */
 static void
-test_unknown_values_say_nothing(void **state)
+test_unknown_values_say_nothing(void **state G_GNUC_UNUSED)
 {
     const int unknown[] = { -1, 1000, G_MAXINT };
 
@@ -175,7 +175,7 @@ test_unknown_values_say_nothing(void **state)
 
 
 static void
-test_every_probe_result(void **state)
+test_every_probe_result(void **state G_GNUC_UNUSED)
 {
     static const HbPing want[HB_PROBE_LAST] = {
         [HB_PROBE_OK] = HB_PING_TICK,

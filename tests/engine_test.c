@@ -23,7 +23,7 @@ typedef struct {
     guint resumed;
     guint exhausted;
     gboolean ping_pending; /* a ping was asked for and not answered yet */
-    gboolean agent_at_boot; /* run_until: the agent opens its port as a reset ends */
+    gboolean agent_at_boot; /* runUntil: the agent opens its port as a reset ends */
 } Fixture;
 
 
@@ -74,7 +74,7 @@ missFor(Fixture *f, gint64 span)
  * does, answering every ping with @answer (TICK, MISS, or TIMER for none).
  */
 static void
-run_until(Fixture *f, gint64 until, HbInput answer)
+runUntil(Fixture *f, gint64 until, HbInput answer)
 {
     for (;;) {
         gint64 next;
@@ -99,7 +99,7 @@ run_until(Fixture *f, gint64 until, HbInput answer)
 
 
 static Fixture *
-fixture_new(void (*tweak)(HbConfig *))
+fixtureNew(void (*tweak)(HbConfig *))
 {
     Fixture *f = g_new0(Fixture, 1);
 
@@ -120,7 +120,7 @@ fixture_new(void (*tweak)(HbConfig *))
 static int
 setup(void **state)
 {
-    *state = fixture_new(NULL);
+    *state = fixtureNew(NULL);
     return 0;
 }
 
@@ -145,14 +145,14 @@ test_healthy_full_block(void **state)
     assert_int_equal(hbEngineState(f->engine), HB_STATE_WAITING);
     assert_false(hbEngineIsHeartbeating(f->engine, f->now));
 
-    run_until(f, f->now + S(10) - 1, HB_INPUT_TICK);
+    runUntil(f, f->now + S(10) - 1, HB_INPUT_TICK);
     assert_int_equal(f->pings, 10);
     assert_int_equal(hbEnginePercentage(f->engine), 100);
     assert_int_equal(hbEngineState(f->engine), HB_STATE_OK);
     assert_true(hbEngineIsHeartbeating(f->engine, f->now));
 
     /* A long healthy run: the ring never exceeds one block. */
-    run_until(f, f->now + S(100), HB_INPUT_TICK);
+    runUntil(f, f->now + S(100), HB_INPUT_TICK);
     assert_int_equal(hbEnginePercentage(f->engine), 100);
     assert_int_equal(f->stopped, 0);
 }
@@ -181,11 +181,11 @@ test_window_forgets_old_misses(void **state)
     Fixture *f = *state;
 
     feed(f, HB_INPUT_STARTED);
-    run_until(f, f->now + S(3) - 1, HB_INPUT_MISS);
-    run_until(f, f->now + S(1), HB_INPUT_TICK);
+    runUntil(f, f->now + S(3) - 1, HB_INPUT_MISS);
+    runUntil(f, f->now + S(1), HB_INPUT_TICK);
     assert_true(hbEnginePercentage(f->engine) < 100);
     /* Ten good slots later the misses are out of the last block. */
-    run_until(f, f->now + S(10), HB_INPUT_TICK);
+    runUntil(f, f->now + S(10), HB_INPUT_TICK);
     assert_int_equal(hbEnginePercentage(f->engine), 100);
 }
 
@@ -219,14 +219,14 @@ test_stopped_at_exactly_time(void **state)
     gint64 last;
 
     feed(f, HB_INPUT_STARTED);
-    run_until(f, f->now + S(5), HB_INPUT_TICK);
+    runUntil(f, f->now + S(5), HB_INPUT_TICK);
     last = hbEngineLastTick(f->engine);
-    run_until(f, last + S(10) - 1, HB_INPUT_MISS);
+    runUntil(f, last + S(10) - 1, HB_INPUT_MISS);
     assert_int_equal(f->stopped, 0);
     assert_int_equal(hbEngineState(f->engine), HB_STATE_DEGRADED);
     assert_true(hbEngineIsHeartbeating(f->engine, f->now));
 
-    run_until(f, last + S(10), HB_INPUT_MISS);
+    runUntil(f, last + S(10), HB_INPUT_MISS);
     assert_int_equal(f->stopped, 1);
     assert_int_equal(f->restarts, 1);
     assert_int_equal(hbEngineAttempts(f->engine), 1);
@@ -242,13 +242,13 @@ test_grace_ends_at_first_tick(void **state)
     gint64 start = f->now;
 
     feed(f, HB_INPUT_STARTED);
-    run_until(f, start + S(3), HB_INPUT_MISS);
+    runUntil(f, start + S(3), HB_INPUT_MISS);
     f->now += 1;
     feed(f, HB_INPUT_TIMER);
     feed(f, HB_INPUT_TICK);   /* answers the slot just pinged */
     /* Grace is over: a block of silence after that tick stops it, long before
      * start + grace + time. */
-    run_until(f, start + S(14), HB_INPUT_MISS);
+    runUntil(f, start + S(14), HB_INPUT_MISS);
     assert_int_equal(f->stopped, 1);
 }
 
@@ -261,10 +261,10 @@ test_grace_cap(void **state)
 
     feed(f, HB_INPUT_STARTED);
     /* No tick at all: grace (20 s) then a whole block (10 s). */
-    run_until(f, start + S(30) - 1, HB_INPUT_MISS);
+    runUntil(f, start + S(30) - 1, HB_INPUT_MISS);
     assert_int_equal(f->stopped, 0);
     assert_int_equal(hbEngineState(f->engine), HB_STATE_WAITING);
-    run_until(f, start + S(30), HB_INPUT_MISS);
+    runUntil(f, start + S(30), HB_INPUT_MISS);
     assert_int_equal(f->stopped, 1);
 }
 
@@ -280,32 +280,32 @@ test_attempt_spacing_and_exhaustion(void **state)
      * opens its port at once after each reset, and never answers. */
     f->agent_at_boot = TRUE;
     feed(f, HB_INPUT_STARTED);
-    run_until(f, start + S(1), HB_INPUT_TICK);
+    runUntil(f, start + S(1), HB_INPUT_TICK);
     assert_int_equal(hbEngineBootTime(f->engine), 0);
     t = hbEngineLastTick(f->engine) + S(10);
-    run_until(f, t, HB_INPUT_MISS);
+    runUntil(f, t, HB_INPUT_MISS);
     assert_int_equal(f->restarts, 1);
     /* failure_interval (5 s) after the first attempt completed. */
-    run_until(f, t + S(5) - 1, HB_INPUT_MISS);
+    runUntil(f, t + S(5) - 1, HB_INPUT_MISS);
     assert_int_equal(f->restarts, 1);
-    run_until(f, t + S(5), HB_INPUT_MISS);
+    runUntil(f, t + S(5), HB_INPUT_MISS);
     assert_int_equal(f->restarts, 2);
     /* That boot got no tick in 5 s: it took at least that, and the next
      * wait is 5 s, half again, and a ping interval: 8.5 s. */
     assert_int_equal(hbEngineBootTime(f->engine), S(5));
-    run_until(f, t + S(5) + S(8) + 500000 - 1, HB_INPUT_MISS);
+    runUntil(f, t + S(5) + S(8) + 500000 - 1, HB_INPUT_MISS);
     assert_int_equal(f->restarts, 2);
-    run_until(f, t + S(5) + S(8) + 500000, HB_INPUT_MISS);
+    runUntil(f, t + S(5) + S(8) + 500000, HB_INPUT_MISS);
     assert_int_equal(f->restarts, 3);
     assert_int_equal(f->exhausted, 0);
     /* The last attempt gets its wait (13.75 s), then the episode fails. */
-    run_until(f, t + S(27), HB_INPUT_MISS);
+    runUntil(f, t + S(27), HB_INPUT_MISS);
     assert_int_equal(f->exhausted, 0);
-    run_until(f, t + S(28), HB_INPUT_MISS);
+    runUntil(f, t + S(28), HB_INPUT_MISS);
     assert_int_equal(f->restarts, 3);
     assert_int_equal(f->exhausted, 1);
     assert_int_equal(hbEngineState(f->engine), HB_STATE_FAILED);
-    run_until(f, t + S(500), HB_INPUT_MISS);
+    runUntil(f, t + S(500), HB_INPUT_MISS);
     assert_int_equal(f->restarts, 3);
 }
 
@@ -322,14 +322,14 @@ test_agent_connect_needs_new_verdict(void **state)
     gint64 t;
 
     feed(f, HB_INPUT_STARTED);
-    run_until(f, start + S(1), HB_INPUT_TICK);
+    runUntil(f, start + S(1), HB_INPUT_TICK);
     t = hbEngineLastTick(f->engine) + S(10);
-    run_until(f, t, HB_INPUT_MISS);
+    runUntil(f, t, HB_INPUT_MISS);
     assert_int_equal(f->restarts, 1);
-    run_until(f, t + S(5) - S(1) / 2, HB_INPUT_MISS);
+    runUntil(f, t + S(5) - S(1) / 2, HB_INPUT_MISS);
     feed(f, HB_INPUT_AGENT_CONNECTED);
     /* Due at t + 5 s; the pings since the port opened are not back yet. */
-    run_until(f, t + S(7), HB_INPUT_TIMER);
+    runUntil(f, t + S(7), HB_INPUT_TIMER);
     assert_int_equal(f->restarts, 1);
     /* One of them misses: the attempt is made. */
     feed(f, HB_INPUT_MISS);
@@ -346,11 +346,11 @@ test_never_booted_waits_boot_grace(void **state)
     /* No tick since the start: its boot time is unknown, and each attempt
      * waits boot_grace (20 s), the longest a boot may take. */
     feed(f, HB_INPUT_STARTED);
-    run_until(f, start + S(30), HB_INPUT_MISS);
+    runUntil(f, start + S(30), HB_INPUT_MISS);
     assert_int_equal(f->restarts, 1);
-    run_until(f, start + S(50) - 1, HB_INPUT_MISS);
+    runUntil(f, start + S(50) - 1, HB_INPUT_MISS);
     assert_int_equal(f->restarts, 1);
-    run_until(f, start + S(50), HB_INPUT_MISS);
+    runUntil(f, start + S(50), HB_INPUT_MISS);
     assert_int_equal(f->restarts, 2);
 }
 
@@ -361,16 +361,16 @@ test_tick_resumes_episode(void **state)
     Fixture *f = *state;
 
     feed(f, HB_INPUT_STARTED);
-    run_until(f, f->now + S(31), HB_INPUT_MISS);
+    runUntil(f, f->now + S(31), HB_INPUT_MISS);
     assert_int_equal(f->stopped, 1);
-    run_until(f, f->now + S(1), HB_INPUT_TICK);
+    runUntil(f, f->now + S(1), HB_INPUT_TICK);
     assert_int_equal(f->resumed, 1);
     assert_int_equal(hbEngineAttempts(f->engine), 0);
     /* The misses since the reset are still in the last block. */
     assert_int_equal(hbEngineState(f->engine), HB_STATE_DEGRADED);
     assert_true(hbEngineIsHeartbeating(f->engine, f->now));
     /* A new silence is a new episode with fresh counters. */
-    run_until(f, f->now + S(10), HB_INPUT_MISS);
+    runUntil(f, f->now + S(10), HB_INPUT_MISS);
     assert_int_equal(f->stopped, 2);
     assert_int_equal(hbEngineAttempts(f->engine), 1);
 }
@@ -406,7 +406,7 @@ test_crash_starts_episode_at_once(void **state)
     HbActions a;
 
     feed(f, HB_INPUT_STARTED);
-    run_until(f, f->now + S(3), HB_INPUT_TICK);
+    runUntil(f, f->now + S(3), HB_INPUT_TICK);
     a = feed(f, HB_INPUT_CRASHED);
     assert_true(a.restart);
     assert_true(a.events & HB_EVENT_STOPPED);
@@ -414,7 +414,7 @@ test_crash_starts_episode_at_once(void **state)
     feed(f, HB_INPUT_RESTART_DONE);
     /* The restart starts the domain; its first tick ends the episode. */
     feed(f, HB_INPUT_STARTED);
-    run_until(f, f->now + S(2), HB_INPUT_TICK);
+    runUntil(f, f->now + S(2), HB_INPUT_TICK);
     assert_int_equal(f->resumed, 1);
     assert_int_equal(f->restarts, 1);
 }
@@ -426,10 +426,10 @@ test_user_stop_is_not_acted_on(void **state)
     Fixture *f = *state;
 
     feed(f, HB_INPUT_STARTED);
-    run_until(f, f->now + S(3), HB_INPUT_TICK);
+    runUntil(f, f->now + S(3), HB_INPUT_TICK);
     feed(f, HB_INPUT_STOPPED);
     assert_int_equal(hbEngineState(f->engine), HB_STATE_NOT_RUNNING);
-    run_until(f, f->now + S(1000), HB_INPUT_MISS);
+    runUntil(f, f->now + S(1000), HB_INPUT_MISS);
     assert_int_equal(f->restarts, 0);
     assert_int_equal(f->stopped, 0);
     assert_int_equal(hbEngineNextDeadline(f->engine), G_MAXINT64);
@@ -443,19 +443,19 @@ test_pause_counts_nothing(void **state)
     guint pings;
 
     feed(f, HB_INPUT_STARTED);
-    run_until(f, f->now + S(5), HB_INPUT_TICK);
+    runUntil(f, f->now + S(5), HB_INPUT_TICK);
     feed(f, HB_INPUT_PAUSED);
     pings = f->pings;
     assert_int_equal(hbEngineState(f->engine), HB_STATE_PAUSED);
-    run_until(f, f->now + S(100), HB_INPUT_MISS);
+    runUntil(f, f->now + S(100), HB_INPUT_MISS);
     assert_int_equal(f->pings, pings);
     assert_int_equal(f->stopped, 0);
     feed(f, HB_INPUT_RESUMED);
     assert_int_equal(hbEnginePercentage(f->engine), 100);
     /* After a resume a whole block of silence is needed again. */
-    run_until(f, f->now + S(10) - 1, HB_INPUT_MISS);
+    runUntil(f, f->now + S(10) - 1, HB_INPUT_MISS);
     assert_int_equal(f->stopped, 0);
-    run_until(f, f->now + 1, HB_INPUT_MISS);
+    runUntil(f, f->now + 1, HB_INPUT_MISS);
     assert_int_equal(f->stopped, 1);
 }
 
@@ -481,17 +481,17 @@ test_reboot_deduplicated(void **state)
     Fixture *f = *state;
 
     feed(f, HB_INPUT_STARTED);
-    run_until(f, f->now + S(8), HB_INPUT_TICK);
+    runUntil(f, f->now + S(8), HB_INPUT_TICK);
     feed(f, HB_INPUT_REBOOT);
     assert_int_equal(hbEngineState(f->engine), HB_STATE_WAITING);
-    run_until(f, f->now + S(2), HB_INPUT_TICK);
+    runUntil(f, f->now + S(2), HB_INPUT_TICK);
     feed(f, HB_INPUT_REBOOT);   /* a second report of the same reset */
     assert_int_equal(hbEngineState(f->engine), HB_STATE_OK);
 }
 
 
 static void
-tweak_storm(HbConfig *cfg)
+tweakStorm(HbConfig *cfg)
 {
     cfg->max_episodes = 2;
     cfg->episode_window = 1000;
@@ -500,30 +500,30 @@ tweak_storm(HbConfig *cfg)
 
 
 static void
-test_storm_cap(void **state)
+test_storm_cap(void **state G_GNUC_UNUSED)
 {
-    Fixture *f = fixture_new(tweak_storm);
+    Fixture *f = fixtureNew(tweakStorm);
 
     feed(f, HB_INPUT_STARTED);
     for (int i = 0; i < 2; i++) {
-        run_until(f, f->now + S(10), HB_INPUT_MISS);
-        run_until(f, f->now + S(1), HB_INPUT_TICK);
+        runUntil(f, f->now + S(10), HB_INPUT_MISS);
+        runUntil(f, f->now + S(1), HB_INPUT_TICK);
     }
     assert_int_equal(f->stopped, 2);
     assert_int_equal(f->resumed, 2);
     assert_int_equal(f->restarts, 2);
     /* The third episode inside the window gets no action. */
-    run_until(f, f->now + S(10), HB_INPUT_MISS);
+    runUntil(f, f->now + S(10), HB_INPUT_MISS);
     assert_int_equal(f->stopped, 3);
     assert_int_equal(f->restarts, 2);
     assert_int_equal(hbEngineState(f->engine), HB_STATE_FAILED);
     assert_true(hbEngineStormCapped(f->engine));
     /* Once the window has passed, a tick re-arms and the next episode acts. */
     f->now += S(1000);
-    run_until(f, f->now + S(1), HB_INPUT_TICK);
+    runUntil(f, f->now + S(1), HB_INPUT_TICK);
     assert_int_equal(hbEngineState(f->engine), HB_STATE_DEGRADED);
     assert_int_equal(f->resumed, 3);
-    run_until(f, f->now + S(10), HB_INPUT_MISS);
+    runUntil(f, f->now + S(10), HB_INPUT_MISS);
     assert_int_equal(f->restarts, 3);
     teardown((void **) &f);
 }
@@ -537,45 +537,45 @@ test_rearm(void **state)
 
     feed(f, HB_INPUT_STARTED);
     /* Never booted: attempts at 30, 50 and 70 s (boot grace apart), failed at 90 s. */
-    run_until(f, start + S(80), HB_INPUT_MISS);
+    runUntil(f, start + S(80), HB_INPUT_MISS);
     assert_int_equal(f->restarts, 3);
     feed(f, HB_INPUT_REARM);
     assert_int_equal(hbEngineState(f->engine), HB_STATE_WAITING);
     assert_int_equal(hbEngineAttempts(f->engine), 0);
     /* The last reset (at 70 s) still has its boot grace (20 s), then a block. */
-    run_until(f, start + S(100) - 1, HB_INPUT_MISS);
+    runUntil(f, start + S(100) - 1, HB_INPUT_MISS);
     assert_int_equal(f->stopped, 1);
-    run_until(f, start + S(100), HB_INPUT_MISS);
+    runUntil(f, start + S(100), HB_INPUT_MISS);
     assert_int_equal(f->stopped, 2);
     assert_int_equal(f->restarts, 4);
     /* Rearmed once grace is long over: a whole block from the rearm. */
-    run_until(f, start + S(200), HB_INPUT_MISS);
+    runUntil(f, start + S(200), HB_INPUT_MISS);
     feed(f, HB_INPUT_REARM);
-    run_until(f, start + S(210) - 1, HB_INPUT_MISS);
+    runUntil(f, start + S(210) - 1, HB_INPUT_MISS);
     assert_int_equal(f->stopped, 2);
-    run_until(f, start + S(210), HB_INPUT_MISS);
+    runUntil(f, start + S(210), HB_INPUT_MISS);
     assert_int_equal(f->stopped, 3);
 }
 
 
 static void
-tweak_notify(HbConfig *cfg)
+tweakNotify(HbConfig *cfg)
 {
     cfg->action = HB_ACTION_NONE;
 }
 
 
 static void
-test_action_none_notifies_only(void **state)
+test_action_none_notifies_only(void **state G_GNUC_UNUSED)
 {
-    Fixture *f = fixture_new(tweak_notify);
+    Fixture *f = fixtureNew(tweakNotify);
 
     feed(f, HB_INPUT_STARTED);
-    run_until(f, f->now + S(200), HB_INPUT_MISS);
+    runUntil(f, f->now + S(200), HB_INPUT_MISS);
     assert_int_equal(f->stopped, 1);
     assert_int_equal(f->restarts, 0);
     assert_int_equal(hbEngineState(f->engine), HB_STATE_STOPPED);
-    run_until(f, f->now + S(1), HB_INPUT_TICK);
+    runUntil(f, f->now + S(1), HB_INPUT_TICK);
     assert_int_equal(f->resumed, 1);
     teardown((void **) &f);
 }
@@ -592,14 +592,14 @@ test_no_agent_and_disabled(void **state)
     feed(f, HB_INPUT_STARTED);
     assert_int_equal(hbEngineState(f->engine), HB_STATE_NO_AGENT);
     feed(f, HB_INPUT_CRASHED);
-    run_until(f, f->now + S(500), HB_INPUT_MISS);
+    runUntil(f, f->now + S(500), HB_INPUT_MISS);
     assert_int_equal(f->pings + f->restarts + f->stopped, 0);
 
     cfg.enabled = FALSE;
     hbEngineConfigure(f->engine, &cfg, TRUE, f->now, &a);
     assert_int_equal(hbEngineState(f->engine), HB_STATE_DISABLED);
     feed(f, HB_INPUT_STARTED);
-    run_until(f, f->now + S(500), HB_INPUT_MISS);
+    runUntil(f, f->now + S(500), HB_INPUT_MISS);
     assert_int_equal(f->pings + f->restarts + f->stopped, 0);
 }
 
@@ -613,7 +613,7 @@ test_live_config_change(void **state)
     gint64 last;
 
     feed(f, HB_INPUT_STARTED);
-    run_until(f, f->now + S(5), HB_INPUT_TICK);
+    runUntil(f, f->now + S(5), HB_INPUT_TICK);
     last = hbEngineLastTick(f->engine);
     cfg.time = 4;
     cfg.rate = 4;
@@ -622,7 +622,7 @@ test_live_config_change(void **state)
     f->ping_pending |= a.ping;
     assert_int_equal(hbEngineConfig(f->engine)->time, 4);
     /* The new, shorter block applies to the silence already under way. */
-    run_until(f, last + S(4), HB_INPUT_MISS);
+    runUntil(f, last + S(4), HB_INPUT_MISS);
     assert_int_equal(f->stopped, 1);
 }
 
@@ -633,11 +633,11 @@ test_own_destroy_keeps_episode(void **state)
     Fixture *f = *state;
 
     feed(f, HB_INPUT_STARTED);
-    run_until(f, f->now + S(30), HB_INPUT_MISS);
+    runUntil(f, f->now + S(30), HB_INPUT_MISS);
     assert_int_equal(f->restarts, 1);
-    /* run_until finished the attempt; start another one (after boot grace:
+    /* runUntil finished the attempt; start another one (after boot grace:
      * this guest never booted) and keep it in flight */
-    run_until(f, f->now + S(20) - 1, HB_INPUT_MISS);
+    runUntil(f, f->now + S(20) - 1, HB_INPUT_MISS);
     f->now += 1;
     assert_true(feed(f, HB_INPUT_TIMER).restart);
     feed(f, HB_INPUT_STOPPED);   /* destroy, part of action=restart */
@@ -658,16 +658,16 @@ test_resync_gives_fresh_block(void **state)
     Fixture *f = *state;
 
     feed(f, HB_INPUT_STARTED);
-    run_until(f, f->now + S(25), HB_INPUT_TICK);
+    runUntil(f, f->now + S(25), HB_INPUT_TICK);
     /* Blind for a minute: no timer ran. */
     f->now += S(60);
     feed(f, HB_INPUT_RESYNCED);
     feed(f, HB_INPUT_STARTED);   /* still running: not a new boot */
     assert_int_equal(f->stopped, 0);
     assert_int_equal(hbEngineState(f->engine), HB_STATE_OK);
-    run_until(f, f->now + S(10) - 1, HB_INPUT_MISS);
+    runUntil(f, f->now + S(10) - 1, HB_INPUT_MISS);
     assert_int_equal(f->stopped, 0);
-    run_until(f, f->now + 1, HB_INPUT_MISS);
+    runUntil(f, f->now + 1, HB_INPUT_MISS);
     assert_int_equal(f->stopped, 1);
 }
 
@@ -679,31 +679,31 @@ test_shutdown_request_gets_grace(void **state)
     gint64 asked;
 
     feed(f, HB_INPUT_STARTED);
-    run_until(f, f->now + S(25), HB_INPUT_TICK);
+    runUntil(f, f->now + S(25), HB_INPUT_TICK);
     asked = f->now;
     feed(f, HB_INPUT_SHUTDOWN_REQUESTED);
     /* The agent goes away while the guest shuts down: grace, then a block. */
-    run_until(f, asked + S(30) - 1, HB_INPUT_MISS);
+    runUntil(f, asked + S(30) - 1, HB_INPUT_MISS);
     assert_int_equal(f->stopped, 0);
-    run_until(f, asked + S(30), HB_INPUT_MISS);
+    runUntil(f, asked + S(30), HB_INPUT_MISS);
     assert_int_equal(f->stopped, 1);
 }
 
 
 static void
-test_memory_across_restarts(void **state)
+test_memory_across_restarts(void **state G_GNUC_UNUSED)
 {
-    Fixture *f = fixture_new(tweak_storm);
+    Fixture *f = fixtureNew(tweakStorm);
     g_autoptr(HbEngine) again = NULL;
-    HbEngineMemory memory = { 0 };
+    g_auto(HbEngineMemory) memory = { 0 };
     HbActions a;
 
     feed(f, HB_INPUT_STARTED);
     for (int i = 0; i < 3; i++) {
-        run_until(f, f->now + S(10), HB_INPUT_MISS);
-        run_until(f, f->now + S(1), HB_INPUT_TICK);
+        runUntil(f, f->now + S(10), HB_INPUT_MISS);
+        runUntil(f, f->now + S(1), HB_INPUT_TICK);
     }
-    run_until(f, f->now + S(10), HB_INPUT_MISS);
+    runUntil(f, f->now + S(10), HB_INPUT_MISS);
     assert_int_equal(hbEngineState(f->engine), HB_STATE_FAILED);
     hbEngineRemember(f->engine, &memory);
     assert_true(memory.failed);
@@ -725,7 +725,6 @@ test_memory_across_restarts(void **state)
     assert_true(a.events & HB_EVENT_STOPPED);
     assert_false(a.restart); /* the remembered episodes still count */
 
-    hbEngineMemoryClear(&memory);
     teardown((void **) &f);
 }
 
@@ -738,7 +737,7 @@ test_backlog_is_no_verdict(void **state)
     HbActions a;
 
     feed(f, HB_INPUT_STARTED);
-    run_until(f, f->now + S(5), HB_INPUT_TICK);
+    runUntil(f, f->now + S(5), HB_INPUT_TICK);
     last = hbEngineLastTick(f->engine);
     /* The next ping waits 30 s in the daemon's own queue, then misses. */
     f->now = last + S(1);
@@ -753,9 +752,9 @@ test_backlog_is_no_verdict(void **state)
      * than a call may take (5 s libvirt waits, and 1 s): not yet a block. */
     assert_int_equal(f->stopped, 0);
     assert_int_equal(hbEnginePings(f->engine, HB_PING_MISS), 1);
-    run_until(f, last + S(43) - 1, HB_INPUT_MISS);
+    runUntil(f, last + S(43) - 1, HB_INPUT_MISS);
     assert_int_equal(f->stopped, 0);
-    run_until(f, last + S(43), HB_INPUT_MISS);
+    runUntil(f, last + S(43), HB_INPUT_MISS);
     assert_int_equal(f->stopped, 1);
 }
 
@@ -766,17 +765,17 @@ test_void_block_never_stops(void **state)
     Fixture *f = *state;
 
     feed(f, HB_INPUT_STARTED);
-    run_until(f, f->now + S(5), HB_INPUT_TICK);
+    runUntil(f, f->now + S(5), HB_INPUT_TICK);
     /* libvirtd is busy, the lock is held, the connection drops: no verdict. */
-    run_until(f, f->now + S(100), HB_INPUT_PING_VOID);
+    runUntil(f, f->now + S(100), HB_INPUT_PING_VOID);
     assert_int_equal(f->stopped, 0);
     assert_int_equal(f->restarts, 0);
     assert_int_equal(hbEnginePercentage(f->engine), 100);
     assert_true(hbEnginePings(f->engine, HB_PING_VOID) >= 90);
     /* Verdicts again: only their own block counts. */
-    run_until(f, f->now + S(10) - 1, HB_INPUT_MISS);
+    runUntil(f, f->now + S(10) - 1, HB_INPUT_MISS);
     assert_int_equal(f->stopped, 0);
-    run_until(f, f->now + S(2), HB_INPUT_MISS);
+    runUntil(f, f->now + S(2), HB_INPUT_MISS);
     assert_int_equal(f->stopped, 1);
 }
 
@@ -789,7 +788,7 @@ test_stale_restart_dropped(void **state)
     HbActions a;
 
     feed(f, HB_INPUT_STARTED);
-    run_until(f, f->now + S(5), HB_INPUT_TICK);
+    runUntil(f, f->now + S(5), HB_INPUT_TICK);
     missFor(f, S(10));
     assert_int_equal(f->restarts, 1);
     episode = hbEngineEpisode(f->engine);
@@ -825,11 +824,11 @@ test_pacing_waits_for_learned_boot(void **state)
 
     /* This guest takes 15 s from start to its first tick. */
     feed(f, HB_INPUT_STARTED);
-    run_until(f, f->now + S(15), HB_INPUT_MISS);
+    runUntil(f, f->now + S(15), HB_INPUT_MISS);
     f->ping_pending = FALSE;
     feed(f, HB_INPUT_TICK);
     assert_int_equal(hbEngineBootTime(f->engine), S(15));
-    run_until(f, f->now + S(11), HB_INPUT_MISS);
+    runUntil(f, f->now + S(11), HB_INPUT_MISS);
     assert_int_equal(f->restarts, 1);
     /* The reset takes 3 s; the next attempt waits 15 s + 7.5 s margin + a
      * 1 s ping interval from its end, capped at boot_grace (20 s), not
@@ -839,9 +838,9 @@ test_pacing_waits_for_learned_boot(void **state)
     hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_OK, f->now, &a);
     assert_false(a.restart);
     f->ping_pending |= a.ping;
-    run_until(f, done + S(20) - 1, HB_INPUT_MISS);
+    runUntil(f, done + S(20) - 1, HB_INPUT_MISS);
     assert_int_equal(f->restarts, 1);
-    run_until(f, done + S(20), HB_INPUT_MISS);
+    runUntil(f, done + S(20), HB_INPUT_MISS);
     assert_int_equal(f->restarts, 2);
     /* That boot was cut short after 20 s: it counts as one that long. */
     assert_int_equal(hbEngineBootTime(f->engine), S(20));
@@ -849,16 +848,16 @@ test_pacing_waits_for_learned_boot(void **state)
 
 
 static void
-tweak_restart(HbConfig *cfg)
+tweakRestart(HbConfig *cfg)
 {
     cfg->action = HB_ACTION_RESTART;
 }
 
 
 static void
-test_restart_action_recovers_destroyed(void **state)
+test_restart_action_recovers_destroyed(void **state G_GNUC_UNUSED)
 {
-    Fixture *f = fixture_new(tweak_restart);
+    Fixture *f = fixtureNew(tweakRestart);
     HbActions a;
 
     feed(f, HB_INPUT_CRASHED);
@@ -882,9 +881,9 @@ test_restart_action_recovers_destroyed(void **state)
 
 /* The user destroys it while our destroy+start is under way: it stays off. */
 static void
-test_restart_action_respects_other_stop(void **state)
+test_restart_action_respects_other_stop(void **state G_GNUC_UNUSED)
 {
-    Fixture *f = fixture_new(tweak_restart);
+    Fixture *f = fixtureNew(tweakRestart);
     HbActions a;
 
     feed(f, HB_INPUT_CRASHED);
@@ -954,7 +953,7 @@ test_resync_needs_fresh_verdict(void **state)
     gint64 t;
 
     feed(f, HB_INPUT_STARTED);
-    run_until(f, f->now + S(5), HB_INPUT_TICK);
+    runUntil(f, f->now + S(5), HB_INPUT_TICK);
     missFor(f, S(10));
     assert_int_equal(f->restarts, 1);
     hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_NOT_MADE,
@@ -988,10 +987,10 @@ test_started_after_decision_judged_again(void **state)
     f->now += S(1);
     feed(f, HB_INPUT_STARTED);
     /* Past failure_interval, in boot grace: nothing. */
-    run_until(f, f->now + S(15), HB_INPUT_TIMER);
+    runUntil(f, f->now + S(15), HB_INPUT_TIMER);
     assert_int_equal(f->restarts, 1);
     /* It ticks: the episode is over. */
-    run_until(f, f->now + S(5), HB_INPUT_TICK);
+    runUntil(f, f->now + S(5), HB_INPUT_TICK);
     assert_int_equal(f->resumed, 1);
     assert_int_equal(f->restarts, 1);
     assert_int_equal(hbEngineState(f->engine), HB_STATE_OK);
@@ -1008,7 +1007,7 @@ test_reset_waits_for_agent_or_grace(void **state)
     HbActions a;
 
     feed(f, HB_INPUT_STARTED);
-    run_until(f, f->now + S(1), HB_INPUT_TICK);
+    runUntil(f, f->now + S(1), HB_INPUT_TICK);
     missFor(f, S(10));
     assert_int_equal(f->restarts, 1);
     hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_OK, f->now, &a);
@@ -1051,7 +1050,7 @@ test_agent_flapping_still_stops(void **state)
     Fixture *f = *state;
 
     feed(f, HB_INPUT_STARTED);
-    run_until(f, f->now + S(5), HB_INPUT_TICK);
+    runUntil(f, f->now + S(5), HB_INPUT_TICK);
     for (int i = 0; i < 4 && f->stopped == 0; i++) {
         missFor(f, S(9));
         feed(f, HB_INPUT_AGENT_CONNECTED);
@@ -1063,13 +1062,13 @@ test_agent_flapping_still_stops(void **state)
 
 /* An attempt not made destroyed nothing: a later destroy is the user's. */
 static void
-test_attempt_not_made_destroyed_nothing(void **state)
+test_attempt_not_made_destroyed_nothing(void **state G_GNUC_UNUSED)
 {
-    Fixture *f = fixture_new(tweak_restart);
+    Fixture *f = fixtureNew(tweakRestart);
     HbActions a;
 
     feed(f, HB_INPUT_STARTED);
-    run_until(f, f->now + S(5), HB_INPUT_TICK);
+    runUntil(f, f->now + S(5), HB_INPUT_TICK);
     missFor(f, S(10));
     assert_int_equal(f->restarts, 1);
     hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_NOT_MADE,
@@ -1095,7 +1094,7 @@ test_reset_stops_recovers_destroyed(void **state)
 
     hbEngineSetAttemptDestroys(f->engine, TRUE);
     feed(f, HB_INPUT_STARTED);
-    run_until(f, f->now + S(5), HB_INPUT_TICK);
+    runUntil(f, f->now + S(5), HB_INPUT_TICK);
     missFor(f, S(10));
     assert_int_equal(f->restarts, 1);
     /* Our destroy, then the start fails. */
@@ -1120,12 +1119,12 @@ test_episode_survives_daemon_restart(void **state)
 {
     Fixture *f = *state;
     g_autoptr(HbEngine) again = NULL;
-    HbEngineMemory memory = { 0 };
+    g_auto(HbEngineMemory) memory = { 0 };
     HbActions a;
     gint64 t;
 
     feed(f, HB_INPUT_STARTED);
-    run_until(f, f->now + S(5), HB_INPUT_TICK);
+    runUntil(f, f->now + S(5), HB_INPUT_TICK);
     missFor(f, S(10));
     hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_OK, f->now, &a);
     feed(f, HB_INPUT_AGENT_CONNECTED);
@@ -1165,7 +1164,6 @@ test_episode_survives_daemon_restart(void **state)
     hbEngineFeedPing(again, HB_PING_MISS, t + S(59), t + S(60), &a);
     assert_true(a.events & HB_EVENT_EXHAUSTED);
     assert_int_equal(hbEngineAttempts(again), 3);
-    hbEngineMemoryClear(&memory);
 }
 
 
@@ -1174,12 +1172,12 @@ test_recovered_while_daemon_away(void **state)
 {
     Fixture *f = *state;
     g_autoptr(HbEngine) again = NULL;
-    HbEngineMemory memory = { 0 };
+    g_auto(HbEngineMemory) memory = { 0 };
     HbActions a;
 
     feed(f, HB_INPUT_STARTED);
-    run_until(f, f->now + S(5), HB_INPUT_TICK);
-    run_until(f, f->now + S(11), HB_INPUT_MISS);
+    runUntil(f, f->now + S(5), HB_INPUT_TICK);
+    runUntil(f, f->now + S(11), HB_INPUT_MISS);
     feed(f, HB_INPUT_RESTART_DONE);
     hbEngineRemember(f->engine, &memory);
     again = hbEngineNew(&f->cfg, TRUE, 0);
@@ -1190,7 +1188,6 @@ test_recovered_while_daemon_away(void **state)
     hbEngineFeed(again, HB_INPUT_TIMER, f->now + S(100), &a);
     assert_false(a.restart);
     assert_int_equal(hbEngineAttempts(again), 0);
-    hbEngineMemoryClear(&memory);
 }
 
 
@@ -1203,7 +1200,7 @@ static void
 test_recall_future_times(void **state)
 {
     Fixture *f = *state;
-    HbEngineMemory memory = { 0 };
+    g_auto(HbEngineMemory) memory = { 0 };
     gint64 decade = S((gint64) 10 * 365 * 86400);
     HbActions a;
 
@@ -1215,13 +1212,13 @@ test_recall_future_times(void **state)
     hbEngineRecall(f->engine, &memory, f->now, &a);
     feed(f, HB_INPUT_RESYNCED);
     feed(f, HB_INPUT_STARTED);
-    run_until(f, f->now + S(120), HB_INPUT_MISS);
+    runUntil(f, f->now + S(120), HB_INPUT_MISS);
     assert_true(f->restarts >= 1);
     hbEngineMemoryClear(&memory);
     teardown((void **) &f);
 
     /* One episode in the window caps; its start was saved "in the future". */
-    f = fixture_new(NULL);
+    f = fixtureNew(NULL);
     f->cfg.max_episodes = 1;
     f->cfg.episode_window = 60;
     hbEngineFree(f->engine);
@@ -1231,12 +1228,11 @@ test_recall_future_times(void **state)
     hbEngineRecall(f->engine, &memory, f->now, &a);
     feed(f, HB_INPUT_RESYNCED);
     feed(f, HB_INPUT_STARTED);
-    run_until(f, f->now + S(120), HB_INPUT_TICK);
-    run_until(f, f->now + S(30), HB_INPUT_MISS);
+    runUntil(f, f->now + S(120), HB_INPUT_TICK);
+    runUntil(f, f->now + S(30), HB_INPUT_MISS);
     assert_int_equal(f->stopped, 1);
     assert_true(f->restarts >= 1);
     assert_int_not_equal(hbEngineState(f->engine), HB_STATE_FAILED);
-    hbEngineMemoryClear(&memory);
     *state = f;
 }
 
@@ -1248,7 +1244,7 @@ test_crash_handled_by_libvirt(void **state)
     HbActions a;
 
     feed(f, HB_INPUT_STARTED);
-    run_until(f, f->now + S(5), HB_INPUT_TICK);
+    runUntil(f, f->now + S(5), HB_INPUT_TICK);
     /* on_crash=restart: libvirt resets and resumes it itself. */
     f->ping_pending = FALSE;
     a = feed(f, HB_INPUT_CRASH_HANDLED);
@@ -1265,12 +1261,12 @@ test_crash_handled_by_libvirt(void **state)
     feed(f, HB_INPUT_RESTART_DONE);
     /* libvirt never carries out <on_crash>: the daemon acts after a wait. */
     feed(f, HB_INPUT_STARTED);
-    run_until(f, f->now + S(25), HB_INPUT_TICK);
+    runUntil(f, f->now + S(25), HB_INPUT_TICK);
     f->ping_pending = FALSE;
     feed(f, HB_INPUT_CRASH_HANDLED);
-    run_until(f, f->now + HB_CRASH_WAIT_US - 1, HB_INPUT_TIMER);
+    runUntil(f, f->now + HB_CRASH_WAIT_US - 1, HB_INPUT_TIMER);
     assert_int_equal(f->stopped, 1);
-    run_until(f, f->now + 1, HB_INPUT_TIMER);
+    runUntil(f, f->now + 1, HB_INPUT_TIMER);
     assert_int_equal(f->stopped, 2);
     assert_int_equal(f->restarts, 2);
 }
@@ -1292,12 +1288,12 @@ test_late_on_crash_restart_is_a_boot(void **state)
     HbActions a;
 
     feed(f, HB_INPUT_STARTED);
-    run_until(f, f->now + S(5), HB_INPUT_TICK);
+    runUntil(f, f->now + S(5), HB_INPUT_TICK);
     feed(f, HB_INPUT_AGENT_CONNECTED);
-    run_until(f, f->now + S(25), HB_INPUT_TICK);
+    runUntil(f, f->now + S(25), HB_INPUT_TICK);
     f->ping_pending = FALSE;
     feed(f, HB_INPUT_CRASH_HANDLED);
-    run_until(f, f->now + HB_CRASH_WAIT_US, HB_INPUT_TIMER);
+    runUntil(f, f->now + HB_CRASH_WAIT_US, HB_INPUT_TIMER);
     assert_int_equal(f->restarts, 1);
     episode = hbEngineEpisode(f->engine);
     /* The domain is paused for the dump: nothing to be done, it counts. */
@@ -1309,7 +1305,7 @@ test_late_on_crash_restart_is_a_boot(void **state)
     resumed = f->now;
     feed(f, HB_INPUT_RESUMED);
     /* It boots: its agent is not up yet, every ping misses. */
-    run_until(f, resumed + S(f->cfg.boot_grace) - 1, HB_INPUT_MISS);
+    runUntil(f, resumed + S(f->cfg.boot_grace) - 1, HB_INPUT_MISS);
     assert_int_equal(f->restarts, 1);
 }
 
@@ -1326,21 +1322,21 @@ test_paused_time_is_no_boot_time(void **state)
     gint64 resumed;
 
     feed(f, HB_INPUT_STARTED);
-    run_until(f, f->now + S(25), HB_INPUT_TICK);
+    runUntil(f, f->now + S(25), HB_INPUT_TICK);
     /* Hung: the silence of a block, the reset; it boots, its agent is not
      * up yet, pings miss for 3 s. */
-    run_until(f, f->now + S(10), HB_INPUT_MISS);
+    runUntil(f, f->now + S(10), HB_INPUT_MISS);
     assert_int_equal(f->restarts, 1);
-    run_until(f, f->now + S(3), HB_INPUT_MISS);
+    runUntil(f, f->now + S(3), HB_INPUT_MISS);
     assert_int_equal(f->restarts, 1);
     f->ping_pending = FALSE;
     feed(f, HB_INPUT_PAUSED);
-    run_until(f, f->now + S(60), HB_INPUT_TIMER);
+    runUntil(f, f->now + S(60), HB_INPUT_TIMER);
     assert_int_equal(f->restarts, 1);
     resumed = f->now;
     feed(f, HB_INPUT_RESUMED);
     /* It goes on booting: no reset before a verdict of after the resume. */
-    run_until(f, resumed + S(1) - 1, HB_INPUT_MISS);
+    runUntil(f, resumed + S(1) - 1, HB_INPUT_MISS);
     assert_int_equal(f->restarts, 1);
 }
 
@@ -1362,7 +1358,7 @@ test_user_destroy_after_failed_start_that_started(void **state)
     f->cfg.action = HB_ACTION_RESTART;
     hbEngineConfigure(f->engine, &f->cfg, TRUE, f->now, &a);
     feed(f, HB_INPUT_STARTED);
-    run_until(f, f->now + S(25), HB_INPUT_TICK);
+    runUntil(f, f->now + S(25), HB_INPUT_TICK);
     f->ping_pending = FALSE;
     missFor(f, S(10));
     assert_int_equal(f->restarts, 1);
@@ -1376,7 +1372,7 @@ test_user_destroy_after_failed_start_that_started(void **state)
     f->now += S(3);
     feed(f, HB_INPUT_STOPPED);
     assert_int_equal(hbEngineState(f->engine), HB_STATE_NOT_RUNNING);
-    run_until(f, f->now + S(60), HB_INPUT_TIMER);
+    runUntil(f, f->now + S(60), HB_INPUT_TIMER);
     assert_int_equal(f->restarts, 1);
 }
 
@@ -1395,14 +1391,14 @@ test_shutdown_request_holds_open_episode(void **state)
 
     f->agent_at_boot = TRUE;
     feed(f, HB_INPUT_STARTED);
-    run_until(f, f->now + S(25), HB_INPUT_TICK);
-    run_until(f, f->now + S(10), HB_INPUT_MISS);
+    runUntil(f, f->now + S(25), HB_INPUT_TICK);
+    runUntil(f, f->now + S(10), HB_INPUT_MISS);
     assert_int_equal(f->restarts, 1);
-    run_until(f, f->now + S(2), HB_INPUT_MISS);
+    runUntil(f, f->now + S(2), HB_INPUT_MISS);
     assert_int_equal(f->restarts, 1);
     asked = f->now;
     feed(f, HB_INPUT_SHUTDOWN_REQUESTED);
-    run_until(f, asked + S(f->cfg.boot_grace) - 1, HB_INPUT_MISS);
+    runUntil(f, asked + S(f->cfg.boot_grace) - 1, HB_INPUT_MISS);
     assert_int_equal(f->restarts, 1);
 }
 
@@ -1420,7 +1416,7 @@ test_not_made_then_no_verdict(void **state)
     HbActions a;
 
     feed(f, HB_INPUT_STARTED);
-    run_until(f, f->now + S(25), HB_INPUT_TICK);
+    runUntil(f, f->now + S(25), HB_INPUT_TICK);
     f->ping_pending = FALSE;
     missFor(f, S(10));
     assert_int_equal(f->restarts, 1);
@@ -1428,16 +1424,16 @@ test_not_made_then_no_verdict(void **state)
     hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_NOT_MADE,
                         f->now, &a);
     collect(f, &a);
-    run_until(f, f->now + S(30), HB_INPUT_PING_VOID);
+    runUntil(f, f->now + S(30), HB_INPUT_PING_VOID);
     assert_int_equal(f->restarts, 1);
     /* A verdict of after it: the guest is still hung. */
-    run_until(f, f->now + S(2), HB_INPUT_MISS);
+    runUntil(f, f->now + S(2), HB_INPUT_MISS);
     assert_int_equal(f->restarts, 2);
 }
 
 
 static void
-test_state_names(void **state)
+test_state_names(void **state G_GNUC_UNUSED)
 {
     for (int i = 0; i < HB_STATE_LAST; i++)
         assert_non_null(hbStateToString(i));
@@ -1460,7 +1456,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_agent_connect_needs_new_verdict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_never_booted_waits_boot_grace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tick_resumes_episode, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_next_attempt_waits_for_restart_in_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_next_attempt_waits_for_restart_in_flight,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_starts_episode_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_user_stop_is_not_acted_on, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pause_counts_nothing, setup, teardown),

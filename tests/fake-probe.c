@@ -49,6 +49,7 @@ fakeProbePing(virConnectPtr conn, const char *uuid, guint timeout, char **detail
 {
     g_autoptr(virDomain) dom = virDomainLookupByUUIDString(conn, uuid);
     FakeAgent agent;
+    guint pings;
 
     if (!dom || virDomainIsActive(dom) != 1) {
         *detail = g_strdup("domain is not running");
@@ -57,8 +58,8 @@ fakeProbePing(virConnectPtr conn, const char *uuid, guint timeout, char **detail
 
     g_mutex_lock(&fakeLock);
     agent = GPOINTER_TO_INT(g_hash_table_lookup(fakeAgents, uuid));
-    g_hash_table_replace(fakePings, g_strdup(uuid),
-                         GUINT_TO_POINTER(GPOINTER_TO_UINT(g_hash_table_lookup(fakePings, uuid)) + 1));
+    pings = GPOINTER_TO_UINT(g_hash_table_lookup(fakePings, uuid));
+    g_hash_table_replace(fakePings, g_strdup(uuid), GUINT_TO_POINTER(pings + 1));
     g_mutex_unlock(&fakeLock);
 
     switch (agent) {

@@ -21,7 +21,7 @@
 
 
 static void
-golden_memory(HbEngineMemory *memory)
+goldenMemory(HbEngineMemory *memory)
 {
     gint64 starts[] = { NOW - S(600), NOW - S(60) };
 
@@ -35,7 +35,7 @@ golden_memory(HbEngineMemory *memory)
 
 
 static void
-assert_same_memory(const HbEngineMemory *a, const HbEngineMemory *b)
+assertSameMemory(const HbEngineMemory *a, const HbEngineMemory *b)
 {
     assert_int_equal(a->episode, b->episode);
     assert_int_equal(a->open, b->open);
@@ -54,7 +54,7 @@ assert_same_memory(const HbEngineMemory *a, const HbEngineMemory *b)
 
 
 static HbEngineMemory
-parse_ok(const char *text)
+parseOk(const char *text)
 {
     g_autoptr(GError) err = NULL;
     HbEngineMemory memory;
@@ -66,56 +66,52 @@ parse_ok(const char *text)
 
 
 static void
-test_golden_format(void **state)
+test_golden_format(void **state G_GNUC_UNUSED)
 {
     g_autofree char *golden = NULL;
     g_autofree char *text = NULL;
-    HbEngineMemory memory;
+    g_auto(HbEngineMemory) memory = { 0 };
 
     assert_true(g_file_get_contents(GOLDEN, &golden, NULL, NULL));
-    golden_memory(&memory);
+    goldenMemory(&memory);
     text = hbStateFormat("guest1", &memory, OFFSET);
     assert_string_equal(text, golden);
-    hbEngineMemoryClear(&memory);
 }
 
 
 static void
-test_golden_parse(void **state)
+test_golden_parse(void **state G_GNUC_UNUSED)
 {
     g_autofree char *golden = NULL;
-    HbEngineMemory want;
-    HbEngineMemory got;
+    g_auto(HbEngineMemory) want = { 0 };
+    g_auto(HbEngineMemory) got = { 0 };
 
     assert_true(g_file_get_contents(GOLDEN, &golden, NULL, NULL));
-    golden_memory(&want);
-    got = parse_ok(golden);
-    assert_same_memory(&got, &want);
-    hbEngineMemoryClear(&want);
-    hbEngineMemoryClear(&got);
+    goldenMemory(&want);
+    got = parseOk(golden);
+    assertSameMemory(&got, &want);
 }
 
 
 /* A file written before the host rebooted: its times are before this boot. */
 static void
-test_times_before_boot(void **state)
+test_times_before_boot(void **state G_GNUC_UNUSED)
 {
     g_autofree char *text = g_strdup_printf(
         "[heartbeat]\nopen=true\nnext_attempt=%" G_GINT64_FORMAT "\n"
         "episode_starts=%" G_GINT64_FORMAT "\n",
         OFFSET - S(100), OFFSET - S(200));
-    HbEngineMemory memory = parse_ok(text);
+    g_auto(HbEngineMemory) memory = parseOk(text);
 
     /* The attempt is due at once; the episode start keeps its place in the window. */
     assert_int_equal(memory.next_attempt, 1);
     assert_int_equal(memory.episode_starts->len, 1);
     assert_int_equal(g_array_index(memory.episode_starts, gint64, 0), -S(200));
-    hbEngineMemoryClear(&memory);
 }
 
 
 static void
-test_bad_times_not_set(void **state)
+test_bad_times_not_set(void **state G_GNUC_UNUSED)
 {
     const char *next_attempts[] = {
         "-1", "0", "9223372036854775807", "-9223372036854775808",
@@ -125,45 +121,43 @@ test_bad_times_not_set(void **state)
     for (guint i = 0; i < G_N_ELEMENTS(next_attempts); i++) {
         g_autofree char *text = g_strdup_printf("[heartbeat]\nopen=true\nnext_attempt=%s\n",
                                                 next_attempts[i]);
-        HbEngineMemory memory = parse_ok(text);
+        g_auto(HbEngineMemory) memory = parseOk(text);
 
         assert_int_equal(memory.next_attempt, 0);
         assert_true(memory.open);
-        hbEngineMemoryClear(&memory);
     }
 }
 
 
 /* Far ahead is not set; just inside the limit is kept. */
 static void
-test_time_ahead_limit(void **state)
+test_time_ahead_limit(void **state G_GNUC_UNUSED)
 {
     gint64 limit = NOW + OFFSET + S(HB_STATE_AHEAD_MAX_S);
     g_autofree char *text = g_strdup_printf(
         "[heartbeat]\nnext_attempt=%" G_GINT64_FORMAT "\n"
         "episode_starts=%" G_GINT64_FORMAT ";%" G_GINT64_FORMAT ";-5;0;x;%" G_GINT64_FORMAT "\n",
         limit + 1, limit, limit + 1, NOW + OFFSET);
-    HbEngineMemory memory = parse_ok(text);
+    g_auto(HbEngineMemory) memory = parseOk(text);
 
     assert_int_equal(memory.next_attempt, 0);
     assert_int_equal(memory.episode_starts->len, 2);
     assert_int_equal(g_array_index(memory.episode_starts, gint64, 0), limit - OFFSET);
     assert_int_equal(g_array_index(memory.episode_starts, gint64, 1), NOW);
-    hbEngineMemoryClear(&memory);
 }
 
 
 static void
-test_counts_bounded(void **state)
+test_counts_bounded(void **state G_GNUC_UNUSED)
 {
     g_autoptr(GString) text = g_string_new("[heartbeat]\nattempts=99999\nboot_time=-7\n"
                                            "episode=-1\nepisode_starts=");
-    HbEngineMemory memory;
+    g_auto(HbEngineMemory) memory = { 0 };
 
     for (guint i = 0; i < HB_STATE_STARTS_MAX + 50; i++)
         g_string_append_printf(text, "%" G_GINT64_FORMAT ";", NOW + OFFSET - S(5000 - i));
     g_string_append(text, "\n");
-    memory = parse_ok(text->str);
+    memory = parseOk(text->str);
     assert_int_equal(memory.attempts, 1000);
     assert_int_equal(memory.boot_time, 0);
     assert_int_equal(memory.episode, 0);
@@ -171,12 +165,11 @@ test_counts_bounded(void **state)
     assert_int_equal(memory.episode_starts->len, HB_STATE_STARTS_MAX);
     assert_int_equal(g_array_index(memory.episode_starts, gint64, HB_STATE_STARTS_MAX - 1),
                      NOW - S(5000 - (HB_STATE_STARTS_MAX + 49)));
-    hbEngineMemoryClear(&memory);
 }
 
 
 static void
-test_not_a_key_file(void **state)
+test_not_a_key_file(void **state G_GNUC_UNUSED)
 {
     g_autofree char *long_line = g_strnfill(100000, 'x');
     const char *bad[] = { "garbage", "[heartbeat\nopen=true\n", "open=true\n", "\xff\xfe[",
@@ -184,9 +177,10 @@ test_not_a_key_file(void **state)
 
     for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
         g_autoptr(GError) err = NULL;
-        HbEngineMemory memory;
+        g_auto(HbEngineMemory) memory = { 0 };
 
-        assert_int_equal(hbStateParse(bad[i], strlen(bad[i]), OFFSET, NOW, NULL, &memory, &err), -1);
+        assert_int_equal(hbStateParse(bad[i], strlen(bad[i]), OFFSET, NOW, NULL, &memory, &err),
+                         -1);
         assert_non_null(err);
         /* The message quotes the file: it must be UTF-8 for the log. */
         assert_true(g_utf8_validate(err->message, -1, NULL));
@@ -198,14 +192,13 @@ test_not_a_key_file(void **state)
 
 /* Empty and foreign files are well-formed: nothing is remembered. */
 static void
-test_empty_remembers_nothing(void **state)
+test_empty_remembers_nothing(void **state G_GNUC_UNUSED)
 {
-    HbEngineMemory memory = parse_ok("[other]\nkey=1\n");
+    g_auto(HbEngineMemory) memory = parseOk("[other]\nkey=1\n");
 
     assert_false(memory.open || memory.failed);
     assert_int_equal(memory.next_attempt, 0);
     assert_int_equal(memory.episode_starts->len, 0);
-    hbEngineMemoryClear(&memory);
 }
 
 

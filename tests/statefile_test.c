@@ -99,7 +99,7 @@ touch(const char *dir, const char *name, const char *text)
 
 
 static void
-assert_mode(const char *path, guint mode)
+assertMode(const char *path, guint mode)
 {
     struct stat st;
 
@@ -110,7 +110,7 @@ assert_mode(const char *path, guint mode)
 
 /* Monotonic times kept as wall time come back within the clocks' jitter. */
 static void
-assert_near(gint64 a, gint64 b)
+assertNear(gint64 a, gint64 b)
 {
     if (ABS(a - b) > S(1))
         fail_msg("%" G_GINT64_FORMAT " and %" G_GINT64_FORMAT " differ", a, b);
@@ -129,7 +129,7 @@ test_check_dir(void **state)
     /* Created if need be, for its owner only. */
     assert_int_equal(hbStateFileCheckDir(nested), 0);
     assert_true(g_file_test(nested, G_FILE_TEST_IS_DIR));
-    assert_mode(nested, 0700);
+    assertMode(nested, 0700);
     assert_int_equal(takeWarnings(), 0);
     /* Others may read, never write. */
     assert_int_equal(g_chmod(nested, 0755), 0);
@@ -170,23 +170,23 @@ test_state_round_trip(void **state)
 {
     const char *dir = *state;
     g_autofree char *path = pathOf(dir, UUID_A, ".state");
-    HbEngineMemory saved;
-    HbEngineMemory loaded = { 0 };
+    g_auto(HbEngineMemory) saved = { 0 };
+    g_auto(HbEngineMemory) loaded = { 0 };
 
     fillMemory(&saved, g_get_monotonic_time());
     hbStateFileSave(dir, UUID_A, "guest1", &saved);
-    assert_mode(path, 0600);
+    assertMode(path, 0600);
     assert_true(hbStateFileLoad(dir, UUID_A, "guest1", &loaded));
     assert_int_equal(loaded.episode, 7);
     assert_true(loaded.open && loaded.storm_capped && loaded.restart_in_flight &&
                 loaded.start_if_off);
     assert_false(loaded.failed);
     assert_int_equal(loaded.attempts, 2);
-    assert_near(loaded.next_attempt, saved.next_attempt);
+    assertNear(loaded.next_attempt, saved.next_attempt);
     assert_int_equal(loaded.boot_time, S(12));
     assert_int_equal(loaded.episode_starts->len, 2);
     for (guint i = 0; i < 2; i++)
-        assert_near(g_array_index(loaded.episode_starts, gint64, i),
+        assertNear(g_array_index(loaded.episode_starts, gint64, i),
                     g_array_index(saved.episode_starts, gint64, i));
     /* Saved again, it replaces what was there. */
     saved.failed = TRUE;
@@ -195,8 +195,6 @@ test_state_round_trip(void **state)
     assert_true(hbStateFileLoad(dir, UUID_A, "guest1", &loaded));
     assert_true(loaded.failed);
     assert_int_equal(takeWarnings(), 0);
-    hbEngineMemoryClear(&loaded);
-    hbEngineMemoryClear(&saved);
 }
 
 
@@ -205,8 +203,8 @@ static void
 test_state_of_another_name(void **state)
 {
     const char *dir = *state;
-    HbEngineMemory saved;
-    HbEngineMemory loaded = { 0 };
+    g_auto(HbEngineMemory) saved = { 0 };
+    g_auto(HbEngineMemory) loaded = { 0 };
 
     fillMemory(&saved, g_get_monotonic_time());
     hbStateFileSave(dir, UUID_A, "old-name", &saved);
@@ -218,7 +216,6 @@ test_state_of_another_name(void **state)
     assert_false(hbStateFileLoad(dir, UUID_B, "guest", &loaded));
     assert_false(exists(dir, UUID_B ".state"));
     assert_int_equal(takeWarnings(), 0);
-    hbEngineMemoryClear(&saved);
 }
 
 
@@ -234,7 +231,7 @@ test_state_unreadable(void **state)
     g_autofree char *fifo = pathOf(dir, UUID_B, ".state");
     g_autofree char *link = pathOf(dir, UUID_C, ".state");
     g_autofree char *target = g_build_filename(dir, "elsewhere", NULL);
-    HbEngineMemory memory = { 0 };
+    g_auto(HbEngineMemory) memory = { 0 };
 
     assert_false(hbStateFileLoad(dir, UUID_A, "guest", &memory));
     assert_int_equal(takeWarnings(), 0);
@@ -267,7 +264,7 @@ test_config_save_and_recall(void **state)
     hbConfigInitDefaults(&defaults);
     assert_int_equal(hbStateFileSaveConfig(dir, UUID_A, "guest",
                                            "<heartbeat time='30' action='restart'/>"), 0);
-    assert_mode(path, 0600);
+    assertMode(path, 0600);
     hbStateFileRecallConfig(dir, UUID_A, "guest", &defaults, &cfg);
     assert_int_equal(cfg.time, 30);
     assert_int_equal(cfg.action, HB_ACTION_RESTART);
@@ -326,7 +323,7 @@ test_no_state_dir(void **state)
     g_autofree char *cwd = g_get_current_dir();
     g_autoptr(GHashTable) keep = g_hash_table_new(g_str_hash, g_str_equal);
     g_autoptr(GDir) d = NULL;
-    HbEngineMemory memory;
+    g_auto(HbEngineMemory) memory = { 0 };
     HbConfig defaults;
     HbConfig cfg;
 

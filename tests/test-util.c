@@ -3,6 +3,13 @@
  */
 #include <config.h>
 
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
 #include "test-util.h"
 
 
@@ -89,4 +96,13 @@ testDomainUUID(virDomainPtr dom)
 
     virDomainGetUUIDString(dom, uuid);
     return g_strdup(uuid);
+}
+
+
+void
+testAssertClean(const char *text, gsize max)
+{
+    assert_non_null(text);
+    assert_true(g_utf8_validate(text, -1, NULL));
+    assert_true(strlen(text) <= max);
 }

@@ -15,3 +15,6 @@ virDomainPtr testDomainStart(virConnectPtr conn, const char *name, gboolean agen
                              const char *hb_attrs);
 void testDomainRemove(virConnectPtr conn, const char *name);
 char *testDomainUUID(virDomainPtr dom);
+/* @text is valid UTF-8 of at most @max bytes: text from a guest or a
+ * caller, as the daemon passes it on. */
+void testAssertClean(const char *text, gsize max);

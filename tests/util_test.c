@@ -14,19 +14,11 @@
 #include <libxml/xmlerror.h>
 
 #include "hb-util.h"
+#include "test-util.h"
 
 
 static void
-assertClean(const char *text, gsize max)
-{
-    assert_non_null(text);
-    assert_true(g_utf8_validate(text, -1, NULL));
-    assert_true(strlen(text) <= max);
-}
-
-
-static void
-test_sanitize(void **state)
+test_sanitize(void **state G_GNUC_UNUSED)
 {
     g_autofree char *a = hbUtilSanitize("ok \xed\xb0\x80 \xff end", -1, 0);
     g_autofree char *b = hbUtilSanitize("a\0b", 3, 0);
@@ -47,7 +39,7 @@ test_sanitize(void **state)
 
 
 static void
-test_escape(void **state)
+test_escape(void **state G_GNUC_UNUSED)
 {
     struct { const char *in, *out; } cases[] = {
         { "plain name-1.0 (x86_64)", "plain name-1.0 (x86_64)" },
@@ -57,7 +49,8 @@ test_escape(void **state)
         { "bidi \xe2\x80\xae" "evil", "bidi \\u202eevil" },
         { "bad \xff\xed\xb0\x80", "bad \\xff\\xed\\xb0\\x80" },
         { "back\\slash", "back\\\\slash" },
-        { "caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x98\x80" },
+        { "caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x98\x80",
+          "caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x98\x80" },
         { "tag \xf3\xa0\x80\x81", "tag \\U000e0001" },
     };
 
@@ -73,7 +66,7 @@ test_escape(void **state)
  * bounded. libxml2 quotes bad XML, bytes that are not UTF-8 and all.
  */
 static void
-test_libvirt_error_sanitized(void **state)
+test_libvirt_error_sanitized(void **state G_GNUC_UNUSED)
 {
     g_autoptr(virConnect) conn = virConnectOpen("test:///default");
     g_autofree char *huge = g_strnfill(100000, 'n');
@@ -87,19 +80,22 @@ test_libvirt_error_sanitized(void **state)
     assert_false(g_utf8_validate(virGetLastErrorMessage(), -1, NULL));
     assert_true(strlen(virGetLastErrorMessage()) > HB_UTIL_ERROR_MAX);
     last = hbUtilLastError();
-    assertClean(last, HB_UTIL_ERROR_MAX);
+    testAssertClean(last, HB_UTIL_ERROR_MAX);
     assert_non_null(strstr(last, "\xef\xbf\xbd"));
     assert_true(g_str_has_suffix(last, "..."));
     hbUtilSetLibvirtError(&err, "cannot define");
     assert_true(g_str_has_prefix(err->message, "cannot define: "));
-    assertClean(err->message + strlen("cannot define: "), HB_UTIL_ERROR_MAX);
+    testAssertClean(err->message + strlen("cannot define: "), HB_UTIL_ERROR_MAX);
 }
 
 
 static char *capturedLog;
 
 static GLogWriterOutput
-captureLog(GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer data)
+captureLog(GLogLevelFlags level G_GNUC_UNUSED,
+           const GLogField *fields,
+           gsize n_fields,
+           gpointer data G_GNUC_UNUSED)
 {
     for (gsize i = 0; i < n_fields; i++) {
         if (g_str_equal(fields[i].key, "MESSAGE")) {
@@ -113,7 +109,7 @@ captureLog(GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpoint
 
 /* The daemon's log lines carry no control character from a name or guest. */
 static void
-test_log_writer_escapes(void **state)
+test_log_writer_escapes(void **state G_GNUC_UNUSED)
 {
     GLogField fields[] = {
         { "GLIB_DOMAIN", "test", -1 },
@@ -132,7 +128,7 @@ test_log_writer_escapes(void **state)
 
 /* The one XML reader: well-formed text in, the node back out as it was. */
 static void
-test_xml_read_dump(void **state)
+test_xml_read_dump(void **state G_GNUC_UNUSED)
 {
     const char *text = "<heartbeat xmlns=\"urn:virt-heartbeat:1\" time=\"6\"/>";
     g_autoptr(xmlDoc) doc = hbUtilXmlRead(text, "test.xml");

@@ -10,7 +10,7 @@
 #include <string.h>
 
 int
-LLVMFuzzerInitialize(int *argc, char ***argv)
+LLVMFuzzerInitialize(int *argc G_GNUC_UNUSED, char ***argv G_GNUC_UNUSED)
 {
     fuzzInit();
     return 0;
@@ -28,8 +28,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char pick = size > 0 && data[0] && strchr("IOPS", data[0]) ? data[0] : 0;
     g_autofree char *reply = pick ? fuzzString(data + 1, size - 1) : fuzzString(data, size);
-    HbGuestInfo info = { 0 };
-    HbExecStatus status = { 0 };
+    g_auto(HbGuestInfo) info = { 0 };
+    g_auto(HbExecStatus) status = { 0 };
     gint64 pid = 0;
 
     if (!pick || pick == 'I') {
@@ -44,7 +44,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     fuzzCheckString(info.version);
     fuzzCheckString(info.os_name);
-    hbGuestInfoClear(&info);
     if (!pick || pick == 'P') {
         g_autoptr(GError) err = NULL;
         if (hbAgentParseExecPid(reply, &pid, &err) < 0)
@@ -61,6 +60,5 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_ASSERT(g_bytes_get_size(status.err) <= HB_EXEC_OUTPUT_MAX);
         }
     }
-    hbExecStatusClear(&status);
     return 0;
 }

@@ -3,7 +3,7 @@
 #include "hb-daemon-conf.h"
 
 int
-LLVMFuzzerInitialize(int *argc, char ***argv)
+LLVMFuzzerInitialize(int *argc G_GNUC_UNUSED, char ***argv G_GNUC_UNUSED)
 {
     fuzzInit();
     return 0;
@@ -14,7 +14,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     g_autofree char *text = fuzzString(data, size);
     g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
-    HbDaemonConf conf;
+    g_auto(HbDaemonConf) conf = { 0 };
 
     hbDaemonConfInit(&conf);
     if (hbDaemonConfParse(&conf, "fuzz.conf", text, errors) < 0) {
@@ -27,6 +27,5 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     conf.request_workers >= 1);
         FUZZ_ASSERT(!conf.state_dir[0] || g_path_is_absolute(conf.state_dir));
     }
-    hbDaemonConfClear(&conf);
     return 0;
 }

@@ -6,7 +6,7 @@
 #include "hb-domxml.h"
 
 int
-LLVMFuzzerInitialize(int *argc, char ***argv)
+LLVMFuzzerInitialize(int *argc G_GNUC_UNUSED, char ***argv G_GNUC_UNUSED)
 {
     fuzzInit();
     return 0;

@@ -8,7 +8,7 @@
 #include "hb-config.h"
 
 int
-LLVMFuzzerInitialize(int *argc, char ***argv)
+LLVMFuzzerInitialize(int *argc G_GNUC_UNUSED, char ***argv G_GNUC_UNUSED)
 {
     fuzzInit();
     return 0;

@@ -11,7 +11,7 @@
 #define FUZZ_OFFSET ((gint64) 1795910400 * G_USEC_PER_SEC)
 
 int
-LLVMFuzzerInitialize(int *argc, char ***argv)
+LLVMFuzzerInitialize(int *argc G_GNUC_UNUSED, char ***argv G_GNUC_UNUSED)
 {
     fuzzInit();
     return 0;
@@ -33,8 +33,8 @@ fuzzCheckMemory(const HbEngineMemory *memory)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    HbEngineMemory memory = { 0 };
-    HbEngineMemory again = { 0 };
+    g_auto(HbEngineMemory) memory = { 0 };
+    g_auto(HbEngineMemory) again = { 0 };
     g_autoptr(GError) err = NULL;
     g_autofree char *text = NULL;
     g_autoptr(HbEngine) engine = NULL;
@@ -66,7 +66,5 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     hbEngineRecall(engine, &memory, FUZZ_NOW, &actions);
     (void) hbEngineNextDeadline(engine);
 
-    hbEngineMemoryClear(&memory);
-    hbEngineMemoryClear(&again);
     return 0;
 }
