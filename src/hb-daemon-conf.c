@@ -66,56 +66,82 @@ hbDaemonConfCopy(HbDaemonConf *dst, const HbDaemonConf *src)
 
 
 /*
- * GKeyFile keeps no line numbers: find the line of @key in [@group] (or of
- * the group header when @key is NULL) so errors can point at it.
+ * GKeyFile keeps no line numbers: index the text once so errors can point
+ * at the line of a key ("group\nkey", its last occurrence, the one GKeyFile
+ * keeps) or of a group header ("group", its first occurrence). One pass, so
+ * a file full of errors costs no more than its length.
  */
-static guint
-hbDaemonConfLine(char **lines, const char *group, const char *key)
+static GHashTable *
+hbDaemonConfLineIndex(const char *text)
 {
-    g_autofree char *header = g_strdup_printf("[%s]", group);
-    gboolean in_group = FALSE;
+    g_autoptr(GHashTable) index = g_hash_table_new_full(g_str_hash, g_str_equal,
+                                                        g_free, NULL);
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    g_autofree char *group = NULL;
 
     for (guint i = 0; lines[i]; i++) {
-        g_autofree char *line = g_strstrip(g_strdup(lines[i]));
+        char *line = g_strstrip(lines[i]);
+        size_t len = strlen(line);
+        const char *eq;
 
-        if (line[0] == '[') {
-            in_group = g_str_equal(line, header);
-            if (in_group && !key)
-                return i + 1;
-        } else if (in_group && key && g_str_has_prefix(line, key)) {
-            const char *rest = line + strlen(key);
-            while (*rest == ' ' || *rest == '\t')
-                rest++;
-            if (*rest == '=')
-                return i + 1;
+        if (line[0] == '[' && len > 1 && line[len - 1] == ']') {
+            g_free(group);
+            group = g_strndup(line + 1, len - 2);
+            if (!g_hash_table_contains(index, group))
+                g_hash_table_insert(index, g_strdup(group), GUINT_TO_POINTER(i + 1));
+        } else if (group && line[0] != '#' && (eq = strchr(line, '='))) {
+            g_autofree char *key = g_strchomp(g_strndup(line, eq - line));
+            g_hash_table_insert(index, g_strdup_printf("%s\n%s", group, key),
+                                GUINT_TO_POINTER(i + 1));
         }
     }
-    return 0;
+    return g_steal_pointer(&index);
 }
 
 
 static void G_GNUC_PRINTF(6, 7)
-hbDaemonConfError(GPtrArray *errors, const char *path, char **lines,
+hbDaemonConfError(GPtrArray *errors, const char *path, GHashTable *lines,
                   const char *group, const char *key, const char *fmt, ...)
 {
     g_autofree char *msg = NULL;
+    g_autofree char *where = key ? g_strdup_printf("%s\n%s", group, key) : g_strdup(group);
     va_list ap;
 
     va_start(ap, fmt);
     msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
     g_ptr_array_add(errors, g_strdup_printf("%s:%u: %s", path,
-                                            hbDaemonConfLine(lines, group, key), msg));
+                                            GPOINTER_TO_UINT(g_hash_table_lookup(lines, where)),
+                                            msg));
+}
+
+
+/*
+ * The keys of @group, each once: GKeyFile lists a repeated key once per
+ * line although it keeps only the last value.
+ */
+static GStrv
+hbDaemonConfKeys(GKeyFile *kf, const char *group)
+{
+    g_auto(GStrv) keys = g_key_file_get_keys(kf, group, NULL, NULL);
+    g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+    g_autoptr(GStrvBuilder) unique = g_strv_builder_new();
+
+    for (guint i = 0; keys && keys[i]; i++) {
+        if (g_hash_table_add(seen, keys[i]))
+            g_strv_builder_add(unique, keys[i]);
+    }
+    return g_strv_builder_end(unique);
 }
 
 
 static void
 hbDaemonConfLoadDaemon(HbDaemonConf *conf, GKeyFile *kf, const char *path,
-                       char **lines, GPtrArray *errors)
+                       GHashTable *lines, GPtrArray *errors)
 {
-    g_auto(GStrv) keys = g_key_file_get_keys(kf, HB_DAEMON_GROUP, NULL, NULL);
+    g_auto(GStrv) keys = hbDaemonConfKeys(kf, HB_DAEMON_GROUP);
 
-    for (guint i = 0; keys && keys[i]; i++) {
+    for (guint i = 0; keys[i]; i++) {
         const char *key = keys[i];
         g_autofree char *value = g_key_file_get_value(kf, HB_DAEMON_GROUP, key, NULL);
         g_autoptr(GError) err = NULL;
@@ -157,12 +183,12 @@ hbDaemonConfLoadDaemon(HbDaemonConf *conf, GKeyFile *kf, const char *path,
 
 static void
 hbDaemonConfLoadDefaults(HbDaemonConf *conf, GKeyFile *kf, const char *path,
-                         char **lines, GPtrArray *errors)
+                         GHashTable *lines, GPtrArray *errors)
 {
-    g_auto(GStrv) keys = g_key_file_get_keys(kf, HB_DEFAULTS_GROUP, NULL, NULL);
+    g_auto(GStrv) keys = hbDaemonConfKeys(kf, HB_DEFAULTS_GROUP);
     g_autoptr(GError) err = NULL;
 
-    for (guint i = 0; keys && keys[i]; i++) {
+    for (guint i = 0; keys[i]; i++) {
         g_autofree char *value = g_key_file_get_value(kf, HB_DEFAULTS_GROUP, keys[i], NULL);
         int key = hbKeyFromString(keys[i]);
         g_autoptr(GError) kerr = NULL;
@@ -190,7 +216,7 @@ hbDaemonConfParse(HbDaemonConf *conf, const char *path, const char *text,
 {
     g_autoptr(GKeyFile) kf = g_key_file_new();
     g_autoptr(GError) err = NULL;
-    g_auto(GStrv) lines = NULL;
+    g_autoptr(GHashTable) lines = NULL;
     g_auto(GStrv) groups = NULL;
     guint before = errors->len;
 
@@ -198,7 +224,7 @@ hbDaemonConfParse(HbDaemonConf *conf, const char *path, const char *text,
         g_ptr_array_add(errors, g_strdup_printf("%s: %s", path, err->message));
         return -1;
     }
-    lines = g_strsplit(text, "\n", -1);
+    lines = hbDaemonConfLineIndex(text);
 
     groups = g_key_file_get_groups(kf, NULL);
     for (guint i = 0; groups[i]; i++) {

@@ -105,6 +105,34 @@ test_errors_name_file_and_line(void **state G_GNUC_UNUSED)
 }
 
 
+/*
+ * A repeated key is reported at its last line (the value GKeyFile keeps),
+ * and a file of thousands of errors names each one's own line.
+ */
+static void
+test_error_lines_many_and_repeated(void **state G_GNUC_UNUSED)
+{
+    g_autoptr(GString) text = g_string_new("[daemon]\nmonitor_all=true\n");
+    g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
+    g_auto(HbDaemonConf) conf = { 0 };
+    const guint n = 5000;
+
+    g_string_append(text, "  monitor_all =   maybe\n[defaults]\n");
+    for (guint i = 0; i < n; i++)
+        g_string_append_printf(text, "k%u = %u\n", i, i);
+
+    hbDaemonConfInit(&conf);
+    assert_int_equal(hbDaemonConfParse(&conf, "x.conf", text->str, errors), -1);
+    assert_int_equal(errors->len, n + 1);
+    assert_string_equal(errors->pdata[0], "x.conf:3: monitor_all: 'maybe' is not true or false");
+    for (guint i = 0; i < n; i++) {
+        g_autofree char *want = g_strdup_printf("x.conf:%u: unknown key 'k%u' in [defaults]",
+                                                i + 5, i);
+        assert_string_equal(errors->pdata[i + 1], want);
+    }
+}
+
+
 static void
 test_syntax_and_missing(void **state G_GNUC_UNUSED)
 {
@@ -132,6 +160,7 @@ main(void)
         cmocka_unit_test(test_shipped_file_is_defaults),
         cmocka_unit_test(test_every_key),
         cmocka_unit_test(test_errors_name_file_and_line),
+        cmocka_unit_test(test_error_lines_many_and_repeated),
         cmocka_unit_test(test_syntax_and_missing),
     };
 
