@@ -22,25 +22,38 @@
 
 /*
  * Others could plant, replace or remove files in a directory they can
- * write, and so decide whether a domain is restarted.
+ * write, and so decide whether a domain is restarted. Checked at start and
+ * again before every read: the mode may have changed since.
  */
-int
-hbStateFileCheckDir(const char *dir)
+static gboolean
+hbStateFileDirSafe(const char *dir)
 {
     struct stat st;
 
-    if (g_mkdir_with_parents(dir, 0700) < 0 || g_stat(dir, &st) < 0) {
-        g_warning("Cannot create the state directory %s: %s", dir, g_strerror(errno));
-        return -1;
+    if (g_stat(dir, &st) < 0) {
+        if (errno != ENOENT)
+            g_warning("Cannot use the state directory %s: %s", dir, g_strerror(errno));
+        return FALSE;
     }
     if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
         g_warning("Not using the state directory %s: it must be a directory owned by "
                   "uid %u that only its owner can write (it is %s, uid %u, mode %04o)",
                   dir, (guint) geteuid(), S_ISDIR(st.st_mode) ? "a directory" : "no directory",
                   (guint) st.st_uid, (guint) (st.st_mode & 07777));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+
+int
+hbStateFileCheckDir(const char *dir)
+{
+    if (g_mkdir_with_parents(dir, 0700) < 0) {
+        g_warning("Cannot create the state directory %s: %s", dir, g_strerror(errno));
         return -1;
     }
-    return 0;
+    return hbStateFileDirSafe(dir) ? 0 : -1;
 }
 
 
@@ -86,7 +99,7 @@ hbStateFileLoad(const char *dir, const char *uuid, const char *name, HbEngineMem
     g_autofree char *text = NULL;
     g_autofree char *saved_name = NULL;
 
-    if (!path)
+    if (!path || !hbStateFileDirSafe(dir))
         return FALSE;
     if (hbUtilReadFile(path, HB_FILE_MAX, &text, &err) < 0 ||
         hbStateParse(text, strlen(text), hbStateFileRealOffset(), g_get_monotonic_time(),
@@ -161,7 +174,7 @@ hbStateFileRecallConfig(const char *dir, const char *uuid, const char *name,
     g_autofree char *saved = NULL;
     g_autoptr(GError) err = NULL;
 
-    if (path && (saved = hbStateFileSavedMetadata(path, name)) &&
+    if (path && hbStateFileDirSafe(dir) && (saved = hbStateFileSavedMetadata(path, name)) &&
         hbConfigParseMetadata(saved, defaults, cfg, &err) == 0) {
         g_message("Domain '%s': invalid metadata, using the last valid configuration "
                   "saved in %s", name, path);

@@ -253,6 +253,40 @@ test_state_unreadable(void **state)
 }
 
 
+/*
+ * A state directory others came to be able to write after the start is
+ * not read: what it holds may be theirs. Nothing is remembered and a
+ * domain with invalid metadata is only notified about.
+ */
+static void
+test_dir_loosened(void **state)
+{
+    const char *dir = *state;
+    g_auto(HbEngineMemory) saved = { 0 };
+    g_auto(HbEngineMemory) loaded = { 0 };
+    HbConfig defaults;
+    HbConfig cfg;
+
+    hbConfigInitDefaults(&defaults);
+    fillMemory(&saved, g_get_monotonic_time());
+    hbStateFileSave(dir, UUID_A, "guest", &saved);
+    assert_int_equal(hbStateFileSaveConfig(dir, UUID_A, "guest",
+                                           "<heartbeat action='restart'/>"), 0);
+    assert_int_equal(g_chmod(dir, 0777), 0);
+    assert_false(hbStateFileLoad(dir, UUID_A, "guest", &loaded));
+    assert_null(loaded.episode_starts);
+    hbStateFileRecallConfig(dir, UUID_A, "guest", &defaults, &cfg);
+    assert_int_equal(cfg.action, HB_ACTION_NONE);
+    assert_int_equal(takeWarnings(), 2);
+
+    assert_int_equal(g_chmod(dir, 0700), 0);
+    assert_true(hbStateFileLoad(dir, UUID_A, "guest", &loaded));
+    hbStateFileRecallConfig(dir, UUID_A, "guest", &defaults, &cfg);
+    assert_int_equal(cfg.action, HB_ACTION_RESTART);
+    assert_int_equal(takeWarnings(), 0);
+}
+
+
 static void
 test_config_save_and_recall(void **state)
 {
@@ -430,6 +464,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_no_state_dir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forget, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sweep, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dir_loosened, setup, teardown),
     };
 
     g_log_set_writer_func(countWarnings, NULL, NULL);
