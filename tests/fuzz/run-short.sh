@@ -11,7 +11,9 @@ mkdir -p "$build"
 if [ -f "$top/config.status" ]; then
     # automake refuses a second build of a source tree configured in place:
     # build from a copy of the distribution, which also checks it is complete.
-    make -C "$top" distdir distdir="$build/src" >/dev/null
+    # distdir relative to the top: automake's recursion into tests/ prefixes
+    # "../" to it, which breaks an absolute path.
+    make -C "$top" distdir distdir="$(realpath -m --relative-to="$top" "$build/src")" >/dev/null
     src=$build/src
 else
     [ -x "$top/configure" ] || (cd "$top" && autoreconf -fi)
