@@ -61,6 +61,7 @@ struct _HbEngine {
     gint64 span_start;
     gboolean span_judged;
     guint misses;           /* misses since silence_since */
+    gint64 first_miss;      /* when the first of them was sent */
     HbPing last_ping;       /* the result of the last ping; HB_PING_LAST: none */
     gint64 last_ping_sent;  /* when that ping was sent */
     guint64 pings[HB_PING_LAST];
@@ -532,8 +533,8 @@ hbEngineApplyPing(HbEngine *engine, HbPing ping, gint64 sent, gint64 now,
         hbEngineSpan(engine, now, running);
         if (running) {
             hbEngineRecordSlot(engine, FALSE);
-            if (now > engine->silence_since)
-                engine->misses++;
+            if (now > engine->silence_since && engine->misses++ == 0)
+                engine->first_miss = sent;
         }
         break;
     case HB_PING_VOID:
@@ -968,6 +969,38 @@ gboolean
 hbEngineStormCapped(const HbEngine *engine)
 {
     return engine->storm_capped;
+}
+
+
+gboolean
+hbEngineWatchedRunning(const HbEngine *engine)
+{
+    return hbEnginePinging(engine);
+}
+
+
+/*
+ * A running guest is silent from the first ping that missed since its last
+ * tick (or the end of boot grace); one in an episode with no miss yet since
+ * (a reset, a resync) from the episode's start.
+ */
+gint64
+hbEngineSilentSince(const HbEngine *engine)
+{
+    if (!hbEnginePinging(engine))
+        return 0;
+    if (engine->misses > 0)
+        return engine->first_miss;
+    if (engine->episode != HB_EPISODE_NONE)
+        return engine->decided;
+    return 0;
+}
+
+
+gboolean
+hbEngineCrashed(const HbEngine *engine)
+{
+    return engine->run == HB_RUN_CRASHED || engine->run == HB_RUN_CRASH_HANDLED;
 }
 
 
