@@ -74,6 +74,8 @@ struct _HbEngine {
     HbEpisode episode;
     guint64 episode_id;     /* the number of the current or last episode */
     gint64 decided;         /* when the open episode began */
+    gint64 episode_silence; /* when the silence that began it began: its first
+                             * miss, or its start (a crash) */
     gboolean storm_capped;
     guint attempts;
     gint64 next_attempt;
@@ -315,6 +317,7 @@ hbEngineStartEpisode(HbEngine *engine, gint64 now, HbActions *actions)
     actions->events |= HB_EVENT_STOPPED;
     engine->episode_id++;
     engine->decided = now;
+    engine->episode_silence = engine->misses ? engine->first_miss : now;
     engine->attempts = 0;
     engine->not_made_at = 0;
     engine->start_if_off = FALSE;
@@ -972,27 +975,46 @@ hbEngineStormCapped(const HbEngine *engine)
 }
 
 
+/*
+ * Running, or in an episode that is not about a crash (an attempt's destroy
+ * may have left it shut off for a moment): a guest whose heartbeat the
+ * host-wide breaker counts.
+ */
 gboolean
 hbEngineWatchedRunning(const HbEngine *engine)
 {
-    return hbEnginePinging(engine);
+    if (!hbEngineWatched(engine))
+        return FALSE;
+    switch (engine->run) {
+    case HB_RUN_RUNNING:
+        return TRUE;
+    case HB_RUN_SHUTOFF:
+        return engine->episode != HB_EPISODE_NONE;
+    case HB_RUN_UNKNOWN:
+    case HB_RUN_PAUSED:
+    case HB_RUN_CRASHED:
+    case HB_RUN_CRASH_HANDLED:
+    case HB_RUN_LAST:
+        break;
+    }
+    return FALSE;
 }
 
 
 /*
- * A running guest is silent from the first ping that missed since its last
- * tick (or the end of boot grace); one in an episode with no miss yet since
- * (a reset, a resync) from the episode's start.
+ * Silent from the first ping that missed since the last tick (or the end of
+ * boot grace); in an episode, from the silence that began it, whatever its
+ * attempts did since, so that the guests of one stall stay together.
  */
 gint64
 hbEngineSilentSince(const HbEngine *engine)
 {
-    if (!hbEnginePinging(engine))
+    if (!hbEngineWatchedRunning(engine))
         return 0;
-    if (engine->misses > 0)
-        return engine->first_miss;
     if (engine->episode != HB_EPISODE_NONE)
-        return engine->decided;
+        return engine->episode_silence;
+    if (engine->run == HB_RUN_RUNNING && engine->misses > 0)
+        return engine->first_miss;
     return 0;
 }
 
