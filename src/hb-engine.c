@@ -1011,7 +1011,8 @@ hbEngineSilentSince(const HbEngine *engine)
 {
     if (!hbEngineWatchedRunning(engine))
         return 0;
-    if (engine->episode != HB_EPISODE_NONE)
+    /* An episode recalled from the state file has none: its misses of today. */
+    if (engine->episode != HB_EPISODE_NONE && engine->episode_silence)
         return engine->episode_silence;
     if (engine->run == HB_RUN_RUNNING && engine->misses > 0)
         return engine->first_miss;

@@ -1001,6 +1001,31 @@ test_held_attempts_not_spent(void **state)
 }
 
 
+/* An episode recalled after a daemon restart counts for the breaker once
+ * its guest misses a ping of this daemon's, from that miss. */
+static void
+test_recalled_episode_silent_since_miss(void **state)
+{
+    Fixture *f = *state;
+    g_auto(HbEngineMemory) memory = { 0 };
+    gint64 first;
+    HbActions a;
+
+    memory.episode = 2;
+    memory.open = TRUE;
+    memory.attempts = 1;
+    hbEngineRecall(f->engine, &memory, f->now, &a);
+    feed(f, HB_INPUT_STARTED);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_STOPPED);
+    assert_true(hbEngineWatchedRunning(f->engine));
+    assert_int_equal(hbEngineSilentSince(f->engine), 0);
+    runUntil(f, f->now + S(21), HB_INPUT_TIMER);
+    first = f->now;
+    missFor(f, S(1));
+    assert_int_equal(hbEngineSilentSince(f->engine), first);
+}
+
+
 /* libvirtd was out of sight: the open episode's next attempt waits for a
  * whole block of silence judged after the resync. */
 static void
@@ -1538,6 +1563,7 @@ main(void)
         cmocka_unit_test(test_restart_action_respects_other_stop),
         cmocka_unit_test_setup_teardown(test_attempt_not_made_not_counted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_held_attempts_not_spent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recalled_episode_silent_since_miss, setup, teardown),
         cmocka_unit_test(test_attempt_not_made_destroyed_nothing),
         cmocka_unit_test_setup_teardown(test_resync_needs_fresh_verdict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_started_after_decision_judged_again, setup, teardown),
