@@ -3,6 +3,7 @@
  */
 #pragma once
 
+#include "hb-breaker.h"
 #include "hb-config.h"
 
 #define HB_DAEMON_CONF_DEFAULT SYSCONFDIR "/virt-heartbeat/virt-heartbeatd.conf"
@@ -16,6 +17,7 @@ typedef struct {
     guint request_workers; /* threads for guest requests */
     char *state_dir;      /* what outlives the daemon; "": nothing does */
     HbConfig defaults;    /* daemon-wide defaults for the per-domain keys */
+    HbBreakerConf breaker; /* the host-wide circuit breaker */
 } HbDaemonConf;
 
 void hbDaemonConfInit(HbDaemonConf *conf);

@@ -516,12 +516,37 @@ hbDBusOnConnection(gboolean connected, gpointer data)
 }
 
 
+static void
+hbDBusSetHost(HbDBus *dbus, const HbBreaker *breaker)
+{
+    hb_dbus_manager1_set_host_state(dbus->manager, hbBreakerStateToString(breaker->state));
+    hb_dbus_manager1_set_host_hold(dbus->manager, breaker->state == HB_BREAKER_HOLDING);
+}
+
+
+static void
+hbDBusOnHost(const HbBreaker *breaker, HbBreakerChange change, gpointer data)
+{
+    HbDBus *dbus = data;
+    g_autofree char *reason = hbBreakerReason(breaker);
+
+    hbDBusSetHost(dbus, breaker);
+    if (change == HB_BREAKER_SUSPECTED)
+        hb_dbus_manager1_emit_host_suspected(dbus->manager, breaker->stopped, breaker->watched,
+                                             reason);
+    else
+        hb_dbus_manager1_emit_host_cleared(dbus->manager, breaker->stopped, breaker->watched,
+                                           reason);
+}
+
+
 static const HbMonitorObserver hbDBusObserver = {
     .added = hbDBusOnAdded,
     .removed = hbDBusOnRemoved,
     .changed = hbDBusOnChanged,
     .notice = hbDBusOnNotice,
     .connection = hbDBusOnConnection,
+    .host = hbDBusOnHost,
 };
 
 
@@ -757,6 +782,7 @@ hbDBusNew(GDBusConnection *bus, HbMonitor *monitor, const char *uri, GError **er
     dbus->objects = g_dbus_object_manager_server_new(HB_DBUS_PATH);
     dbus->manager = hb_dbus_manager1_skeleton_new();
     hb_dbus_manager1_set_uri(dbus->manager, uri);
+    hbDBusSetHost(dbus, hbMonitorBreaker(monitor));
     g_signal_connect(dbus->manager, "handle-list-domains", G_CALLBACK(hbDBusOnListDomains), dbus);
     g_signal_connect(dbus->manager, "handle-lookup-by-name", G_CALLBACK(hbDBusOnLookupByName),
                      dbus);

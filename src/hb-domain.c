@@ -134,12 +134,41 @@ hbDomainSyncTicket(HbDomain *dom)
 }
 
 
+static void hbDomainAct(HbDomain *dom, const HbActions *actions);
+
+
+/*
+ * While the host-wide breaker suspects the host (hb-breaker.h), every
+ * attempt but a crashed guest's is held: not made, so not spent, and the
+ * engine decides it again after failure_interval on a fresh miss.
+ */
+static gboolean
+hbDomainRestartHeld(HbDomain *dom)
+{
+    HbActions actions;
+
+    if (!hbMonitorHostHolds(dom->monitor, hbEngineCrashed(dom->engine)))
+        return FALSE;
+    g_message("Domain '%s': restart attempt %u held, it does not count: host suspected",
+              dom->name, hbEngineAttempts(dom->engine));
+    hbEngineRestartDone(dom->engine, hbEngineEpisode(dom->engine), HB_ATTEMPT_NOT_MADE,
+                        g_get_monotonic_time(), &actions);
+    /* No attempt comes of it (a fresh miss is wanted first): a ping at most. */
+    hbDomainAct(dom, &actions);
+    return TRUE;
+}
+
+
 /* A restart attempt, decided now for the open episode. */
 static void
 hbDomainRestart(HbDomain *dom, const HbActions *actions)
 {
     const HbConfig *cfg = hbEngineConfig(dom->engine);
-    HbJob *job = hbJobNew(HB_JOB_RESTART, dom->uuid);
+    HbJob *job;
+
+    if (hbDomainRestartHeld(dom))
+        return;
+    job = hbJobNew(HB_JOB_RESTART, dom->uuid);
 
     job->action = cfg->action;
     job->episode = hbEngineEpisode(dom->engine);
@@ -626,4 +655,18 @@ gboolean
 hbDomainIsHeartbeating(HbDomain *dom)
 {
     return hbEngineIsHeartbeating(dom->engine, g_get_monotonic_time());
+}
+
+
+gboolean
+hbDomainWatchedRunning(HbDomain *dom)
+{
+    return hbEngineWatchedRunning(dom->engine);
+}
+
+
+gint64
+hbDomainSilentSince(HbDomain *dom)
+{
+    return hbEngineSilentSince(dom->engine);
 }

@@ -65,6 +65,9 @@ const char *hbDomainUUID(HbDomain *dom);
 HbState hbDomainState(HbDomain *dom);
 guint hbDomainPercentage(HbDomain *dom);
 gboolean hbDomainIsHeartbeating(HbDomain *dom);
+/* What the host-wide breaker reads (hbEngineWatchedRunning, hbEngineSilentSince). */
+gboolean hbDomainWatchedRunning(HbDomain *dom);
+gint64 hbDomainSilentSince(HbDomain *dom);
 guint hbDomainAttempts(HbDomain *dom);
 guint64 hbDomainEpisode(HbDomain *dom);
 guint64 hbDomainPings(HbDomain *dom, HbPing ping);

@@ -61,6 +61,7 @@ struct _HbEngine {
     gint64 span_start;
     gboolean span_judged;
     guint misses;           /* misses since silence_since */
+    gint64 first_miss;      /* when the first of them was sent */
     HbPing last_ping;       /* the result of the last ping; HB_PING_LAST: none */
     gint64 last_ping_sent;  /* when that ping was sent */
     guint64 pings[HB_PING_LAST];
@@ -73,6 +74,8 @@ struct _HbEngine {
     HbEpisode episode;
     guint64 episode_id;     /* the number of the current or last episode */
     gint64 decided;         /* when the open episode began */
+    gint64 episode_silence; /* when the silence that began it began: its first
+                             * miss, or its start (a crash) */
     gboolean storm_capped;
     guint attempts;
     gint64 next_attempt;
@@ -314,6 +317,7 @@ hbEngineStartEpisode(HbEngine *engine, gint64 now, HbActions *actions)
     actions->events |= HB_EVENT_STOPPED;
     engine->episode_id++;
     engine->decided = now;
+    engine->episode_silence = engine->misses ? engine->first_miss : now;
     engine->attempts = 0;
     engine->not_made_at = 0;
     engine->start_if_off = FALSE;
@@ -532,8 +536,8 @@ hbEngineApplyPing(HbEngine *engine, HbPing ping, gint64 sent, gint64 now,
         hbEngineSpan(engine, now, running);
         if (running) {
             hbEngineRecordSlot(engine, FALSE);
-            if (now > engine->silence_since)
-                engine->misses++;
+            if (now > engine->silence_since && engine->misses++ == 0)
+                engine->first_miss = sent;
         }
         break;
     case HB_PING_VOID:
@@ -968,6 +972,58 @@ gboolean
 hbEngineStormCapped(const HbEngine *engine)
 {
     return engine->storm_capped;
+}
+
+
+/*
+ * Running, or in an episode that is not about a crash (an attempt's destroy
+ * may have left it shut off for a moment): a guest whose heartbeat the
+ * host-wide breaker counts.
+ */
+gboolean
+hbEngineWatchedRunning(const HbEngine *engine)
+{
+    if (!hbEngineWatched(engine))
+        return FALSE;
+    switch (engine->run) {
+    case HB_RUN_RUNNING:
+        return TRUE;
+    case HB_RUN_SHUTOFF:
+        return engine->episode != HB_EPISODE_NONE;
+    case HB_RUN_UNKNOWN:
+    case HB_RUN_PAUSED:
+    case HB_RUN_CRASHED:
+    case HB_RUN_CRASH_HANDLED:
+    case HB_RUN_LAST:
+        break;
+    }
+    return FALSE;
+}
+
+
+/*
+ * Silent from the first ping that missed since the last tick (or the end of
+ * boot grace); in an episode, from the silence that began it, whatever its
+ * attempts did since, so that the guests of one stall stay together.
+ */
+gint64
+hbEngineSilentSince(const HbEngine *engine)
+{
+    if (!hbEngineWatchedRunning(engine))
+        return 0;
+    /* An episode recalled from the state file has none: its misses of today. */
+    if (engine->episode != HB_EPISODE_NONE && engine->episode_silence)
+        return engine->episode_silence;
+    if (engine->run == HB_RUN_RUNNING && engine->misses > 0)
+        return engine->first_miss;
+    return 0;
+}
+
+
+gboolean
+hbEngineCrashed(const HbEngine *engine)
+{
+    return engine->run == HB_RUN_CRASHED || engine->run == HB_RUN_CRASH_HANDLED;
 }
 
 

@@ -131,6 +131,13 @@ gint64 hbEngineBoot(const HbEngine *engine);
 gint64 hbEngineNextDeadline(const HbEngine *engine);
 const HbConfig *hbEngineConfig(const HbEngine *engine);
 gboolean hbEngineStormCapped(const HbEngine *engine);
+/* For the host-wide breaker (hb-breaker.h): the heartbeat is watched and the
+ * domain runs (or an attempt's destroy stopped it); since when its heartbeat
+ * has stopped (0: it has not). */
+gboolean hbEngineWatchedRunning(const HbEngine *engine);
+gint64 hbEngineSilentSince(const HbEngine *engine);
+/* The domain crashed: its attempts are about the crash, not its silence. */
+gboolean hbEngineCrashed(const HbEngine *engine);
 
 /*
  * What outlives the daemon: the open or failed episode with its attempts,

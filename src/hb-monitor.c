@@ -33,11 +33,15 @@ struct _HbMonitor {
     guint list_retry;      /* timer: list again after a failed resync */
     gboolean connected;    /* connected and resynced */
     gboolean closing;
+    HbBreaker breaker;     /* the host-wide circuit breaker */
+    guint breaker_timer;   /* when its hold ends by itself */
+    gint64 breaker_armed;  /* the deadline breaker_timer is for */
     HbMonitorObserver observer;
     gpointer observer_data;
 };
 
 static void hbMonitorJobDone(HbJob *job, gpointer data);
+static void hbMonitorHostCheck(HbMonitor *monitor);
 
 
 void
@@ -53,6 +57,124 @@ hbMonitorChanged(HbMonitor *monitor, HbDomain *dom)
 {
     if (monitor->observer.changed)
         monitor->observer.changed(dom, monitor->observer_data);
+    hbMonitorHostCheck(monitor);
+}
+
+
+/*
+ * The window within which stops count together: host_window, or one block
+ * of the slowest watched guest, so that guests with different `time` that
+ * stopped in the same stall still count together.
+ */
+static gint64
+hbMonitorHostWindow(HbMonitor *monitor)
+{
+    GHashTableIter iter;
+    gpointer value;
+    guint window = monitor->conf.breaker.window;
+
+    if (window)
+        return (gint64) window * G_USEC_PER_SEC;
+    g_hash_table_iter_init(&iter, monitor->domains);
+    while (g_hash_table_iter_next(&iter, NULL, &value)) {
+        if (hbDomainWatchedRunning(value))
+            window = MAX(window, hbDomainConfig(value)->time);
+    }
+    return (gint64) window * G_USEC_PER_SEC;
+}
+
+
+static gboolean
+hbMonitorHostTimer(gpointer data)
+{
+    HbMonitor *monitor = data;
+
+    monitor->breaker_timer = 0;
+    monitor->breaker_armed = 0;
+    hbMonitorHostCheck(monitor);
+    return G_SOURCE_REMOVE;
+}
+
+
+static void
+hbMonitorHostArm(HbMonitor *monitor, gint64 now)
+{
+    gint64 deadline = hbBreakerDeadline(&monitor->breaker);
+
+    if (deadline == monitor->breaker_armed)
+        return;
+    g_clear_handle_id(&monitor->breaker_timer, g_source_remove);
+    monitor->breaker_armed = deadline;
+    if (deadline != G_MAXINT64)
+        monitor->breaker_timer = g_timeout_add(MAX(0, deadline - now) / 1000 + 1,
+                                               hbMonitorHostTimer, monitor);
+}
+
+
+static void
+hbMonitorHostLog(HbMonitor *monitor, HbBreakerChange change, GPtrArray *in_window)
+{
+    g_autofree char *reason = hbBreakerReason(&monitor->breaker);
+    g_autoptr(GString) names = g_string_new(NULL);
+
+    if (change == HB_BREAKER_CLEARED) {
+        g_message("Host cleared: %s", reason);
+        return;
+    }
+    for (guint i = 0; i < in_window->len; i++)
+        g_string_append_printf(names, "%s'%s'", i ? ", " : "",
+                               hbDomainName((HbDomain *) in_window->pdata[i]));
+    g_warning("Host suspected: %s; stopped: %s", reason, names->str);
+}
+
+
+/* Count the watched guests and those stopped, and tell the breaker. */
+static void
+hbMonitorHostCheck(HbMonitor *monitor)
+{
+    g_autoptr(GArray) stops = g_array_new(FALSE, FALSE, sizeof(HbBreakerStop));
+    g_autoptr(GPtrArray) in_window = g_ptr_array_new();
+    gint64 now = g_get_monotonic_time();
+    GHashTableIter iter;
+    gpointer value;
+    guint watched = 0;
+    HbBreakerChange change;
+
+    if (monitor->closing)
+        return;
+    g_hash_table_iter_init(&iter, monitor->domains);
+    while (g_hash_table_iter_next(&iter, NULL, &value)) {
+        HbBreakerStop stop = { .since = hbDomainSilentSince(value), .who = value };
+
+        if (!hbDomainWatchedRunning(value))
+            continue;
+        watched++;
+        if (stop.since)
+            g_array_append_val(stops, stop);
+    }
+    change = hbBreakerUpdate(&monitor->breaker, stops, watched, hbMonitorHostWindow(monitor),
+                             now, in_window);
+    hbMonitorHostArm(monitor, now);
+    if (change == HB_BREAKER_SAME)
+        return;
+    hbMonitorHostLog(monitor, change, in_window);
+    if (monitor->observer.host)
+        monitor->observer.host(&monitor->breaker, change, monitor->observer_data);
+}
+
+
+gboolean
+hbMonitorHostHolds(HbMonitor *monitor, gboolean crashed)
+{
+    hbMonitorHostCheck(monitor);
+    return hbBreakerHolds(&monitor->breaker, crashed);
+}
+
+
+const HbBreaker *
+hbMonitorBreaker(HbMonitor *monitor)
+{
+    return &monitor->breaker;
 }
 
 
@@ -120,6 +242,7 @@ hbMonitorRemove(HbMonitor *monitor, HbDomain *dom)
     if (monitor->observer.removed)
         monitor->observer.removed(dom, monitor->observer_data);
     g_hash_table_remove(monitor->domains, hbDomainUUID(dom));
+    hbMonitorHostCheck(monitor);
 }
 
 
@@ -528,6 +651,7 @@ hbMonitorNew(const HbDaemonConf *conf, HbProbeFunc probe)
     } };
 
     hbDaemonConfCopy(&monitor->conf, conf);
+    hbBreakerInit(&monitor->breaker, &conf->breaker);
     if (monitor->conf.state_dir[0] && hbStateFileCheckDir(monitor->conf.state_dir) < 0) {
         g_warning("Failed episodes and the last valid configurations will not survive a "
                   "restart");
@@ -568,6 +692,7 @@ hbMonitorFree(HbMonitor *monitor)
         return;
     monitor->closing = TRUE;
     g_clear_handle_id(&monitor->list_retry, g_source_remove);
+    g_clear_handle_id(&monitor->breaker_timer, g_source_remove);
     hbConnFree(monitor->conn);
     /* Queued restarts and requests are cancelled; calls under way get a while. */
     hbWorkerFree(monitor->worker, HB_STOP_WAIT_S);

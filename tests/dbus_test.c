@@ -488,6 +488,139 @@ test_events_json(void **state)
 }
 
 
+static gboolean
+condLine(gpointer data)
+{
+    gpointer *args = data;
+
+    return strstr(((Lines *) args[0])->out->str, args[1]) != NULL;
+}
+
+
+/* The line of @l's output that holds @text; the caller frees it. */
+static char *
+lineWith(Lines *l, const char *text)
+{
+    gpointer args[] = { l, (gpointer) text };
+    g_auto(GStrv) lines = NULL;
+
+    if (!testWaitFor(condLine, args, 30))
+        fail_msg("no '%s' in: %s", text, l->out->str);
+    lines = g_strsplit(l->out->str, "\n", -1);
+    for (guint i = 0; lines[i]; i++) {
+        if (strstr(lines[i], text))
+            return g_strdup(lines[i]);
+    }
+    g_assert_not_reached();
+}
+
+
+/* A property of Manager1, read with Get. */
+static GVariant *
+managerProperty(const char *name)
+{
+    GVariant *value = NULL;
+    Call c;
+
+    callRaw(&c, HB_DBUS_PATH, "org.freedesktop.DBus.Properties", "Get",
+            g_variant_new("(ss)", "org.virt_heartbeat.Manager1", name));
+    assert_null(c.error);
+    g_variant_get(c.reply, "(v)", &value);
+    callClear(&c);
+    return value;
+}
+
+
+static void
+assertHost(const char *state, gboolean hold)
+{
+    g_autoptr(GVariant) state_value = managerProperty("HostState");
+    g_autoptr(GVariant) hold_value = managerProperty("HostHold");
+
+    assert_string_equal(g_variant_get_string(state_value, NULL), state);
+    assert_int_equal(g_variant_get_boolean(hold_value), hold);
+}
+
+
+/*
+ * The host-wide breaker on D-Bus: HostSuspected and HostCleared, shown by
+ * the events CLI without a domain, the HostState and HostHold properties,
+ * and the host line of status.
+ */
+static void
+test_host_signals(void **state)
+{
+    Daemon *d = *state;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GSubprocess) proc = NULL;
+    g_autoptr(JsonParser) parser = json_parser_new();
+    g_autofree char *suspected = NULL;
+    g_autofree char *cleared = NULL;
+    g_autofree char *status = NULL;
+    g_autofree char *text = NULL;
+    Lines l = { .out = g_string_new(NULL) };
+    char *uuids[5];
+    JsonObject *ev;
+    guint probe;
+
+    for (guint i = 0; i < 5; i++) {
+        g_autofree char *name = g_strdup_printf("hb-host%u", i);
+        g_autoptr(virDomain) dom = testDomainStart(d->conn, name, TRUE, FAST);
+
+        uuids[i] = testDomainUUID(dom);
+        waitState(d, name, "ok");
+    }
+    assertHost("closed", FALSE);
+    /* Asked about one domain, it shows the host's events too. */
+    proc = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE, &err,
+                            CLI, "events", "hb-host4", "--json", NULL);
+    assert_non_null(proc);
+    l.in = g_data_input_stream_new(g_subprocess_get_stdout_pipe(proc));
+    g_data_input_stream_read_line_async(l.in, G_PRIORITY_DEFAULT, NULL, onLine, &l);
+    probe = g_timeout_add(200, emitProbe, uuids[4]);
+    assert_true(testWaitFor(condProbed, &l, 60));
+    g_source_remove(probe);
+
+    for (guint i = 0; i < 4; i++)
+        fakeProbeSet(uuids[i], FAKE_AGENT_MISS);
+    suspected = lineWith(&l, "\"host-suspected\"");
+    ev = parseObject(parser, suspected);
+    assert_false(json_object_has_member(ev, "domain"));
+    assert_int_equal(json_object_get_int_member(ev, "stopped"), 4);
+    assert_int_equal(json_object_get_int_member(ev, "watched"), 5);
+    assert_true(g_str_has_prefix(json_object_get_string_member(ev, "reason"),
+                                 "4 of 5 watched guests stopped within 2 s"));
+    assertHost("holding", TRUE);
+    assert_int_equal(cli(&status, "status", "hb-host0", "--json", NULL), 0);
+    ev = parseObject(parser, status);
+    assert_string_equal(json_object_get_string_member(ev, "host_state"), "holding");
+    assert_int_equal(cli(&text, "status", "hb-host4", NULL), 0);
+    assert_non_null(strstr(text, "\nHost:                 holding (host suspected: "
+                           "restart attempts held)\n"));
+
+    for (guint i = 0; i < 4; i++)
+        fakeProbeSet(uuids[i], FAKE_AGENT_OK);
+    cleared = lineWith(&l, "\"host-cleared\"");
+    ev = parseObject(parser, cleared);
+    assert_true(g_str_has_prefix(json_object_get_string_member(ev, "reason"), "guests back"));
+    assertHost("closed", FALSE);
+    /* Held, never made: no attempt in the events. */
+    assert_null(strstr(l.out->str, "\"restart-attempt\""));
+
+    g_subprocess_send_signal(proc, SIGINT);
+    assert_true(testWaitFor(condEof, &l, 10));
+    assert_true(g_subprocess_wait(proc, NULL, NULL));
+    g_object_unref(l.in);
+    g_string_free(l.out, TRUE);
+    for (guint i = 0; i < 5; i++) {
+        g_autofree char *name = g_strdup_printf("hb-host%u", i);
+
+        testDomainRemove(d->conn, name);
+        g_free(uuids[i]);
+    }
+}
+
+
 static void
 test_rearm(void **state)
 {
@@ -843,9 +976,13 @@ test_api_manager(void **state)
     assert_string_equal(g_variant_get_string(value, NULL), TEST_URI);
     all = apiCall(HB_DBUS_PATH, PROPERTIES, "GetAll", g_variant_new("(s)", MANAGER1), NULL);
     g_variant_get(all, "(@a{sv})", &props);
-    assert_int_equal(g_variant_n_children(props), 2);
+    /* Connected, URI, HostState, HostHold */
+    assert_int_equal(g_variant_n_children(props), 4);
     apiCall(HB_DBUS_PATH, PROPERTIES, "Set",
             g_variant_new("(ssv)", MANAGER1, "URI", g_variant_new_string("qemu:///x")),
+            E_INVALID_ARGS);
+    apiCall(HB_DBUS_PATH, PROPERTIES, "Set",
+            g_variant_new("(ssv)", MANAGER1, "HostHold", g_variant_new_boolean(FALSE)),
             E_INVALID_ARGS);
     apiCall(HB_DBUS_PATH, PROPERTIES, "Set",
             g_variant_new("(ssv)", MANAGER1, "Connected", g_variant_new_uint32(0)),
@@ -1721,6 +1858,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_manager_methods, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_list_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_host_signals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rearm, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guest_os_interface, setup, teardown),

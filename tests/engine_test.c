@@ -943,6 +943,89 @@ test_attempt_not_made_not_counted(void **state)
 }
 
 
+/*
+ * What the host-wide breaker reads: silent from the first ping that
+ * missed, while running; and attempts it holds (reported as not made)
+ * are not spent, however long the hold: re-decided on a fresh miss after
+ * failure_interval, and counted once the hold is over.
+ */
+static void
+test_held_attempts_not_spent(void **state)
+{
+    Fixture *f = *state;
+    gint64 first;
+    HbActions a;
+
+    feed(f, HB_INPUT_STARTED);
+    assert_false(hbEngineWatchedRunning(f->engine) && hbEngineSilentSince(f->engine));
+    runUntil(f, f->now + S(25), HB_INPUT_TICK);
+    assert_true(hbEngineWatchedRunning(f->engine));
+    assert_int_equal(hbEngineSilentSince(f->engine), 0);
+    first = f->now;
+    missFor(f, S(1));
+    /* One miss: silent since it was sent, long before any episode. */
+    assert_int_equal(hbEngineSilentSince(f->engine), first);
+    assert_int_equal(f->stopped, 0);
+    missFor(f, S(10));
+    assert_int_equal(f->stopped, 1);
+    assert_int_equal(f->restarts, 1);
+    for (int i = 0; i < 30; i++) {
+        /* The breaker holds it: no call is made. */
+        hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_NOT_MADE,
+                            f->now, &a);
+        assert_false(a.restart);
+        assert_int_equal(hbEngineAttempts(f->engine), 0);
+        assert_int_equal(hbEngineSilentSince(f->engine), first);
+        missFor(f, S(5));
+    }
+    assert_int_equal(f->exhausted, 0);
+    assert_int_equal(f->restarts, 31);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_STOPPED);
+    /* The hold is over: the attempts count from 1, up to failure_attempts. */
+    for (guint made = 1; made <= 3; made++) {
+        assert_int_equal(hbEngineAttempts(f->engine), made);
+        hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_FAILED,
+                            f->now, &a);
+        missFor(f, S(5));
+    }
+    assert_int_equal(f->exhausted, 1);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_FAILED);
+    assert_int_equal(hbEngineSilentSince(f->engine), first);
+    /* Paused, or crashed: not a watched running guest, not silent. */
+    feed(f, HB_INPUT_PAUSED);
+    assert_false(hbEngineWatchedRunning(f->engine));
+    assert_int_equal(hbEngineSilentSince(f->engine), 0);
+    feed(f, HB_INPUT_CRASHED);
+    assert_true(hbEngineCrashed(f->engine));
+    assert_int_equal(hbEngineSilentSince(f->engine), 0);
+}
+
+
+/* An episode recalled after a daemon restart counts for the breaker once
+ * its guest misses a ping of this daemon's, from that miss. */
+static void
+test_recalled_episode_silent_since_miss(void **state)
+{
+    Fixture *f = *state;
+    g_auto(HbEngineMemory) memory = { 0 };
+    gint64 first;
+    HbActions a;
+
+    memory.episode = 2;
+    memory.open = TRUE;
+    memory.attempts = 1;
+    hbEngineRecall(f->engine, &memory, f->now, &a);
+    feed(f, HB_INPUT_STARTED);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_STOPPED);
+    assert_true(hbEngineWatchedRunning(f->engine));
+    assert_int_equal(hbEngineSilentSince(f->engine), 0);
+    runUntil(f, f->now + S(21), HB_INPUT_TIMER);
+    first = f->now;
+    missFor(f, S(1));
+    assert_int_equal(hbEngineSilentSince(f->engine), first);
+}
+
+
 /* libvirtd was out of sight: the open episode's next attempt waits for a
  * whole block of silence judged after the resync. */
 static void
@@ -1479,6 +1562,8 @@ main(void)
         cmocka_unit_test(test_restart_action_recovers_destroyed),
         cmocka_unit_test(test_restart_action_respects_other_stop),
         cmocka_unit_test_setup_teardown(test_attempt_not_made_not_counted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_held_attempts_not_spent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recalled_episode_silent_since_miss, setup, teardown),
         cmocka_unit_test(test_attempt_not_made_destroyed_nothing),
         cmocka_unit_test_setup_teardown(test_resync_needs_fresh_verdict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_started_after_decision_judged_again, setup, teardown),

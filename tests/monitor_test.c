@@ -30,6 +30,8 @@ typedef struct {
     HbState want_state;
     const char *want_notice;
     guint want_count;
+    guint host_hold;    /* the breaker's host_hold for the next monitor; 0: default */
+    GPtrArray *host;    /* "suspected REASON", "cleared REASON" */
 } Fixture;
 
 
@@ -49,7 +51,18 @@ recordNotice(HbDomain *dom, const HbNotice *notice, gpointer data)
 }
 
 
-static const HbMonitorObserver recorder = { .notice = recordNotice };
+static void
+recordHost(const HbBreaker *breaker, HbBreakerChange change, gpointer data)
+{
+    Fixture *f = data;
+    g_autofree char *reason = hbBreakerReason(breaker);
+
+    g_ptr_array_add(f->host, g_strdup_printf("%s %s", change == HB_BREAKER_SUSPECTED ?
+                                             "suspected" : "cleared", reason));
+}
+
+
+static const HbMonitorObserver recorder = { .notice = recordNotice, .host = recordHost };
 
 
 static guint
@@ -128,7 +141,10 @@ fixtureMonitor(Fixture *f, gboolean monitor_all, const char *state_dir,
 
     g_clear_pointer(&f->monitor, hbMonitorFree);
     g_ptr_array_set_size(f->notices, 0);
+    g_ptr_array_set_size(f->host, 0);
     hbDaemonConfInit(&conf);
+    if (f->host_hold)
+        conf.breaker.hold = f->host_hold;
     g_free(conf.uri);
     conf.uri = g_strdup(TEST_URI);
     g_free(conf.state_dir);
@@ -159,6 +175,7 @@ fixtureStartWith(gboolean monitor_all, const char *state_dir, guint request_work
     f->conn = virConnectOpen(TEST_URI);
     assert_non_null(f->conn);
     f->notices = g_ptr_array_new_with_free_func(g_free);
+    f->host = g_ptr_array_new_with_free_func(g_free);
     fixtureMonitor(f, monitor_all, state_dir, request_workers, FALSE);
     return f;
 }
@@ -211,6 +228,7 @@ teardown(void **state)
     g_free(doms);
     virConnectClose(f->conn);
     g_ptr_array_unref(f->notices);
+    g_ptr_array_unref(f->host);
     g_free(f);
     return 0;
 }
@@ -1106,6 +1124,149 @@ test_saved_config_follows_domain(void **state G_GNUC_UNUSED)
 }
 
 
+/* Five guests watched, FAST: @uuids gets their UUIDs; all ok. */
+static void
+startFive(Fixture *f, char **uuids)
+{
+    for (guint i = 0; i < 5; i++) {
+        g_autofree char *name = g_strdup_printf("hb-host%u", i);
+        g_autoptr(virDomain) dom = testDomainStart(f->conn, name, TRUE, FAST);
+
+        uuids[i] = testDomainUUID(dom);
+    }
+    for (guint i = 0; i < 5; i++) {
+        g_autofree char *name = g_strdup_printf("hb-host%u", i);
+
+        waitState(f, name, HB_STATE_OK);
+    }
+}
+
+
+static gboolean
+condHost(gpointer data)
+{
+    Fixture *f = data;
+
+    return f->host->len >= f->want_count;
+}
+
+
+static void
+waitHost(Fixture *f, guint count, const char *prefix)
+{
+    f->want_count = count;
+    if (!testWaitFor(condHost, f, 30))
+        fail_msg("waited for %u host notices, saw %u", count, f->host->len);
+    if (!g_str_has_prefix(f->host->pdata[count - 1], prefix))
+        fail_msg("host notice %u: '%s', not '%s...'", count,
+                 (char *) f->host->pdata[count - 1], prefix);
+}
+
+
+static guint
+countAll(Fixture *f, const char *notice)
+{
+    g_autofree char *infix = g_strdup_printf(" %s", notice);
+    guint n = 0;
+
+    for (guint i = 0; i < f->notices->len; i++)
+        n += strstr(f->notices->pdata[i], infix) != NULL;
+    return n;
+}
+
+
+/*
+ * Four of five guests stop at once: the host is suspected before their
+ * episodes begin, their attempts are held and not spent, and when they
+ * come back the hold clears with no attempt made.
+ */
+static void
+test_host_hold_until_back(void **state)
+{
+    Fixture *f = *state;
+    char *uuids[5];
+
+    startFive(f, uuids);
+    for (guint i = 0; i < 4; i++)
+        fakeProbeSet(uuids[i], FAKE_AGENT_MISS);
+    waitHost(f, 1, "suspected 4 of 5 watched guests stopped within 2 s");
+    assert_int_equal(hbMonitorBreaker(f->monitor)->state, HB_BREAKER_HOLDING);
+    for (guint i = 0; i < 4; i++) {
+        g_autofree char *name = g_strdup_printf("hb-host%u", i);
+
+        waitNotices(f, name, "heartbeat-stopped", 1);
+    }
+    /* Three failure_intervals, two failure_attempts: held, never spent. */
+    testSpin(3000);
+    assert_int_equal(countAll(f, "restart-attempt"), 0);
+    assert_int_equal(countAll(f, "restarts-exhausted"), 0);
+    for (guint i = 0; i < 4; i++) {
+        HbDomain *dom = hbMonitorLookup(f->monitor, uuids[i]);
+
+        assert_int_equal(hbDomainState(dom), HB_STATE_STOPPED);
+        assert_int_equal(hbDomainAttempts(dom), 0);
+    }
+    assert_int_equal(f->host->len, 1);
+    /* One comes back: three are fewer than host_min. */
+    fakeProbeSet(uuids[0], FAKE_AGENT_OK);
+    waitHost(f, 2, "cleared guests back: 3 of 5");
+    assert_int_equal(hbMonitorBreaker(f->monitor)->state, HB_BREAKER_CLOSED);
+    waitNotices(f, "hb-host0", "heartbeat-resumed", 1);
+    /* The normal rules again: the three still stopped are reset. */
+    for (guint i = 1; i < 4; i++) {
+        g_autofree char *name = g_strdup_printf("hb-host%u", i);
+
+        waitNotices(f, name, "restart-attempt reset ok", 1);
+    }
+    assert_int_equal(countNotices(f, "hb-host0", "restart-attempt"), 0);
+    for (guint i = 0; i < 5; i++)
+        g_free(uuids[i]);
+}
+
+
+/*
+ * A crash while held is handled at once; the others are held host_hold
+ * (3 s), then the normal rules apply and they are reset.
+ */
+static void
+test_host_hold_expires_crash_handled(void **state)
+{
+    Fixture *f = *state;
+    g_autofree char *core = g_build_filename(g_get_tmp_dir(), "hb-host-crash.core", NULL);
+    g_autoptr(virDomain) crashing = NULL;
+    char *uuids[5];
+    gint64 t0;
+
+    f->host_hold = 3;
+    fixtureMonitor(f, FALSE, "", 0, FALSE);
+    startFive(f, uuids);
+    for (guint i = 0; i < 4; i++)
+        fakeProbeSet(uuids[i], FAKE_AGENT_MISS);
+    waitHost(f, 1, "suspected 4 of 5");
+    t0 = g_get_monotonic_time();
+    crashing = virDomainLookupByName(f->conn, "hb-host4");
+    assert_int_equal(virDomainCoreDumpWithFormat(crashing, core, VIR_DOMAIN_CORE_DUMP_FORMAT_RAW,
+                                                 VIR_DUMP_CRASH), 0);
+    g_unlink(core);
+    waitNotices(f, "hb-host4", "restart-attempt start ok", 1);
+    assert_true(g_get_monotonic_time() - t0 < 3 * G_USEC_PER_SEC);
+    assert_int_equal(countAll(f, "restart-attempt"), 1);
+    waitHost(f, 2, "cleared host_hold passed (3 s)");
+    assert_true(g_get_monotonic_time() - t0 >= 3 * G_USEC_PER_SEC);
+    assert_int_equal(hbMonitorBreaker(f->monitor)->state, HB_BREAKER_EXPIRED);
+    for (guint i = 0; i < 4; i++) {
+        g_autofree char *name = g_strdup_printf("hb-host%u", i);
+
+        waitNotices(f, name, "restart-attempt reset ok", 1);
+    }
+    /* Still stopped past the hold: it does not trip again. */
+    testSpin(1500);
+    assert_int_equal(f->host->len, 2);
+    for (guint i = 0; i < 5; i++)
+        g_free(uuids[i]);
+}
+
+
 int
 main(void)
 {
@@ -1133,6 +1294,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_metadata_edits_serialized, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metadata_edit_by_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metadata_edit_both_or_neither, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_host_hold_until_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_host_hold_expires_crash_handled, setup, teardown),
     };
 
     hbUtilInitLibvirt();

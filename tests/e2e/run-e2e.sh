@@ -200,10 +200,11 @@ agent_pings() { $V qemu-agent-command "$1" '{"execute":"guest-ping"}' --timeout 
 
 # mkdomain NAME [AGENT=yes|no|controller] [CMDLINE] [HB-ATTRS] [ON_CRASH] [PANIC=yes]
 # AGENT=controller: no agent channel, but a virtio-serial controller to add one to.
-# MK_ON_REBOOT=destroy and MK_INITRD=FILE in its environment change those.
+# MK_ON_REBOOT=destroy, MK_INITRD=FILE and MK_MEMORY=MiB in its environment change those.
 mkdomain() {
     local name=$1 agent=${2:-yes} cmdline=${3:-} attrs=${4-$FAST} on_crash=${5:-destroy} panic=${6:-yes}
     local on_reboot=${MK_ON_REBOOT:-restart} initrd=${MK_INITRD:-$guest/initrd.img}
+    local memory=${MK_MEMORY:-128}
     local channel="" metadata="" panicdev=""
     [ "$agent" = yes ] && channel="<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>"
     [ "$agent" = controller ] && channel="<controller type='virtio-serial'/>"
@@ -212,7 +213,7 @@ mkdomain() {
     cat > "$work/$name.xml" <<EOF
 <domain type='$domtype'>
   <name>$name</name>
-  <memory unit='MiB'>128</memory>
+  <memory unit='MiB'>$memory</memory>
   <vcpu>1</vcpu>
   $metadata
   <os>
@@ -263,6 +264,31 @@ start_events() {
     bg_pids+=($!)
 }
 
+# The suite's daemon configuration, with KEY=VALUE lines added to [daemon].
+write_daemon_conf() {
+    {
+        echo "[daemon]"
+        echo "uri=qemu:///system"
+        echo "state_dir=$work/state"
+        printf '%s\n' "$@"
+    } > "$work/virt-heartbeatd.conf"
+}
+
+# KEY=VALUE...: the daemon again, with these [daemon] keys (none: the suite's
+# own), and a new events listener (the old one ends with the old daemon).
+restart_daemon() {
+    if [ -n "${daemon_pid:-}" ]; then
+        kill -TERM "$daemon_pid" 2>/dev/null
+        wait_until 15 gone "$daemon_pid" || kill -KILL "$daemon_pid" 2>/dev/null
+        wait "$daemon_pid" 2>/dev/null
+    fi
+    # A second listener would print every event twice.
+    wait_until 10 gone "$events_pid" || kill "$events_pid" 2>/dev/null
+    write_daemon_conf "$@"
+    start_daemon || return 1
+    start_events
+}
+
 # ---- setup and teardown --------------------------------------------------
 
 cleanup() {
@@ -310,11 +336,7 @@ export DBUS_SYSTEM_BUS_ADDRESS
 # The worker counts (ping_workers, suspect_workers, request_workers) are
 # left at their defaults: the load scenarios check exactly those.
 mkdir -p "$work/figures"
-cat > "$work/virt-heartbeatd.conf" <<EOF
-[daemon]
-uri=qemu:///system
-state_dir=$work/state
-EOF
+write_daemon_conf
 start_daemon || { echo "Bail out! virt-heartbeatd did not come up"; exit 1; }
 start_events
 start_event_log
@@ -324,7 +346,7 @@ optin=0
 for s in s_crash_loop; do
     [[ " ${HB_E2E_ONLY:-} " == *" $s "* ]] && optin=$((optin + 1))
 done
-echo "1..$((28 + optin))"
+echo "1..$((29 + optin))"
 
 # ---- scenarios -------------------------------------------------------------
 
@@ -898,9 +920,13 @@ _s_exec_load() {
 s_mass_hang() {
     local healthy=("${prefix}calm1" "${prefix}calm2") hung=() i
     for i in $(seq -w 1 "${HB_E2E_MASS:-16}"); do hung+=("${prefix}mass$i"); done
+    # Most guests hang at once here: the host-wide breaker would hold their
+    # resets (s_host_stall tests that). This measures the restart path.
+    restart_daemon host_share=100 || fail "virt-heartbeatd did not come back" || return 1
     _s_mass_hang
     local rc=$?
     rmdomains "${healthy[@]}" "${hung[@]}"
+    restart_daemon || { log "virt-heartbeatd did not come back"; rc=1; }
     return $rc
 }
 
@@ -1000,6 +1026,142 @@ EOF
             if (d > hi || d < lo) { bad = 1; printf "#   %s stopped %.1f s after its hang\n", $1, d } }
         END { exit bad }' "$figs/mass-hang-detect.txt" ||
         fail "detection outside $lower..$limit s (3 x the bound $bound s)" || rc=1
+    return $rc
+}
+
+host_events() { # EVENT: the daemon's host events of that kind (they name no domain)
+    jq -c --arg e "$1" 'select(.event == $e and (has("domain") | not))' \
+        "$work/events.jsonl" 2>/dev/null
+}
+
+count_host_events() { host_events "$1" | wc -l; }
+
+has_host_events() { [ "$(count_host_events "$1")" -ge "$2" ]; }
+
+# DOMAIN: restart attempts the breaker held, and those decided and made.
+held_count() { grep -c "Domain '$1': restart attempt [0-9]* held" "$work/daemon.log"; }
+
+made_count() { grep -c "Domain '$1': restart attempt [0-9]* of " "$work/daemon.log"; }
+
+held_at_least() { [ "$(held_count "$1")" -ge "$2" ]; }
+
+made_at_least() { [ "$(made_count "$1")" -ge "$2" ]; }
+
+# A host-wide stall: the QEMU processes of 4 of 5 guests stopped at once
+# (SIGSTOP) trip the circuit breaker before their episodes begin; while it
+# holds no restart attempt is made, and SIGCONT clears it with no reset.
+# Then a stall longer than host_hold: the normal rules resume, and the
+# attempts are made (each reset completes once its QEMU runs again).
+s_host_stall() {
+    local doms=() stalled=() stopped_pids=() i
+    for i in 1 2 3 4 5; do doms+=("${prefix}host$i"); done
+    stalled=("${doms[@]:0:4}")
+    _s_host_stall
+    local rc=$?
+    # Never leave a stopped QEMU behind, whatever failed.
+    unstall
+    rmdomains "${doms[@]}"
+    restart_daemon || { log "virt-heartbeatd did not come back"; rc=1; }
+    return $rc
+}
+
+stall() { # the QEMU of every stalled guest stopped, all at once
+    local d pid pids=()
+    for d in "${stalled[@]}"; do
+        pid=$(qemu_pid "$d")
+        [[ "$pid" =~ ^[0-9]+$ ]] || { log "no QEMU pid for $d"; return 1; }
+        pids+=("$pid")
+    done
+    stopped_pids=("${pids[@]}")
+    kill -STOP "${pids[@]}"
+}
+
+unstall() {
+    [ ${#stopped_pids[@]} -gt 0 ] && kill -CONT "${stopped_pids[@]}" 2>/dev/null
+    stopped_pids=()
+}
+
+_s_host_stall() {
+    # A ping every 2 s, so every stalled guest misses one long before its
+    # episode (a block, 20 s) begins.
+    local attrs="time='20' rate='10' boot_grace='30' failure_interval='5' failure_attempts='3'"
+    local calm=${doms[4]} s0 c0 d line t rc=0
+    restart_daemon host_hold=45 || fail "virt-heartbeatd did not come back" || return 1
+    for d in "${doms[@]}"; do MK_MEMORY=96 mkdomain "$d" yes "" "$attrs" || return 1; done
+    for d in "${doms[@]}"; do
+        wait_until 120 state_is "$d" ok || fail "$d never ok: $(status_field "$d" state)" || return 1
+    done
+    s0=$(count_host_events host-suspected)
+    c0=$(count_host_events host-cleared)
+
+    log "phase 1: a stall, then SIGCONT before host_hold"
+    t=$SECONDS
+    stall || fail "cannot stop the QEMUs" || return 1
+    wait_until 30 has_host_events host-suspected $((s0 + 1)) || fail "no host-suspected" || return 1
+    line=$(host_events host-suspected | tail -n1)
+    log "+$((SECONDS - t)) s: $line"
+    jq -e '.stopped == 4 and .watched == 5' <<<"$line" >/dev/null || fail "counts: $line" || return 1
+    line=$(grep "Host suspected:" "$work/daemon.log" | tail -n1)
+    for d in "${stalled[@]}"; do
+        grep -qF "'$d'" <<<"$line" || fail "the log line does not name $d: $line" || return 1
+    done
+    field_is "$calm" host_state holding || fail "host_state $(status_field "$calm" host_state)" || return 1
+    for d in "${stalled[@]}"; do
+        wait_until 40 has_events "$d" heartbeat-stopped 1 || fail "$d: no heartbeat-stopped" || return 1
+    done
+    # Held, and decided again after failure_interval: never made, never spent.
+    for d in "${stalled[@]}"; do
+        wait_until 30 held_at_least "$d" 2 || fail "$d: $(held_count "$d") attempts held" || return 1
+    done
+    log "+$((SECONDS - t)) s: held $(for d in "${stalled[@]}"; do printf '%s ' "$(held_count "$d")"; done)times"
+    field_is "$calm" host_state holding || fail "host_state $(status_field "$calm" host_state)" || return 1
+    unstall
+    wait_until 60 has_host_events host-cleared $((c0 + 1)) || fail "no host-cleared after SIGCONT" || return 1
+    line=$(host_events host-cleared | tail -n1)
+    log "+$((SECONDS - t)) s: $line"
+    jq -e '.reason | startswith("guests back")' <<<"$line" >/dev/null || fail "reason: $line" || return 1
+    for d in "${stalled[@]}"; do
+        wait_until 60 has_events "$d" heartbeat-resumed 1 || fail "$d never resumed" || return 1
+    done
+    field_is "$calm" host_state closed || fail "host_state $(status_field "$calm" host_state)" || rc=1
+    for d in "${doms[@]}"; do
+        [ "$(made_count "$d")" = 0 ] || fail "$d: $(made_count "$d") attempts made while held" || rc=1
+        [ "$(count_events "$d" restart-attempt)" = 0 ] || fail "$d: restart-attempt events" || rc=1
+        [ "$(libvirt_resets "$d")" = 0 ] || fail "$d: libvirt saw $(libvirt_resets "$d") resets" || rc=1
+        [ "$(guest_boots "$d")" = 1 ] || fail "$d: booted $(guest_boots "$d") times" || rc=1
+    done
+    [ "$(count_events "$calm" heartbeat-stopped)" = 0 ] || fail "the running guest stopped" || rc=1
+    [ "$rc" = 0 ] || return 1
+
+    log "phase 2: a stall longer than host_hold (45 s)"
+    for d in "${doms[@]}"; do
+        wait_until 60 state_is "$d" ok || fail "$d not ok again: $(status_field "$d" state)" || return 1
+    done
+    t=$SECONDS
+    stall || fail "cannot stop the QEMUs" || return 1
+    wait_until 30 has_host_events host-suspected $((s0 + 2)) || fail "no second host-suspected" || return 1
+    wait_until 75 has_host_events host-cleared $((c0 + 2)) || fail "the hold never ended" || return 1
+    line=$(host_events host-cleared | tail -n1)
+    log "+$((SECONDS - t)) s: $line"
+    jq -e '.reason | startswith("host_hold passed")' <<<"$line" >/dev/null || fail "reason: $line" || return 1
+    field_is "$calm" host_state expired || fail "host_state $(status_field "$calm" host_state)" || return 1
+    # The normal rules: each stalled guest's attempt is made (its reset
+    # waits for its QEMU).
+    for d in "${stalled[@]}"; do
+        wait_until 40 made_at_least "$d" 1 || fail "$d: no attempt after host_hold" || return 1
+    done
+    log "+$((SECONDS - t)) s: every stalled guest had its attempt; SIGCONT"
+    unstall
+    # Their boots after the reset, four TCG guests at once, may take longer
+    # than boot_grace here: whether they come back is not this scenario's.
+    for d in "${stalled[@]}"; do
+        wait_until 60 has_events "$d" restart-attempt 1 || fail "$d: the attempt never ended" || return 1
+        events_of "$d" restart-attempt | head -n1 | jq -e '.action == "reset" and .result == "ok"' \
+            >/dev/null || fail "$d: attempt $(events_of "$d" restart-attempt | head -n1)" || rc=1
+    done
+    log "+$((SECONDS - t)) s: every attempt reset its guest"
+    [ "$(count_events "$calm" restart-attempt)" = 0 ] || fail "the running guest had an attempt" || rc=1
+    [ "$(libvirt_resets "$calm")" = 0 ] || fail "the running guest was reset" || rc=1
     return $rc
 }
 
@@ -1281,6 +1443,7 @@ run "slow boot: after a reset, no second one while the guest boots" s_slow_boot
 run "start fails after our destroy: the next attempt starts it (restart, on_reboot=destroy)" s_start_fails
 run "daemon SIGKILL mid-episode: attempts go on 3, 4, never more than failure_attempts" s_daemon_sigkill
 run "mass hang: every hung agent restarted once, the healthy keep every tick" s_mass_hang
+run "host stall: 4 of 5 QEMUs stopped trip the breaker, no reset while held; host_hold ends it" s_host_stall
 run_optin "crash loop: on_crash=destroy, exactly one start per crash" s_crash_loop
 run "daemon SIGTERM: exits 0 at once, the events listener ends" s_sigterm
 
