@@ -22,7 +22,7 @@ if answers; then
     exit 0
 fi
 # One that is starting or stopping answers or ends within a few seconds.
-for _ in $(seq 1 30); do
+for _ in $(seq 1 10); do
     pgrep -x libvirtd >/dev/null || pgrep -x virtqemud >/dev/null || break
     if answers; then
         start_virtlogd
