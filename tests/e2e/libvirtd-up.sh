@@ -21,6 +21,15 @@ if answers; then
     start_virtlogd
     exit 0
 fi
+# One that is starting or stopping answers or ends within a few seconds.
+for _ in $(seq 1 10); do
+    pgrep -x libvirtd >/dev/null || pgrep -x virtqemud >/dev/null || break
+    if answers; then
+        start_virtlogd
+        exit 0
+    fi
+    sleep 1
+done
 if pgrep -x libvirtd >/dev/null || pgrep -x virtqemud >/dev/null; then
     echo "libvirtd-up: a libvirt daemon runs but does not answer on qemu:///system" >&2
     exit 1

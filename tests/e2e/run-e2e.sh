@@ -299,8 +299,16 @@ cleanup() {
     [ -n "${daemon_pid:-}" ] && kill "$daemon_pid" 2>/dev/null
     for p in "${bg_pids[@]}"; do kill "$p" 2>/dev/null; done
     [ -n "$dbus_pid" ] && kill "$dbus_pid" 2>/dev/null
-    # libvirtd and virtlogd, if this suite started them
+    # libvirtd and virtlogd, if this suite started them. They are no
+    # children of ours: wait until they are gone (up to 30 s), or the next
+    # suite, once it has the lock, finds a libvirtd that no longer answers.
     for p in "${started_pids[@]}"; do kill "$p" 2>/dev/null; done
+    for _ in $(seq 1 150); do
+        local alive=0
+        for p in "${started_pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+        [ "$alive" = 0 ] && break
+        sleep 0.2
+    done
     wait 2>/dev/null
     if [ "$failed" -gt 0 ] || [ "$status" != 0 ]; then
         echo "# logs kept in $work"
