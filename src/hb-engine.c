@@ -478,6 +478,10 @@ hbEngineMayAttempt(const HbEngine *engine)
 
     if (engine->run == HB_RUN_RUNNING && since && !hbEngineMissedSinceBoot(engine))
         return FALSE;
+    /* A miss from before a job or a kdump is no reason to interrupt it. */
+    if (engine->run == HB_RUN_RUNNING && engine->suppress != HB_SUPPRESS_NONE &&
+        !engine->suppress_capped)
+        return FALSE;
     switch (engine->run) {
     case HB_RUN_UNKNOWN:
     case HB_RUN_PAUSED:

@@ -1501,6 +1501,29 @@ test_tick_ends_job_suppression(void **state)
 }
 
 
+/* An open episode makes no attempt under a job on the strength of a miss
+ * from before it; the first miss after the job is over does. */
+static void
+test_no_attempt_while_suppressed(void **state)
+{
+    Fixture *f = *state;
+    gint64 t;
+
+    f->agent_at_boot = TRUE;
+    feed(f, HB_INPUT_STARTED);
+    runUntil(f, f->now + S(1), HB_INPUT_TICK);
+    t = hbEngineLastTick(f->engine) + S(10);
+    runUntil(f, t, HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 1);
+    runUntil(f, t + S(3), HB_INPUT_MISS);
+    pingFor(f, S(60), HB_PING_SUPPRESSED);
+    assert_int_equal(f->restarts, 1);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_STOPPED);
+    pingFor(f, S(1), HB_PING_MISS);
+    assert_int_equal(f->restarts, 2);
+}
+
+
 /* A job that never ends is judged again past its cap. */
 static void
 test_job_suppression_cap(void **state)
@@ -1605,6 +1628,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_job_suppresses_misses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tick_ends_job_suppression, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_suppression_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_attempt_while_suppressed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kdump_suppresses_until_reboot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kdump_suppression_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guest_reboot_gets_boot_grace, setup, teardown),
