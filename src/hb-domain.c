@@ -72,8 +72,8 @@ hbDomainShowSuppression(HbDomain *dom)
                   " s: failed pings are judged again", dom->name, dom->suppress_text,
                   hbEngineSuppressCap(dom->suppress_shown) / G_USEC_PER_SEC);
     else if (dom->suppress_text)
-        g_message("Domain '%s': %s is over: failed pings are judged again", dom->name,
-                  dom->suppress_text);
+        g_message("Domain '%s': suppression ended (%s): failed pings are judged again",
+                  dom->name, dom->suppress_text);
     g_clear_pointer(&dom->suppress_text, g_free);
     dom->suppress_shown = suppress;
     dom->suppress_since_real = 0;
