@@ -29,6 +29,10 @@ struct _HbDomain {
     gboolean guest_reading;
     guint time_sync_timer;
     guint time_sync_minutes; /* the timer's period */
+    char *job;              /* the domain job the last suppressed ping named */
+    HbSuppress suppress_shown; /* the suppression last logged and shown */
+    char *suppress_text;    /* its text; NULL: none */
+    gint64 suppress_since_real;
 };
 
 HB_ENUM_IMPL(hbNoticeKind, HbNoticeKind, HB_NOTICE_LAST,
@@ -51,6 +55,35 @@ static void
 hbDomainChanged(HbDomain *dom)
 {
     hbMonitorChanged(dom->monitor, dom);
+}
+
+
+/* A suppression that began or ended is logged once, with the domain's name. */
+static void
+hbDomainShowSuppression(HbDomain *dom)
+{
+    HbSuppress suppress = hbEngineSuppressed(dom->engine);
+    gint64 since = hbEngineSuppressedSince(dom->engine);
+
+    if (suppress == dom->suppress_shown)
+        return;
+    if (dom->suppress_text && hbEngineSuppressCapped(dom->engine))
+        g_warning("Domain '%s': %s lasts longer than its cap of %" G_GINT64_FORMAT
+                  " s: failed pings are judged again", dom->name, dom->suppress_text,
+                  hbEngineSuppressCap(dom->suppress_shown) / G_USEC_PER_SEC);
+    else if (dom->suppress_text)
+        g_message("Domain '%s': suppression ended (%s): failed pings are judged again",
+                  dom->name, dom->suppress_text);
+    g_clear_pointer(&dom->suppress_text, g_free);
+    dom->suppress_shown = suppress;
+    dom->suppress_since_real = 0;
+    if (suppress == HB_SUPPRESS_NONE)
+        return;
+    dom->suppress_text = g_strdup(suppress == HB_SUPPRESS_JOB && dom->job ?
+                                  dom->job : hbSuppressToString(suppress));
+    dom->suppress_since_real = g_get_real_time() - (g_get_monotonic_time() - since);
+    g_message("Domain '%s': failed pings are no verdict while this lasts: %s",
+              dom->name, dom->suppress_text);
 }
 
 
@@ -238,6 +271,7 @@ hbDomainSettle(HbDomain *dom, const HbActions *actions)
 {
     hbDomainAct(dom, actions);
     hbDomainArm(dom);
+    hbDomainShowSuppression(dom);
     hbDomainChanged(dom);
 }
 
@@ -350,6 +384,8 @@ hbDomainFree(HbDomain *dom)
     g_free(dom->name);
     g_free(dom->config_error);
     g_free(dom->saved_metadata);
+    g_free(dom->job);
+    g_free(dom->suppress_text);
     g_free(dom);
 }
 
@@ -404,11 +440,16 @@ hbDomainPingDone(HbDomain *dom, HbJob *job)
     /* Never sent (the worker stopped first): no verdict from the start. */
     if (!job->sent)
         job->sent = now;
+    if (ping == HB_PING_SUPPRESSED) {
+        g_free(dom->job);
+        dom->job = g_strdup(job->detail);
+    }
     if (ping == HB_PING_TICK)
         dom->last_tick_real = g_get_real_time();
     else
         g_debug("Domain '%s': %s after %.1f s (waited %.1f s to be sent): %s", dom->name,
-                ping == HB_PING_MISS ? "missed tick" : "ping without verdict",
+                ping == HB_PING_MISS ? "missed tick" :
+                ping == HB_PING_SUPPRESSED ? "missed tick, suppressed" : "ping without verdict",
                 (now - job->sent) / 1e6, (job->sent - job->queued) / 1e6,
                 job->detail ? job->detail : "stopping");
     hbEngineFeedPing(dom->engine, ping, job->sent, now, &actions);
@@ -641,6 +682,20 @@ const char *
 hbDomainConfigError(HbDomain *dom)
 {
     return dom->config_error;
+}
+
+
+const char *
+hbDomainSuppressed(HbDomain *dom)
+{
+    return dom->suppress_text ? dom->suppress_text : "";
+}
+
+
+gint64
+hbDomainSuppressedSince(HbDomain *dom)
+{
+    return dom->suppress_since_real;
 }
 
 

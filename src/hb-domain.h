@@ -75,5 +75,8 @@ gint64 hbDomainLastTick(HbDomain *dom);          /* wall clock, µs; 0: none */
 const HbConfig *hbDomainConfig(HbDomain *dom);
 const char *hbDomainConfigError(HbDomain *dom);  /* NULL: the metadata is valid */
 gboolean hbDomainAgentConnected(HbDomain *dom);
+/* Why failed pings are no verdict now, as text; "": nothing is suppressed. */
+const char *hbDomainSuppressed(HbDomain *dom);
+gint64 hbDomainSuppressedSince(HbDomain *dom);  /* wall clock, µs; 0: none */
 /* What the agent said this boot; NULL fields: not known yet. */
 const HbGuestInfo *hbDomainGuestInfo(HbDomain *dom);

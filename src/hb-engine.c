@@ -91,6 +91,10 @@ struct _HbEngine {
     gboolean confirm;       /* remembered episode, or libvirtd was out of sight:
                              * act only after a fresh verdict */
     GArray *episode_starts; /* gint64, episodes with action, for the storm cap */
+
+    HbSuppress suppress;    /* what makes failed pings no verdict; NONE: nothing */
+    gint64 suppress_since;
+    gboolean suppress_capped; /* past its cap: failed pings are misses again */
 };
 
 HB_ENUM_IMPL(hbState, HbState, HB_STATE_LAST,
@@ -103,6 +107,12 @@ HB_ENUM_IMPL(hbState, HbState, HB_STATE_LAST,
              "degraded",
              "stopped",
              "failed",
+);
+
+HB_ENUM_IMPL(hbSuppress, HbSuppress, HB_SUPPRESS_LAST,
+             "",
+             "domain job",
+             "kdump",
 );
 
 
@@ -227,6 +237,76 @@ hbEngineGraceEnd(const HbEngine *engine, gint64 now)
 
 /* A new boot: the window restarts and boot grace applies. */
 static void
+hbEngineSuppressEnd(HbEngine *engine)
+{
+    engine->suppress = HB_SUPPRESS_NONE;
+    engine->suppress_since = 0;
+    engine->suppress_capped = FALSE;
+}
+
+
+static void
+hbEngineSuppressFrom(HbEngine *engine, HbSuppress suppress, gint64 since)
+{
+    engine->suppress = suppress;
+    engine->suppress_since = since;
+    engine->suppress_capped = FALSE;
+}
+
+
+gint64
+hbEngineSuppressCap(HbSuppress suppress)
+{
+    switch (suppress) {
+    case HB_SUPPRESS_JOB:
+        return HB_SUPPRESS_JOB_CAP_US;
+    case HB_SUPPRESS_KDUMP:
+        return HB_SUPPRESS_KDUMP_CAP_US;
+    case HB_SUPPRESS_NONE:
+    case HB_SUPPRESS_LAST:
+        break;
+    }
+    return 0;
+}
+
+
+/*
+ * What a ping sent at @sent counts as. A job libvirt reports makes a
+ * failed ping no verdict, and so does a kdump under way, each up to its
+ * cap; past it, the normal rules apply. A tick, or a miss with no job
+ * reported, ends a job's suppression; only the reboot that follows it
+ * (a new boot) ends a kdump's.
+ */
+static HbPing
+hbEngineSuppressPing(HbEngine *engine, HbPing ping, gint64 sent, gint64 now)
+{
+    switch (ping) {
+    case HB_PING_TICK:
+        hbEngineSuppressEnd(engine);
+        return ping;
+    case HB_PING_VOID:
+        return ping;
+    case HB_PING_MISS:
+        if (engine->suppress != HB_SUPPRESS_KDUMP) {
+            hbEngineSuppressEnd(engine);
+            return ping;
+        }
+        break;
+    case HB_PING_SUPPRESSED:
+        if (engine->suppress != HB_SUPPRESS_JOB)
+            hbEngineSuppressFrom(engine, HB_SUPPRESS_JOB, sent);
+        break;
+    case HB_PING_LAST:
+        g_return_val_if_reached(HB_PING_VOID);
+    }
+    if (now - engine->suppress_since < hbEngineSuppressCap(engine->suppress))
+        return HB_PING_SUPPRESSED;
+    engine->suppress_capped = TRUE;
+    return HB_PING_MISS;
+}
+
+
+static void
 hbEngineNewBoot(HbEngine *engine, gint64 now, gboolean measure)
 {
     engine->boot = now;
@@ -234,6 +314,7 @@ hbEngineNewBoot(HbEngine *engine, gint64 now, gboolean measure)
     engine->connect_heard = FALSE;
     engine->boot_measured = measure ? now : 0;
     engine->last_tick = 0;
+    hbEngineSuppressEnd(engine);
     hbEngineSilenceFrom(engine, now + (gint64) engine->cfg.boot_grace * G_USEC_PER_SEC, now);
     hbEngineResetSlots(engine);
     hbEngineScheduleSlots(engine, now);
@@ -401,6 +482,10 @@ hbEngineMayAttempt(const HbEngine *engine)
 
     if (engine->run == HB_RUN_RUNNING && since && !hbEngineMissedSinceBoot(engine))
         return FALSE;
+    /* A miss from before a job or a kdump is no reason to interrupt it. */
+    if (engine->run == HB_RUN_RUNNING && engine->suppress != HB_SUPPRESS_NONE &&
+        !engine->suppress_capped)
+        return FALSE;
     switch (engine->run) {
     case HB_RUN_UNKNOWN:
     case HB_RUN_PAUSED:
@@ -513,11 +598,12 @@ hbEngineApplyPing(HbEngine *engine, HbPing ping, gint64 sent, gint64 now,
     gboolean running = engine->run == HB_RUN_RUNNING;
 
     engine->ping_in_flight = FALSE;
-    engine->pings[ping]++;
     /* Waiting inside libvirtd (its workers, the domain's job lock) is not the
      * guest's silence: a miss covers at most what the call itself may take. */
     sent = CLAMP(sent, MAX(engine->ping_asked, now - hbEngineMaxFlight(engine)), now);
-    if (ping != HB_PING_VOID) {
+    ping = hbEngineSuppressPing(engine, ping, sent, now);
+    engine->pings[ping]++;
+    if (ping != HB_PING_VOID && ping != HB_PING_SUPPRESSED) {
         engine->last_ping = ping;
         engine->last_ping_sent = sent;
     }
@@ -541,6 +627,7 @@ hbEngineApplyPing(HbEngine *engine, HbPing ping, gint64 sent, gint64 now,
         }
         break;
     case HB_PING_VOID:
+    case HB_PING_SUPPRESSED:
         /* Nothing is known of the guest until the next verdict. */
         hbEngineSpan(engine, now, FALSE);
         break;
@@ -615,6 +702,7 @@ hbEngineOnStopped(HbEngine *engine, gboolean other)
         engine->start_if_off = FALSE;
     engine->run = HB_RUN_SHUTOFF;
     engine->ran_in_flight = FALSE;
+    hbEngineSuppressEnd(engine);
     /* Our own destroy (action=restart) is part of the attempt. */
     if (engine->restart_in_flight || engine->start_if_off)
         return;
@@ -728,6 +816,13 @@ hbEngineApplyInput(HbEngine *engine, HbInput input, gint64 now, HbActions *actio
     case HB_INPUT_REBOOT:
         if (engine->run == HB_RUN_RUNNING && now - engine->boot >= HB_REBOOT_DEDUP_US)
             hbEngineNewBoot(engine, now, TRUE);
+        break;
+    case HB_INPUT_CRASHLOADED:
+        /* A reboot, into a crash kernel: it has no agent, and writing the
+         * dump may take longer than boot grace. */
+        if (engine->run == HB_RUN_RUNNING)
+            hbEngineNewBoot(engine, now, FALSE);
+        hbEngineSuppressFrom(engine, HB_SUPPRESS_KDUMP, now);
         break;
     case HB_INPUT_STOPPED:
     case HB_INPUT_STOPPED_OTHER:
@@ -1024,6 +1119,27 @@ gboolean
 hbEngineCrashed(const HbEngine *engine)
 {
     return engine->run == HB_RUN_CRASHED || engine->run == HB_RUN_CRASH_HANDLED;
+}
+
+
+HbSuppress
+hbEngineSuppressed(const HbEngine *engine)
+{
+    return engine->suppress_capped ? HB_SUPPRESS_NONE : engine->suppress;
+}
+
+
+gboolean
+hbEngineSuppressCapped(const HbEngine *engine)
+{
+    return engine->suppress_capped;
+}
+
+
+gint64
+hbEngineSuppressedSince(const HbEngine *engine)
+{
+    return hbEngineSuppressed(engine) != HB_SUPPRESS_NONE ? engine->suppress_since : 0;
 }
 
 

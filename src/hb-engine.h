@@ -41,6 +41,7 @@ typedef enum {
     HB_INPUT_RESYNCED,     /* libvirtd was out of sight until now */
     HB_INPUT_SHUTDOWN_REQUESTED, /* a clean shutdown was asked for: grace */
     HB_INPUT_AGENT_CONNECTED, /* the guest opened its agent port: it makes progress */
+    HB_INPUT_CRASHLOADED,  /* a crash kernel took over (kdump): it dumps, then reboots */
 
     HB_INPUT_LAST
 } HbInput;
@@ -81,9 +82,30 @@ typedef enum {
     HB_PING_TICK,
     HB_PING_MISS,
     HB_PING_VOID,
+    /* Missed while a domain job was under way: no verdict within the job's
+     * cap, a miss past it. Counted as suppressed, or as a miss past the cap. */
+    HB_PING_SUPPRESSED,
 
     HB_PING_LAST
 } HbPing;
+
+/*
+ * Why failed pings are no verdict for now. Each has a cap, counted from
+ * the first failed ping under it (a kdump: from the crash), past which
+ * the normal rules apply again.
+ */
+typedef enum {
+    HB_SUPPRESS_NONE,
+    HB_SUPPRESS_JOB,   /* a domain job: migration, save, dump, backup, snapshot */
+    HB_SUPPRESS_KDUMP, /* a crash kernel runs (CRASHED_CRASHLOADED) until it reboots */
+
+    HB_SUPPRESS_LAST
+} HbSuppress;
+
+/* A backup or the migration of a big guest over a slow link takes hours. */
+#define HB_SUPPRESS_JOB_CAP_US (G_GINT64_CONSTANT(6 * 3600) * G_USEC_PER_SEC)
+/* makedumpfile of a guest of some hundred GiB takes minutes, not an hour. */
+#define HB_SUPPRESS_KDUMP_CAP_US (G_GINT64_CONSTANT(30 * 60) * G_USEC_PER_SEC)
 
 typedef struct _HbEngine HbEngine;
 
@@ -138,6 +160,14 @@ gboolean hbEngineWatchedRunning(const HbEngine *engine);
 gint64 hbEngineSilentSince(const HbEngine *engine);
 /* The domain crashed: its attempts are about the crash, not its silence. */
 gboolean hbEngineCrashed(const HbEngine *engine);
+/* What makes failed pings no verdict now; NONE: nothing, or past its cap. */
+HbSuppress hbEngineSuppressed(const HbEngine *engine);
+/* Since when (monotonic) the suppression hbEngineSuppressed() reports holds. */
+gint64 hbEngineSuppressedSince(const HbEngine *engine);
+/* The last suppression ended at its cap, not because what it was for ended. */
+gboolean hbEngineSuppressCapped(const HbEngine *engine);
+/* The cap of a suppression of @suppress, µs. */
+gint64 hbEngineSuppressCap(HbSuppress suppress);
 
 /*
  * What outlives the daemon: the open or failed episode with its attempts,
@@ -164,3 +194,4 @@ void hbEngineMemoryClear(HbEngineMemory *memory);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(HbEngineMemory, hbEngineMemoryClear)
 
 HB_ENUM_DECL(hbState, HbState);
+HB_ENUM_DECL(hbSuppress, HbSuppress);

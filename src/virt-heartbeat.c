@@ -263,7 +263,8 @@ typedef struct {
     const char *property;  /* of Domain1 */
     HbCliFormat format;
     const char *if_empty;  /* TEXT: an empty string is shown so, and null in JSON
-                            * ("": the line is left out); NULL: shown as it is */
+                            * ("": the line is left out); NULL: shown as it is.
+                            * TIME: set, the line is left out for none */
 } HbCliField;
 
 /* status, and info after it: one line or member each, in this order. */
@@ -283,6 +284,9 @@ static const HbCliField hbCliStatusFields[] = {
     { "Agent connected:", "agent_connected", "AgentConnected", HB_CLI_YES_NO, NULL },
     { "Config error:", "config_error", "ConfigError", HB_CLI_TEXT, "" },
     { "Config:", "config", "Config", HB_CLI_CONFIG, NULL },
+    { "Suppressed:", "suppressed", "Suppressed", HB_CLI_TEXT, "" },
+    { "Suppressed since:", "suppressed_since", "SuppressedSince", HB_CLI_TIME, "" },
+    { NULL, "pings_suppressed", "PingsSuppressed", HB_CLI_NUMBER, NULL },
 };
 
 static const HbCliField hbCliInfoFields[] = {
@@ -334,8 +338,9 @@ hbCliFieldText(HbDBusDomain1 *d, const HbCliField *field)
     case HB_CLI_NUMBER:
         return g_strdup_printf("%" G_GUINT64_FORMAT, hbCliNumber(value));
     case HB_CLI_TIME:
-        return value && g_variant_get_int64(value) > 0 ?
-            hbCliIsoTime(g_variant_get_int64(value)) : g_strdup("none");
+        if (value && g_variant_get_int64(value) > 0)
+            return hbCliIsoTime(g_variant_get_int64(value));
+        return field->if_empty ? NULL : g_strdup("none");
     case HB_CLI_CONFIG:
         return hbApiConfigText(value, " ");
     case HB_CLI_PINGS:

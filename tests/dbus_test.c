@@ -621,6 +621,68 @@ test_host_signals(void **state)
 }
 
 
+typedef struct {
+    Daemon *d;
+    const char *name;
+    guint64 pings;
+} SuppressWait;
+
+
+static gboolean
+condSuppressed(gpointer data)
+{
+    SuppressWait *w = data;
+    HbDomain *dom = hbMonitorLookup(w->d->monitor, w->name);
+
+    return dom && hbDomainPings(dom, HB_PING_SUPPRESSED) >= w->pings;
+}
+
+
+/* Misses under a domain job: no verdict for blocks on end, and shown as such. */
+static void
+test_suppressed(void **state)
+{
+    Daemon *d = *state;
+    g_autoptr(virDomain) dom = testDomainStart(d->conn, "hb-dbus", TRUE, FAST);
+    g_autofree char *uuid = testDomainUUID(dom);
+    g_autoptr(JsonParser) parser = json_parser_new();
+    g_autofree char *out = NULL;
+    g_autofree char *text = NULL;
+    g_autofree char *after = NULL;
+    SuppressWait w = { d, "hb-dbus", 12 };
+    JsonObject *obj;
+
+    waitState(d, "hb-dbus", "ok");
+    assert_int_equal(cli(&out, "status", "hb-dbus", "--json", NULL), 0);
+    obj = parseObject(parser, out);
+    assert_true(json_object_get_null_member(obj, "suppressed"));
+    assert_true(json_object_get_null_member(obj, "suppressed_since"));
+    assert_int_equal(json_object_get_int_member(obj, "pings_suppressed"), 0);
+
+    /* 12 pings at 4 a block of 2 s: three blocks of failed pings. */
+    fakeProbeSet(uuid, FAKE_AGENT_MISS_IN_JOB);
+    assert_true(testWaitFor(condSuppressed, &w, 30));
+    g_clear_pointer(&out, g_free);
+    assert_int_equal(cli(&out, "status", "hb-dbus", "--json", NULL), 0);
+    obj = parseObject(parser, out);
+    assert_string_equal(json_object_get_string_member(obj, "state"), "ok");
+    assert_int_equal(json_object_get_int_member(obj, "restart_attempts"), 0);
+    assert_int_equal(json_object_get_int_member(obj, "pings_missed"), 0);
+    assert_true(json_object_get_int_member(obj, "pings_suppressed") >= 12);
+    assert_string_equal(json_object_get_string_member(obj, "suppressed"), "domain job: dump");
+    assert_true(g_str_has_suffix(json_object_get_string_member(obj, "suppressed_since"), "Z"));
+    assert_int_equal(cli(&text, "status", "hb-dbus", NULL), 0);
+    assert_non_null(strstr(text, "\nSuppressed:           domain job: dump\n"));
+    assert_non_null(strstr(text, "\nSuppressed since:     "));
+
+    /* The job is over and the guest still does not answer: judged again. */
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    waitState(d, "hb-dbus", "failed");
+    assert_int_equal(cli(&after, "status", "hb-dbus", NULL), 0);
+    assert_null(strstr(after, "Suppressed"));
+}
+
+
 static void
 test_rearm(void **state)
 {
@@ -1029,7 +1091,7 @@ test_api_domain_properties(void **state)
         apiCall(path, PROPERTIES, "Set", g_variant_new("(ssv)", DOMAIN1, (*p)->name, value),
                 E_INVALID_ARGS);
     }
-    assert_int_equal(n, 18);
+    assert_int_equal(n, 21);
 
     all = apiCall(path, PROPERTIES, "GetAll", g_variant_new("(s)", DOMAIN1), NULL);
     g_variant_get(all, "(@a{sv})", &props);
@@ -1228,7 +1290,7 @@ test_api_standard(void **state)
     assert_true(g_variant_lookup(managed, path, "@a{sa{sv}}", &ifaces));
     domain1 = g_variant_lookup_value(ifaces, DOMAIN1, NULL);
     assert_non_null(domain1);
-    assert_int_equal(g_variant_n_children(domain1), 18);
+    assert_int_equal(g_variant_n_children(domain1), 21);
     apiCall(HB_DBUS_PATH, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects",
             g_variant_new("(s)", "x"), E_INVALID_ARGS);
     apiCall(path, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", NULL,
@@ -1859,6 +1921,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_status_list_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_host_signals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_suppressed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rearm, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guest_os_interface, setup, teardown),

@@ -69,6 +69,22 @@ missFor(Fixture *f, gint64 span)
 }
 
 
+/* As missFor, each ping reported @ping (a miss, or a miss under a domain job). */
+static void
+pingFor(Fixture *f, gint64 span, HbPing ping)
+{
+    gint64 end = f->now + span;
+    HbActions a;
+
+    f->ping_pending = FALSE;
+    while (f->now < end) {
+        f->now = MIN(end, f->now + S(1));
+        hbEngineFeedPing(f->engine, ping, f->now - S(1), f->now, &a);
+        collect(f, &a);
+    }
+}
+
+
 /*
  * Advance the clock to @until one deadline at a time, as the daemon's timer
  * does, answering every ping with @answer (TICK, MISS, or TIMER for none).
@@ -1515,6 +1531,169 @@ test_not_made_then_no_verdict(void **state)
 }
 
 
+/* Misses under a domain job are no verdict; once the job is over they count again. */
+static void
+test_job_suppresses_misses(void **state)
+{
+    Fixture *f = *state;
+    gint64 since;
+
+    feed(f, HB_INPUT_STARTED);
+    runUntil(f, f->now + S(25), HB_INPUT_TICK);
+    assert_int_equal(hbEngineSuppressed(f->engine), HB_SUPPRESS_NONE);
+    since = f->now;
+    pingFor(f, S(100), HB_PING_SUPPRESSED);
+    assert_int_equal(f->stopped, 0);
+    assert_int_equal(hbEngineSuppressed(f->engine), HB_SUPPRESS_JOB);
+    assert_int_equal(hbEngineSuppressedSince(f->engine), since);
+    assert_int_equal(hbEnginePings(f->engine, HB_PING_SUPPRESSED), 100);
+    assert_int_equal(hbEnginePings(f->engine, HB_PING_MISS), 0);
+    /* No verdict keeps it, and so does another job ping: its start stays. */
+    pingFor(f, S(3), HB_PING_VOID);
+    pingFor(f, S(3), HB_PING_SUPPRESSED);
+    assert_int_equal(hbEngineSuppressedSince(f->engine), since);
+    assert_int_equal(f->stopped, 0);
+
+    /* A miss with no job reported: the job is over, misses count again,
+     * and a whole block of them (with the gap after the last tick) stops
+     * the heartbeat. */
+    pingFor(f, S(8), HB_PING_MISS);
+    assert_int_equal(hbEngineSuppressed(f->engine), HB_SUPPRESS_NONE);
+    assert_int_equal(hbEngineSuppressedSince(f->engine), 0);
+    assert_int_equal(f->stopped, 0);
+    pingFor(f, S(3), HB_PING_MISS);
+    assert_int_equal(f->stopped, 1);
+}
+
+
+static void
+test_tick_ends_job_suppression(void **state)
+{
+    Fixture *f = *state;
+
+    feed(f, HB_INPUT_STARTED);
+    runUntil(f, f->now + S(25), HB_INPUT_TICK);
+    pingFor(f, S(5), HB_PING_SUPPRESSED);
+    feed(f, HB_INPUT_TIMER);
+    feed(f, HB_INPUT_TICK);
+    assert_int_equal(hbEngineSuppressed(f->engine), HB_SUPPRESS_NONE);
+    /* A later job starts a suppression of its own, counted from its first miss. */
+    f->now += S(1);
+    pingFor(f, S(5), HB_PING_SUPPRESSED);
+    assert_int_equal(hbEngineSuppressedSince(f->engine), f->now - S(5));
+}
+
+
+/* An open episode makes no attempt under a job on the strength of a miss
+ * from before it; the first miss after the job is over does. */
+static void
+test_no_attempt_while_suppressed(void **state)
+{
+    Fixture *f = *state;
+    gint64 t;
+
+    f->agent_at_boot = TRUE;
+    feed(f, HB_INPUT_STARTED);
+    runUntil(f, f->now + S(1), HB_INPUT_TICK);
+    t = hbEngineLastTick(f->engine) + S(10);
+    runUntil(f, t, HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 1);
+    runUntil(f, t + S(3), HB_INPUT_MISS);
+    pingFor(f, S(60), HB_PING_SUPPRESSED);
+    assert_int_equal(f->restarts, 1);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_STOPPED);
+    pingFor(f, S(1), HB_PING_MISS);
+    assert_int_equal(f->restarts, 2);
+}
+
+
+/* A job that never ends is judged again past its cap. */
+static void
+test_job_suppression_cap(void **state)
+{
+    Fixture *f = *state;
+
+    feed(f, HB_INPUT_STARTED);
+    runUntil(f, f->now + S(25), HB_INPUT_TICK);
+    pingFor(f, HB_SUPPRESS_JOB_CAP_US - S(1), HB_PING_SUPPRESSED);
+    assert_int_equal(f->stopped, 0);
+    assert_int_equal(hbEngineSuppressed(f->engine), HB_SUPPRESS_JOB);
+    pingFor(f, S(2), HB_PING_SUPPRESSED);
+    assert_int_equal(hbEngineSuppressed(f->engine), HB_SUPPRESS_NONE);
+    assert_int_equal(f->stopped, 0);
+    pingFor(f, S(10), HB_PING_SUPPRESSED);
+    assert_int_equal(f->stopped, 1);
+    assert_int_equal(f->restarts, 1);
+    assert_true(hbEnginePings(f->engine, HB_PING_MISS) >= 10);
+}
+
+
+/* A crash kernel writes its dump: no verdict until the reboot that follows. */
+static void
+test_kdump_suppresses_until_reboot(void **state)
+{
+    Fixture *f = *state;
+
+    feed(f, HB_INPUT_STARTED);
+    runUntil(f, f->now + S(25), HB_INPUT_TICK);
+    feed(f, HB_INPUT_CRASHLOADED);
+    assert_int_equal(hbEngineSuppressed(f->engine), HB_SUPPRESS_KDUMP);
+    assert_int_equal(hbEngineSuppressedSince(f->engine), f->now);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_WAITING);
+    missFor(f, S(600));
+    assert_int_equal(f->stopped, 0);
+    assert_true(hbEnginePings(f->engine, HB_PING_SUPPRESSED) >= 580);
+    /* The guest reboots: boot grace, then the normal rules. */
+    feed(f, HB_INPUT_REBOOT);
+    assert_int_equal(hbEngineSuppressed(f->engine), HB_SUPPRESS_NONE);
+    missFor(f, S(20) + S(9));
+    assert_int_equal(f->stopped, 0);
+    missFor(f, S(2));
+    assert_int_equal(f->stopped, 1);
+}
+
+
+static void
+test_kdump_suppression_cap(void **state)
+{
+    Fixture *f = *state;
+
+    feed(f, HB_INPUT_STARTED);
+    runUntil(f, f->now + S(25), HB_INPUT_TICK);
+    feed(f, HB_INPUT_CRASHLOADED);
+    missFor(f, HB_SUPPRESS_KDUMP_CAP_US - S(1));
+    assert_int_equal(f->stopped, 0);
+    missFor(f, S(12));
+    assert_int_equal(hbEngineSuppressed(f->engine), HB_SUPPRESS_NONE);
+    assert_int_equal(f->stopped, 1);
+}
+
+
+/* A reboot the guest makes itself (REBOOT) is a new boot: boot grace, not silence. */
+static void
+test_guest_reboot_gets_boot_grace(void **state)
+{
+    Fixture *f = *state;
+
+    feed(f, HB_INPUT_STARTED);
+    runUntil(f, f->now + S(25), HB_INPUT_TICK);
+    feed(f, HB_INPUT_REBOOT);
+    missFor(f, S(20) + S(9));
+    assert_int_equal(f->stopped, 0);
+    missFor(f, S(2));
+    assert_int_equal(f->stopped, 1);
+}
+
+
+static void
+test_suppress_names(void **state G_GNUC_UNUSED)
+{
+    assert_string_equal(hbSuppressToString(HB_SUPPRESS_NONE), "");
+    assert_string_equal(hbSuppressToString(HB_SUPPRESS_JOB), "domain job");
+    assert_string_equal(hbSuppressToString(HB_SUPPRESS_KDUMP), "kdump");
+}
+
+
 static void
 test_state_names(void **state G_GNUC_UNUSED)
 {
@@ -1529,6 +1708,14 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_healthy_full_block, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_job_suppresses_misses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tick_ends_job_suppression, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_job_suppression_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_attempt_while_suppressed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kdump_suppresses_until_reboot, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kdump_suppression_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_guest_reboot_gets_boot_grace, setup, teardown),
+        cmocka_unit_test(test_suppress_names),
         cmocka_unit_test_setup_teardown(test_partial_block_percentage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_window_forgets_old_misses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ping_not_back_is_no_verdict, setup, teardown),

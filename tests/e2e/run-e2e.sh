@@ -200,11 +200,12 @@ agent_pings() { $V qemu-agent-command "$1" '{"execute":"guest-ping"}' --timeout 
 
 # mkdomain NAME [AGENT=yes|no|controller] [CMDLINE] [HB-ATTRS] [ON_CRASH] [PANIC=yes]
 # AGENT=controller: no agent channel, but a virtio-serial controller to add one to.
-# MK_ON_REBOOT=destroy, MK_INITRD=FILE and MK_MEMORY=MiB in its environment change those.
+# MK_ON_REBOOT=destroy, MK_INITRD=FILE and MK_MEMORY=MiB in its environment
+# change those; MK_DEVICES=XML adds devices.
 mkdomain() {
     local name=$1 agent=${2:-yes} cmdline=${3:-} attrs=${4-$FAST} on_crash=${5:-destroy} panic=${6:-yes}
     local on_reboot=${MK_ON_REBOOT:-restart} initrd=${MK_INITRD:-$guest/initrd.img}
-    local memory=${MK_MEMORY:-128}
+    local memory=${MK_MEMORY:-128} devices=${MK_DEVICES:-}
     local channel="" metadata="" panicdev=""
     [ "$agent" = yes ] && channel="<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>"
     [ "$agent" = controller ] && channel="<controller type='virtio-serial'/>"
@@ -229,6 +230,7 @@ mkdomain() {
     <serial type='file'><source path='$work/$name-console.log' append='on'/><target port='0'/></serial>
     $channel
     $panicdev
+    $devices
     <memballoon model='none'/>
   </devices>
 </domain>
@@ -354,7 +356,7 @@ optin=0
 for s in s_crash_loop; do
     [[ " ${HB_E2E_ONLY:-} " == *" $s "* ]] && optin=$((optin + 1))
 done
-echo "1..$((29 + optin))"
+echo "1..$((32 + optin))"
 
 # ---- scenarios -------------------------------------------------------------
 
@@ -1397,6 +1399,149 @@ _s_crash_loop() {
     [ "$bad" = 0 ] || fail "$bad of $crashes crashes without exactly one start"
 }
 
+# FILE KIB: read FILE (a FIFO) KIB KiB a second until its writer closes it.
+slow_read() {
+    local n
+    exec 3<"$1"
+    while n=$(dd bs=1K count="$2" iflag=fullblock <&3 2>/dev/null | wc -c) && [ "$n" -gt 0 ]; do
+        sleep 1
+    done
+    exec 3<&-
+}
+
+# DOMAIN OPERATION: libvirt shows that job (a backup's Operation line may be
+# missing from some answers: then any job).
+job_is() {
+    local out
+    out=$($V domjobinfo "$1" 2>/dev/null) || return 1
+    grep -q "^Operation: *$2" <<<"$out" ||
+        { ! grep -q "^Operation:" <<<"$out" && grep -q "^Job type: *Unbounded" <<<"$out"; }
+}
+
+# A pull-mode backup runs until it is ended, and the guest runs meanwhile.
+# Its agent is stopped for 20 s: its pings fail, but under the backup job
+# they are no verdict, and the status says so. Without the suppression the
+# guest is reset one block (6 s) after its agent stops.
+s_backup_job() {
+    _s_backup_job
+    local status=$?
+    $V domjobabort "${prefix}backup" >/dev/null 2>&1
+    return $status
+}
+
+_s_backup_job() {
+    local d=${prefix}backup seen="" took end
+    truncate -s 16M "$work/backup-disk.img" || return 1
+    MK_DEVICES="<disk type='file' device='disk'><driver name='qemu' type='raw'/>
+        <source file='$work/backup-disk.img'/><target dev='vda' bus='virtio'/></disk>" \
+        mkdomain "$d" || return 1
+    wait_until 60 state_is "$d" ok || fail "never ok" || return 1
+    cat > "$work/backup.xml" <<EOF
+<domainbackup mode='pull'>
+  <server transport='unix' socket='$work/backup-nbd.sock'/>
+  <disks><disk name='vda' backup='yes' type='file'><scratch file='$work/backup-scratch.qcow2'/></disk></disks>
+</domainbackup>
+EOF
+    $V backup-begin "$d" "$work/backup.xml" >/dev/null || fail "backup-begin failed" || return 1
+    wait_until 10 job_is "$d" Backup || fail "libvirt shows no backup job: $($V domjobinfo "$d")" || return 1
+    took=$( { /usr/bin/time -f %e $V domjobinfo "$d" >/dev/null; } 2>&1 )
+    log "domjobinfo during the backup took $took s"
+    agent_exec "$d" 'sleep 1; kill -STOP $(cat /run/agent.pid); sleep 20; kill -CONT $(cat /run/agent.pid)' ||
+        fail "cannot stop the agent" || return 1
+    end=$((SECONDS + 22))
+    while [ $SECONDS -lt $end ]; do
+        [ "$(status_field "$d" suppressed)" = "domain job: backup" ] && seen=1
+        sleep 1
+    done
+    [ -n "$seen" ] || fail "the status never showed the backup's suppression" || return 1
+    wait_until 30 state_is "$d" ok || fail "state $(status_field "$d" state) after the agent's stop" || return 1
+    wait_until 10 job_is "$d" Backup || fail "the backup ended early: $($V domjobinfo "$d" 2>&1)" || return 1
+    log "$(status_field "$d" pings_suppressed) pings suppressed, $(status_field "$d" pings_missed) missed"
+    [ "$(status_field "$d" pings_suppressed)" -ge 1 ] || fail "no ping suppressed" || return 1
+    [ "$(status_field "$d" suppressed)" = null ] || fail "still suppressed after a tick" || return 1
+    daemon_log_time "$d" "failed pings are no verdict while this lasts: domain job: backup" >/dev/null ||
+        fail "no log line for the suppression" || return 1
+    $V domjobabort "$d" >/dev/null || fail "cannot end the backup" || return 1
+    [ "$(count_events "$d" heartbeat-stopped)" = 0 ] || fail "heartbeat-stopped during the backup" || return 1
+    [ "$(count_events "$d" restart-attempt)" = 0 ] || fail "restart during the backup" || return 1
+    [ "$(libvirt_reboots "$d")" = 0 ] || fail "libvirt saw the guest reset" || return 1
+    rmdomain "$d"
+}
+
+# A memory-only dump into a FIFO read at 2 MiB/s, of the 128 MiB guest
+# (some 60 s): QEMU stops the guest while it dumps (even with --live), so
+# its pings have no verdict (paused), and nothing is done.
+s_dump_job() {
+    dump_pids=()
+    _s_dump_job
+    local status=$? p
+    $V domjobabort "${prefix}dump" >/dev/null 2>&1
+    for p in "${dump_pids[@]}"; do kill "$p" 2>/dev/null; done
+    rm -f "$work/dump.fifo"
+    return $status
+}
+
+_s_dump_job() {
+    local d=${prefix}dump fifo=$work/dump.fifo paused="" t0 dump_pid took
+    mkdomain "$d" || return 1
+    wait_until 60 state_is "$d" ok || fail "never ok" || return 1
+    mkfifo "$fifo" || return 1
+    slow_read "$fifo" 2048 &
+    dump_pids+=($!)
+    t0=$SECONDS
+    $V dump --memory-only "$d" "$fifo" >"$work/dump.out" 2>&1 &
+    dump_pid=$!
+    dump_pids+=($dump_pid)
+    wait_until 20 job_is "$d" Dump || fail "libvirt shows no dump job" || return 1
+    log "libvirt during the dump: $(domstate "$d")"
+    while ! gone "$dump_pid"; do
+        [ "$(status_field "$d" state)" = paused ] && paused=1
+        sleep 1
+    done
+    wait "$dump_pid" || fail "virsh dump failed: $(cat "$work/dump.out")" || return 1
+    took=$((SECONDS - t0))
+    log "the dump took $took s"
+    [ "$took" -ge 12 ] || fail "the dump took only $took s: not two blocks" || return 1
+    [ -n "$paused" ] || fail "the status never showed the guest paused" || return 1
+    wait_until 30 state_is "$d" ok || fail "state $(status_field "$d" state) after the dump" || return 1
+    [ "$(count_events "$d" heartbeat-stopped)" = 0 ] || fail "heartbeat-stopped during the dump" || return 1
+    [ "$(count_events "$d" restart-attempt)" = 0 ] || fail "restart during the dump" || return 1
+    [ "$(libvirt_reboots "$d")" = 0 ] || fail "libvirt saw the guest reset" || return 1
+    rmdomain "$d"
+}
+
+# guest-fsfreeze-freeze of an ext2 disk held for two blocks, then thawed: no
+# action. qemu-ga answers guest-ping while frozen, so the heartbeat goes on.
+s_fsfreeze() {
+    local d=${prefix}freeze missed out
+    truncate -s 16M "$work/freeze-disk.img" && mkfs.ext2 -q -F "$work/freeze-disk.img" || return 1
+    MK_DEVICES="<disk type='file' device='disk'><driver name='qemu' type='raw'/>
+        <source file='$work/freeze-disk.img'/><target dev='vda' bus='virtio'/></disk>" \
+        mkdomain "$d" || return 1
+    wait_until 60 state_is "$d" ok || fail "never ok" || return 1
+    agent_exec "$d" 'mkdir -p /mnt && mount -t ext2 /dev/vda /mnt && echo x > /mnt/x' ||
+        fail "cannot mount the disk" || return 1
+    sleep 2
+    missed=$(status_field "$d" pings_missed)
+    out=$($V qemu-agent-command "$d" '{"execute":"guest-fsfreeze-freeze"}' 2>&1) ||
+        fail "guest-fsfreeze-freeze: $out" || return 1
+    log "guest-fsfreeze-freeze: $out"
+    [ "$(jq -r .return <<<"$out")" -ge 1 ] || fail "no filesystem frozen: $out" || return 1
+    $V qemu-agent-command "$d" '{"execute":"guest-fsfreeze-status"}' | grep -q frozen ||
+        fail "the agent does not say frozen" || return 1
+    sleep 14 # more than two blocks
+    $V qemu-agent-command "$d" '{"execute":"guest-fsfreeze-status"}' | grep -q frozen ||
+        fail "thawed before the end" || return 1
+    state_is "$d" ok || fail "state $(status_field "$d" state) while frozen" || return 1
+    [ "$(status_field "$d" pings_missed)" = "$missed" ] || fail "pings missed while frozen" || return 1
+    out=$($V qemu-agent-command "$d" '{"execute":"guest-fsfreeze-thaw"}' 2>&1) ||
+        fail "guest-fsfreeze-thaw: $out" || return 1
+    [ "$(count_events "$d" heartbeat-stopped)" = 0 ] || fail "heartbeat-stopped while frozen" || return 1
+    [ "$(count_events "$d" restart-attempt)" = 0 ] || fail "restart while frozen" || return 1
+    [ "$(libvirt_reboots "$d")" = 0 ] || fail "libvirt saw the guest reset" || return 1
+    rmdomain "$d"
+}
+
 # HB_E2E_ONLY="s_exec s_info": run only these scenarios (while working on them).
 run() {
     local desc=$1; shift
@@ -1453,6 +1598,9 @@ run "daemon SIGKILL mid-episode: attempts go on 3, 4, never more than failure_at
 run "mass hang: every hung agent restarted once, the healthy keep every tick" s_mass_hang
 run "host stall: 4 of 5 QEMUs stopped trip the breaker, no reset while held; host_hold ends it" s_host_stall
 run_optin "crash loop: on_crash=destroy, exactly one start per crash" s_crash_loop
+run "backup job with the agent stopped: suppressed, shown, no action" s_backup_job
+run "memory dump longer than two blocks: paused, no action" s_dump_job
+run "fsfreeze of a disk held two blocks: no action, ticks go on" s_fsfreeze
 run "daemon SIGTERM: exits 0 at once, the events listener ends" s_sigterm
 
 echo "# e2e: $passed passed, $failed failed"
