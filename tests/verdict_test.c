@@ -1,6 +1,8 @@
 /*
- * The classifier: its rules at their thresholds, and what it says when it
- * cannot judge.
+ * The classifier: its rules at their thresholds, what it says when it
+ * cannot judge, and samples recorded from the e2e guests (tests/data/verdict,
+ * "virsh domstats --vcpu --block --interface" with the time of each reading,
+ * written by tests/bench/stats-nowait.sh).
  */
 #include <config.h>
 
@@ -199,6 +201,94 @@ test_counters_restart(void **state G_GNUC_UNUSED)
 }
 
 
+/*
+ * The samples of a file tests/bench/stats-nowait.sh recorded: "# time_us N"
+ * before each reading, then virsh's "Domain: 'x'" and "  key=value" lines.
+ */
+static GArray *
+loadRecorded(const char *name)
+{
+    g_autofree char *path = g_build_filename(TEST_SRCDIR, "data", "verdict", name, NULL);
+    g_autofree char *text = NULL;
+    g_auto(GStrv) lines = NULL;
+    GArray *samples = g_array_new(FALSE, TRUE, sizeof(HbStatsSample));
+    HbStatsSample *cur = NULL;
+
+    if (!g_file_get_contents(path, &text, NULL, NULL))
+        fail_msg("cannot read %s", path);
+    lines = g_strsplit(text, "\n", -1);
+    for (guint i = 0; lines[i]; i++) {
+        g_auto(GStrv) kv = NULL;
+        const char *key;
+        guint64 value;
+
+        if (g_str_has_prefix(lines[i], "# time_us ")) {
+            g_array_set_size(samples, samples->len + 1);
+            cur = &g_array_index(samples, HbStatsSample, samples->len - 1);
+            cur->time = g_ascii_strtoll(lines[i] + 10, NULL, 10);
+            continue;
+        }
+        kv = g_strsplit(g_strstrip(lines[i]), "=", 2);
+        if (!cur || !kv[0] || !kv[1])
+            continue;
+        key = kv[0];
+        value = g_ascii_strtoull(kv[1], NULL, 10);
+        /* The fields hbJobStats sums, as it sums them. */
+        if (g_str_equal(key, "vcpu.current")) {
+            cur->vcpus = value;
+            cur->has_cpu = TRUE;
+        } else if (g_str_has_prefix(key, "vcpu.") && g_str_has_suffix(key, ".time")) {
+            cur->cpu_ns += value;
+        } else if (g_str_equal(key, "block.count")) {
+            cur->has_block = TRUE;
+        } else if (g_str_has_suffix(key, ".rd.bytes") || g_str_has_suffix(key, ".wr.bytes")) {
+            cur->block_bytes += value;
+        } else if (g_str_equal(key, "net.count")) {
+            cur->has_net = TRUE;
+        } else if (g_str_has_suffix(key, ".rx.bytes") || g_str_has_suffix(key, ".tx.bytes")) {
+            cur->net_bytes += value;
+        }
+    }
+    assert_int_equal(samples->len, 2);
+    return samples;
+}
+
+
+static HbVerdict
+judgeRecorded(const char *name, char **evidence)
+{
+    g_autoptr(GArray) s = loadRecorded(name);
+    HbStatsSample *a = &g_array_index(s, HbStatsSample, 0);
+    HbStatsSample *b = &g_array_index(s, HbStatsSample, 1);
+    HbSilence silence = { .silence_us = b->time - a->time };
+
+    return hbVerdictJudge(&silence, a, b, evidence);
+}
+
+
+static void
+test_recorded(void **state G_GNUC_UNUSED)
+{
+    static const struct {
+        const char *file;
+        HbVerdict verdict;
+    } cases[] = {
+        { "idle.txt", HB_VERDICT_GUEST_HUNG },       /* agent alive, guest idle */
+        { "writing.txt", HB_VERDICT_AGENT_DEAD },    /* agent killed, dd to its disk */
+        { "stopped.txt", HB_VERDICT_GUEST_HUNG },    /* its QEMU SIGSTOPped */
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *evidence = NULL;
+        HbVerdict got = judgeRecorded(cases[i].file, &evidence);
+
+        if (got != cases[i].verdict)
+            fail_msg("%s: %s, wanted %s", cases[i].file, evidence,
+                     hbVerdictToString(cases[i].verdict));
+    }
+}
+
+
 int
 main(void)
 {
@@ -211,6 +301,7 @@ main(void)
         cmocka_unit_test(test_crashed),
         cmocka_unit_test(test_unknown),
         cmocka_unit_test(test_counters_restart),
+        cmocka_unit_test(test_recorded),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

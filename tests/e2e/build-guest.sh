@@ -1,7 +1,8 @@
 #!/bin/bash
 # Build the end-to-end test guest into DIR: vmlinuz (Debian's cloud kernel,
 # unpacked, not installed) and initrd.img (busybox, the host's qemu-ga and
-# its libraries, the virtio and pvpanic modules, tests/e2e/guest-init).
+# its libraries, the virtio (console, block) and pvpanic modules,
+# tests/e2e/guest-init).
 # The result is reused while its inputs are unchanged.
 set -euo pipefail
 
@@ -66,7 +67,7 @@ add_module() {
     cp "$file" "$root/lib/modules/"
     echo "$(basename "$file")" >> "$root/etc/modules.order"
 }
-for m in virtio_pci virtio_console pvpanic-mmio pvpanic-pci; do
+for m in virtio_pci virtio_console virtio_blk pvpanic-mmio pvpanic-pci; do
     add_module "$m"
 done
 
