@@ -305,6 +305,24 @@ hbDomainSettle(HbDomain *dom, const HbActions *actions)
 }
 
 
+/*
+ * A crash is the verdict until the guest runs again (a boot, a reset, a
+ * resume after reset); a new QEMU counts from zero.
+ */
+static void
+hbDomainStatsInput(HbDomain *dom, HbInput input)
+{
+    if (input == HB_INPUT_CRASHED || input == HB_INPUT_CRASH_HANDLED)
+        dom->crashed = TRUE;
+    if (input == HB_INPUT_STARTED || input == HB_INPUT_REBOOT || input == HB_INPUT_RESUMED)
+        dom->crashed = FALSE;
+    if (input == HB_INPUT_STARTED || input == HB_INPUT_STOPPED) {
+        dom->stats_before = (HbStatsSample) { 0 };
+        dom->stats_latest = (HbStatsSample) { 0 };
+    }
+}
+
+
 void
 hbDomainFeed(HbDomain *dom, HbInput input)
 {
@@ -312,6 +330,7 @@ hbDomainFeed(HbDomain *dom, HbInput input)
 
     if (hbMonitorIsClosing(dom->monitor))
         return;
+    hbDomainStatsInput(dom, input);
     hbEngineFeed(dom->engine, input, g_get_monotonic_time(), &actions);
     hbDomainSettle(dom, &actions);
 }
@@ -594,22 +613,6 @@ hbDomainUpdate(HbDomain *dom, const HbDomainInfo *info, const HbConfig *cfg,
 }
 
 
-/* A new QEMU counts from zero; a crash is the verdict until the next boot. */
-static void
-hbDomainStatsEvent(HbDomain *dom, int event, HbInput input)
-{
-    if (event == VIR_DOMAIN_EVENT_CRASHED || input == HB_INPUT_CRASHED ||
-        input == HB_INPUT_CRASH_HANDLED)
-        dom->crashed = TRUE;
-    if (input == HB_INPUT_STARTED || input == HB_INPUT_REBOOT)
-        dom->crashed = FALSE;
-    if (input == HB_INPUT_STARTED || input == HB_INPUT_STOPPED) {
-        dom->stats_before = (HbStatsSample) { 0 };
-        dom->stats_latest = (HbStatsSample) { 0 };
-    }
-}
-
-
 void
 hbDomainStatsSample(HbDomain *dom, const HbStatsSample *sample)
 {
@@ -629,7 +632,9 @@ hbDomainLifecycleEvent(HbDomain *dom, int event, int detail)
 {
     HbInput input = hbEngineInputForEvent(event, detail, dom->crash_handled);
 
-    hbDomainStatsEvent(dom, event, input);
+    /* Any crash, a kdump's CRASHLOADED too, whatever the engine makes of it. */
+    if (event == VIR_DOMAIN_EVENT_CRASHED)
+        dom->crashed = TRUE;
     if (input != HB_INPUT_TIMER)
         hbDomainFeed(dom, input);
     if (input == HB_INPUT_RESUMED)
