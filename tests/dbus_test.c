@@ -651,6 +651,15 @@ test_config_command(void **state)
     assert_non_null(strstr(none, "no <heartbeat/> metadata"));
     assert_int_equal(cli(NULL, "config", "cli-running", "--time", "1", NULL), 2);
     assert_int_equal(cli(NULL, "config", "cli-running", "--action", "boom", NULL), 2);
+    /* confirm: the CLI passes it on, the daemon checks it. */
+    assert_int_equal(cli(NULL, "config", "cli-running", "--confirm", "always", NULL), 2);
+    {
+        g_autofree char *confirm = NULL;
+
+        assert_int_equal(cli(&confirm, "config", "cli-running", "--live", "--confirm",
+                             "activity", NULL), 0);
+        assert_non_null(strstr(confirm, "confirm=\"activity\""));
+    }
     assert_int_equal(cli(NULL, "config", "cli-running", "--unset", "speed", NULL), 2);
     assert_int_equal(cli(NULL, "config", "no-such", "--time", "5", NULL), 3);
     /* The daemon edits through its own connection, and no other. */
