@@ -387,6 +387,10 @@ hbMonitorStatsTimer(gpointer data)
         (monitor->stats_inflight >= HB_STATS_WORKERS ||
          now - monitor->stats_pushed < HB_STATS_STUCK_US))
         return G_SOURCE_CONTINUE;
+    if (monitor->stats_inflight)
+        g_message("Domain stats: %u read(s) under way, the last queued %.0f s ago; one more "
+                  "goes beside (a QEMU monitor does not answer)", monitor->stats_inflight,
+                  (now - monitor->stats_pushed) / 1e6);
     monitor->stats_inflight++;
     monitor->stats_pushed = now;
     hbMonitorPushJob(monitor, hbJobNew(HB_JOB_STATS, NULL));
