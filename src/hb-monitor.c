@@ -45,6 +45,7 @@ struct _HbMonitor {
     guint stats_timer;     /* the periodic bulk read of the counters */
     guint stats_inflight;  /* bulk reads queued or running */
     gint64 stats_pushed;   /* monotonic: the last one was queued */
+    gboolean stats_stuck;  /* a read went beside a stuck one; said once */
     gboolean connected;    /* connected and resynced */
     gboolean closing;
     HbMonitorObserver observer;
@@ -387,10 +388,11 @@ hbMonitorStatsTimer(gpointer data)
         (monitor->stats_inflight >= HB_STATS_WORKERS ||
          now - monitor->stats_pushed < HB_STATS_STUCK_US))
         return G_SOURCE_CONTINUE;
-    if (monitor->stats_inflight)
+    if (monitor->stats_inflight && !monitor->stats_stuck)
         g_message("Domain stats: %u read(s) under way, the last queued %.0f s ago; one more "
                   "goes beside (a QEMU monitor does not answer)", monitor->stats_inflight,
                   (now - monitor->stats_pushed) / 1e6);
+    monitor->stats_stuck = monitor->stats_inflight > 0;
     monitor->stats_inflight++;
     monitor->stats_pushed = now;
     hbMonitorPushJob(monitor, hbJobNew(HB_JOB_STATS, NULL));

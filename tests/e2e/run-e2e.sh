@@ -330,7 +330,7 @@ optin=0
 for s in s_crash_loop s_stats_nowait; do
     [[ " ${HB_E2E_ONLY:-} " == *" $s "* ]] && optin=$((optin + 1))
 done
-echo "1..$((30 + optin))"
+echo "1..$((31 + optin))"
 
 # ---- scenarios -------------------------------------------------------------
 
@@ -1306,6 +1306,39 @@ s_verdict_none() {
     rmdomain "$d"
 }
 
+# One QEMU stops answering its monitor (SIGSTOP; that guest is not watched):
+# the daemon's read that reaches it waits until it answers, and the reads
+# that go beside it keep the verdict of a watched neighbour correct, here
+# "agent dead, guest working" with confirm=activity, so no reset.
+s_verdict_stuck_neighbour() {
+    local d=${prefix}vwork s=${prefix}vstuck p
+    MK_DISK=yes mkdomain "$s" yes "" "" || return 1
+    MK_DISK=yes mkdomain "$d" yes "" "$FAST confirm='activity'" || return 1
+    wait_until 60 state_is "$d" ok || fail "never ok" || return 1
+    wait_until 60 agent_pings "$s" || fail "the unwatched guest has no agent" || return 1
+    sleep 4
+    p=$(qemu_pid "$s")
+    kill -STOP "$p"
+    if ! wait_until 20 grep -q "one more goes beside" "$work/daemon.log"; then
+        kill -CONT "$p"
+        fail "no read went beside the stuck one"
+        return 1
+    fi
+    writer_then_kill_agent "$d" 0 || { kill -CONT "$p"; fail "cannot start the writer"; return 1; }
+    wait_until 30 has_events "$d" heartbeat-stopped 1 || { kill -CONT "$p"; fail "no heartbeat-stopped"; return 1; }
+    log "stopped: $(events_of "$d" heartbeat-stopped | head -n1)"
+    wait_until 30 has_events "$d" restart-attempt 1 || { kill -CONT "$p"; fail "no restart-attempt"; return 1; }
+    sleep 5
+    kill -CONT "$p"
+    [ "$(stopped_verdict "$d")" = agent-dead-guest-working ] ||
+        fail "verdict beside the stuck QEMU: $(events_of "$d" heartbeat-stopped | head -n1)" || return 1
+    [ "$(libvirt_reboots "$d")" = 0 ] || fail "reset while the guest worked" || return 1
+    wait_until 30 grep -q "Domain stats: a read took" "$work/daemon.log" ||
+        fail "the stuck read never ended" || return 1
+    rmdomain "$d"
+    rmdomain "$s"
+}
+
 # Opt-in, for tests/bench/stats-nowait.sh: the bulk stats call's latency
 # with and without NOWAIT while one guest's QEMU is SIGSTOPped, and samples
 # of real guests (idle; agent killed, writing) for tests/verdict_test.c.
@@ -1420,6 +1453,7 @@ run "mass hang: every hung agent restarted once, the healthy keep every tick" s_
 run_optin "crash loop: on_crash=destroy, exactly one start per crash" s_crash_loop
 run "agent dead, guest writing, confirm=activity: notified, no reset until it idles" s_verdict_activity
 run "agent dead, guest writing, confirm=none: reset, verdict agent dead" s_verdict_none
+run "a QEMU stopped beside: the neighbour's verdict still from fresh readings, no reset" s_verdict_stuck_neighbour
 run_optin "bulk stats with one QEMU stopped: NOWAIT against plain (bench)" s_stats_nowait
 run "daemon SIGTERM: exits 0 at once, the events listener ends" s_sigterm
 
