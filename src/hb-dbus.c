@@ -195,6 +195,8 @@ hbDBusOnChanged(HbDomain *dom, gpointer data)
     hb_dbus_domain1_set_suppressed(iface, hbDomainSuppressed(dom));
     hb_dbus_domain1_set_suppressed_since(iface, hbDomainSuppressedSince(dom));
     hb_dbus_domain1_set_pings_suppressed(iface, hbDomainPings(dom, HB_PING_SUPPRESSED));
+    hb_dbus_domain1_set_verdict(iface, hbVerdictToString(hbDomainVerdict(dom)));
+    hb_dbus_domain1_set_evidence(iface, hbDomainEvidence(dom));
 }
 
 
@@ -261,6 +263,7 @@ hbDBusReply(HbJob *job, gpointer data)
     case HB_JOB_GUEST_INFO:
     case HB_JOB_TIME_SYNC:
     case HB_JOB_RESOLVE:
+    case HB_JOB_STATS:
     case HB_JOB_LAST:
         g_assert_not_reached();
     }
@@ -483,8 +486,11 @@ hbDBusOnNotice(HbDomain *dom, const HbNotice *notice, gpointer data)
     iface = entry->iface;
     switch (notice->kind) {
     case HB_NOTICE_STOPPED:
-        hb_dbus_manager1_emit_heartbeat_stopped(dbus->manager, name, uuid);
-        hb_dbus_domain1_emit_heartbeat_stopped(iface);
+        hb_dbus_manager1_emit_heartbeat_stopped(dbus->manager, name, uuid,
+                                                hbVerdictToString(notice->verdict),
+                                                notice->evidence ? notice->evidence : "");
+        hb_dbus_domain1_emit_heartbeat_stopped(iface, hbVerdictToString(notice->verdict),
+                                               notice->evidence ? notice->evidence : "");
         break;
     case HB_NOTICE_RESUMED:
         hb_dbus_manager1_emit_heartbeat_resumed(dbus->manager, name, uuid);

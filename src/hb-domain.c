@@ -10,6 +10,10 @@
 #include "hb-monitor.h"
 #include "hb-statefile.h"
 
+/* A reading older than this says nothing of now: the bulk read was stuck or
+ * skipped the domain. Five periods of the monitor's read (HB_STATS_PERIOD_S). */
+#define HB_STATS_STALE_US (10 * G_USEC_PER_SEC)
+
 struct _HbDomain {
     HbMonitor *monitor;
     char *uuid;
@@ -33,6 +37,12 @@ struct _HbDomain {
     HbSuppress suppress_shown; /* the suppression last logged and shown */
     char *suppress_text;    /* its text; NULL: none */
     gint64 suppress_since_real;
+    HbStatsSample stats_before; /* the last reading before the silence, or the
+                                 * one the last withheld attempt was judged to */
+    HbStatsSample stats_latest;
+    gboolean crashed;       /* libvirt reported a crash this boot */
+    HbVerdict verdict;      /* the last, and what it rests on */
+    char *evidence;
 };
 
 HB_ENUM_IMPL(hbNoticeKind, HbNoticeKind, HB_NOTICE_LAST,
@@ -167,6 +177,40 @@ hbDomainSyncTicket(HbDomain *dom)
 }
 
 
+/* Why the heartbeat stopped, from the silence and the counters read meanwhile. */
+static void
+hbDomainJudge(HbDomain *dom)
+{
+    gint64 now = g_get_monotonic_time();
+    gint64 last_tick = hbEngineLastTick(dom->engine);
+    HbSilence silence = {
+        .silence_us = last_tick ? now - last_tick : 0,
+        .late_ticks = hbEnginePercentage(dom->engine) > 0,
+        .crashed = dom->crashed,
+    };
+    const HbStatsSample *after = &dom->stats_latest;
+
+    if (now - after->time > HB_STATS_STALE_US)
+        after = NULL;
+    g_free(dom->evidence);
+    dom->verdict = hbVerdictJudge(&silence, &dom->stats_before, after, &dom->evidence);
+}
+
+
+/*
+ * confirm=activity: a guest that works without its agent is not reset.
+ * Returns why the attempt is withheld, or NULL: it goes ahead.
+ */
+static const char *
+hbDomainConfirmWithholds(HbDomain *dom)
+{
+    if (hbEngineConfig(dom->engine)->confirm != HB_CONFIRM_ACTIVITY ||
+        dom->verdict != HB_VERDICT_AGENT_DEAD)
+        return NULL;
+    return "not made: agent dead, guest working (confirm=activity)";
+}
+
+
 static void hbDomainAct(HbDomain *dom, const HbActions *actions);
 
 
@@ -192,15 +236,50 @@ hbDomainRestartHeld(HbDomain *dom)
 }
 
 
+/*
+ * The attempt is reported and not made. To the engine it is an attempt
+ * not made: not counted, and asked again after failure_interval once a
+ * ping missed again, when the guest is judged on that interval alone.
+ */
+static void
+hbDomainWithhold(HbDomain *dom, const char *why)
+{
+    const HbConfig *cfg = hbEngineConfig(dom->engine);
+    HbNotice notice = {
+        .kind = HB_NOTICE_RESTART_ATTEMPT,
+        .attempt = hbEngineAttempts(dom->engine),
+        .max = cfg->failure_attempts,
+        .action = hbActionToString(cfg->action),
+        .result = why,
+        .verdict = dom->verdict,
+        .evidence = dom->evidence,
+    };
+    HbActions actions;
+
+    g_warning("Domain '%s': restart attempt %u %s: %s", dom->name, notice.attempt, why,
+              dom->evidence);
+    hbDomainNotify(dom, &notice);
+    dom->stats_before = dom->stats_latest;
+    hbEngineRestartDone(dom->engine, hbEngineEpisode(dom->engine), HB_ATTEMPT_NOT_MADE,
+                        g_get_monotonic_time(), &actions);
+    hbDomainAct(dom, &actions);
+}
+
+
 /* A restart attempt, decided now for the open episode. */
 static void
 hbDomainRestart(HbDomain *dom, const HbActions *actions)
 {
     const HbConfig *cfg = hbEngineConfig(dom->engine);
+    const char *withheld = hbDomainConfirmWithholds(dom);
     HbJob *job;
 
     if (hbDomainRestartHeld(dom))
         return;
+    if (withheld) {
+        hbDomainWithhold(dom, withheld);
+        return;
+    }
     job = hbJobNew(HB_JOB_RESTART, dom->uuid);
 
     job->action = cfg->action;
@@ -209,8 +288,9 @@ hbDomainRestart(HbDomain *dom, const HbActions *actions)
     job->start_if_off = actions->start_if_off;
     job->reset_stops = dom->reset_stops;
     job->ticket = hbTicketRef(dom->ticket);
-    g_message("Domain '%s': restart attempt %u of %u (%s)", dom->name, job->attempt,
-              cfg->failure_attempts, hbActionToString(cfg->action));
+    g_message("Domain '%s': restart attempt %u of %u (%s), verdict %s: %s", dom->name,
+              job->attempt, cfg->failure_attempts, hbActionToString(cfg->action),
+              hbVerdictToString(dom->verdict), dom->evidence);
     /* Remembered as under way before it is: the daemon may die meanwhile. */
     hbDomainSaveState(dom);
     hbMonitorPushJob(dom->monitor, job);
@@ -224,6 +304,8 @@ hbDomainAct(HbDomain *dom, const HbActions *actions)
     const HbConfig *cfg = hbEngineConfig(dom->engine);
 
     hbDomainSyncTicket(dom);
+    if ((actions->events & HB_EVENT_STOPPED) || actions->restart)
+        hbDomainJudge(dom);
     if (actions->ping) {
         HbJob *job = hbJobNew(HB_JOB_PING, dom->uuid);
         job->timeout = hbConfigEffectivePingTimeout(cfg);
@@ -231,10 +313,15 @@ hbDomainAct(HbDomain *dom, const HbActions *actions)
         hbMonitorPushJob(monitor, job);
     }
     if (actions->events & HB_EVENT_STOPPED) {
-        HbNotice notice = { .kind = HB_NOTICE_STOPPED };
-        g_warning("Domain '%s': heartbeat stopped (%s), episode %" G_GUINT64_FORMAT,
-                  dom->name, hbStateToString(hbEngineState(dom->engine)),
-                  hbEngineEpisode(dom->engine));
+        HbNotice notice = {
+            .kind = HB_NOTICE_STOPPED,
+            .verdict = dom->verdict,
+            .evidence = dom->evidence,
+        };
+        g_warning("Domain '%s': heartbeat stopped (%s), episode %" G_GUINT64_FORMAT
+                  ", verdict %s: %s", dom->name, hbStateToString(hbEngineState(dom->engine)),
+                  hbEngineEpisode(dom->engine), hbVerdictToString(dom->verdict),
+                  dom->evidence);
         hbDomainNotify(dom, &notice);
     }
     if (actions->restart)
@@ -276,6 +363,24 @@ hbDomainSettle(HbDomain *dom, const HbActions *actions)
 }
 
 
+/*
+ * A crash is the verdict until the guest runs again (a boot, a reset, a
+ * resume after reset); a new QEMU counts from zero.
+ */
+static void
+hbDomainStatsInput(HbDomain *dom, HbInput input)
+{
+    if (input == HB_INPUT_CRASHED || input == HB_INPUT_CRASH_HANDLED)
+        dom->crashed = TRUE;
+    if (input == HB_INPUT_STARTED || input == HB_INPUT_REBOOT || input == HB_INPUT_RESUMED)
+        dom->crashed = FALSE;
+    if (input == HB_INPUT_STARTED || input == HB_INPUT_STOPPED) {
+        dom->stats_before = (HbStatsSample) { 0 };
+        dom->stats_latest = (HbStatsSample) { 0 };
+    }
+}
+
+
 void
 hbDomainFeed(HbDomain *dom, HbInput input)
 {
@@ -283,6 +388,7 @@ hbDomainFeed(HbDomain *dom, HbInput input)
 
     if (hbMonitorIsClosing(dom->monitor))
         return;
+    hbDomainStatsInput(dom, input);
     hbEngineFeed(dom->engine, input, g_get_monotonic_time(), &actions);
     hbDomainSettle(dom, &actions);
 }
@@ -379,6 +485,7 @@ hbDomainFree(HbDomain *dom)
     g_source_unref(dom->timer);
     g_clear_handle_id(&dom->time_sync_timer, g_source_remove);
     hbGuestInfoClear(&dom->guest);
+    g_free(dom->evidence);
     hbEngineFree(dom->engine);
     g_free(dom->uuid);
     g_free(dom->name);
@@ -572,10 +679,27 @@ hbDomainUpdate(HbDomain *dom, const HbDomainInfo *info, const HbConfig *cfg,
 
 
 void
+hbDomainStatsSample(HbDomain *dom, const HbStatsSample *sample)
+{
+    /* Nothing read (no such groups, as in the test driver): no reading;
+     * the last one ages until it is stale. */
+    if (!sample->has_cpu && !sample->has_block && !sample->has_net)
+        return;
+    dom->stats_latest = *sample;
+    /* Until a ping misses, every reading may be the last before the silence. */
+    if (!hbEngineSuspect(dom->engine))
+        dom->stats_before = *sample;
+}
+
+
+void
 hbDomainLifecycleEvent(HbDomain *dom, int event, int detail)
 {
     HbInput input = hbEngineInputForEvent(event, detail, dom->crash_handled);
 
+    /* Any crash, a kdump's CRASHLOADED too, whatever the engine makes of it. */
+    if (event == VIR_DOMAIN_EVENT_CRASHED)
+        dom->crashed = TRUE;
     if (input != HB_INPUT_TIMER)
         hbDomainFeed(dom, input);
     if (input == HB_INPUT_RESUMED)
@@ -612,6 +736,20 @@ const HbGuestInfo *
 hbDomainGuestInfo(HbDomain *dom)
 {
     return &dom->guest;
+}
+
+
+HbVerdict
+hbDomainVerdict(HbDomain *dom)
+{
+    return dom->verdict;
+}
+
+
+const char *
+hbDomainEvidence(HbDomain *dom)
+{
+    return dom->evidence ? dom->evidence : "";
 }
 
 

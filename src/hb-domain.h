@@ -7,6 +7,7 @@
 #pragma once
 
 #include "hb-engine.h"
+#include "hb-verdict.h"
 #include "hb-worker.h"
 
 typedef enum {
@@ -25,6 +26,8 @@ typedef struct {
     guint max;          /* RESTART_ATTEMPT */
     const char *action; /* RESTART_ATTEMPT: what was done */
     const char *result; /* RESTART_ATTEMPT: "ok" or the error */
+    HbVerdict verdict;  /* STOPPED */
+    const char *evidence; /* STOPPED: what the verdict rests on */
 } HbNotice;
 
 HB_ENUM_DECL(hbNoticeKind, HbNoticeKind);
@@ -56,6 +59,8 @@ void hbDomainLifecycleEvent(HbDomain *dom, int event, int detail);
 void hbDomainAgentEvent(HbDomain *dom, gboolean connected);
 /* A job of the domain's own (PING, RESTART, GUEST_INFO, TIME_SYNC) is done. */
 void hbDomainJobDone(HbDomain *dom, HbJob *job);
+/* A reading of the domain's counters (HB_JOB_STATS). */
+void hbDomainStatsSample(HbDomain *dom, const HbStatsSample *sample);
 /* Arm the timer for the engine's next deadline; none while disconnected. */
 void hbDomainArm(HbDomain *dom);
 void hbDomainRearm(HbDomain *dom);
@@ -80,3 +85,6 @@ const char *hbDomainSuppressed(HbDomain *dom);
 gint64 hbDomainSuppressedSince(HbDomain *dom);  /* wall clock, µs; 0: none */
 /* What the agent said this boot; NULL fields: not known yet. */
 const HbGuestInfo *hbDomainGuestInfo(HbDomain *dom);
+/* The last verdict on a stopped heartbeat (unknown: none yet) and its evidence ("": none). */
+HbVerdict hbDomainVerdict(HbDomain *dom);
+const char *hbDomainEvidence(HbDomain *dom);

@@ -9,6 +9,7 @@
 #include "hb-config.h"
 #include "hb-domxml.h"
 #include "hb-probe.h"
+#include "hb-verdict.h"
 
 typedef enum {
     HB_JOB_PING,
@@ -23,6 +24,7 @@ typedef enum {
     HB_JOB_INSTALL_AGENT,
     HB_JOB_METADATA,
     HB_JOB_RESOLVE,  /* find the domain a METADATA request by name or UUID is for */
+    HB_JOB_STATS,    /* read the counters of every running domain at once */
 
     HB_JOB_LAST
 } HbJobKind;
@@ -40,6 +42,12 @@ void hbTicketUnref(HbTicket *ticket);
 void hbTicketClose(HbTicket *ticket);
 gboolean hbTicketIsOpen(HbTicket *ticket);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HbTicket, hbTicketUnref)
+
+/* STATS: one domain's counters. */
+typedef struct {
+    char uuid[VIR_UUID_STRING_BUFLEN];
+    HbStatsSample sample;
+} HbStatsRecord;
 
 typedef struct _HbJob HbJob;
 typedef void (*HbJobDoneFunc)(HbJob *job, gpointer data);
@@ -88,6 +96,7 @@ struct _HbJob {
     char *name;           /* RESOLVE: the name of the domain found (sets uuid too);
                            * the request it is for gets both */
     HbJob *then;          /* RESOLVE: the request to queue for the domain found */
+    GArray *stats;        /* STATS: HbStatsRecord, the domains read */
     HbJobDoneFunc reply;  /* set: the requester gets the finished job */
     gpointer reply_data;
 };

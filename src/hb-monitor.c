@@ -18,6 +18,17 @@
 #define HB_REQUESTS_MAX 64
 /* How long a stopping daemon waits for libvirt calls under way. */
 #define HB_STOP_WAIT_S 10
+/* The counters of every domain are read this often, in one call. */
+#define HB_STATS_PERIOD_S 2
+/*
+ * A read still running after this is stuck on a QEMU that does not answer
+ * its monitor (stopped, hung): it holds that domain's job, so a new read
+ * with NOWAIT skips that domain's disks and returns (BENCHMARKS.md
+ * "Verdicts"). At most this many reads at once: each may pin one more such
+ * QEMU; past them, readings age and verdicts are unknown.
+ */
+#define HB_STATS_STUCK_US (4 * G_USEC_PER_SEC)
+#define HB_STATS_WORKERS 3
 
 struct _HbMonitor {
     HbDaemonConf conf;
@@ -31,6 +42,10 @@ struct _HbMonitor {
     GHashTable *last_event; /* uuid -> the event_seq of its last lifecycle event */
     guint64 generation;    /* bumped at every (re)connection */
     guint list_retry;      /* timer: list again after a failed resync */
+    guint stats_timer;     /* the periodic bulk read of the counters */
+    guint stats_inflight;  /* bulk reads queued or running */
+    gint64 stats_pushed;   /* monotonic: the last one was queued */
+    gboolean stats_stuck;  /* a read went beside a stuck one; said once */
     gboolean connected;    /* connected and resynced */
     gboolean closing;
     HbBreaker breaker;     /* the host-wide circuit breaker */
@@ -462,6 +477,52 @@ hbMonitorResolveDone(HbMonitor *monitor, HbJob *resolve)
 }
 
 
+/* Each domain read gets its sample; one NOWAIT skipped keeps its last, which ages. */
+static void
+hbMonitorStatsDone(HbMonitor *monitor, HbJob *job)
+{
+    if (job->sent && g_get_monotonic_time() - job->sent > HB_STATS_STUCK_US)
+        g_message("Domain stats: a read took %.1f s (a QEMU monitor did not answer)",
+                  (g_get_monotonic_time() - job->sent) / 1e6);
+    if (job->error) {
+        g_debug("Cannot read domain stats: %s", job->error->message);
+        return;
+    }
+    for (guint i = 0; i < job->stats->len; i++) {
+        HbStatsRecord *rec = &g_array_index(job->stats, HbStatsRecord, i);
+        HbDomain *dom = g_hash_table_lookup(monitor->domains, rec->uuid);
+
+        if (dom)
+            hbDomainStatsSample(dom, &rec->sample);
+    }
+}
+
+
+/* One read at a time, unless the one under way is stuck (HB_STATS_STUCK_US). */
+static gboolean
+hbMonitorStatsTimer(gpointer data)
+{
+    HbMonitor *monitor = data;
+    gint64 now = g_get_monotonic_time();
+
+    if (!monitor->connected || monitor->closing)
+        return G_SOURCE_CONTINUE;
+    if (monitor->stats_inflight &&
+        (monitor->stats_inflight >= HB_STATS_WORKERS ||
+         now - monitor->stats_pushed < HB_STATS_STUCK_US))
+        return G_SOURCE_CONTINUE;
+    if (monitor->stats_inflight && !monitor->stats_stuck)
+        g_message("Domain stats: %u read(s) under way, the last queued %.0f s ago; one more "
+                  "goes beside (a QEMU monitor does not answer)", monitor->stats_inflight,
+                  (now - monitor->stats_pushed) / 1e6);
+    monitor->stats_stuck = monitor->stats_inflight > 0;
+    monitor->stats_inflight++;
+    monitor->stats_pushed = now;
+    hbMonitorPushJob(monitor, hbJobNew(HB_JOB_STATS, NULL));
+    return G_SOURCE_CONTINUE;
+}
+
+
 static void
 hbMonitorJobDone(HbJob *job, gpointer data)
 {
@@ -477,6 +538,8 @@ hbMonitorJobDone(HbJob *job, gpointer data)
         hbMonitorCountRequest(monitor, job->uuid, -1);
     if (job->kind == HB_JOB_METADATA)
         hbMonitorNextEdit(monitor, job->uuid);
+    if (job->kind == HB_JOB_STATS)
+        monitor->stats_inflight--;
     if (job->reply) {
         /* A request never run failed; one that succeeded stays a success. */
         if (job->cancelled && !job->error)
@@ -497,6 +560,9 @@ hbMonitorJobDone(HbJob *job, gpointer data)
         break;
     case HB_JOB_SYNC:
         hbMonitorSyncDone(monitor, job);
+        break;
+    case HB_JOB_STATS:
+        hbMonitorStatsDone(monitor, job);
         break;
     case HB_JOB_PING:
     case HB_JOB_RESTART:
@@ -648,6 +714,7 @@ hbMonitorNew(const HbDaemonConf *conf, HbProbeFunc probe)
         [HB_LANE_SUSPECT] = conf->suspect_workers,
         [HB_LANE_READ] = HB_READ_WORKERS,
         [HB_LANE_GUEST] = conf->request_workers,
+        [HB_LANE_STATS] = HB_STATS_WORKERS,
     } };
 
     hbDaemonConfCopy(&monitor->conf, conf);
@@ -682,6 +749,8 @@ void
 hbMonitorStart(HbMonitor *monitor)
 {
     hbConnStart(monitor->conn);
+    monitor->stats_timer = g_timeout_add_seconds(HB_STATS_PERIOD_S, hbMonitorStatsTimer,
+                                                 monitor);
 }
 
 
@@ -693,6 +762,7 @@ hbMonitorFree(HbMonitor *monitor)
     monitor->closing = TRUE;
     g_clear_handle_id(&monitor->list_retry, g_source_remove);
     g_clear_handle_id(&monitor->breaker_timer, g_source_remove);
+    g_clear_handle_id(&monitor->stats_timer, g_source_remove);
     hbConnFree(monitor->conn);
     /* Queued restarts and requests are cancelled; calls under way get a while. */
     hbWorkerFree(monitor->worker, HB_STOP_WAIT_S);

@@ -42,6 +42,7 @@ static const struct {
     { "ping-timeout", "Seconds a ping may take", "N" },
     { "time-sync", "Keep the guest clock at the host's", "yes|no" },
     { "time-sync-interval", "Minutes between time syncs", "N" },
+    { "confirm", "What confirms a stop before a restart", "none|activity" },
 };
 #define HB_CLI_N_KEYS G_N_ELEMENTS(hbCliKeys)
 
@@ -283,6 +284,8 @@ static const HbCliField hbCliStatusFields[] = {
     { "Last tick:", "last_tick", "LastTick", HB_CLI_TIME, NULL },
     { "Agent connected:", "agent_connected", "AgentConnected", HB_CLI_YES_NO, NULL },
     { "Config error:", "config_error", "ConfigError", HB_CLI_TEXT, "" },
+    { "Verdict:", "verdict", "Verdict", HB_CLI_TEXT, NULL },
+    { "Evidence:", "evidence", "Evidence", HB_CLI_TEXT, "" },
     { "Config:", "config", "Config", HB_CLI_CONFIG, NULL },
     { "Suppressed:", "suppressed", "Suppressed", HB_CLI_TEXT, "" },
     { "Suppressed since:", "suppressed_since", "SuppressedSince", HB_CLI_TIME, "" },

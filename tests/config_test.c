@@ -123,6 +123,9 @@ static const struct {
     { "<heartbeat enabled='y es'/>", "enabled: 'y es'" },
     { "<heartbeat enabled='YES'/>", "enabled: 'YES'" },
     { "<heartbeat action='&#160;reset'/>", "action: '\u00a0reset'" },
+    { "<heartbeat confirm='yes'/>", "confirm: 'yes' is not none or activity" },
+    { "<heartbeat confirm='Activity'/>", "confirm: 'Activity'" },
+    { "<heartbeat confirm=''/>", "confirm: ''" },
 };
 
 
@@ -138,6 +141,7 @@ static const char *const edgeCases[] = {
     "<heartbeat time='030'/>",
     "<heartbeat enabled=' yes '/>",
     "<heartbeat action='&#10;none '/>",
+    "<heartbeat confirm=' activity&#9;'/>",
     "<heartbeat> <!-- a comment --> <?pi x?></heartbeat>",
     "<heartbeat time='30'>\n  </heartbeat>",
     "<hb:heartbeat xmlns:hb='urn:virt-heartbeat:1' time='30'/>",

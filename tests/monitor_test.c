@@ -25,7 +25,7 @@
 typedef struct {
     virConnectPtr conn;
     HbMonitor *monitor;
-    GPtrArray *notices; /* "name kind [action result]" */
+    GPtrArray *notices; /* "name kind [action result | verdict]" */
     const char *name;   /* the domain the current wait is about */
     HbState want_state;
     const char *want_notice;
@@ -45,6 +45,9 @@ recordNotice(HbDomain *dom, const HbNotice *notice, gpointer data)
         line = g_strdup_printf("%s %s %s %s", hbDomainName(dom),
                                hbNoticeKindToString(notice->kind), notice->action,
                                notice->result);
+    else if (notice->kind == HB_NOTICE_STOPPED)
+        line = g_strdup_printf("%s %s %s", hbDomainName(dom), hbNoticeKindToString(notice->kind),
+                               hbVerdictToString(notice->verdict));
     else
         line = g_strdup_printf("%s %s", hbDomainName(dom), hbNoticeKindToString(notice->kind));
     g_ptr_array_add(f->notices, line);
@@ -305,6 +308,89 @@ test_stop_reset_resume(void **state)
 }
 
 
+/* Counters fed to one domain as the bulk read would, every 100 ms. */
+typedef struct {
+    HbMonitor *monitor;
+    const char *name;
+    HbStatsSample sample;
+    gboolean working;   /* vCPU time and disk writes move; else nothing does */
+} Counters;
+
+
+static gboolean
+feedCounters(gpointer data)
+{
+    Counters *c = data;
+    HbDomain *dom = hbMonitorLookup(c->monitor, c->name);
+
+    c->sample.time = g_get_monotonic_time();
+    if (c->working) {
+        c->sample.cpu_ns += 50 * 1000 * 1000;   /* half a vCPU */
+        c->sample.block_bytes += 100 * 1024;    /* 1 MiB/s */
+    }
+    if (dom)
+        hbDomainStatsSample(dom, &c->sample);
+    return G_SOURCE_CONTINUE;
+}
+
+
+/*
+ * confirm=activity: a guest whose agent is silent while its vCPUs and disk
+ * work is notified, never reset; judged again every failure_interval, it is
+ * reset once its counters stop. confirm=none resets it at once.
+ */
+static void
+test_confirm_activity(void **state)
+{
+    Fixture *f = *state;
+    const char *withheld = "restart-attempt reset not made: agent dead, guest working "
+        "(confirm=activity)";
+    const char *attrs[] = {
+        "time='2' rate='4' boot_grace='0' failure_interval='2' failure_attempts='2' "
+        "confirm='activity'",
+        "time='2' rate='4' boot_grace='0' failure_interval='2' failure_attempts='2'",
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS(attrs); i++) {
+        const char *name = i == 0 ? "hb-activity" : "hb-noconfirm";
+        g_autoptr(virDomain) dom = testDomainStart(f->conn, name, TRUE, attrs[i]);
+        g_autofree char *uuid = testDomainUUID(dom);
+        Counters c = {
+            .monitor = f->monitor, .name = name, .working = TRUE,
+            .sample = { .has_cpu = TRUE, .vcpus = 1, .has_block = TRUE, .has_net = TRUE },
+        };
+        guint feeder;
+
+        waitState(f, name, HB_STATE_OK);
+        feeder = g_timeout_add(100, feedCounters, &c);
+        testSpin(500);
+        fakeProbeSet(uuid, FAKE_AGENT_MISS);
+        waitNotices(f, name, "heartbeat-stopped agent-dead-guest-working", 1);
+        if (i == 1) {
+            waitNotices(f, name, "restart-attempt reset ok", 1);
+            assert_int_equal(countNotices(f, name, withheld), 0);
+        } else {
+            /* Three judgements, a failure_interval apart: each withheld. */
+            waitNotices(f, name, withheld, 3);
+            assert_int_equal(countNotices(f, name, "restart-attempt reset ok"), 0);
+            assert_int_equal(hbDomainAttempts(hbMonitorLookup(f->monitor, name)), 0);
+            assert_int_equal(hbDomainState(hbMonitorLookup(f->monitor, name)),
+                             HB_STATE_STOPPED);
+            /* The guest hangs for real: the next judgement lets the reset through. */
+            c.working = FALSE;
+            waitNotices(f, name, "restart-attempt reset ok", 1);
+            assert_int_equal(hbDomainVerdict(hbMonitorLookup(f->monitor, name)),
+                             HB_VERDICT_GUEST_HUNG);
+        }
+        g_source_remove(feeder);
+        fakeProbeSet(uuid, FAKE_AGENT_OK);
+        waitNotices(f, name, "heartbeat-resumed", 1);
+        assert_int_equal(virDomainDestroy(dom), 0);
+        assert_int_equal(virDomainUndefine(dom), 0);
+    }
+}
+
+
 static void
 test_exhausted_then_rearm(void **state)
 {
@@ -379,7 +465,7 @@ test_crash_starts_domain(void **state)
     assert_int_equal(virDomainCoreDumpWithFormat(dom, core, VIR_DOMAIN_CORE_DUMP_FORMAT_RAW,
                                                  VIR_DUMP_CRASH), 0);
     g_unlink(core);
-    waitNotices(f, "hb-crash", "heartbeat-stopped", 1);
+    waitNotices(f, "hb-crash", "heartbeat-stopped crashed", 1);
     waitNotices(f, "hb-crash", "restart-attempt start ok", 1);
     assert_int_equal(virDomainGetState(dom, &st, &reason, 0), 0);
     assert_int_equal(st, VIR_DOMAIN_RUNNING);
@@ -1273,6 +1359,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_healthy_live_edit_disable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_reset_resume, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_confirm_activity, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exhausted_then_rearm, setup, teardown),
         cmocka_unit_test_setup_teardown(test_action_restart_destroys_and_starts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_user_destroy_and_pause_cause_nothing, setup, teardown),

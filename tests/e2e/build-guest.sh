@@ -1,7 +1,7 @@
 #!/bin/bash
 # Build the end-to-end test guest into DIR: vmlinuz (Debian's cloud kernel,
 # unpacked, not installed) and initrd.img (busybox, the host's qemu-ga and
-# its libraries, the virtio, pvpanic, virtio_blk and ext4 modules,
+# its libraries, the virtio (console, block), pvpanic and ext4 modules,
 # tests/e2e/guest-init).
 # The result is reused while its inputs are unchanged.
 set -euo pipefail
@@ -67,8 +67,8 @@ add_module() {
     cp "$file" "$root/lib/modules/"
     echo "$(basename "$file")" >> "$root/etc/modules.order"
 }
-# virtio_blk and ext4 (which mounts ext2): a disk with a filesystem to freeze.
-for m in virtio_pci virtio_console pvpanic-mmio pvpanic-pci virtio_blk ext4; do
+# virtio_blk, and ext4 (which mounts ext2): a disk with a filesystem to freeze.
+for m in virtio_pci virtio_console virtio_blk pvpanic-mmio pvpanic-pci ext4; do
     add_module "$m"
 done
 

@@ -199,6 +199,7 @@ agent_exec() { # DOMAIN SHELL-COMMAND: run in the guest through its own agent
 agent_pings() { $V qemu-agent-command "$1" '{"execute":"guest-ping"}' --timeout 2 >/dev/null 2>&1; }
 
 # mkdomain NAME [AGENT=yes|no|controller] [CMDLINE] [HB-ATTRS] [ON_CRASH] [PANIC=yes]
+# MK_DISK=yes: a 64 MiB raw disk, /dev/vda in the guest, for writes.
 # AGENT=controller: no agent channel, but a virtio-serial controller to add one to.
 # MK_ON_REBOOT=destroy, MK_INITRD=FILE and MK_MEMORY=MiB in its environment
 # change those; MK_DEVICES=XML adds devices.
@@ -206,11 +207,15 @@ mkdomain() {
     local name=$1 agent=${2:-yes} cmdline=${3:-} attrs=${4-$FAST} on_crash=${5:-destroy} panic=${6:-yes}
     local on_reboot=${MK_ON_REBOOT:-restart} initrd=${MK_INITRD:-$guest/initrd.img}
     local memory=${MK_MEMORY:-128} devices=${MK_DEVICES:-}
-    local channel="" metadata="" panicdev=""
+    local channel="" metadata="" panicdev="" disk=""
     [ "$agent" = yes ] && channel="<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>"
     [ "$agent" = controller ] && channel="<controller type='virtio-serial'/>"
     [ -n "$attrs" ] && metadata="<metadata><hb:heartbeat xmlns:hb='urn:virt-heartbeat:1' $attrs/></metadata>"
     [ "$panic" = yes ] && panicdev="<panic model='isa'/>"
+    if [ "${MK_DISK:-no}" = yes ]; then
+        truncate -s 64M "$work/$name.img"
+        disk="<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='$work/$name.img'/><target dev='vda' bus='virtio'/></disk>"
+    fi
     cat > "$work/$name.xml" <<EOF
 <domain type='$domtype'>
   <name>$name</name>
@@ -228,6 +233,7 @@ mkdomain() {
   <on_crash>$on_crash</on_crash>
   <devices>
     <serial type='file'><source path='$work/$name-console.log' append='on'/><target port='0'/></serial>
+    $disk
     $channel
     $panicdev
     $devices
@@ -353,10 +359,10 @@ start_event_log
 
 # Opt-in scenarios run only when HB_E2E_ONLY names them.
 optin=0
-for s in s_crash_loop; do
+for s in s_crash_loop s_stats_nowait; do
     [[ " ${HB_E2E_ONLY:-} " == *" $s "* ]] && optin=$((optin + 1))
 done
-echo "1..$((32 + optin))"
+echo "1..$((35 + optin))"
 
 # ---- scenarios -------------------------------------------------------------
 
@@ -1542,6 +1548,169 @@ s_fsfreeze() {
     rmdomain "$d"
 }
 
+# ---- verdicts -------------------------------------------------------------
+
+# In the guest: write 1 MiB to its disk every second for SECONDS (0: for
+# ever), in the background, then kill its agent. The writer is the guest's
+# own process: it goes on without the agent.
+writer_then_kill_agent() { # DOMAIN SECONDS
+    agent_exec "$1" "(end=\$((\$(date +%s) + $2)); while [ $2 = 0 ] || [ \$(date +%s) -lt \$end ]; do
+        dd if=/dev/zero of=/dev/vda bs=64k count=16 conv=fsync 2>/dev/null; sleep 1; done) \
+        </dev/null >/dev/null 2>&1 & sleep 1; kill -9 \$(cat /run/agent.pid)"
+}
+
+has_reboots() { [ "$(libvirt_reboots "$1")" -ge 1 ]; }
+
+stopped_verdict() { # DOMAIN: the verdict of its first heartbeat-stopped
+    events_of "$1" heartbeat-stopped | head -n1 | jq -r .verdict
+}
+
+# confirm=activity: the agent dies while the guest writes to its disk. The
+# verdict is "agent dead, guest working", every attempt is withheld and no
+# reset reaches libvirt while the writer runs; once it stops (the guest idles,
+# no I/O) the next judgement is "guest hung" and the reset comes.
+s_verdict_activity() {
+    local d=${prefix}vact writing=45 t0 first
+    MK_DISK=yes mkdomain "$d" yes "" "$FAST confirm='activity'" || return 1
+    wait_until 60 state_is "$d" ok || fail "never ok" || return 1
+    sleep 4 # readings while it ticks: the one before the silence
+    writer_then_kill_agent "$d" "$writing" || fail "cannot start the writer" || return 1
+    t0=$SECONDS
+    wait_until 30 has_events "$d" heartbeat-stopped 1 || fail "no heartbeat-stopped" || return 1
+    first=$(events_of "$d" heartbeat-stopped | head -n1)
+    log "stopped: $first"
+    [ "$(stopped_verdict "$d")" = agent-dead-guest-working ] || fail "verdict: $first" || return 1
+    echo "$first" | jq -e '.evidence | test("^no tick for [0-9]+ s; vCPU time \\+[0-9.]+ s; disk \\+[0-9]+ B; net .* -> agent dead, guest working$")' \
+        >/dev/null || fail "evidence: $first" || return 1
+    wait_until 30 has_events "$d" restart-attempt 1 || fail "no restart-attempt" || return 1
+    # While the writer runs: attempts reported, none made.
+    while [ $((SECONDS - t0)) -lt $((writing - 5)) ]; do
+        [ "$(libvirt_reboots "$d")" = 0 ] || fail "reset while the guest worked" || return 1
+        sleep 1
+    done
+    events_of "$d" restart-attempt | jq -e -s 'length >= 2 and all(.result ==
+        "not made: agent dead, guest working (confirm=activity)")' >/dev/null ||
+        fail "attempts while writing: $(events_of "$d" restart-attempt | tr '\n' ' ')" || return 1
+    field_is "$d" verdict agent-dead-guest-working || fail "status verdict $(status_field "$d" verdict)" || return 1
+    grep -q "Domain '$d': heartbeat stopped (stopped), episode 1, verdict agent-dead-guest-working: no tick for" \
+        "$work/daemon.log" || fail "no log line with the verdict" || return 1
+    # The writer ends: the guest idles without its agent, and is reset.
+    wait_until 60 has_reboots "$d" || fail "never reset once idle" || return 1
+    events_of "$d" restart-attempt | jq -e -s 'any(.result == "ok")' >/dev/null ||
+        fail "no attempt made: $(events_of "$d" restart-attempt | tr '\n' ' ')" || return 1
+    field_is "$d" verdict guest-hung || fail "verdict once idle: $(status_field "$d" evidence)" || return 1
+    rmdomain "$d"
+}
+
+# confirm=none (the default): the same fault is reset at once, and the
+# verdict still says what it was.
+s_verdict_none() {
+    local d=${prefix}vnone first
+    MK_DISK=yes mkdomain "$d" yes "" "$FAST" || return 1
+    wait_until 60 state_is "$d" ok || fail "never ok" || return 1
+    sleep 4
+    writer_then_kill_agent "$d" 0 || fail "cannot start the writer" || return 1
+    wait_until 30 has_events "$d" heartbeat-stopped 1 || fail "no heartbeat-stopped" || return 1
+    first=$(events_of "$d" heartbeat-stopped | head -n1)
+    log "stopped: $first"
+    [ "$(stopped_verdict "$d")" = agent-dead-guest-working ] || fail "verdict: $first" || return 1
+    wait_until 30 has_events "$d" restart-attempt 1 || fail "no restart-attempt" || return 1
+    events_of "$d" restart-attempt | head -n1 | jq -e '.action == "reset" and .result == "ok"' >/dev/null ||
+        fail "attempt: $(events_of "$d" restart-attempt | head -n1)" || return 1
+    wait_until 30 has_reboots "$d" || fail "libvirt saw no reset" || return 1
+    rmdomain "$d"
+}
+
+# One QEMU stops answering its monitor (SIGSTOP; that guest is not watched):
+# the daemon's read that reaches it waits until it answers, and the reads
+# that go beside it keep the verdict of a watched neighbour correct, here
+# "agent dead, guest working" with confirm=activity, so no reset.
+s_verdict_stuck_neighbour() {
+    local d=${prefix}vwork s=${prefix}vstuck p
+    MK_DISK=yes mkdomain "$s" yes "" "" || return 1
+    MK_DISK=yes mkdomain "$d" yes "" "$FAST confirm='activity'" || return 1
+    wait_until 60 state_is "$d" ok || fail "never ok" || return 1
+    wait_until 60 agent_pings "$s" || fail "the unwatched guest has no agent" || return 1
+    sleep 4
+    p=$(qemu_pid "$s")
+    kill -STOP "$p"
+    if ! wait_until 20 grep -q "one more goes beside" "$work/daemon.log"; then
+        kill -CONT "$p"
+        fail "no read went beside the stuck one"
+        return 1
+    fi
+    writer_then_kill_agent "$d" 0 || { kill -CONT "$p"; fail "cannot start the writer"; return 1; }
+    wait_until 30 has_events "$d" heartbeat-stopped 1 || { kill -CONT "$p"; fail "no heartbeat-stopped"; return 1; }
+    log "stopped: $(events_of "$d" heartbeat-stopped | head -n1)"
+    wait_until 30 has_events "$d" restart-attempt 1 || { kill -CONT "$p"; fail "no restart-attempt"; return 1; }
+    sleep 5
+    kill -CONT "$p"
+    [ "$(stopped_verdict "$d")" = agent-dead-guest-working ] ||
+        fail "verdict beside the stuck QEMU: $(events_of "$d" heartbeat-stopped | head -n1)" || return 1
+    [ "$(libvirt_reboots "$d")" = 0 ] || fail "reset while the guest worked" || return 1
+    wait_until 30 grep -q "Domain stats: a read took" "$work/daemon.log" ||
+        fail "the stuck read never ended" || return 1
+    rmdomain "$d"
+    rmdomain "$s"
+}
+
+# Opt-in, for tests/bench/stats-nowait.sh: the bulk stats call's latency
+# with and without NOWAIT while one guest's QEMU is SIGSTOPped, and samples
+# of real guests (idle; agent killed, writing) for tests/verdict_test.c.
+s_stats_nowait() {
+    local figs=$work/figures i d p t s
+    for i in 1 2 3; do MK_DISK=yes mkdomain "${prefix}st$i" yes "" "" || return 1; done
+    for i in 1 2 3; do wait_until 60 agent_pings "${prefix}st$i" || fail "st$i no agent" || return 1; done
+    sleep 5
+    bulk() { # FLAGS...: ms for one bulk call of the daemon's groups, or "timeout"
+        local t0 rc
+        t0=$(date +%s%N)
+        timeout 60 virsh -q -c qemu:///system domstats --vcpu --block --interface "$@" >/dev/null 2>&1
+        rc=$?
+        [ $rc = 124 ] && { echo timeout; return; }
+        echo $(( ($(date +%s%N) - t0) / 1000000 ))
+    }
+    sample() { # DOMAIN FILE [FLAGS]: one reading with its time, as tests/data/verdict keeps it
+        { echo "# time_us $(( $(date +%s%N) / 1000 ))"
+          timeout 60 virsh -q -c qemu:///system domstats --vcpu --block --interface ${3:-} "$1"
+        } >> "$2"
+    }
+    # Recorded samples: idle, then writing with the agent killed, 20 s apart.
+    sample "${prefix}st1" "$figs/verdict-idle.txt"
+    sample "${prefix}st2" "$figs/verdict-writing.txt"
+    writer_then_kill_agent "${prefix}st2" 0
+    sleep 20
+    sample "${prefix}st1" "$figs/verdict-idle.txt"
+    sample "${prefix}st2" "$figs/verdict-writing.txt"
+    for i in $(seq 5); do echo "running plain $(bulk)"; echo "running nowait $(bulk --nowait)"; done \
+        > "$figs/nowait.txt"
+    p=$(qemu_pid "${prefix}st3")
+    kill -STOP "$p"
+    # Nobody holds the stopped domain's job yet. Groups without the disks
+    # first: do they need its monitor? Then the daemon's groups: the first
+    # call takes the job and waits on the monitor, NOWAIT or not (virsh is
+    # killed at 60 s; the call in libvirtd goes on holding the job).
+    t=$(date +%s%N)
+    timeout 60 virsh -q -c qemu:///system domstats --vcpu --interface --nowait >/dev/null 2>&1
+    echo "stopped first-vcpu+interface-nowait $(( ($(date +%s%N) - t) / 1000000 ))" >> "$figs/nowait.txt"
+    echo "stopped first-nowait $(bulk --nowait)" >> "$figs/nowait.txt"
+    for i in 1 2 3; do
+        echo "stopped plain $(bulk)" >> "$figs/nowait.txt"
+        echo "stopped nowait $(bulk --nowait)" >> "$figs/nowait.txt"
+    done
+    t=$(date +%s%N)
+    timeout 60 virsh -q -c qemu:///system domstats --vcpu --interface --nowait >/dev/null 2>&1
+    echo "stopped vcpu+interface-nowait $(( ($(date +%s%N) - t) / 1000000 ))" >> "$figs/nowait.txt"
+    timeout 60 virsh -q -c qemu:///system domstats --vcpu --block --interface --nowait \
+        > "$figs/stopped-nowait-output.txt" 2>&1
+    sample "${prefix}st3" "$figs/verdict-stopped.txt" --nowait
+    sleep 20
+    sample "${prefix}st3" "$figs/verdict-stopped.txt" --nowait
+    kill -CONT "$p"
+    cat "$figs/nowait.txt" | sed 's/^/# nowait: /'
+    for i in 1 2 3; do rmdomain "${prefix}st$i"; done
+}
+
 # HB_E2E_ONLY="s_exec s_info": run only these scenarios (while working on them).
 run() {
     local desc=$1; shift
@@ -1601,6 +1770,10 @@ run_optin "crash loop: on_crash=destroy, exactly one start per crash" s_crash_lo
 run "backup job with the agent stopped: suppressed, shown, no action" s_backup_job
 run "memory dump longer than two blocks: paused, no action" s_dump_job
 run "fsfreeze of a disk held two blocks: no action, ticks go on" s_fsfreeze
+run "agent dead, guest writing, confirm=activity: notified, no reset until it idles" s_verdict_activity
+run "agent dead, guest writing, confirm=none: reset, verdict agent dead" s_verdict_none
+run "a QEMU stopped beside: the neighbour's verdict still from fresh readings, no reset" s_verdict_stuck_neighbour
+run_optin "bulk stats with one QEMU stopped: NOWAIT against plain (bench)" s_stats_nowait
 run "daemon SIGTERM: exits 0 at once, the events listener ends" s_sigterm
 
 echo "# e2e: $passed passed, $failed failed"
