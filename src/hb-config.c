@@ -67,6 +67,7 @@ HB_ENUM_IMPL(hbAction, HbAction, HB_ACTION_LAST,
              "reset",
              "restart",
              "none",
+             "observe",
 );
 
 /* The shortest ping interval: rate may be at most this many per second of time. */
@@ -202,7 +203,8 @@ hbConfigSetKey(HbConfig *cfg, HbKey key, const char *value, GError **error)
         int action = hbActionFromString(token);
         if (action < 0) {
             g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
-                        "%s: '%s' is not reset, restart or none", hbKeyToString(key), quoted);
+                        "%s: '%s' is not reset, restart, none or observe",
+                        hbKeyToString(key), quoted);
             return -1;
         }
         *(HbAction *) member = action;

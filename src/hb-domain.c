@@ -134,21 +134,36 @@ hbDomainSyncTicket(HbDomain *dom)
 }
 
 
+/* Why an attempt is observed only, not made: action=observe or dry_run; NULL: it is made. */
+static const char *
+hbDomainObserved(HbDomain *dom)
+{
+    if (hbMonitorDryRun(dom->monitor))
+        return "dry_run";
+    if (hbEngineConfig(dom->engine)->action == HB_ACTION_OBSERVE)
+        return "action=observe";
+    return NULL;
+}
+
+
 /* A restart attempt, decided now for the open episode. */
 static void
 hbDomainRestart(HbDomain *dom, const HbActions *actions)
 {
     const HbConfig *cfg = hbEngineConfig(dom->engine);
     HbJob *job = hbJobNew(HB_JOB_RESTART, dom->uuid);
+    const char *observed = hbDomainObserved(dom);
 
     job->action = cfg->action;
+    job->observe = observed != NULL;
     job->episode = hbEngineEpisode(dom->engine);
     job->attempt = hbEngineAttempts(dom->engine);
     job->start_if_off = actions->start_if_off;
     job->reset_stops = dom->reset_stops;
     job->ticket = hbTicketRef(dom->ticket);
-    g_message("Domain '%s': restart attempt %u of %u (%s)", dom->name, job->attempt,
-              cfg->failure_attempts, hbActionToString(cfg->action));
+    g_message("Domain '%s': restart attempt %u of %u (%s%s%s)", dom->name, job->attempt,
+              cfg->failure_attempts, hbActionToString(cfg->action),
+              observed ? ", observed only: " : "", observed ? observed : "");
     /* Remembered as under way before it is: the daemon may die meanwhile. */
     hbDomainSaveState(dom);
     hbMonitorPushJob(dom->monitor, job);
@@ -395,12 +410,14 @@ hbDomainRestartDone(HbDomain *dom, HbJob *job)
 {
     /* Why the attempt was not made, or failed. */
     const char *failure = job->error ? job->error->message : NULL;
+    g_autofree char *would = job->observe && job->done ?
+        g_strdup_printf("would %s", job->done) : NULL;
     HbNotice notice = {
         .kind = HB_NOTICE_RESTART_ATTEMPT,
         .attempt = job->attempt,
         .max = hbEngineConfig(dom->engine)->failure_attempts,
-        .action = job->done ? job->done : hbActionToString(job->action),
-        .result = job->done ? "ok" : failure,
+        .action = would ? would : job->done ? job->done : hbActionToString(job->action),
+        .result = would ? "observed" : job->done ? "ok" : failure,
     };
     double called = job->sent ? (job->sent - job->queued) / 1000.0 : 0;
     HbAttemptResult result = HB_ATTEMPT_FAILED;
@@ -417,7 +434,12 @@ hbDomainRestartDone(HbDomain *dom, HbJob *job)
                   dom->name, job->attempt, failure);
     } else {
         result = job->done ? HB_ATTEMPT_OK : HB_ATTEMPT_FAILED;
-        if (job->done)
+        if (job->no_boot)
+            result = HB_ATTEMPT_NO_BOOT;
+        if (would)
+            g_message("Domain '%s': restart attempt %u: %s; observed only, nothing done",
+                      dom->name, job->attempt, would);
+        else if (job->done)
             g_message("Domain '%s': restart attempt %u: %s (called %.1f ms after the "
                       "decision)", dom->name, job->attempt, job->done, called);
         else

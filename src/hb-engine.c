@@ -77,6 +77,7 @@ struct _HbEngine {
     guint attempts;
     gint64 next_attempt;
     gboolean restart_in_flight;
+    gboolean attempt_booted; /* an attempt of the open episode was followed by a boot */
     gboolean start_if_off;  /* an attempt may have left the domain destroyed */
     gboolean attempt_destroys; /* attempts destroy+start, whatever the action */
     /* The last stop or start seen while the attempt was in flight was a
@@ -243,6 +244,7 @@ hbEngineEndEpisode(HbEngine *engine)
     engine->episode = HB_EPISODE_NONE;
     engine->storm_capped = FALSE;
     engine->attempts = 0;
+    engine->attempt_booted = FALSE;
     engine->next_attempt = 0;
     engine->start_if_off = FALSE;
     engine->confirm = FALSE;
@@ -315,6 +317,7 @@ hbEngineStartEpisode(HbEngine *engine, gint64 now, HbActions *actions)
     engine->episode_id++;
     engine->decided = now;
     engine->attempts = 0;
+    engine->attempt_booted = FALSE;
     engine->not_made_at = 0;
     engine->start_if_off = FALSE;
     engine->confirm = FALSE;
@@ -423,7 +426,7 @@ hbEngineMayAttempt(const HbEngine *engine)
 static gint64
 hbEngineAttemptAt(const HbEngine *engine)
 {
-    gboolean booted_since = engine->attempts > 0 || engine->boot > engine->decided;
+    gboolean booted_since = engine->attempt_booted || engine->boot > engine->decided;
 
     if (engine->run == HB_RUN_RUNNING && booted_since && engine->agent_up < engine->boot)
         return MAX(engine->next_attempt,
@@ -546,6 +549,30 @@ hbEngineApplyPing(HbEngine *engine, HbPing ping, gint64 sent, gint64 now,
 }
 
 
+static void hbEngineOnStopped(HbEngine *engine, gboolean other);
+
+
+/*
+ * An attempt that counts but that no boot follows: nothing was destroyed,
+ * no grace, the boot under way goes on being measured. The guest stays
+ * as it was, so the next attempt comes after failure_interval if it is
+ * still silent: there is no boot to wait for. A domain shut off by its
+ * user meanwhile ends the episode as it would have without the attempt.
+ */
+static void
+hbEngineApplyNoBoot(HbEngine *engine, gboolean own, gint64 now)
+{
+    if (!own)
+        return;
+    engine->start_if_off = engine->before_start_if_off;
+    if (!engine->boot_measured)
+        engine->boot_measured = engine->before_boot_measured;
+    engine->next_attempt = now + (gint64) engine->cfg.failure_interval * G_USEC_PER_SEC;
+    if (engine->run == HB_RUN_SHUTOFF && !engine->start_if_off)
+        hbEngineOnStopped(engine, FALSE);
+}
+
+
 static void
 hbEngineApplyRestartDone(HbEngine *engine, guint64 episode, HbAttemptResult result,
                          gint64 now)
@@ -554,6 +581,10 @@ hbEngineApplyRestartDone(HbEngine *engine, guint64 episode, HbAttemptResult resu
     gboolean ok = result == HB_ATTEMPT_OK;
 
     engine->restart_in_flight = FALSE;
+    if (result == HB_ATTEMPT_NO_BOOT) {
+        hbEngineApplyNoBoot(engine, own, now);
+        return;
+    }
     if (result == HB_ATTEMPT_NOT_MADE) {
         /* Nothing reached the domain: no attempt was made, none counts, the
          * domain is as it was, and the boot it is in goes on being measured.
@@ -579,6 +610,8 @@ hbEngineApplyRestartDone(HbEngine *engine, guint64 episode, HbAttemptResult resu
      * left nothing shut off: a later stop is someone else's. */
     if (own && (ok || engine->ran_in_flight))
         engine->start_if_off = FALSE;
+    if (own && ok)
+        engine->attempt_booted = TRUE;
     /* Paced from the end of the attempt, not from the decision; a newer
      * episode also waits for the boot an older attempt caused. */
     if (own)
@@ -1052,6 +1085,7 @@ hbEngineRecall(HbEngine *engine, const HbEngineMemory *memory, gint64 now,
     } else if (memory->open && hbEngineWatched(engine)) {
         engine->episode = HB_EPISODE_STOPPED;
         engine->attempts = memory->attempts;
+        engine->attempt_booted = memory->attempts > 0;
         /* An attempt cut short by the daemon's death counts as made. */
         engine->start_if_off = memory->start_if_off;
         engine->next_attempt = now + hbEngineAttemptWait(engine);

@@ -43,3 +43,5 @@ void hbMonitorChanged(HbMonitor *monitor, HbDomain *dom);
 gboolean hbMonitorIsClosing(HbMonitor *monitor);
 /* "": none, nothing outlives the daemon (hb-statefile.h). */
 const char *hbMonitorStateDir(HbMonitor *monitor);
+/* [daemon] dry_run: every restart attempt is observed only. */
+gboolean hbMonitorDryRun(HbMonitor *monitor);

@@ -7,21 +7,6 @@
 #include "hb-restart.h"
 
 
-/*
- * What a restart attempt does, chosen from the domain's state now rather
- * than when it was decided: the domain may have changed meanwhile.
- */
-typedef enum {
-    HB_RESTART_NONE,
-    HB_RESTART_RESET,
-    HB_RESTART_RESET_RESUME, /* a reset crashed domain stays paused */
-    HB_RESTART_DESTROY_START,
-    HB_RESTART_START,
-
-    HB_RESTART_LAST
-} HbRestartStep;
-
-HB_ENUM_DECL(hbRestartStep, HbRestartStep);
 HB_ENUM_IMPL(hbRestartStep, HbRestartStep, HB_RESTART_LAST,
              "none",
              "reset",
@@ -31,7 +16,7 @@ HB_ENUM_IMPL(hbRestartStep, HbRestartStep, HB_RESTART_LAST,
 );
 
 
-static HbRestartStep
+HbRestartStep
 hbRestartStepOf(const HbJob *job, int state, int reason, char **why)
 {
     gboolean restart = job->action == HB_ACTION_RESTART || job->reset_stops;
@@ -125,6 +110,24 @@ hbRestartDomain(HbJob *job, virDomainPtr dom, HbRestartStep step)
 }
 
 
+/* Observed only: the step is worked out from the state read, and not taken. */
+static void
+hbRestartObserve(HbJob *job, HbRestartStep step, const char *why)
+{
+    if (!hbTicketIsOpen(job->ticket)) {
+        job->dropped = TRUE;
+        g_set_error_literal(&job->error, HB_ERROR, HB_ERROR_FAILED,
+                            "the episode ended before the call");
+    } else if (step == HB_RESTART_NONE) {
+        g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED, "none: %s", why);
+    } else {
+        job->sent = g_get_monotonic_time();
+        job->done = hbRestartStepToString(step);
+        job->no_boot = TRUE;
+    }
+}
+
+
 void
 hbRestartRun(HbJob *job, virConnectPtr conn)
 {
@@ -146,6 +149,10 @@ hbRestartRun(HbJob *job, virConnectPtr conn)
         return;
     }
     step = hbRestartStepOf(job, state, reason, &why);
+    if (job->observe) {
+        hbRestartObserve(job, step, why);
+        return;
+    }
     /* Nothing done is no success: no boot follows it. A dropped call failed. */
     if (step != HB_RESTART_NONE && hbRestartDomain(job, dom, step) == 0)
         job->done = hbRestartStepToString(step);

@@ -84,7 +84,7 @@ static const struct {
     { "<heartbeat><time>30</time></heartbeat>", "unexpected element <time>" },
     { "<heartbeat tme='30'/>", "unknown attribute 'tme'" },
     { "<heartbeat enabled='true'/>", "enabled: 'true' is not yes or no" },
-    { "<heartbeat action='reboot'/>", "action: 'reboot' is not reset, restart or none" },
+    { "<heartbeat action='reboot'/>", "action: 'reboot' is not reset, restart, none or observe" },
     { "<heartbeat time='1'/>", "time: '1' is not a whole number from 2 to 86400" },
     { "<heartbeat time='86401'/>", "time: '86401'" },
     { "<heartbeat time='-5'/>", "time: '-5'" },

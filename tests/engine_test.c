@@ -24,6 +24,9 @@ typedef struct {
     guint exhausted;
     gboolean ping_pending; /* a ping was asked for and not answered yet */
     gboolean agent_at_boot; /* runUntil: the agent opens its port as a reset ends */
+    HbAttemptResult attempt_result; /* runUntil: how each attempt ends (default OK;
+                                     * LAST: left in flight) */
+    gint64 restart_at;     /* runUntil: when the last attempt was asked for */
 } Fixture;
 
 
@@ -87,7 +90,16 @@ runUntil(Fixture *f, gint64 until, HbInput answer)
             break;
         f->now = MAX(f->now, next);
         a = feed(f, HB_INPUT_TIMER);
-        if (a.restart) {
+        if (a.restart)
+            f->restart_at = f->now;
+        if (a.restart && f->attempt_result == HB_ATTEMPT_LAST) {
+            /* in flight until the test ends it */
+        } else if (a.restart && f->attempt_result != HB_ATTEMPT_OK) {
+            hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), f->attempt_result,
+                                f->now, &a);
+            collect(f, &a);
+            f->ping_pending |= a.ping;
+        } else if (a.restart) {
             feed(f, HB_INPUT_RESTART_DONE);
             if (f->agent_at_boot)
                 feed(f, HB_INPUT_AGENT_CONNECTED);
@@ -901,6 +913,105 @@ test_restart_action_respects_other_stop(void **state G_GNUC_UNUSED)
 }
 
 
+static void
+tweakObserve(HbConfig *cfg)
+{
+    cfg->action = HB_ACTION_OBSERVE;
+}
+
+
+/*
+ * An observed attempt (action=observe, dry_run) counts, but no boot
+ * follows it: no grace, no wait for this guest's learned boot time (15 s
+ * here, which would pace an attempt that reset it 20 s). The next one
+ * comes failure_interval (5 s) after it while the guest stays silent, and
+ * the episode is exhausted after failure_attempts (3) as usual.
+ */
+static void
+test_observed_attempt_no_boot(void **state G_GNUC_UNUSED)
+{
+    Fixture *f = fixtureNew(tweakObserve);
+    gint64 boot, done;
+
+    f->attempt_result = HB_ATTEMPT_NO_BOOT;
+    feed(f, HB_INPUT_STARTED);
+    boot = hbEngineBoot(f->engine);
+    runUntil(f, f->now + S(15), HB_INPUT_MISS);
+    f->ping_pending = FALSE;
+    feed(f, HB_INPUT_TICK);
+    assert_int_equal(hbEngineBootTime(f->engine), S(15));
+    runUntil(f, f->now + S(11), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 1);
+    done = f->restart_at;
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_STOPPED);
+    assert_int_equal(hbEngineBoot(f->engine), boot);
+    runUntil(f, done + S(5) - 1, HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 1);
+    runUntil(f, done + S(5), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 2);
+    runUntil(f, done + S(10), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 3);
+    assert_int_equal(f->exhausted, 0);
+    runUntil(f, done + S(15), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 3);
+    assert_int_equal(f->exhausted, 1);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_FAILED);
+    assert_int_equal(hbEngineBoot(f->engine), boot);
+    assert_int_equal(f->resumed, 0);
+    teardown((void **) &f);
+}
+
+
+/* The heartbeat returns after an observed attempt: the episode closes. */
+static void
+test_observed_attempt_then_tick(void **state G_GNUC_UNUSED)
+{
+    Fixture *f = fixtureNew(tweakObserve);
+
+    f->attempt_result = HB_ATTEMPT_NO_BOOT;
+    feed(f, HB_INPUT_STARTED);
+    runUntil(f, f->now + S(1), HB_INPUT_TICK);
+    runUntil(f, f->now + S(17), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 2);
+    runUntil(f, f->now + S(1), HB_INPUT_TICK);
+    assert_int_equal(f->resumed, 1);
+    assert_false(hbEngineEpisodeOpen(f->engine, hbEngineEpisode(f->engine)));
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_DEGRADED);
+    runUntil(f, f->now + S(5), HB_INPUT_TICK);
+    assert_int_equal(f->restarts, 2);
+    teardown((void **) &f);
+}
+
+
+/*
+ * Under dry_run an action=restart attempt destroys nothing: a stop of the
+ * domain, even while the attempt is under way, is its user's and ends the
+ * episode; it is not the episode's to start.
+ */
+static void
+test_observed_restart_destroyed_nothing(void **state G_GNUC_UNUSED)
+{
+    Fixture *f = fixtureNew(tweakRestart);
+    HbActions a;
+
+    f->attempt_result = HB_ATTEMPT_LAST;
+    feed(f, HB_INPUT_STARTED);
+    runUntil(f, f->now + S(1), HB_INPUT_TICK);
+    runUntil(f, f->now + S(11), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 1);
+    feed(f, HB_INPUT_STOPPED);
+    assert_true(hbEngineEpisodeOpen(f->engine, hbEngineEpisode(f->engine)));
+    hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_NO_BOOT, f->now, &a);
+    assert_false(hbEngineEpisodeOpen(f->engine, hbEngineEpisode(f->engine)));
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_NOT_RUNNING);
+    f->now += S(60);
+    a = feed(f, HB_INPUT_TIMER);
+    assert_false(a.restart);
+    assert_int_equal(f->restarts, 1);
+    teardown((void **) &f);
+}
+
+
 /*
  * Attempts that never reached the domain (libvirtd unreachable, its state
  * lock held) are not spent: the episode asks again after failure_interval,
@@ -1479,6 +1590,9 @@ main(void)
         cmocka_unit_test(test_restart_action_recovers_destroyed),
         cmocka_unit_test(test_restart_action_respects_other_stop),
         cmocka_unit_test_setup_teardown(test_attempt_not_made_not_counted, setup, teardown),
+        cmocka_unit_test(test_observed_attempt_no_boot),
+        cmocka_unit_test(test_observed_attempt_then_tick),
+        cmocka_unit_test(test_observed_restart_destroyed_nothing),
         cmocka_unit_test(test_attempt_not_made_destroyed_nothing),
         cmocka_unit_test_setup_teardown(test_resync_needs_fresh_verdict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_started_after_decision_judged_again, setup, teardown),

@@ -30,6 +30,7 @@ typedef struct {
     HbState want_state;
     const char *want_notice;
     guint want_count;
+    gboolean dry_run;   /* fixtureMonitor: [daemon] dry_run */
 } Fixture;
 
 
@@ -134,6 +135,7 @@ fixtureMonitor(Fixture *f, gboolean monitor_all, const char *state_dir,
     g_free(conf.state_dir);
     conf.state_dir = g_strdup(state_dir);
     conf.monitor_all = monitor_all;
+    conf.dry_run = f->dry_run;
     if (request_workers)
         conf.request_workers = request_workers;
     if (fast) {
@@ -323,6 +325,62 @@ test_action_restart_destroys_and_starts(void **state)
     waitNotices(f, "hb-restart", "restart-attempt destroy+start ok", 2);
     fakeProbeSet(uuid, FAKE_AGENT_OK);
     waitNotices(f, "hb-restart", "heartbeat-resumed", 1);
+}
+
+
+/* Every decision made, each attempt reported as what it would do, none made. */
+static void
+test_action_observe_does_nothing(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-observe", TRUE,
+                                               FAST " action='observe'");
+    g_autofree char *uuid = testDomainUUID(dom);
+    unsigned int id = virDomainGetID(dom);
+
+    waitState(f, "hb-observe", HB_STATE_OK);
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    waitNotices(f, "hb-observe", "restarts-exhausted", 1);
+    assert_int_equal(countNotices(f, "hb-observe", "restart-attempt would reset observed"), 2);
+    assert_int_equal(countNotices(f, "hb-observe", "restart-attempt"), 2);
+    assert_int_equal(hbDomainState(hbMonitorLookup(f->monitor, uuid)), HB_STATE_FAILED);
+    assert_int_equal(virDomainGetID(dom), id);
+}
+
+
+/*
+ * dry_run observes every domain whatever its action: a destroy+start that
+ * was not made leaves the domain with its ID (a start gives it a new one).
+ */
+static void
+test_dry_run_any_action(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) dom = NULL;
+    g_autofree char *uuid = NULL;
+    unsigned int id;
+
+    f->dry_run = TRUE;
+    fixtureMonitor(f, FALSE, "", 0, FALSE);
+    dom = testDomainStart(f->conn, "hb-dry", TRUE, FAST " action='restart'");
+    uuid = testDomainUUID(dom);
+    id = virDomainGetID(dom);
+    waitState(f, "hb-dry", HB_STATE_OK);
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    waitNotices(f, "hb-dry", "restarts-exhausted", 1);
+    assert_int_equal(countNotices(f, "hb-dry", "restart-attempt would destroy+start observed"),
+                     2);
+    assert_int_equal(countNotices(f, "hb-dry", "restart-attempt"), 2);
+    assert_int_equal(virDomainIsActive(dom), 1);
+    assert_int_equal(virDomainGetID(dom), id);
+    /* The heartbeat returns: the next episode is observed as well. */
+    fakeProbeSet(uuid, FAKE_AGENT_OK);
+    waitNotices(f, "hb-dry", "heartbeat-resumed", 1);
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    waitNotices(f, "hb-dry", "restart-attempt", 3);
+    assert_int_equal(countNotices(f, "hb-dry", "restart-attempt would destroy+start observed"),
+                     3);
+    assert_int_equal(virDomainGetID(dom), id);
 }
 
 
@@ -1114,6 +1172,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_stop_reset_resume, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exhausted_then_rearm, setup, teardown),
         cmocka_unit_test_setup_teardown(test_action_restart_destroys_and_starts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_action_observe_does_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dry_run_any_action, setup, teardown),
         cmocka_unit_test_setup_teardown(test_user_destroy_and_pause_cause_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_starts_domain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_metadata_keeps_last_config, setup, teardown),
