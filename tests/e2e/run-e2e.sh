@@ -324,7 +324,7 @@ optin=0
 for s in s_crash_loop; do
     [[ " ${HB_E2E_ONLY:-} " == *" $s "* ]] && optin=$((optin + 1))
 done
-echo "1..$((28 + optin))"
+echo "1..$((29 + optin))"
 
 # ---- scenarios -------------------------------------------------------------
 
@@ -1227,6 +1227,40 @@ _s_crash_loop() {
     [ "$bad" = 0 ] || fail "$bad of $crashes crashes without exactly one start"
 }
 
+# action=observe: the agent is killed; every attempt is decided and reported
+# as "would reset", and libvirt sees no reset: no reboot event, one boot.
+s_observe() {
+    local d=${prefix}observe
+    _s_observe
+    local rc=$?
+    rmdomain "$d"
+    return $rc
+}
+
+_s_observe() {
+    local first
+    mkdomain "$d" yes "" \
+        "time='6' rate='3' boot_grace='30' failure_interval='8' failure_attempts='2' action='observe'" ||
+        return 1
+    wait_until 60 state_is "$d" ok || fail "never ok" || return 1
+    agent_exec "$d" 'sleep 1; kill -9 $(cat /run/agent.pid)' || fail "cannot kill the agent" || return 1
+    wait_until 30 has_events "$d" heartbeat-stopped 1 || fail "no heartbeat-stopped" || return 1
+    wait_until 60 has_events "$d" restarts-exhausted 1 || fail "never exhausted" || return 1
+    first=$(events_of "$d" restart-attempt | head -1)
+    log "first attempt: $first"
+    jq -e '.attempt == 1 and .action == "would reset" and .result == "observed"' <<<"$first" >/dev/null ||
+        fail "attempt: $first" || return 1
+    [ "$(count_events "$d" restart-attempt)" = 2 ] || fail "$(count_events "$d" restart-attempt) attempts, not 2" || return 1
+    grep -q "Domain '$d': restart attempt 1: would reset; observed only, nothing done" "$work/daemon.log" ||
+        fail "no 'would reset' in the daemon log" || return 1
+    state_is "$d" failed || fail "state $(status_field "$d" state), not failed" || return 1
+    field_is "$d" restart_attempts 2 || fail "status: $(status_field "$d" restart_attempts) attempts" || return 1
+    # libvirt's own view: no reset, the guest still in its first boot.
+    [ "$(libvirt_reboots "$d")" = 0 ] || fail "libvirt saw $(libvirt_reboots "$d") reboot events" || return 1
+    [ "$(guest_boots "$d")" = 1 ] || fail "the guest booted $(guest_boots "$d") times" || return 1
+    domstate_is "$d" "running (booted)" || fail "libvirt says $(domstate "$d")" || return 1
+}
+
 # HB_E2E_ONLY="s_exec s_info": run only these scenarios (while working on them).
 run() {
     local desc=$1; shift
@@ -1279,6 +1313,7 @@ run "exec load: more long requests than request workers, no tick lost, Busy past
 run "on_crash=restart: libvirt restarts the panicked guest, the daemon does not" s_on_crash_restart
 run "slow boot: after a reset, no second one while the guest boots" s_slow_boot
 run "start fails after our destroy: the next attempt starts it (restart, on_reboot=destroy)" s_start_fails
+run "action=observe: would reset, reported; libvirt sees no reset" s_observe
 run "daemon SIGKILL mid-episode: attempts go on 3, 4, never more than failure_attempts" s_daemon_sigkill
 run "mass hang: every hung agent restarted once, the healthy keep every tick" s_mass_hang
 run_optin "crash loop: on_crash=destroy, exactly one start per crash" s_crash_loop
