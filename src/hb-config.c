@@ -68,6 +68,7 @@ HB_ENUM_IMPL(hbAction, HbAction, HB_ACTION_LAST,
              "restart",
              "none",
              "observe",
+             "ladder",
 );
 
 /* The shortest ping interval: rate may be at most this many per second of time. */
@@ -203,7 +204,7 @@ hbConfigSetKey(HbConfig *cfg, HbKey key, const char *value, GError **error)
         int action = hbActionFromString(token);
         if (action < 0) {
             g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
-                        "%s: '%s' is not reset, restart, none or observe",
+                        "%s: '%s' is not reset, restart, none, observe or ladder",
                         hbKeyToString(key), quoted);
             return -1;
         }

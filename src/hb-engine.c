@@ -265,8 +265,10 @@ hbEngineAttempt(HbEngine *engine, gint64 now, HbActions *actions)
     engine->attempts++;
     engine->restart_in_flight = TRUE;
     engine->ran_in_flight = FALSE;
-    /* Until it is known to have started again, a destroy may have been ours. */
-    if (engine->cfg.action == HB_ACTION_RESTART || engine->attempt_destroys)
+    /* Until it is known to have started again, a destroy may have been ours.
+     * The ladder's third step on is destroy+start (hb-restart.c). */
+    if (engine->cfg.action == HB_ACTION_RESTART || engine->attempt_destroys ||
+        (engine->cfg.action == HB_ACTION_LADDER && engine->attempts >= 3))
         engine->start_if_off = TRUE;
     actions->restart = TRUE;
     actions->start_if_off = engine->start_if_off;

@@ -72,8 +72,8 @@ typedef enum {
     HB_ATTEMPT_FAILED,   /* a call was made and failed, or nothing was to be done */
     HB_ATTEMPT_NOT_MADE, /* no call reached the domain: libvirtd unreachable, its
                           * state lock held by another job, the episode over */
-    HB_ATTEMPT_NO_BOOT,  /* made, and no boot follows: observed only (action=observe,
-                          * dry_run), nothing was done to the domain */
+    HB_ATTEMPT_NO_BOOT,  /* made, and no boot follows: an NMI (the guest may dump or
+                          * do nothing), or observed only (action=observe, dry_run) */
 
     HB_ATTEMPT_LAST
 } HbAttemptResult;

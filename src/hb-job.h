@@ -69,7 +69,7 @@ struct _HbJob {
     HbProbeResult probe; /* PING */
     char *detail;        /* PING: the error */
     const char *done;    /* RESTART: what was done, a step's name; NULL: nothing */
-    gboolean no_boot;    /* RESTART: done, and no boot follows (observed only) */
+    gboolean no_boot;    /* RESTART: done, and no boot follows (an NMI, or observed only) */
     GError *error;       /* why it failed; NULL: it did not, or never ran (cancelled,
                           * or a restart dropped before it began) */
     GPtrArray *infos;    /* SYNC (empty: the domain is gone), LIST: HbDomainInfo */

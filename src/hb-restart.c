@@ -13,17 +13,28 @@ HB_ENUM_IMPL(hbRestartStep, HbRestartStep, HB_RESTART_LAST,
              "reset+resume",
              "destroy+start",
              "start",
+             "nmi",
 );
 
 
+/*
+ * action=ladder climbs one step per attempt of the episode: an NMI (a Linux
+ * guest with kdump or panic_on_unrecovered_nmi leaves a dump), a reset,
+ * then destroy and start, for a frozen guest that a reset does not bring
+ * back. A crashed domain gets no NMI: it is past what one could tell.
+ */
 HbRestartStep
 hbRestartStepOf(const HbJob *job, int state, int reason, char **why)
 {
-    gboolean restart = job->action == HB_ACTION_RESTART || job->reset_stops;
+    gboolean ladder = job->action == HB_ACTION_LADDER;
+    gboolean restart = job->action == HB_ACTION_RESTART || job->reset_stops ||
+        (ladder && job->attempt >= 3);
 
     switch ((virDomainState) state) {
     case VIR_DOMAIN_RUNNING:
     case VIR_DOMAIN_BLOCKED:
+        if (ladder && job->attempt <= 1)
+            return HB_RESTART_NMI;
         return restart ? HB_RESTART_DESTROY_START : HB_RESTART_RESET;
     case VIR_DOMAIN_PAUSED:
         if (reason != VIR_DOMAIN_PAUSED_CRASHED) {
@@ -81,6 +92,13 @@ hbRestartReset(virDomainPtr dom)
 
 
 static int
+hbRestartNMI(virDomainPtr dom)
+{
+    return virDomainInjectNMI(dom, 0);
+}
+
+
+static int
 hbRestartDomain(HbJob *job, virDomainPtr dom, HbRestartStep step)
 {
     switch (step) {
@@ -103,6 +121,8 @@ hbRestartDomain(HbJob *job, virDomainPtr dom, HbRestartStep step)
         return virDomainCreate(dom);
     case HB_RESTART_START:
         return hbRestartCall(job, dom, virDomainCreate);
+    case HB_RESTART_NMI:
+        return hbRestartCall(job, dom, hbRestartNMI);
     case HB_RESTART_LAST:
         break;
     }
@@ -154,8 +174,10 @@ hbRestartRun(HbJob *job, virConnectPtr conn)
         return;
     }
     /* Nothing done is no success: no boot follows it. A dropped call failed. */
-    if (step != HB_RESTART_NONE && hbRestartDomain(job, dom, step) == 0)
+    if (step != HB_RESTART_NONE && hbRestartDomain(job, dom, step) == 0) {
         job->done = hbRestartStepToString(step);
+        job->no_boot = step == HB_RESTART_NMI;
+    }
     else if (job->dropped)
         g_set_error_literal(&job->error, HB_ERROR, HB_ERROR_FAILED,
                             "the episode ended before the call");

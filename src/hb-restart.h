@@ -15,6 +15,7 @@ typedef enum {
     HB_RESTART_RESET_RESUME, /* a reset crashed domain stays paused */
     HB_RESTART_DESTROY_START,
     HB_RESTART_START,
+    HB_RESTART_NMI,          /* action=ladder, first attempt: no boot follows */
 
     HB_RESTART_LAST
 } HbRestartStep;

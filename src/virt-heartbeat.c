@@ -36,7 +36,7 @@ static const struct {
     { "failure-interval", "Seconds between restart attempts", "N" },
     { "failure-attempts", "Restart attempts per episode", "N" },
     { "boot-grace", "Seconds after a start or reset", "N" },
-    { "action", "What a restart attempt does", "reset|restart|none|observe" },
+    { "action", "What a restart attempt does", "reset|restart|none|observe|ladder" },
     { "max-episodes", "Episodes with action per window (0: no cap)", "N" },
     { "episode-window", "Storm cap window in seconds", "N" },
     { "ping-timeout", "Seconds a ping may take", "N" },

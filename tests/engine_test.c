@@ -27,6 +27,7 @@ typedef struct {
     HbAttemptResult attempt_result; /* runUntil: how each attempt ends (default OK;
                                      * LAST: left in flight) */
     gint64 restart_at;     /* runUntil: when the last attempt was asked for */
+    gboolean start_if_off; /* of the last attempt asked for */
 } Fixture;
 
 
@@ -35,6 +36,8 @@ collect(Fixture *f, const HbActions *a)
 {
     f->pings += a->ping;
     f->restarts += a->restart;
+    if (a->restart)
+        f->start_if_off = a->start_if_off;
     f->stopped += !!(a->events & HB_EVENT_STOPPED);
     f->resumed += !!(a->events & HB_EVENT_RESUMED);
     f->exhausted += !!(a->events & HB_EVENT_EXHAUSTED);
@@ -1012,6 +1015,54 @@ test_observed_restart_destroyed_nothing(void **state G_GNUC_UNUSED)
 }
 
 
+static void
+tweakLadder(HbConfig *cfg)
+{
+    cfg->action = HB_ACTION_LADDER;
+    cfg->failure_attempts = 4;
+    cfg->boot_grace = 0;
+}
+
+
+/*
+ * action=ladder: the NMI of attempt 1 is followed by no boot, the reset of
+ * attempt 2 by one, and from attempt 3 on each destroys and starts: its
+ * own destroy, and a start that failed after it, keep the episode open,
+ * and the next attempt starts the domain.
+ */
+static void
+test_ladder_third_attempt_destroys(void **state G_GNUC_UNUSED)
+{
+    Fixture *f = fixtureNew(tweakLadder);
+    HbActions a;
+
+    f->attempt_result = HB_ATTEMPT_LAST;
+    feed(f, HB_INPUT_STARTED);
+    runUntil(f, f->now + S(1), HB_INPUT_TICK);
+    runUntil(f, f->now + S(11), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 1);
+    assert_false(f->start_if_off);
+    hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_NO_BOOT, f->now, &a);
+    runUntil(f, f->now + S(5), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 2);
+    assert_false(f->start_if_off);
+    hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_OK, f->now, &a);
+    runUntil(f, f->now + S(6), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 3);
+    assert_true(f->start_if_off);
+    /* Our destroy, then the start fails. */
+    feed(f, HB_INPUT_STOPPED);
+    hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_FAILED, f->now, &a);
+    assert_true(hbEngineEpisodeOpen(f->engine, hbEngineEpisode(f->engine)));
+    f->now += S(5);
+    a = feed(f, HB_INPUT_TIMER);
+    assert_true(a.restart);
+    assert_true(a.start_if_off);
+    assert_int_equal(hbEngineAttempts(f->engine), 4);
+    teardown((void **) &f);
+}
+
+
 /*
  * Attempts that never reached the domain (libvirtd unreachable, its state
  * lock held) are not spent: the episode asks again after failure_interval,
@@ -1593,6 +1644,7 @@ main(void)
         cmocka_unit_test(test_observed_attempt_no_boot),
         cmocka_unit_test(test_observed_attempt_then_tick),
         cmocka_unit_test(test_observed_restart_destroyed_nothing),
+        cmocka_unit_test(test_ladder_third_attempt_destroys),
         cmocka_unit_test(test_attempt_not_made_destroyed_nothing),
         cmocka_unit_test_setup_teardown(test_resync_needs_fresh_verdict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_started_after_decision_judged_again, setup, teardown),

