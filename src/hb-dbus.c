@@ -192,6 +192,8 @@ hbDBusOnChanged(HbDomain *dom, gpointer data)
     hb_dbus_domain1_set_osname(iface, guest->os_name ? guest->os_name : "");
     hb_dbus_domain1_set_can_shutdown(iface, hbDomainAgentConnected(dom) && guest->can_shutdown);
     hb_dbus_domain1_set_is_host_time_sync_enabled(iface, hbDomainConfig(dom)->time_sync);
+    hb_dbus_domain1_set_last_attempt(iface, hbDomainLastAttempt(dom) ? hbDomainLastAttempt(dom)
+                                                                     : "");
 }
 
 

@@ -29,6 +29,7 @@ struct _HbDomain {
     gboolean guest_reading;
     guint time_sync_timer;
     guint time_sync_minutes; /* the timer's period */
+    char *last_attempt;     /* "N ACTION: RESULT" of the last attempt reported; NULL: none */
 };
 
 HB_ENUM_IMPL(hbNoticeKind, HbNoticeKind, HB_NOTICE_LAST,
@@ -335,6 +336,7 @@ hbDomainFree(HbDomain *dom)
     g_free(dom->uuid);
     g_free(dom->name);
     g_free(dom->config_error);
+    g_free(dom->last_attempt);
     g_free(dom->saved_metadata);
     g_free(dom);
 }
@@ -445,6 +447,9 @@ hbDomainRestartDone(HbDomain *dom, HbJob *job)
         else
             g_warning("Domain '%s': restart attempt %u failed: %s (called %.1f ms after "
                       "the decision)", dom->name, job->attempt, failure, called);
+        g_free(dom->last_attempt);
+        dom->last_attempt = g_strdup_printf("%u %s: %s", notice.attempt, notice.action,
+                                            notice.result);
         hbDomainNotify(dom, &notice);
     }
     hbEngineRestartDone(dom->engine, job->episode, result, g_get_monotonic_time(), &actions);
@@ -641,6 +646,13 @@ gboolean
 hbDomainAgentConnected(HbDomain *dom)
 {
     return dom->agent_connected;
+}
+
+
+const char *
+hbDomainLastAttempt(HbDomain *dom)
+{
+    return dom->last_attempt;
 }
 
 

@@ -72,5 +72,8 @@ gint64 hbDomainLastTick(HbDomain *dom);          /* wall clock, µs; 0: none */
 const HbConfig *hbDomainConfig(HbDomain *dom);
 const char *hbDomainConfigError(HbDomain *dom);  /* NULL: the metadata is valid */
 gboolean hbDomainAgentConnected(HbDomain *dom);
+/* The last restart attempt reported, "N ACTION: RESULT" as its notice had
+ * it ("1 would reset: observed"); NULL: none since the daemon started. */
+const char *hbDomainLastAttempt(HbDomain *dom);
 /* What the agent said this boot; NULL fields: not known yet. */
 const HbGuestInfo *hbDomainGuestInfo(HbDomain *dom);

@@ -275,6 +275,7 @@ static const HbCliField hbCliStatusFields[] = {
     { "Heartbeat percentage:", "heartbeat_percentage", "HeartbeatPercentage", HB_CLI_NUMBER, NULL },
     { "Restart attempts:", "restart_attempts", "RestartAttempts", HB_CLI_NUMBER, NULL },
     { "Episode:", "episode", "Episode", HB_CLI_NUMBER, NULL },
+    { "Last attempt:", "last_attempt", "LastAttempt", HB_CLI_TEXT, "" },
     { "Pings:", NULL, NULL, HB_CLI_PINGS, NULL },
     { NULL, "pings_ticked", "PingsTicked", HB_CLI_NUMBER, NULL },
     { NULL, "pings_missed", "PingsMissed", HB_CLI_NUMBER, NULL },

@@ -343,6 +343,7 @@ test_status_list_json(void **state)
     assert_true(json_object_get_boolean_member(obj, "is_heartbeating"));
     assert_int_equal(json_object_get_int_member(obj, "heartbeat_percentage"), 100);
     assert_int_equal(json_object_get_int_member(obj, "restart_attempts"), 0);
+    assert_true(json_object_get_null_member(obj, "last_attempt"));
     assert_int_equal(json_object_get_int_member(
         json_object_get_object_member(obj, "config"), "time"), 2);
 
@@ -436,6 +437,8 @@ test_events_json(void **state)
     g_autoptr(JsonParser) parser = json_parser_new();
     g_auto(GStrv) lines = NULL;
     g_autofree char *no = NULL;
+    g_autofree char *status = NULL;
+    const char *last;
     Lines l = { .out = g_string_new(NULL) };
     gboolean saw_stopped = FALSE, saw_attempt = FALSE;
     guint probe;
@@ -474,6 +477,10 @@ test_events_json(void **state)
         }
     }
     assert_true(saw_stopped && saw_attempt);
+    assert_int_equal(cli(&status, "status", "hb-dbus", "--json", NULL), 0);
+    last = json_object_get_string_member(parseObject(parser, status), "last_attempt");
+    if (!last || !g_str_has_suffix(last, " reset: ok"))
+        fail_msg("last_attempt: %s", last ? last : "null");
 
     assert_int_equal(cli(&no, "is-heartbeating", "hb-dbus", NULL), 1);
     assert_string_equal(no, "no\n");
@@ -892,7 +899,7 @@ test_api_domain_properties(void **state)
         apiCall(path, PROPERTIES, "Set", g_variant_new("(ssv)", DOMAIN1, (*p)->name, value),
                 E_INVALID_ARGS);
     }
-    assert_int_equal(n, 18);
+    assert_int_equal(n, 19);
 
     all = apiCall(path, PROPERTIES, "GetAll", g_variant_new("(s)", DOMAIN1), NULL);
     g_variant_get(all, "(@a{sv})", &props);
@@ -1091,7 +1098,7 @@ test_api_standard(void **state)
     assert_true(g_variant_lookup(managed, path, "@a{sa{sv}}", &ifaces));
     domain1 = g_variant_lookup_value(ifaces, DOMAIN1, NULL);
     assert_non_null(domain1);
-    assert_int_equal(g_variant_n_children(domain1), 18);
+    assert_int_equal(g_variant_n_children(domain1), 19);
     apiCall(HB_DBUS_PATH, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects",
             g_variant_new("(s)", "x"), E_INVALID_ARGS);
     apiCall(path, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", NULL,
