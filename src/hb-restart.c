@@ -1,6 +1,7 @@
 /*
- * Restart attempts: the libvirt calls that reset, or destroy and start, a
- * domain, each made only while the episode it was decided in is open.
+ * Restart attempts: the libvirt calls that inject an NMI, reset, or destroy
+ * and start a domain, each made only while the episode it was decided in
+ * is open; or, observed only, none of them.
  */
 #include <config.h>
 
@@ -177,13 +178,13 @@ hbRestartRun(HbJob *job, virConnectPtr conn)
     if (step != HB_RESTART_NONE && hbRestartDomain(job, dom, step) == 0) {
         job->done = hbRestartStepToString(step);
         job->no_boot = step == HB_RESTART_NMI;
-    }
-    else if (job->dropped)
+    } else if (job->dropped) {
         g_set_error_literal(&job->error, HB_ERROR, HB_ERROR_FAILED,
                             "the episode ended before the call");
-    else if (step == HB_RESTART_NONE)
+    } else if (step == HB_RESTART_NONE) {
         g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED, "none: %s", why);
-    else
+    } else {
         g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED, "%s: %s",
                     hbRestartStepToString(step), hbUtilLastError());
+    }
 }
