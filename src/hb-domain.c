@@ -172,6 +172,38 @@ hbDomainRestart(HbDomain *dom, const HbActions *actions)
 
 
 static void
+hbDomainSetLastAttempt(HbDomain *dom, const HbNotice *notice)
+{
+    g_free(dom->last_attempt);
+    dom->last_attempt = g_strdup_printf("%u %s: %s", notice->attempt, notice->action,
+                                        notice->result);
+}
+
+
+/* The attempt in flight was given up as hung: reported now, its result whenever it comes. */
+static void
+hbDomainRestartHung(HbDomain *dom)
+{
+    const HbConfig *cfg = hbEngineConfig(dom->engine);
+    g_autofree char *result = g_strdup_printf("hung: no reply after %d s, given up",
+                                              (int) (HB_ATTEMPT_HUNG_US / G_USEC_PER_SEC));
+    HbNotice notice = {
+        .kind = HB_NOTICE_RESTART_ATTEMPT,
+        .max = cfg->failure_attempts,
+        .action = hbActionToString(cfg->action),
+        .result = result,
+    };
+    guint64 episode;
+
+    hbEngineHung(dom->engine, &episode, &notice.attempt);
+    g_warning("Domain '%s': restart attempt %u %s; the next one destroys", dom->name,
+              notice.attempt, result);
+    hbDomainSetLastAttempt(dom, &notice);
+    hbDomainNotify(dom, &notice);
+}
+
+
+static void
 hbDomainAct(HbDomain *dom, const HbActions *actions)
 {
     HbMonitor *monitor = dom->monitor;
@@ -191,6 +223,8 @@ hbDomainAct(HbDomain *dom, const HbActions *actions)
                   hbEngineEpisode(dom->engine));
         hbDomainNotify(dom, &notice);
     }
+    if (actions->events & HB_EVENT_ATTEMPT_HUNG)
+        hbDomainRestartHung(dom);
     if (actions->restart)
         hbDomainRestart(dom, actions);
     if (actions->events & HB_EVENT_RESUMED) {
@@ -424,7 +458,18 @@ hbDomainRestartDone(HbDomain *dom, HbJob *job)
     double called = job->sent ? (job->sent - job->queued) / 1000.0 : 0;
     HbAttemptResult result = HB_ATTEMPT_FAILED;
     HbActions actions;
+    guint64 hung_episode;
+    guint hung_attempt;
 
+    /* Given up as hung long ago: the engine has gone on without it. */
+    if (hbEngineHung(dom->engine, &hung_episode, &hung_attempt) &&
+        hung_episode == job->episode && hung_attempt == job->attempt) {
+        g_message("Domain '%s': restart attempt %u, given up as hung, ended: %s", dom->name,
+                  job->attempt, job->done ? job->done : failure);
+        if (!job->cancelled)
+            hbDomainNotify(dom, &notice);
+        return;
+    }
     if (job->dropped || job->cancelled) {
         result = HB_ATTEMPT_NOT_MADE;
         g_message("Domain '%s': restart attempt %u dropped: %s", dom->name, job->attempt,
@@ -447,9 +492,7 @@ hbDomainRestartDone(HbDomain *dom, HbJob *job)
         else
             g_warning("Domain '%s': restart attempt %u failed: %s (called %.1f ms after "
                       "the decision)", dom->name, job->attempt, failure, called);
-        g_free(dom->last_attempt);
-        dom->last_attempt = g_strdup_printf("%u %s: %s", notice.attempt, notice.action,
-                                            notice.result);
+        hbDomainSetLastAttempt(dom, &notice);
         hbDomainNotify(dom, &notice);
     }
     hbEngineRestartDone(dom->engine, job->episode, result, g_get_monotonic_time(), &actions);

@@ -77,6 +77,9 @@ struct _HbEngine {
     guint attempts;
     gint64 next_attempt;
     gboolean restart_in_flight;
+    gint64 restart_asked;   /* when the attempt in flight was asked for */
+    guint64 hung_episode;   /* the last attempt given up as hung; 0: none */
+    guint hung_attempt;
     gboolean attempt_booted; /* an attempt of the open episode was followed by a boot */
     gboolean start_if_off;  /* an attempt may have left the domain destroyed */
     gboolean attempt_destroys; /* attempts destroy+start, whatever the action */
@@ -252,9 +255,20 @@ hbEngineEndEpisode(HbEngine *engine)
 }
 
 
+/* The next attempt destroys the domain (hb-restart.c chooses the step). */
+static gboolean
+hbEngineNextDestroys(const HbEngine *engine)
+{
+    return engine->cfg.action == HB_ACTION_RESTART || engine->attempt_destroys ||
+        (engine->cfg.action == HB_ACTION_LADDER && engine->attempts + 1 >= 3);
+}
+
+
 static void
 hbEngineAttempt(HbEngine *engine, gint64 now, HbActions *actions)
 {
+    gboolean destroys = hbEngineNextDestroys(engine);
+
     engine->before_start_if_off = engine->start_if_off;
     engine->before_boot_measured = engine->boot_measured;
     /* A boot this attempt interrupts took at least this long already. */
@@ -264,11 +278,10 @@ hbEngineAttempt(HbEngine *engine, gint64 now, HbActions *actions)
     }
     engine->attempts++;
     engine->restart_in_flight = TRUE;
+    engine->restart_asked = now;
     engine->ran_in_flight = FALSE;
-    /* Until it is known to have started again, a destroy may have been ours.
-     * The ladder's third step on is destroy+start (hb-restart.c). */
-    if (engine->cfg.action == HB_ACTION_RESTART || engine->attempt_destroys ||
-        (engine->cfg.action == HB_ACTION_LADDER && engine->attempts >= 3))
+    /* Until it is known to have started again, a destroy may have been ours. */
+    if (destroys)
         engine->start_if_off = TRUE;
     actions->restart = TRUE;
     actions->start_if_off = engine->start_if_off;
@@ -437,6 +450,36 @@ hbEngineAttemptAt(const HbEngine *engine)
 }
 
 
+/* When the attempt in flight is given up as hung (HB_ATTEMPT_HUNG_US); G_MAXINT64: never. */
+static gint64
+hbEngineHungAt(const HbEngine *engine)
+{
+    if (engine->episode != HB_EPISODE_STOPPED || !engine->restart_in_flight ||
+        !hbEngineNextDestroys(engine))
+        return G_MAXINT64;
+    return engine->restart_asked + HB_ATTEMPT_HUNG_US;
+}
+
+
+/*
+ * Give the attempt in flight up as hung: it counts, as made with no boot
+ * after it (nothing is known of what it did), and the next attempt may
+ * come at once, the guest silent all along.
+ */
+static void
+hbEngineGiveUpHung(HbEngine *engine, gint64 now, HbActions *actions)
+{
+    if (now < hbEngineHungAt(engine))
+        return;
+    engine->restart_in_flight = FALSE;
+    engine->hung_episode = engine->episode_id;
+    engine->hung_attempt = engine->attempts;
+    engine->start_if_off = engine->before_start_if_off;
+    engine->next_attempt = now;
+    actions->events |= HB_EVENT_ATTEMPT_HUNG;
+}
+
+
 static void
 hbEngineCheckDeadlines(HbEngine *engine, gint64 now, HbActions *actions)
 {
@@ -456,6 +499,7 @@ hbEngineCheckDeadlines(HbEngine *engine, gint64 now, HbActions *actions)
             hbEngineStartEpisode(engine, now, actions);
         break;
     case HB_EPISODE_STOPPED:
+        hbEngineGiveUpHung(engine, now, actions);
         if (!hbEngineMayAttempt(engine) || now < hbEngineAttemptAt(engine))
             break;
         /* An episode from before a daemon restart needs a verdict of today. */
@@ -1000,6 +1044,15 @@ hbEngineConfig(const HbEngine *engine)
 
 
 gboolean
+hbEngineHung(const HbEngine *engine, guint64 *episode, guint *attempt)
+{
+    *episode = engine->hung_episode;
+    *attempt = engine->hung_attempt;
+    return engine->hung_episode != 0;
+}
+
+
+gboolean
 hbEngineStormCapped(const HbEngine *engine)
 {
     return engine->storm_capped;
@@ -1037,7 +1090,7 @@ hbEngineNextDeadline(const HbEngine *engine)
             next = MAX(next, hbEngineSilentDeadline(engine));
         deadline = MIN(deadline, next);
     }
-    return deadline;
+    return MIN(deadline, hbEngineHungAt(engine));
 }
 
 

@@ -1064,6 +1064,57 @@ test_ladder_third_attempt_destroys(void **state G_GNUC_UNUSED)
 
 
 /*
+ * A reset that hangs (in QEMU, waiting for a frozen vCPU) is given up after
+ * HB_ATTEMPT_HUNG_US when the next step destroys, which only a destroy can
+ * get past; with action=reset it is waited for, as another reset would
+ * only queue behind it.
+ */
+static void
+test_hung_attempt_given_up_for_destroy(void **state G_GNUC_UNUSED)
+{
+    Fixture *f = fixtureNew(tweakLadder);
+    Fixture *r = fixtureNew(NULL);
+    guint64 episode;
+    guint attempt;
+    HbActions a;
+    gint64 asked;
+
+    f->attempt_result = HB_ATTEMPT_LAST;
+    feed(f, HB_INPUT_STARTED);
+    runUntil(f, f->now + S(1), HB_INPUT_TICK);
+    runUntil(f, f->now + S(11), HB_INPUT_MISS);
+    hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_NO_BOOT, f->now, &a);
+    runUntil(f, f->now + S(5), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 2);
+    assert_false(hbEngineHung(f->engine, &episode, &attempt));
+    asked = f->restart_at;
+    assert_int_equal(hbEngineNextDeadline(f->engine) <= asked + HB_ATTEMPT_HUNG_US, TRUE);
+    runUntil(f, asked + HB_ATTEMPT_HUNG_US - 1, HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 2);
+    f->now = asked + HB_ATTEMPT_HUNG_US;
+    a = feed(f, HB_INPUT_TIMER);
+    assert_true(a.events & HB_EVENT_ATTEMPT_HUNG);
+    assert_true(a.restart);
+    assert_true(a.start_if_off);
+    assert_int_equal(hbEngineAttempts(f->engine), 3);
+    assert_true(hbEngineHung(f->engine, &episode, &attempt));
+    assert_int_equal(episode, hbEngineEpisode(f->engine));
+    assert_int_equal(attempt, 2);
+    teardown((void **) &f);
+
+    r->attempt_result = HB_ATTEMPT_LAST;
+    feed(r, HB_INPUT_STARTED);
+    runUntil(r, r->now + S(1), HB_INPUT_TICK);
+    runUntil(r, r->now + S(11), HB_INPUT_MISS);
+    assert_int_equal(r->restarts, 1);
+    runUntil(r, r->now + S(300), HB_INPUT_MISS);
+    assert_int_equal(r->restarts, 1);
+    assert_false(hbEngineHung(r->engine, &episode, &attempt));
+    teardown((void **) &r);
+}
+
+
+/*
  * Attempts that never reached the domain (libvirtd unreachable, its state
  * lock held) are not spent: the episode asks again after failure_interval,
  * and the count of attempts made never passes failure_attempts.
@@ -1645,6 +1696,7 @@ main(void)
         cmocka_unit_test(test_observed_attempt_then_tick),
         cmocka_unit_test(test_observed_restart_destroyed_nothing),
         cmocka_unit_test(test_ladder_third_attempt_destroys),
+        cmocka_unit_test(test_hung_attempt_given_up_for_destroy),
         cmocka_unit_test(test_attempt_not_made_destroyed_nothing),
         cmocka_unit_test_setup_teardown(test_resync_needs_fresh_verdict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_started_after_decision_judged_again, setup, teardown),
