@@ -71,6 +71,8 @@ HB_ENUM_IMPL(hbAction, HbAction, HB_ACTION_LAST,
              "reset",
              "restart",
              "none",
+             "observe",
+             "ladder",
 );
 
 HB_ENUM_IMPL(hbConfirm, HbConfirm, HB_CONFIRM_LAST,
@@ -214,7 +216,8 @@ hbConfigSetKey(HbConfig *cfg, HbKey key, const char *value, GError **error)
         int action = hbActionFromString(token);
         if (action < 0) {
             g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
-                        "%s: '%s' is not reset, restart or none", hbKeyToString(key), quoted);
+                        "%s: '%s' is not reset, restart, none, observe or ladder",
+                        hbKeyToString(key), quoted);
             return -1;
         }
         *(HbAction *) member = action;

@@ -16,6 +16,8 @@ typedef enum {
     HB_ACTION_RESET,    /* virDomainReset, or start a crashed shut-off domain */
     HB_ACTION_RESTART,  /* destroy + start */
     HB_ACTION_NONE,     /* notify only */
+    HB_ACTION_OBSERVE,  /* every decision made and reported as what a reset would do, no call */
+    HB_ACTION_LADDER,   /* per episode: NMI, then reset, then destroy + start */
 
     HB_ACTION_LAST
 } HbAction;

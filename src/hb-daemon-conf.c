@@ -145,6 +145,25 @@ hbDaemonConfKeys(GKeyFile *kf, const char *group)
 }
 
 
+/* yes or no, as in the metadata, or GKeyFile's true or false. */
+static int
+hbDaemonConfBoolean(GKeyFile *kf, const char *key, const char *value, gboolean *b)
+{
+    g_autoptr(GError) err = NULL;
+    gboolean parsed;
+
+    if (g_str_equal(value, "yes") || g_str_equal(value, "no")) {
+        *b = g_str_equal(value, "yes");
+        return 0;
+    }
+    parsed = g_key_file_get_boolean(kf, HB_DAEMON_GROUP, key, &err);
+    if (err)
+        return -1;
+    *b = parsed;
+    return 0;
+}
+
+
 static void
 hbDaemonConfLoadDaemon(HbDaemonConf *conf, GKeyFile *kf, const char *path,
                        GHashTable *lines, GPtrArray *errors)
@@ -154,7 +173,6 @@ hbDaemonConfLoadDaemon(HbDaemonConf *conf, GKeyFile *kf, const char *path,
     for (guint i = 0; keys[i]; i++) {
         const char *key = keys[i];
         g_autofree char *value = g_key_file_get_value(kf, HB_DAEMON_GROUP, key, NULL);
-        g_autoptr(GError) err = NULL;
         guint64 num;
         int number;
 
@@ -169,13 +187,12 @@ hbDaemonConfLoadDaemon(HbDaemonConf *conf, GKeyFile *kf, const char *path,
                 g_free(conf->state_dir);
                 conf->state_dir = g_strdup(value);
             }
-        } else if (g_str_equal(key, "monitor_all")) {
-            gboolean b = g_key_file_get_boolean(kf, HB_DAEMON_GROUP, key, &err);
-            if (err)
+        } else if (g_str_equal(key, "monitor_all") || g_str_equal(key, "dry_run")) {
+            gboolean *member = g_str_equal(key, "dry_run") ? &conf->dry_run
+                                                           : &conf->monitor_all;
+            if (hbDaemonConfBoolean(kf, key, value, member) < 0)
                 hbDaemonConfError(errors, path, lines, HB_DAEMON_GROUP, key,
-                                  "monitor_all: '%s' is not true or false", value);
-            else
-                conf->monitor_all = b;
+                                  "%s: '%s' is not yes, no, true or false", key, value);
         } else if ((number = hbDaemonConfNumberKey(key)) >= 0) {
             guint min = hbDaemonConfNumbers[number].min;
             guint max = hbDaemonConfNumbers[number].max;

@@ -12,6 +12,7 @@
 typedef struct {
     char *uri;            /* NULL: libvirt's default */
     gboolean monitor_all; /* watch domains with an agent channel but no metadata */
+    gboolean dry_run;     /* every restart attempt observed only, whatever the action */
     guint ping_workers;    /* threads for pings to answering domains */
     guint suspect_workers; /* threads for pings to domains whose last ping missed */
     guint request_workers; /* threads for guest requests */

@@ -197,6 +197,8 @@ hbDBusOnChanged(HbDomain *dom, gpointer data)
     hb_dbus_domain1_set_pings_suppressed(iface, hbDomainPings(dom, HB_PING_SUPPRESSED));
     hb_dbus_domain1_set_verdict(iface, hbVerdictToString(hbDomainVerdict(dom)));
     hb_dbus_domain1_set_evidence(iface, hbDomainEvidence(dom));
+    hb_dbus_domain1_set_last_attempt(iface, hbDomainLastAttempt(dom) ? hbDomainLastAttempt(dom)
+                                                                     : "");
 }
 
 

@@ -43,6 +43,7 @@ struct _HbDomain {
     gboolean crashed;       /* libvirt reported a crash this boot */
     HbVerdict verdict;      /* the last, and what it rests on */
     char *evidence;
+    char *last_attempt;     /* "N ACTION: RESULT" of the last attempt reported; NULL: none */
 };
 
 HB_ENUM_IMPL(hbNoticeKind, HbNoticeKind, HB_NOTICE_LAST,
@@ -266,12 +267,25 @@ hbDomainWithhold(HbDomain *dom, const char *why)
 }
 
 
+/* Why an attempt is observed only, not made: action=observe or dry_run; NULL: it is made. */
+static const char *
+hbDomainObserved(HbDomain *dom)
+{
+    if (hbMonitorDryRun(dom->monitor))
+        return "dry_run";
+    if (hbEngineConfig(dom->engine)->action == HB_ACTION_OBSERVE)
+        return "action=observe";
+    return NULL;
+}
+
+
 /* A restart attempt, decided now for the open episode. */
 static void
 hbDomainRestart(HbDomain *dom, const HbActions *actions)
 {
     const HbConfig *cfg = hbEngineConfig(dom->engine);
     const char *withheld = hbDomainConfirmWithholds(dom);
+    const char *observed = hbDomainObserved(dom);
     HbJob *job;
 
     if (hbDomainRestartHeld(dom))
@@ -283,17 +297,51 @@ hbDomainRestart(HbDomain *dom, const HbActions *actions)
     job = hbJobNew(HB_JOB_RESTART, dom->uuid);
 
     job->action = cfg->action;
+    job->observe = observed != NULL;
     job->episode = hbEngineEpisode(dom->engine);
     job->attempt = hbEngineAttempts(dom->engine);
     job->start_if_off = actions->start_if_off;
     job->reset_stops = dom->reset_stops;
     job->ticket = hbTicketRef(dom->ticket);
-    g_message("Domain '%s': restart attempt %u of %u (%s), verdict %s: %s", dom->name,
+    g_message("Domain '%s': restart attempt %u of %u (%s%s%s), verdict %s: %s", dom->name,
               job->attempt, cfg->failure_attempts, hbActionToString(cfg->action),
+              observed ? ", observed only: " : "", observed ? observed : "",
               hbVerdictToString(dom->verdict), dom->evidence);
     /* Remembered as under way before it is: the daemon may die meanwhile. */
     hbDomainSaveState(dom);
     hbMonitorPushJob(dom->monitor, job);
+}
+
+
+static void
+hbDomainSetLastAttempt(HbDomain *dom, const HbNotice *notice)
+{
+    g_free(dom->last_attempt);
+    dom->last_attempt = g_strdup_printf("%u %s: %s", notice->attempt, notice->action,
+                                        notice->result);
+}
+
+
+/* The attempt in flight was given up as hung: reported now, its result whenever it comes. */
+static void
+hbDomainRestartHung(HbDomain *dom)
+{
+    const HbConfig *cfg = hbEngineConfig(dom->engine);
+    g_autofree char *result = g_strdup_printf("hung: no reply after %d s, given up",
+                                              (int) (HB_ATTEMPT_HUNG_US / G_USEC_PER_SEC));
+    HbNotice notice = {
+        .kind = HB_NOTICE_RESTART_ATTEMPT,
+        .max = cfg->failure_attempts,
+        .action = hbActionToString(cfg->action),
+        .result = result,
+    };
+    guint64 episode;
+
+    hbEngineHung(dom->engine, &episode, &notice.attempt);
+    g_warning("Domain '%s': restart attempt %u %s; the next one destroys", dom->name,
+              notice.attempt, result);
+    hbDomainSetLastAttempt(dom, &notice);
+    hbDomainNotify(dom, &notice);
 }
 
 
@@ -324,6 +372,8 @@ hbDomainAct(HbDomain *dom, const HbActions *actions)
                   dom->evidence);
         hbDomainNotify(dom, &notice);
     }
+    if (actions->events & HB_EVENT_ATTEMPT_HUNG)
+        hbDomainRestartHung(dom);
     if (actions->restart)
         hbDomainRestart(dom, actions);
     if (actions->events & HB_EVENT_RESUMED) {
@@ -490,6 +540,7 @@ hbDomainFree(HbDomain *dom)
     g_free(dom->uuid);
     g_free(dom->name);
     g_free(dom->config_error);
+    g_free(dom->last_attempt);
     g_free(dom->saved_metadata);
     g_free(dom->job);
     g_free(dom->suppress_text);
@@ -572,17 +623,30 @@ hbDomainRestartDone(HbDomain *dom, HbJob *job)
 {
     /* Why the attempt was not made, or failed. */
     const char *failure = job->error ? job->error->message : NULL;
+    g_autofree char *would = job->observe && job->done ?
+        g_strdup_printf("would %s", job->done) : NULL;
     HbNotice notice = {
         .kind = HB_NOTICE_RESTART_ATTEMPT,
         .attempt = job->attempt,
         .max = hbEngineConfig(dom->engine)->failure_attempts,
-        .action = job->done ? job->done : hbActionToString(job->action),
-        .result = job->done ? "ok" : failure,
+        .action = would ? would : job->done ? job->done : hbActionToString(job->action),
+        .result = would ? "observed" : job->done ? "ok" : failure,
     };
     double called = job->sent ? (job->sent - job->queued) / 1000.0 : 0;
     HbAttemptResult result = HB_ATTEMPT_FAILED;
     HbActions actions;
+    guint64 hung_episode;
+    guint hung_attempt;
 
+    /* Given up as hung long ago: the engine has gone on without it. */
+    if (hbEngineHung(dom->engine, &hung_episode, &hung_attempt) &&
+        hung_episode == job->episode && hung_attempt == job->attempt) {
+        g_message("Domain '%s': restart attempt %u, given up as hung, ended: %s", dom->name,
+                  job->attempt, job->done ? job->done : failure);
+        if (!job->cancelled)
+            hbDomainNotify(dom, &notice);
+        return;
+    }
     if (job->dropped || job->cancelled) {
         result = HB_ATTEMPT_NOT_MADE;
         g_message("Domain '%s': restart attempt %u dropped: %s", dom->name, job->attempt,
@@ -594,12 +658,18 @@ hbDomainRestartDone(HbDomain *dom, HbJob *job)
                   dom->name, job->attempt, failure);
     } else {
         result = job->done ? HB_ATTEMPT_OK : HB_ATTEMPT_FAILED;
-        if (job->done)
+        if (job->no_boot)
+            result = HB_ATTEMPT_NO_BOOT;
+        if (would)
+            g_message("Domain '%s': restart attempt %u: %s; observed only, nothing done",
+                      dom->name, job->attempt, would);
+        else if (job->done)
             g_message("Domain '%s': restart attempt %u: %s (called %.1f ms after the "
                       "decision)", dom->name, job->attempt, job->done, called);
         else
             g_warning("Domain '%s': restart attempt %u failed: %s (called %.1f ms after "
                       "the decision)", dom->name, job->attempt, failure, called);
+        hbDomainSetLastAttempt(dom, &notice);
         hbDomainNotify(dom, &notice);
     }
     hbEngineRestartDone(dom->engine, job->episode, result, g_get_monotonic_time(), &actions);
@@ -841,6 +911,13 @@ gboolean
 hbDomainAgentConnected(HbDomain *dom)
 {
     return dom->agent_connected;
+}
+
+
+const char *
+hbDomainLastAttempt(HbDomain *dom)
+{
+    return dom->last_attempt;
 }
 
 

@@ -83,6 +83,9 @@ gboolean hbDomainAgentConnected(HbDomain *dom);
 /* Why failed pings are no verdict now, as text; "": nothing is suppressed. */
 const char *hbDomainSuppressed(HbDomain *dom);
 gint64 hbDomainSuppressedSince(HbDomain *dom);  /* wall clock, µs; 0: none */
+/* The last restart attempt reported, "N ACTION: RESULT" as its notice had
+ * it ("1 would reset: observed"); NULL: none since the daemon started. */
+const char *hbDomainLastAttempt(HbDomain *dom);
 /* What the agent said this boot; NULL fields: not known yet. */
 const HbGuestInfo *hbDomainGuestInfo(HbDomain *dom);
 /* The last verdict on a stopped heartbeat (unknown: none yet) and its evidence ("": none). */

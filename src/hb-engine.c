@@ -80,6 +80,10 @@ struct _HbEngine {
     guint attempts;
     gint64 next_attempt;
     gboolean restart_in_flight;
+    gint64 restart_asked;   /* when the attempt in flight was asked for */
+    guint64 hung_episode;   /* the last attempt given up as hung; 0: none */
+    guint hung_attempt;
+    gboolean attempt_booted; /* an attempt of the open episode was followed by a boot */
     gboolean start_if_off;  /* an attempt may have left the domain destroyed */
     gboolean attempt_destroys; /* attempts destroy+start, whatever the action */
     /* The last stop or start seen while the attempt was in flight was a
@@ -327,6 +331,7 @@ hbEngineEndEpisode(HbEngine *engine)
     engine->episode = HB_EPISODE_NONE;
     engine->storm_capped = FALSE;
     engine->attempts = 0;
+    engine->attempt_booted = FALSE;
     engine->next_attempt = 0;
     engine->start_if_off = FALSE;
     engine->confirm = FALSE;
@@ -334,9 +339,20 @@ hbEngineEndEpisode(HbEngine *engine)
 }
 
 
+/* The next attempt destroys the domain (hb-restart.c chooses the step). */
+static gboolean
+hbEngineNextDestroys(const HbEngine *engine)
+{
+    return engine->cfg.action == HB_ACTION_RESTART || engine->attempt_destroys ||
+        (engine->cfg.action == HB_ACTION_LADDER && engine->attempts + 1 >= 3);
+}
+
+
 static void
 hbEngineAttempt(HbEngine *engine, gint64 now, HbActions *actions)
 {
+    gboolean destroys = hbEngineNextDestroys(engine);
+
     engine->before_start_if_off = engine->start_if_off;
     engine->before_boot_measured = engine->boot_measured;
     /* A boot this attempt interrupts took at least this long already. */
@@ -346,9 +362,10 @@ hbEngineAttempt(HbEngine *engine, gint64 now, HbActions *actions)
     }
     engine->attempts++;
     engine->restart_in_flight = TRUE;
+    engine->restart_asked = now;
     engine->ran_in_flight = FALSE;
     /* Until it is known to have started again, a destroy may have been ours. */
-    if (engine->cfg.action == HB_ACTION_RESTART || engine->attempt_destroys)
+    if (destroys)
         engine->start_if_off = TRUE;
     actions->restart = TRUE;
     actions->start_if_off = engine->start_if_off;
@@ -400,6 +417,7 @@ hbEngineStartEpisode(HbEngine *engine, gint64 now, HbActions *actions)
     engine->decided = now;
     engine->episode_silence = engine->misses ? engine->first_miss : now;
     engine->attempts = 0;
+    engine->attempt_booted = FALSE;
     engine->not_made_at = 0;
     engine->start_if_off = FALSE;
     engine->confirm = FALSE;
@@ -512,12 +530,42 @@ hbEngineMayAttempt(const HbEngine *engine)
 static gint64
 hbEngineAttemptAt(const HbEngine *engine)
 {
-    gboolean booted_since = engine->attempts > 0 || engine->boot > engine->decided;
+    gboolean booted_since = engine->attempt_booted || engine->boot > engine->decided;
 
     if (engine->run == HB_RUN_RUNNING && booted_since && engine->agent_up < engine->boot)
         return MAX(engine->next_attempt,
                    engine->boot_running + (gint64) engine->cfg.boot_grace * G_USEC_PER_SEC);
     return engine->next_attempt;
+}
+
+
+/* When the attempt in flight is given up as hung (HB_ATTEMPT_HUNG_US); G_MAXINT64: never. */
+static gint64
+hbEngineHungAt(const HbEngine *engine)
+{
+    if (engine->episode != HB_EPISODE_STOPPED || !engine->restart_in_flight ||
+        !hbEngineNextDestroys(engine))
+        return G_MAXINT64;
+    return engine->restart_asked + HB_ATTEMPT_HUNG_US;
+}
+
+
+/*
+ * Give the attempt in flight up as hung: it counts, as made with no boot
+ * after it (nothing is known of what it did), and the next attempt may
+ * come at once, the guest silent all along.
+ */
+static void
+hbEngineGiveUpHung(HbEngine *engine, gint64 now, HbActions *actions)
+{
+    if (now < hbEngineHungAt(engine))
+        return;
+    engine->restart_in_flight = FALSE;
+    engine->hung_episode = engine->episode_id;
+    engine->hung_attempt = engine->attempts;
+    engine->start_if_off = engine->before_start_if_off;
+    engine->next_attempt = now;
+    actions->events |= HB_EVENT_ATTEMPT_HUNG;
 }
 
 
@@ -540,6 +588,7 @@ hbEngineCheckDeadlines(HbEngine *engine, gint64 now, HbActions *actions)
             hbEngineStartEpisode(engine, now, actions);
         break;
     case HB_EPISODE_STOPPED:
+        hbEngineGiveUpHung(engine, now, actions);
         if (!hbEngineMayAttempt(engine) || now < hbEngineAttemptAt(engine))
             break;
         /* An episode from before a daemon restart needs a verdict of today. */
@@ -637,6 +686,30 @@ hbEngineApplyPing(HbEngine *engine, HbPing ping, gint64 sent, gint64 now,
 }
 
 
+static void hbEngineOnStopped(HbEngine *engine, gboolean other);
+
+
+/*
+ * An attempt that counts but that no boot follows: nothing was destroyed,
+ * no grace, the boot under way goes on being measured. The guest stays
+ * as it was, so the next attempt comes after failure_interval if it is
+ * still silent: there is no boot to wait for. A domain shut off by its
+ * user meanwhile ends the episode as it would have without the attempt.
+ */
+static void
+hbEngineApplyNoBoot(HbEngine *engine, gboolean own, gint64 now)
+{
+    if (!own)
+        return;
+    engine->start_if_off = engine->before_start_if_off;
+    if (!engine->boot_measured)
+        engine->boot_measured = engine->before_boot_measured;
+    engine->next_attempt = now + (gint64) engine->cfg.failure_interval * G_USEC_PER_SEC;
+    if (engine->run == HB_RUN_SHUTOFF && !engine->start_if_off)
+        hbEngineOnStopped(engine, FALSE);
+}
+
+
 static void
 hbEngineApplyRestartDone(HbEngine *engine, guint64 episode, HbAttemptResult result,
                          gint64 now)
@@ -645,6 +718,10 @@ hbEngineApplyRestartDone(HbEngine *engine, guint64 episode, HbAttemptResult resu
     gboolean ok = result == HB_ATTEMPT_OK;
 
     engine->restart_in_flight = FALSE;
+    if (result == HB_ATTEMPT_NO_BOOT) {
+        hbEngineApplyNoBoot(engine, own, now);
+        return;
+    }
     if (result == HB_ATTEMPT_NOT_MADE) {
         /* Nothing reached the domain: no attempt was made, none counts, the
          * domain is as it was, and the boot it is in goes on being measured.
@@ -670,6 +747,8 @@ hbEngineApplyRestartDone(HbEngine *engine, guint64 episode, HbAttemptResult resu
      * left nothing shut off: a later stop is someone else's. */
     if (own && (ok || engine->ran_in_flight))
         engine->start_if_off = FALSE;
+    if (own && ok)
+        engine->attempt_booted = TRUE;
     /* Paced from the end of the attempt, not from the decision; a newer
      * episode also waits for the boot an older attempt caused. */
     if (own)
@@ -1064,6 +1143,15 @@ hbEngineConfig(const HbEngine *engine)
 
 
 gboolean
+hbEngineHung(const HbEngine *engine, guint64 *episode, guint *attempt)
+{
+    *episode = engine->hung_episode;
+    *attempt = engine->hung_attempt;
+    return engine->hung_episode != 0;
+}
+
+
+gboolean
 hbEngineStormCapped(const HbEngine *engine)
 {
     return engine->storm_capped;
@@ -1174,7 +1262,7 @@ hbEngineNextDeadline(const HbEngine *engine)
             next = MAX(next, hbEngineSilentDeadline(engine));
         deadline = MIN(deadline, next);
     }
-    return deadline;
+    return MIN(deadline, hbEngineHungAt(engine));
 }
 
 
@@ -1224,6 +1312,7 @@ hbEngineRecall(HbEngine *engine, const HbEngineMemory *memory, gint64 now,
     } else if (memory->open && hbEngineWatched(engine)) {
         engine->episode = HB_EPISODE_STOPPED;
         engine->attempts = memory->attempts;
+        engine->attempt_booted = memory->attempts > 0;
         /* An attempt cut short by the daemon's death counts as made. */
         engine->start_if_off = memory->start_if_off;
         engine->next_attempt = now + hbEngineAttemptWait(engine);

@@ -51,6 +51,7 @@ typedef enum {
     HB_EVENT_RESUMED = 1 << 1,
     HB_EVENT_EXHAUSTED = 1 << 2,
     HB_EVENT_STATE_CHANGED = 1 << 3,
+    HB_EVENT_ATTEMPT_HUNG = 1 << 4, /* the attempt in flight is given up (hbEngineHung) */
 } HbEventFlags;
 
 typedef struct {
@@ -64,6 +65,14 @@ typedef struct {
 #define HB_REBOOT_DEDUP_US (5 * G_USEC_PER_SEC)
 /* libvirt 9.0 waits this long for a hung agent, whatever the call's timeout. */
 #define HB_AGENT_WAIT_S 5
+/*
+ * An attempt still in flight after this is hung, most likely in QEMU (a
+ * reset waits for every vCPU to stop, for ever if one is frozen): twice
+ * libvirt's 30 s wait for a domain's lock. Only a destroy gets past a hung
+ * call, as libvirt kills QEMU before it waits for that lock; so a hung
+ * attempt is given up only when the next one destroys.
+ */
+#define HB_ATTEMPT_HUNG_US (60 * G_USEC_PER_SEC)
 /* How long libvirt may take to carry out <on_crash> before the daemon acts. */
 #define HB_CRASH_WAIT_US (30 * G_USEC_PER_SEC)
 
@@ -73,6 +82,8 @@ typedef enum {
     HB_ATTEMPT_FAILED,   /* a call was made and failed, or nothing was to be done */
     HB_ATTEMPT_NOT_MADE, /* no call reached the domain: libvirtd unreachable, its
                           * state lock held by another job, the episode over */
+    HB_ATTEMPT_NO_BOOT,  /* made, and no boot follows: an NMI (the guest may dump or
+                          * do nothing), or observed only (action=observe, dry_run) */
 
     HB_ATTEMPT_LAST
 } HbAttemptResult;
@@ -168,6 +179,13 @@ gint64 hbEngineSuppressedSince(const HbEngine *engine);
 gboolean hbEngineSuppressCapped(const HbEngine *engine);
 /* The cap of a suppression of @suppress, µs. */
 gint64 hbEngineSuppressCap(HbSuppress suppress);
+/*
+ * The last attempt given up as hung: it counts, as made with no boot after
+ * it, and the next one may come. Its result, whenever it comes, is stale
+ * and is not fed back (hbEngineRestartDone would take it for the attempt
+ * in flight). FALSE if none was.
+ */
+gboolean hbEngineHung(const HbEngine *engine, guint64 *episode, guint *attempt);
 
 /*
  * What outlives the daemon: the open or failed episode with its attempts,

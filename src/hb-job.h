@@ -62,6 +62,7 @@ struct _HbJob {
     guint attempt;       /* RESTART: its number in that episode */
     gboolean start_if_off; /* RESTART: a destroyed domain is ours to start */
     gboolean reset_stops;  /* RESTART: <on_reboot>destroy, so destroy+start, never reset */
+    gboolean observe;    /* RESTART: work out the step, make no call (observe, dry_run) */
     HbTicket *ticket;    /* RESTART: closed when the episode ends */
     gboolean dropped;    /* RESTART: not made, the ticket was closed */
     gboolean not_made;   /* RESTART: no call reached the domain (libvirtd
@@ -76,6 +77,7 @@ struct _HbJob {
     HbProbeResult probe; /* PING */
     char *detail;        /* PING: the error */
     const char *done;    /* RESTART: what was done, a step's name; NULL: nothing */
+    gboolean no_boot;    /* RESTART: done, and no boot follows (an NMI, or observed only) */
     GError *error;       /* why it failed; NULL: it did not, or never ran (cancelled,
                           * or a restart dropped before it began) */
     GPtrArray *infos;    /* SYNC (empty: the domain is gone), LIST: HbDomainInfo */

@@ -798,6 +798,13 @@ hbMonitorStateDir(HbMonitor *monitor)
 }
 
 
+gboolean
+hbMonitorDryRun(HbMonitor *monitor)
+{
+    return monitor->conf.dry_run;
+}
+
+
 /*
  * A key in UUID form (8-4-4-4-12 hex digits, either case, as libvirt and
  * virsh take it) means that UUID; otherwise, or when no domain has that

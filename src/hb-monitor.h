@@ -50,3 +50,5 @@ gboolean hbMonitorIsClosing(HbMonitor *monitor);
 gboolean hbMonitorHostHolds(HbMonitor *monitor, gboolean crashed);
 /* "": none, nothing outlives the daemon (hb-statefile.h). */
 const char *hbMonitorStateDir(HbMonitor *monitor);
+/* [daemon] dry_run: every restart attempt is observed only. */
+gboolean hbMonitorDryRun(HbMonitor *monitor);

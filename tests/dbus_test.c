@@ -343,6 +343,7 @@ test_status_list_json(void **state)
     assert_true(json_object_get_boolean_member(obj, "is_heartbeating"));
     assert_int_equal(json_object_get_int_member(obj, "heartbeat_percentage"), 100);
     assert_int_equal(json_object_get_int_member(obj, "restart_attempts"), 0);
+    assert_true(json_object_get_null_member(obj, "last_attempt"));
     assert_int_equal(json_object_get_int_member(
         json_object_get_object_member(obj, "config"), "time"), 2);
     /* No heartbeat stopped yet: no verdict, no evidence. */
@@ -441,6 +442,8 @@ test_events_json(void **state)
     g_autoptr(JsonParser) parser = json_parser_new();
     g_auto(GStrv) lines = NULL;
     g_autofree char *no = NULL;
+    g_autofree char *status = NULL;
+    const char *last;
     Lines l = { .out = g_string_new(NULL) };
     gboolean saw_stopped = FALSE, saw_attempt = FALSE;
     guint probe;
@@ -486,6 +489,10 @@ test_events_json(void **state)
         }
     }
     assert_true(saw_stopped && saw_attempt);
+    assert_int_equal(cli(&status, "status", "hb-dbus", "--json", NULL), 0);
+    last = json_object_get_string_member(parseObject(parser, status), "last_attempt");
+    if (!last || !g_str_has_suffix(last, " reset: ok"))
+        fail_msg("last_attempt: %s", last ? last : "null");
 
     /* The verdict stays in the status, text and JSON. */
     {
@@ -887,6 +894,9 @@ test_config_command(void **state)
 #define E_UNKNOWN_OBJECT "org.freedesktop.DBus.Error.UnknownObject"
 #define E_HB "org.virt_heartbeat.Error."
 #define HUGE (4 * 1024 * 1024)
+/* Domain1's properties: the 18 of the first release, Suppressed,
+ * SuppressedSince, PingsSuppressed, Verdict, Evidence, LastAttempt. */
+#define DOMAIN1_PROPERTIES 24
 
 
 static gboolean
@@ -1102,6 +1112,19 @@ test_api_manager(void **state)
 }
 
 
+/* How many properties Domain1's introspection data lists. */
+static guint
+domain1PropertyCount(void)
+{
+    GDBusInterfaceInfo *info = hb_dbus_domain1_interface_info();
+    guint n = 0;
+
+    while (info->properties[n])
+        n++;
+    return n;
+}
+
+
 /* Every Domain1 property, as the introspection data lists them. */
 static void
 test_api_domain_properties(void **state)
@@ -1128,7 +1151,7 @@ test_api_domain_properties(void **state)
         apiCall(path, PROPERTIES, "Set", g_variant_new("(ssv)", DOMAIN1, (*p)->name, value),
                 E_INVALID_ARGS);
     }
-    assert_int_equal(n, 23);
+    assert_int_equal(n, DOMAIN1_PROPERTIES);
 
     all = apiCall(path, PROPERTIES, "GetAll", g_variant_new("(s)", DOMAIN1), NULL);
     g_variant_get(all, "(@a{sv})", &props);
@@ -1327,7 +1350,7 @@ test_api_standard(void **state)
     assert_true(g_variant_lookup(managed, path, "@a{sa{sv}}", &ifaces));
     domain1 = g_variant_lookup_value(ifaces, DOMAIN1, NULL);
     assert_non_null(domain1);
-    assert_int_equal(g_variant_n_children(domain1), 23);
+    assert_int_equal(g_variant_n_children(domain1), domain1PropertyCount());
     apiCall(HB_DBUS_PATH, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects",
             g_variant_new("(s)", "x"), E_INVALID_ARGS);
     apiCall(path, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", NULL,

@@ -24,6 +24,10 @@ typedef struct {
     guint exhausted;
     gboolean ping_pending; /* a ping was asked for and not answered yet */
     gboolean agent_at_boot; /* runUntil: the agent opens its port as a reset ends */
+    HbAttemptResult attempt_result; /* runUntil: how each attempt ends (default OK;
+                                     * LAST: left in flight) */
+    gint64 restart_at;     /* runUntil: when the last attempt was asked for */
+    gboolean start_if_off; /* of the last attempt asked for */
 } Fixture;
 
 
@@ -32,6 +36,8 @@ collect(Fixture *f, const HbActions *a)
 {
     f->pings += a->ping;
     f->restarts += a->restart;
+    if (a->restart)
+        f->start_if_off = a->start_if_off;
     f->stopped += !!(a->events & HB_EVENT_STOPPED);
     f->resumed += !!(a->events & HB_EVENT_RESUMED);
     f->exhausted += !!(a->events & HB_EVENT_EXHAUSTED);
@@ -103,7 +109,16 @@ runUntil(Fixture *f, gint64 until, HbInput answer)
             break;
         f->now = MAX(f->now, next);
         a = feed(f, HB_INPUT_TIMER);
-        if (a.restart) {
+        if (a.restart)
+            f->restart_at = f->now;
+        if (a.restart && f->attempt_result == HB_ATTEMPT_LAST) {
+            /* in flight until the test ends it */
+        } else if (a.restart && f->attempt_result != HB_ATTEMPT_OK) {
+            hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), f->attempt_result,
+                                f->now, &a);
+            collect(f, &a);
+            f->ping_pending |= a.ping;
+        } else if (a.restart) {
             feed(f, HB_INPUT_RESTART_DONE);
             if (f->agent_at_boot)
                 feed(f, HB_INPUT_AGENT_CONNECTED);
@@ -914,6 +929,204 @@ test_restart_action_respects_other_stop(void **state G_GNUC_UNUSED)
     assert_false(a.restart);
     assert_int_equal(f->restarts, 1);
     teardown((void **) &f);
+}
+
+
+static void
+tweakObserve(HbConfig *cfg)
+{
+    cfg->action = HB_ACTION_OBSERVE;
+}
+
+
+/*
+ * An observed attempt (action=observe, dry_run) counts, but no boot
+ * follows it: no grace, no wait for this guest's learned boot time (15 s
+ * here, which would pace an attempt that reset it 20 s). The next one
+ * comes failure_interval (5 s) after it while the guest stays silent, and
+ * the episode is exhausted after failure_attempts (3) as usual.
+ */
+static void
+test_observed_attempt_no_boot(void **state G_GNUC_UNUSED)
+{
+    Fixture *f = fixtureNew(tweakObserve);
+    gint64 boot, done;
+
+    f->attempt_result = HB_ATTEMPT_NO_BOOT;
+    feed(f, HB_INPUT_STARTED);
+    boot = hbEngineBoot(f->engine);
+    runUntil(f, f->now + S(15), HB_INPUT_MISS);
+    f->ping_pending = FALSE;
+    feed(f, HB_INPUT_TICK);
+    assert_int_equal(hbEngineBootTime(f->engine), S(15));
+    runUntil(f, f->now + S(11), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 1);
+    done = f->restart_at;
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_STOPPED);
+    assert_int_equal(hbEngineBoot(f->engine), boot);
+    runUntil(f, done + S(5) - 1, HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 1);
+    runUntil(f, done + S(5), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 2);
+    runUntil(f, done + S(10), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 3);
+    assert_int_equal(f->exhausted, 0);
+    runUntil(f, done + S(15), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 3);
+    assert_int_equal(f->exhausted, 1);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_FAILED);
+    assert_int_equal(hbEngineBoot(f->engine), boot);
+    assert_int_equal(f->resumed, 0);
+    teardown((void **) &f);
+}
+
+
+/* The heartbeat returns after an observed attempt: the episode closes. */
+static void
+test_observed_attempt_then_tick(void **state G_GNUC_UNUSED)
+{
+    Fixture *f = fixtureNew(tweakObserve);
+
+    f->attempt_result = HB_ATTEMPT_NO_BOOT;
+    feed(f, HB_INPUT_STARTED);
+    runUntil(f, f->now + S(1), HB_INPUT_TICK);
+    runUntil(f, f->now + S(17), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 2);
+    runUntil(f, f->now + S(1), HB_INPUT_TICK);
+    assert_int_equal(f->resumed, 1);
+    assert_false(hbEngineEpisodeOpen(f->engine, hbEngineEpisode(f->engine)));
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_DEGRADED);
+    runUntil(f, f->now + S(5), HB_INPUT_TICK);
+    assert_int_equal(f->restarts, 2);
+    teardown((void **) &f);
+}
+
+
+/*
+ * Under dry_run an action=restart attempt destroys nothing: a stop of the
+ * domain, even while the attempt is under way, is its user's and ends the
+ * episode; it is not the episode's to start.
+ */
+static void
+test_observed_restart_destroyed_nothing(void **state G_GNUC_UNUSED)
+{
+    Fixture *f = fixtureNew(tweakRestart);
+    HbActions a;
+
+    f->attempt_result = HB_ATTEMPT_LAST;
+    feed(f, HB_INPUT_STARTED);
+    runUntil(f, f->now + S(1), HB_INPUT_TICK);
+    runUntil(f, f->now + S(11), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 1);
+    feed(f, HB_INPUT_STOPPED);
+    assert_true(hbEngineEpisodeOpen(f->engine, hbEngineEpisode(f->engine)));
+    hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_NO_BOOT, f->now, &a);
+    assert_false(hbEngineEpisodeOpen(f->engine, hbEngineEpisode(f->engine)));
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_NOT_RUNNING);
+    f->now += S(60);
+    a = feed(f, HB_INPUT_TIMER);
+    assert_false(a.restart);
+    assert_int_equal(f->restarts, 1);
+    teardown((void **) &f);
+}
+
+
+static void
+tweakLadder(HbConfig *cfg)
+{
+    cfg->action = HB_ACTION_LADDER;
+    cfg->failure_attempts = 4;
+    cfg->boot_grace = 0;
+}
+
+
+/*
+ * action=ladder: the NMI of attempt 1 is followed by no boot, the reset of
+ * attempt 2 by one, and from attempt 3 on each destroys and starts: its
+ * own destroy, and a start that failed after it, keep the episode open,
+ * and the next attempt starts the domain.
+ */
+static void
+test_ladder_third_attempt_destroys(void **state G_GNUC_UNUSED)
+{
+    Fixture *f = fixtureNew(tweakLadder);
+    HbActions a;
+
+    f->attempt_result = HB_ATTEMPT_LAST;
+    feed(f, HB_INPUT_STARTED);
+    runUntil(f, f->now + S(1), HB_INPUT_TICK);
+    runUntil(f, f->now + S(11), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 1);
+    assert_false(f->start_if_off);
+    hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_NO_BOOT, f->now, &a);
+    runUntil(f, f->now + S(5), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 2);
+    assert_false(f->start_if_off);
+    hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_OK, f->now, &a);
+    runUntil(f, f->now + S(6), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 3);
+    assert_true(f->start_if_off);
+    /* Our destroy, then the start fails. */
+    feed(f, HB_INPUT_STOPPED);
+    hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_FAILED, f->now, &a);
+    assert_true(hbEngineEpisodeOpen(f->engine, hbEngineEpisode(f->engine)));
+    f->now += S(5);
+    a = feed(f, HB_INPUT_TIMER);
+    assert_true(a.restart);
+    assert_true(a.start_if_off);
+    assert_int_equal(hbEngineAttempts(f->engine), 4);
+    teardown((void **) &f);
+}
+
+
+/*
+ * A reset that hangs (in QEMU, waiting for a frozen vCPU) is given up after
+ * HB_ATTEMPT_HUNG_US when the next step destroys, which only a destroy can
+ * get past; with action=reset it is waited for, as another reset would
+ * only queue behind it.
+ */
+static void
+test_hung_attempt_given_up_for_destroy(void **state G_GNUC_UNUSED)
+{
+    Fixture *f = fixtureNew(tweakLadder);
+    Fixture *r = fixtureNew(NULL);
+    guint64 episode;
+    guint attempt;
+    HbActions a;
+    gint64 asked;
+
+    f->attempt_result = HB_ATTEMPT_LAST;
+    feed(f, HB_INPUT_STARTED);
+    runUntil(f, f->now + S(1), HB_INPUT_TICK);
+    runUntil(f, f->now + S(11), HB_INPUT_MISS);
+    hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_NO_BOOT, f->now, &a);
+    runUntil(f, f->now + S(5), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 2);
+    assert_false(hbEngineHung(f->engine, &episode, &attempt));
+    asked = f->restart_at;
+    assert_int_equal(hbEngineNextDeadline(f->engine) <= asked + HB_ATTEMPT_HUNG_US, TRUE);
+    runUntil(f, asked + HB_ATTEMPT_HUNG_US - 1, HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 2);
+    f->now = asked + HB_ATTEMPT_HUNG_US;
+    a = feed(f, HB_INPUT_TIMER);
+    assert_true(a.events & HB_EVENT_ATTEMPT_HUNG);
+    assert_true(a.restart);
+    assert_true(a.start_if_off);
+    assert_int_equal(hbEngineAttempts(f->engine), 3);
+    assert_true(hbEngineHung(f->engine, &episode, &attempt));
+    assert_int_equal(episode, hbEngineEpisode(f->engine));
+    assert_int_equal(attempt, 2);
+    teardown((void **) &f);
+
+    r->attempt_result = HB_ATTEMPT_LAST;
+    feed(r, HB_INPUT_STARTED);
+    runUntil(r, r->now + S(1), HB_INPUT_TICK);
+    runUntil(r, r->now + S(11), HB_INPUT_MISS);
+    assert_int_equal(r->restarts, 1);
+    runUntil(r, r->now + S(300), HB_INPUT_MISS);
+    assert_int_equal(r->restarts, 1);
+    assert_false(hbEngineHung(r->engine, &episode, &attempt));
+    teardown((void **) &r);
 }
 
 
@@ -1751,6 +1964,11 @@ main(void)
         cmocka_unit_test_setup_teardown(test_attempt_not_made_not_counted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_held_attempts_not_spent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recalled_episode_silent_since_miss, setup, teardown),
+        cmocka_unit_test(test_observed_attempt_no_boot),
+        cmocka_unit_test(test_observed_attempt_then_tick),
+        cmocka_unit_test(test_observed_restart_destroyed_nothing),
+        cmocka_unit_test(test_ladder_third_attempt_destroys),
+        cmocka_unit_test(test_hung_attempt_given_up_for_destroy),
         cmocka_unit_test(test_attempt_not_made_destroyed_nothing),
         cmocka_unit_test_setup_teardown(test_resync_needs_fresh_verdict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_started_after_decision_judged_again, setup, teardown),

@@ -32,6 +32,7 @@ typedef struct {
     guint want_count;
     guint host_hold;    /* the breaker's host_hold for the next monitor; 0: default */
     GPtrArray *host;    /* "suspected REASON", "cleared REASON" */
+    gboolean dry_run;   /* fixtureMonitor: [daemon] dry_run */
 } Fixture;
 
 
@@ -153,6 +154,7 @@ fixtureMonitor(Fixture *f, gboolean monitor_all, const char *state_dir,
     g_free(conf.state_dir);
     conf.state_dir = g_strdup(state_dir);
     conf.monitor_all = monitor_all;
+    conf.dry_run = f->dry_run;
     if (request_workers)
         conf.request_workers = request_workers;
     if (fast) {
@@ -427,6 +429,81 @@ test_action_restart_destroys_and_starts(void **state)
     waitNotices(f, "hb-restart", "restart-attempt destroy+start ok", 2);
     fakeProbeSet(uuid, FAKE_AGENT_OK);
     waitNotices(f, "hb-restart", "heartbeat-resumed", 1);
+}
+
+
+/* Every decision made, each attempt reported as what it would do, none made. */
+static void
+test_action_observe_does_nothing(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-observe", TRUE,
+                                               FAST " action='observe'");
+    g_autofree char *uuid = testDomainUUID(dom);
+
+    waitState(f, "hb-observe", HB_STATE_OK);
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    waitNotices(f, "hb-observe", "restarts-exhausted", 1);
+    assert_int_equal(countNotices(f, "hb-observe", "restart-attempt would reset observed"), 2);
+    assert_int_equal(countNotices(f, "hb-observe", "restart-attempt"), 2);
+    assert_int_equal(hbDomainState(hbMonitorLookup(f->monitor, uuid)), HB_STATE_FAILED);
+}
+
+
+/* action=ladder: nmi, reset, destroy+start, each reported, in this order. */
+static void
+test_action_ladder_climbs(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-ladder", TRUE,
+                                               "time='2' rate='4' boot_grace='0' "
+                                               "failure_interval='1' failure_attempts='3' "
+                                               "action='ladder'");
+    g_autofree char *uuid = testDomainUUID(dom);
+    const char *steps[] = { "nmi ok", "reset ok", "destroy+start ok" };
+    guint first = 0;
+
+    waitState(f, "hb-ladder", HB_STATE_OK);
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    waitNotices(f, "hb-ladder", "restart-attempt nmi ok", 1);
+    waitNotices(f, "hb-ladder", "restarts-exhausted", 1);
+    assert_int_equal(countNotices(f, "hb-ladder", "restart-attempt"), 3);
+    while (!g_str_has_prefix(f->notices->pdata[first], "hb-ladder restart-attempt"))
+        first++;
+    for (guint i = 0; i < G_N_ELEMENTS(steps); i++) {
+        g_autofree char *want = g_strdup_printf("hb-ladder restart-attempt %s", steps[i]);
+        assert_string_equal(f->notices->pdata[first + i], want);
+    }
+    assert_int_equal(virDomainIsActive(dom), 1);
+}
+
+
+/* dry_run observes every domain whatever its action. */
+static void
+test_dry_run_any_action(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) dom = NULL;
+    g_autofree char *uuid = NULL;
+
+    f->dry_run = TRUE;
+    fixtureMonitor(f, FALSE, "", 0, FALSE);
+    dom = testDomainStart(f->conn, "hb-dry", TRUE, FAST " action='restart'");
+    uuid = testDomainUUID(dom);
+    waitState(f, "hb-dry", HB_STATE_OK);
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    waitNotices(f, "hb-dry", "restarts-exhausted", 1);
+    assert_int_equal(countNotices(f, "hb-dry", "restart-attempt would destroy+start observed"),
+                     2);
+    assert_int_equal(countNotices(f, "hb-dry", "restart-attempt"), 2);
+    assert_int_equal(virDomainIsActive(dom), 1);
+    /* The heartbeat returns: the next episode is observed as well. */
+    fakeProbeSet(uuid, FAKE_AGENT_OK);
+    waitNotices(f, "hb-dry", "heartbeat-resumed", 1);
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    waitNotices(f, "hb-dry", "restart-attempt", 3);
+    assert_int_equal(countNotices(f, "hb-dry", "restart-attempt would destroy+start observed"),
+                     3);
 }
 
 
@@ -1362,6 +1439,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_confirm_activity, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exhausted_then_rearm, setup, teardown),
         cmocka_unit_test_setup_teardown(test_action_restart_destroys_and_starts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_action_observe_does_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dry_run_any_action, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_action_ladder_climbs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_user_destroy_and_pause_cause_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_starts_domain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_metadata_keeps_last_config, setup, teardown),

@@ -362,7 +362,7 @@ optin=0
 for s in s_crash_loop s_stats_nowait; do
     [[ " ${HB_E2E_ONLY:-} " == *" $s "* ]] && optin=$((optin + 1))
 done
-echo "1..$((35 + optin))"
+echo "1..$((38 + optin))"
 
 # ---- scenarios -------------------------------------------------------------
 
@@ -1711,6 +1711,166 @@ s_stats_nowait() {
     for i in 1 2 3; do rmdomain "${prefix}st$i"; done
 }
 
+# action=observe: the agent is killed; every attempt is decided and reported
+# as "would reset", and libvirt sees no reset: no reboot event, one boot.
+s_observe() {
+    local d=${prefix}observe
+    _s_observe
+    local rc=$?
+    rmdomain "$d"
+    return $rc
+}
+
+_s_observe() {
+    local first
+    mkdomain "$d" yes "" \
+        "time='6' rate='3' boot_grace='30' failure_interval='8' failure_attempts='2' action='observe'" ||
+        return 1
+    wait_until 60 state_is "$d" ok || fail "never ok" || return 1
+    agent_exec "$d" 'sleep 1; kill -9 $(cat /run/agent.pid)' || fail "cannot kill the agent" || return 1
+    wait_until 30 has_events "$d" heartbeat-stopped 1 || fail "no heartbeat-stopped" || return 1
+    wait_until 60 has_events "$d" restarts-exhausted 1 || fail "never exhausted" || return 1
+    first=$(events_of "$d" restart-attempt | head -1)
+    log "first attempt: $first"
+    jq -e '.attempt == 1 and .action == "would reset" and .result == "observed"' <<<"$first" >/dev/null ||
+        fail "attempt: $first" || return 1
+    [ "$(count_events "$d" restart-attempt)" = 2 ] || fail "$(count_events "$d" restart-attempt) attempts, not 2" || return 1
+    grep -q "Domain '$d': restart attempt 1: would reset; observed only, nothing done" "$work/daemon.log" ||
+        fail "no 'would reset' in the daemon log" || return 1
+    state_is "$d" failed || fail "state $(status_field "$d" state), not failed" || return 1
+    field_is "$d" restart_attempts 2 || fail "status: $(status_field "$d" restart_attempts) attempts" || return 1
+    field_is "$d" last_attempt "2 would reset: observed" ||
+        fail "status: last attempt $(status_field "$d" last_attempt)" || return 1
+    # libvirt's own view: no reset, the guest still in its first boot.
+    [ "$(libvirt_reboots "$d")" = 0 ] || fail "libvirt saw $(libvirt_reboots "$d") reboot events" || return 1
+    [ "$(guest_boots "$d")" = 1 ] || fail "the guest booted $(guest_boots "$d") times" || return 1
+    domstate_is "$d" "running (booted)" || fail "libvirt says $(domstate "$d")" || return 1
+}
+
+# The suite's daemon stopped and started again, its [daemon] dry_run set
+# (yes) or removed (no); the events listener follows it.
+restart_daemon_dry_run() { # yes|no
+    local old_events=$events_pid i
+    kill "$daemon_pid"
+    wait "$daemon_pid" 2>/dev/null
+    for i in $(seq 1 20); do kill -0 "$old_events" 2>/dev/null || break; sleep 0.5; done
+    sed -i '/^dry_run=/d' "$work/virt-heartbeatd.conf"
+    [ "$1" = yes ] && sed -i '/^\[daemon\]$/a dry_run=yes' "$work/virt-heartbeatd.conf"
+    start_daemon || return 1
+    kill -0 "$old_events" 2>/dev/null || start_events
+}
+
+# [daemon] dry_run=yes with action=restart: the agent is killed, every attempt
+# is reported as "would destroy+start", and libvirt sees no destroy.
+s_dry_run() {
+    local d=${prefix}dryrun
+    _s_dry_run
+    local rc=$?
+    rmdomain "$d"
+    restart_daemon_dry_run no || { fail "virt-heartbeatd did not come back"; rc=1; }
+    return $rc
+}
+
+_s_dry_run() {
+    local pid first
+    restart_daemon_dry_run yes || fail "virt-heartbeatd did not come back" || return 1
+    grep -q "dry run (\[daemon\] dry_run)" "$work/daemon.log" ||
+        fail "the daemon did not say it runs dry" || return 1
+    mkdomain "$d" yes "" \
+        "time='6' rate='3' boot_grace='30' failure_interval='6' failure_attempts='2' action='restart'" ||
+        return 1
+    wait_until 60 state_is "$d" ok || fail "never ok" || return 1
+    pid=$(qemu_pid "$d")
+    agent_exec "$d" 'sleep 1; kill -9 $(cat /run/agent.pid)' || fail "cannot kill the agent" || return 1
+    wait_until 60 has_events "$d" restarts-exhausted 1 || fail "never exhausted" || return 1
+    first=$(events_of "$d" restart-attempt | head -n1)
+    jq -e '.attempt == 1 and .action == "would destroy+start" and .result == "observed"' <<<"$first" >/dev/null ||
+        fail "attempt: $first" || return 1
+    [ "$(count_events "$d" restart-attempt)" = 2 ] || fail "$(count_events "$d" restart-attempt) attempts, not 2" || return 1
+    grep -q "Domain '$d': restart attempt 1 of 2 (restart, observed only: dry_run)" "$work/daemon.log" ||
+        fail "no dry_run attempt in the daemon log" || return 1
+    # libvirt's own view: no destroy, no reset, the same QEMU, one boot.
+    [ "$(libvirt_events "$d" "Stopped")" = 0 ] || fail "libvirt saw $(libvirt_events "$d" "Stopped") stops" || return 1
+    [ "$(libvirt_reboots "$d")" = 0 ] || fail "libvirt saw $(libvirt_reboots "$d") reboot events" || return 1
+    [ "$(qemu_pid "$d")" = "$pid" ] || fail "QEMU was replaced" || return 1
+    [ "$(guest_boots "$d")" = 1 ] || fail "the guest booted $(guest_boots "$d") times" || return 1
+}
+
+# action=ladder on a frozen guest: its vCPU thread is held stopped (ptrace,
+# the rest of QEMU runs on), so only the heartbeat sees it. The NMI does not
+# help; the reset hangs in QEMU (it waits for the stopped vCPU, and libvirt
+# for QEMU's reply, with no end), so attempt 2 is given up as hung after
+# 60 s, and the destroy+start of attempt 3 brings the guest back (its kill
+# of QEMU also ends the hung reset).
+s_ladder() {
+    local d=${prefix}ladder freeze_pid=
+    _s_ladder
+    local rc=$?
+    # The thread runs again (if QEMU still lives), then the domain goes.
+    [ -n "$freeze_pid" ] && kill "$freeze_pid" 2>/dev/null
+    rmdomain "$d"
+    return $rc
+}
+
+# DOMAIN: hold its (only) vCPU thread stopped; sets freeze_pid. A thread
+# stopped while it held QEMU's big lock would stop the monitor too: then
+# it is let go and caught again.
+freeze_vcpu() {
+    local tid try
+    tid=$($V qemu-monitor-command --hmp "$1" 'info cpus' | sed -n 's/.*thread_id=\([0-9]*\).*/\1/p' | head -n1)
+    [ -n "$tid" ] || fail "no vCPU thread in 'info cpus'" || return 1
+    for try in 1 2 3; do
+        python3 "$srcdir/tests/e2e/freeze-thread.py" "$tid" > "$work/$1-freeze.out" 2>&1 8>&- &
+        freeze_pid=$!
+        bg_pids+=("$freeze_pid")
+        wait_until 10 grep -q "^frozen" "$work/$1-freeze.out" ||
+            fail "cannot stop thread $tid: $(cat "$work/$1-freeze.out")" || return 1
+        timeout 5 $V qemu-monitor-command --hmp "$1" 'info status' >/dev/null && return 0
+        log "try $try: QEMU's monitor does not answer with thread $tid stopped; again"
+        kill "$freeze_pid"
+        wait "$freeze_pid" 2>/dev/null
+        sleep 1
+    done
+    fail "QEMU's monitor hangs whenever its vCPU thread is stopped"
+}
+
+_s_ladder() {
+    local pid steps
+    mkdomain "$d" yes "" \
+        "time='6' rate='3' boot_grace='20' failure_interval='6' failure_attempts='4' action='ladder'" ||
+        return 1
+    wait_until 60 state_is "$d" ok || fail "never ok" || return 1
+    pid=$(qemu_pid "$d")
+    freeze_vcpu "$d" || return 1
+    log "vCPU of $d held stopped"
+    wait_until 30 has_events "$d" heartbeat-stopped 1 || fail "no heartbeat-stopped" || return 1
+    wait_until 150 has_events "$d" restart-attempt 2 || fail "no second attempt" || return 1
+    # The NMI and the reset are made in the same QEMU, which they leave hung.
+    [ "$(qemu_pid "$d")" = "$pid" ] || fail "QEMU replaced before attempt 3" || return 1
+    wait_until 60 has_events "$d" restart-attempt 3 || fail "no third attempt" || return 1
+    wait_until 90 has_events "$d" heartbeat-resumed 1 || fail "never resumed" || return 1
+    # In order: the NMI, the reset given up as hung; then destroy+start and
+    # the hung reset's own end (a failure: the destroy killed QEMU under it),
+    # in either order.
+    wait_until 30 has_events "$d" restart-attempt 4 || fail "the hung reset never ended" || return 1
+    steps=$(events_of "$d" restart-attempt | jq -r '"\(.attempt) \(.action) \(.result | split(":")[0])"' | tr '\n' ';')
+    log "attempts: $steps"
+    [ "$steps" = "1 nmi ok;2 ladder hung;2 ladder reset;3 destroy+start ok;" ] ||
+        [ "$steps" = "1 nmi ok;2 ladder hung;3 destroy+start ok;2 ladder reset;" ] ||
+        fail "attempts: $steps" || return 1
+    grep -q "Domain '$d': restart attempt 1: nmi " "$work/daemon.log" || fail "no nmi in the daemon log" || return 1
+    grep -q "Domain '$d': restart attempt 2, given up as hung, ended: reset" "$work/daemon.log" ||
+        fail "the hung attempt was no reset" || return 1
+    # libvirt's own view: destroyed and started once, a new QEMU, a new boot.
+    [ "$(libvirt_events "$d" "Stopped Destroyed")" = 1 ] ||
+        fail "libvirt saw $(libvirt_events "$d" "Stopped Destroyed") destroys" || return 1
+    [ "$(qemu_pid "$d")" != "$pid" ] || fail "the same QEMU runs" || return 1
+    has_boots "$d" 2 || fail "the guest booted $(guest_boots "$d") times" || return 1
+    domstate_is "$d" "running (booted)" || fail "libvirt says $(domstate "$d")" || return 1
+    # Its thread gone with the old QEMU, the freeze ended by itself.
+    wait_until 10 gone "$freeze_pid" || fail "freeze-thread.py still holds a thread" || return 1
+}
+
 # HB_E2E_ONLY="s_exec s_info": run only these scenarios (while working on them).
 run() {
     local desc=$1; shift
@@ -1763,6 +1923,9 @@ run "exec load: more long requests than request workers, no tick lost, Busy past
 run "on_crash=restart: libvirt restarts the panicked guest, the daemon does not" s_on_crash_restart
 run "slow boot: after a reset, no second one while the guest boots" s_slow_boot
 run "start fails after our destroy: the next attempt starts it (restart, on_reboot=destroy)" s_start_fails
+run "action=observe: would reset, reported; libvirt sees no reset" s_observe
+run "[daemon] dry_run: would destroy+start, reported; libvirt sees no destroy" s_dry_run
+run "action=ladder, vCPU frozen: nmi, reset, destroy+start, back" s_ladder
 run "daemon SIGKILL mid-episode: attempts go on 3, 4, never more than failure_attempts" s_daemon_sigkill
 run "mass hang: every hung agent restarted once, the healthy keep every tick" s_mass_hang
 run "host stall: 4 of 5 QEMUs stopped trip the breaker, no reset while held; host_hold ends it" s_host_stall
