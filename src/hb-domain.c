@@ -237,6 +237,16 @@ hbDomainRestartHeld(HbDomain *dom)
 }
 
 
+/* LastAttempt: every attempt reported in a RestartAttempt signal, made or withheld. */
+static void
+hbDomainSetLastAttempt(HbDomain *dom, const HbNotice *notice)
+{
+    g_free(dom->last_attempt);
+    dom->last_attempt = g_strdup_printf("%u %s: %s", notice->attempt, notice->action,
+                                        notice->result);
+}
+
+
 /*
  * The attempt is reported and not made. To the engine it is an attempt
  * not made: not counted, and asked again after failure_interval once a
@@ -259,6 +269,7 @@ hbDomainWithhold(HbDomain *dom, const char *why)
 
     g_warning("Domain '%s': restart attempt %u %s: %s", dom->name, notice.attempt, why,
               dom->evidence);
+    hbDomainSetLastAttempt(dom, &notice);
     hbDomainNotify(dom, &notice);
     dom->stats_before = dom->stats_latest;
     hbEngineRestartDone(dom->engine, hbEngineEpisode(dom->engine), HB_ATTEMPT_NOT_MADE,
@@ -310,15 +321,6 @@ hbDomainRestart(HbDomain *dom, const HbActions *actions)
     /* Remembered as under way before it is: the daemon may die meanwhile. */
     hbDomainSaveState(dom);
     hbMonitorPushJob(dom->monitor, job);
-}
-
-
-static void
-hbDomainSetLastAttempt(HbDomain *dom, const HbNotice *notice)
-{
-    g_free(dom->last_attempt);
-    dom->last_attempt = g_strdup_printf("%u %s: %s", notice->attempt, notice->action,
-                                        notice->result);
 }
 
 

@@ -375,6 +375,10 @@ test_confirm_activity(void **state)
             /* Three judgements, a failure_interval apart: each withheld. */
             waitNotices(f, name, withheld, 3);
             assert_int_equal(countNotices(f, name, "restart-attempt reset ok"), 0);
+            /* Reported as withheld, so shown as such (Domain1.LastAttempt). */
+            assert_string_equal(hbDomainLastAttempt(hbMonitorLookup(f->monitor, name)),
+                                "1 reset: not made: agent dead, guest working "
+                                "(confirm=activity)");
             assert_int_equal(hbDomainAttempts(hbMonitorLookup(f->monitor, name)), 0);
             assert_int_equal(hbDomainState(hbMonitorLookup(f->monitor, name)),
                              HB_STATE_STOPPED);
