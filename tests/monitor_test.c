@@ -1434,6 +1434,46 @@ test_host_hold_expires_crash_handled(void **state)
 }
 
 
+/*
+ * dry_run: an observed attempt is held like a real one (nothing is
+ * reported while the host is suspected, nothing spent); once host_hold
+ * has passed, each is reported as what it would do, and nothing is done.
+ */
+static void
+test_host_hold_dry_run(void **state)
+{
+    Fixture *f = *state;
+    char *uuids[5];
+
+    f->host_hold = 3;
+    f->dry_run = TRUE;
+    fixtureMonitor(f, FALSE, "", 0, FALSE);
+    startFive(f, uuids);
+    for (guint i = 0; i < 4; i++)
+        fakeProbeSet(uuids[i], FAKE_AGENT_MISS);
+    waitHost(f, 1, "suspected 4 of 5");
+    testSpin(2000);
+    assert_int_equal(countAll(f, "restart-attempt"), 0);
+    for (guint i = 0; i < 4; i++) {
+        HbDomain *dom = hbMonitorLookup(f->monitor, uuids[i]);
+
+        assert_int_equal(hbDomainAttempts(dom), 0);
+        assert_null(hbDomainLastAttempt(dom));
+    }
+    waitHost(f, 2, "cleared host_hold passed (3 s)");
+    for (guint i = 0; i < 4; i++) {
+        g_autofree char *name = g_strdup_printf("hb-host%u", i);
+        g_autoptr(virDomain) dom = virDomainLookupByName(f->conn, name);
+
+        waitNotices(f, name, "restart-attempt would reset observed", 1);
+        assert_int_equal(virDomainIsActive(dom), 1);
+    }
+    assert_int_equal(countAll(f, "restart-attempt reset ok"), 0);
+    for (guint i = 0; i < 5; i++)
+        g_free(uuids[i]);
+}
+
+
 int
 main(void)
 {
@@ -1467,6 +1507,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_metadata_edit_both_or_neither, setup, teardown),
         cmocka_unit_test_setup_teardown(test_host_hold_until_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_host_hold_expires_crash_handled, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_host_hold_dry_run, setup, teardown),
     };
 
     hbUtilInitLibvirt();
