@@ -1747,19 +1747,6 @@ _s_observe() {
     domstate_is "$d" "running (booted)" || fail "libvirt says $(domstate "$d")" || return 1
 }
 
-# The suite's daemon stopped and started again, its [daemon] dry_run set
-# (yes) or removed (no); the events listener follows it.
-restart_daemon_dry_run() { # yes|no
-    local old_events=$events_pid i
-    kill "$daemon_pid"
-    wait "$daemon_pid" 2>/dev/null
-    for i in $(seq 1 20); do kill -0 "$old_events" 2>/dev/null || break; sleep 0.5; done
-    sed -i '/^dry_run=/d' "$work/virt-heartbeatd.conf"
-    [ "$1" = yes ] && sed -i '/^\[daemon\]$/a dry_run=yes' "$work/virt-heartbeatd.conf"
-    start_daemon || return 1
-    kill -0 "$old_events" 2>/dev/null || start_events
-}
-
 # [daemon] dry_run=yes with action=restart: the agent is killed, every attempt
 # is reported as "would destroy+start", and libvirt sees no destroy.
 s_dry_run() {
@@ -1767,13 +1754,13 @@ s_dry_run() {
     _s_dry_run
     local rc=$?
     rmdomain "$d"
-    restart_daemon_dry_run no || { fail "virt-heartbeatd did not come back"; rc=1; }
+    restart_daemon || { fail "virt-heartbeatd did not come back"; rc=1; }
     return $rc
 }
 
 _s_dry_run() {
     local pid first
-    restart_daemon_dry_run yes || fail "virt-heartbeatd did not come back" || return 1
+    restart_daemon dry_run=yes || fail "virt-heartbeatd did not come back" || return 1
     grep -q "dry run (\[daemon\] dry_run)" "$work/daemon.log" ||
         fail "the daemon did not say it runs dry" || return 1
     mkdomain "$d" yes "" \
