@@ -1130,6 +1130,52 @@ test_hung_attempt_given_up_for_destroy(void **state G_GNUC_UNUSED)
 }
 
 
+static void
+tweakLadderGrace(HbConfig *cfg)
+{
+    cfg->action = HB_ACTION_LADDER;
+    cfg->failure_attempts = 4;
+}
+
+
+/*
+ * The ladder's NMI does what it is for: the guest panics into kdump
+ * (CRASHED_CRASHLOADED). The dump is not interrupted by the reset of
+ * attempt 2 on the strength of the misses before it, nor by the misses of
+ * the crash kernel; once the guest reboots, after boot grace, the ladder
+ * goes on where it was.
+ */
+static void
+test_ladder_nmi_kdump_not_interrupted(void **state G_GNUC_UNUSED)
+{
+    Fixture *f = fixtureNew(tweakLadderGrace);
+    HbActions a;
+
+    f->attempt_result = HB_ATTEMPT_LAST;
+    feed(f, HB_INPUT_STARTED);
+    runUntil(f, f->now + S(25), HB_INPUT_TICK);
+    runUntil(f, f->now + S(11), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 1);
+    hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_NO_BOOT, f->now, &a);
+    collect(f, &a);
+    missFor(f, S(2));
+    feed(f, HB_INPUT_CRASHLOADED);
+    missFor(f, S(600));
+    assert_int_equal(f->restarts, 1);
+    assert_int_equal(hbEngineSuppressed(f->engine), HB_SUPPRESS_KDUMP);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_STOPPED);
+    /* The dump written, the guest reboots and its agent never comes back. */
+    feed(f, HB_INPUT_REBOOT);
+    missFor(f, S(19));
+    assert_int_equal(f->restarts, 1);
+    missFor(f, S(3));
+    assert_int_equal(f->restarts, 2);
+    assert_int_equal(hbEngineAttempts(f->engine), 2);
+    assert_false(f->start_if_off);
+    teardown((void **) &f);
+}
+
+
 /*
  * Attempts that never reached the domain (libvirtd unreachable, its state
  * lock held) are not spent: the episode asks again after failure_interval,
@@ -1969,6 +2015,7 @@ main(void)
         cmocka_unit_test(test_observed_restart_destroyed_nothing),
         cmocka_unit_test(test_ladder_third_attempt_destroys),
         cmocka_unit_test(test_hung_attempt_given_up_for_destroy),
+        cmocka_unit_test(test_ladder_nmi_kdump_not_interrupted),
         cmocka_unit_test(test_attempt_not_made_destroyed_nothing),
         cmocka_unit_test_setup_teardown(test_resync_needs_fresh_verdict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_started_after_decision_judged_again, setup, teardown),
