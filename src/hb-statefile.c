@@ -200,33 +200,6 @@ hbStateFileForget(const char *dir, const char *uuid)
 }
 
 
-/*
- * A file g_file_set_contents_full() was writing when the daemon stopped:
- * "<uuid>.state.XXXXXX" or "<uuid>.config.XXXXXX". The daemon writes its
- * files from the main loop only, so none is being written during a sweep.
- */
-static gboolean
-hbStateFileIsTemp(const char *entry)
-{
-    const char *dot = strrchr(entry, '.');
-    g_autofree char *file = NULL;
-    const char *suffix;
-
-    if (!dot || strlen(dot + 1) != 6)
-        return FALSE;
-    for (const char *p = dot + 1; *p; p++) {
-        if (!g_ascii_isalnum(*p))
-            return FALSE;
-    }
-    file = g_strndup(entry, dot - entry);
-    if (!(suffix = strrchr(file, '.')) ||
-        (!g_str_equal(suffix, HB_STATE_SUFFIX) && !g_str_equal(suffix, HB_CONFIG_SUFFIX)))
-        return FALSE;
-    file[suffix - file] = '\0';
-    return g_uuid_string_is_valid(file);
-}
-
-
 void
 hbStateFileSweep(const char *dir, GHashTable *keep)
 {
@@ -239,12 +212,6 @@ hbStateFileSweep(const char *dir, GHashTable *keep)
         g_autofree char *uuid = NULL;
         const char *dot = strrchr(entry, '.');
 
-        if (hbStateFileIsTemp(entry)) {
-            g_autofree char *path = g_build_filename(dir, entry, NULL);
-            g_message("Removing %s, left by an interrupted write", path);
-            g_unlink(path);
-            continue;
-        }
         if (!dot || (!g_str_equal(dot, HB_STATE_SUFFIX) && !g_str_equal(dot, HB_CONFIG_SUFFIX)))
             continue;
         uuid = g_strndup(entry, dot - entry);
