@@ -250,7 +250,9 @@ hbDaemonConfParse(HbDaemonConf *conf, const char *path, const char *text,
     g_auto(GStrv) groups = NULL;
     guint before = errors->len;
 
-    if (!g_key_file_load_from_data(kf, text, -1, G_KEY_FILE_NONE, &err)) {
+    /* Translations kept, so that "key[xx]" is an unknown key in every
+     * locale, not in some only (GKeyFile drops those it finds of no use). */
+    if (!g_key_file_load_from_data(kf, text, -1, G_KEY_FILE_KEEP_TRANSLATIONS, &err)) {
         g_ptr_array_add(errors, g_strdup_printf("%s: %s", path, err->message));
         return -1;
     }

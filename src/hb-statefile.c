@@ -6,6 +6,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -22,38 +23,68 @@
 
 /*
  * Others could plant, replace or remove files in a directory they can
- * write, and so decide whether a domain is restarted. Checked at start and
- * again before every read: the mode may have changed since.
+ * write, and so decide whether a domain is restarted. The directory is
+ * opened (not followed if a symbolic link) and checked at start and again
+ * before every read, since its mode may have changed; the read then goes
+ * through the descriptor checked, so the path cannot be swapped meanwhile.
+ * Returns the descriptor, or -1 (and a warning, unless it does not exist).
  */
-static gboolean
-hbStateFileDirSafe(const char *dir)
+static int
+hbStateFileDirOpen(const char *dir)
 {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     struct stat st;
 
-    if (g_stat(dir, &st) < 0) {
+    if (fd < 0) {
         if (errno != ENOENT)
-            g_warning("Cannot use the state directory %s: %s", dir, g_strerror(errno));
-        return FALSE;
+            g_warning("Cannot use the state directory %s: %s", dir,
+                      errno == ELOOP ? "it is a symbolic link" : g_strerror(errno));
+        return -1;
     }
-    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+    if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
         g_warning("Not using the state directory %s: it must be a directory owned by "
-                  "uid %u that only its owner can write (it is %s, uid %u, mode %04o)",
-                  dir, (guint) geteuid(), S_ISDIR(st.st_mode) ? "a directory" : "no directory",
-                  (guint) st.st_uid, (guint) (st.st_mode & 07777));
-        return FALSE;
+                  "uid %u that only its owner can write (it is uid %u, mode %04o)",
+                  dir, (guint) geteuid(), (guint) st.st_uid, (guint) (st.st_mode & 07777));
+        close(fd);
+        return -1;
     }
-    return TRUE;
+    return fd;
 }
 
 
 int
 hbStateFileCheckDir(const char *dir)
 {
+    int fd;
+
     if (g_mkdir_with_parents(dir, 0700) < 0) {
         g_warning("Cannot create the state directory %s: %s", dir, g_strerror(errno));
         return -1;
     }
-    return hbStateFileDirSafe(dir) ? 0 : -1;
+    if ((fd = hbStateFileDirOpen(dir)) < 0)
+        return -1;
+    close(fd);
+    return 0;
+}
+
+
+/* Read @uuid@suffix from @dir, checked as hbStateFileDirOpen() says. */
+static int
+hbStateFileRead(const char *dir, const char *uuid, const char *suffix, char **text,
+                GError **error)
+{
+    g_autofree char *name = g_strconcat(uuid, suffix, NULL);
+    g_autofree char *path = g_build_filename(dir, name, NULL);
+    int fd = hbStateFileDirOpen(dir);
+    int ret;
+
+    if (fd < 0) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "%s: not read", path);
+        return -1;
+    }
+    ret = hbUtilReadFileAt(fd, path, name, HB_FILE_MAX, text, error);
+    close(fd);
+    return ret;
 }
 
 
@@ -99,9 +130,9 @@ hbStateFileLoad(const char *dir, const char *uuid, const char *name, HbEngineMem
     g_autofree char *text = NULL;
     g_autofree char *saved_name = NULL;
 
-    if (!path || !hbStateFileDirSafe(dir))
+    if (!path)
         return FALSE;
-    if (hbUtilReadFile(path, HB_FILE_MAX, &text, &err) < 0 ||
+    if (hbStateFileRead(dir, uuid, HB_STATE_SUFFIX, &text, &err) < 0 ||
         hbStateParse(text, strlen(text), hbStateFileRealOffset(), g_get_monotonic_time(),
                      &saved_name, memory, &err) < 0) {
         if (!g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
@@ -150,14 +181,19 @@ hbStateFileSaveConfig(const char *dir, const char *uuid, const char *name,
 
 /* The metadata saved for the domain @name, or NULL. */
 static char *
-hbStateFileSavedMetadata(const char *path, const char *name)
+hbStateFileSavedMetadata(const char *dir, const char *uuid, const char *name)
 {
     g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autoptr(GError) err = NULL;
     g_autofree char *text = NULL;
     g_autofree char *saved_name = NULL;
 
-    if (hbUtilReadFile(path, HB_FILE_MAX, &text, NULL) < 0 ||
-        !g_key_file_load_from_data(kf, text, -1, G_KEY_FILE_NONE, NULL))
+    if (hbStateFileRead(dir, uuid, HB_CONFIG_SUFFIX, &text, &err) < 0) {
+        if (!g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+            g_warning("Domain '%s': cannot read %s", name, err->message);
+        return NULL;
+    }
+    if (!g_key_file_load_from_data(kf, text, -1, G_KEY_FILE_NONE, NULL))
         return NULL;
     saved_name = g_key_file_get_string(kf, "domain", "name", NULL);
     if (g_strcmp0(saved_name, name) != 0)
@@ -174,7 +210,7 @@ hbStateFileRecallConfig(const char *dir, const char *uuid, const char *name,
     g_autofree char *saved = NULL;
     g_autoptr(GError) err = NULL;
 
-    if (path && hbStateFileDirSafe(dir) && (saved = hbStateFileSavedMetadata(path, name)) &&
+    if (path && (saved = hbStateFileSavedMetadata(dir, uuid, name)) &&
         hbConfigParseMetadata(saved, defaults, cfg, &err) == 0) {
         g_message("Domain '%s': invalid metadata, using the last valid configuration "
                   "saved in %s", name, path);
@@ -200,33 +236,6 @@ hbStateFileForget(const char *dir, const char *uuid)
 }
 
 
-/*
- * A file g_file_set_contents_full() was writing when the daemon stopped:
- * "<uuid>.state.XXXXXX" or "<uuid>.config.XXXXXX". The daemon writes its
- * files from the main loop only, so none is being written during a sweep.
- */
-static gboolean
-hbStateFileIsTemp(const char *entry)
-{
-    const char *dot = strrchr(entry, '.');
-    g_autofree char *file = NULL;
-    const char *suffix;
-
-    if (!dot || strlen(dot + 1) != 6)
-        return FALSE;
-    for (const char *p = dot + 1; *p; p++) {
-        if (!g_ascii_isalnum(*p))
-            return FALSE;
-    }
-    file = g_strndup(entry, dot - entry);
-    if (!(suffix = strrchr(file, '.')) ||
-        (!g_str_equal(suffix, HB_STATE_SUFFIX) && !g_str_equal(suffix, HB_CONFIG_SUFFIX)))
-        return FALSE;
-    file[suffix - file] = '\0';
-    return g_uuid_string_is_valid(file);
-}
-
-
 void
 hbStateFileSweep(const char *dir, GHashTable *keep)
 {
@@ -239,12 +248,6 @@ hbStateFileSweep(const char *dir, GHashTable *keep)
         g_autofree char *uuid = NULL;
         const char *dot = strrchr(entry, '.');
 
-        if (hbStateFileIsTemp(entry)) {
-            g_autofree char *path = g_build_filename(dir, entry, NULL);
-            g_message("Removing %s, left by an interrupted write", path);
-            g_unlink(path);
-            continue;
-        }
         if (!dot || (!g_str_equal(dot, HB_STATE_SUFFIX) && !g_str_equal(dot, HB_CONFIG_SUFFIX)))
             continue;
         uuid = g_strndup(entry, dot - entry);

@@ -41,7 +41,6 @@ void hbStateFileForget(const char *dir, const char *uuid);
 /*
  * Remove the files of every UUID not in @keep (a set of UUID strings):
  * those of domains no longer defined or monitored, also those undefined
- * while the daemon was down, and what a write interrupted by a crash left
- * ("<uuid>.state.XXXXXX"). Other files in @dir are left alone.
+ * while the daemon was down. Other files in @dir are left alone.
  */
 void hbStateFileSweep(const char *dir, GHashTable *keep);

@@ -120,11 +120,29 @@ hbUtilFileError(GError **error, int errnum, const char *path, const char *why)
 }
 
 
-int
-hbUtilReadFile(const char *path, gsize max, char **contents, GError **error)
+/* Why the file behind @st is not one this process wrote, or NULL. */
+static const char *
+hbUtilFileForeign(const struct stat *st, gsize max)
 {
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (!S_ISREG(st->st_mode))
+        return "not a regular file";
+    if (st->st_uid != geteuid() || (st->st_mode & (S_IWGRP | S_IWOTH)))
+        return "not owned by this user, or writable by others";
+    if (st->st_nlink != 1)
+        return "has other hard links";
+    if ((guint64) st->st_size > max)
+        return "larger than expected";
+    return NULL;
+}
+
+
+int
+hbUtilReadFileAt(int dirfd, const char *path, const char *name, gsize max, char **contents,
+                 GError **error)
+{
+    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     g_autofree char *buf = NULL;
+    const char *foreign;
     struct stat st;
     gsize len = 0;
 
@@ -138,10 +156,9 @@ hbUtilReadFile(const char *path, gsize max, char **contents, GError **error)
         close(fd);
         return hbUtilFileError(error, errnum, path, NULL);
     }
-    if (!S_ISREG(st.st_mode) || (guint64) st.st_size > max) {
+    if ((foreign = hbUtilFileForeign(&st, max))) {
         close(fd);
-        return hbUtilFileError(error, EINVAL, path, !S_ISREG(st.st_mode) ?
-                               "not a regular file" : "larger than expected");
+        return hbUtilFileError(error, EINVAL, path, foreign);
     }
     /* The size may change under us: never read more than @max. */
     buf = g_malloc(max + 1);

@@ -52,13 +52,16 @@ const char *hbUtilLastError(void);
 void hbUtilSetLibvirtError(GError **error, const char *what);
 
 /*
- * The contents of @path, a regular file of at most @max bytes, in
- * @contents (NUL-terminated), or -1 with a G_FILE_ERROR. A symbolic link,
- * a FIFO or a device is refused without blocking: files the root daemon
- * reads back must be the ones it wrote, and one that never ends or never
- * opens must not stall the main loop.
+ * The contents of @name in the directory @dirfd (@path names it in
+ * errors), a regular file of at most @max bytes, in @contents
+ * (NUL-terminated), or -1 with a G_FILE_ERROR. Files the daemon reads back
+ * must be the ones it wrote: a symbolic link, a file of another owner, one
+ * others can write or one with other hard links is refused; a FIFO or a
+ * device too, without blocking, since one that never ends or never opens
+ * must not stall the main loop.
  */
-int hbUtilReadFile(const char *path, gsize max, char **contents, GError **error);
+int hbUtilReadFileAt(int dirfd, const char *path, const char *name, gsize max,
+                     char **contents, GError **error);
 
 /*
  * XML we read (domain definitions, metadata elements) is parsed one way:

@@ -176,6 +176,12 @@ test_error_lines_many_and_repeated(void **state G_GNUC_UNUSED)
                                                 i + 5, i);
         assert_string_equal(errors->pdata[i + 1], want);
     }
+    g_ptr_array_set_size(errors, 0);
+    /* A translated key is unknown whatever the locale. */
+    assert_int_equal(hbDaemonConfParse(&conf, "y.conf", "[daemon]\nstate_dir[xx]=rel\n", errors),
+                     -1);
+    assert_int_equal(errors->len, 1);
+    assert_string_equal(errors->pdata[0], "y.conf:2: unknown key 'state_dir[xx]' in [daemon]");
 }
 
 
