@@ -253,6 +253,19 @@ test_state_unreadable(void **state)
 }
 
 
+/* Guest "guest" (UUID_A) has a saved episode and a saved action=restart. */
+static void
+saveStateAndConfig(const char *dir)
+{
+    g_auto(HbEngineMemory) saved = { 0 };
+
+    fillMemory(&saved, g_get_monotonic_time());
+    hbStateFileSave(dir, UUID_A, "guest", &saved);
+    assert_int_equal(hbStateFileSaveConfig(dir, UUID_A, "guest",
+                                           "<heartbeat action='restart'/>"), 0);
+}
+
+
 /*
  * A state directory others came to be able to write after the start is
  * not read: what it holds may be theirs. Nothing is remembered and a
@@ -262,16 +275,12 @@ static void
 test_dir_loosened(void **state)
 {
     const char *dir = *state;
-    g_auto(HbEngineMemory) saved = { 0 };
     g_auto(HbEngineMemory) loaded = { 0 };
     HbConfig defaults;
     HbConfig cfg;
 
     hbConfigInitDefaults(&defaults);
-    fillMemory(&saved, g_get_monotonic_time());
-    hbStateFileSave(dir, UUID_A, "guest", &saved);
-    assert_int_equal(hbStateFileSaveConfig(dir, UUID_A, "guest",
-                                           "<heartbeat action='restart'/>"), 0);
+    saveStateAndConfig(dir);
     assert_int_equal(g_chmod(dir, 0777), 0);
     assert_false(hbStateFileLoad(dir, UUID_A, "guest", &loaded));
     assert_null(loaded.episode_starts);
@@ -301,16 +310,12 @@ test_foreign_files(void **state)
     g_autofree char *config_path = pathOf(dir, UUID_A, ".config");
     g_autofree char *other = g_build_filename(dir, "other-name", NULL);
     g_autofree char *dir_link = g_strconcat(dir, "-link", NULL);
-    g_auto(HbEngineMemory) saved = { 0 };
     g_auto(HbEngineMemory) loaded = { 0 };
     HbConfig defaults;
     HbConfig cfg;
 
     hbConfigInitDefaults(&defaults);
-    fillMemory(&saved, g_get_monotonic_time());
-    hbStateFileSave(dir, UUID_A, "guest", &saved);
-    assert_int_equal(hbStateFileSaveConfig(dir, UUID_A, "guest",
-                                           "<heartbeat action='restart'/>"), 0);
+    saveStateAndConfig(dir);
     assert_true(hbStateFileLoad(dir, UUID_A, "guest", &loaded));
     hbEngineMemoryClear(&loaded);
 
