@@ -1867,8 +1867,10 @@ run() {
         return
     fi
     log "$desc"
+    local start=$SECONDS
     "$@"
     local status=$?
+    log "took $((SECONDS - start)) s"
     # A scenario that failed half-way leaves its guests running, and the
     # daemon acting on them: they would load the host and the logs of every
     # scenario after it. Its domains go, whatever happened.
