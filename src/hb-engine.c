@@ -539,12 +539,16 @@ hbEngineAttemptAt(const HbEngine *engine)
 }
 
 
-/* When the attempt in flight is given up as hung (HB_ATTEMPT_HUNG_US); G_MAXINT64: never. */
+/*
+ * When the attempt in flight is given up as hung (HB_ATTEMPT_HUNG_US);
+ * G_MAXINT64: never. Only a next attempt that destroys gets past it, so
+ * without one (the last of failure_attempts) it is waited for.
+ */
 static gint64
 hbEngineHungAt(const HbEngine *engine)
 {
     if (engine->episode != HB_EPISODE_STOPPED || !engine->restart_in_flight ||
-        !hbEngineNextDestroys(engine))
+        engine->attempts >= engine->cfg.failure_attempts || !hbEngineNextDestroys(engine))
         return G_MAXINT64;
     return engine->restart_asked + HB_ATTEMPT_HUNG_US;
 }

@@ -1131,6 +1131,42 @@ test_hung_attempt_given_up_for_destroy(void **state G_GNUC_UNUSED)
 
 
 static void
+tweakLadderTwo(HbConfig *cfg)
+{
+    tweakLadder(cfg);
+    cfg->failure_attempts = 2;
+}
+
+
+/*
+ * With failure_attempts=2 the ladder's reset is its last attempt: no
+ * destroy would follow, so a reset that hangs is waited for, not given up.
+ */
+static void
+test_hung_last_attempt_waited_for(void **state G_GNUC_UNUSED)
+{
+    Fixture *f = fixtureNew(tweakLadderTwo);
+    guint64 episode;
+    guint attempt;
+    HbActions a;
+
+    f->attempt_result = HB_ATTEMPT_LAST;
+    feed(f, HB_INPUT_STARTED);
+    runUntil(f, f->now + S(1), HB_INPUT_TICK);
+    runUntil(f, f->now + S(11), HB_INPUT_MISS);
+    hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_NO_BOOT, f->now, &a);
+    runUntil(f, f->now + S(5), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 2);
+    assert_int_equal(hbEngineAttempts(f->engine), 2);
+    runUntil(f, f->restart_at + 2 * HB_ATTEMPT_HUNG_US, HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 2);
+    assert_false(hbEngineHung(f->engine, &episode, &attempt));
+    assert_int_equal(hbEngineAttempts(f->engine), 2);
+    teardown((void **) &f);
+}
+
+
+static void
 tweakLadderGrace(HbConfig *cfg)
 {
     cfg->action = HB_ACTION_LADDER;
@@ -2015,6 +2051,7 @@ main(void)
         cmocka_unit_test(test_observed_restart_destroyed_nothing),
         cmocka_unit_test(test_ladder_third_attempt_destroys),
         cmocka_unit_test(test_hung_attempt_given_up_for_destroy),
+        cmocka_unit_test(test_hung_last_attempt_waited_for),
         cmocka_unit_test(test_ladder_nmi_kdump_not_interrupted),
         cmocka_unit_test(test_attempt_not_made_destroyed_nothing),
         cmocka_unit_test_setup_teardown(test_resync_needs_fresh_verdict, setup, teardown),
