@@ -314,6 +314,7 @@ hbDomainRestart(HbDomain *dom, const HbActions *actions)
     job->start_if_off = actions->start_if_off;
     job->reset_stops = dom->reset_stops;
     job->ticket = hbTicketRef(dom->ticket);
+    job->host_gate = hbMonitorHostGate(dom->monitor, hbEngineCrashed(dom->engine));
     g_message("Domain '%s': restart attempt %u of %u (%s%s%s), verdict %s: %s", dom->name,
               job->attempt, cfg->failure_attempts, hbActionToString(cfg->action),
               observed ? ", observed only: " : "", observed ? observed : "",
@@ -649,7 +650,12 @@ hbDomainRestartDone(HbDomain *dom, HbJob *job)
             hbDomainNotify(dom, &notice);
         return;
     }
-    if (job->dropped || job->cancelled) {
+    if (job->held) {
+        /* As hbDomainRestartHeld: decided again on a fresh miss. */
+        result = HB_ATTEMPT_NOT_MADE;
+        g_message("Domain '%s': restart attempt %u held, it does not count: %s", dom->name,
+                  job->attempt, failure);
+    } else if (job->dropped || job->cancelled) {
         result = HB_ATTEMPT_NOT_MADE;
         g_message("Domain '%s': restart attempt %u dropped: %s", dom->name, job->attempt,
                   job->cancelled ? "virt-heartbeatd is stopping" : failure);

@@ -91,6 +91,7 @@ hbJobFree(HbJob *job)
     hbJobFree(job->then);
     g_array_unref(job->stats);
     hbTicketUnref(job->ticket);
+    hbTicketUnref(job->host_gate);
     g_free(job);
 }
 

@@ -64,7 +64,9 @@ struct _HbJob {
     gboolean reset_stops;  /* RESTART: <on_reboot>destroy, so destroy+start, never reset */
     gboolean observe;    /* RESTART: work out the step, make no call (observe, dry_run) */
     HbTicket *ticket;    /* RESTART: closed when the episode ends */
+    HbTicket *host_gate; /* RESTART: closed when the host-wide breaker trips */
     gboolean dropped;    /* RESTART: not made, the ticket was closed */
+    gboolean held;       /* RESTART: not made, the breaker tripped after it was decided */
     gboolean not_made;   /* RESTART: no call reached the domain (libvirtd
                           * unreachable, its state lock busy): it is as it was */
     gboolean stopped_by_other; /* RESTART: shut off already when our destroy came */

@@ -51,6 +51,7 @@ struct _HbMonitor {
     HbBreaker breaker;     /* the host-wide circuit breaker */
     guint breaker_timer;   /* when its hold ends by itself */
     gint64 breaker_armed;  /* the deadline breaker_timer is for */
+    HbTicket *host_gate;   /* closed when the breaker trips: queued restarts see it */
     HbMonitorObserver observer;
     gpointer observer_data;
 };
@@ -173,6 +174,12 @@ hbMonitorHostCheck(HbMonitor *monitor)
     if (change == HB_BREAKER_SAME)
         return;
     hbMonitorHostLog(monitor, change, in_window);
+    /* Restarts decided before it tripped, still queued, are held when they run. */
+    if (change == HB_BREAKER_SUSPECTED) {
+        hbTicketClose(monitor->host_gate);
+        hbTicketUnref(monitor->host_gate);
+        monitor->host_gate = hbTicketNew();
+    }
     if (monitor->observer.host)
         monitor->observer.host(&monitor->breaker, change, monitor->observer_data);
 }
@@ -183,6 +190,13 @@ hbMonitorHostHolds(HbMonitor *monitor, gboolean crashed)
 {
     hbMonitorHostCheck(monitor);
     return hbBreakerHolds(&monitor->breaker, crashed);
+}
+
+
+HbTicket *
+hbMonitorHostGate(HbMonitor *monitor, gboolean crashed)
+{
+    return crashed ? NULL : hbTicketRef(monitor->host_gate);
 }
 
 
@@ -719,6 +733,7 @@ hbMonitorNew(const HbDaemonConf *conf, HbProbeFunc probe)
 
     hbDaemonConfCopy(&monitor->conf, conf);
     hbBreakerInit(&monitor->breaker, &conf->breaker);
+    monitor->host_gate = hbTicketNew();
     if (monitor->conf.state_dir[0] && hbStateFileCheckDir(monitor->conf.state_dir) < 0) {
         g_warning("Failed episodes and the last valid configurations will not survive a "
                   "restart");
@@ -773,6 +788,7 @@ hbMonitorFree(HbMonitor *monitor)
     g_hash_table_unref(monitor->requests);
     g_hash_table_unref(monitor->last_event);
     hbDaemonConfClear(&monitor->conf);
+    hbTicketUnref(monitor->host_gate);
     g_free(monitor);
 }
 

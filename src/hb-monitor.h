@@ -48,6 +48,9 @@ gboolean hbMonitorIsClosing(HbMonitor *monitor);
 /* Judge the host afresh; whether a restart attempt (a crashed guest's if
  * @crashed) is held now. */
 gboolean hbMonitorHostHolds(HbMonitor *monitor, gboolean crashed);
+/* For a restart job: closed if the breaker trips before it runs; NULL
+ * (never closed) for a crashed guest's, which the breaker does not hold. */
+HbTicket *hbMonitorHostGate(HbMonitor *monitor, gboolean crashed);
 /* "": none, nothing outlives the daemon (hb-statefile.h). */
 const char *hbMonitorStateDir(HbMonitor *monitor);
 /* [daemon] dry_run: every restart attempt is observed only. */

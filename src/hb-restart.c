@@ -64,14 +64,35 @@ hbRestartStepOf(const HbJob *job, int state, int reason, char **why)
 }
 
 
-/* Each call is made only while the episode is open; -1 with no error: dropped. */
-static int
-hbRestartCall(HbJob *job, virDomainPtr dom, int (*call)(virDomainPtr dom))
+/*
+ * Whether the attempt may still be made, checked right before each call:
+ * its episode still open, and the host not suspected since it was decided
+ * (hb-breaker.h). If not, the job is marked dropped or held, and its error
+ * set.
+ */
+static gboolean
+hbRestartWanted(HbJob *job, const char *when)
 {
     if (!hbTicketIsOpen(job->ticket)) {
         job->dropped = TRUE;
-        return -1;
+        g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED, "the episode ended before %s", when);
+    } else if (!hbTicketIsOpen(job->host_gate)) {
+        job->held = TRUE;
+        g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED,
+                    "held: host suspected before %s", when);
+    } else {
+        return TRUE;
     }
+    return FALSE;
+}
+
+
+/* Each call is made only while the attempt is wanted; -1 and no libvirt error: it is not. */
+static int
+hbRestartCall(HbJob *job, virDomainPtr dom, int (*call)(virDomainPtr dom))
+{
+    if (!hbRestartWanted(job, "the call"))
+        return -1;
     if (!job->sent)
         job->sent = g_get_monotonic_time();
     if (call(dom) == 0)
@@ -114,7 +135,7 @@ hbRestartDomain(HbJob *job, virDomainPtr dom, HbRestartStep step)
     case HB_RESTART_DESTROY_START:
         if (hbRestartCall(job, dom, virDomainDestroy) < 0) {
             /* Stopped since its state was read: by the user, not us. */
-            job->stopped_by_other = !job->dropped &&
+            job->stopped_by_other = !job->error &&
                 virGetLastErrorCode() == VIR_ERR_OPERATION_INVALID;
             return -1;
         }
@@ -135,11 +156,9 @@ hbRestartDomain(HbJob *job, virDomainPtr dom, HbRestartStep step)
 static void
 hbRestartObserve(HbJob *job, HbRestartStep step, const char *why)
 {
-    if (!hbTicketIsOpen(job->ticket)) {
-        job->dropped = TRUE;
-        g_set_error_literal(&job->error, HB_ERROR, HB_ERROR_FAILED,
-                            "the episode ended before the call");
-    } else if (step == HB_RESTART_NONE) {
+    if (!hbRestartWanted(job, "the call"))
+        return;
+    if (step == HB_RESTART_NONE) {
         g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED, "none: %s", why);
     } else {
         job->sent = g_get_monotonic_time();
@@ -157,12 +176,8 @@ hbRestartRun(HbJob *job, virConnectPtr conn)
     HbRestartStep step;
     int state, reason;
 
-    if (!hbTicketIsOpen(job->ticket)) {
-        job->dropped = TRUE;
-        g_set_error_literal(&job->error, HB_ERROR, HB_ERROR_FAILED,
-                            "the episode ended before it ran");
+    if (!hbRestartWanted(job, "it ran"))
         return;
-    }
     if (!(dom = virDomainLookupByUUIDString(conn, job->uuid)) ||
         virDomainGetState(dom, &state, &reason, 0) < 0) {
         job->not_made = TRUE;
@@ -174,16 +189,14 @@ hbRestartRun(HbJob *job, virConnectPtr conn)
         hbRestartObserve(job, step, why);
         return;
     }
-    /* Nothing done is no success: no boot follows it. A dropped call failed. */
-    if (step != HB_RESTART_NONE && hbRestartDomain(job, dom, step) == 0) {
+    /* Nothing done is no success: no boot follows it. A call not wanted
+     * any more failed, with its error set (hbRestartWanted). */
+    if (step == HB_RESTART_NONE) {
+        g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED, "none: %s", why);
+    } else if (hbRestartDomain(job, dom, step) == 0) {
         job->done = hbRestartStepToString(step);
         job->no_boot = step == HB_RESTART_NMI;
-    } else if (job->dropped) {
-        g_set_error_literal(&job->error, HB_ERROR, HB_ERROR_FAILED,
-                            "the episode ended before the call");
-    } else if (step == HB_RESTART_NONE) {
-        g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED, "none: %s", why);
-    } else {
+    } else if (!job->error) {
         g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED, "%s: %s",
                     hbRestartStepToString(step), hbUtilLastError());
     }

@@ -755,6 +755,43 @@ test_restart_dropped_after_episode(void **state)
 }
 
 
+/*
+ * A restart decided before the host-wide breaker tripped, still queued
+ * when it did, is held when it runs: not made, with no libvirt call.
+ */
+static void
+test_restart_held_after_breaker(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-held", TRUE, NULL);
+    g_autofree char *uuid = testDomainUUID(dom);
+    g_autoptr(GPtrArray) done = g_ptr_array_new_with_free_func((GDestroyNotify) hbJobFree);
+    HbWorkerLimits limits = { .threads = { 1, 1, 1, 1, 1 } };
+    HbWorker *worker = hbWorkerNew(TEST_URI, &limits, fakeProbePing, recordJob, done);
+    HbJob *job = hbJobNew(HB_JOB_RESTART, uuid);
+    HbJob *result;
+    int state_after, reason;
+
+    job->action = HB_ACTION_RESET;
+    job->episode = 2;
+    job->attempt = 1;
+    job->ticket = hbTicketNew();
+    job->host_gate = hbTicketNew();
+    hbTicketClose(job->host_gate);  /* the breaker tripped meanwhile */
+    hbWorkerPush(worker, job);
+    assert_true(testWaitFor(condJobs, done, 10));
+    result = done->pdata[0];
+    assert_true(result->held);
+    assert_false(result->dropped);
+    assert_null(result->done);
+    assert_string_equal(result->error->message, "held: host suspected before it ran");
+    assert_int_equal(result->sent, 0);
+    assert_int_equal(virDomainGetState(dom, &state_after, &reason, 0), 0);
+    assert_int_equal(state_after, VIR_DOMAIN_RUNNING);
+    hbWorkerFree(worker, 5);
+}
+
+
 typedef struct {
     guint replies;
     guint busy;
@@ -1352,12 +1389,17 @@ test_host_hold_until_back(void **state)
 {
     Fixture *f = *state;
     char *uuids[5];
+    /* Taken by a restart decided now, run after the breaker trips. */
+    g_autoptr(HbTicket) gate = hbMonitorHostGate(f->monitor, FALSE);
 
+    assert_null(hbMonitorHostGate(f->monitor, TRUE));
     startFive(f, uuids);
+    assert_true(hbTicketIsOpen(gate));
     for (guint i = 0; i < 4; i++)
         fakeProbeSet(uuids[i], FAKE_AGENT_MISS);
     waitHost(f, 1, "suspected 4 of 5 watched guests stopped within 2 s");
     assert_int_equal(hbMonitorBreaker(f->monitor)->state, HB_BREAKER_HOLDING);
+    assert_false(hbTicketIsOpen(gate));
     for (guint i = 0; i < 4; i++) {
         g_autofree char *name = g_strdup_printf("hb-host%u", i);
 
@@ -1496,6 +1538,7 @@ main(void)
         cmocka_unit_test(test_monitor_all),
         cmocka_unit_test(test_state_survives_restart),
         cmocka_unit_test_setup_teardown(test_restart_dropped_after_episode, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restart_held_after_breaker, setup, teardown),
         cmocka_unit_test(test_requests_bounded_and_cancelled),
         cmocka_unit_test(test_invalid_metadata_fails_closed),
         cmocka_unit_test(test_state_follows_domain),
