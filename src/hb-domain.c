@@ -41,6 +41,7 @@ struct _HbDomain {
                                  * one the last withheld attempt was judged to */
     HbStatsSample stats_latest;
     gboolean crashed;       /* libvirt reported a crash this boot */
+    const char *watchdog;   /* the action of a watchdog event since the last tick, this boot */
     HbVerdict verdict;      /* the last, and what it rests on */
     char *evidence;
     char *last_attempt;     /* "N ACTION: RESULT" of the last attempt reported; NULL: none */
@@ -188,6 +189,7 @@ hbDomainJudge(HbDomain *dom)
         .silence_us = last_tick ? now - last_tick : 0,
         .late_ticks = hbEnginePercentage(dom->engine) > 0,
         .crashed = dom->crashed,
+        .watchdog = dom->watchdog,
     };
     const HbStatsSample *after = &dom->stats_latest;
 
@@ -425,8 +427,10 @@ hbDomainStatsInput(HbDomain *dom, HbInput input)
 {
     if (input == HB_INPUT_CRASHED || input == HB_INPUT_CRASH_HANDLED)
         dom->crashed = TRUE;
-    if (input == HB_INPUT_STARTED || input == HB_INPUT_REBOOT || input == HB_INPUT_RESUMED)
+    if (input == HB_INPUT_STARTED || input == HB_INPUT_REBOOT || input == HB_INPUT_RESUMED) {
         dom->crashed = FALSE;
+        dom->watchdog = NULL;
+    }
     if (input == HB_INPUT_STARTED || input == HB_INPUT_STOPPED) {
         dom->stats_before = (HbStatsSample) { 0 };
         dom->stats_latest = (HbStatsSample) { 0 };
@@ -605,9 +609,10 @@ hbDomainPingDone(HbDomain *dom, HbJob *job)
         g_free(dom->job);
         dom->job = g_strdup(job->detail);
     }
-    if (ping == HB_PING_TICK)
+    if (ping == HB_PING_TICK) {
         dom->last_tick_real = g_get_real_time();
-    else
+        dom->watchdog = NULL;
+    } else
         g_debug("Domain '%s': %s after %.1f s (waited %.1f s to be sent): %s", dom->name,
                 ping == HB_PING_MISS ? "missed tick" :
                 ping == HB_PING_SUPPRESSED ? "missed tick, suppressed" : "ping without verdict",
@@ -782,6 +787,34 @@ hbDomainLifecycleEvent(HbDomain *dom, int event, int detail)
         hbDomainFeed(dom, input);
     if (input == HB_INPUT_RESUMED)
         hbDomainSyncTime(dom);
+}
+
+
+/* A new libvirt action fails the static assert. */
+HB_ENUM_DECL(hbWatchdogAction, virDomainEventWatchdogAction);
+HB_ENUM_IMPL(hbWatchdogAction, virDomainEventWatchdogAction, VIR_DOMAIN_EVENT_WATCHDOG_LAST,
+             "none",
+             "pause",
+             "reset",
+             "poweroff",
+             "shutdown",
+             "debug",
+             "inject-nmi",
+);
+
+
+/*
+ * What QEMU does on its own (pause, reset, poweroff...) comes as events of
+ * its own; the watchdog's firing is kept as evidence that the guest itself
+ * found it was not working, until its next tick or boot.
+ */
+void
+hbDomainWatchdogEvent(HbDomain *dom, int action)
+{
+    const char *name = hbWatchdogActionToString(action);
+
+    dom->watchdog = name ? name : "unknown";
+    g_warning("Domain '%s': the guest's watchdog fired (action %s)", dom->name, dom->watchdog);
 }
 
 

@@ -57,6 +57,8 @@ void hbDomainFeed(HbDomain *dom, HbInput input);
 void hbDomainLifecycleEvent(HbDomain *dom, int event, int detail);
 /* The guest opened or closed its agent port. */
 void hbDomainAgentEvent(HbDomain *dom, gboolean connected);
+/* The guest's watchdog fired (@action: virDomainEventWatchdogAction): a verdict input. */
+void hbDomainWatchdogEvent(HbDomain *dom, int action);
 /* A job of the domain's own (PING, RESTART, GUEST_INFO, TIME_SYNC) is done. */
 void hbDomainJobDone(HbDomain *dom, HbJob *job);
 /* A reading of the domain's counters (HB_JOB_STATS). */

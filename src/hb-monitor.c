@@ -640,6 +640,19 @@ hbMonitorOnReboot(virDomainPtr vdom, gpointer data)
 
 
 static void
+hbMonitorOnWatchdog(virDomainPtr vdom, int action, gpointer data)
+{
+    HbMonitor *monitor = data;
+    char uuid[VIR_UUID_STRING_BUFLEN];
+    HbDomain *dom;
+
+    if (virDomainGetUUIDString(vdom, uuid) == 0 &&
+        (dom = g_hash_table_lookup(monitor->domains, uuid)))
+        hbDomainWatchdogEvent(dom, action);
+}
+
+
+static void
 hbMonitorOnAgent(virDomainPtr vdom, int state, int reason G_GNUC_UNUSED, gpointer data)
 {
     HbMonitor *monitor = data;
@@ -713,6 +726,7 @@ static const HbConnCallbacks hbMonitorConnCallbacks = {
     .lifecycle = hbMonitorOnLifecycle,
     .reboot = hbMonitorOnReboot,
     .agent = hbMonitorOnAgent,
+    .watchdog = hbMonitorOnWatchdog,
     .metadata = hbMonitorOnMetadata,
     .device = hbMonitorOnDevice,
 };

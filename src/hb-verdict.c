@@ -93,6 +93,12 @@ hbVerdictJudge(const HbSilence *silence, const HbStatsSample *before,
         verdict = hbVerdictFinish(text, HB_VERDICT_CRASHED, "libvirt reported a crash");
         goto done;
     }
+    /* The guest's own watchdog says it stopped working, whatever its counters do. */
+    if (silence->watchdog) {
+        g_string_append_printf(text, "; its watchdog fired (action %s)", silence->watchdog);
+        verdict = hbVerdictFinish(text, HB_VERDICT_GUEST_HUNG, NULL);
+        goto done;
+    }
     if (!before || !after || !before->time || !after->time) {
         verdict = hbVerdictFinish(text, HB_VERDICT_UNKNOWN, "stats not available");
         goto done;

@@ -36,6 +36,7 @@ typedef struct {
     gint64 silence_us;      /* since the last tick; 0: no tick this boot */
     gboolean late_ticks;    /* some ticks came in the last block, too few */
     gboolean crashed;       /* a crash, panic, or crashloaded event this boot */
+    const char *watchdog;   /* the action of a watchdog event since the last tick; NULL: none */
 } HbSilence;
 
 /*

@@ -143,6 +143,30 @@ test_crashed(void **state G_GNUC_UNUSED)
 
 
 /* Whatever is missing makes it unknown, and the evidence says what. */
+/*
+ * The guest's watchdog fired since the last tick: hung, even where the
+ * counters alone say the guest works, and with no counters at all. A crash
+ * still comes first.
+ */
+static void
+test_watchdog(void **state G_GNUC_UNUSED)
+{
+    HbSilence silence = { .silence_us = S(20), .watchdog = "none" };
+    HbStatsSample a = sample(S(100), 1.0, 0, 0);
+    HbStatsSample b = sample(S(110), 1.5, 10 << 20, 0);
+
+    assert_int_equal(judge(&silence, &a, &b,
+                           "no tick for 20 s; its watchdog fired (action none) -> guest hung"),
+                     HB_VERDICT_GUEST_HUNG);
+    assert_int_equal(judge(&silence, NULL, NULL, NULL), HB_VERDICT_GUEST_HUNG);
+    silence.watchdog = NULL;
+    assert_int_equal(judge(&silence, &a, &b, NULL), HB_VERDICT_AGENT_DEAD);
+    silence.watchdog = "inject-nmi";
+    silence.crashed = TRUE;
+    assert_int_equal(judge(&silence, &a, &b, NULL), HB_VERDICT_CRASHED);
+}
+
+
 static void
 test_unknown(void **state G_GNUC_UNUSED)
 {
@@ -299,6 +323,7 @@ main(void)
         cmocka_unit_test(test_thresholds),
         cmocka_unit_test(test_busy),
         cmocka_unit_test(test_crashed),
+        cmocka_unit_test(test_watchdog),
         cmocka_unit_test(test_unknown),
         cmocka_unit_test(test_counters_restart),
         cmocka_unit_test(test_recorded),

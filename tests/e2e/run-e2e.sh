@@ -362,7 +362,7 @@ optin=0
 for s in s_crash_loop s_stats_nowait; do
     [[ " ${HB_E2E_ONLY:-} " == *" $s "* ]] && optin=$((optin + 1))
 done
-echo "1..$((38 + optin))"
+echo "1..$((39 + optin))"
 
 # ---- scenarios -------------------------------------------------------------
 
@@ -1621,6 +1621,40 @@ s_verdict_none() {
     rmdomain "$d"
 }
 
+# The guest's own watchdog (ib700, action none: QEMU does nothing) is a
+# verdict input. Fired while the agent answers, it causes nothing. Fired
+# after the agent died, while the guest still writes, it makes the verdict
+# "guest hung" where the counters alone say "agent dead, guest working": so
+# even with confirm=activity the reset comes.
+s_watchdog() {
+    local d=${prefix}wdog first
+    # ib700: a write to port 0x443 arms it, for 30 - 2 * VALUE s. Nothing pets it.
+    MK_DISK=yes MK_DEVICES="<watchdog model='ib700' action='none'/>" \
+        mkdomain "$d" yes "" "$FAST confirm='activity'" || return 1
+    wait_until 60 state_is "$d" ok || fail "never ok" || return 1
+    agent_exec "$d" "outb 0x443 13" || fail "cannot arm the watchdog" || return 1
+    wait_until 20 grep -q "Domain '$d': the guest's watchdog fired (action none)" "$work/daemon.log" ||
+        fail "no watchdog event in the daemon log" || return 1
+    sleep 8 # more than a block: the ticks go on, so nothing happens
+    [ "$(count_events "$d" heartbeat-stopped)" = 0 ] || fail "an episode while it ticked" || return 1
+    state_is "$d" ok || fail "state $(status_field "$d" state)" || return 1
+    # The agent dies while a writer runs; the watchdog fires at once after it.
+    agent_exec "$d" "(while :; do dd if=/dev/zero of=/dev/vda bs=64k count=16 conv=fsync 2>/dev/null;
+        sleep 1; done) </dev/null >/dev/null 2>&1 & sleep 1; kill -9 \$(cat /run/agent.pid);
+        outb 0x443 15" ||
+        fail "cannot start the writer" || return 1
+    wait_until 30 has_events "$d" heartbeat-stopped 1 || fail "no heartbeat-stopped" || return 1
+    first=$(events_of "$d" heartbeat-stopped | head -n1)
+    log "stopped: $first"
+    [ "$(stopped_verdict "$d")" = guest-hung ] || fail "verdict: $first" || return 1
+    echo "$first" | jq -e '.evidence | test("; its watchdog fired \\(action none\\) -> guest hung$")' \
+        >/dev/null || fail "evidence: $first" || return 1
+    wait_until 30 has_reboots "$d" || fail "no reset" || return 1
+    events_of "$d" restart-attempt | head -n1 | jq -e '.action == "reset" and .result == "ok"' >/dev/null ||
+        fail "attempt: $(events_of "$d" restart-attempt | head -n1)" || return 1
+    rmdomain "$d"
+}
+
 # One QEMU stops answering its monitor (SIGSTOP; that guest is not watched):
 # the daemon's read that reaches it waits until it answers, and the reads
 # that go beside it keep the verdict of a watched neighbour correct, here
@@ -1925,6 +1959,7 @@ run "fsfreeze of a disk held two blocks: no action, ticks go on" s_fsfreeze
 run "agent dead, guest writing, confirm=activity: notified, no reset until it idles" s_verdict_activity
 run "agent dead, guest writing, confirm=none: reset, verdict agent dead" s_verdict_none
 run "a QEMU stopped beside: the neighbour's verdict still from fresh readings, no reset" s_verdict_stuck_neighbour
+run "watchdog fired: nothing while it ticks; agent dead, guest writing: guest hung, reset" s_watchdog
 run_optin "bulk stats with one QEMU stopped: NOWAIT against plain (bench)" s_stats_nowait
 run "daemon SIGTERM: exits 0 at once, the events listener ends" s_sigterm
 
