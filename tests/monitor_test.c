@@ -1435,7 +1435,7 @@ test_host_hold_until_back(void **state)
 
 /*
  * A crash while held is handled at once; the others are held host_hold
- * (3 s), then the normal rules apply and they are reset.
+ * (5 s), then the normal rules apply and they are reset.
  */
 static void
 test_host_hold_expires_crash_handled(void **state)
@@ -1444,24 +1444,25 @@ test_host_hold_expires_crash_handled(void **state)
     g_autofree char *core = g_build_filename(g_get_tmp_dir(), "hb-host-crash.core", NULL);
     g_autoptr(virDomain) crashing = NULL;
     char *uuids[5];
-    gint64 t0;
 
-    f->host_hold = 3;
+    f->host_hold = 5;
     fixtureMonitor(f, FALSE, "", 0, FALSE);
     startFive(f, uuids);
     for (guint i = 0; i < 4; i++)
         fakeProbeSet(uuids[i], FAKE_AGENT_MISS);
     waitHost(f, 1, "suspected 4 of 5");
-    t0 = g_get_monotonic_time();
     crashing = virDomainLookupByName(f->conn, "hb-host4");
     assert_int_equal(virDomainCoreDumpWithFormat(crashing, core, VIR_DOMAIN_CORE_DUMP_FORMAT_RAW,
                                                  VIR_DUMP_CRASH), 0);
     g_unlink(core);
     waitNotices(f, "hb-host4", "restart-attempt start ok", 1);
-    assert_true(g_get_monotonic_time() - t0 < 3 * G_USEC_PER_SEC);
+    /* Made while the others were held. */
+    assert_int_equal(f->host->len, 1);
     assert_int_equal(countAll(f, "restart-attempt"), 1);
-    waitHost(f, 2, "cleared host_hold passed (3 s)");
-    assert_true(g_get_monotonic_time() - t0 >= 3 * G_USEC_PER_SEC);
+    waitHost(f, 2, "cleared host_hold passed (5 s)");
+    /* Cleared by its timer, from when it tripped; not before. */
+    assert_true(g_get_monotonic_time() - hbMonitorBreaker(f->monitor)->since >=
+                5 * G_USEC_PER_SEC);
     assert_int_equal(hbMonitorBreaker(f->monitor)->state, HB_BREAKER_EXPIRED);
     for (guint i = 0; i < 4; i++) {
         g_autofree char *name = g_strdup_printf("hb-host%u", i);
@@ -1516,6 +1517,44 @@ test_host_hold_dry_run(void **state)
 }
 
 
+/*
+ * The daemon restarts during a stall: the breaker is not saved, yet the
+ * episodes recalled from the state file wait for misses of the new
+ * process, which trip it again before any attempt is made.
+ */
+static void
+test_host_hold_after_daemon_restart(void **state G_GNUC_UNUSED)
+{
+    g_autofree char *dir = g_dir_make_tmp("hb-hostrestart-XXXXXX", NULL);
+    Fixture *f = fixtureStartIn(FALSE, dir);
+    char *uuids[5];
+
+    startFive(f, uuids);
+    for (guint i = 0; i < 4; i++)
+        fakeProbeSet(uuids[i], FAKE_AGENT_MISS);
+    waitHost(f, 1, "suspected 4 of 5");
+    for (guint i = 0; i < 4; i++) {
+        g_autofree char *name = g_strdup_printf("hb-host%u", i);
+
+        waitNotices(f, name, "heartbeat-stopped", 1);
+    }
+    restartMonitor(f, dir);
+    for (guint i = 0; i < 4; i++)
+        assert_int_equal(hbDomainState(hbMonitorLookup(f->monitor, uuids[i])),
+                         HB_STATE_STOPPED);
+    waitHost(f, 1, "suspected 4 of 5");
+    /* Three failure_intervals, two failure_attempts: held, never spent. */
+    testSpin(3000);
+    assert_int_equal(countAll(f, "restart-attempt"), 0);
+    for (guint i = 0; i < 4; i++)
+        assert_int_equal(hbDomainAttempts(hbMonitorLookup(f->monitor, uuids[i])), 0);
+    teardown((void **) &f);
+    removeDir(dir);
+    for (guint i = 0; i < 5; i++)
+        g_free(uuids[i]);
+}
+
+
 int
 main(void)
 {
@@ -1551,6 +1590,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_host_hold_until_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_host_hold_expires_crash_handled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_host_hold_dry_run, setup, teardown),
+        cmocka_unit_test(test_host_hold_after_daemon_restart),
     };
 
     hbUtilInitLibvirt();
