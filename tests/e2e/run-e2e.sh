@@ -362,7 +362,7 @@ optin=0
 for s in s_crash_loop s_stats_nowait; do
     [[ " ${HB_E2E_ONLY:-} " == *" $s "* ]] && optin=$((optin + 1))
 done
-echo "1..$((39 + optin))"
+echo "1..$((40 + optin))"
 
 # ---- scenarios -------------------------------------------------------------
 
@@ -1621,6 +1621,44 @@ s_verdict_none() {
     rmdomain "$d"
 }
 
+# A kdump under way. A panicking kernel with a crash kernel loaded tells
+# pvpanic so (CRASH_LOADED, not PANICKED) and boots the crash kernel, which
+# has no agent. The test guest has no crash kernel: it writes CRASH_LOADED
+# to the pvpanic port itself, as the kernel would, and its agent dies; QEMU
+# and libvirt report CRASHED_CRASHLOADED as for a real one. Longer than two
+# blocks: every failed ping suppressed ("kdump"), no episode, no action.
+# The dump ends with a reboot (here a virsh reset): the heartbeat returns.
+s_kdump() {
+    local d=${prefix}kdump seen="" end
+    mkdomain "$d" || return 1
+    wait_until 60 state_is "$d" ok || fail "never ok" || return 1
+    agent_exec "$d" 'outb 0x505 2; kill -9 $(cat /run/agent.pid)' ||
+        fail "cannot write CRASH_LOADED" || return 1
+    wait_until 10 grep -q "for domain '$d': Crashed Crashloaded" "$work/libvirt-events.log" ||
+        fail "libvirt reported no CRASHLOADED" || return 1
+    end=$((SECONDS + 16))
+    while [ $SECONDS -lt $end ]; do
+        [ "$(status_field "$d" suppressed)" = kdump ] && seen=1
+        sleep 1
+    done
+    [ -n "$seen" ] || fail "the status never showed the kdump's suppression" || return 1
+    [ "$(status_field "$d" suppressed)" = kdump ] || fail "suppression ended: $(status_field "$d" suppressed)" || return 1
+    [ "$(status_field "$d" pings_suppressed)" -ge 3 ] ||
+        fail "$(status_field "$d" pings_suppressed) pings suppressed" || return 1
+    daemon_log_time "$d" "failed pings are no verdict while this lasts: kdump" >/dev/null ||
+        fail "no log line for the suppression" || return 1
+    [ "$(count_events "$d" heartbeat-stopped)" = 0 ] || fail "heartbeat-stopped during the kdump" || return 1
+    [ "$(count_events "$d" restart-attempt)" = 0 ] || fail "restart during the kdump" || return 1
+    [ "$(libvirt_reboots "$d")" = 0 ] || fail "libvirt saw the guest reset" || return 1
+    # The dump is written: the guest reboots.
+    $V reset "$d" >/dev/null || fail "cannot reset" || return 1
+    wait_until 60 state_is "$d" ok || fail "state $(status_field "$d" state) after the reboot" || return 1
+    [ "$(status_field "$d" suppressed)" = null ] || fail "still suppressed after the reboot" || return 1
+    [ "$(count_events "$d" heartbeat-stopped)" = 0 ] || fail "heartbeat-stopped after the reboot" || return 1
+    [ "$(count_events "$d" restart-attempt)" = 0 ] || fail "a restart attempt" || return 1
+    rmdomain "$d"
+}
+
 # The guest's own watchdog (ib700, action none: QEMU does nothing) is a
 # verdict input. Fired while the agent answers, it causes nothing. Fired
 # after the agent died, while the guest still writes, it makes the verdict
@@ -1959,6 +1997,7 @@ run "fsfreeze of a disk held two blocks: no action, ticks go on" s_fsfreeze
 run "agent dead, guest writing, confirm=activity: notified, no reset until it idles" s_verdict_activity
 run "agent dead, guest writing, confirm=none: reset, verdict agent dead" s_verdict_none
 run "a QEMU stopped beside: the neighbour's verdict still from fresh readings, no reset" s_verdict_stuck_neighbour
+run "kdump under way (CRASHLOADED from the guest's pvpanic): suppressed two blocks, no action" s_kdump
 run "watchdog fired: nothing while it ticks; agent dead, guest writing: guest hung, reset" s_watchdog
 run_optin "bulk stats with one QEMU stopped: NOWAIT against plain (bench)" s_stats_nowait
 run "daemon SIGTERM: exits 0 at once, the events listener ends" s_sigterm
