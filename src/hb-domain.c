@@ -764,8 +764,12 @@ hbDomainStatsSample(HbDomain *dom, const HbStatsSample *sample)
     if (!sample->has_cpu && !sample->has_block && !sample->has_net)
         return;
     dom->stats_latest = *sample;
-    /* Until a ping misses, every reading may be the last before the silence. */
-    if (!hbEngineSuspect(dom->engine))
+    /* Until a ping misses, every reading may be the last before the silence.
+     * A new QEMU (its counters forgotten at its start) takes its first
+     * reading, whatever the last ping of the boot before it was: else
+     * nothing would be judged on until a tick, and confirm=activity would
+     * let every attempt of a working guest through as unknown. */
+    if (!hbEngineSuspect(dom->engine) || !dom->stats_before.time)
         dom->stats_before = *sample;
 }
 
