@@ -427,9 +427,11 @@ hbDomainStatsInput(HbDomain *dom, HbInput input)
         dom->crashed = TRUE;
     if (input == HB_INPUT_STARTED || input == HB_INPUT_REBOOT || input == HB_INPUT_RESUMED)
         dom->crashed = FALSE;
+    /* No reading yet, and none begun before now: it would hold the counters
+     * of the QEMU before. */
     if (input == HB_INPUT_STARTED || input == HB_INPUT_STOPPED) {
         dom->stats_before = (HbStatsSample) { 0 };
-        dom->stats_latest = (HbStatsSample) { 0 };
+        dom->stats_latest = (HbStatsSample) { .time = g_get_monotonic_time() };
     }
 }
 
@@ -762,6 +764,11 @@ hbDomainStatsSample(HbDomain *dom, const HbStatsSample *sample)
     /* Nothing read (no such groups, as in the test driver): no reading;
      * the last one ages until it is stale. */
     if (!sample->has_cpu && !sample->has_block && !sample->has_net)
+        return;
+    /* A read that began before the newest one applied (it was stuck on
+     * another QEMU, hb-job.c) holds older counters: they would look like
+     * no progress since. */
+    if (sample->time < dom->stats_latest.time)
         return;
     dom->stats_latest = *sample;
     /* Until a ping misses, every reading may be the last before the silence.
