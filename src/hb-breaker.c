@@ -79,7 +79,12 @@ hbBreakerUpdate(HbBreaker *breaker, GArray *stops, guint watched, gint64 window,
 {
     guint first;
     guint stopped = hbBreakerFullestWindow(stops, window, &first);
-    gboolean trips = hbBreakerTrips(&breaker->conf, stopped, watched);
+    /* While it holds, guests started since (in boot grace, not back) or
+     * gone since do not make the share of the stopped ones smaller: only
+     * stopped guests that come back clear it. */
+    guint judged = breaker->state == HB_BREAKER_HOLDING ?
+        MIN(watched, breaker->watched_trip) : watched;
+    gboolean trips = hbBreakerTrips(&breaker->conf, stopped, judged);
 
     breaker->stopped = stopped;
     breaker->watched = watched;
@@ -93,6 +98,7 @@ hbBreakerUpdate(HbBreaker *breaker, GArray *stops, guint watched, gint64 window,
             return HB_BREAKER_SAME;
         breaker->state = HB_BREAKER_HOLDING;
         breaker->since = now;
+        breaker->watched_trip = watched;
         return HB_BREAKER_SUSPECTED;
     case HB_BREAKER_HOLDING:
         if (!trips)

@@ -47,6 +47,7 @@ typedef struct {
     gint64 since;       /* HOLDING, EXPIRED: when it tripped */
     guint stopped;      /* the most stopped guests within one window, last update */
     guint watched;      /* the watched guests, last update */
+    guint watched_trip; /* HOLDING: the watched guests when it tripped */
     gint64 window;      /* the window of the last update, µs */
 } HbBreaker;
 

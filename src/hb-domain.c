@@ -431,9 +431,11 @@ hbDomainStatsInput(HbDomain *dom, HbInput input)
         dom->crashed = FALSE;
         dom->watchdog = NULL;
     }
+    /* No reading yet, and none begun before now: it would hold the counters
+     * of the QEMU before. */
     if (input == HB_INPUT_STARTED || input == HB_INPUT_STOPPED) {
         dom->stats_before = (HbStatsSample) { 0 };
-        dom->stats_latest = (HbStatsSample) { 0 };
+        dom->stats_latest = (HbStatsSample) { .time = g_get_monotonic_time() };
     }
 }
 
@@ -768,9 +770,18 @@ hbDomainStatsSample(HbDomain *dom, const HbStatsSample *sample)
      * the last one ages until it is stale. */
     if (!sample->has_cpu && !sample->has_block && !sample->has_net)
         return;
+    /* A read that began before the newest one applied (it was stuck on
+     * another QEMU, hb-job.c) holds older counters: they would look like
+     * no progress since. */
+    if (sample->time < dom->stats_latest.time)
+        return;
     dom->stats_latest = *sample;
-    /* Until a ping misses, every reading may be the last before the silence. */
-    if (!hbEngineSuspect(dom->engine))
+    /* Until a ping misses, every reading may be the last before the silence.
+     * A new QEMU (its counters forgotten at its start) takes its first
+     * reading, whatever the last ping of the boot before it was: else
+     * nothing would be judged on until a tick, and confirm=activity would
+     * let every attempt of a working guest through as unknown. */
+    if (!hbEngineSuspect(dom->engine) || !dom->stats_before.time)
         dom->stats_before = *sample;
 }
 

@@ -275,7 +275,7 @@ hbJobStatsSum(virTypedParameterPtr params, int nparams, const char *group,
 
 
 static void
-hbJobStatsRecord(virDomainStatsRecordPtr rec, gint64 now, HbStatsRecord *out)
+hbJobStatsRecord(virDomainStatsRecordPtr rec, gint64 time, HbStatsRecord *out)
 {
     static const char *const vcpu[] = { "time", NULL };
     static const char *const block[] = { "rd.bytes", "wr.bytes", NULL };
@@ -285,7 +285,7 @@ hbJobStatsRecord(virDomainStatsRecordPtr rec, gint64 now, HbStatsRecord *out)
 
     if (virDomainGetUUIDString(rec->dom, out->uuid) < 0)
         out->uuid[0] = '\0';
-    s->time = now;
+    s->time = time;
     /* vcpu.<n>.time is the guest's own; cpu.time adds QEMU's threads. */
     s->has_cpu = hbJobStatsSum(rec->params, rec->nparams, "vcpu", "current", vcpu,
                                &s->cpu_ns);
@@ -311,20 +311,21 @@ hbJobStats(HbJob *job, virConnectPtr conn)
         VIR_DOMAIN_STATS_INTERFACE;
     unsigned int flags = VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE |
         VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT;
-    gint64 now;
     int n;
 
     job->sent = g_get_monotonic_time();
     n = virConnectGetAllDomainStats(conn, groups, &recs, flags);
-    now = g_get_monotonic_time();
     if (n < 0) {
         hbUtilSetLibvirtError(&job->error, "cannot read domain stats");
         return;
     }
+    /* Stamped with when the read began: one stuck on a QEMU comes back after
+     * the reads that went beside it, with counters older than theirs for
+     * every domain it read first, and must not pass for the newest. */
     for (int i = 0; i < n; i++) {
         HbStatsRecord rec = { 0 };
 
-        hbJobStatsRecord(recs[i], now, &rec);
+        hbJobStatsRecord(recs[i], job->sent, &rec);
         if (rec.uuid[0])
             g_array_append_val(job->stats, rec);
     }

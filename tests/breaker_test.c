@@ -233,6 +233,37 @@ test_hold_expires(void **state)
 }
 
 
+/*
+ * Guests started during a hold (autostart, an HA manager's replacements)
+ * are in boot grace, not back: they do not dilute the share of the
+ * stopped ones until the hold clears by itself. Guests that go away
+ * make the share no smaller either.
+ */
+static void
+test_new_guests_do_not_clear(void **state)
+{
+    Fixture *f = *state;
+
+    f->watched = 8;
+    for (guint i = 1; i <= 5; i++)
+        stop(f, i, f->now);
+    assert_int_equal(update(f), HB_BREAKER_SUSPECTED);
+    f->now += S(10);
+    f->watched = 11;
+    assert_int_equal(update(f), HB_BREAKER_SAME);
+    assert_true(hbBreakerHolds(&f->breaker, FALSE));
+    /* Three guests that were not stopped are shut off. */
+    f->watched = 5;
+    assert_int_equal(update(f), HB_BREAKER_SAME);
+    assert_true(hbBreakerHolds(&f->breaker, FALSE));
+    /* Back for real: cleared. */
+    back(f, 1);
+    back(f, 2);
+    assert_int_equal(update(f), HB_BREAKER_CLEARED);
+    assert_false(hbBreakerHolds(&f->breaker, FALSE));
+}
+
+
 /* A crash is no host doubt: its attempt is never held. */
 static void
 test_crash_not_held(void **state)
@@ -265,6 +296,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cleared_when_guests_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hold_expires, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_new_guests_do_not_clear, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_not_held, setup, teardown),
         cmocka_unit_test(test_state_names),
     };

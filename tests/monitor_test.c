@@ -316,6 +316,8 @@ typedef struct {
     const char *name;
     HbStatsSample sample;
     gboolean working;   /* vCPU time and disk writes move; else nothing does */
+    HbStatsSample late; /* fed after each reading when its time is set: a read
+                         * that began before and came back after */
 } Counters;
 
 
@@ -332,6 +334,8 @@ feedCounters(gpointer data)
     }
     if (dom)
         hbDomainStatsSample(dom, &c->sample);
+    if (dom && c->late.time)
+        hbDomainStatsSample(dom, &c->late);
     return G_SOURCE_CONTINUE;
 }
 
@@ -394,6 +398,78 @@ test_confirm_activity(void **state)
         assert_int_equal(virDomainDestroy(dom), 0);
         assert_int_equal(virDomainUndefine(dom), 0);
     }
+}
+
+
+/*
+ * confirm=activity across a new QEMU: a guest destroyed and started by the
+ * first attempt (its verdict guest hung), whose agent stays dead while it
+ * works, is judged on the counters of its new boot, and not destroyed again
+ * on a verdict of unknown because no reading counted as the one before.
+ */
+static void
+test_confirm_activity_after_start(void **state)
+{
+    Fixture *f = *state;
+    const char *withheld = "restart-attempt restart not made: agent dead, guest "
+        "working (confirm=activity)";
+    g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-newqemu", TRUE,
+                                               "time='2' rate='4' boot_grace='0' "
+                                               "failure_interval='2' failure_attempts='3' "
+                                               "action='restart' confirm='activity'");
+    g_autofree char *uuid = testDomainUUID(dom);
+    Counters c = {
+        .monitor = f->monitor, .name = "hb-newqemu", .working = FALSE,
+        .sample = { .has_cpu = TRUE, .vcpus = 1, .has_block = TRUE, .has_net = TRUE },
+    };
+    guint feeder;
+
+    waitState(f, "hb-newqemu", HB_STATE_OK);
+    feeder = g_timeout_add(100, feedCounters, &c);
+    testSpin(500);
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    waitNotices(f, "hb-newqemu", "heartbeat-stopped guest-hung", 1);
+    waitNotices(f, "hb-newqemu", "restart-attempt destroy+start ok", 1);
+    /* The new boot works; its agent does not answer. */
+    c.working = TRUE;
+    waitNotices(f, "hb-newqemu", withheld, 1);
+    assert_int_equal(countNotices(f, "hb-newqemu", "restart-attempt destroy+start ok"), 1);
+    g_source_remove(feeder);
+}
+
+
+/*
+ * A bulk read stuck on a stopped QEMU comes back long after the reads that
+ * went beside it: its counters, read when it began, are older than theirs.
+ * It does not replace them, or a working guest would look as if nothing
+ * had moved since, and confirm=activity would let the attempt through.
+ */
+static void
+test_confirm_activity_late_read(void **state)
+{
+    Fixture *f = *state;
+    const char *withheld = "restart-attempt reset not made: agent dead, guest "
+        "working (confirm=activity)";
+    g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-lateread", TRUE,
+                                               "time='2' rate='4' boot_grace='0' "
+                                               "failure_interval='2' failure_attempts='2' "
+                                               "confirm='activity'");
+    g_autofree char *uuid = testDomainUUID(dom);
+    Counters c = {
+        .monitor = f->monitor, .name = "hb-lateread", .working = TRUE,
+        .sample = { .has_cpu = TRUE, .vcpus = 1, .has_block = TRUE, .has_net = TRUE },
+    };
+    guint feeder;
+
+    waitState(f, "hb-lateread", HB_STATE_OK);
+    feeder = g_timeout_add(100, feedCounters, &c);
+    testSpin(1000);
+    /* The stuck read began now; it comes back from now on, again and again. */
+    c.late = c.sample;
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    waitNotices(f, "hb-lateread", withheld, 2);
+    assert_int_equal(countNotices(f, "hb-lateread", "restart-attempt reset ok"), 0);
+    g_source_remove(feeder);
 }
 
 
@@ -1562,6 +1638,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_healthy_live_edit_disable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_reset_resume, setup, teardown),
         cmocka_unit_test_setup_teardown(test_confirm_activity, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_confirm_activity_after_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_confirm_activity_late_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exhausted_then_rearm, setup, teardown),
         cmocka_unit_test_setup_teardown(test_action_restart_destroys_and_starts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_action_observe_does_nothing, setup, teardown),
