@@ -201,16 +201,32 @@ hbDomainJudge(HbDomain *dom)
 
 
 /*
- * confirm=activity: a guest that works without its agent is not reset.
+ * confirm=activity: a running guest is restarted only when its counters
+ * confirm it hung (or libvirt reported a crash). One that works without
+ * its agent, or is busy, is not; nor one whose counters cannot be read:
+ * in doubt, the stop is only notified. A guest that is not running has no
+ * activity to show, and the normal rules apply.
  * Returns why the attempt is withheld, or NULL: it goes ahead.
  */
 static const char *
 hbDomainConfirmWithholds(HbDomain *dom)
 {
     if (hbEngineConfig(dom->engine)->confirm != HB_CONFIRM_ACTIVITY ||
-        dom->verdict != HB_VERDICT_AGENT_DEAD)
+        !hbEngineRunning(dom->engine))
         return NULL;
-    return "not made: agent dead, guest working (confirm=activity)";
+    switch (dom->verdict) {
+    case HB_VERDICT_GUEST_HUNG:
+    case HB_VERDICT_CRASHED:
+        return NULL;
+    case HB_VERDICT_AGENT_DEAD:
+        return "not made: agent dead, guest working (confirm=activity)";
+    case HB_VERDICT_GUEST_BUSY:
+        return "not made: guest busy (confirm=activity)";
+    case HB_VERDICT_UNKNOWN:
+    case HB_VERDICT_LAST:
+        break;
+    }
+    return "not made: verdict unknown, no hang confirmed (confirm=activity)";
 }
 
 

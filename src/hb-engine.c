@@ -1214,6 +1214,13 @@ hbEngineCrashed(const HbEngine *engine)
 }
 
 
+gboolean
+hbEngineRunning(const HbEngine *engine)
+{
+    return engine->run == HB_RUN_RUNNING;
+}
+
+
 HbSuppress
 hbEngineSuppressed(const HbEngine *engine)
 {

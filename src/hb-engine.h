@@ -171,6 +171,8 @@ gboolean hbEngineWatchedRunning(const HbEngine *engine);
 gint64 hbEngineSilentSince(const HbEngine *engine);
 /* The domain crashed: its attempts are about the crash, not its silence. */
 gboolean hbEngineCrashed(const HbEngine *engine);
+/* Running, as libvirt last said: neither shut off, paused nor crashed. */
+gboolean hbEngineRunning(const HbEngine *engine);
 /* What makes failed pings no verdict now; NONE: nothing, or past its cap. */
 HbSuppress hbEngineSuppressed(const HbEngine *engine);
 /* Since when (monotonic) the suppression hbEngineSuppressed() reports holds. */

@@ -402,6 +402,45 @@ test_confirm_activity(void **state)
 
 
 /*
+ * confirm=activity with no counters to judge by (the test driver's bulk
+ * read has none): in doubt, each attempt is withheld, not spent; once
+ * counters come and show no progress, the reset goes through.
+ */
+static void
+test_confirm_activity_unknown(void **state)
+{
+    Fixture *f = *state;
+    const char *name = "hb-unknown";
+    const char *withheld = "restart-attempt reset not made: verdict unknown, no hang "
+        "confirmed (confirm=activity)";
+    g_autoptr(virDomain) dom = testDomainStart(f->conn, name, TRUE,
+                                               "time='2' rate='4' boot_grace='0' "
+                                               "failure_interval='2' failure_attempts='2' "
+                                               "confirm='activity'");
+    g_autofree char *uuid = testDomainUUID(dom);
+    Counters c = {
+        .monitor = f->monitor, .name = name, .working = FALSE,
+        .sample = { .has_cpu = TRUE, .vcpus = 1, .has_block = TRUE, .has_net = TRUE },
+    };
+    guint feeder;
+
+    waitState(f, name, HB_STATE_OK);
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    waitNotices(f, name, "heartbeat-stopped unknown", 1);
+    /* More judgements than failure_attempts: each withheld, none spent. */
+    waitNotices(f, name, withheld, 3);
+    assert_int_equal(countNotices(f, name, "restart-attempt reset ok"), 0);
+    assert_int_equal(hbDomainAttempts(hbMonitorLookup(f->monitor, name)), 0);
+    assert_int_equal(virDomainIsActive(dom), 1);
+    /* Counters that stay put: hung, confirmed. */
+    feeder = g_timeout_add(100, feedCounters, &c);
+    waitNotices(f, name, "restart-attempt reset ok", 1);
+    assert_int_equal(hbDomainVerdict(hbMonitorLookup(f->monitor, name)), HB_VERDICT_GUEST_HUNG);
+    g_source_remove(feeder);
+}
+
+
+/*
  * confirm=activity across a new QEMU: a guest destroyed and started by the
  * first attempt (its verdict guest hung), whose agent stays dead while it
  * works, is judged on the counters of its new boot, and not destroyed again
@@ -1638,6 +1677,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_healthy_live_edit_disable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_reset_resume, setup, teardown),
         cmocka_unit_test_setup_teardown(test_confirm_activity, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_confirm_activity_unknown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_confirm_activity_after_start, setup, teardown),
         cmocka_unit_test_setup_teardown(test_confirm_activity_late_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exhausted_then_rearm, setup, teardown),
