@@ -21,6 +21,8 @@ struct _HbDomain {
     HbEngine *engine;
     HbTicket *ticket;       /* of the open episode: its restarts check it */
     guint64 ticket_episode;
+    HbAction ticket_action; /* the action and confirm keys it was issued under */
+    HbConfirm ticket_confirm;
     char *config_error;
     char *saved_metadata;   /* name and last valid metadata on disk; "": none; NULL: not known */
     gboolean agent_connected;
@@ -161,21 +163,38 @@ hbDomainSaveConfig(HbDomain *dom, const char *metadata)
 }
 
 
-/* The ticket follows the engine's open episode: any end closes it. */
+/*
+ * The ticket follows the engine's open episode: any end closes it, and so
+ * does a change of the action or confirm key, so that a restart decided
+ * under the old ones and still queued is dropped (not spent) and decided
+ * again under the new ones.
+ */
 static void
 hbDomainSyncTicket(HbDomain *dom)
 {
+    const HbConfig *cfg = hbEngineConfig(dom->engine);
     guint64 episode = hbEngineEpisode(dom->engine);
     gboolean open = hbEngineEpisodeOpen(dom->engine, episode);
 
-    if (dom->ticket && (!open || dom->ticket_episode != episode)) {
+    if (dom->ticket && (!open || dom->ticket_episode != episode ||
+                        dom->ticket_action != cfg->action ||
+                        dom->ticket_confirm != cfg->confirm)) {
         hbTicketClose(dom->ticket);
         g_clear_pointer(&dom->ticket, hbTicketUnref);
     }
     if (open && !dom->ticket) {
         dom->ticket = hbTicketNew();
         dom->ticket_episode = episode;
+        dom->ticket_action = cfg->action;
+        dom->ticket_confirm = cfg->confirm;
     }
+}
+
+
+HbTicket *
+hbDomainTicket(HbDomain *dom)
+{
+    return dom->ticket ? hbTicketRef(dom->ticket) : NULL;
 }
 
 

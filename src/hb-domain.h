@@ -59,6 +59,8 @@ void hbDomainLifecycleEvent(HbDomain *dom, int event, int detail);
 void hbDomainAgentEvent(HbDomain *dom, gboolean connected);
 /* The guest's watchdog fired (@action: virDomainEventWatchdogAction): a verdict input. */
 void hbDomainWatchdogEvent(HbDomain *dom, int action);
+/* The open episode's ticket, which its restart jobs hold (a reference); NULL: none. */
+HbTicket *hbDomainTicket(HbDomain *dom);
 /* A job of the domain's own (PING, RESTART, GUEST_INFO, TIME_SYNC) is done. */
 void hbDomainJobDone(HbDomain *dom, HbJob *job);
 /* A reading of the domain's counters (HB_JOB_STATS). */

@@ -75,7 +75,8 @@ hbRestartWanted(HbJob *job, const char *when)
 {
     if (!hbTicketIsOpen(job->ticket)) {
         job->dropped = TRUE;
-        g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED, "the episode ended before %s", when);
+        g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED,
+                    "the episode ended, or the domain's action changed, before %s", when);
     } else if (!hbTicketIsOpen(job->host_gate)) {
         job->held = TRUE;
         g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED,

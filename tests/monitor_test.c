@@ -441,6 +441,43 @@ test_confirm_activity_unknown(void **state)
 
 
 /*
+ * A restart decided under one action and still queued is not made under
+ * another: changing the action or confirm key closes the ticket its job
+ * holds, and the episode goes on with a new one.
+ */
+static void
+test_action_change_closes_ticket(void **state)
+{
+    Fixture *f = *state;
+    const char *name = "hb-change";
+    const char *attrs = "time='2' rate='4' boot_grace='0' failure_interval='2' "
+        "failure_attempts='2'";
+    g_autofree char *edited = g_strdup_printf("<heartbeat %s action='observe'/>",
+                                              attrs);
+    g_autofree char *first = g_strdup_printf("%s confirm='activity'", attrs);
+    g_autoptr(virDomain) dom = testDomainStart(f->conn, name, TRUE, first);
+    g_autofree char *uuid = testDomainUUID(dom);
+    g_autoptr(HbTicket) before = NULL;
+    g_autoptr(HbTicket) after = NULL;
+
+    waitState(f, name, HB_STATE_OK);
+    assert_null(hbDomainTicket(hbMonitorLookup(f->monitor, name)));
+    /* Withheld (no counters): the episode stays open, its ticket too. */
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    waitNotices(f, name, "heartbeat-stopped", 1);
+    before = hbDomainTicket(hbMonitorLookup(f->monitor, name));
+    assert_non_null(before);
+    assert_true(hbTicketIsOpen(before));
+    setMetadata(f, name, edited);
+    waitNotices(f, name, "restart-attempt would reset observed", 1);
+    assert_false(hbTicketIsOpen(before));
+    after = hbDomainTicket(hbMonitorLookup(f->monitor, name));
+    assert_non_null(after);
+    assert_true(hbTicketIsOpen(after));
+}
+
+
+/*
  * confirm=activity across a new QEMU: a guest destroyed and started by the
  * first attempt (its verdict guest hung), whose agent stays dead while it
  * works, is judged on the counters of its new boot, and not destroyed again
@@ -859,7 +896,8 @@ test_restart_dropped_after_episode(void **state)
     result = done->pdata[0];
     assert_true(result->dropped);
     assert_null(result->done);
-    assert_string_equal(result->error->message, "the episode ended before it ran");
+    assert_string_equal(result->error->message,
+                        "the episode ended, or the domain's action changed, before it ran");
     assert_int_equal(result->sent, 0);   /* no libvirt call was made */
     assert_int_equal(result->attempt, 3);
     assert_int_equal(result->episode, 7);
@@ -1678,6 +1716,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_stop_reset_resume, setup, teardown),
         cmocka_unit_test_setup_teardown(test_confirm_activity, setup, teardown),
         cmocka_unit_test_setup_teardown(test_confirm_activity_unknown, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_action_change_closes_ticket, setup, teardown),
         cmocka_unit_test_setup_teardown(test_confirm_activity_after_start, setup, teardown),
         cmocka_unit_test_setup_teardown(test_confirm_activity_late_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exhausted_then_rearm, setup, teardown),
