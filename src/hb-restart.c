@@ -186,6 +186,11 @@ hbRestartRun(HbJob *job, virConnectPtr conn)
         return;
     }
     step = hbRestartStepOf(job, state, reason, &why);
+    /* Paused since the decision (by the user, an I/O error): nothing is
+     * done, and the attempt is not spent; it is decided again once the
+     * guest runs and misses again. */
+    if (step == HB_RESTART_NONE && state == VIR_DOMAIN_PAUSED)
+        job->not_made = TRUE;
     if (job->observe) {
         hbRestartObserve(job, step, why);
         return;

@@ -134,12 +134,37 @@ test_run_ladder_and_observed(void **state G_GNUC_UNUSED)
 }
 
 
+/* Paused between the decision and the run: nothing done, not spent. */
+static void
+test_run_paused_not_made(void **state G_GNUC_UNUSED)
+{
+    g_autoptr(virConnect) conn = virConnectOpen("test:///default");
+    g_autoptr(virDomain) dom = testDomainStart(conn, "hb-paused", TRUE, NULL);
+    g_autoptr(HbJob) job = NULL;
+    g_autoptr(HbJob) observed = NULL;
+    int st, reason;
+
+    assert_int_equal(virDomainSuspend(dom), 0);
+    job = runJob(conn, dom, HB_ACTION_LADDER, 1, FALSE);
+    observed = runJob(conn, dom, HB_ACTION_RESET, 1, TRUE);
+    assert_true(job->not_made);
+    assert_null(job->done);
+    assert_string_equal(job->error->message, "none: the domain is paused");
+    assert_true(observed->not_made);
+    assert_null(observed->done);
+    assert_int_equal(virDomainGetState(dom, &st, &reason, 0), 0);
+    assert_int_equal(st, VIR_DOMAIN_PAUSED);
+    testDomainRemove(conn, "hb-paused");
+}
+
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_step_of),
         cmocka_unit_test(test_run_ladder_and_observed),
+        cmocka_unit_test(test_run_paused_not_made),
     };
 
     hbUtilInitLibvirt();
