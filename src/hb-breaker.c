@@ -79,12 +79,23 @@ hbBreakerUpdate(HbBreaker *breaker, GArray *stops, guint watched, gint64 window,
 {
     guint first;
     guint stopped = hbBreakerFullestWindow(stops, window, &first);
-    /* While it holds, guests started since (in boot grace, not back) or
-     * gone since do not make the share of the stopped ones smaller: only
-     * stopped guests that come back clear it. */
-    guint judged = breaker->state == HB_BREAKER_HOLDING ?
-        MIN(watched, breaker->watched_trip) : watched;
-    gboolean trips = hbBreakerTrips(&breaker->conf, stopped, judged);
+    guint judged = watched, counted = stopped;
+    gboolean trips;
+
+    /*
+     * While it holds, only stopped guests that come back clear it. Guests
+     * started since (in boot grace, not back) do not make the share
+     * smaller; guests gone from the watched set since (paused on an I/O
+     * error of the stalled storage, destroyed) count as still stopped: who
+     * left is not known here, and a healthy guest shut down meanwhile only
+     * keeps the hold, up to host_hold.
+     */
+    if (breaker->state == HB_BREAKER_HOLDING) {
+        judged = breaker->watched_trip;
+        if (watched < breaker->watched_trip)
+            counted += breaker->watched_trip - watched;
+    }
+    trips = hbBreakerTrips(&breaker->conf, counted, judged);
 
     breaker->stopped = stopped;
     breaker->watched = watched;

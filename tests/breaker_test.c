@@ -237,7 +237,8 @@ test_hold_expires(void **state)
  * Guests started during a hold (autostart, an HA manager's replacements)
  * are in boot grace, not back: they do not dilute the share of the
  * stopped ones until the hold clears by itself. Guests that go away
- * make the share no smaller either.
+ * count as stopped (who went is not known): they keep the hold until
+ * the stopped ones come back.
  */
 static void
 test_new_guests_do_not_clear(void **state)
@@ -256,9 +257,14 @@ test_new_guests_do_not_clear(void **state)
     f->watched = 5;
     assert_int_equal(update(f), HB_BREAKER_SAME);
     assert_true(hbBreakerHolds(&f->breaker, FALSE));
-    /* Back for real: cleared. */
+    /* Two back: 3 stopped and 3 gone of 8 still hold. */
     back(f, 1);
     back(f, 2);
+    assert_int_equal(update(f), HB_BREAKER_SAME);
+    /* Every stopped one back for real: cleared. */
+    back(f, 3);
+    back(f, 4);
+    back(f, 5);
     assert_int_equal(update(f), HB_BREAKER_CLEARED);
     assert_false(hbBreakerHolds(&f->breaker, FALSE));
 }
@@ -287,6 +293,39 @@ test_state_names(void **state G_GNUC_UNUSED)
 }
 
 
+/*
+ * Stopped guests that leave the watched set during a hold (paused by an
+ * I/O error of the stalled storage, or destroyed by their admin) have not
+ * come back: they count as still stopped, so the hold does not clear for
+ * the guests still stalled; it does once those come back.
+ */
+static void
+test_stopped_guests_leaving_do_not_clear(void **state)
+{
+    Fixture *f = *state;
+
+    f->watched = 10;
+    for (guint i = 1; i <= 6; i++)
+        stop(f, i, f->now);
+    assert_int_equal(update(f), HB_BREAKER_SUSPECTED);
+    /* Three of the stalled guests pause on EIO: neither watched nor stopped. */
+    back(f, 1);
+    back(f, 2);
+    back(f, 3);
+    f->watched = 7;
+    f->now += S(10);
+    assert_int_equal(update(f), HB_BREAKER_SAME);
+    assert_true(hbBreakerHolds(&f->breaker, FALSE));
+    /* The other three come back: cleared, though the three gone never did. */
+    back(f, 4);
+    back(f, 5);
+    back(f, 6);
+    f->now += S(1);
+    assert_int_equal(update(f), HB_BREAKER_CLEARED);
+    assert_false(hbBreakerHolds(&f->breaker, FALSE));
+}
+
+
 int
 main(void)
 {
@@ -297,6 +336,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_cleared_when_guests_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hold_expires, setup, teardown),
         cmocka_unit_test_setup_teardown(test_new_guests_do_not_clear, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stopped_guests_leaving_do_not_clear, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_not_held, setup, teardown),
         cmocka_unit_test(test_state_names),
     };
