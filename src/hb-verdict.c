@@ -48,10 +48,12 @@ hbVerdictSilenceText(GString *text, const HbSilence *silence)
 static gboolean
 hbVerdictDelta(gboolean has_a, guint64 a, gboolean has_b, guint64 b, guint64 *delta)
 {
-    if (!has_a || !has_b)
+    /* A counter that went back (a disk unplugged, a new QEMU read out of
+     * order) says nothing of what moved: not read, rather than +0, which
+     * would pass for a hang. */
+    if (!has_a || !has_b || b < a)
         return FALSE;
-    /* Counters start again at a new QEMU: nothing moved that we know of. */
-    *delta = b >= a ? b - a : 0;
+    *delta = b - a;
     return TRUE;
 }
 
