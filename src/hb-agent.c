@@ -7,9 +7,11 @@
 
 #include <string.h>
 #include <json-glib/json-glib.h>
-#include <libvirt/libvirt-qemu.h>
 
+/* First: it has libvirt.h declare the enums' sentinels (VIR_ENUM_SENTINELS). */
 #include "hb-agent.h"
+
+#include <libvirt/libvirt-qemu.h>
 
 #define HB_EXEC_POLL_US (100 * 1000)
 
@@ -498,11 +500,81 @@ hbAgentClassifyError(int code, gboolean alive)
 }
 
 
+/* What virDomainGetJobStats reports as VIR_DOMAIN_JOB_OPERATION, by value. */
+static const char *const hbAgentJobOperations[] = {
+    "unknown", "start", "save", "restore", "incoming migration", "outgoing migration",
+    "snapshot", "snapshot revert", "dump", "backup", "snapshot delete",
+};
+
+
+const char *
+hbAgentJobOperationName(int operation)
+{
+    if (operation < 0 || operation >= (int) G_N_ELEMENTS(hbAgentJobOperations))
+        return "unknown";
+    return hbAgentJobOperations[operation];
+}
+
+
+/*
+ * The domain job under way (migration, save, dump, backup, snapshot), as
+ * "domain job: <operation>"; NULL: none, or libvirt could not say. It asks
+ * libvirt only, never the guest. virDomainGetJobStats takes the domain's
+ * query job (libvirt 9.0), which waits up to 30 s for any other job, as
+ * for a call stuck in a hung QEMU's monitor. virDomainGetControlInfo takes
+ * no job: it says first whether one is held, and whose it is.
+ */
+char *
+hbAgentJobUnderWay(virDomainPtr dom)
+{
+    virDomainControlInfo control;
+    virTypedParameterPtr params = NULL;
+    int nparams = 0;
+    int type = VIR_DOMAIN_JOB_NONE;
+    int operation = VIR_DOMAIN_JOB_OPERATION_UNKNOWN;
+
+    if (virDomainGetControlInfo(dom, &control, 0) < 0) {
+        g_debug("Cannot read the domain's control state: %s", hbUtilLastError());
+        return NULL;
+    }
+    switch ((virDomainControlState) control.state) {
+    case VIR_DOMAIN_CONTROL_JOB:
+        /* A domain job's call to QEMU runs: its name would mean waiting. */
+        return g_strdup("domain job");
+    case VIR_DOMAIN_CONTROL_OCCUPIED:
+    case VIR_DOMAIN_CONTROL_ERROR:
+        /* A call of no domain job holds the domain, or its monitor failed. */
+        return NULL;
+    case VIR_DOMAIN_CONTROL_OK:
+    case VIR_DOMAIN_CONTROL_LAST:
+        break;
+    }
+    if (virDomainGetJobStats(dom, &type, &params, &nparams, 0) < 0) {
+        g_debug("Cannot read the domain job: %s", hbUtilLastError());
+        return NULL;
+    }
+    if (type != VIR_DOMAIN_JOB_NONE)
+        virTypedParamsGetInt(params, nparams, VIR_DOMAIN_JOB_OPERATION, &operation);
+    virTypedParamsFree(params, nparams);
+    if (type == VIR_DOMAIN_JOB_NONE)
+        return NULL;
+    return g_strdup_printf("domain job: %s", hbAgentJobOperationName(operation));
+}
+
+
+/*
+ * A miss is looked at again: under a domain job it is suppressed. The job
+ * is read after the miss, on the same connection, and only then: a guest
+ * whose pings are answered costs no call more. The guest agent is never
+ * asked (a hung one costs 5 s a call).
+ */
 HbProbeResult
 hbAgentPing(virConnectPtr conn, const char *uuid, guint timeout, char **detail)
 {
     g_autoptr(virDomain) dom = virDomainLookupByUUIDString(conn, uuid);
     g_autofree char *reply = NULL;
+    HbProbeResult result;
+    char *job;
     int code;
 
     if (dom)
@@ -513,5 +585,10 @@ hbAgentPing(virConnectPtr conn, const char *uuid, guint timeout, char **detail)
     /* The code first: virConnectIsAlive() resets the thread's last error. */
     code = virGetLastErrorCode();
     *detail = g_strdup(hbUtilLastError());
-    return hbAgentClassifyError(code, virConnectIsAlive(conn) == 1);
+    result = hbAgentClassifyError(code, virConnectIsAlive(conn) == 1);
+    if (result != HB_PROBE_MISS || !(job = hbAgentJobUnderWay(dom)))
+        return result;
+    g_free(*detail);
+    *detail = job;
+    return HB_PROBE_SUPPRESSED;
 }

@@ -56,5 +56,9 @@ int hbAgentSyncTime(virDomainPtr dom, GError **error);
 
 /* The probe (HbProbeFunc): one guest-ping, waiting at most @timeout seconds. */
 HbProbeResult hbAgentPing(virConnectPtr conn, const char *uuid, guint timeout, char **detail);
+/* The domain job under way, as text; NULL: none. Asks libvirt, never the guest. */
+char *hbAgentJobUnderWay(virDomainPtr dom);
+/* The name of a virDomainJobOperation; "unknown" for any other value. */
+const char *hbAgentJobOperationName(int operation);
 /* What a failed ping with libvirt error @code says; @alive: the connection is. */
 HbProbeResult hbAgentClassifyError(int code, gboolean alive);

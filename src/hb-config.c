@@ -24,12 +24,14 @@ HB_ENUM_IMPL(hbKey, HbKey, HB_KEY_LAST,
              "ping_timeout",
              "time_sync",
              "time_sync_interval",
+             "confirm",
 );
 
 typedef enum {
     HB_KEY_TYPE_FLAG,    /* gboolean: yes or no */
     HB_KEY_TYPE_NUMBER,  /* guint from min to max */
     HB_KEY_TYPE_ACTION,  /* HbAction, by its name */
+    HB_KEY_TYPE_CONFIRM, /* HbConfirm, by its name */
 } HbKeyType;
 
 typedef struct {
@@ -58,15 +60,24 @@ static const HbKeyInfo hbKeys[] = {
     [HB_KEY_PING_TIMEOUT] = HB_KEY_NUMBER(ping_timeout, 1, 300),
     [HB_KEY_TIME_SYNC] = HB_KEY_FLAG(time_sync),
     [HB_KEY_TIME_SYNC_INTERVAL] = HB_KEY_NUMBER(time_sync_interval, 1, 1440),
+    [HB_KEY_CONFIRM] = { HB_KEY_TYPE_CONFIRM, G_STRUCT_OFFSET(HbConfig, confirm), 0, 0 },
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(hbKeys) == HB_KEY_LAST);
 /* HbAction is stored where a guint could be: hbConfigValue reads it so. */
 G_STATIC_ASSERT(sizeof(HbAction) == sizeof(guint));
+G_STATIC_ASSERT(sizeof(HbConfirm) == sizeof(guint));
 
 HB_ENUM_IMPL(hbAction, HbAction, HB_ACTION_LAST,
              "reset",
              "restart",
              "none",
+             "observe",
+             "ladder",
+);
+
+HB_ENUM_IMPL(hbConfirm, HbConfirm, HB_CONFIRM_LAST,
+             "none",
+             "activity",
 );
 
 /* The shortest ping interval: rate may be at most this many per second of time. */
@@ -89,6 +100,7 @@ hbConfigInitDefaults(HbConfig *cfg)
         .ping_timeout = 5,
         .time_sync = FALSE,
         .time_sync_interval = 15,
+        .confirm = HB_CONFIRM_NONE,
     };
 }
 
@@ -111,6 +123,8 @@ hbConfigValue(const HbConfig *cfg, HbKey key)
         return g_variant_new_boolean(*(const gboolean *) member);
     case HB_KEY_TYPE_NUMBER:
         return g_variant_new_uint32(*(const guint *) member);
+    case HB_KEY_TYPE_CONFIRM:
+        return g_variant_new_string(hbConfirmToString(*(const HbConfirm *) member));
     case HB_KEY_TYPE_ACTION:
         break;
     }
@@ -202,10 +216,22 @@ hbConfigSetKey(HbConfig *cfg, HbKey key, const char *value, GError **error)
         int action = hbActionFromString(token);
         if (action < 0) {
             g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
-                        "%s: '%s' is not reset, restart or none", hbKeyToString(key), quoted);
+                        "%s: '%s' is not reset, restart, none, observe or ladder",
+                        hbKeyToString(key), quoted);
             return -1;
         }
         *(HbAction *) member = action;
+        return 0;
+    }
+
+    if (info->type == HB_KEY_TYPE_CONFIRM) {
+        int confirm = hbConfirmFromString(token);
+        if (confirm < 0) {
+            g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
+                        "%s: '%s' is not none or activity", hbKeyToString(key), quoted);
+            return -1;
+        }
+        *(HbConfirm *) member = confirm;
         return 0;
     }
 

@@ -16,9 +16,19 @@ typedef enum {
     HB_ACTION_RESET,    /* virDomainReset, or start a crashed shut-off domain */
     HB_ACTION_RESTART,  /* destroy + start */
     HB_ACTION_NONE,     /* notify only */
+    HB_ACTION_OBSERVE,  /* every decision made and reported as what a reset would do, no call */
+    HB_ACTION_LADDER,   /* per episode: NMI, then reset, then destroy + start */
 
     HB_ACTION_LAST
 } HbAction;
+
+/* What must confirm a stopped heartbeat before a restart attempt. */
+typedef enum {
+    HB_CONFIRM_NONE,      /* nothing: the silence is enough */
+    HB_CONFIRM_ACTIVITY,  /* no restart while the guest works without its agent */
+
+    HB_CONFIRM_LAST
+} HbConfirm;
 
 typedef struct {
     gboolean enabled;
@@ -33,6 +43,7 @@ typedef struct {
     guint ping_timeout;     /* seconds */
     gboolean time_sync;     /* set the guest clock from the host */
     guint time_sync_interval; /* minutes between time syncs */
+    HbConfirm confirm;
 } HbConfig;
 
 /* One key of HbConfig, for parsers that set keys by name. */
@@ -49,6 +60,7 @@ typedef enum {
     HB_KEY_PING_TIMEOUT,
     HB_KEY_TIME_SYNC,
     HB_KEY_TIME_SYNC_INTERVAL,
+    HB_KEY_CONFIRM,
 
     HB_KEY_LAST
 } HbKey;
@@ -71,6 +83,7 @@ char *hbConfigEditMetadata(const char *xml, GHashTable *changes,
 char *hbConfigFormat(const HbConfig *cfg);
 
 HB_ENUM_DECL(hbAction, HbAction);
+HB_ENUM_DECL(hbConfirm, HbConfirm);
 
 /* Ping interval in microseconds: time/rate. */
 gint64 hbConfigIntervalUs(const HbConfig *cfg);

@@ -62,6 +62,15 @@ hbConnOnReboot(virConnectPtr c G_GNUC_UNUSED, virDomainPtr dom, void *opaque)
 
 
 static void
+hbConnOnWatchdog(virConnectPtr c G_GNUC_UNUSED, virDomainPtr dom, int action, void *opaque)
+{
+    HbConn *conn = opaque;
+
+    conn->cb.watchdog(dom, action, conn->data);
+}
+
+
+static void
 hbConnOnAgent(virConnectPtr c G_GNUC_UNUSED, virDomainPtr dom, int state, int reason, void *opaque)
 {
     HbConn *conn = opaque;
@@ -100,6 +109,8 @@ static const struct {
       VIR_DOMAIN_EVENT_CALLBACK(hbConnOnReboot), "reboot" },
     { VIR_DOMAIN_EVENT_ID_AGENT_LIFECYCLE,
       VIR_DOMAIN_EVENT_CALLBACK(hbConnOnAgent), "agent-lifecycle" },
+    { VIR_DOMAIN_EVENT_ID_WATCHDOG,
+      VIR_DOMAIN_EVENT_CALLBACK(hbConnOnWatchdog), "watchdog" },
     { VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
       VIR_DOMAIN_EVENT_CALLBACK(hbConnOnMetadata), "metadata-change" },
     { VIR_DOMAIN_EVENT_ID_DEVICE_ADDED,

@@ -15,6 +15,8 @@ typedef struct {
     void (*lifecycle)(virDomainPtr dom, int event, int detail, gpointer data);
     void (*reboot)(virDomainPtr dom, gpointer data);
     void (*agent)(virDomainPtr dom, int state, int reason, gpointer data);
+    /* The guest's watchdog device fired; @action: virDomainEventWatchdogAction. */
+    void (*watchdog)(virDomainPtr dom, int action, gpointer data);
     void (*metadata)(virDomainPtr dom, int type, const char *nsuri, gpointer data);
     /* A device was hot-plugged or unplugged, the agent channel perhaps. */
     void (*device)(virDomainPtr dom, const char *alias, gpointer data);

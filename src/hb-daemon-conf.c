@@ -10,14 +10,23 @@
 #define HB_DEFAULTS_GROUP "defaults"
 #define HB_WORKERS_MAX 64
 
-/* The thread counts of [daemon], each a whole number from 1 to HB_WORKERS_MAX. */
+#define HB_BREAKER_OFFSET(member) \
+    (G_STRUCT_OFFSET(HbDaemonConf, breaker) + G_STRUCT_OFFSET(HbBreakerConf, member))
+
+/* The whole numbers of [daemon] and their ranges: thread counts, the breaker. */
 static const struct {
     const char *key;
     gsize offset;
-} hbDaemonConfWorkers[] = {
-    { "ping_workers", G_STRUCT_OFFSET(HbDaemonConf, ping_workers) },
-    { "suspect_workers", G_STRUCT_OFFSET(HbDaemonConf, suspect_workers) },
-    { "request_workers", G_STRUCT_OFFSET(HbDaemonConf, request_workers) },
+    guint min;
+    guint max;
+} hbDaemonConfNumbers[] = {
+    { "ping_workers", G_STRUCT_OFFSET(HbDaemonConf, ping_workers), 1, HB_WORKERS_MAX },
+    { "suspect_workers", G_STRUCT_OFFSET(HbDaemonConf, suspect_workers), 1, HB_WORKERS_MAX },
+    { "request_workers", G_STRUCT_OFFSET(HbDaemonConf, request_workers), 1, HB_WORKERS_MAX },
+    { "host_share", HB_BREAKER_OFFSET(share), 1, 100 },
+    { "host_min", HB_BREAKER_OFFSET(min), 1, 100000 },
+    { "host_hold", HB_BREAKER_OFFSET(hold), 1, 86400 },
+    { "host_window", HB_BREAKER_OFFSET(window), 0, 86400 },
 };
 
 
@@ -33,6 +42,7 @@ hbDaemonConfInit(HbDaemonConf *conf)
         .state_dir = g_strdup(HB_STATE_DIR_DEFAULT),
     };
     hbConfigInitDefaults(&conf->defaults);
+    hbBreakerConfInit(&conf->breaker);
 }
 
 
@@ -45,10 +55,10 @@ hbDaemonConfClear(HbDaemonConf *conf)
 
 
 static int
-hbDaemonConfWorkerKey(const char *key)
+hbDaemonConfNumberKey(const char *key)
 {
-    for (guint i = 0; i < G_N_ELEMENTS(hbDaemonConfWorkers); i++) {
-        if (g_str_equal(key, hbDaemonConfWorkers[i].key))
+    for (guint i = 0; i < G_N_ELEMENTS(hbDaemonConfNumbers); i++) {
+        if (g_str_equal(key, hbDaemonConfNumbers[i].key))
             return i;
     }
     return -1;
@@ -135,6 +145,25 @@ hbDaemonConfKeys(GKeyFile *kf, const char *group)
 }
 
 
+/* yes or no, as in the metadata, or GKeyFile's true or false. */
+static int
+hbDaemonConfBoolean(GKeyFile *kf, const char *key, const char *value, gboolean *b)
+{
+    g_autoptr(GError) err = NULL;
+    gboolean parsed;
+
+    if (g_str_equal(value, "yes") || g_str_equal(value, "no")) {
+        *b = g_str_equal(value, "yes");
+        return 0;
+    }
+    parsed = g_key_file_get_boolean(kf, HB_DAEMON_GROUP, key, &err);
+    if (err)
+        return -1;
+    *b = parsed;
+    return 0;
+}
+
+
 static void
 hbDaemonConfLoadDaemon(HbDaemonConf *conf, GKeyFile *kf, const char *path,
                        GHashTable *lines, GPtrArray *errors)
@@ -144,8 +173,8 @@ hbDaemonConfLoadDaemon(HbDaemonConf *conf, GKeyFile *kf, const char *path,
     for (guint i = 0; keys[i]; i++) {
         const char *key = keys[i];
         g_autofree char *value = g_key_file_get_value(kf, HB_DAEMON_GROUP, key, NULL);
-        g_autoptr(GError) err = NULL;
         guint64 num;
+        int number;
 
         if (g_str_equal(key, "uri")) {
             g_free(conf->uri);
@@ -158,21 +187,22 @@ hbDaemonConfLoadDaemon(HbDaemonConf *conf, GKeyFile *kf, const char *path,
                 g_free(conf->state_dir);
                 conf->state_dir = g_strdup(value);
             }
-        } else if (g_str_equal(key, "monitor_all")) {
-            gboolean b = g_key_file_get_boolean(kf, HB_DAEMON_GROUP, key, &err);
-            if (err)
+        } else if (g_str_equal(key, "monitor_all") || g_str_equal(key, "dry_run")) {
+            gboolean *member = g_str_equal(key, "dry_run") ? &conf->dry_run
+                                                           : &conf->monitor_all;
+            if (hbDaemonConfBoolean(kf, key, value, member) < 0)
                 hbDaemonConfError(errors, path, lines, HB_DAEMON_GROUP, key,
-                                  "monitor_all: '%s' is not true or false", value);
-            else
-                conf->monitor_all = b;
-        } else if (hbDaemonConfWorkerKey(key) >= 0) {
-            if (!g_ascii_string_to_unsigned(value, 10, 1, HB_WORKERS_MAX, &num, NULL))
+                                  "%s: '%s' is not yes, no, true or false", key, value);
+        } else if ((number = hbDaemonConfNumberKey(key)) >= 0) {
+            guint min = hbDaemonConfNumbers[number].min;
+            guint max = hbDaemonConfNumbers[number].max;
+
+            if (!g_ascii_string_to_unsigned(value, 10, min, max, &num, NULL))
                 hbDaemonConfError(errors, path, lines, HB_DAEMON_GROUP, key,
-                                  "%s: '%s' is not a whole number from 1 to %d",
-                                  key, value, HB_WORKERS_MAX);
+                                  "%s: '%s' is not a whole number from %u to %u",
+                                  key, value, min, max);
             else
-                G_STRUCT_MEMBER(guint, conf,
-                                hbDaemonConfWorkers[hbDaemonConfWorkerKey(key)].offset) = num;
+                G_STRUCT_MEMBER(guint, conf, hbDaemonConfNumbers[number].offset) = num;
         } else {
             hbDaemonConfError(errors, path, lines, HB_DAEMON_GROUP, key,
                               "unknown key '%s' in [%s]", key, HB_DAEMON_GROUP);

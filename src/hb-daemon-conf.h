@@ -3,6 +3,7 @@
  */
 #pragma once
 
+#include "hb-breaker.h"
 #include "hb-config.h"
 
 #define HB_DAEMON_CONF_DEFAULT SYSCONFDIR "/virt-heartbeat/virt-heartbeatd.conf"
@@ -11,11 +12,13 @@
 typedef struct {
     char *uri;            /* NULL: libvirt's default */
     gboolean monitor_all; /* watch domains with an agent channel but no metadata */
+    gboolean dry_run;     /* every restart attempt observed only, whatever the action */
     guint ping_workers;    /* threads for pings to answering domains */
     guint suspect_workers; /* threads for pings to domains whose last ping missed */
     guint request_workers; /* threads for guest requests */
     char *state_dir;      /* what outlives the daemon; "": nothing does */
     HbConfig defaults;    /* daemon-wide defaults for the per-domain keys */
+    HbBreakerConf breaker; /* the host-wide circuit breaker */
 } HbDaemonConf;
 
 void hbDaemonConfInit(HbDaemonConf *conf);

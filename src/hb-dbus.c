@@ -192,6 +192,13 @@ hbDBusOnChanged(HbDomain *dom, gpointer data)
     hb_dbus_domain1_set_osname(iface, guest->os_name ? guest->os_name : "");
     hb_dbus_domain1_set_can_shutdown(iface, hbDomainAgentConnected(dom) && guest->can_shutdown);
     hb_dbus_domain1_set_is_host_time_sync_enabled(iface, hbDomainConfig(dom)->time_sync);
+    hb_dbus_domain1_set_suppressed(iface, hbDomainSuppressed(dom));
+    hb_dbus_domain1_set_suppressed_since(iface, hbDomainSuppressedSince(dom));
+    hb_dbus_domain1_set_pings_suppressed(iface, hbDomainPings(dom, HB_PING_SUPPRESSED));
+    hb_dbus_domain1_set_verdict(iface, hbVerdictToString(hbDomainVerdict(dom)));
+    hb_dbus_domain1_set_evidence(iface, hbDomainEvidence(dom));
+    hb_dbus_domain1_set_last_attempt(iface, hbDomainLastAttempt(dom) ? hbDomainLastAttempt(dom)
+                                                                     : "");
 }
 
 
@@ -258,6 +265,7 @@ hbDBusReply(HbJob *job, gpointer data)
     case HB_JOB_GUEST_INFO:
     case HB_JOB_TIME_SYNC:
     case HB_JOB_RESOLVE:
+    case HB_JOB_STATS:
     case HB_JOB_LAST:
         g_assert_not_reached();
     }
@@ -480,8 +488,11 @@ hbDBusOnNotice(HbDomain *dom, const HbNotice *notice, gpointer data)
     iface = entry->iface;
     switch (notice->kind) {
     case HB_NOTICE_STOPPED:
-        hb_dbus_manager1_emit_heartbeat_stopped(dbus->manager, name, uuid);
-        hb_dbus_domain1_emit_heartbeat_stopped(iface);
+        hb_dbus_manager1_emit_heartbeat_stopped(dbus->manager, name, uuid,
+                                                hbVerdictToString(notice->verdict),
+                                                notice->evidence ? notice->evidence : "");
+        hb_dbus_domain1_emit_heartbeat_stopped(iface, hbVerdictToString(notice->verdict),
+                                               notice->evidence ? notice->evidence : "");
         break;
     case HB_NOTICE_RESUMED:
         hb_dbus_manager1_emit_heartbeat_resumed(dbus->manager, name, uuid);
@@ -516,12 +527,37 @@ hbDBusOnConnection(gboolean connected, gpointer data)
 }
 
 
+static void
+hbDBusSetHost(HbDBus *dbus, const HbBreaker *breaker)
+{
+    hb_dbus_manager1_set_host_state(dbus->manager, hbBreakerStateToString(breaker->state));
+    hb_dbus_manager1_set_host_hold(dbus->manager, breaker->state == HB_BREAKER_HOLDING);
+}
+
+
+static void
+hbDBusOnHost(const HbBreaker *breaker, HbBreakerChange change, gpointer data)
+{
+    HbDBus *dbus = data;
+    g_autofree char *reason = hbBreakerReason(breaker);
+
+    hbDBusSetHost(dbus, breaker);
+    if (change == HB_BREAKER_SUSPECTED)
+        hb_dbus_manager1_emit_host_suspected(dbus->manager, breaker->stopped, breaker->watched,
+                                             reason);
+    else
+        hb_dbus_manager1_emit_host_cleared(dbus->manager, breaker->stopped, breaker->watched,
+                                           reason);
+}
+
+
 static const HbMonitorObserver hbDBusObserver = {
     .added = hbDBusOnAdded,
     .removed = hbDBusOnRemoved,
     .changed = hbDBusOnChanged,
     .notice = hbDBusOnNotice,
     .connection = hbDBusOnConnection,
+    .host = hbDBusOnHost,
 };
 
 
@@ -757,6 +793,7 @@ hbDBusNew(GDBusConnection *bus, HbMonitor *monitor, const char *uri, GError **er
     dbus->objects = g_dbus_object_manager_server_new(HB_DBUS_PATH);
     dbus->manager = hb_dbus_manager1_skeleton_new();
     hb_dbus_manager1_set_uri(dbus->manager, uri);
+    hbDBusSetHost(dbus, hbMonitorBreaker(monitor));
     g_signal_connect(dbus->manager, "handle-list-domains", G_CALLBACK(hbDBusOnListDomains), dbus);
     g_signal_connect(dbus->manager, "handle-lookup-by-name", G_CALLBACK(hbDBusOnLookupByName),
                      dbus);

@@ -10,6 +10,10 @@
 #include "hb-monitor.h"
 #include "hb-statefile.h"
 
+/* A reading older than this says nothing of now: the bulk read was stuck or
+ * skipped the domain. Five periods of the monitor's read (HB_STATS_PERIOD_S). */
+#define HB_STATS_STALE_US (10 * G_USEC_PER_SEC)
+
 struct _HbDomain {
     HbMonitor *monitor;
     char *uuid;
@@ -17,6 +21,8 @@ struct _HbDomain {
     HbEngine *engine;
     HbTicket *ticket;       /* of the open episode: its restarts check it */
     guint64 ticket_episode;
+    HbAction ticket_action; /* the action and confirm keys it was issued under */
+    HbConfirm ticket_confirm;
     char *config_error;
     char *saved_metadata;   /* name and last valid metadata on disk; "": none; NULL: not known */
     gboolean agent_connected;
@@ -29,6 +35,18 @@ struct _HbDomain {
     gboolean guest_reading;
     guint time_sync_timer;
     guint time_sync_minutes; /* the timer's period */
+    char *job;              /* the domain job the last suppressed ping named */
+    HbSuppress suppress_shown; /* the suppression last logged and shown */
+    char *suppress_text;    /* its text; NULL: none */
+    gint64 suppress_since_real;
+    HbStatsSample stats_before; /* the last reading before the silence, or the
+                                 * one the last withheld attempt was judged to */
+    HbStatsSample stats_latest;
+    gboolean crashed;       /* libvirt reported a crash this boot */
+    const char *watchdog;   /* the action of a watchdog event since the last tick, this boot */
+    HbVerdict verdict;      /* the last, and what it rests on */
+    char *evidence;
+    char *last_attempt;     /* "N ACTION: RESULT" of the last attempt reported; NULL: none */
 };
 
 HB_ENUM_IMPL(hbNoticeKind, HbNoticeKind, HB_NOTICE_LAST,
@@ -51,6 +69,35 @@ static void
 hbDomainChanged(HbDomain *dom)
 {
     hbMonitorChanged(dom->monitor, dom);
+}
+
+
+/* A suppression that began or ended is logged once, with the domain's name. */
+static void
+hbDomainShowSuppression(HbDomain *dom)
+{
+    HbSuppress suppress = hbEngineSuppressed(dom->engine);
+    gint64 since = hbEngineSuppressedSince(dom->engine);
+
+    if (suppress == dom->suppress_shown)
+        return;
+    if (dom->suppress_text && hbEngineSuppressCapped(dom->engine))
+        g_warning("Domain '%s': %s lasts longer than its cap of %" G_GINT64_FORMAT
+                  " s: failed pings are judged again", dom->name, dom->suppress_text,
+                  hbEngineSuppressCap(dom->suppress_shown) / G_USEC_PER_SEC);
+    else if (dom->suppress_text)
+        g_message("Domain '%s': suppression ended (%s): failed pings are judged again",
+                  dom->name, dom->suppress_text);
+    g_clear_pointer(&dom->suppress_text, g_free);
+    dom->suppress_shown = suppress;
+    dom->suppress_since_real = 0;
+    if (suppress == HB_SUPPRESS_NONE)
+        return;
+    dom->suppress_text = g_strdup(suppress == HB_SUPPRESS_JOB && dom->job ?
+                                  dom->job : hbSuppressToString(suppress));
+    dom->suppress_since_real = g_get_real_time() - (g_get_monotonic_time() - since);
+    g_message("Domain '%s': failed pings are no verdict while this lasts: %s",
+              dom->name, dom->suppress_text);
 }
 
 
@@ -116,21 +163,167 @@ hbDomainSaveConfig(HbDomain *dom, const char *metadata)
 }
 
 
-/* The ticket follows the engine's open episode: any end closes it. */
+/*
+ * The ticket follows the engine's open episode: any end closes it, and so
+ * does a change of the action or confirm key, so that a restart decided
+ * under the old ones and still queued is dropped (not spent) and decided
+ * again under the new ones.
+ */
 static void
 hbDomainSyncTicket(HbDomain *dom)
 {
+    const HbConfig *cfg = hbEngineConfig(dom->engine);
     guint64 episode = hbEngineEpisode(dom->engine);
     gboolean open = hbEngineEpisodeOpen(dom->engine, episode);
 
-    if (dom->ticket && (!open || dom->ticket_episode != episode)) {
+    if (dom->ticket && (!open || dom->ticket_episode != episode ||
+                        dom->ticket_action != cfg->action ||
+                        dom->ticket_confirm != cfg->confirm)) {
         hbTicketClose(dom->ticket);
         g_clear_pointer(&dom->ticket, hbTicketUnref);
     }
     if (open && !dom->ticket) {
         dom->ticket = hbTicketNew();
         dom->ticket_episode = episode;
+        dom->ticket_action = cfg->action;
+        dom->ticket_confirm = cfg->confirm;
     }
+}
+
+
+HbTicket *
+hbDomainTicket(HbDomain *dom)
+{
+    return dom->ticket ? hbTicketRef(dom->ticket) : NULL;
+}
+
+
+/* Why the heartbeat stopped, from the silence and the counters read meanwhile. */
+static void
+hbDomainJudge(HbDomain *dom)
+{
+    gint64 now = g_get_monotonic_time();
+    gint64 last_tick = hbEngineLastTick(dom->engine);
+    HbSilence silence = {
+        .silence_us = last_tick ? now - last_tick : 0,
+        .late_ticks = hbEnginePercentage(dom->engine) > 0,
+        .crashed = dom->crashed,
+        .watchdog = dom->watchdog,
+    };
+    const HbStatsSample *after = &dom->stats_latest;
+
+    if (now - after->time > HB_STATS_STALE_US)
+        after = NULL;
+    g_free(dom->evidence);
+    dom->verdict = hbVerdictJudge(&silence, &dom->stats_before, after, &dom->evidence);
+}
+
+
+/*
+ * confirm=activity: a running guest is restarted only when its counters
+ * confirm it hung (or libvirt reported a crash). One that works without
+ * its agent, or is busy, is not; nor one whose counters cannot be read:
+ * in doubt, the stop is only notified. A guest that is not running has no
+ * activity to show, and the normal rules apply.
+ * Returns why the attempt is withheld, or NULL: it goes ahead.
+ */
+static const char *
+hbDomainConfirmWithholds(HbDomain *dom)
+{
+    if (hbEngineConfig(dom->engine)->confirm != HB_CONFIRM_ACTIVITY ||
+        !hbEngineRunning(dom->engine))
+        return NULL;
+    switch (dom->verdict) {
+    case HB_VERDICT_GUEST_HUNG:
+    case HB_VERDICT_CRASHED:
+        return NULL;
+    case HB_VERDICT_AGENT_DEAD:
+        return "not made: agent dead, guest working (confirm=activity)";
+    case HB_VERDICT_GUEST_BUSY:
+        return "not made: guest busy (confirm=activity)";
+    case HB_VERDICT_UNKNOWN:
+    case HB_VERDICT_LAST:
+        break;
+    }
+    return "not made: verdict unknown, no hang confirmed (confirm=activity)";
+}
+
+
+static void hbDomainAct(HbDomain *dom, const HbActions *actions);
+
+
+/*
+ * While the host-wide breaker suspects the host (hb-breaker.h), every
+ * attempt but a crashed guest's is held: not made, so not spent, and the
+ * engine decides it again after failure_interval on a fresh miss.
+ */
+static gboolean
+hbDomainRestartHeld(HbDomain *dom)
+{
+    HbActions actions;
+
+    if (!hbMonitorHostHolds(dom->monitor, hbEngineCrashed(dom->engine)))
+        return FALSE;
+    g_message("Domain '%s': restart attempt %u held, it does not count: host suspected",
+              dom->name, hbEngineAttempts(dom->engine));
+    hbEngineRestartDone(dom->engine, hbEngineEpisode(dom->engine), HB_ATTEMPT_NOT_MADE,
+                        g_get_monotonic_time(), &actions);
+    /* No attempt comes of it (a fresh miss is wanted first): a ping at most. */
+    hbDomainAct(dom, &actions);
+    return TRUE;
+}
+
+
+/* LastAttempt: every attempt reported in a RestartAttempt signal, made or withheld. */
+static void
+hbDomainSetLastAttempt(HbDomain *dom, const HbNotice *notice)
+{
+    g_free(dom->last_attempt);
+    dom->last_attempt = g_strdup_printf("%u %s: %s", notice->attempt, notice->action,
+                                        notice->result);
+}
+
+
+/*
+ * The attempt is reported and not made. To the engine it is an attempt
+ * not made: not counted, and asked again after failure_interval once a
+ * ping missed again, when the guest is judged on that interval alone.
+ */
+static void
+hbDomainWithhold(HbDomain *dom, const char *why)
+{
+    const HbConfig *cfg = hbEngineConfig(dom->engine);
+    HbNotice notice = {
+        .kind = HB_NOTICE_RESTART_ATTEMPT,
+        .attempt = hbEngineAttempts(dom->engine),
+        .max = cfg->failure_attempts,
+        .action = hbActionToString(cfg->action),
+        .result = why,
+        .verdict = dom->verdict,
+        .evidence = dom->evidence,
+    };
+    HbActions actions;
+
+    g_warning("Domain '%s': restart attempt %u %s: %s", dom->name, notice.attempt, why,
+              dom->evidence);
+    hbDomainSetLastAttempt(dom, &notice);
+    hbDomainNotify(dom, &notice);
+    dom->stats_before = dom->stats_latest;
+    hbEngineRestartDone(dom->engine, hbEngineEpisode(dom->engine), HB_ATTEMPT_NOT_MADE,
+                        g_get_monotonic_time(), &actions);
+    hbDomainAct(dom, &actions);
+}
+
+
+/* Why an attempt is observed only, not made: action=observe or dry_run; NULL: it is made. */
+static const char *
+hbDomainObserved(HbDomain *dom)
+{
+    if (hbMonitorDryRun(dom->monitor))
+        return "dry_run";
+    if (hbEngineConfig(dom->engine)->action == HB_ACTION_OBSERVE)
+        return "action=observe";
+    return NULL;
 }
 
 
@@ -139,19 +332,56 @@ static void
 hbDomainRestart(HbDomain *dom, const HbActions *actions)
 {
     const HbConfig *cfg = hbEngineConfig(dom->engine);
-    HbJob *job = hbJobNew(HB_JOB_RESTART, dom->uuid);
+    const char *withheld = hbDomainConfirmWithholds(dom);
+    const char *observed = hbDomainObserved(dom);
+    HbJob *job;
+
+    if (hbDomainRestartHeld(dom))
+        return;
+    if (withheld) {
+        hbDomainWithhold(dom, withheld);
+        return;
+    }
+    job = hbJobNew(HB_JOB_RESTART, dom->uuid);
 
     job->action = cfg->action;
+    job->observe = observed != NULL;
     job->episode = hbEngineEpisode(dom->engine);
     job->attempt = hbEngineAttempts(dom->engine);
     job->start_if_off = actions->start_if_off;
     job->reset_stops = dom->reset_stops;
     job->ticket = hbTicketRef(dom->ticket);
-    g_message("Domain '%s': restart attempt %u of %u (%s)", dom->name, job->attempt,
-              cfg->failure_attempts, hbActionToString(cfg->action));
+    job->host_gate = hbMonitorHostGate(dom->monitor, hbEngineCrashed(dom->engine));
+    g_message("Domain '%s': restart attempt %u of %u (%s%s%s), verdict %s: %s", dom->name,
+              job->attempt, cfg->failure_attempts, hbActionToString(cfg->action),
+              observed ? ", observed only: " : "", observed ? observed : "",
+              hbVerdictToString(dom->verdict), dom->evidence);
     /* Remembered as under way before it is: the daemon may die meanwhile. */
     hbDomainSaveState(dom);
     hbMonitorPushJob(dom->monitor, job);
+}
+
+
+/* The attempt in flight was given up as hung: reported now, its result whenever it comes. */
+static void
+hbDomainRestartHung(HbDomain *dom)
+{
+    const HbConfig *cfg = hbEngineConfig(dom->engine);
+    g_autofree char *result = g_strdup_printf("hung: no reply after %d s, given up",
+                                              (int) (HB_ATTEMPT_HUNG_US / G_USEC_PER_SEC));
+    HbNotice notice = {
+        .kind = HB_NOTICE_RESTART_ATTEMPT,
+        .max = cfg->failure_attempts,
+        .action = hbActionToString(cfg->action),
+        .result = result,
+    };
+    guint64 episode;
+
+    hbEngineHung(dom->engine, &episode, &notice.attempt);
+    g_warning("Domain '%s': restart attempt %u %s; the next one destroys", dom->name,
+              notice.attempt, result);
+    hbDomainSetLastAttempt(dom, &notice);
+    hbDomainNotify(dom, &notice);
 }
 
 
@@ -162,6 +392,8 @@ hbDomainAct(HbDomain *dom, const HbActions *actions)
     const HbConfig *cfg = hbEngineConfig(dom->engine);
 
     hbDomainSyncTicket(dom);
+    if ((actions->events & HB_EVENT_STOPPED) || actions->restart)
+        hbDomainJudge(dom);
     if (actions->ping) {
         HbJob *job = hbJobNew(HB_JOB_PING, dom->uuid);
         job->timeout = hbConfigEffectivePingTimeout(cfg);
@@ -169,12 +401,19 @@ hbDomainAct(HbDomain *dom, const HbActions *actions)
         hbMonitorPushJob(monitor, job);
     }
     if (actions->events & HB_EVENT_STOPPED) {
-        HbNotice notice = { .kind = HB_NOTICE_STOPPED };
-        g_warning("Domain '%s': heartbeat stopped (%s), episode %" G_GUINT64_FORMAT,
-                  dom->name, hbStateToString(hbEngineState(dom->engine)),
-                  hbEngineEpisode(dom->engine));
+        HbNotice notice = {
+            .kind = HB_NOTICE_STOPPED,
+            .verdict = dom->verdict,
+            .evidence = dom->evidence,
+        };
+        g_warning("Domain '%s': heartbeat stopped (%s), episode %" G_GUINT64_FORMAT
+                  ", verdict %s: %s", dom->name, hbStateToString(hbEngineState(dom->engine)),
+                  hbEngineEpisode(dom->engine), hbVerdictToString(dom->verdict),
+                  dom->evidence);
         hbDomainNotify(dom, &notice);
     }
+    if (actions->events & HB_EVENT_ATTEMPT_HUNG)
+        hbDomainRestartHung(dom);
     if (actions->restart)
         hbDomainRestart(dom, actions);
     if (actions->events & HB_EVENT_RESUMED) {
@@ -209,7 +448,30 @@ hbDomainSettle(HbDomain *dom, const HbActions *actions)
 {
     hbDomainAct(dom, actions);
     hbDomainArm(dom);
+    hbDomainShowSuppression(dom);
     hbDomainChanged(dom);
+}
+
+
+/*
+ * A crash is the verdict until the guest runs again (a boot, a reset, a
+ * resume after reset); a new QEMU counts from zero.
+ */
+static void
+hbDomainStatsInput(HbDomain *dom, HbInput input)
+{
+    if (input == HB_INPUT_CRASHED || input == HB_INPUT_CRASH_HANDLED)
+        dom->crashed = TRUE;
+    if (input == HB_INPUT_STARTED || input == HB_INPUT_REBOOT || input == HB_INPUT_RESUMED) {
+        dom->crashed = FALSE;
+        dom->watchdog = NULL;
+    }
+    /* No reading yet, and none begun before now: it would hold the counters
+     * of the QEMU before. */
+    if (input == HB_INPUT_STARTED || input == HB_INPUT_STOPPED) {
+        dom->stats_before = (HbStatsSample) { 0 };
+        dom->stats_latest = (HbStatsSample) { .time = g_get_monotonic_time() };
+    }
 }
 
 
@@ -220,6 +482,7 @@ hbDomainFeed(HbDomain *dom, HbInput input)
 
     if (hbMonitorIsClosing(dom->monitor))
         return;
+    hbDomainStatsInput(dom, input);
     hbEngineFeed(dom->engine, input, g_get_monotonic_time(), &actions);
     hbDomainSettle(dom, &actions);
 }
@@ -316,11 +579,15 @@ hbDomainFree(HbDomain *dom)
     g_source_unref(dom->timer);
     g_clear_handle_id(&dom->time_sync_timer, g_source_remove);
     hbGuestInfoClear(&dom->guest);
+    g_free(dom->evidence);
     hbEngineFree(dom->engine);
     g_free(dom->uuid);
     g_free(dom->name);
     g_free(dom->config_error);
+    g_free(dom->last_attempt);
     g_free(dom->saved_metadata);
+    g_free(dom->job);
+    g_free(dom->suppress_text);
     g_free(dom);
 }
 
@@ -375,11 +642,17 @@ hbDomainPingDone(HbDomain *dom, HbJob *job)
     /* Never sent (the worker stopped first): no verdict from the start. */
     if (!job->sent)
         job->sent = now;
-    if (ping == HB_PING_TICK)
+    if (ping == HB_PING_SUPPRESSED) {
+        g_free(dom->job);
+        dom->job = g_strdup(job->detail);
+    }
+    if (ping == HB_PING_TICK) {
         dom->last_tick_real = g_get_real_time();
-    else
+        dom->watchdog = NULL;
+    } else
         g_debug("Domain '%s': %s after %.1f s (waited %.1f s to be sent): %s", dom->name,
-                ping == HB_PING_MISS ? "missed tick" : "ping without verdict",
+                ping == HB_PING_MISS ? "missed tick" :
+                ping == HB_PING_SUPPRESSED ? "missed tick, suppressed" : "ping without verdict",
                 (now - job->sent) / 1e6, (job->sent - job->queued) / 1e6,
                 job->detail ? job->detail : "stopping");
     hbEngineFeedPing(dom->engine, ping, job->sent, now, &actions);
@@ -395,18 +668,36 @@ hbDomainRestartDone(HbDomain *dom, HbJob *job)
 {
     /* Why the attempt was not made, or failed. */
     const char *failure = job->error ? job->error->message : NULL;
+    g_autofree char *would = job->observe && job->done ?
+        g_strdup_printf("would %s", job->done) : NULL;
     HbNotice notice = {
         .kind = HB_NOTICE_RESTART_ATTEMPT,
         .attempt = job->attempt,
         .max = hbEngineConfig(dom->engine)->failure_attempts,
-        .action = job->done ? job->done : hbActionToString(job->action),
-        .result = job->done ? "ok" : failure,
+        .action = would ? would : job->done ? job->done : hbActionToString(job->action),
+        .result = would ? "observed" : job->done ? "ok" : failure,
     };
     double called = job->sent ? (job->sent - job->queued) / 1000.0 : 0;
     HbAttemptResult result = HB_ATTEMPT_FAILED;
     HbActions actions;
+    guint64 hung_episode;
+    guint hung_attempt;
 
-    if (job->dropped || job->cancelled) {
+    /* Given up as hung long ago: the engine has gone on without it. */
+    if (hbEngineHung(dom->engine, &hung_episode, &hung_attempt) &&
+        hung_episode == job->episode && hung_attempt == job->attempt) {
+        g_message("Domain '%s': restart attempt %u, given up as hung, ended: %s", dom->name,
+                  job->attempt, job->done ? job->done : failure);
+        if (!job->cancelled)
+            hbDomainNotify(dom, &notice);
+        return;
+    }
+    if (job->held) {
+        /* As hbDomainRestartHeld: decided again on a fresh miss. */
+        result = HB_ATTEMPT_NOT_MADE;
+        g_message("Domain '%s': restart attempt %u held, it does not count: %s", dom->name,
+                  job->attempt, failure);
+    } else if (job->dropped || job->cancelled) {
         result = HB_ATTEMPT_NOT_MADE;
         g_message("Domain '%s': restart attempt %u dropped: %s", dom->name, job->attempt,
                   job->cancelled ? "virt-heartbeatd is stopping" : failure);
@@ -417,12 +708,18 @@ hbDomainRestartDone(HbDomain *dom, HbJob *job)
                   dom->name, job->attempt, failure);
     } else {
         result = job->done ? HB_ATTEMPT_OK : HB_ATTEMPT_FAILED;
-        if (job->done)
+        if (job->no_boot)
+            result = HB_ATTEMPT_NO_BOOT;
+        if (would)
+            g_message("Domain '%s': restart attempt %u: %s; observed only, nothing done",
+                      dom->name, job->attempt, would);
+        else if (job->done)
             g_message("Domain '%s': restart attempt %u: %s (called %.1f ms after the "
                       "decision)", dom->name, job->attempt, job->done, called);
         else
             g_warning("Domain '%s': restart attempt %u failed: %s (called %.1f ms after "
                       "the decision)", dom->name, job->attempt, failure, called);
+        hbDomainSetLastAttempt(dom, &notice);
         hbDomainNotify(dom, &notice);
     }
     hbEngineRestartDone(dom->engine, job->episode, result, g_get_monotonic_time(), &actions);
@@ -502,14 +799,68 @@ hbDomainUpdate(HbDomain *dom, const HbDomainInfo *info, const HbConfig *cfg,
 
 
 void
+hbDomainStatsSample(HbDomain *dom, const HbStatsSample *sample)
+{
+    /* Nothing read (no such groups, as in the test driver): no reading;
+     * the last one ages until it is stale. */
+    if (!sample->has_cpu && !sample->has_block && !sample->has_net)
+        return;
+    /* A read that began before the newest one applied (it was stuck on
+     * another QEMU, hb-job.c) holds older counters: they would look like
+     * no progress since. */
+    if (sample->time < dom->stats_latest.time)
+        return;
+    dom->stats_latest = *sample;
+    /* Until a ping misses, every reading may be the last before the silence.
+     * A new QEMU (its counters forgotten at its start) takes its first
+     * reading, whatever the last ping of the boot before it was: else
+     * nothing would be judged on until a tick, and confirm=activity would
+     * let every attempt of a working guest through as unknown. */
+    if (!hbEngineSuspect(dom->engine) || !dom->stats_before.time)
+        dom->stats_before = *sample;
+}
+
+
+void
 hbDomainLifecycleEvent(HbDomain *dom, int event, int detail)
 {
     HbInput input = hbEngineInputForEvent(event, detail, dom->crash_handled);
 
+    /* Any crash, a kdump's CRASHLOADED too, whatever the engine makes of it. */
+    if (event == VIR_DOMAIN_EVENT_CRASHED)
+        dom->crashed = TRUE;
     if (input != HB_INPUT_TIMER)
         hbDomainFeed(dom, input);
     if (input == HB_INPUT_RESUMED)
         hbDomainSyncTime(dom);
+}
+
+
+/* A new libvirt action fails the static assert. */
+HB_ENUM_DECL(hbWatchdogAction, virDomainEventWatchdogAction);
+HB_ENUM_IMPL(hbWatchdogAction, virDomainEventWatchdogAction, VIR_DOMAIN_EVENT_WATCHDOG_LAST,
+             "none",
+             "pause",
+             "reset",
+             "poweroff",
+             "shutdown",
+             "debug",
+             "inject-nmi",
+);
+
+
+/*
+ * What QEMU does on its own (pause, reset, poweroff...) comes as events of
+ * its own; the watchdog's firing is kept as evidence that the guest itself
+ * found it was not working, until its next tick or boot.
+ */
+void
+hbDomainWatchdogEvent(HbDomain *dom, int action)
+{
+    const char *name = hbWatchdogActionToString(action);
+
+    dom->watchdog = name ? name : "unknown";
+    g_warning("Domain '%s': the guest's watchdog fired (action %s)", dom->name, dom->watchdog);
 }
 
 
@@ -542,6 +893,20 @@ const HbGuestInfo *
 hbDomainGuestInfo(HbDomain *dom)
 {
     return &dom->guest;
+}
+
+
+HbVerdict
+hbDomainVerdict(HbDomain *dom)
+{
+    return dom->verdict;
+}
+
+
+const char *
+hbDomainEvidence(HbDomain *dom)
+{
+    return dom->evidence ? dom->evidence : "";
 }
 
 
@@ -615,6 +980,20 @@ hbDomainConfigError(HbDomain *dom)
 }
 
 
+const char *
+hbDomainSuppressed(HbDomain *dom)
+{
+    return dom->suppress_text ? dom->suppress_text : "";
+}
+
+
+gint64
+hbDomainSuppressedSince(HbDomain *dom)
+{
+    return dom->suppress_since_real;
+}
+
+
 gboolean
 hbDomainAgentConnected(HbDomain *dom)
 {
@@ -622,8 +1001,29 @@ hbDomainAgentConnected(HbDomain *dom)
 }
 
 
+const char *
+hbDomainLastAttempt(HbDomain *dom)
+{
+    return dom->last_attempt;
+}
+
+
 gboolean
 hbDomainIsHeartbeating(HbDomain *dom)
 {
     return hbEngineIsHeartbeating(dom->engine, g_get_monotonic_time());
+}
+
+
+gboolean
+hbDomainWatchedRunning(HbDomain *dom)
+{
+    return hbEngineWatchedRunning(dom->engine);
+}
+
+
+gint64
+hbDomainSilentSince(HbDomain *dom)
+{
+    return hbEngineSilentSince(dom->engine);
 }

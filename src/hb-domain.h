@@ -7,6 +7,7 @@
 #pragma once
 
 #include "hb-engine.h"
+#include "hb-verdict.h"
 #include "hb-worker.h"
 
 typedef enum {
@@ -25,6 +26,8 @@ typedef struct {
     guint max;          /* RESTART_ATTEMPT */
     const char *action; /* RESTART_ATTEMPT: what was done */
     const char *result; /* RESTART_ATTEMPT: "ok" or the error */
+    HbVerdict verdict;  /* STOPPED */
+    const char *evidence; /* STOPPED: what the verdict rests on */
 } HbNotice;
 
 HB_ENUM_DECL(hbNoticeKind, HbNoticeKind);
@@ -54,8 +57,14 @@ void hbDomainFeed(HbDomain *dom, HbInput input);
 void hbDomainLifecycleEvent(HbDomain *dom, int event, int detail);
 /* The guest opened or closed its agent port. */
 void hbDomainAgentEvent(HbDomain *dom, gboolean connected);
+/* The guest's watchdog fired (@action: virDomainEventWatchdogAction): a verdict input. */
+void hbDomainWatchdogEvent(HbDomain *dom, int action);
+/* The open episode's ticket, which its restart jobs hold (a reference); NULL: none. */
+HbTicket *hbDomainTicket(HbDomain *dom);
 /* A job of the domain's own (PING, RESTART, GUEST_INFO, TIME_SYNC) is done. */
 void hbDomainJobDone(HbDomain *dom, HbJob *job);
+/* A reading of the domain's counters (HB_JOB_STATS). */
+void hbDomainStatsSample(HbDomain *dom, const HbStatsSample *sample);
 /* Arm the timer for the engine's next deadline; none while disconnected. */
 void hbDomainArm(HbDomain *dom);
 void hbDomainRearm(HbDomain *dom);
@@ -65,6 +74,9 @@ const char *hbDomainUUID(HbDomain *dom);
 HbState hbDomainState(HbDomain *dom);
 guint hbDomainPercentage(HbDomain *dom);
 gboolean hbDomainIsHeartbeating(HbDomain *dom);
+/* What the host-wide breaker reads (hbEngineWatchedRunning, hbEngineSilentSince). */
+gboolean hbDomainWatchedRunning(HbDomain *dom);
+gint64 hbDomainSilentSince(HbDomain *dom);
 guint hbDomainAttempts(HbDomain *dom);
 guint64 hbDomainEpisode(HbDomain *dom);
 guint64 hbDomainPings(HbDomain *dom, HbPing ping);
@@ -72,5 +84,14 @@ gint64 hbDomainLastTick(HbDomain *dom);          /* wall clock, µs; 0: none */
 const HbConfig *hbDomainConfig(HbDomain *dom);
 const char *hbDomainConfigError(HbDomain *dom);  /* NULL: the metadata is valid */
 gboolean hbDomainAgentConnected(HbDomain *dom);
+/* Why failed pings are no verdict now, as text; "": nothing is suppressed. */
+const char *hbDomainSuppressed(HbDomain *dom);
+gint64 hbDomainSuppressedSince(HbDomain *dom);  /* wall clock, µs; 0: none */
+/* The last restart attempt reported, "N ACTION: RESULT" as its notice had
+ * it ("1 would reset: observed"); NULL: none since the daemon started. */
+const char *hbDomainLastAttempt(HbDomain *dom);
 /* What the agent said this boot; NULL fields: not known yet. */
 const HbGuestInfo *hbDomainGuestInfo(HbDomain *dom);
+/* The last verdict on a stopped heartbeat (unknown: none yet) and its evidence ("": none). */
+HbVerdict hbDomainVerdict(HbDomain *dom);
+const char *hbDomainEvidence(HbDomain *dom);

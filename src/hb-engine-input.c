@@ -70,8 +70,9 @@ hbEngineInputForEvent(int event, int detail, gboolean crash_handled)
         case VIR_DOMAIN_EVENT_CRASHED_PANICKED:
             return crash_handled ? HB_INPUT_CRASH_HANDLED : HB_INPUT_CRASHED;
         case VIR_DOMAIN_EVENT_CRASHED_CRASHLOADED:
-            /* A crash kernel took over and runs: the guest reboots itself. */
-            return HB_INPUT_REBOOT;
+            /* A crash kernel took over and runs: the guest reboots itself
+             * once it has written its dump. */
+            return HB_INPUT_CRASHLOADED;
         case VIR_DOMAIN_EVENT_CRASHED_LAST:
             break;
         }
@@ -94,6 +95,8 @@ hbEngineInputForProbe(HbProbeResult probe)
         return HB_PING_TICK;
     case HB_PROBE_MISS:
         return HB_PING_MISS;
+    case HB_PROBE_SUPPRESSED:
+        return HB_PING_SUPPRESSED;
     case HB_PROBE_VOID:
     case HB_PROBE_LAST:
         break;

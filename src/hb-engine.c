@@ -61,6 +61,7 @@ struct _HbEngine {
     gint64 span_start;
     gboolean span_judged;
     guint misses;           /* misses since silence_since */
+    gint64 first_miss;      /* when the first of them was sent */
     HbPing last_ping;       /* the result of the last ping; HB_PING_LAST: none */
     gint64 last_ping_sent;  /* when that ping was sent */
     guint64 pings[HB_PING_LAST];
@@ -73,10 +74,16 @@ struct _HbEngine {
     HbEpisode episode;
     guint64 episode_id;     /* the number of the current or last episode */
     gint64 decided;         /* when the open episode began */
+    gint64 episode_silence; /* when the silence that began it began: its first
+                             * miss, or its start (a crash) */
     gboolean storm_capped;
     guint attempts;
     gint64 next_attempt;
     gboolean restart_in_flight;
+    gint64 restart_asked;   /* when the attempt in flight was asked for */
+    guint64 hung_episode;   /* the last attempt given up as hung; 0: none */
+    guint hung_attempt;
+    gboolean attempt_booted; /* an attempt of the open episode was followed by a boot */
     gboolean start_if_off;  /* an attempt may have left the domain destroyed */
     gboolean attempt_destroys; /* attempts destroy+start, whatever the action */
     /* The last stop or start seen while the attempt was in flight was a
@@ -88,6 +95,10 @@ struct _HbEngine {
     gboolean confirm;       /* remembered episode, or libvirtd was out of sight:
                              * act only after a fresh verdict */
     GArray *episode_starts; /* gint64, episodes with action, for the storm cap */
+
+    HbSuppress suppress;    /* what makes failed pings no verdict; NONE: nothing */
+    gint64 suppress_since;
+    gboolean suppress_capped; /* past its cap: failed pings are misses again */
 };
 
 HB_ENUM_IMPL(hbState, HbState, HB_STATE_LAST,
@@ -100,6 +111,12 @@ HB_ENUM_IMPL(hbState, HbState, HB_STATE_LAST,
              "degraded",
              "stopped",
              "failed",
+);
+
+HB_ENUM_IMPL(hbSuppress, HbSuppress, HB_SUPPRESS_LAST,
+             "",
+             "domain job",
+             "kdump",
 );
 
 
@@ -224,6 +241,76 @@ hbEngineGraceEnd(const HbEngine *engine, gint64 now)
 
 /* A new boot: the window restarts and boot grace applies. */
 static void
+hbEngineSuppressEnd(HbEngine *engine)
+{
+    engine->suppress = HB_SUPPRESS_NONE;
+    engine->suppress_since = 0;
+    engine->suppress_capped = FALSE;
+}
+
+
+static void
+hbEngineSuppressFrom(HbEngine *engine, HbSuppress suppress, gint64 since)
+{
+    engine->suppress = suppress;
+    engine->suppress_since = since;
+    engine->suppress_capped = FALSE;
+}
+
+
+gint64
+hbEngineSuppressCap(HbSuppress suppress)
+{
+    switch (suppress) {
+    case HB_SUPPRESS_JOB:
+        return HB_SUPPRESS_JOB_CAP_US;
+    case HB_SUPPRESS_KDUMP:
+        return HB_SUPPRESS_KDUMP_CAP_US;
+    case HB_SUPPRESS_NONE:
+    case HB_SUPPRESS_LAST:
+        break;
+    }
+    return 0;
+}
+
+
+/*
+ * What a ping sent at @sent counts as. A job libvirt reports makes a
+ * failed ping no verdict, and so does a kdump under way, each up to its
+ * cap; past it, the normal rules apply. A tick, or a miss with no job
+ * reported, ends a job's suppression; only the reboot that follows it
+ * (a new boot) ends a kdump's.
+ */
+static HbPing
+hbEngineSuppressPing(HbEngine *engine, HbPing ping, gint64 sent, gint64 now)
+{
+    switch (ping) {
+    case HB_PING_TICK:
+        hbEngineSuppressEnd(engine);
+        return ping;
+    case HB_PING_VOID:
+        return ping;
+    case HB_PING_MISS:
+        if (engine->suppress != HB_SUPPRESS_KDUMP) {
+            hbEngineSuppressEnd(engine);
+            return ping;
+        }
+        break;
+    case HB_PING_SUPPRESSED:
+        if (engine->suppress != HB_SUPPRESS_JOB)
+            hbEngineSuppressFrom(engine, HB_SUPPRESS_JOB, sent);
+        break;
+    case HB_PING_LAST:
+        g_return_val_if_reached(HB_PING_VOID);
+    }
+    if (now - engine->suppress_since < hbEngineSuppressCap(engine->suppress))
+        return HB_PING_SUPPRESSED;
+    engine->suppress_capped = TRUE;
+    return HB_PING_MISS;
+}
+
+
+static void
 hbEngineNewBoot(HbEngine *engine, gint64 now, gboolean measure)
 {
     engine->boot = now;
@@ -231,6 +318,7 @@ hbEngineNewBoot(HbEngine *engine, gint64 now, gboolean measure)
     engine->connect_heard = FALSE;
     engine->boot_measured = measure ? now : 0;
     engine->last_tick = 0;
+    hbEngineSuppressEnd(engine);
     hbEngineSilenceFrom(engine, now + (gint64) engine->cfg.boot_grace * G_USEC_PER_SEC, now);
     hbEngineResetSlots(engine);
     hbEngineScheduleSlots(engine, now);
@@ -243,6 +331,7 @@ hbEngineEndEpisode(HbEngine *engine)
     engine->episode = HB_EPISODE_NONE;
     engine->storm_capped = FALSE;
     engine->attempts = 0;
+    engine->attempt_booted = FALSE;
     engine->next_attempt = 0;
     engine->start_if_off = FALSE;
     engine->confirm = FALSE;
@@ -250,9 +339,20 @@ hbEngineEndEpisode(HbEngine *engine)
 }
 
 
+/* The next attempt destroys the domain (hb-restart.c chooses the step). */
+static gboolean
+hbEngineNextDestroys(const HbEngine *engine)
+{
+    return engine->cfg.action == HB_ACTION_RESTART || engine->attempt_destroys ||
+        (engine->cfg.action == HB_ACTION_LADDER && engine->attempts + 1 >= 3);
+}
+
+
 static void
 hbEngineAttempt(HbEngine *engine, gint64 now, HbActions *actions)
 {
+    gboolean destroys = hbEngineNextDestroys(engine);
+
     engine->before_start_if_off = engine->start_if_off;
     engine->before_boot_measured = engine->boot_measured;
     /* A boot this attempt interrupts took at least this long already. */
@@ -262,9 +362,10 @@ hbEngineAttempt(HbEngine *engine, gint64 now, HbActions *actions)
     }
     engine->attempts++;
     engine->restart_in_flight = TRUE;
+    engine->restart_asked = now;
     engine->ran_in_flight = FALSE;
     /* Until it is known to have started again, a destroy may have been ours. */
-    if (engine->cfg.action == HB_ACTION_RESTART || engine->attempt_destroys)
+    if (destroys)
         engine->start_if_off = TRUE;
     actions->restart = TRUE;
     actions->start_if_off = engine->start_if_off;
@@ -314,7 +415,9 @@ hbEngineStartEpisode(HbEngine *engine, gint64 now, HbActions *actions)
     actions->events |= HB_EVENT_STOPPED;
     engine->episode_id++;
     engine->decided = now;
+    engine->episode_silence = engine->misses ? engine->first_miss : now;
     engine->attempts = 0;
+    engine->attempt_booted = FALSE;
     engine->not_made_at = 0;
     engine->start_if_off = FALSE;
     engine->confirm = FALSE;
@@ -397,6 +500,10 @@ hbEngineMayAttempt(const HbEngine *engine)
 
     if (engine->run == HB_RUN_RUNNING && since && !hbEngineMissedSinceBoot(engine))
         return FALSE;
+    /* A miss from before a job or a kdump is no reason to interrupt it. */
+    if (engine->run == HB_RUN_RUNNING && engine->suppress != HB_SUPPRESS_NONE &&
+        !engine->suppress_capped)
+        return FALSE;
     switch (engine->run) {
     case HB_RUN_UNKNOWN:
     case HB_RUN_PAUSED:
@@ -423,12 +530,46 @@ hbEngineMayAttempt(const HbEngine *engine)
 static gint64
 hbEngineAttemptAt(const HbEngine *engine)
 {
-    gboolean booted_since = engine->attempts > 0 || engine->boot > engine->decided;
+    gboolean booted_since = engine->attempt_booted || engine->boot > engine->decided;
 
     if (engine->run == HB_RUN_RUNNING && booted_since && engine->agent_up < engine->boot)
         return MAX(engine->next_attempt,
                    engine->boot_running + (gint64) engine->cfg.boot_grace * G_USEC_PER_SEC);
     return engine->next_attempt;
+}
+
+
+/*
+ * When the attempt in flight is given up as hung (HB_ATTEMPT_HUNG_US);
+ * G_MAXINT64: never. Only a next attempt that destroys gets past it, so
+ * without one (the last of failure_attempts) it is waited for.
+ */
+static gint64
+hbEngineHungAt(const HbEngine *engine)
+{
+    if (engine->episode != HB_EPISODE_STOPPED || !engine->restart_in_flight ||
+        engine->attempts >= engine->cfg.failure_attempts || !hbEngineNextDestroys(engine))
+        return G_MAXINT64;
+    return engine->restart_asked + HB_ATTEMPT_HUNG_US;
+}
+
+
+/*
+ * Give the attempt in flight up as hung: it counts, as made with no boot
+ * after it (nothing is known of what it did), and the next attempt may
+ * come at once, the guest silent all along.
+ */
+static void
+hbEngineGiveUpHung(HbEngine *engine, gint64 now, HbActions *actions)
+{
+    if (now < hbEngineHungAt(engine))
+        return;
+    engine->restart_in_flight = FALSE;
+    engine->hung_episode = engine->episode_id;
+    engine->hung_attempt = engine->attempts;
+    engine->start_if_off = engine->before_start_if_off;
+    engine->next_attempt = now;
+    actions->events |= HB_EVENT_ATTEMPT_HUNG;
 }
 
 
@@ -451,6 +592,7 @@ hbEngineCheckDeadlines(HbEngine *engine, gint64 now, HbActions *actions)
             hbEngineStartEpisode(engine, now, actions);
         break;
     case HB_EPISODE_STOPPED:
+        hbEngineGiveUpHung(engine, now, actions);
         if (!hbEngineMayAttempt(engine) || now < hbEngineAttemptAt(engine))
             break;
         /* An episode from before a daemon restart needs a verdict of today. */
@@ -509,11 +651,12 @@ hbEngineApplyPing(HbEngine *engine, HbPing ping, gint64 sent, gint64 now,
     gboolean running = engine->run == HB_RUN_RUNNING;
 
     engine->ping_in_flight = FALSE;
-    engine->pings[ping]++;
     /* Waiting inside libvirtd (its workers, the domain's job lock) is not the
      * guest's silence: a miss covers at most what the call itself may take. */
     sent = CLAMP(sent, MAX(engine->ping_asked, now - hbEngineMaxFlight(engine)), now);
-    if (ping != HB_PING_VOID) {
+    ping = hbEngineSuppressPing(engine, ping, sent, now);
+    engine->pings[ping]++;
+    if (ping != HB_PING_VOID && ping != HB_PING_SUPPRESSED) {
         engine->last_ping = ping;
         engine->last_ping_sent = sent;
     }
@@ -532,17 +675,42 @@ hbEngineApplyPing(HbEngine *engine, HbPing ping, gint64 sent, gint64 now,
         hbEngineSpan(engine, now, running);
         if (running) {
             hbEngineRecordSlot(engine, FALSE);
-            if (now > engine->silence_since)
-                engine->misses++;
+            if (now > engine->silence_since && engine->misses++ == 0)
+                engine->first_miss = sent;
         }
         break;
     case HB_PING_VOID:
+    case HB_PING_SUPPRESSED:
         /* Nothing is known of the guest until the next verdict. */
         hbEngineSpan(engine, now, FALSE);
         break;
     case HB_PING_LAST:
         g_return_if_reached();
     }
+}
+
+
+static void hbEngineOnStopped(HbEngine *engine, gboolean other);
+
+
+/*
+ * An attempt that counts but that no boot follows: nothing was destroyed,
+ * no grace, the boot under way goes on being measured. The guest stays
+ * as it was, so the next attempt comes after failure_interval if it is
+ * still silent: there is no boot to wait for. A domain shut off by its
+ * user meanwhile ends the episode as it would have without the attempt.
+ */
+static void
+hbEngineApplyNoBoot(HbEngine *engine, gboolean own, gint64 now)
+{
+    if (!own)
+        return;
+    engine->start_if_off = engine->before_start_if_off;
+    if (!engine->boot_measured)
+        engine->boot_measured = engine->before_boot_measured;
+    engine->next_attempt = now + (gint64) engine->cfg.failure_interval * G_USEC_PER_SEC;
+    if (engine->run == HB_RUN_SHUTOFF && !engine->start_if_off)
+        hbEngineOnStopped(engine, FALSE);
 }
 
 
@@ -554,6 +722,10 @@ hbEngineApplyRestartDone(HbEngine *engine, guint64 episode, HbAttemptResult resu
     gboolean ok = result == HB_ATTEMPT_OK;
 
     engine->restart_in_flight = FALSE;
+    if (result == HB_ATTEMPT_NO_BOOT) {
+        hbEngineApplyNoBoot(engine, own, now);
+        return;
+    }
     if (result == HB_ATTEMPT_NOT_MADE) {
         /* Nothing reached the domain: no attempt was made, none counts, the
          * domain is as it was, and the boot it is in goes on being measured.
@@ -579,6 +751,8 @@ hbEngineApplyRestartDone(HbEngine *engine, guint64 episode, HbAttemptResult resu
      * left nothing shut off: a later stop is someone else's. */
     if (own && (ok || engine->ran_in_flight))
         engine->start_if_off = FALSE;
+    if (own && ok)
+        engine->attempt_booted = TRUE;
     /* Paced from the end of the attempt, not from the decision; a newer
      * episode also waits for the boot an older attempt caused. */
     if (own)
@@ -611,6 +785,7 @@ hbEngineOnStopped(HbEngine *engine, gboolean other)
         engine->start_if_off = FALSE;
     engine->run = HB_RUN_SHUTOFF;
     engine->ran_in_flight = FALSE;
+    hbEngineSuppressEnd(engine);
     /* Our own destroy (action=restart) is part of the attempt. */
     if (engine->restart_in_flight || engine->start_if_off)
         return;
@@ -724,6 +899,13 @@ hbEngineApplyInput(HbEngine *engine, HbInput input, gint64 now, HbActions *actio
     case HB_INPUT_REBOOT:
         if (engine->run == HB_RUN_RUNNING && now - engine->boot >= HB_REBOOT_DEDUP_US)
             hbEngineNewBoot(engine, now, TRUE);
+        break;
+    case HB_INPUT_CRASHLOADED:
+        /* A reboot, into a crash kernel: it has no agent, and writing the
+         * dump may take longer than boot grace. */
+        if (engine->run == HB_RUN_RUNNING)
+            hbEngineNewBoot(engine, now, FALSE);
+        hbEngineSuppressFrom(engine, HB_SUPPRESS_KDUMP, now);
         break;
     case HB_INPUT_STOPPED:
     case HB_INPUT_STOPPED_OTHER:
@@ -965,9 +1147,98 @@ hbEngineConfig(const HbEngine *engine)
 
 
 gboolean
+hbEngineHung(const HbEngine *engine, guint64 *episode, guint *attempt)
+{
+    *episode = engine->hung_episode;
+    *attempt = engine->hung_attempt;
+    return engine->hung_episode != 0;
+}
+
+
+gboolean
 hbEngineStormCapped(const HbEngine *engine)
 {
     return engine->storm_capped;
+}
+
+
+/*
+ * Running, or in an episode that is not about a crash (an attempt's destroy
+ * may have left it shut off for a moment): a guest whose heartbeat the
+ * host-wide breaker counts.
+ */
+gboolean
+hbEngineWatchedRunning(const HbEngine *engine)
+{
+    if (!hbEngineWatched(engine))
+        return FALSE;
+    switch (engine->run) {
+    case HB_RUN_RUNNING:
+        return TRUE;
+    case HB_RUN_SHUTOFF:
+        return engine->episode != HB_EPISODE_NONE;
+    case HB_RUN_UNKNOWN:
+    case HB_RUN_PAUSED:
+    case HB_RUN_CRASHED:
+    case HB_RUN_CRASH_HANDLED:
+    case HB_RUN_LAST:
+        break;
+    }
+    return FALSE;
+}
+
+
+/*
+ * Silent from the first ping that missed since the last tick (or the end of
+ * boot grace); in an episode, from the silence that began it, whatever its
+ * attempts did since, so that the guests of one stall stay together.
+ */
+gint64
+hbEngineSilentSince(const HbEngine *engine)
+{
+    if (!hbEngineWatchedRunning(engine))
+        return 0;
+    /* An episode recalled from the state file has none: its misses of today. */
+    if (engine->episode != HB_EPISODE_NONE && engine->episode_silence)
+        return engine->episode_silence;
+    if (engine->run == HB_RUN_RUNNING && engine->misses > 0)
+        return engine->first_miss;
+    return 0;
+}
+
+
+gboolean
+hbEngineCrashed(const HbEngine *engine)
+{
+    return engine->run == HB_RUN_CRASHED || engine->run == HB_RUN_CRASH_HANDLED;
+}
+
+
+gboolean
+hbEngineRunning(const HbEngine *engine)
+{
+    return engine->run == HB_RUN_RUNNING;
+}
+
+
+HbSuppress
+hbEngineSuppressed(const HbEngine *engine)
+{
+    return engine->suppress_capped ? HB_SUPPRESS_NONE : engine->suppress;
+}
+
+
+gboolean
+hbEngineSuppressCapped(const HbEngine *engine)
+{
+    return engine->suppress_capped;
+}
+
+
+gint64
+hbEngineSuppressedSince(const HbEngine *engine)
+{
+    return hbEngineSuppressed(engine) != HB_SUPPRESS_NONE ? engine->suppress_since : 0;
 }
 
 
@@ -1002,7 +1273,7 @@ hbEngineNextDeadline(const HbEngine *engine)
             next = MAX(next, hbEngineSilentDeadline(engine));
         deadline = MIN(deadline, next);
     }
-    return deadline;
+    return MIN(deadline, hbEngineHungAt(engine));
 }
 
 
@@ -1052,6 +1323,7 @@ hbEngineRecall(HbEngine *engine, const HbEngineMemory *memory, gint64 now,
     } else if (memory->open && hbEngineWatched(engine)) {
         engine->episode = HB_EPISODE_STOPPED;
         engine->attempts = memory->attempts;
+        engine->attempt_booted = memory->attempts > 0;
         /* An attempt cut short by the daemon's death counts as made. */
         engine->start_if_off = memory->start_if_off;
         engine->next_attempt = now + hbEngineAttemptWait(engine);

@@ -41,6 +41,7 @@ typedef enum {
     HB_INPUT_RESYNCED,     /* libvirtd was out of sight until now */
     HB_INPUT_SHUTDOWN_REQUESTED, /* a clean shutdown was asked for: grace */
     HB_INPUT_AGENT_CONNECTED, /* the guest opened its agent port: it makes progress */
+    HB_INPUT_CRASHLOADED,  /* a crash kernel took over (kdump): it dumps, then reboots */
 
     HB_INPUT_LAST
 } HbInput;
@@ -50,6 +51,7 @@ typedef enum {
     HB_EVENT_RESUMED = 1 << 1,
     HB_EVENT_EXHAUSTED = 1 << 2,
     HB_EVENT_STATE_CHANGED = 1 << 3,
+    HB_EVENT_ATTEMPT_HUNG = 1 << 4, /* the attempt in flight is given up (hbEngineHung) */
 } HbEventFlags;
 
 typedef struct {
@@ -63,6 +65,14 @@ typedef struct {
 #define HB_REBOOT_DEDUP_US (5 * G_USEC_PER_SEC)
 /* libvirt 9.0 waits this long for a hung agent, whatever the call's timeout. */
 #define HB_AGENT_WAIT_S 5
+/*
+ * An attempt still in flight after this is hung, most likely in QEMU (a
+ * reset waits for every vCPU to stop, for ever if one is frozen): twice
+ * libvirt's 30 s wait for a domain's lock. Only a destroy gets past a hung
+ * call, as libvirt kills QEMU before it waits for that lock; so a hung
+ * attempt is given up only when the next one destroys.
+ */
+#define HB_ATTEMPT_HUNG_US (60 * G_USEC_PER_SEC)
 /* How long libvirt may take to carry out <on_crash> before the daemon acts. */
 #define HB_CRASH_WAIT_US (30 * G_USEC_PER_SEC)
 
@@ -72,6 +82,8 @@ typedef enum {
     HB_ATTEMPT_FAILED,   /* a call was made and failed, or nothing was to be done */
     HB_ATTEMPT_NOT_MADE, /* no call reached the domain: libvirtd unreachable, its
                           * state lock held by another job, the episode over */
+    HB_ATTEMPT_NO_BOOT,  /* made, and no boot follows: an NMI (the guest may dump or
+                          * do nothing), or observed only (action=observe, dry_run) */
 
     HB_ATTEMPT_LAST
 } HbAttemptResult;
@@ -81,9 +93,30 @@ typedef enum {
     HB_PING_TICK,
     HB_PING_MISS,
     HB_PING_VOID,
+    /* Missed while a domain job was under way: no verdict within the job's
+     * cap, a miss past it. Counted as suppressed, or as a miss past the cap. */
+    HB_PING_SUPPRESSED,
 
     HB_PING_LAST
 } HbPing;
+
+/*
+ * Why failed pings are no verdict for now. Each has a cap, counted from
+ * the first failed ping under it (a kdump: from the crash), past which
+ * the normal rules apply again.
+ */
+typedef enum {
+    HB_SUPPRESS_NONE,
+    HB_SUPPRESS_JOB,   /* a domain job: migration, save, dump, backup, snapshot */
+    HB_SUPPRESS_KDUMP, /* a crash kernel runs (CRASHED_CRASHLOADED) until it reboots */
+
+    HB_SUPPRESS_LAST
+} HbSuppress;
+
+/* A backup or the migration of a big guest over a slow link takes hours. */
+#define HB_SUPPRESS_JOB_CAP_US (G_GINT64_CONSTANT(6 * 3600) * G_USEC_PER_SEC)
+/* makedumpfile of a guest of some hundred GiB takes minutes, not an hour. */
+#define HB_SUPPRESS_KDUMP_CAP_US (G_GINT64_CONSTANT(30 * 60) * G_USEC_PER_SEC)
 
 typedef struct _HbEngine HbEngine;
 
@@ -131,6 +164,30 @@ gint64 hbEngineBoot(const HbEngine *engine);
 gint64 hbEngineNextDeadline(const HbEngine *engine);
 const HbConfig *hbEngineConfig(const HbEngine *engine);
 gboolean hbEngineStormCapped(const HbEngine *engine);
+/* For the host-wide breaker (hb-breaker.h): the heartbeat is watched and the
+ * domain runs (or an attempt's destroy stopped it); since when its heartbeat
+ * has stopped (0: it has not). */
+gboolean hbEngineWatchedRunning(const HbEngine *engine);
+gint64 hbEngineSilentSince(const HbEngine *engine);
+/* The domain crashed: its attempts are about the crash, not its silence. */
+gboolean hbEngineCrashed(const HbEngine *engine);
+/* Running, as libvirt last said: neither shut off, paused nor crashed. */
+gboolean hbEngineRunning(const HbEngine *engine);
+/* What makes failed pings no verdict now; NONE: nothing, or past its cap. */
+HbSuppress hbEngineSuppressed(const HbEngine *engine);
+/* Since when (monotonic) the suppression hbEngineSuppressed() reports holds. */
+gint64 hbEngineSuppressedSince(const HbEngine *engine);
+/* The last suppression ended at its cap, not because what it was for ended. */
+gboolean hbEngineSuppressCapped(const HbEngine *engine);
+/* The cap of a suppression of @suppress, µs. */
+gint64 hbEngineSuppressCap(HbSuppress suppress);
+/*
+ * The last attempt given up as hung: it counts, as made with no boot after
+ * it, and the next one may come. Its result, whenever it comes, is stale
+ * and is not fed back (hbEngineRestartDone would take it for the attempt
+ * in flight). FALSE if none was.
+ */
+gboolean hbEngineHung(const HbEngine *engine, guint64 *episode, guint *attempt);
 
 /*
  * What outlives the daemon: the open or failed episode with its attempts,
@@ -157,3 +214,4 @@ void hbEngineMemoryClear(HbEngineMemory *memory);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(HbEngineMemory, hbEngineMemoryClear)
 
 HB_ENUM_DECL(hbState, HbState);
+HB_ENUM_DECL(hbSuppress, HbSuppress);

@@ -66,6 +66,7 @@ hbJobNew(HbJobKind kind, const char *uuid)
     job->uuid = g_strdup(uuid);
     job->infos = g_ptr_array_new_with_free_func((GDestroyNotify) hbDomainInfoFree);
     job->changes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    job->stats = g_array_new(FALSE, TRUE, sizeof(HbStatsRecord));
     return job;
 }
 
@@ -88,7 +89,9 @@ hbJobFree(HbJob *job)
     g_free(job->key);
     g_free(job->name);
     hbJobFree(job->then);
+    g_array_unref(job->stats);
     hbTicketUnref(job->ticket);
+    hbTicketUnref(job->host_gate);
     g_free(job);
 }
 
@@ -105,6 +108,7 @@ hbJobClearResult(HbJob *job)
     hbGuestInfoClear(&job->info);
     hbExecStatusClear(&job->exec);
     g_clear_pointer(&job->metadata, g_free);
+    g_array_set_size(job->stats, 0);
 }
 
 
@@ -124,6 +128,7 @@ hbJobRepeatable(HbJobKind kind)
     case HB_JOB_INSTALL_AGENT:
     case HB_JOB_METADATA:
     case HB_JOB_RESOLVE:
+    case HB_JOB_STATS:
     case HB_JOB_LAST:
         break;
     }
@@ -202,6 +207,7 @@ hbJobRequest(HbJob *job, virConnectPtr conn, GCancellable *cancellable)
     case HB_JOB_SYNC:
     case HB_JOB_LIST:
     case HB_JOB_RESOLVE:
+    case HB_JOB_STATS:
     case HB_JOB_LAST:
         g_assert_not_reached();
     }
@@ -238,6 +244,95 @@ hbJobResolve(HbJob *job, virConnectPtr conn)
 }
 
 
+/*
+ * The sum of the counters <@group>.<i>.<field> for i from 0 to the count
+ * <@group>.<@count>, for each of @fields, if every one was read.
+ */
+static gboolean
+hbJobStatsSum(virTypedParameterPtr params, int nparams, const char *group,
+              const char *count_name, const char *const *fields, guint64 *sum)
+{
+    g_autofree char *count_param = g_strdup_printf("%s.%s", group, count_name);
+    unsigned int count = 0;
+
+    *sum = 0;
+    if (virTypedParamsGetUInt(params, nparams, count_param, &count) != 1)
+        return FALSE;
+    for (unsigned int i = 0; i < count; i++) {
+        for (const char *const *field = fields; *field; field++) {
+            char name[VIR_TYPED_PARAM_FIELD_LENGTH];
+            unsigned long long value;
+
+            g_snprintf(name, sizeof(name), "%s.%u.%s", group, i, *field);
+            /* Skipped (NOWAIT, or no monitor answer): not known, not zero. */
+            if (virTypedParamsGetULLong(params, nparams, name, &value) != 1)
+                return FALSE;
+            *sum += value;
+        }
+    }
+    return TRUE;
+}
+
+
+static void
+hbJobStatsRecord(virDomainStatsRecordPtr rec, gint64 time, HbStatsRecord *out)
+{
+    static const char *const vcpu[] = { "time", NULL };
+    static const char *const block[] = { "rd.bytes", "wr.bytes", NULL };
+    static const char *const net[] = { "rx.bytes", "tx.bytes", NULL };
+    HbStatsSample *s = &out->sample;
+    unsigned int vcpus = 0;
+
+    if (virDomainGetUUIDString(rec->dom, out->uuid) < 0)
+        out->uuid[0] = '\0';
+    s->time = time;
+    /* vcpu.<n>.time is the guest's own; cpu.time adds QEMU's threads. */
+    s->has_cpu = hbJobStatsSum(rec->params, rec->nparams, "vcpu", "current", vcpu,
+                               &s->cpu_ns);
+    if (virTypedParamsGetUInt(rec->params, rec->nparams, "vcpu.current", &vcpus) == 1)
+        s->vcpus = vcpus;
+    s->has_block = hbJobStatsSum(rec->params, rec->nparams, "block", "count", block,
+                                 &s->block_bytes);
+    s->has_net = hbJobStatsSum(rec->params, rec->nparams, "net", "count", net,
+                               &s->net_bytes);
+}
+
+
+/*
+ * One call for every running domain. NOWAIT: a domain whose QEMU job is
+ * held (a stuck monitor) is skipped for what needs the monitor, instead
+ * of holding every other domain's sample up to libvirt's job timeout.
+ */
+static void
+hbJobStats(HbJob *job, virConnectPtr conn)
+{
+    virDomainStatsRecordPtr *recs = NULL;
+    unsigned int groups = VIR_DOMAIN_STATS_VCPU | VIR_DOMAIN_STATS_BLOCK |
+        VIR_DOMAIN_STATS_INTERFACE;
+    unsigned int flags = VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE |
+        VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT;
+    int n;
+
+    job->sent = g_get_monotonic_time();
+    n = virConnectGetAllDomainStats(conn, groups, &recs, flags);
+    if (n < 0) {
+        hbUtilSetLibvirtError(&job->error, "cannot read domain stats");
+        return;
+    }
+    /* Stamped with when the read began: one stuck on a QEMU comes back after
+     * the reads that went beside it, with counters older than theirs for
+     * every domain it read first, and must not pass for the newest. */
+    for (int i = 0; i < n; i++) {
+        HbStatsRecord rec = { 0 };
+
+        hbJobStatsRecord(recs[i], job->sent, &rec);
+        if (rec.uuid[0])
+            g_array_append_val(job->stats, rec);
+    }
+    virDomainStatsRecordListFree(recs);
+}
+
+
 void
 hbJobRun(HbJob *job, virConnectPtr conn, HbProbeFunc probe, GCancellable *cancellable)
 {
@@ -265,6 +360,9 @@ hbJobRun(HbJob *job, virConnectPtr conn, HbProbeFunc probe, GCancellable *cancel
         break;
     case HB_JOB_RESOLVE:
         hbJobResolve(job, conn);
+        break;
+    case HB_JOB_STATS:
+        hbJobStats(job, conn);
         break;
     case HB_JOB_LAST:
         g_assert_not_reached();

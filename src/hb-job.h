@@ -9,6 +9,7 @@
 #include "hb-config.h"
 #include "hb-domxml.h"
 #include "hb-probe.h"
+#include "hb-verdict.h"
 
 typedef enum {
     HB_JOB_PING,
@@ -23,6 +24,7 @@ typedef enum {
     HB_JOB_INSTALL_AGENT,
     HB_JOB_METADATA,
     HB_JOB_RESOLVE,  /* find the domain a METADATA request by name or UUID is for */
+    HB_JOB_STATS,    /* read the counters of every running domain at once */
 
     HB_JOB_LAST
 } HbJobKind;
@@ -41,6 +43,12 @@ void hbTicketClose(HbTicket *ticket);
 gboolean hbTicketIsOpen(HbTicket *ticket);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HbTicket, hbTicketUnref)
 
+/* STATS: one domain's counters. */
+typedef struct {
+    char uuid[VIR_UUID_STRING_BUFLEN];
+    HbStatsSample sample;
+} HbStatsRecord;
+
 typedef struct _HbJob HbJob;
 typedef void (*HbJobDoneFunc)(HbJob *job, gpointer data);
 
@@ -54,8 +62,11 @@ struct _HbJob {
     guint attempt;       /* RESTART: its number in that episode */
     gboolean start_if_off; /* RESTART: a destroyed domain is ours to start */
     gboolean reset_stops;  /* RESTART: <on_reboot>destroy, so destroy+start, never reset */
+    gboolean observe;    /* RESTART: work out the step, make no call (observe, dry_run) */
     HbTicket *ticket;    /* RESTART: closed when the episode ends */
+    HbTicket *host_gate; /* RESTART: closed when the host-wide breaker trips */
     gboolean dropped;    /* RESTART: not made, the ticket was closed */
+    gboolean held;       /* RESTART: not made, the breaker tripped after it was decided */
     gboolean not_made;   /* RESTART: no call reached the domain (libvirtd
                           * unreachable, its state lock busy): it is as it was */
     gboolean stopped_by_other; /* RESTART: shut off already when our destroy came */
@@ -68,6 +79,7 @@ struct _HbJob {
     HbProbeResult probe; /* PING */
     char *detail;        /* PING: the error */
     const char *done;    /* RESTART: what was done, a step's name; NULL: nothing */
+    gboolean no_boot;    /* RESTART: done, and no boot follows (an NMI, or observed only) */
     GError *error;       /* why it failed; NULL: it did not, or never ran (cancelled,
                           * or a restart dropped before it began) */
     GPtrArray *infos;    /* SYNC (empty: the domain is gone), LIST: HbDomainInfo */
@@ -88,6 +100,7 @@ struct _HbJob {
     char *name;           /* RESOLVE: the name of the domain found (sets uuid too);
                            * the request it is for gets both */
     HbJob *then;          /* RESOLVE: the request to queue for the domain found */
+    GArray *stats;        /* STATS: HbStatsRecord, the domains read */
     HbJobDoneFunc reply;  /* set: the requester gets the finished job */
     gpointer reply_data;
 };

@@ -18,6 +18,17 @@
 #define HB_REQUESTS_MAX 64
 /* How long a stopping daemon waits for libvirt calls under way. */
 #define HB_STOP_WAIT_S 10
+/* The counters of every domain are read this often, in one call. */
+#define HB_STATS_PERIOD_S 2
+/*
+ * A read still running after this is stuck on a QEMU that does not answer
+ * its monitor (stopped, hung): it holds that domain's job, so a new read
+ * with NOWAIT skips that domain's disks and returns (BENCHMARKS.md
+ * "Verdicts"). At most this many reads at once: each may pin one more such
+ * QEMU; past them, readings age and verdicts are unknown.
+ */
+#define HB_STATS_STUCK_US (4 * G_USEC_PER_SEC)
+#define HB_STATS_WORKERS 3
 
 struct _HbMonitor {
     HbDaemonConf conf;
@@ -31,13 +42,22 @@ struct _HbMonitor {
     GHashTable *last_event; /* uuid -> the event_seq of its last lifecycle event */
     guint64 generation;    /* bumped at every (re)connection */
     guint list_retry;      /* timer: list again after a failed resync */
+    guint stats_timer;     /* the periodic bulk read of the counters */
+    guint stats_inflight;  /* bulk reads queued or running */
+    gint64 stats_pushed;   /* monotonic: the last one was queued */
+    gboolean stats_stuck;  /* a read went beside a stuck one; said once */
     gboolean connected;    /* connected and resynced */
     gboolean closing;
+    HbBreaker breaker;     /* the host-wide circuit breaker */
+    guint breaker_timer;   /* when its hold ends by itself */
+    gint64 breaker_armed;  /* the deadline breaker_timer is for */
+    HbTicket *host_gate;   /* closed when the breaker trips: queued restarts see it */
     HbMonitorObserver observer;
     gpointer observer_data;
 };
 
 static void hbMonitorJobDone(HbJob *job, gpointer data);
+static void hbMonitorHostCheck(HbMonitor *monitor);
 
 
 void
@@ -53,6 +73,137 @@ hbMonitorChanged(HbMonitor *monitor, HbDomain *dom)
 {
     if (monitor->observer.changed)
         monitor->observer.changed(dom, monitor->observer_data);
+    hbMonitorHostCheck(monitor);
+}
+
+
+/*
+ * The window within which stops count together: host_window, or one block
+ * of the slowest watched guest, so that guests with different `time` that
+ * stopped in the same stall still count together.
+ */
+static gint64
+hbMonitorHostWindow(HbMonitor *monitor)
+{
+    GHashTableIter iter;
+    gpointer value;
+    guint window = monitor->conf.breaker.window;
+
+    if (window)
+        return (gint64) window * G_USEC_PER_SEC;
+    g_hash_table_iter_init(&iter, monitor->domains);
+    while (g_hash_table_iter_next(&iter, NULL, &value)) {
+        if (hbDomainWatchedRunning(value))
+            window = MAX(window, hbDomainConfig(value)->time);
+    }
+    return (gint64) window * G_USEC_PER_SEC;
+}
+
+
+static gboolean
+hbMonitorHostTimer(gpointer data)
+{
+    HbMonitor *monitor = data;
+
+    monitor->breaker_timer = 0;
+    monitor->breaker_armed = 0;
+    hbMonitorHostCheck(monitor);
+    return G_SOURCE_REMOVE;
+}
+
+
+static void
+hbMonitorHostArm(HbMonitor *monitor, gint64 now)
+{
+    gint64 deadline = hbBreakerDeadline(&monitor->breaker);
+
+    if (deadline == monitor->breaker_armed)
+        return;
+    g_clear_handle_id(&monitor->breaker_timer, g_source_remove);
+    monitor->breaker_armed = deadline;
+    if (deadline != G_MAXINT64)
+        monitor->breaker_timer = g_timeout_add(MAX(0, deadline - now) / 1000 + 1,
+                                               hbMonitorHostTimer, monitor);
+}
+
+
+static void
+hbMonitorHostLog(HbMonitor *monitor, HbBreakerChange change, GPtrArray *in_window)
+{
+    g_autofree char *reason = hbBreakerReason(&monitor->breaker);
+    g_autoptr(GString) names = g_string_new(NULL);
+
+    if (change == HB_BREAKER_CLEARED) {
+        g_message("Host cleared: %s", reason);
+        return;
+    }
+    for (guint i = 0; i < in_window->len; i++)
+        g_string_append_printf(names, "%s'%s'", i ? ", " : "",
+                               hbDomainName((HbDomain *) in_window->pdata[i]));
+    g_warning("Host suspected: %s; stopped: %s", reason, names->str);
+}
+
+
+/* Count the watched guests and those stopped, and tell the breaker. */
+static void
+hbMonitorHostCheck(HbMonitor *monitor)
+{
+    g_autoptr(GArray) stops = g_array_new(FALSE, FALSE, sizeof(HbBreakerStop));
+    g_autoptr(GPtrArray) in_window = g_ptr_array_new();
+    gint64 now = g_get_monotonic_time();
+    GHashTableIter iter;
+    gpointer value;
+    guint watched = 0;
+    HbBreakerChange change;
+
+    if (monitor->closing)
+        return;
+    g_hash_table_iter_init(&iter, monitor->domains);
+    while (g_hash_table_iter_next(&iter, NULL, &value)) {
+        HbBreakerStop stop = { .since = hbDomainSilentSince(value), .who = value };
+
+        if (!hbDomainWatchedRunning(value))
+            continue;
+        watched++;
+        if (stop.since)
+            g_array_append_val(stops, stop);
+    }
+    change = hbBreakerUpdate(&monitor->breaker, stops, watched, hbMonitorHostWindow(monitor),
+                             now, in_window);
+    hbMonitorHostArm(monitor, now);
+    if (change == HB_BREAKER_SAME)
+        return;
+    hbMonitorHostLog(monitor, change, in_window);
+    /* Restarts decided before it tripped, still queued, are held when they run. */
+    if (change == HB_BREAKER_SUSPECTED) {
+        hbTicketClose(monitor->host_gate);
+        hbTicketUnref(monitor->host_gate);
+        monitor->host_gate = hbTicketNew();
+    }
+    if (monitor->observer.host)
+        monitor->observer.host(&monitor->breaker, change, monitor->observer_data);
+}
+
+
+gboolean
+hbMonitorHostHolds(HbMonitor *monitor, gboolean crashed)
+{
+    hbMonitorHostCheck(monitor);
+    return hbBreakerHolds(&monitor->breaker, crashed);
+}
+
+
+HbTicket *
+hbMonitorHostGate(HbMonitor *monitor, gboolean crashed)
+{
+    return crashed ? NULL : hbTicketRef(monitor->host_gate);
+}
+
+
+const HbBreaker *
+hbMonitorBreaker(HbMonitor *monitor)
+{
+    return &monitor->breaker;
 }
 
 
@@ -120,6 +271,7 @@ hbMonitorRemove(HbMonitor *monitor, HbDomain *dom)
     if (monitor->observer.removed)
         monitor->observer.removed(dom, monitor->observer_data);
     g_hash_table_remove(monitor->domains, hbDomainUUID(dom));
+    hbMonitorHostCheck(monitor);
 }
 
 
@@ -339,6 +491,52 @@ hbMonitorResolveDone(HbMonitor *monitor, HbJob *resolve)
 }
 
 
+/* Each domain read gets its sample; one NOWAIT skipped keeps its last, which ages. */
+static void
+hbMonitorStatsDone(HbMonitor *monitor, HbJob *job)
+{
+    if (job->sent && g_get_monotonic_time() - job->sent > HB_STATS_STUCK_US)
+        g_message("Domain stats: a read took %.1f s (a QEMU monitor did not answer)",
+                  (g_get_monotonic_time() - job->sent) / 1e6);
+    if (job->error) {
+        g_debug("Cannot read domain stats: %s", job->error->message);
+        return;
+    }
+    for (guint i = 0; i < job->stats->len; i++) {
+        HbStatsRecord *rec = &g_array_index(job->stats, HbStatsRecord, i);
+        HbDomain *dom = g_hash_table_lookup(monitor->domains, rec->uuid);
+
+        if (dom)
+            hbDomainStatsSample(dom, &rec->sample);
+    }
+}
+
+
+/* One read at a time, unless the one under way is stuck (HB_STATS_STUCK_US). */
+static gboolean
+hbMonitorStatsTimer(gpointer data)
+{
+    HbMonitor *monitor = data;
+    gint64 now = g_get_monotonic_time();
+
+    if (!monitor->connected || monitor->closing)
+        return G_SOURCE_CONTINUE;
+    if (monitor->stats_inflight &&
+        (monitor->stats_inflight >= HB_STATS_WORKERS ||
+         now - monitor->stats_pushed < HB_STATS_STUCK_US))
+        return G_SOURCE_CONTINUE;
+    if (monitor->stats_inflight && !monitor->stats_stuck)
+        g_message("Domain stats: %u read(s) under way, the last queued %.0f s ago; one more "
+                  "goes beside (a QEMU monitor does not answer)", monitor->stats_inflight,
+                  (now - monitor->stats_pushed) / 1e6);
+    monitor->stats_stuck = monitor->stats_inflight > 0;
+    monitor->stats_inflight++;
+    monitor->stats_pushed = now;
+    hbMonitorPushJob(monitor, hbJobNew(HB_JOB_STATS, NULL));
+    return G_SOURCE_CONTINUE;
+}
+
+
 static void
 hbMonitorJobDone(HbJob *job, gpointer data)
 {
@@ -354,6 +552,8 @@ hbMonitorJobDone(HbJob *job, gpointer data)
         hbMonitorCountRequest(monitor, job->uuid, -1);
     if (job->kind == HB_JOB_METADATA)
         hbMonitorNextEdit(monitor, job->uuid);
+    if (job->kind == HB_JOB_STATS)
+        monitor->stats_inflight--;
     if (job->reply) {
         /* A request never run failed; one that succeeded stays a success. */
         if (job->cancelled && !job->error)
@@ -374,6 +574,9 @@ hbMonitorJobDone(HbJob *job, gpointer data)
         break;
     case HB_JOB_SYNC:
         hbMonitorSyncDone(monitor, job);
+        break;
+    case HB_JOB_STATS:
+        hbMonitorStatsDone(monitor, job);
         break;
     case HB_JOB_PING:
     case HB_JOB_RESTART:
@@ -433,6 +636,19 @@ hbMonitorOnReboot(virDomainPtr vdom, gpointer data)
     if (virDomainGetUUIDString(vdom, uuid) == 0 &&
         (dom = g_hash_table_lookup(monitor->domains, uuid)))
         hbDomainFeed(dom, HB_INPUT_REBOOT);
+}
+
+
+static void
+hbMonitorOnWatchdog(virDomainPtr vdom, int action, gpointer data)
+{
+    HbMonitor *monitor = data;
+    char uuid[VIR_UUID_STRING_BUFLEN];
+    HbDomain *dom;
+
+    if (virDomainGetUUIDString(vdom, uuid) == 0 &&
+        (dom = g_hash_table_lookup(monitor->domains, uuid)))
+        hbDomainWatchdogEvent(dom, action);
 }
 
 
@@ -510,6 +726,7 @@ static const HbConnCallbacks hbMonitorConnCallbacks = {
     .lifecycle = hbMonitorOnLifecycle,
     .reboot = hbMonitorOnReboot,
     .agent = hbMonitorOnAgent,
+    .watchdog = hbMonitorOnWatchdog,
     .metadata = hbMonitorOnMetadata,
     .device = hbMonitorOnDevice,
 };
@@ -525,9 +742,12 @@ hbMonitorNew(const HbDaemonConf *conf, HbProbeFunc probe)
         [HB_LANE_SUSPECT] = conf->suspect_workers,
         [HB_LANE_READ] = HB_READ_WORKERS,
         [HB_LANE_GUEST] = conf->request_workers,
+        [HB_LANE_STATS] = HB_STATS_WORKERS,
     } };
 
     hbDaemonConfCopy(&monitor->conf, conf);
+    hbBreakerInit(&monitor->breaker, &conf->breaker);
+    monitor->host_gate = hbTicketNew();
     if (monitor->conf.state_dir[0] && hbStateFileCheckDir(monitor->conf.state_dir) < 0) {
         g_warning("Failed episodes and the last valid configurations will not survive a "
                   "restart");
@@ -558,6 +778,8 @@ void
 hbMonitorStart(HbMonitor *monitor)
 {
     hbConnStart(monitor->conn);
+    monitor->stats_timer = g_timeout_add_seconds(HB_STATS_PERIOD_S, hbMonitorStatsTimer,
+                                                 monitor);
 }
 
 
@@ -568,6 +790,8 @@ hbMonitorFree(HbMonitor *monitor)
         return;
     monitor->closing = TRUE;
     g_clear_handle_id(&monitor->list_retry, g_source_remove);
+    g_clear_handle_id(&monitor->breaker_timer, g_source_remove);
+    g_clear_handle_id(&monitor->stats_timer, g_source_remove);
     hbConnFree(monitor->conn);
     /* Queued restarts and requests are cancelled; calls under way get a while. */
     hbWorkerFree(monitor->worker, HB_STOP_WAIT_S);
@@ -578,6 +802,7 @@ hbMonitorFree(HbMonitor *monitor)
     g_hash_table_unref(monitor->requests);
     g_hash_table_unref(monitor->last_event);
     hbDaemonConfClear(&monitor->conf);
+    hbTicketUnref(monitor->host_gate);
     g_free(monitor);
 }
 
@@ -600,6 +825,13 @@ const char *
 hbMonitorStateDir(HbMonitor *monitor)
 {
     return monitor->conf.state_dir;
+}
+
+
+gboolean
+hbMonitorDryRun(HbMonitor *monitor)
+{
+    return monitor->conf.dry_run;
 }
 
 

@@ -4,6 +4,7 @@
  */
 #pragma once
 
+#include "hb-breaker.h"
 #include "hb-daemon-conf.h"
 #include "hb-domain.h"
 #include "hb-engine.h"
@@ -17,6 +18,8 @@ typedef struct {
     void (*changed)(HbDomain *dom, gpointer data);
     void (*notice)(HbDomain *dom, const HbNotice *notice, gpointer data);
     void (*connection)(gboolean connected, gpointer data);
+    /* The host-wide breaker tripped or cleared (hb-breaker.h). */
+    void (*host)(const HbBreaker *breaker, HbBreakerChange change, gpointer data);
 } HbMonitorObserver;
 
 HbMonitor *hbMonitorNew(const HbDaemonConf *conf, HbProbeFunc probe);
@@ -32,6 +35,7 @@ void hbMonitorRearm(HbMonitor *monitor, HbDomain *dom);
 void hbMonitorRequest(HbMonitor *monitor, HbDomain *dom, HbJob *job);
 void hbMonitorEdit(HbMonitor *monitor, const char *key, HbJob *job);
 gboolean hbMonitorIsConnected(HbMonitor *monitor);
+const HbBreaker *hbMonitorBreaker(HbMonitor *monitor);
 
 /* For its domains (hb-domain.c). */
 /* Hand @job to the workers; a stopping monitor finishes it cancelled. */
@@ -41,5 +45,13 @@ const char *hbMonitorRequestRoom(HbMonitor *monitor, const char *uuid);
 void hbMonitorNotify(HbMonitor *monitor, HbDomain *dom, const HbNotice *notice);
 void hbMonitorChanged(HbMonitor *monitor, HbDomain *dom);
 gboolean hbMonitorIsClosing(HbMonitor *monitor);
+/* Judge the host afresh; whether a restart attempt (a crashed guest's if
+ * @crashed) is held now. */
+gboolean hbMonitorHostHolds(HbMonitor *monitor, gboolean crashed);
+/* For a restart job: closed if the breaker trips before it runs; NULL
+ * (never closed) for a crashed guest's, which the breaker does not hold. */
+HbTicket *hbMonitorHostGate(HbMonitor *monitor, gboolean crashed);
 /* "": none, nothing outlives the daemon (hb-statefile.h). */
 const char *hbMonitorStateDir(HbMonitor *monitor);
+/* [daemon] dry_run: every restart attempt is observed only. */
+gboolean hbMonitorDryRun(HbMonitor *monitor);

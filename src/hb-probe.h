@@ -10,6 +10,8 @@ typedef enum {
     HB_PROBE_OK,          /* the agent answered */
     HB_PROBE_MISS,        /* no answer in time, or the agent failed */
     HB_PROBE_VOID,        /* no verdict: domain not running, libvirtd unreachable */
+    HB_PROBE_SUPPRESSED,  /* a miss while a domain job was under way; the
+                           * detail names the job */
 
     HB_PROBE_LAST
 } HbProbeResult;

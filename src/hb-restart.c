@@ -1,44 +1,41 @@
 /*
- * Restart attempts: the libvirt calls that reset, or destroy and start, a
- * domain, each made only while the episode it was decided in is open.
+ * Restart attempts: the libvirt calls that inject an NMI, reset, or destroy
+ * and start a domain, each made only while the episode it was decided in
+ * is open; or, observed only, none of them.
  */
 #include <config.h>
 
 #include "hb-restart.h"
 
 
-/*
- * What a restart attempt does, chosen from the domain's state now rather
- * than when it was decided: the domain may have changed meanwhile.
- */
-typedef enum {
-    HB_RESTART_NONE,
-    HB_RESTART_RESET,
-    HB_RESTART_RESET_RESUME, /* a reset crashed domain stays paused */
-    HB_RESTART_DESTROY_START,
-    HB_RESTART_START,
-
-    HB_RESTART_LAST
-} HbRestartStep;
-
-HB_ENUM_DECL(hbRestartStep, HbRestartStep);
 HB_ENUM_IMPL(hbRestartStep, HbRestartStep, HB_RESTART_LAST,
              "none",
              "reset",
              "reset+resume",
              "destroy+start",
              "start",
+             "nmi",
 );
 
 
-static HbRestartStep
+/*
+ * action=ladder climbs one step per attempt of the episode: an NMI (a Linux
+ * guest with kdump or panic_on_unrecovered_nmi leaves a dump), a reset,
+ * then destroy and start, for a frozen guest that a reset does not bring
+ * back. A crashed domain gets no NMI: it is past what one could tell.
+ */
+HbRestartStep
 hbRestartStepOf(const HbJob *job, int state, int reason, char **why)
 {
-    gboolean restart = job->action == HB_ACTION_RESTART || job->reset_stops;
+    gboolean ladder = job->action == HB_ACTION_LADDER;
+    gboolean restart = job->action == HB_ACTION_RESTART || job->reset_stops ||
+        (ladder && job->attempt >= 3);
 
     switch ((virDomainState) state) {
     case VIR_DOMAIN_RUNNING:
     case VIR_DOMAIN_BLOCKED:
+        if (ladder && job->attempt <= 1)
+            return HB_RESTART_NMI;
         return restart ? HB_RESTART_DESTROY_START : HB_RESTART_RESET;
     case VIR_DOMAIN_PAUSED:
         if (reason != VIR_DOMAIN_PAUSED_CRASHED) {
@@ -67,14 +64,36 @@ hbRestartStepOf(const HbJob *job, int state, int reason, char **why)
 }
 
 
-/* Each call is made only while the episode is open; -1 with no error: dropped. */
-static int
-hbRestartCall(HbJob *job, virDomainPtr dom, int (*call)(virDomainPtr dom))
+/*
+ * Whether the attempt may still be made, checked right before each call:
+ * its episode still open, and the host not suspected since it was decided
+ * (hb-breaker.h). If not, the job is marked dropped or held, and its error
+ * set.
+ */
+static gboolean
+hbRestartWanted(HbJob *job, const char *when)
 {
     if (!hbTicketIsOpen(job->ticket)) {
         job->dropped = TRUE;
-        return -1;
+        g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED,
+                    "the episode ended, or the domain's action changed, before %s", when);
+    } else if (!hbTicketIsOpen(job->host_gate)) {
+        job->held = TRUE;
+        g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED,
+                    "held: host suspected before %s", when);
+    } else {
+        return TRUE;
     }
+    return FALSE;
+}
+
+
+/* Each call is made only while the attempt is wanted; -1 and no libvirt error: it is not. */
+static int
+hbRestartCall(HbJob *job, virDomainPtr dom, int (*call)(virDomainPtr dom))
+{
+    if (!hbRestartWanted(job, "the call"))
+        return -1;
     if (!job->sent)
         job->sent = g_get_monotonic_time();
     if (call(dom) == 0)
@@ -96,6 +115,13 @@ hbRestartReset(virDomainPtr dom)
 
 
 static int
+hbRestartNMI(virDomainPtr dom)
+{
+    return virDomainInjectNMI(dom, 0);
+}
+
+
+static int
 hbRestartDomain(HbJob *job, virDomainPtr dom, HbRestartStep step)
 {
     switch (step) {
@@ -110,7 +136,7 @@ hbRestartDomain(HbJob *job, virDomainPtr dom, HbRestartStep step)
     case HB_RESTART_DESTROY_START:
         if (hbRestartCall(job, dom, virDomainDestroy) < 0) {
             /* Stopped since its state was read: by the user, not us. */
-            job->stopped_by_other = !job->dropped &&
+            job->stopped_by_other = !job->error &&
                 virGetLastErrorCode() == VIR_ERR_OPERATION_INVALID;
             return -1;
         }
@@ -118,10 +144,28 @@ hbRestartDomain(HbJob *job, virDomainPtr dom, HbRestartStep step)
         return virDomainCreate(dom);
     case HB_RESTART_START:
         return hbRestartCall(job, dom, virDomainCreate);
+    case HB_RESTART_NMI:
+        return hbRestartCall(job, dom, hbRestartNMI);
     case HB_RESTART_LAST:
         break;
     }
     g_return_val_if_reached(-1);
+}
+
+
+/* Observed only: the step is worked out from the state read, and not taken. */
+static void
+hbRestartObserve(HbJob *job, HbRestartStep step, const char *why)
+{
+    if (!hbRestartWanted(job, "the call"))
+        return;
+    if (step == HB_RESTART_NONE) {
+        g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED, "none: %s", why);
+    } else {
+        job->sent = g_get_monotonic_time();
+        job->done = hbRestartStepToString(step);
+        job->no_boot = TRUE;
+    }
 }
 
 
@@ -133,12 +177,8 @@ hbRestartRun(HbJob *job, virConnectPtr conn)
     HbRestartStep step;
     int state, reason;
 
-    if (!hbTicketIsOpen(job->ticket)) {
-        job->dropped = TRUE;
-        g_set_error_literal(&job->error, HB_ERROR, HB_ERROR_FAILED,
-                            "the episode ended before it ran");
+    if (!hbRestartWanted(job, "it ran"))
         return;
-    }
     if (!(dom = virDomainLookupByUUIDString(conn, job->uuid)) ||
         virDomainGetState(dom, &state, &reason, 0) < 0) {
         job->not_made = TRUE;
@@ -146,15 +186,24 @@ hbRestartRun(HbJob *job, virConnectPtr conn)
         return;
     }
     step = hbRestartStepOf(job, state, reason, &why);
-    /* Nothing done is no success: no boot follows it. A dropped call failed. */
-    if (step != HB_RESTART_NONE && hbRestartDomain(job, dom, step) == 0)
-        job->done = hbRestartStepToString(step);
-    else if (job->dropped)
-        g_set_error_literal(&job->error, HB_ERROR, HB_ERROR_FAILED,
-                            "the episode ended before the call");
-    else if (step == HB_RESTART_NONE)
+    /* Paused since the decision (by the user, an I/O error): nothing is
+     * done, and the attempt is not spent; it is decided again once the
+     * guest runs and misses again. */
+    if (step == HB_RESTART_NONE && state == VIR_DOMAIN_PAUSED)
+        job->not_made = TRUE;
+    if (job->observe) {
+        hbRestartObserve(job, step, why);
+        return;
+    }
+    /* Nothing done is no success: no boot follows it. A call not wanted
+     * any more failed, with its error set (hbRestartWanted). */
+    if (step == HB_RESTART_NONE) {
         g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED, "none: %s", why);
-    else
+    } else if (hbRestartDomain(job, dom, step) == 0) {
+        job->done = hbRestartStepToString(step);
+        job->no_boot = step == HB_RESTART_NMI;
+    } else if (!job->error) {
         g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED, "%s: %s",
                     hbRestartStepToString(step), hbUtilLastError());
+    }
 }

@@ -6,9 +6,34 @@
 #include "hb-job.h"
 
 /*
+ * What a restart attempt does, chosen from the domain's state now rather
+ * than when it was decided: the domain may have changed meanwhile.
+ */
+typedef enum {
+    HB_RESTART_NONE,
+    HB_RESTART_RESET,
+    HB_RESTART_RESET_RESUME, /* a reset crashed domain stays paused */
+    HB_RESTART_DESTROY_START,
+    HB_RESTART_START,
+    HB_RESTART_NMI,          /* action=ladder, first attempt: no boot follows */
+
+    HB_RESTART_LAST
+} HbRestartStep;
+
+HB_ENUM_DECL(hbRestartStep, HbRestartStep);
+
+/*
+ * Pure: the step the restart @job takes on a domain in libvirt's @state
+ * and @reason; HB_RESTART_NONE with *@why (allocated): none to take.
+ */
+HbRestartStep hbRestartStepOf(const HbJob *job, int state, int reason, char **why);
+
+/*
  * Reset, or destroy and start, job->uuid as the domain's state now asks
  * (it may have changed since the attempt was decided); the result is in
- * job->done (what was done) or ->error, and in ->dropped, ->not_made and
- * ->stopped_by_other.
+ * job->done (what was done) or ->error, and in ->dropped, ->not_made,
+ * ->stopped_by_other and ->no_boot. With job->observe it reads the state
+ * and works the step out, but takes it not: ->done names the step it would
+ * take, and ->no_boot is set.
  */
 void hbRestartRun(HbJob *job, virConnectPtr conn);

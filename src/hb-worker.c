@@ -43,6 +43,8 @@ hbJobLane(const HbJob *job)
     case HB_JOB_SYNC:
     case HB_JOB_LIST:
         return HB_LANE_READ;
+    case HB_JOB_STATS:
+        return HB_LANE_STATS;
     case HB_JOB_GUEST_INFO:
     case HB_JOB_SHUTDOWN:
     case HB_JOB_EXEC:

@@ -16,6 +16,7 @@ typedef enum {
     HB_LANE_SUSPECT,  /* pings to domains whose last ping missed: these may hang */
     HB_LANE_READ,     /* domain reads */
     HB_LANE_GUEST,    /* guest requests: info, exec, shutdown, time, metadata */
+    HB_LANE_STATS,    /* the bulk counter read: it may wait on a stuck QEMU */
 
     HB_LANE_LAST
 } HbLane;

@@ -36,12 +36,13 @@ static const struct {
     { "failure-interval", "Seconds between restart attempts", "N" },
     { "failure-attempts", "Restart attempts per episode", "N" },
     { "boot-grace", "Seconds after a start or reset", "N" },
-    { "action", "What a restart attempt does", "reset|restart|none" },
+    { "action", "What a restart attempt does", "reset|restart|none|observe|ladder" },
     { "max-episodes", "Episodes with action per window (0: no cap)", "N" },
     { "episode-window", "Storm cap window in seconds", "N" },
     { "ping-timeout", "Seconds a ping may take", "N" },
     { "time-sync", "Keep the guest clock at the host's", "yes|no" },
     { "time-sync-interval", "Minutes between time syncs", "N" },
+    { "confirm", "What confirms a stop before a restart", "none|activity" },
 };
 #define HB_CLI_N_KEYS G_N_ELEMENTS(hbCliKeys)
 
@@ -263,7 +264,8 @@ typedef struct {
     const char *property;  /* of Domain1 */
     HbCliFormat format;
     const char *if_empty;  /* TEXT: an empty string is shown so, and null in JSON
-                            * ("": the line is left out); NULL: shown as it is */
+                            * ("": the line is left out); NULL: shown as it is.
+                            * TIME: set, the line is left out for none */
 } HbCliField;
 
 /* status, and info after it: one line or member each, in this order. */
@@ -275,6 +277,7 @@ static const HbCliField hbCliStatusFields[] = {
     { "Heartbeat percentage:", "heartbeat_percentage", "HeartbeatPercentage", HB_CLI_NUMBER, NULL },
     { "Restart attempts:", "restart_attempts", "RestartAttempts", HB_CLI_NUMBER, NULL },
     { "Episode:", "episode", "Episode", HB_CLI_NUMBER, NULL },
+    { "Last attempt:", "last_attempt", "LastAttempt", HB_CLI_TEXT, "" },
     { "Pings:", NULL, NULL, HB_CLI_PINGS, NULL },
     { NULL, "pings_ticked", "PingsTicked", HB_CLI_NUMBER, NULL },
     { NULL, "pings_missed", "PingsMissed", HB_CLI_NUMBER, NULL },
@@ -282,7 +285,12 @@ static const HbCliField hbCliStatusFields[] = {
     { "Last tick:", "last_tick", "LastTick", HB_CLI_TIME, NULL },
     { "Agent connected:", "agent_connected", "AgentConnected", HB_CLI_YES_NO, NULL },
     { "Config error:", "config_error", "ConfigError", HB_CLI_TEXT, "" },
+    { "Verdict:", "verdict", "Verdict", HB_CLI_TEXT, NULL },
+    { "Evidence:", "evidence", "Evidence", HB_CLI_TEXT, "" },
     { "Config:", "config", "Config", HB_CLI_CONFIG, NULL },
+    { "Suppressed:", "suppressed", "Suppressed", HB_CLI_TEXT, "" },
+    { "Suppressed since:", "suppressed_since", "SuppressedSince", HB_CLI_TIME, "" },
+    { NULL, "pings_suppressed", "PingsSuppressed", HB_CLI_NUMBER, NULL },
 };
 
 static const HbCliField hbCliInfoFields[] = {
@@ -334,8 +342,9 @@ hbCliFieldText(HbDBusDomain1 *d, const HbCliField *field)
     case HB_CLI_NUMBER:
         return g_strdup_printf("%" G_GUINT64_FORMAT, hbCliNumber(value));
     case HB_CLI_TIME:
-        return value && g_variant_get_int64(value) > 0 ?
-            hbCliIsoTime(g_variant_get_int64(value)) : g_strdup("none");
+        if (value && g_variant_get_int64(value) > 0)
+            return hbCliIsoTime(g_variant_get_int64(value));
+        return field->if_empty ? NULL : g_strdup("none");
     case HB_CLI_CONFIG:
         return hbApiConfigText(value, " ");
     case HB_CLI_PINGS:
@@ -413,9 +422,10 @@ hbCliAddFields(JsonBuilder *b, HbDBusDomain1 *d, const HbCliField *fields, gsize
 }
 
 
-/* The status object; with @info, info's members after it. */
+/* The status object; with @info, info's members after it; @host: the
+ * daemon's HostState, or NULL to leave it out. */
 static JsonNode *
-hbCliStatusJson(HbDBusDomain1 *d, gboolean info)
+hbCliStatusJson(HbDBusDomain1 *d, gboolean info, const char *host)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
 
@@ -423,6 +433,10 @@ hbCliStatusJson(HbDBusDomain1 *d, gboolean info)
     hbCliAddFields(b, d, hbCliStatusFields, G_N_ELEMENTS(hbCliStatusFields));
     if (info)
         hbCliAddFields(b, d, hbCliInfoFields, G_N_ELEMENTS(hbCliInfoFields));
+    if (host) {
+        json_builder_set_member_name(b, "host_state");
+        json_builder_add_string_value(b, host);
+    }
     json_builder_end_object(b);
     return json_builder_get_root(b);
 }
@@ -446,6 +460,25 @@ hbCliCompareByName(gconstpointer a, gconstpointer b)
 }
 
 
+/* The host-wide breaker's state, for every domain's status; NULL: not known. */
+static char *
+hbCliHostState(HbCli *cli)
+{
+    const char *state = hb_dbus_manager1_get_host_state(cli->manager);
+
+    return state ? hbUtilEscape(state) : NULL;
+}
+
+
+/* The host line of status, and of list while the breaker is not closed. */
+static void
+hbCliPrintHost(const char *host)
+{
+    printf("%-21s %s%s\n", "Host:", host, g_str_equal(host, "holding") ?
+           " (host suspected: restart attempts held)" : "");
+}
+
+
 /* list wants them all: one GetManagedObjects call. */
 static int
 hbCliList(HbCli *cli)
@@ -454,6 +487,7 @@ hbCliList(HbCli *cli)
     g_autoptr(GDBusObjectManager) objects = NULL;
     g_autolist(GDBusObject) all = NULL;
     g_autolist(HbDBusDomain1) domains = NULL;
+    g_autofree char *host = hbCliHostState(cli);
 
     objects = hb_dbus_object_manager_client_new_for_bus_sync(
         G_BUS_TYPE_SYSTEM, G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_DO_NOT_AUTO_START,
@@ -472,7 +506,7 @@ hbCliList(HbCli *cli)
         g_autoptr(JsonArray) array = json_array_new();
         g_autoptr(JsonNode) root = json_node_new(JSON_NODE_ARRAY);
         for (GList *l = domains; l; l = l->next)
-            json_array_add_element(array, hbCliStatusJson(l->data, FALSE));
+            json_array_add_element(array, hbCliStatusJson(l->data, FALSE, NULL));
         json_node_set_array(root, array);
         hbCliPrintJson(root);
         return HB_EXIT_OK;
@@ -490,6 +524,8 @@ hbCliList(HbCli *cli)
                hb_dbus_domain1_get_heartbeat_percentage(d),
                hb_dbus_domain1_get_restart_attempts(d));
     }
+    if (host && !g_str_equal(host, "closed"))
+        hbCliPrintHost(host);
     return HB_EXIT_OK;
 }
 
@@ -497,12 +533,16 @@ hbCliList(HbCli *cli)
 static int
 hbCliShow(HbCli *cli, gboolean info)
 {
+    g_autofree char *host = hbCliHostState(cli);
+
     if (cli->json) {
-        g_autoptr(JsonNode) node = hbCliStatusJson(cli->domain, info);
+        g_autoptr(JsonNode) node = hbCliStatusJson(cli->domain, info, host);
         hbCliPrintJson(node);
         return HB_EXIT_OK;
     }
     hbCliPrintFields(cli->domain, hbCliStatusFields, G_N_ELEMENTS(hbCliStatusFields));
+    if (host)
+        hbCliPrintHost(host);
     if (info)
         hbCliPrintFields(cli->domain, hbCliInfoFields, G_N_ELEMENTS(hbCliInfoFields));
     return HB_EXIT_OK;
@@ -788,7 +828,8 @@ hbCliEventName(const char *signal)
 /*
  * Every Manager1 signal is one event line: its name, the domain's name and
  * UUID (its first two arguments), the time, and its other arguments by the
- * names the introspection data gives them.
+ * names the introspection data gives them. A host signal (HostSuspected,
+ * HostCleared) names no domain, and is shown whatever domain is asked for.
  */
 static void
 hbCliOnSignal(GDBusProxy *proxy G_GNUC_UNUSED,
@@ -802,16 +843,20 @@ hbCliOnSignal(GDBusProxy *proxy G_GNUC_UNUSED,
         hb_dbus_manager1_interface_info(), signal);
     g_autofree char *event = hbCliEventName(signal);
     g_autofree char *when = hbCliIsoTime(g_get_real_time());
-    const char *name;
-    const char *uuid;
+    gboolean host = g_str_has_prefix(signal, "Host");
+    gsize first = host ? 0 : 2;
+    const char *name = NULL;
+    const char *uuid = NULL;
 
-    if (!info || g_variant_n_children(params) < 2 ||
-        !g_str_has_prefix(g_variant_get_type_string(params), "(ss"))
+    if (!info || g_variant_n_children(params) < first ||
+        (!host && !g_str_has_prefix(g_variant_get_type_string(params), "(ss")))
         return;
-    g_variant_get_child(params, 0, "&s", &name);
-    g_variant_get_child(params, 1, "&s", &uuid);
-    if (ev->filter && g_ascii_strcasecmp(uuid, ev->filter) != 0)
-        return;
+    if (!host) {
+        g_variant_get_child(params, 0, "&s", &name);
+        g_variant_get_child(params, 1, "&s", &uuid);
+        if (ev->filter && g_ascii_strcasecmp(uuid, ev->filter) != 0)
+            return;
+    }
 
     if (ev->cli->json) {
         g_autoptr(JsonBuilder) b = json_builder_new();
@@ -820,13 +865,15 @@ hbCliOnSignal(GDBusProxy *proxy G_GNUC_UNUSED,
         json_builder_begin_object(b);
         json_builder_set_member_name(b, "event");
         json_builder_add_string_value(b, event);
-        json_builder_set_member_name(b, "domain");
-        json_builder_add_string_value(b, name);
-        json_builder_set_member_name(b, "uuid");
-        json_builder_add_string_value(b, uuid);
+        if (!host) {
+            json_builder_set_member_name(b, "domain");
+            json_builder_add_string_value(b, name);
+            json_builder_set_member_name(b, "uuid");
+            json_builder_add_string_value(b, uuid);
+        }
         json_builder_set_member_name(b, "time");
         json_builder_add_string_value(b, when);
-        for (gsize i = 2; i < g_variant_n_children(params) && info->args[i]; i++) {
+        for (gsize i = first; i < g_variant_n_children(params) && info->args[i]; i++) {
             g_autoptr(GVariant) value = g_variant_get_child_value(params, i);
 
             json_builder_set_member_name(b, info->args[i]->name);
@@ -838,12 +885,14 @@ hbCliOnSignal(GDBusProxy *proxy G_GNUC_UNUSED,
         return;
     }
 
-    {
+    if (host) {
+        printf("%s %s", when, event);
+    } else {
         g_autofree char *name_text = hbUtilEscape(name);
 
         printf("%s %s %s", when, name_text, event);
     }
-    for (gsize i = 2; i < g_variant_n_children(params) && info->args[i]; i++) {
+    for (gsize i = first; i < g_variant_n_children(params) && info->args[i]; i++) {
         g_autoptr(GVariant) value = g_variant_get_child_value(params, i);
         g_autofree char *text = g_variant_is_of_type(value, G_VARIANT_TYPE_STRING) ?
             hbUtilEscape(g_variant_get_string(value, NULL)) : g_variant_print(value, FALSE);

@@ -150,6 +150,9 @@ main(int argc, char **argv)
     g_unix_signal_add(SIGINT, hbDaemonOnSignal, &daemon);
     g_unix_signal_add(SIGTERM, hbDaemonOnSignal, &daemon);
     g_message("virt-heartbeatd %s starting, libvirt URI %s", PACKAGE_VERSION, conf.uri);
+    if (conf.dry_run)
+        g_warning("dry run ([daemon] dry_run): restart attempts are decided and reported "
+                  "as what they would do, and none is made, whatever the domain's action");
 
     g_main_loop_run(daemon.loop);
     g_bus_unown_name(owner);

@@ -84,7 +84,8 @@ static const struct {
     { "<heartbeat><time>30</time></heartbeat>", "unexpected element <time>" },
     { "<heartbeat tme='30'/>", "unknown attribute 'tme'" },
     { "<heartbeat enabled='true'/>", "enabled: 'true' is not yes or no" },
-    { "<heartbeat action='reboot'/>", "action: 'reboot' is not reset, restart or none" },
+    { "<heartbeat action='reboot'/>",
+      "action: 'reboot' is not reset, restart, none, observe or ladder" },
     { "<heartbeat time='1'/>", "time: '1' is not a whole number from 2 to 86400" },
     { "<heartbeat time='86401'/>", "time: '86401'" },
     { "<heartbeat time='-5'/>", "time: '-5'" },
@@ -123,6 +124,9 @@ static const struct {
     { "<heartbeat enabled='y es'/>", "enabled: 'y es'" },
     { "<heartbeat enabled='YES'/>", "enabled: 'YES'" },
     { "<heartbeat action='&#160;reset'/>", "action: '\u00a0reset'" },
+    { "<heartbeat confirm='yes'/>", "confirm: 'yes' is not none or activity" },
+    { "<heartbeat confirm='Activity'/>", "confirm: 'Activity'" },
+    { "<heartbeat confirm=''/>", "confirm: ''" },
 };
 
 
@@ -138,6 +142,7 @@ static const char *const edgeCases[] = {
     "<heartbeat time='030'/>",
     "<heartbeat enabled=' yes '/>",
     "<heartbeat action='&#10;none '/>",
+    "<heartbeat confirm=' activity&#9;'/>",
     "<heartbeat> <!-- a comment --> <?pi x?></heartbeat>",
     "<heartbeat time='30'>\n  </heartbeat>",
     "<hb:heartbeat xmlns:hb='urn:virt-heartbeat:1' time='30'/>",

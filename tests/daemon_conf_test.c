@@ -42,11 +42,16 @@ test_shipped_file_is_defaults(void **state G_GNUC_UNUSED)
                                       FALSE, errors), 0);
     assert_string_equal(conf.uri, "qemu:///system");
     assert_false(conf.monitor_all);
+    assert_false(conf.dry_run);
     assert_int_equal(conf.ping_workers, 4);
     assert_int_equal(conf.suspect_workers, 8);
     assert_int_equal(conf.request_workers, 4);
     assert_true(g_str_has_suffix(conf.state_dir, "/lib/virt-heartbeat"));
     assert_memory_equal(&conf.defaults, &defaults, sizeof(defaults));
+    assert_int_equal(conf.breaker.share, 50);
+    assert_int_equal(conf.breaker.min, 4);
+    assert_int_equal(conf.breaker.hold, 300);
+    assert_int_equal(conf.breaker.window, 0);
 }
 
 
@@ -55,6 +60,8 @@ test_every_key(void **state G_GNUC_UNUSED)
 {
     g_autofree char *path = writeConf(
         "[daemon]\nuri=test:///default\nmonitor_all=true\nsuspect_workers=3\nstate_dir=\n"
+        "host_share=75\nhost_min=2\nhost_hold=20\nhost_window=45\n"
+        "dry_run=yes\n"
         "[defaults]\ntime=30\nrate=5\naction=none\nboot_grace=0\n");
     g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
     g_auto(HbDaemonConf) conf = { 0 };
@@ -63,8 +70,13 @@ test_every_key(void **state G_GNUC_UNUSED)
     assert_int_equal(hbDaemonConfLoad(&conf, path, FALSE, errors), 0);
     assert_string_equal(conf.uri, "test:///default");
     assert_true(conf.monitor_all);
+    assert_true(conf.dry_run);
     assert_int_equal(conf.suspect_workers, 3);
     assert_string_equal(conf.state_dir, "");
+    assert_int_equal(conf.breaker.share, 75);
+    assert_int_equal(conf.breaker.min, 2);
+    assert_int_equal(conf.breaker.hold, 20);
+    assert_int_equal(conf.breaker.window, 45);
     assert_int_equal(conf.defaults.time, 30);
     assert_int_equal(conf.defaults.rate, 5);
     assert_int_equal(conf.defaults.action, HB_ACTION_NONE);
@@ -79,14 +91,16 @@ test_errors_name_file_and_line(void **state G_GNUC_UNUSED)
 {
     g_autofree char *path = writeConf(
         "# comment\n[daemon]\nping_workers=0\nmonitor_all=maybe\nspeed=3\n"
-        "[defaults]\ntime=1\nactoin=none\n[extra]\nx=1\n[daemon]\nstate_dir=rel/dir\n");
+        "[defaults]\ntime=1\nactoin=none\n[extra]\nx=1\n[daemon]\nstate_dir=rel/dir\n"
+        "dry_run=Yes\n");
     g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
     const char *expected[] = {
         ":9: unknown group [extra]",
         ":3: ping_workers: '0' is not a whole number from 1 to 64",
-        ":4: monitor_all: 'maybe' is not true or false",
+        ":4: monitor_all: 'maybe' is not yes, no, true or false",
         ":5: unknown key 'speed' in [daemon]",
         ":12: state_dir: 'rel/dir' is not an absolute path",
+        ":13: dry_run: 'Yes' is not yes, no, true or false",
         ":7: time: '1' is not a whole number from 2 to 86400",
         ":8: unknown key 'actoin' in [defaults]",
     };
@@ -102,6 +116,37 @@ test_errors_name_file_and_line(void **state G_GNUC_UNUSED)
             fail_msg("error %u: '%s' does not end in '%s'", i, msg, expected[i]);
     }
     g_unlink(path);
+}
+
+
+/* The breaker's keys: host_share a percentage, host_hold never 0, host_window may be. */
+static void
+test_breaker_ranges(void **state G_GNUC_UNUSED)
+{
+    g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
+    g_auto(HbDaemonConf) conf = { 0 };
+    const char *expected[] = {
+        "x.conf:2: host_share: '101' is not a whole number from 1 to 100",
+        "x.conf:3: host_min: '0' is not a whole number from 1 to 100000",
+        "x.conf:4: host_hold: '0' is not a whole number from 1 to 86400",
+        "x.conf:5: host_window: '-1' is not a whole number from 0 to 86400",
+    };
+
+    hbDaemonConfInit(&conf);
+    assert_int_equal(hbDaemonConfParse(&conf, "x.conf", "[daemon]\nhost_share=101\n"
+                                       "host_min=0\nhost_hold=0\nhost_window=-1\n",
+                                       errors), -1);
+    assert_int_equal(errors->len, G_N_ELEMENTS(expected));
+    for (guint i = 0; i < errors->len; i++)
+        assert_string_equal(errors->pdata[i], expected[i]);
+    /* Bad values leave the defaults. */
+    assert_int_equal(conf.breaker.share, 50);
+    assert_int_equal(conf.breaker.hold, 300);
+
+    g_ptr_array_set_size(errors, 0);
+    assert_int_equal(hbDaemonConfParse(&conf, "x.conf", "[daemon]\nhost_share=100\n"
+                                       "host_window=0\n", errors), 0);
+    assert_int_equal(conf.breaker.share, 100);
 }
 
 
@@ -124,7 +169,8 @@ test_error_lines_many_and_repeated(void **state G_GNUC_UNUSED)
     hbDaemonConfInit(&conf);
     assert_int_equal(hbDaemonConfParse(&conf, "x.conf", text->str, errors), -1);
     assert_int_equal(errors->len, n + 1);
-    assert_string_equal(errors->pdata[0], "x.conf:3: monitor_all: 'maybe' is not true or false");
+    assert_string_equal(errors->pdata[0],
+                        "x.conf:3: monitor_all: 'maybe' is not yes, no, true or false");
     for (guint i = 0; i < n; i++) {
         g_autofree char *want = g_strdup_printf("x.conf:%u: unknown key 'k%u' in [defaults]",
                                                 i + 5, i);
@@ -166,6 +212,7 @@ main(void)
         cmocka_unit_test(test_shipped_file_is_defaults),
         cmocka_unit_test(test_every_key),
         cmocka_unit_test(test_errors_name_file_and_line),
+        cmocka_unit_test(test_breaker_ranges),
         cmocka_unit_test(test_error_lines_many_and_repeated),
         cmocka_unit_test(test_syntax_and_missing),
     };

@@ -343,8 +343,14 @@ test_status_list_json(void **state)
     assert_true(json_object_get_boolean_member(obj, "is_heartbeating"));
     assert_int_equal(json_object_get_int_member(obj, "heartbeat_percentage"), 100);
     assert_int_equal(json_object_get_int_member(obj, "restart_attempts"), 0);
+    assert_true(json_object_get_null_member(obj, "last_attempt"));
     assert_int_equal(json_object_get_int_member(
         json_object_get_object_member(obj, "config"), "time"), 2);
+    /* No heartbeat stopped yet: no verdict, no evidence. */
+    assert_string_equal(json_object_get_string_member(obj, "verdict"), "unknown");
+    assert_true(json_object_get_null_member(obj, "evidence"));
+    assert_string_equal(json_object_get_string_member(
+        json_object_get_object_member(obj, "config"), "confirm"), "none");
 
     /* By UUID too, in any case. */
     g_clear_pointer(&out, g_free);
@@ -436,6 +442,8 @@ test_events_json(void **state)
     g_autoptr(JsonParser) parser = json_parser_new();
     g_auto(GStrv) lines = NULL;
     g_autofree char *no = NULL;
+    g_autofree char *status = NULL;
+    const char *last;
     Lines l = { .out = g_string_new(NULL) };
     gboolean saw_stopped = FALSE, saw_attempt = FALSE;
     guint probe;
@@ -462,8 +470,15 @@ test_events_json(void **state)
         assert_string_equal(json_object_get_string_member(ev, "domain"), "hb-dbus");
         assert_string_equal(json_object_get_string_member(ev, "uuid"), uuid);
         assert_true(g_str_has_suffix(json_object_get_string_member(ev, "time"), "Z"));
-        if (g_str_equal(kind, "heartbeat-stopped"))
+        if (g_str_equal(kind, "heartbeat-stopped")) {
+            /* The test driver reads no counters: judged, but not known. */
+            assert_string_equal(json_object_get_string_member(ev, "verdict"), "unknown");
+            assert_true(g_str_has_prefix(json_object_get_string_member(ev, "evidence"),
+                                         "no tick "));
+            assert_non_null(strstr(json_object_get_string_member(ev, "evidence"),
+                                   "stats not available -> unknown"));
             saw_stopped = TRUE;
+        }
         if (g_str_equal(kind, "restart-attempt")) {
             assert_true(saw_stopped);
             assert_int_equal(json_object_get_int_member(ev, "attempt"), 1);
@@ -474,6 +489,26 @@ test_events_json(void **state)
         }
     }
     assert_true(saw_stopped && saw_attempt);
+    assert_int_equal(cli(&status, "status", "hb-dbus", "--json", NULL), 0);
+    last = json_object_get_string_member(parseObject(parser, status), "last_attempt");
+    if (!last || !g_str_has_suffix(last, " reset: ok"))
+        fail_msg("last_attempt: %s", last ? last : "null");
+
+    /* The verdict stays in the status, text and JSON. */
+    {
+        g_autofree char *text = NULL;
+        g_autofree char *json = NULL;
+        JsonObject *obj;
+
+        assert_int_equal(cli(&text, "status", "hb-dbus", NULL), 0);
+        assert_non_null(strstr(text, "Verdict:              unknown\n"));
+        assert_non_null(strstr(text, "Evidence:             no tick "));
+        assert_int_equal(cli(&json, "status", "hb-dbus", "--json", NULL), 0);
+        obj = parseObject(parser, json);
+        assert_string_equal(json_object_get_string_member(obj, "verdict"), "unknown");
+        assert_non_null(strstr(json_object_get_string_member(obj, "evidence"),
+                               "stats not available"));
+    }
 
     assert_int_equal(cli(&no, "is-heartbeating", "hb-dbus", NULL), 1);
     assert_string_equal(no, "no\n");
@@ -485,6 +520,201 @@ test_events_json(void **state)
     assert_int_equal(g_subprocess_get_exit_status(proc), 0);
     g_object_unref(l.in);
     g_string_free(l.out, TRUE);
+}
+
+
+static gboolean
+condLine(gpointer data)
+{
+    gpointer *args = data;
+
+    return strstr(((Lines *) args[0])->out->str, args[1]) != NULL;
+}
+
+
+/* The line of @l's output that holds @text; the caller frees it. */
+static char *
+lineWith(Lines *l, const char *text)
+{
+    gpointer args[] = { l, (gpointer) text };
+    g_auto(GStrv) lines = NULL;
+
+    if (!testWaitFor(condLine, args, 30))
+        fail_msg("no '%s' in: %s", text, l->out->str);
+    lines = g_strsplit(l->out->str, "\n", -1);
+    for (guint i = 0; lines[i]; i++) {
+        if (strstr(lines[i], text))
+            return g_strdup(lines[i]);
+    }
+    g_assert_not_reached();
+}
+
+
+/* A property of Manager1, read with Get. */
+static GVariant *
+managerProperty(const char *name)
+{
+    GVariant *value = NULL;
+    Call c;
+
+    callRaw(&c, HB_DBUS_PATH, "org.freedesktop.DBus.Properties", "Get",
+            g_variant_new("(ss)", "org.virt_heartbeat.Manager1", name));
+    assert_null(c.error);
+    g_variant_get(c.reply, "(v)", &value);
+    callClear(&c);
+    return value;
+}
+
+
+static void
+assertHost(const char *state, gboolean hold)
+{
+    g_autoptr(GVariant) state_value = managerProperty("HostState");
+    g_autoptr(GVariant) hold_value = managerProperty("HostHold");
+
+    assert_string_equal(g_variant_get_string(state_value, NULL), state);
+    assert_int_equal(g_variant_get_boolean(hold_value), hold);
+}
+
+
+/*
+ * The host-wide breaker on D-Bus: HostSuspected and HostCleared, shown by
+ * the events CLI without a domain, the HostState and HostHold properties,
+ * and the host line of status.
+ */
+static void
+test_host_signals(void **state)
+{
+    Daemon *d = *state;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GSubprocess) proc = NULL;
+    g_autoptr(JsonParser) parser = json_parser_new();
+    g_autofree char *suspected = NULL;
+    g_autofree char *cleared = NULL;
+    g_autofree char *status = NULL;
+    g_autofree char *text = NULL;
+    Lines l = { .out = g_string_new(NULL) };
+    char *uuids[5];
+    JsonObject *ev;
+    guint probe;
+
+    for (guint i = 0; i < 5; i++) {
+        g_autofree char *name = g_strdup_printf("hb-host%u", i);
+        g_autoptr(virDomain) dom = testDomainStart(d->conn, name, TRUE, FAST);
+
+        uuids[i] = testDomainUUID(dom);
+        waitState(d, name, "ok");
+    }
+    assertHost("closed", FALSE);
+    /* Asked about one domain, it shows the host's events too. */
+    proc = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE, &err,
+                            CLI, "events", "hb-host4", "--json", NULL);
+    assert_non_null(proc);
+    l.in = g_data_input_stream_new(g_subprocess_get_stdout_pipe(proc));
+    g_data_input_stream_read_line_async(l.in, G_PRIORITY_DEFAULT, NULL, onLine, &l);
+    probe = g_timeout_add(200, emitProbe, uuids[4]);
+    assert_true(testWaitFor(condProbed, &l, 60));
+    g_source_remove(probe);
+
+    for (guint i = 0; i < 4; i++)
+        fakeProbeSet(uuids[i], FAKE_AGENT_MISS);
+    suspected = lineWith(&l, "\"host-suspected\"");
+    ev = parseObject(parser, suspected);
+    assert_false(json_object_has_member(ev, "domain"));
+    assert_int_equal(json_object_get_int_member(ev, "stopped"), 4);
+    assert_int_equal(json_object_get_int_member(ev, "watched"), 5);
+    assert_true(g_str_has_prefix(json_object_get_string_member(ev, "reason"),
+                                 "4 of 5 watched guests stopped within 2 s"));
+    assertHost("holding", TRUE);
+    assert_int_equal(cli(&status, "status", "hb-host0", "--json", NULL), 0);
+    ev = parseObject(parser, status);
+    assert_string_equal(json_object_get_string_member(ev, "host_state"), "holding");
+    assert_int_equal(cli(&text, "status", "hb-host4", NULL), 0);
+    assert_non_null(strstr(text, "\nHost:                 holding (host suspected: "
+                           "restart attempts held)\n"));
+
+    for (guint i = 0; i < 4; i++)
+        fakeProbeSet(uuids[i], FAKE_AGENT_OK);
+    cleared = lineWith(&l, "\"host-cleared\"");
+    ev = parseObject(parser, cleared);
+    assert_true(g_str_has_prefix(json_object_get_string_member(ev, "reason"), "guests back"));
+    assertHost("closed", FALSE);
+    /* Held, never made: no attempt in the events. */
+    assert_null(strstr(l.out->str, "\"restart-attempt\""));
+
+    g_subprocess_send_signal(proc, SIGINT);
+    assert_true(testWaitFor(condEof, &l, 10));
+    assert_true(g_subprocess_wait(proc, NULL, NULL));
+    g_object_unref(l.in);
+    g_string_free(l.out, TRUE);
+    for (guint i = 0; i < 5; i++) {
+        g_autofree char *name = g_strdup_printf("hb-host%u", i);
+
+        testDomainRemove(d->conn, name);
+        g_free(uuids[i]);
+    }
+}
+
+
+typedef struct {
+    Daemon *d;
+    const char *name;
+    guint64 pings;
+} SuppressWait;
+
+
+static gboolean
+condSuppressed(gpointer data)
+{
+    SuppressWait *w = data;
+    HbDomain *dom = hbMonitorLookup(w->d->monitor, w->name);
+
+    return dom && hbDomainPings(dom, HB_PING_SUPPRESSED) >= w->pings;
+}
+
+
+/* Misses under a domain job: no verdict for blocks on end, and shown as such. */
+static void
+test_suppressed(void **state)
+{
+    Daemon *d = *state;
+    g_autoptr(virDomain) dom = testDomainStart(d->conn, "hb-dbus", TRUE, FAST);
+    g_autofree char *uuid = testDomainUUID(dom);
+    g_autoptr(JsonParser) parser = json_parser_new();
+    g_autofree char *out = NULL;
+    g_autofree char *text = NULL;
+    g_autofree char *after = NULL;
+    SuppressWait w = { d, "hb-dbus", 12 };
+    JsonObject *obj;
+
+    waitState(d, "hb-dbus", "ok");
+    assert_int_equal(cli(&out, "status", "hb-dbus", "--json", NULL), 0);
+    obj = parseObject(parser, out);
+    assert_true(json_object_get_null_member(obj, "suppressed"));
+    assert_true(json_object_get_null_member(obj, "suppressed_since"));
+    assert_int_equal(json_object_get_int_member(obj, "pings_suppressed"), 0);
+
+    /* 12 pings at 4 a block of 2 s: three blocks of failed pings. */
+    fakeProbeSet(uuid, FAKE_AGENT_MISS_IN_JOB);
+    assert_true(testWaitFor(condSuppressed, &w, 30));
+    g_clear_pointer(&out, g_free);
+    assert_int_equal(cli(&out, "status", "hb-dbus", "--json", NULL), 0);
+    obj = parseObject(parser, out);
+    assert_string_equal(json_object_get_string_member(obj, "state"), "ok");
+    assert_int_equal(json_object_get_int_member(obj, "restart_attempts"), 0);
+    assert_int_equal(json_object_get_int_member(obj, "pings_missed"), 0);
+    assert_true(json_object_get_int_member(obj, "pings_suppressed") >= 12);
+    assert_string_equal(json_object_get_string_member(obj, "suppressed"), "domain job: dump");
+    assert_true(g_str_has_suffix(json_object_get_string_member(obj, "suppressed_since"), "Z"));
+    assert_int_equal(cli(&text, "status", "hb-dbus", NULL), 0);
+    assert_non_null(strstr(text, "\nSuppressed:           domain job: dump\n"));
+    assert_non_null(strstr(text, "\nSuppressed since:     "));
+
+    /* The job is over and the guest still does not answer: judged again. */
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    waitState(d, "hb-dbus", "failed");
+    assert_int_equal(cli(&after, "status", "hb-dbus", NULL), 0);
+    assert_null(strstr(after, "Suppressed"));
 }
 
 
@@ -623,6 +853,15 @@ test_config_command(void **state)
     assert_non_null(strstr(none, "no <heartbeat/> metadata"));
     assert_int_equal(cli(NULL, "config", "cli-running", "--time", "1", NULL), 2);
     assert_int_equal(cli(NULL, "config", "cli-running", "--action", "boom", NULL), 2);
+    /* confirm: the CLI passes it on, the daemon checks it. */
+    assert_int_equal(cli(NULL, "config", "cli-running", "--confirm", "always", NULL), 2);
+    {
+        g_autofree char *confirm = NULL;
+
+        assert_int_equal(cli(&confirm, "config", "cli-running", "--live", "--confirm",
+                             "activity", NULL), 0);
+        assert_non_null(strstr(confirm, "confirm=\"activity\""));
+    }
     assert_int_equal(cli(NULL, "config", "cli-running", "--unset", "speed", NULL), 2);
     assert_int_equal(cli(NULL, "config", "no-such", "--time", "5", NULL), 3);
     /* The daemon edits through its own connection, and no other. */
@@ -655,6 +894,9 @@ test_config_command(void **state)
 #define E_UNKNOWN_OBJECT "org.freedesktop.DBus.Error.UnknownObject"
 #define E_HB "org.virt_heartbeat.Error."
 #define HUGE (4 * 1024 * 1024)
+/* Domain1's properties: the 18 of the first release, Suppressed,
+ * SuppressedSince, PingsSuppressed, Verdict, Evidence, LastAttempt. */
+#define DOMAIN1_PROPERTIES 24
 
 
 static gboolean
@@ -843,9 +1085,13 @@ test_api_manager(void **state)
     assert_string_equal(g_variant_get_string(value, NULL), TEST_URI);
     all = apiCall(HB_DBUS_PATH, PROPERTIES, "GetAll", g_variant_new("(s)", MANAGER1), NULL);
     g_variant_get(all, "(@a{sv})", &props);
-    assert_int_equal(g_variant_n_children(props), 2);
+    /* Connected, URI, HostState, HostHold */
+    assert_int_equal(g_variant_n_children(props), 4);
     apiCall(HB_DBUS_PATH, PROPERTIES, "Set",
             g_variant_new("(ssv)", MANAGER1, "URI", g_variant_new_string("qemu:///x")),
+            E_INVALID_ARGS);
+    apiCall(HB_DBUS_PATH, PROPERTIES, "Set",
+            g_variant_new("(ssv)", MANAGER1, "HostHold", g_variant_new_boolean(FALSE)),
             E_INVALID_ARGS);
     apiCall(HB_DBUS_PATH, PROPERTIES, "Set",
             g_variant_new("(ssv)", MANAGER1, "Connected", g_variant_new_uint32(0)),
@@ -863,6 +1109,19 @@ test_api_manager(void **state)
     apiCall(HB_DBUS_PATH, PROPERTIES, "Set",
             g_variant_new("(ssv)", MANAGER1, huge, g_variant_new_string(huge)), E_INVALID_ARGS);
     apiCall(HB_DBUS_PATH, PROPERTIES, "GetAll", g_variant_new("(s)", ""), E_INVALID_ARGS);
+}
+
+
+/* How many properties Domain1's introspection data lists. */
+static guint
+domain1PropertyCount(void)
+{
+    GDBusInterfaceInfo *info = hb_dbus_domain1_interface_info();
+    guint n = 0;
+
+    while (info->properties[n])
+        n++;
+    return n;
 }
 
 
@@ -892,7 +1151,7 @@ test_api_domain_properties(void **state)
         apiCall(path, PROPERTIES, "Set", g_variant_new("(ssv)", DOMAIN1, (*p)->name, value),
                 E_INVALID_ARGS);
     }
-    assert_int_equal(n, 18);
+    assert_int_equal(n, DOMAIN1_PROPERTIES);
 
     all = apiCall(path, PROPERTIES, "GetAll", g_variant_new("(s)", DOMAIN1), NULL);
     g_variant_get(all, "(@a{sv})", &props);
@@ -1091,7 +1350,7 @@ test_api_standard(void **state)
     assert_true(g_variant_lookup(managed, path, "@a{sa{sv}}", &ifaces));
     domain1 = g_variant_lookup_value(ifaces, DOMAIN1, NULL);
     assert_non_null(domain1);
-    assert_int_equal(g_variant_n_children(domain1), 18);
+    assert_int_equal(g_variant_n_children(domain1), domain1PropertyCount());
     apiCall(HB_DBUS_PATH, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects",
             g_variant_new("(s)", "x"), E_INVALID_ARGS);
     apiCall(path, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", NULL,
@@ -1249,13 +1508,16 @@ test_api_edit_metadata(void **state)
     g_autofree char *plain_uuid = testDomainUUID(plain);
     g_autofree char *upper = g_ascii_strup(plain_uuid, -1);
     g_autofree char *huge = hugeString(HUGE);
-    const char *too_many[] = { "time", "9", "time", "9", "time", "9", "time", "9", "time", "9",
-                               "time", "9", "time", "9", "time", "9", "time", "9", "time", "9",
-                               "time", "9", "time", "9", "time", "9", NULL };
+    /* One more than there are keys: time=9 each time. */
+    const char *too_many[2 * (HB_KEY_LAST + 1) + 1] = { NULL };
     char *name = NULL;
     char *xml;
     char *msg;
 
+    for (guint i = 0; i < 2 * (HB_KEY_LAST + 1); i += 2) {
+        too_many[i] = "time";
+        too_many[i + 1] = "9";
+    }
     waitState(d, "hb-dbus", "ok");
     assert_null(hbMonitorLookup(d->monitor, "hb-plain"));
 
@@ -1721,6 +1983,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_manager_methods, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_list_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_host_signals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_suppressed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rearm, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guest_os_interface, setup, teardown),

@@ -68,7 +68,7 @@ static const Row eventRows[] = {
       HB_INPUT_CRASHED, HB_INPUT_CRASH_HANDLED },
     /* A crash kernel runs: the guest reboots itself. */
     { VIR_DOMAIN_EVENT_CRASHED, VIR_DOMAIN_EVENT_CRASHED_CRASHLOADED,
-      HB_INPUT_REBOOT, HB_INPUT_REBOOT },
+      HB_INPUT_CRASHLOADED, HB_INPUT_CRASHLOADED },
     { VIR_DOMAIN_EVENT_CRASHED, ANY, HB_INPUT_CRASHED, HB_INPUT_CRASHED },
 };
 
@@ -181,6 +181,7 @@ test_every_probe_result(void **state G_GNUC_UNUSED)
         [HB_PROBE_OK] = HB_PING_TICK,
         [HB_PROBE_MISS] = HB_PING_MISS,
         [HB_PROBE_VOID] = HB_PING_VOID,
+        [HB_PROBE_SUPPRESSED] = HB_PING_SUPPRESSED,
     };
 
     for (int probe = 0; probe < HB_PROBE_LAST; probe++)

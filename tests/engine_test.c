@@ -24,6 +24,10 @@ typedef struct {
     guint exhausted;
     gboolean ping_pending; /* a ping was asked for and not answered yet */
     gboolean agent_at_boot; /* runUntil: the agent opens its port as a reset ends */
+    HbAttemptResult attempt_result; /* runUntil: how each attempt ends (default OK;
+                                     * LAST: left in flight) */
+    gint64 restart_at;     /* runUntil: when the last attempt was asked for */
+    gboolean start_if_off; /* of the last attempt asked for */
 } Fixture;
 
 
@@ -32,6 +36,8 @@ collect(Fixture *f, const HbActions *a)
 {
     f->pings += a->ping;
     f->restarts += a->restart;
+    if (a->restart)
+        f->start_if_off = a->start_if_off;
     f->stopped += !!(a->events & HB_EVENT_STOPPED);
     f->resumed += !!(a->events & HB_EVENT_RESUMED);
     f->exhausted += !!(a->events & HB_EVENT_EXHAUSTED);
@@ -69,6 +75,22 @@ missFor(Fixture *f, gint64 span)
 }
 
 
+/* As missFor, each ping reported @ping (a miss, or a miss under a domain job). */
+static void
+pingFor(Fixture *f, gint64 span, HbPing ping)
+{
+    gint64 end = f->now + span;
+    HbActions a;
+
+    f->ping_pending = FALSE;
+    while (f->now < end) {
+        f->now = MIN(end, f->now + S(1));
+        hbEngineFeedPing(f->engine, ping, f->now - S(1), f->now, &a);
+        collect(f, &a);
+    }
+}
+
+
 /*
  * Advance the clock to @until one deadline at a time, as the daemon's timer
  * does, answering every ping with @answer (TICK, MISS, or TIMER for none).
@@ -87,7 +109,16 @@ runUntil(Fixture *f, gint64 until, HbInput answer)
             break;
         f->now = MAX(f->now, next);
         a = feed(f, HB_INPUT_TIMER);
-        if (a.restart) {
+        if (a.restart)
+            f->restart_at = f->now;
+        if (a.restart && f->attempt_result == HB_ATTEMPT_LAST) {
+            /* in flight until the test ends it */
+        } else if (a.restart && f->attempt_result != HB_ATTEMPT_OK) {
+            hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), f->attempt_result,
+                                f->now, &a);
+            collect(f, &a);
+            f->ping_pending |= a.ping;
+        } else if (a.restart) {
             feed(f, HB_INPUT_RESTART_DONE);
             if (f->agent_at_boot)
                 feed(f, HB_INPUT_AGENT_CONNECTED);
@@ -901,6 +932,286 @@ test_restart_action_respects_other_stop(void **state G_GNUC_UNUSED)
 }
 
 
+static void
+tweakObserve(HbConfig *cfg)
+{
+    cfg->action = HB_ACTION_OBSERVE;
+}
+
+
+/*
+ * An observed attempt (action=observe, dry_run) counts, but no boot
+ * follows it: no grace, no wait for this guest's learned boot time (15 s
+ * here, which would pace an attempt that reset it 20 s). The next one
+ * comes failure_interval (5 s) after it while the guest stays silent, and
+ * the episode is exhausted after failure_attempts (3) as usual.
+ */
+static void
+test_observed_attempt_no_boot(void **state G_GNUC_UNUSED)
+{
+    Fixture *f = fixtureNew(tweakObserve);
+    gint64 boot, done;
+
+    f->attempt_result = HB_ATTEMPT_NO_BOOT;
+    feed(f, HB_INPUT_STARTED);
+    boot = hbEngineBoot(f->engine);
+    runUntil(f, f->now + S(15), HB_INPUT_MISS);
+    f->ping_pending = FALSE;
+    feed(f, HB_INPUT_TICK);
+    assert_int_equal(hbEngineBootTime(f->engine), S(15));
+    runUntil(f, f->now + S(11), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 1);
+    done = f->restart_at;
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_STOPPED);
+    assert_int_equal(hbEngineBoot(f->engine), boot);
+    runUntil(f, done + S(5) - 1, HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 1);
+    runUntil(f, done + S(5), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 2);
+    runUntil(f, done + S(10), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 3);
+    assert_int_equal(f->exhausted, 0);
+    runUntil(f, done + S(15), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 3);
+    assert_int_equal(f->exhausted, 1);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_FAILED);
+    assert_int_equal(hbEngineBoot(f->engine), boot);
+    assert_int_equal(f->resumed, 0);
+    teardown((void **) &f);
+}
+
+
+/* The heartbeat returns after an observed attempt: the episode closes. */
+static void
+test_observed_attempt_then_tick(void **state G_GNUC_UNUSED)
+{
+    Fixture *f = fixtureNew(tweakObserve);
+
+    f->attempt_result = HB_ATTEMPT_NO_BOOT;
+    feed(f, HB_INPUT_STARTED);
+    runUntil(f, f->now + S(1), HB_INPUT_TICK);
+    runUntil(f, f->now + S(17), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 2);
+    runUntil(f, f->now + S(1), HB_INPUT_TICK);
+    assert_int_equal(f->resumed, 1);
+    assert_false(hbEngineEpisodeOpen(f->engine, hbEngineEpisode(f->engine)));
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_DEGRADED);
+    runUntil(f, f->now + S(5), HB_INPUT_TICK);
+    assert_int_equal(f->restarts, 2);
+    teardown((void **) &f);
+}
+
+
+/*
+ * Under dry_run an action=restart attempt destroys nothing: a stop of the
+ * domain, even while the attempt is under way, is its user's and ends the
+ * episode; it is not the episode's to start.
+ */
+static void
+test_observed_restart_destroyed_nothing(void **state G_GNUC_UNUSED)
+{
+    Fixture *f = fixtureNew(tweakRestart);
+    HbActions a;
+
+    f->attempt_result = HB_ATTEMPT_LAST;
+    feed(f, HB_INPUT_STARTED);
+    runUntil(f, f->now + S(1), HB_INPUT_TICK);
+    runUntil(f, f->now + S(11), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 1);
+    feed(f, HB_INPUT_STOPPED);
+    assert_true(hbEngineEpisodeOpen(f->engine, hbEngineEpisode(f->engine)));
+    hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_NO_BOOT, f->now, &a);
+    assert_false(hbEngineEpisodeOpen(f->engine, hbEngineEpisode(f->engine)));
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_NOT_RUNNING);
+    f->now += S(60);
+    a = feed(f, HB_INPUT_TIMER);
+    assert_false(a.restart);
+    assert_int_equal(f->restarts, 1);
+    teardown((void **) &f);
+}
+
+
+static void
+tweakLadder(HbConfig *cfg)
+{
+    cfg->action = HB_ACTION_LADDER;
+    cfg->failure_attempts = 4;
+    cfg->boot_grace = 0;
+}
+
+
+/*
+ * action=ladder: the NMI of attempt 1 is followed by no boot, the reset of
+ * attempt 2 by one, and from attempt 3 on each destroys and starts: its
+ * own destroy, and a start that failed after it, keep the episode open,
+ * and the next attempt starts the domain.
+ */
+static void
+test_ladder_third_attempt_destroys(void **state G_GNUC_UNUSED)
+{
+    Fixture *f = fixtureNew(tweakLadder);
+    HbActions a;
+
+    f->attempt_result = HB_ATTEMPT_LAST;
+    feed(f, HB_INPUT_STARTED);
+    runUntil(f, f->now + S(1), HB_INPUT_TICK);
+    runUntil(f, f->now + S(11), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 1);
+    assert_false(f->start_if_off);
+    hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_NO_BOOT, f->now, &a);
+    runUntil(f, f->now + S(5), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 2);
+    assert_false(f->start_if_off);
+    hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_OK, f->now, &a);
+    runUntil(f, f->now + S(6), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 3);
+    assert_true(f->start_if_off);
+    /* Our destroy, then the start fails. */
+    feed(f, HB_INPUT_STOPPED);
+    hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_FAILED, f->now, &a);
+    assert_true(hbEngineEpisodeOpen(f->engine, hbEngineEpisode(f->engine)));
+    f->now += S(5);
+    a = feed(f, HB_INPUT_TIMER);
+    assert_true(a.restart);
+    assert_true(a.start_if_off);
+    assert_int_equal(hbEngineAttempts(f->engine), 4);
+    teardown((void **) &f);
+}
+
+
+/*
+ * A reset that hangs (in QEMU, waiting for a frozen vCPU) is given up after
+ * HB_ATTEMPT_HUNG_US when the next step destroys, which only a destroy can
+ * get past; with action=reset it is waited for, as another reset would
+ * only queue behind it.
+ */
+static void
+test_hung_attempt_given_up_for_destroy(void **state G_GNUC_UNUSED)
+{
+    Fixture *f = fixtureNew(tweakLadder);
+    Fixture *r = fixtureNew(NULL);
+    guint64 episode;
+    guint attempt;
+    HbActions a;
+    gint64 asked;
+
+    f->attempt_result = HB_ATTEMPT_LAST;
+    feed(f, HB_INPUT_STARTED);
+    runUntil(f, f->now + S(1), HB_INPUT_TICK);
+    runUntil(f, f->now + S(11), HB_INPUT_MISS);
+    hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_NO_BOOT, f->now, &a);
+    runUntil(f, f->now + S(5), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 2);
+    assert_false(hbEngineHung(f->engine, &episode, &attempt));
+    asked = f->restart_at;
+    assert_int_equal(hbEngineNextDeadline(f->engine) <= asked + HB_ATTEMPT_HUNG_US, TRUE);
+    runUntil(f, asked + HB_ATTEMPT_HUNG_US - 1, HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 2);
+    f->now = asked + HB_ATTEMPT_HUNG_US;
+    a = feed(f, HB_INPUT_TIMER);
+    assert_true(a.events & HB_EVENT_ATTEMPT_HUNG);
+    assert_true(a.restart);
+    assert_true(a.start_if_off);
+    assert_int_equal(hbEngineAttempts(f->engine), 3);
+    assert_true(hbEngineHung(f->engine, &episode, &attempt));
+    assert_int_equal(episode, hbEngineEpisode(f->engine));
+    assert_int_equal(attempt, 2);
+    teardown((void **) &f);
+
+    r->attempt_result = HB_ATTEMPT_LAST;
+    feed(r, HB_INPUT_STARTED);
+    runUntil(r, r->now + S(1), HB_INPUT_TICK);
+    runUntil(r, r->now + S(11), HB_INPUT_MISS);
+    assert_int_equal(r->restarts, 1);
+    runUntil(r, r->now + S(300), HB_INPUT_MISS);
+    assert_int_equal(r->restarts, 1);
+    assert_false(hbEngineHung(r->engine, &episode, &attempt));
+    teardown((void **) &r);
+}
+
+
+static void
+tweakLadderTwo(HbConfig *cfg)
+{
+    tweakLadder(cfg);
+    cfg->failure_attempts = 2;
+}
+
+
+/*
+ * With failure_attempts=2 the ladder's reset is its last attempt: no
+ * destroy would follow, so a reset that hangs is waited for, not given up.
+ */
+static void
+test_hung_last_attempt_waited_for(void **state G_GNUC_UNUSED)
+{
+    Fixture *f = fixtureNew(tweakLadderTwo);
+    guint64 episode;
+    guint attempt;
+    HbActions a;
+
+    f->attempt_result = HB_ATTEMPT_LAST;
+    feed(f, HB_INPUT_STARTED);
+    runUntil(f, f->now + S(1), HB_INPUT_TICK);
+    runUntil(f, f->now + S(11), HB_INPUT_MISS);
+    hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_NO_BOOT, f->now, &a);
+    runUntil(f, f->now + S(5), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 2);
+    assert_int_equal(hbEngineAttempts(f->engine), 2);
+    runUntil(f, f->restart_at + 2 * HB_ATTEMPT_HUNG_US, HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 2);
+    assert_false(hbEngineHung(f->engine, &episode, &attempt));
+    assert_int_equal(hbEngineAttempts(f->engine), 2);
+    teardown((void **) &f);
+}
+
+
+static void
+tweakLadderGrace(HbConfig *cfg)
+{
+    cfg->action = HB_ACTION_LADDER;
+    cfg->failure_attempts = 4;
+}
+
+
+/*
+ * The ladder's NMI does what it is for: the guest panics into kdump
+ * (CRASHED_CRASHLOADED). The dump is not interrupted by the reset of
+ * attempt 2 on the strength of the misses before it, nor by the misses of
+ * the crash kernel; once the guest reboots, after boot grace, the ladder
+ * goes on where it was.
+ */
+static void
+test_ladder_nmi_kdump_not_interrupted(void **state G_GNUC_UNUSED)
+{
+    Fixture *f = fixtureNew(tweakLadderGrace);
+    HbActions a;
+
+    f->attempt_result = HB_ATTEMPT_LAST;
+    feed(f, HB_INPUT_STARTED);
+    runUntil(f, f->now + S(25), HB_INPUT_TICK);
+    runUntil(f, f->now + S(11), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 1);
+    hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_NO_BOOT, f->now, &a);
+    collect(f, &a);
+    missFor(f, S(2));
+    feed(f, HB_INPUT_CRASHLOADED);
+    missFor(f, S(600));
+    assert_int_equal(f->restarts, 1);
+    assert_int_equal(hbEngineSuppressed(f->engine), HB_SUPPRESS_KDUMP);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_STOPPED);
+    /* The dump written, the guest reboots and its agent never comes back. */
+    feed(f, HB_INPUT_REBOOT);
+    missFor(f, S(19));
+    assert_int_equal(f->restarts, 1);
+    missFor(f, S(3));
+    assert_int_equal(f->restarts, 2);
+    assert_int_equal(hbEngineAttempts(f->engine), 2);
+    assert_false(f->start_if_off);
+    teardown((void **) &f);
+}
+
+
 /*
  * Attempts that never reached the domain (libvirtd unreachable, its state
  * lock held) are not spent: the episode asks again after failure_interval,
@@ -940,6 +1251,89 @@ test_attempt_not_made_not_counted(void **state)
     assert_int_equal(f->exhausted, 1);
     assert_int_equal(hbEngineAttempts(f->engine), 3);
     assert_int_equal(hbEngineState(f->engine), HB_STATE_FAILED);
+}
+
+
+/*
+ * What the host-wide breaker reads: silent from the first ping that
+ * missed, while running; and attempts it holds (reported as not made)
+ * are not spent, however long the hold: re-decided on a fresh miss after
+ * failure_interval, and counted once the hold is over.
+ */
+static void
+test_held_attempts_not_spent(void **state)
+{
+    Fixture *f = *state;
+    gint64 first;
+    HbActions a;
+
+    feed(f, HB_INPUT_STARTED);
+    assert_false(hbEngineWatchedRunning(f->engine) && hbEngineSilentSince(f->engine));
+    runUntil(f, f->now + S(25), HB_INPUT_TICK);
+    assert_true(hbEngineWatchedRunning(f->engine));
+    assert_int_equal(hbEngineSilentSince(f->engine), 0);
+    first = f->now;
+    missFor(f, S(1));
+    /* One miss: silent since it was sent, long before any episode. */
+    assert_int_equal(hbEngineSilentSince(f->engine), first);
+    assert_int_equal(f->stopped, 0);
+    missFor(f, S(10));
+    assert_int_equal(f->stopped, 1);
+    assert_int_equal(f->restarts, 1);
+    for (int i = 0; i < 30; i++) {
+        /* The breaker holds it: no call is made. */
+        hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_NOT_MADE,
+                            f->now, &a);
+        assert_false(a.restart);
+        assert_int_equal(hbEngineAttempts(f->engine), 0);
+        assert_int_equal(hbEngineSilentSince(f->engine), first);
+        missFor(f, S(5));
+    }
+    assert_int_equal(f->exhausted, 0);
+    assert_int_equal(f->restarts, 31);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_STOPPED);
+    /* The hold is over: the attempts count from 1, up to failure_attempts. */
+    for (guint made = 1; made <= 3; made++) {
+        assert_int_equal(hbEngineAttempts(f->engine), made);
+        hbEngineRestartDone(f->engine, hbEngineEpisode(f->engine), HB_ATTEMPT_FAILED,
+                            f->now, &a);
+        missFor(f, S(5));
+    }
+    assert_int_equal(f->exhausted, 1);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_FAILED);
+    assert_int_equal(hbEngineSilentSince(f->engine), first);
+    /* Paused, or crashed: not a watched running guest, not silent. */
+    feed(f, HB_INPUT_PAUSED);
+    assert_false(hbEngineWatchedRunning(f->engine));
+    assert_int_equal(hbEngineSilentSince(f->engine), 0);
+    feed(f, HB_INPUT_CRASHED);
+    assert_true(hbEngineCrashed(f->engine));
+    assert_int_equal(hbEngineSilentSince(f->engine), 0);
+}
+
+
+/* An episode recalled after a daemon restart counts for the breaker once
+ * its guest misses a ping of this daemon's, from that miss. */
+static void
+test_recalled_episode_silent_since_miss(void **state)
+{
+    Fixture *f = *state;
+    g_auto(HbEngineMemory) memory = { 0 };
+    gint64 first;
+    HbActions a;
+
+    memory.episode = 2;
+    memory.open = TRUE;
+    memory.attempts = 1;
+    hbEngineRecall(f->engine, &memory, f->now, &a);
+    feed(f, HB_INPUT_STARTED);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_STOPPED);
+    assert_true(hbEngineWatchedRunning(f->engine));
+    assert_int_equal(hbEngineSilentSince(f->engine), 0);
+    runUntil(f, f->now + S(21), HB_INPUT_TIMER);
+    first = f->now;
+    missFor(f, S(1));
+    assert_int_equal(hbEngineSilentSince(f->engine), first);
 }
 
 
@@ -1432,6 +1826,169 @@ test_not_made_then_no_verdict(void **state)
 }
 
 
+/* Misses under a domain job are no verdict; once the job is over they count again. */
+static void
+test_job_suppresses_misses(void **state)
+{
+    Fixture *f = *state;
+    gint64 since;
+
+    feed(f, HB_INPUT_STARTED);
+    runUntil(f, f->now + S(25), HB_INPUT_TICK);
+    assert_int_equal(hbEngineSuppressed(f->engine), HB_SUPPRESS_NONE);
+    since = f->now;
+    pingFor(f, S(100), HB_PING_SUPPRESSED);
+    assert_int_equal(f->stopped, 0);
+    assert_int_equal(hbEngineSuppressed(f->engine), HB_SUPPRESS_JOB);
+    assert_int_equal(hbEngineSuppressedSince(f->engine), since);
+    assert_int_equal(hbEnginePings(f->engine, HB_PING_SUPPRESSED), 100);
+    assert_int_equal(hbEnginePings(f->engine, HB_PING_MISS), 0);
+    /* No verdict keeps it, and so does another job ping: its start stays. */
+    pingFor(f, S(3), HB_PING_VOID);
+    pingFor(f, S(3), HB_PING_SUPPRESSED);
+    assert_int_equal(hbEngineSuppressedSince(f->engine), since);
+    assert_int_equal(f->stopped, 0);
+
+    /* A miss with no job reported: the job is over, misses count again,
+     * and a whole block of them (with the gap after the last tick) stops
+     * the heartbeat. */
+    pingFor(f, S(8), HB_PING_MISS);
+    assert_int_equal(hbEngineSuppressed(f->engine), HB_SUPPRESS_NONE);
+    assert_int_equal(hbEngineSuppressedSince(f->engine), 0);
+    assert_int_equal(f->stopped, 0);
+    pingFor(f, S(3), HB_PING_MISS);
+    assert_int_equal(f->stopped, 1);
+}
+
+
+static void
+test_tick_ends_job_suppression(void **state)
+{
+    Fixture *f = *state;
+
+    feed(f, HB_INPUT_STARTED);
+    runUntil(f, f->now + S(25), HB_INPUT_TICK);
+    pingFor(f, S(5), HB_PING_SUPPRESSED);
+    feed(f, HB_INPUT_TIMER);
+    feed(f, HB_INPUT_TICK);
+    assert_int_equal(hbEngineSuppressed(f->engine), HB_SUPPRESS_NONE);
+    /* A later job starts a suppression of its own, counted from its first miss. */
+    f->now += S(1);
+    pingFor(f, S(5), HB_PING_SUPPRESSED);
+    assert_int_equal(hbEngineSuppressedSince(f->engine), f->now - S(5));
+}
+
+
+/* An open episode makes no attempt under a job on the strength of a miss
+ * from before it; the first miss after the job is over does. */
+static void
+test_no_attempt_while_suppressed(void **state)
+{
+    Fixture *f = *state;
+    gint64 t;
+
+    f->agent_at_boot = TRUE;
+    feed(f, HB_INPUT_STARTED);
+    runUntil(f, f->now + S(1), HB_INPUT_TICK);
+    t = hbEngineLastTick(f->engine) + S(10);
+    runUntil(f, t, HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 1);
+    runUntil(f, t + S(3), HB_INPUT_MISS);
+    pingFor(f, S(60), HB_PING_SUPPRESSED);
+    assert_int_equal(f->restarts, 1);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_STOPPED);
+    pingFor(f, S(1), HB_PING_MISS);
+    assert_int_equal(f->restarts, 2);
+}
+
+
+/* A job that never ends is judged again past its cap. */
+static void
+test_job_suppression_cap(void **state)
+{
+    Fixture *f = *state;
+
+    feed(f, HB_INPUT_STARTED);
+    runUntil(f, f->now + S(25), HB_INPUT_TICK);
+    pingFor(f, HB_SUPPRESS_JOB_CAP_US - S(1), HB_PING_SUPPRESSED);
+    assert_int_equal(f->stopped, 0);
+    assert_int_equal(hbEngineSuppressed(f->engine), HB_SUPPRESS_JOB);
+    pingFor(f, S(2), HB_PING_SUPPRESSED);
+    assert_int_equal(hbEngineSuppressed(f->engine), HB_SUPPRESS_NONE);
+    assert_int_equal(f->stopped, 0);
+    pingFor(f, S(10), HB_PING_SUPPRESSED);
+    assert_int_equal(f->stopped, 1);
+    assert_int_equal(f->restarts, 1);
+    assert_true(hbEnginePings(f->engine, HB_PING_MISS) >= 10);
+}
+
+
+/* A crash kernel writes its dump: no verdict until the reboot that follows. */
+static void
+test_kdump_suppresses_until_reboot(void **state)
+{
+    Fixture *f = *state;
+
+    feed(f, HB_INPUT_STARTED);
+    runUntil(f, f->now + S(25), HB_INPUT_TICK);
+    feed(f, HB_INPUT_CRASHLOADED);
+    assert_int_equal(hbEngineSuppressed(f->engine), HB_SUPPRESS_KDUMP);
+    assert_int_equal(hbEngineSuppressedSince(f->engine), f->now);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_WAITING);
+    missFor(f, S(600));
+    assert_int_equal(f->stopped, 0);
+    assert_true(hbEnginePings(f->engine, HB_PING_SUPPRESSED) >= 580);
+    /* The guest reboots: boot grace, then the normal rules. */
+    feed(f, HB_INPUT_REBOOT);
+    assert_int_equal(hbEngineSuppressed(f->engine), HB_SUPPRESS_NONE);
+    missFor(f, S(20) + S(9));
+    assert_int_equal(f->stopped, 0);
+    missFor(f, S(2));
+    assert_int_equal(f->stopped, 1);
+}
+
+
+static void
+test_kdump_suppression_cap(void **state)
+{
+    Fixture *f = *state;
+
+    feed(f, HB_INPUT_STARTED);
+    runUntil(f, f->now + S(25), HB_INPUT_TICK);
+    feed(f, HB_INPUT_CRASHLOADED);
+    missFor(f, HB_SUPPRESS_KDUMP_CAP_US - S(1));
+    assert_int_equal(f->stopped, 0);
+    missFor(f, S(12));
+    assert_int_equal(hbEngineSuppressed(f->engine), HB_SUPPRESS_NONE);
+    assert_int_equal(f->stopped, 1);
+}
+
+
+/* A reboot the guest makes itself (REBOOT) is a new boot: boot grace, not silence. */
+static void
+test_guest_reboot_gets_boot_grace(void **state)
+{
+    Fixture *f = *state;
+
+    feed(f, HB_INPUT_STARTED);
+    runUntil(f, f->now + S(25), HB_INPUT_TICK);
+    feed(f, HB_INPUT_REBOOT);
+    missFor(f, S(20) + S(9));
+    assert_int_equal(f->stopped, 0);
+    missFor(f, S(2));
+    assert_int_equal(f->stopped, 1);
+}
+
+
+static void
+test_suppress_names(void **state G_GNUC_UNUSED)
+{
+    assert_string_equal(hbSuppressToString(HB_SUPPRESS_NONE), "");
+    assert_string_equal(hbSuppressToString(HB_SUPPRESS_JOB), "domain job");
+    assert_string_equal(hbSuppressToString(HB_SUPPRESS_KDUMP), "kdump");
+}
+
+
 static void
 test_state_names(void **state G_GNUC_UNUSED)
 {
@@ -1446,6 +2003,14 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_healthy_full_block, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_job_suppresses_misses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tick_ends_job_suppression, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_job_suppression_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_attempt_while_suppressed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kdump_suppresses_until_reboot, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kdump_suppression_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_guest_reboot_gets_boot_grace, setup, teardown),
+        cmocka_unit_test(test_suppress_names),
         cmocka_unit_test_setup_teardown(test_partial_block_percentage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_window_forgets_old_misses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ping_not_back_is_no_verdict, setup, teardown),
@@ -1479,6 +2044,15 @@ main(void)
         cmocka_unit_test(test_restart_action_recovers_destroyed),
         cmocka_unit_test(test_restart_action_respects_other_stop),
         cmocka_unit_test_setup_teardown(test_attempt_not_made_not_counted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_held_attempts_not_spent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recalled_episode_silent_since_miss, setup, teardown),
+        cmocka_unit_test(test_observed_attempt_no_boot),
+        cmocka_unit_test(test_observed_attempt_then_tick),
+        cmocka_unit_test(test_observed_restart_destroyed_nothing),
+        cmocka_unit_test(test_ladder_third_attempt_destroys),
+        cmocka_unit_test(test_hung_attempt_given_up_for_destroy),
+        cmocka_unit_test(test_hung_last_attempt_waited_for),
+        cmocka_unit_test(test_ladder_nmi_kdump_not_interrupted),
         cmocka_unit_test(test_attempt_not_made_destroyed_nothing),
         cmocka_unit_test_setup_teardown(test_resync_needs_fresh_verdict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_started_after_decision_judged_again, setup, teardown),

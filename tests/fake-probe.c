@@ -5,6 +5,7 @@
 #include <config.h>
 
 #include "fake-probe.h"
+#include "hb-agent.h"
 
 static GMutex fakeLock;
 static GHashTable *fakeAgents; /* uuid -> FakeAgent */
@@ -69,9 +70,16 @@ fakeProbePing(virConnectPtr conn, const char *uuid, guint timeout, char **detail
         g_usleep(timeout * G_USEC_PER_SEC);
         *detail = g_strdup("guest agent is not responding");
         return HB_PROBE_MISS;
+    case FAKE_AGENT_MISS_IN_JOB:
+        *detail = g_strdup_printf("domain job: %s",
+                                  hbAgentJobOperationName(VIR_DOMAIN_JOB_OPERATION_DUMP));
+        return HB_PROBE_SUPPRESSED;
     case FAKE_AGENT_MISS:
         break;
     }
+    /* Like the real probe, a miss asks libvirt for a job: the test driver has none. */
+    if ((*detail = hbAgentJobUnderWay(dom)))
+        return HB_PROBE_SUPPRESSED;
     *detail = g_strdup("guest agent is not connected");
     return HB_PROBE_MISS;
 }

@@ -10,6 +10,7 @@ typedef enum {
     FAKE_AGENT_OK,
     FAKE_AGENT_MISS,
     FAKE_AGENT_HANG,  /* the call blocks for the whole timeout, then misses */
+    FAKE_AGENT_MISS_IN_JOB, /* misses while a dump runs; the test driver has no jobs */
 } FakeAgent;
 
 void fakeProbeReset(void);

@@ -17,6 +17,8 @@ packages=(
     qemu-system-x86 qemu-guest-agent
     # the end-to-end guest image
     busybox-static cpio kmod jq procps
+    # tests/e2e/freeze-thread.py: ptrace through ctypes
+    python3
 )
 
 missing=()

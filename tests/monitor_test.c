@@ -25,11 +25,14 @@
 typedef struct {
     virConnectPtr conn;
     HbMonitor *monitor;
-    GPtrArray *notices; /* "name kind [action result]" */
+    GPtrArray *notices; /* "name kind [action result | verdict]" */
     const char *name;   /* the domain the current wait is about */
     HbState want_state;
     const char *want_notice;
     guint want_count;
+    guint host_hold;    /* the breaker's host_hold for the next monitor; 0: default */
+    GPtrArray *host;    /* "suspected REASON", "cleared REASON" */
+    gboolean dry_run;   /* fixtureMonitor: [daemon] dry_run */
 } Fixture;
 
 
@@ -43,13 +46,27 @@ recordNotice(HbDomain *dom, const HbNotice *notice, gpointer data)
         line = g_strdup_printf("%s %s %s %s", hbDomainName(dom),
                                hbNoticeKindToString(notice->kind), notice->action,
                                notice->result);
+    else if (notice->kind == HB_NOTICE_STOPPED)
+        line = g_strdup_printf("%s %s %s", hbDomainName(dom), hbNoticeKindToString(notice->kind),
+                               hbVerdictToString(notice->verdict));
     else
         line = g_strdup_printf("%s %s", hbDomainName(dom), hbNoticeKindToString(notice->kind));
     g_ptr_array_add(f->notices, line);
 }
 
 
-static const HbMonitorObserver recorder = { .notice = recordNotice };
+static void
+recordHost(const HbBreaker *breaker, HbBreakerChange change, gpointer data)
+{
+    Fixture *f = data;
+    g_autofree char *reason = hbBreakerReason(breaker);
+
+    g_ptr_array_add(f->host, g_strdup_printf("%s %s", change == HB_BREAKER_SUSPECTED ?
+                                             "suspected" : "cleared", reason));
+}
+
+
+static const HbMonitorObserver recorder = { .notice = recordNotice, .host = recordHost };
 
 
 static guint
@@ -128,12 +145,16 @@ fixtureMonitor(Fixture *f, gboolean monitor_all, const char *state_dir,
 
     g_clear_pointer(&f->monitor, hbMonitorFree);
     g_ptr_array_set_size(f->notices, 0);
+    g_ptr_array_set_size(f->host, 0);
     hbDaemonConfInit(&conf);
+    if (f->host_hold)
+        conf.breaker.hold = f->host_hold;
     g_free(conf.uri);
     conf.uri = g_strdup(TEST_URI);
     g_free(conf.state_dir);
     conf.state_dir = g_strdup(state_dir);
     conf.monitor_all = monitor_all;
+    conf.dry_run = f->dry_run;
     if (request_workers)
         conf.request_workers = request_workers;
     if (fast) {
@@ -159,6 +180,7 @@ fixtureStartWith(gboolean monitor_all, const char *state_dir, guint request_work
     f->conn = virConnectOpen(TEST_URI);
     assert_non_null(f->conn);
     f->notices = g_ptr_array_new_with_free_func(g_free);
+    f->host = g_ptr_array_new_with_free_func(g_free);
     fixtureMonitor(f, monitor_all, state_dir, request_workers, FALSE);
     return f;
 }
@@ -211,6 +233,7 @@ teardown(void **state)
     g_free(doms);
     virConnectClose(f->conn);
     g_ptr_array_unref(f->notices);
+    g_ptr_array_unref(f->host);
     g_free(f);
     return 0;
 }
@@ -287,6 +310,245 @@ test_stop_reset_resume(void **state)
 }
 
 
+/* Counters fed to one domain as the bulk read would, every 100 ms. */
+typedef struct {
+    HbMonitor *monitor;
+    const char *name;
+    HbStatsSample sample;
+    gboolean working;   /* vCPU time and disk writes move; else nothing does */
+    HbStatsSample late; /* fed after each reading when its time is set: a read
+                         * that began before and came back after */
+} Counters;
+
+
+static gboolean
+feedCounters(gpointer data)
+{
+    Counters *c = data;
+    HbDomain *dom = hbMonitorLookup(c->monitor, c->name);
+
+    c->sample.time = g_get_monotonic_time();
+    if (c->working) {
+        c->sample.cpu_ns += 50 * 1000 * 1000;   /* half a vCPU */
+        c->sample.block_bytes += 100 * 1024;    /* 1 MiB/s */
+    }
+    if (dom)
+        hbDomainStatsSample(dom, &c->sample);
+    if (dom && c->late.time)
+        hbDomainStatsSample(dom, &c->late);
+    return G_SOURCE_CONTINUE;
+}
+
+
+/*
+ * confirm=activity: a guest whose agent is silent while its vCPUs and disk
+ * work is notified, never reset; judged again every failure_interval, it is
+ * reset once its counters stop. confirm=none resets it at once.
+ */
+static void
+test_confirm_activity(void **state)
+{
+    Fixture *f = *state;
+    const char *withheld = "restart-attempt reset not made: agent dead, guest working "
+        "(confirm=activity)";
+    const char *attrs[] = {
+        "time='2' rate='4' boot_grace='0' failure_interval='2' failure_attempts='2' "
+        "confirm='activity'",
+        "time='2' rate='4' boot_grace='0' failure_interval='2' failure_attempts='2'",
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS(attrs); i++) {
+        const char *name = i == 0 ? "hb-activity" : "hb-noconfirm";
+        g_autoptr(virDomain) dom = testDomainStart(f->conn, name, TRUE, attrs[i]);
+        g_autofree char *uuid = testDomainUUID(dom);
+        Counters c = {
+            .monitor = f->monitor, .name = name, .working = TRUE,
+            .sample = { .has_cpu = TRUE, .vcpus = 1, .has_block = TRUE, .has_net = TRUE },
+        };
+        guint feeder;
+
+        waitState(f, name, HB_STATE_OK);
+        feeder = g_timeout_add(100, feedCounters, &c);
+        testSpin(500);
+        fakeProbeSet(uuid, FAKE_AGENT_MISS);
+        waitNotices(f, name, "heartbeat-stopped agent-dead-guest-working", 1);
+        if (i == 1) {
+            waitNotices(f, name, "restart-attempt reset ok", 1);
+            assert_int_equal(countNotices(f, name, withheld), 0);
+        } else {
+            /* Three judgements, a failure_interval apart: each withheld. */
+            waitNotices(f, name, withheld, 3);
+            assert_int_equal(countNotices(f, name, "restart-attempt reset ok"), 0);
+            /* Reported as withheld, so shown as such (Domain1.LastAttempt). */
+            assert_string_equal(hbDomainLastAttempt(hbMonitorLookup(f->monitor, name)),
+                                "1 reset: not made: agent dead, guest working "
+                                "(confirm=activity)");
+            assert_int_equal(hbDomainAttempts(hbMonitorLookup(f->monitor, name)), 0);
+            assert_int_equal(hbDomainState(hbMonitorLookup(f->monitor, name)),
+                             HB_STATE_STOPPED);
+            /* The guest hangs for real: the next judgement lets the reset through. */
+            c.working = FALSE;
+            waitNotices(f, name, "restart-attempt reset ok", 1);
+            assert_int_equal(hbDomainVerdict(hbMonitorLookup(f->monitor, name)),
+                             HB_VERDICT_GUEST_HUNG);
+        }
+        g_source_remove(feeder);
+        fakeProbeSet(uuid, FAKE_AGENT_OK);
+        waitNotices(f, name, "heartbeat-resumed", 1);
+        assert_int_equal(virDomainDestroy(dom), 0);
+        assert_int_equal(virDomainUndefine(dom), 0);
+    }
+}
+
+
+/*
+ * confirm=activity with no counters to judge by (the test driver's bulk
+ * read has none): in doubt, each attempt is withheld, not spent; once
+ * counters come and show no progress, the reset goes through.
+ */
+static void
+test_confirm_activity_unknown(void **state)
+{
+    Fixture *f = *state;
+    const char *name = "hb-unknown";
+    const char *withheld = "restart-attempt reset not made: verdict unknown, no hang "
+        "confirmed (confirm=activity)";
+    g_autoptr(virDomain) dom = testDomainStart(f->conn, name, TRUE,
+                                               "time='2' rate='4' boot_grace='0' "
+                                               "failure_interval='2' failure_attempts='2' "
+                                               "confirm='activity'");
+    g_autofree char *uuid = testDomainUUID(dom);
+    Counters c = {
+        .monitor = f->monitor, .name = name, .working = FALSE,
+        .sample = { .has_cpu = TRUE, .vcpus = 1, .has_block = TRUE, .has_net = TRUE },
+    };
+    guint feeder;
+
+    waitState(f, name, HB_STATE_OK);
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    waitNotices(f, name, "heartbeat-stopped unknown", 1);
+    /* More judgements than failure_attempts: each withheld, none spent. */
+    waitNotices(f, name, withheld, 3);
+    assert_int_equal(countNotices(f, name, "restart-attempt reset ok"), 0);
+    assert_int_equal(hbDomainAttempts(hbMonitorLookup(f->monitor, name)), 0);
+    assert_int_equal(virDomainIsActive(dom), 1);
+    /* Counters that stay put: hung, confirmed. */
+    feeder = g_timeout_add(100, feedCounters, &c);
+    waitNotices(f, name, "restart-attempt reset ok", 1);
+    assert_int_equal(hbDomainVerdict(hbMonitorLookup(f->monitor, name)), HB_VERDICT_GUEST_HUNG);
+    g_source_remove(feeder);
+}
+
+
+/*
+ * A restart decided under one action and still queued is not made under
+ * another: changing the action or confirm key closes the ticket its job
+ * holds, and the episode goes on with a new one.
+ */
+static void
+test_action_change_closes_ticket(void **state)
+{
+    Fixture *f = *state;
+    const char *name = "hb-change";
+    const char *attrs = "time='2' rate='4' boot_grace='0' failure_interval='2' "
+        "failure_attempts='2'";
+    g_autofree char *edited = g_strdup_printf("<heartbeat %s action='observe'/>",
+                                              attrs);
+    g_autofree char *first = g_strdup_printf("%s confirm='activity'", attrs);
+    g_autoptr(virDomain) dom = testDomainStart(f->conn, name, TRUE, first);
+    g_autofree char *uuid = testDomainUUID(dom);
+    g_autoptr(HbTicket) before = NULL;
+    g_autoptr(HbTicket) after = NULL;
+
+    waitState(f, name, HB_STATE_OK);
+    assert_null(hbDomainTicket(hbMonitorLookup(f->monitor, name)));
+    /* Withheld (no counters): the episode stays open, its ticket too. */
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    waitNotices(f, name, "heartbeat-stopped", 1);
+    before = hbDomainTicket(hbMonitorLookup(f->monitor, name));
+    assert_non_null(before);
+    assert_true(hbTicketIsOpen(before));
+    setMetadata(f, name, edited);
+    waitNotices(f, name, "restart-attempt would reset observed", 1);
+    assert_false(hbTicketIsOpen(before));
+    after = hbDomainTicket(hbMonitorLookup(f->monitor, name));
+    assert_non_null(after);
+    assert_true(hbTicketIsOpen(after));
+}
+
+
+/*
+ * confirm=activity across a new QEMU: a guest destroyed and started by the
+ * first attempt (its verdict guest hung), whose agent stays dead while it
+ * works, is judged on the counters of its new boot, and not destroyed again
+ * on a verdict of unknown because no reading counted as the one before.
+ */
+static void
+test_confirm_activity_after_start(void **state)
+{
+    Fixture *f = *state;
+    const char *withheld = "restart-attempt restart not made: agent dead, guest "
+        "working (confirm=activity)";
+    g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-newqemu", TRUE,
+                                               "time='2' rate='4' boot_grace='0' "
+                                               "failure_interval='2' failure_attempts='3' "
+                                               "action='restart' confirm='activity'");
+    g_autofree char *uuid = testDomainUUID(dom);
+    Counters c = {
+        .monitor = f->monitor, .name = "hb-newqemu", .working = FALSE,
+        .sample = { .has_cpu = TRUE, .vcpus = 1, .has_block = TRUE, .has_net = TRUE },
+    };
+    guint feeder;
+
+    waitState(f, "hb-newqemu", HB_STATE_OK);
+    feeder = g_timeout_add(100, feedCounters, &c);
+    testSpin(500);
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    waitNotices(f, "hb-newqemu", "heartbeat-stopped guest-hung", 1);
+    waitNotices(f, "hb-newqemu", "restart-attempt destroy+start ok", 1);
+    /* The new boot works; its agent does not answer. */
+    c.working = TRUE;
+    waitNotices(f, "hb-newqemu", withheld, 1);
+    assert_int_equal(countNotices(f, "hb-newqemu", "restart-attempt destroy+start ok"), 1);
+    g_source_remove(feeder);
+}
+
+
+/*
+ * A bulk read stuck on a stopped QEMU comes back long after the reads that
+ * went beside it: its counters, read when it began, are older than theirs.
+ * It does not replace them, or a working guest would look as if nothing
+ * had moved since, and confirm=activity would let the attempt through.
+ */
+static void
+test_confirm_activity_late_read(void **state)
+{
+    Fixture *f = *state;
+    const char *withheld = "restart-attempt reset not made: agent dead, guest "
+        "working (confirm=activity)";
+    g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-lateread", TRUE,
+                                               "time='2' rate='4' boot_grace='0' "
+                                               "failure_interval='2' failure_attempts='2' "
+                                               "confirm='activity'");
+    g_autofree char *uuid = testDomainUUID(dom);
+    Counters c = {
+        .monitor = f->monitor, .name = "hb-lateread", .working = TRUE,
+        .sample = { .has_cpu = TRUE, .vcpus = 1, .has_block = TRUE, .has_net = TRUE },
+    };
+    guint feeder;
+
+    waitState(f, "hb-lateread", HB_STATE_OK);
+    feeder = g_timeout_add(100, feedCounters, &c);
+    testSpin(1000);
+    /* The stuck read began now; it comes back from now on, again and again. */
+    c.late = c.sample;
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    waitNotices(f, "hb-lateread", withheld, 2);
+    assert_int_equal(countNotices(f, "hb-lateread", "restart-attempt reset ok"), 0);
+    g_source_remove(feeder);
+}
+
+
 static void
 test_exhausted_then_rearm(void **state)
 {
@@ -326,6 +588,81 @@ test_action_restart_destroys_and_starts(void **state)
 }
 
 
+/* Every decision made, each attempt reported as what it would do, none made. */
+static void
+test_action_observe_does_nothing(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-observe", TRUE,
+                                               FAST " action='observe'");
+    g_autofree char *uuid = testDomainUUID(dom);
+
+    waitState(f, "hb-observe", HB_STATE_OK);
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    waitNotices(f, "hb-observe", "restarts-exhausted", 1);
+    assert_int_equal(countNotices(f, "hb-observe", "restart-attempt would reset observed"), 2);
+    assert_int_equal(countNotices(f, "hb-observe", "restart-attempt"), 2);
+    assert_int_equal(hbDomainState(hbMonitorLookup(f->monitor, uuid)), HB_STATE_FAILED);
+}
+
+
+/* action=ladder: nmi, reset, destroy+start, each reported, in this order. */
+static void
+test_action_ladder_climbs(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-ladder", TRUE,
+                                               "time='2' rate='4' boot_grace='0' "
+                                               "failure_interval='1' failure_attempts='3' "
+                                               "action='ladder'");
+    g_autofree char *uuid = testDomainUUID(dom);
+    const char *steps[] = { "nmi ok", "reset ok", "destroy+start ok" };
+    guint first = 0;
+
+    waitState(f, "hb-ladder", HB_STATE_OK);
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    waitNotices(f, "hb-ladder", "restart-attempt nmi ok", 1);
+    waitNotices(f, "hb-ladder", "restarts-exhausted", 1);
+    assert_int_equal(countNotices(f, "hb-ladder", "restart-attempt"), 3);
+    while (!g_str_has_prefix(f->notices->pdata[first], "hb-ladder restart-attempt"))
+        first++;
+    for (guint i = 0; i < G_N_ELEMENTS(steps); i++) {
+        g_autofree char *want = g_strdup_printf("hb-ladder restart-attempt %s", steps[i]);
+        assert_string_equal(f->notices->pdata[first + i], want);
+    }
+    assert_int_equal(virDomainIsActive(dom), 1);
+}
+
+
+/* dry_run observes every domain whatever its action. */
+static void
+test_dry_run_any_action(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) dom = NULL;
+    g_autofree char *uuid = NULL;
+
+    f->dry_run = TRUE;
+    fixtureMonitor(f, FALSE, "", 0, FALSE);
+    dom = testDomainStart(f->conn, "hb-dry", TRUE, FAST " action='restart'");
+    uuid = testDomainUUID(dom);
+    waitState(f, "hb-dry", HB_STATE_OK);
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    waitNotices(f, "hb-dry", "restarts-exhausted", 1);
+    assert_int_equal(countNotices(f, "hb-dry", "restart-attempt would destroy+start observed"),
+                     2);
+    assert_int_equal(countNotices(f, "hb-dry", "restart-attempt"), 2);
+    assert_int_equal(virDomainIsActive(dom), 1);
+    /* The heartbeat returns: the next episode is observed as well. */
+    fakeProbeSet(uuid, FAKE_AGENT_OK);
+    waitNotices(f, "hb-dry", "heartbeat-resumed", 1);
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    waitNotices(f, "hb-dry", "restart-attempt", 3);
+    assert_int_equal(countNotices(f, "hb-dry", "restart-attempt would destroy+start observed"),
+                     3);
+}
+
+
 static void
 test_user_destroy_and_pause_cause_nothing(void **state)
 {
@@ -361,7 +698,7 @@ test_crash_starts_domain(void **state)
     assert_int_equal(virDomainCoreDumpWithFormat(dom, core, VIR_DOMAIN_CORE_DUMP_FORMAT_RAW,
                                                  VIR_DUMP_CRASH), 0);
     g_unlink(core);
-    waitNotices(f, "hb-crash", "heartbeat-stopped", 1);
+    waitNotices(f, "hb-crash", "heartbeat-stopped crashed", 1);
     waitNotices(f, "hb-crash", "restart-attempt start ok", 1);
     assert_int_equal(virDomainGetState(dom, &st, &reason, 0), 0);
     assert_int_equal(st, VIR_DOMAIN_RUNNING);
@@ -559,13 +896,51 @@ test_restart_dropped_after_episode(void **state)
     result = done->pdata[0];
     assert_true(result->dropped);
     assert_null(result->done);
-    assert_string_equal(result->error->message, "the episode ended before it ran");
+    assert_string_equal(result->error->message,
+                        "the episode ended, or the domain's action changed, before it ran");
     assert_int_equal(result->sent, 0);   /* no libvirt call was made */
     assert_int_equal(result->attempt, 3);
     assert_int_equal(result->episode, 7);
     assert_int_equal(virDomainGetState(dom, &state_after, &reason, 0), 0);
     assert_int_equal(state_after, VIR_DOMAIN_RUNNING);
     assert_int_equal(virDomainIsActive(dom), 1);
+    hbWorkerFree(worker, 5);
+}
+
+
+/*
+ * A restart decided before the host-wide breaker tripped, still queued
+ * when it did, is held when it runs: not made, with no libvirt call.
+ */
+static void
+test_restart_held_after_breaker(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-held", TRUE, NULL);
+    g_autofree char *uuid = testDomainUUID(dom);
+    g_autoptr(GPtrArray) done = g_ptr_array_new_with_free_func((GDestroyNotify) hbJobFree);
+    HbWorkerLimits limits = { .threads = { 1, 1, 1, 1, 1 } };
+    HbWorker *worker = hbWorkerNew(TEST_URI, &limits, fakeProbePing, recordJob, done);
+    HbJob *job = hbJobNew(HB_JOB_RESTART, uuid);
+    HbJob *result;
+    int state_after, reason;
+
+    job->action = HB_ACTION_RESET;
+    job->episode = 2;
+    job->attempt = 1;
+    job->ticket = hbTicketNew();
+    job->host_gate = hbTicketNew();
+    hbTicketClose(job->host_gate);  /* the breaker tripped meanwhile */
+    hbWorkerPush(worker, job);
+    assert_true(testWaitFor(condJobs, done, 10));
+    result = done->pdata[0];
+    assert_true(result->held);
+    assert_false(result->dropped);
+    assert_null(result->done);
+    assert_string_equal(result->error->message, "held: host suspected before it ran");
+    assert_int_equal(result->sent, 0);
+    assert_int_equal(virDomainGetState(dom, &state_after, &reason, 0), 0);
+    assert_int_equal(state_after, VIR_DOMAIN_RUNNING);
     hbWorkerFree(worker, 5);
 }
 
@@ -1106,14 +1481,249 @@ test_saved_config_follows_domain(void **state G_GNUC_UNUSED)
 }
 
 
+/* Five guests watched, FAST: @uuids gets their UUIDs; all ok. */
+static void
+startFive(Fixture *f, char **uuids)
+{
+    for (guint i = 0; i < 5; i++) {
+        g_autofree char *name = g_strdup_printf("hb-host%u", i);
+        g_autoptr(virDomain) dom = testDomainStart(f->conn, name, TRUE, FAST);
+
+        uuids[i] = testDomainUUID(dom);
+    }
+    for (guint i = 0; i < 5; i++) {
+        g_autofree char *name = g_strdup_printf("hb-host%u", i);
+
+        waitState(f, name, HB_STATE_OK);
+    }
+}
+
+
+static gboolean
+condHost(gpointer data)
+{
+    Fixture *f = data;
+
+    return f->host->len >= f->want_count;
+}
+
+
+static void
+waitHost(Fixture *f, guint count, const char *prefix)
+{
+    f->want_count = count;
+    if (!testWaitFor(condHost, f, 30))
+        fail_msg("waited for %u host notices, saw %u", count, f->host->len);
+    if (!g_str_has_prefix(f->host->pdata[count - 1], prefix))
+        fail_msg("host notice %u: '%s', not '%s...'", count,
+                 (char *) f->host->pdata[count - 1], prefix);
+}
+
+
+static guint
+countAll(Fixture *f, const char *notice)
+{
+    g_autofree char *infix = g_strdup_printf(" %s", notice);
+    guint n = 0;
+
+    for (guint i = 0; i < f->notices->len; i++)
+        n += strstr(f->notices->pdata[i], infix) != NULL;
+    return n;
+}
+
+
+/*
+ * Four of five guests stop at once: the host is suspected before their
+ * episodes begin, their attempts are held and not spent, and when they
+ * come back the hold clears with no attempt made.
+ */
+static void
+test_host_hold_until_back(void **state)
+{
+    Fixture *f = *state;
+    char *uuids[5];
+    /* Taken by a restart decided now, run after the breaker trips. */
+    g_autoptr(HbTicket) gate = hbMonitorHostGate(f->monitor, FALSE);
+
+    assert_null(hbMonitorHostGate(f->monitor, TRUE));
+    startFive(f, uuids);
+    assert_true(hbTicketIsOpen(gate));
+    for (guint i = 0; i < 4; i++)
+        fakeProbeSet(uuids[i], FAKE_AGENT_MISS);
+    waitHost(f, 1, "suspected 4 of 5 watched guests stopped within 2 s");
+    assert_int_equal(hbMonitorBreaker(f->monitor)->state, HB_BREAKER_HOLDING);
+    assert_false(hbTicketIsOpen(gate));
+    for (guint i = 0; i < 4; i++) {
+        g_autofree char *name = g_strdup_printf("hb-host%u", i);
+
+        waitNotices(f, name, "heartbeat-stopped", 1);
+    }
+    /* Three failure_intervals, two failure_attempts: held, never spent. */
+    testSpin(3000);
+    assert_int_equal(countAll(f, "restart-attempt"), 0);
+    assert_int_equal(countAll(f, "restarts-exhausted"), 0);
+    for (guint i = 0; i < 4; i++) {
+        HbDomain *dom = hbMonitorLookup(f->monitor, uuids[i]);
+
+        assert_int_equal(hbDomainState(dom), HB_STATE_STOPPED);
+        assert_int_equal(hbDomainAttempts(dom), 0);
+    }
+    assert_int_equal(f->host->len, 1);
+    /* One comes back: three are fewer than host_min. */
+    fakeProbeSet(uuids[0], FAKE_AGENT_OK);
+    waitHost(f, 2, "cleared guests back: 3 of 5");
+    assert_int_equal(hbMonitorBreaker(f->monitor)->state, HB_BREAKER_CLOSED);
+    waitNotices(f, "hb-host0", "heartbeat-resumed", 1);
+    /* The normal rules again: the three still stopped are reset. */
+    for (guint i = 1; i < 4; i++) {
+        g_autofree char *name = g_strdup_printf("hb-host%u", i);
+
+        waitNotices(f, name, "restart-attempt reset ok", 1);
+    }
+    assert_int_equal(countNotices(f, "hb-host0", "restart-attempt"), 0);
+    for (guint i = 0; i < 5; i++)
+        g_free(uuids[i]);
+}
+
+
+/*
+ * A crash while held is handled at once; the others are held host_hold
+ * (5 s), then the normal rules apply and they are reset.
+ */
+static void
+test_host_hold_expires_crash_handled(void **state)
+{
+    Fixture *f = *state;
+    g_autofree char *core = g_build_filename(g_get_tmp_dir(), "hb-host-crash.core", NULL);
+    g_autoptr(virDomain) crashing = NULL;
+    char *uuids[5];
+
+    f->host_hold = 5;
+    fixtureMonitor(f, FALSE, "", 0, FALSE);
+    startFive(f, uuids);
+    for (guint i = 0; i < 4; i++)
+        fakeProbeSet(uuids[i], FAKE_AGENT_MISS);
+    waitHost(f, 1, "suspected 4 of 5");
+    crashing = virDomainLookupByName(f->conn, "hb-host4");
+    assert_int_equal(virDomainCoreDumpWithFormat(crashing, core, VIR_DOMAIN_CORE_DUMP_FORMAT_RAW,
+                                                 VIR_DUMP_CRASH), 0);
+    g_unlink(core);
+    waitNotices(f, "hb-host4", "restart-attempt start ok", 1);
+    /* Made while the others were held. */
+    assert_int_equal(f->host->len, 1);
+    assert_int_equal(countAll(f, "restart-attempt"), 1);
+    waitHost(f, 2, "cleared host_hold passed (5 s)");
+    /* Cleared by its timer, from when it tripped; not before. */
+    assert_true(g_get_monotonic_time() - hbMonitorBreaker(f->monitor)->since >=
+                5 * G_USEC_PER_SEC);
+    assert_int_equal(hbMonitorBreaker(f->monitor)->state, HB_BREAKER_EXPIRED);
+    for (guint i = 0; i < 4; i++) {
+        g_autofree char *name = g_strdup_printf("hb-host%u", i);
+
+        waitNotices(f, name, "restart-attempt reset ok", 1);
+    }
+    /* Still stopped past the hold: it does not trip again. */
+    testSpin(1500);
+    assert_int_equal(f->host->len, 2);
+    for (guint i = 0; i < 5; i++)
+        g_free(uuids[i]);
+}
+
+
+/*
+ * dry_run: an observed attempt is held like a real one (nothing is
+ * reported while the host is suspected, nothing spent); once host_hold
+ * has passed, each is reported as what it would do, and nothing is done.
+ */
+static void
+test_host_hold_dry_run(void **state)
+{
+    Fixture *f = *state;
+    char *uuids[5];
+
+    f->host_hold = 3;
+    f->dry_run = TRUE;
+    fixtureMonitor(f, FALSE, "", 0, FALSE);
+    startFive(f, uuids);
+    for (guint i = 0; i < 4; i++)
+        fakeProbeSet(uuids[i], FAKE_AGENT_MISS);
+    waitHost(f, 1, "suspected 4 of 5");
+    testSpin(2000);
+    assert_int_equal(countAll(f, "restart-attempt"), 0);
+    for (guint i = 0; i < 4; i++) {
+        HbDomain *dom = hbMonitorLookup(f->monitor, uuids[i]);
+
+        assert_int_equal(hbDomainAttempts(dom), 0);
+        assert_null(hbDomainLastAttempt(dom));
+    }
+    waitHost(f, 2, "cleared host_hold passed (3 s)");
+    for (guint i = 0; i < 4; i++) {
+        g_autofree char *name = g_strdup_printf("hb-host%u", i);
+        g_autoptr(virDomain) dom = virDomainLookupByName(f->conn, name);
+
+        waitNotices(f, name, "restart-attempt would reset observed", 1);
+        assert_int_equal(virDomainIsActive(dom), 1);
+    }
+    assert_int_equal(countAll(f, "restart-attempt reset ok"), 0);
+    for (guint i = 0; i < 5; i++)
+        g_free(uuids[i]);
+}
+
+
+/*
+ * The daemon restarts during a stall: the breaker is not saved, yet the
+ * episodes recalled from the state file wait for misses of the new
+ * process, which trip it again before any attempt is made.
+ */
+static void
+test_host_hold_after_daemon_restart(void **state G_GNUC_UNUSED)
+{
+    g_autofree char *dir = g_dir_make_tmp("hb-hostrestart-XXXXXX", NULL);
+    Fixture *f = fixtureStartIn(FALSE, dir);
+    char *uuids[5];
+
+    startFive(f, uuids);
+    for (guint i = 0; i < 4; i++)
+        fakeProbeSet(uuids[i], FAKE_AGENT_MISS);
+    waitHost(f, 1, "suspected 4 of 5");
+    for (guint i = 0; i < 4; i++) {
+        g_autofree char *name = g_strdup_printf("hb-host%u", i);
+
+        waitNotices(f, name, "heartbeat-stopped", 1);
+    }
+    restartMonitor(f, dir);
+    for (guint i = 0; i < 4; i++)
+        assert_int_equal(hbDomainState(hbMonitorLookup(f->monitor, uuids[i])),
+                         HB_STATE_STOPPED);
+    waitHost(f, 1, "suspected 4 of 5");
+    /* Three failure_intervals, two failure_attempts: held, never spent. */
+    testSpin(3000);
+    assert_int_equal(countAll(f, "restart-attempt"), 0);
+    for (guint i = 0; i < 4; i++)
+        assert_int_equal(hbDomainAttempts(hbMonitorLookup(f->monitor, uuids[i])), 0);
+    teardown((void **) &f);
+    removeDir(dir);
+    for (guint i = 0; i < 5; i++)
+        g_free(uuids[i]);
+}
+
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_healthy_live_edit_disable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_reset_resume, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_confirm_activity, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_confirm_activity_unknown, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_action_change_closes_ticket, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_confirm_activity_after_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_confirm_activity_late_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exhausted_then_rearm, setup, teardown),
         cmocka_unit_test_setup_teardown(test_action_restart_destroys_and_starts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_action_observe_does_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dry_run_any_action, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_action_ladder_climbs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_user_destroy_and_pause_cause_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_starts_domain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_metadata_keeps_last_config, setup, teardown),
@@ -1124,6 +1734,7 @@ main(void)
         cmocka_unit_test(test_monitor_all),
         cmocka_unit_test(test_state_survives_restart),
         cmocka_unit_test_setup_teardown(test_restart_dropped_after_episode, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restart_held_after_breaker, setup, teardown),
         cmocka_unit_test(test_requests_bounded_and_cancelled),
         cmocka_unit_test(test_invalid_metadata_fails_closed),
         cmocka_unit_test(test_state_follows_domain),
@@ -1133,6 +1744,10 @@ main(void)
         cmocka_unit_test_setup_teardown(test_metadata_edits_serialized, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metadata_edit_by_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metadata_edit_both_or_neither, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_host_hold_until_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_host_hold_expires_crash_handled, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_host_hold_dry_run, setup, teardown),
+        cmocka_unit_test(test_host_hold_after_daemon_restart),
     };
 
     hbUtilInitLibvirt();

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Build the end-to-end test guest into DIR: vmlinuz (Debian's cloud kernel,
 # unpacked, not installed) and initrd.img (busybox, the host's qemu-ga and
-# its libraries, the virtio and pvpanic modules, tests/e2e/guest-init).
+# its libraries, the virtio (console, block), pvpanic and ext4 modules,
+# tests/e2e/guest-init, and outb for the ib700 watchdog).
 # The result is reused while its inputs are unchanged.
 set -euo pipefail
 
@@ -16,7 +17,7 @@ if [ -z "$kpkg" ]; then
     apt-get update -q >/dev/null
     kpkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
 fi
-stamp="$kpkg $(dpkg-query -W -f='${Version}' qemu-guest-agent busybox-static) $(cat "$0" "$here/guest-init" | md5sum)"
+stamp="$kpkg $(dpkg-query -W -f='${Version}' qemu-guest-agent busybox-static) $(cat "$0" "$here/guest-init" "$here/guest-outb.c" | md5sum)"
 if [ -f "$dir/stamp" ] && [ "$(cat "$dir/stamp")" = "$stamp" ] &&
    [ -f "$dir/vmlinuz" ] && [ -f "$dir/initrd.img" ]; then
     exit 0
@@ -32,6 +33,8 @@ mods="$work/kernel/lib/modules/$kver"
 root="$work/root"
 mkdir -p "$root"/{bin,sbin,etc,proc,sys,dev,run,tmp,usr/sbin,lib/modules}
 cp /bin/busybox "$root/bin/busybox"
+# outb: arms the emulated ib700 watchdog (s_watchdog).
+${CC:-cc} -static -O2 -o "$root/bin/outb" "$here/guest-outb.c"
 cp "$here/guest-init" "$root/init"
 chmod 755 "$root/init"
 # qemu-ga's guest-shutdown runs /sbin/shutdown -P|-H|-r +0 MESSAGE.
@@ -66,7 +69,8 @@ add_module() {
     cp "$file" "$root/lib/modules/"
     echo "$(basename "$file")" >> "$root/etc/modules.order"
 }
-for m in virtio_pci virtio_console pvpanic-mmio pvpanic-pci; do
+# virtio_blk, and ext4 (which mounts ext2): a disk with a filesystem to freeze.
+for m in virtio_pci virtio_console virtio_blk pvpanic-mmio pvpanic-pci ext4; do
     add_module "$m"
 done
 

@@ -199,20 +199,27 @@ agent_exec() { # DOMAIN SHELL-COMMAND: run in the guest through its own agent
 agent_pings() { $V qemu-agent-command "$1" '{"execute":"guest-ping"}' --timeout 2 >/dev/null 2>&1; }
 
 # mkdomain NAME [AGENT=yes|no|controller] [CMDLINE] [HB-ATTRS] [ON_CRASH] [PANIC=yes]
+# MK_DISK=yes: a 64 MiB raw disk, /dev/vda in the guest, for writes.
 # AGENT=controller: no agent channel, but a virtio-serial controller to add one to.
-# MK_ON_REBOOT=destroy and MK_INITRD=FILE in its environment change those.
+# MK_ON_REBOOT=destroy, MK_INITRD=FILE and MK_MEMORY=MiB in its environment
+# change those; MK_DEVICES=XML adds devices.
 mkdomain() {
     local name=$1 agent=${2:-yes} cmdline=${3:-} attrs=${4-$FAST} on_crash=${5:-destroy} panic=${6:-yes}
     local on_reboot=${MK_ON_REBOOT:-restart} initrd=${MK_INITRD:-$guest/initrd.img}
-    local channel="" metadata="" panicdev=""
+    local memory=${MK_MEMORY:-128} devices=${MK_DEVICES:-}
+    local channel="" metadata="" panicdev="" disk=""
     [ "$agent" = yes ] && channel="<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>"
     [ "$agent" = controller ] && channel="<controller type='virtio-serial'/>"
     [ -n "$attrs" ] && metadata="<metadata><hb:heartbeat xmlns:hb='urn:virt-heartbeat:1' $attrs/></metadata>"
     [ "$panic" = yes ] && panicdev="<panic model='isa'/>"
+    if [ "${MK_DISK:-no}" = yes ]; then
+        truncate -s 64M "$work/$name.img"
+        disk="<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='$work/$name.img'/><target dev='vda' bus='virtio'/></disk>"
+    fi
     cat > "$work/$name.xml" <<EOF
 <domain type='$domtype'>
   <name>$name</name>
-  <memory unit='MiB'>128</memory>
+  <memory unit='MiB'>$memory</memory>
   <vcpu>1</vcpu>
   $metadata
   <os>
@@ -226,8 +233,10 @@ mkdomain() {
   <on_crash>$on_crash</on_crash>
   <devices>
     <serial type='file'><source path='$work/$name-console.log' append='on'/><target port='0'/></serial>
+    $disk
     $channel
     $panicdev
+    $devices
     <memballoon model='none'/>
   </devices>
 </domain>
@@ -261,6 +270,31 @@ start_events() {
     "$cli" --json events >> "$work/events.jsonl" 2>>"$work/daemon.log" &
     events_pid=$!
     bg_pids+=($!)
+}
+
+# The suite's daemon configuration, with KEY=VALUE lines added to [daemon].
+write_daemon_conf() {
+    {
+        echo "[daemon]"
+        echo "uri=qemu:///system"
+        echo "state_dir=$work/state"
+        printf '%s\n' "$@"
+    } > "$work/virt-heartbeatd.conf"
+}
+
+# KEY=VALUE...: the daemon again, with these [daemon] keys (none: the suite's
+# own), and a new events listener (the old one ends with the old daemon).
+restart_daemon() {
+    if [ -n "${daemon_pid:-}" ]; then
+        kill -TERM "$daemon_pid" 2>/dev/null
+        wait_until 15 gone "$daemon_pid" || kill -KILL "$daemon_pid" 2>/dev/null
+        wait "$daemon_pid" 2>/dev/null
+    fi
+    # A second listener would print every event twice.
+    wait_until 10 gone "$events_pid" || kill "$events_pid" 2>/dev/null
+    write_daemon_conf "$@"
+    start_daemon || return 1
+    start_events
 }
 
 # ---- setup and teardown --------------------------------------------------
@@ -318,21 +352,17 @@ export DBUS_SYSTEM_BUS_ADDRESS
 # The worker counts (ping_workers, suspect_workers, request_workers) are
 # left at their defaults: the load scenarios check exactly those.
 mkdir -p "$work/figures"
-cat > "$work/virt-heartbeatd.conf" <<EOF
-[daemon]
-uri=qemu:///system
-state_dir=$work/state
-EOF
+write_daemon_conf
 start_daemon || { echo "Bail out! virt-heartbeatd did not come up"; exit 1; }
 start_events
 start_event_log
 
 # Opt-in scenarios run only when HB_E2E_ONLY names them.
 optin=0
-for s in s_crash_loop; do
+for s in s_crash_loop s_stats_nowait; do
     [[ " ${HB_E2E_ONLY:-} " == *" $s "* ]] && optin=$((optin + 1))
 done
-echo "1..$((28 + optin))"
+echo "1..$((40 + optin))"
 
 # ---- scenarios -------------------------------------------------------------
 
@@ -906,9 +936,13 @@ _s_exec_load() {
 s_mass_hang() {
     local healthy=("${prefix}calm1" "${prefix}calm2") hung=() i
     for i in $(seq -w 1 "${HB_E2E_MASS:-16}"); do hung+=("${prefix}mass$i"); done
+    # Most guests hang at once here: the host-wide breaker would hold their
+    # resets (s_host_stall tests that). This measures the restart path.
+    restart_daemon host_share=100 || fail "virt-heartbeatd did not come back" || return 1
     _s_mass_hang
     local rc=$?
     rmdomains "${healthy[@]}" "${hung[@]}"
+    restart_daemon || { log "virt-heartbeatd did not come back"; rc=1; }
     return $rc
 }
 
@@ -1008,6 +1042,142 @@ EOF
             if (d > hi || d < lo) { bad = 1; printf "#   %s stopped %.1f s after its hang\n", $1, d } }
         END { exit bad }' "$figs/mass-hang-detect.txt" ||
         fail "detection outside $lower..$limit s (3 x the bound $bound s)" || rc=1
+    return $rc
+}
+
+host_events() { # EVENT: the daemon's host events of that kind (they name no domain)
+    jq -c --arg e "$1" 'select(.event == $e and (has("domain") | not))' \
+        "$work/events.jsonl" 2>/dev/null
+}
+
+count_host_events() { host_events "$1" | wc -l; }
+
+has_host_events() { [ "$(count_host_events "$1")" -ge "$2" ]; }
+
+# DOMAIN: restart attempts the breaker held, and those decided and made.
+held_count() { grep -c "Domain '$1': restart attempt [0-9]* held" "$work/daemon.log"; }
+
+made_count() { grep -c "Domain '$1': restart attempt [0-9]* of " "$work/daemon.log"; }
+
+held_at_least() { [ "$(held_count "$1")" -ge "$2" ]; }
+
+made_at_least() { [ "$(made_count "$1")" -ge "$2" ]; }
+
+# A host-wide stall: the QEMU processes of 4 of 5 guests stopped at once
+# (SIGSTOP) trip the circuit breaker before their episodes begin; while it
+# holds no restart attempt is made, and SIGCONT clears it with no reset.
+# Then a stall longer than host_hold: the normal rules resume, and the
+# attempts are made (each reset completes once its QEMU runs again).
+s_host_stall() {
+    local doms=() stalled=() stopped_pids=() i
+    for i in 1 2 3 4 5; do doms+=("${prefix}host$i"); done
+    stalled=("${doms[@]:0:4}")
+    _s_host_stall
+    local rc=$?
+    # Never leave a stopped QEMU behind, whatever failed.
+    unstall
+    rmdomains "${doms[@]}"
+    restart_daemon || { log "virt-heartbeatd did not come back"; rc=1; }
+    return $rc
+}
+
+stall() { # the QEMU of every stalled guest stopped, all at once
+    local d pid pids=()
+    for d in "${stalled[@]}"; do
+        pid=$(qemu_pid "$d")
+        [[ "$pid" =~ ^[0-9]+$ ]] || { log "no QEMU pid for $d"; return 1; }
+        pids+=("$pid")
+    done
+    stopped_pids=("${pids[@]}")
+    kill -STOP "${pids[@]}"
+}
+
+unstall() {
+    [ ${#stopped_pids[@]} -gt 0 ] && kill -CONT "${stopped_pids[@]}" 2>/dev/null
+    stopped_pids=()
+}
+
+_s_host_stall() {
+    # A ping every 2 s, so every stalled guest misses one long before its
+    # episode (a block, 20 s) begins.
+    local attrs="time='20' rate='10' boot_grace='30' failure_interval='5' failure_attempts='3'"
+    local calm=${doms[4]} s0 c0 d line t rc=0
+    restart_daemon host_hold=45 || fail "virt-heartbeatd did not come back" || return 1
+    for d in "${doms[@]}"; do MK_MEMORY=96 mkdomain "$d" yes "" "$attrs" || return 1; done
+    for d in "${doms[@]}"; do
+        wait_until 120 state_is "$d" ok || fail "$d never ok: $(status_field "$d" state)" || return 1
+    done
+    s0=$(count_host_events host-suspected)
+    c0=$(count_host_events host-cleared)
+
+    log "phase 1: a stall, then SIGCONT before host_hold"
+    t=$SECONDS
+    stall || fail "cannot stop the QEMUs" || return 1
+    wait_until 30 has_host_events host-suspected $((s0 + 1)) || fail "no host-suspected" || return 1
+    line=$(host_events host-suspected | tail -n1)
+    log "+$((SECONDS - t)) s: $line"
+    jq -e '.stopped == 4 and .watched == 5' <<<"$line" >/dev/null || fail "counts: $line" || return 1
+    line=$(grep "Host suspected:" "$work/daemon.log" | tail -n1)
+    for d in "${stalled[@]}"; do
+        grep -qF "'$d'" <<<"$line" || fail "the log line does not name $d: $line" || return 1
+    done
+    field_is "$calm" host_state holding || fail "host_state $(status_field "$calm" host_state)" || return 1
+    for d in "${stalled[@]}"; do
+        wait_until 40 has_events "$d" heartbeat-stopped 1 || fail "$d: no heartbeat-stopped" || return 1
+    done
+    # Held, and decided again after failure_interval: never made, never spent.
+    for d in "${stalled[@]}"; do
+        wait_until 30 held_at_least "$d" 2 || fail "$d: $(held_count "$d") attempts held" || return 1
+    done
+    log "+$((SECONDS - t)) s: held $(for d in "${stalled[@]}"; do printf '%s ' "$(held_count "$d")"; done)times"
+    field_is "$calm" host_state holding || fail "host_state $(status_field "$calm" host_state)" || return 1
+    unstall
+    wait_until 60 has_host_events host-cleared $((c0 + 1)) || fail "no host-cleared after SIGCONT" || return 1
+    line=$(host_events host-cleared | tail -n1)
+    log "+$((SECONDS - t)) s: $line"
+    jq -e '.reason | startswith("guests back")' <<<"$line" >/dev/null || fail "reason: $line" || return 1
+    for d in "${stalled[@]}"; do
+        wait_until 60 has_events "$d" heartbeat-resumed 1 || fail "$d never resumed" || return 1
+    done
+    field_is "$calm" host_state closed || fail "host_state $(status_field "$calm" host_state)" || rc=1
+    for d in "${doms[@]}"; do
+        [ "$(made_count "$d")" = 0 ] || fail "$d: $(made_count "$d") attempts made while held" || rc=1
+        [ "$(count_events "$d" restart-attempt)" = 0 ] || fail "$d: restart-attempt events" || rc=1
+        [ "$(libvirt_resets "$d")" = 0 ] || fail "$d: libvirt saw $(libvirt_resets "$d") resets" || rc=1
+        [ "$(guest_boots "$d")" = 1 ] || fail "$d: booted $(guest_boots "$d") times" || rc=1
+    done
+    [ "$(count_events "$calm" heartbeat-stopped)" = 0 ] || fail "the running guest stopped" || rc=1
+    [ "$rc" = 0 ] || return 1
+
+    log "phase 2: a stall longer than host_hold (45 s)"
+    for d in "${doms[@]}"; do
+        wait_until 60 state_is "$d" ok || fail "$d not ok again: $(status_field "$d" state)" || return 1
+    done
+    t=$SECONDS
+    stall || fail "cannot stop the QEMUs" || return 1
+    wait_until 30 has_host_events host-suspected $((s0 + 2)) || fail "no second host-suspected" || return 1
+    wait_until 75 has_host_events host-cleared $((c0 + 2)) || fail "the hold never ended" || return 1
+    line=$(host_events host-cleared | tail -n1)
+    log "+$((SECONDS - t)) s: $line"
+    jq -e '.reason | startswith("host_hold passed")' <<<"$line" >/dev/null || fail "reason: $line" || return 1
+    field_is "$calm" host_state expired || fail "host_state $(status_field "$calm" host_state)" || return 1
+    # The normal rules: each stalled guest's attempt is made (its reset
+    # waits for its QEMU).
+    for d in "${stalled[@]}"; do
+        wait_until 40 made_at_least "$d" 1 || fail "$d: no attempt after host_hold" || return 1
+    done
+    log "+$((SECONDS - t)) s: every stalled guest had its attempt; SIGCONT"
+    unstall
+    # Their boots after the reset, four TCG guests at once, may take longer
+    # than boot_grace here: whether they come back is not this scenario's.
+    for d in "${stalled[@]}"; do
+        wait_until 60 has_events "$d" restart-attempt 1 || fail "$d: the attempt never ended" || return 1
+        events_of "$d" restart-attempt | head -n1 | jq -e '.action == "reset" and .result == "ok"' \
+            >/dev/null || fail "$d: attempt $(events_of "$d" restart-attempt | head -n1)" || rc=1
+    done
+    log "+$((SECONDS - t)) s: every attempt reset its guest"
+    [ "$(count_events "$calm" restart-attempt)" = 0 ] || fail "the running guest had an attempt" || rc=1
+    [ "$(libvirt_resets "$calm")" = 0 ] || fail "the running guest was reset" || rc=1
     return $rc
 }
 
@@ -1235,6 +1405,531 @@ _s_crash_loop() {
     [ "$bad" = 0 ] || fail "$bad of $crashes crashes without exactly one start"
 }
 
+# FILE KIB: read FILE (a FIFO) KIB KiB a second until its writer closes it.
+slow_read() {
+    local n
+    exec 3<"$1"
+    while n=$(dd bs=1K count="$2" iflag=fullblock <&3 2>/dev/null | wc -c) && [ "$n" -gt 0 ]; do
+        sleep 1
+    done
+    exec 3<&-
+}
+
+# DOMAIN OPERATION: libvirt shows that job (a backup's Operation line may be
+# missing from some answers: then any job).
+job_is() {
+    local out
+    out=$($V domjobinfo "$1" 2>/dev/null) || return 1
+    grep -q "^Operation: *$2" <<<"$out" ||
+        { ! grep -q "^Operation:" <<<"$out" && grep -q "^Job type: *Unbounded" <<<"$out"; }
+}
+
+# A pull-mode backup runs until it is ended, and the guest runs meanwhile.
+# Its agent is stopped for 20 s: its pings fail, but under the backup job
+# they are no verdict, and the status says so. Without the suppression the
+# guest is reset one block (6 s) after its agent stops.
+s_backup_job() {
+    _s_backup_job
+    local status=$?
+    $V domjobabort "${prefix}backup" >/dev/null 2>&1
+    return $status
+}
+
+_s_backup_job() {
+    local d=${prefix}backup seen="" took end
+    truncate -s 16M "$work/backup-disk.img" || return 1
+    MK_DEVICES="<disk type='file' device='disk'><driver name='qemu' type='raw'/>
+        <source file='$work/backup-disk.img'/><target dev='vda' bus='virtio'/></disk>" \
+        mkdomain "$d" || return 1
+    wait_until 60 state_is "$d" ok || fail "never ok" || return 1
+    cat > "$work/backup.xml" <<EOF
+<domainbackup mode='pull'>
+  <server transport='unix' socket='$work/backup-nbd.sock'/>
+  <disks><disk name='vda' backup='yes' type='file'><scratch file='$work/backup-scratch.qcow2'/></disk></disks>
+</domainbackup>
+EOF
+    $V backup-begin "$d" "$work/backup.xml" >/dev/null || fail "backup-begin failed" || return 1
+    wait_until 10 job_is "$d" Backup || fail "libvirt shows no backup job: $($V domjobinfo "$d")" || return 1
+    took=$( { /usr/bin/time -f %e $V domjobinfo "$d" >/dev/null; } 2>&1 )
+    log "domjobinfo during the backup took $took s"
+    agent_exec "$d" 'sleep 1; kill -STOP $(cat /run/agent.pid); sleep 20; kill -CONT $(cat /run/agent.pid)' ||
+        fail "cannot stop the agent" || return 1
+    end=$((SECONDS + 22))
+    while [ $SECONDS -lt $end ]; do
+        [ "$(status_field "$d" suppressed)" = "domain job: backup" ] && seen=1
+        sleep 1
+    done
+    [ -n "$seen" ] || fail "the status never showed the backup's suppression" || return 1
+    wait_until 30 state_is "$d" ok || fail "state $(status_field "$d" state) after the agent's stop" || return 1
+    wait_until 10 job_is "$d" Backup || fail "the backup ended early: $($V domjobinfo "$d" 2>&1)" || return 1
+    log "$(status_field "$d" pings_suppressed) pings suppressed, $(status_field "$d" pings_missed) missed"
+    [ "$(status_field "$d" pings_suppressed)" -ge 1 ] || fail "no ping suppressed" || return 1
+    [ "$(status_field "$d" suppressed)" = null ] || fail "still suppressed after a tick" || return 1
+    daemon_log_time "$d" "failed pings are no verdict while this lasts: domain job: backup" >/dev/null ||
+        fail "no log line for the suppression" || return 1
+    $V domjobabort "$d" >/dev/null || fail "cannot end the backup" || return 1
+    [ "$(count_events "$d" heartbeat-stopped)" = 0 ] || fail "heartbeat-stopped during the backup" || return 1
+    [ "$(count_events "$d" restart-attempt)" = 0 ] || fail "restart during the backup" || return 1
+    [ "$(libvirt_reboots "$d")" = 0 ] || fail "libvirt saw the guest reset" || return 1
+    rmdomain "$d"
+}
+
+# A memory-only dump into a FIFO read at 2 MiB/s, of the 128 MiB guest
+# (some 60 s): QEMU stops the guest while it dumps (even with --live), so
+# its pings have no verdict (paused), and nothing is done.
+s_dump_job() {
+    dump_pids=()
+    _s_dump_job
+    local status=$? p
+    $V domjobabort "${prefix}dump" >/dev/null 2>&1
+    for p in "${dump_pids[@]}"; do kill "$p" 2>/dev/null; done
+    rm -f "$work/dump.fifo"
+    return $status
+}
+
+_s_dump_job() {
+    local d=${prefix}dump fifo=$work/dump.fifo paused="" t0 dump_pid took
+    mkdomain "$d" || return 1
+    wait_until 60 state_is "$d" ok || fail "never ok" || return 1
+    mkfifo "$fifo" || return 1
+    slow_read "$fifo" 2048 &
+    dump_pids+=($!)
+    t0=$SECONDS
+    $V dump --memory-only "$d" "$fifo" >"$work/dump.out" 2>&1 &
+    dump_pid=$!
+    dump_pids+=($dump_pid)
+    wait_until 20 job_is "$d" Dump || fail "libvirt shows no dump job" || return 1
+    log "libvirt during the dump: $(domstate "$d")"
+    while ! gone "$dump_pid"; do
+        [ "$(status_field "$d" state)" = paused ] && paused=1
+        sleep 1
+    done
+    wait "$dump_pid" || fail "virsh dump failed: $(cat "$work/dump.out")" || return 1
+    took=$((SECONDS - t0))
+    log "the dump took $took s"
+    [ "$took" -ge 12 ] || fail "the dump took only $took s: not two blocks" || return 1
+    [ -n "$paused" ] || fail "the status never showed the guest paused" || return 1
+    wait_until 30 state_is "$d" ok || fail "state $(status_field "$d" state) after the dump" || return 1
+    [ "$(count_events "$d" heartbeat-stopped)" = 0 ] || fail "heartbeat-stopped during the dump" || return 1
+    [ "$(count_events "$d" restart-attempt)" = 0 ] || fail "restart during the dump" || return 1
+    [ "$(libvirt_reboots "$d")" = 0 ] || fail "libvirt saw the guest reset" || return 1
+    rmdomain "$d"
+}
+
+# guest-fsfreeze-freeze of an ext2 disk held for two blocks, then thawed: no
+# action. qemu-ga answers guest-ping while frozen, so the heartbeat goes on.
+s_fsfreeze() {
+    local d=${prefix}freeze missed out
+    truncate -s 16M "$work/freeze-disk.img" && mkfs.ext2 -q -F "$work/freeze-disk.img" || return 1
+    MK_DEVICES="<disk type='file' device='disk'><driver name='qemu' type='raw'/>
+        <source file='$work/freeze-disk.img'/><target dev='vda' bus='virtio'/></disk>" \
+        mkdomain "$d" || return 1
+    wait_until 60 state_is "$d" ok || fail "never ok" || return 1
+    agent_exec "$d" 'mkdir -p /mnt && mount -t ext2 /dev/vda /mnt && echo x > /mnt/x' ||
+        fail "cannot mount the disk" || return 1
+    sleep 2
+    missed=$(status_field "$d" pings_missed)
+    out=$($V qemu-agent-command "$d" '{"execute":"guest-fsfreeze-freeze"}' 2>&1) ||
+        fail "guest-fsfreeze-freeze: $out" || return 1
+    log "guest-fsfreeze-freeze: $out"
+    [ "$(jq -r .return <<<"$out")" -ge 1 ] || fail "no filesystem frozen: $out" || return 1
+    $V qemu-agent-command "$d" '{"execute":"guest-fsfreeze-status"}' | grep -q frozen ||
+        fail "the agent does not say frozen" || return 1
+    sleep 14 # more than two blocks
+    $V qemu-agent-command "$d" '{"execute":"guest-fsfreeze-status"}' | grep -q frozen ||
+        fail "thawed before the end" || return 1
+    state_is "$d" ok || fail "state $(status_field "$d" state) while frozen" || return 1
+    [ "$(status_field "$d" pings_missed)" = "$missed" ] || fail "pings missed while frozen" || return 1
+    out=$($V qemu-agent-command "$d" '{"execute":"guest-fsfreeze-thaw"}' 2>&1) ||
+        fail "guest-fsfreeze-thaw: $out" || return 1
+    [ "$(count_events "$d" heartbeat-stopped)" = 0 ] || fail "heartbeat-stopped while frozen" || return 1
+    [ "$(count_events "$d" restart-attempt)" = 0 ] || fail "restart while frozen" || return 1
+    [ "$(libvirt_reboots "$d")" = 0 ] || fail "libvirt saw the guest reset" || return 1
+    rmdomain "$d"
+}
+
+# ---- verdicts -------------------------------------------------------------
+
+# In the guest: write 1 MiB to its disk every second for SECONDS (0: for
+# ever), in the background, then kill its agent. The writer is the guest's
+# own process: it goes on without the agent.
+writer_then_kill_agent() { # DOMAIN SECONDS
+    agent_exec "$1" "(end=\$((\$(date +%s) + $2)); while [ $2 = 0 ] || [ \$(date +%s) -lt \$end ]; do
+        dd if=/dev/zero of=/dev/vda bs=64k count=16 conv=fsync 2>/dev/null; sleep 1; done) \
+        </dev/null >/dev/null 2>&1 & sleep 1; kill -9 \$(cat /run/agent.pid)"
+}
+
+has_reboots() { [ "$(libvirt_reboots "$1")" -ge 1 ]; }
+
+stopped_verdict() { # DOMAIN: the verdict of its first heartbeat-stopped
+    events_of "$1" heartbeat-stopped | head -n1 | jq -r .verdict
+}
+
+# confirm=activity: the agent dies while the guest writes to its disk. The
+# verdict is "agent dead, guest working", every attempt is withheld and no
+# reset reaches libvirt while the writer runs; once it stops (the guest idles,
+# no I/O) the next judgement is "guest hung" and the reset comes.
+s_verdict_activity() {
+    local d=${prefix}vact writing=45 t0 first
+    MK_DISK=yes mkdomain "$d" yes "" "$FAST confirm='activity'" || return 1
+    wait_until 60 state_is "$d" ok || fail "never ok" || return 1
+    sleep 4 # readings while it ticks: the one before the silence
+    writer_then_kill_agent "$d" "$writing" || fail "cannot start the writer" || return 1
+    t0=$SECONDS
+    wait_until 30 has_events "$d" heartbeat-stopped 1 || fail "no heartbeat-stopped" || return 1
+    first=$(events_of "$d" heartbeat-stopped | head -n1)
+    log "stopped: $first"
+    [ "$(stopped_verdict "$d")" = agent-dead-guest-working ] || fail "verdict: $first" || return 1
+    echo "$first" | jq -e '.evidence | test("^no tick for [0-9]+ s; vCPU time \\+[0-9.]+ s; disk \\+[0-9]+ B; net .* -> agent dead, guest working$")' \
+        >/dev/null || fail "evidence: $first" || return 1
+    wait_until 30 has_events "$d" restart-attempt 1 || fail "no restart-attempt" || return 1
+    # While the writer runs: attempts reported, none made.
+    while [ $((SECONDS - t0)) -lt $((writing - 5)) ]; do
+        [ "$(libvirt_reboots "$d")" = 0 ] || fail "reset while the guest worked" || return 1
+        sleep 1
+    done
+    events_of "$d" restart-attempt | jq -e -s 'length >= 2 and all(.result ==
+        "not made: agent dead, guest working (confirm=activity)")' >/dev/null ||
+        fail "attempts while writing: $(events_of "$d" restart-attempt | tr '\n' ' ')" || return 1
+    field_is "$d" verdict agent-dead-guest-working || fail "status verdict $(status_field "$d" verdict)" || return 1
+    grep -q "Domain '$d': heartbeat stopped (stopped), episode 1, verdict agent-dead-guest-working: no tick for" \
+        "$work/daemon.log" || fail "no log line with the verdict" || return 1
+    # The writer ends: the guest idles without its agent, and is reset.
+    wait_until 60 has_reboots "$d" || fail "never reset once idle" || return 1
+    events_of "$d" restart-attempt | jq -e -s 'any(.result == "ok")' >/dev/null ||
+        fail "no attempt made: $(events_of "$d" restart-attempt | tr '\n' ' ')" || return 1
+    field_is "$d" verdict guest-hung || fail "verdict once idle: $(status_field "$d" evidence)" || return 1
+    rmdomain "$d"
+}
+
+# confirm=none (the default): the same fault is reset at once, and the
+# verdict still says what it was.
+s_verdict_none() {
+    local d=${prefix}vnone first
+    MK_DISK=yes mkdomain "$d" yes "" "$FAST" || return 1
+    wait_until 60 state_is "$d" ok || fail "never ok" || return 1
+    sleep 4
+    writer_then_kill_agent "$d" 0 || fail "cannot start the writer" || return 1
+    wait_until 30 has_events "$d" heartbeat-stopped 1 || fail "no heartbeat-stopped" || return 1
+    first=$(events_of "$d" heartbeat-stopped | head -n1)
+    log "stopped: $first"
+    [ "$(stopped_verdict "$d")" = agent-dead-guest-working ] || fail "verdict: $first" || return 1
+    wait_until 30 has_events "$d" restart-attempt 1 || fail "no restart-attempt" || return 1
+    events_of "$d" restart-attempt | head -n1 | jq -e '.action == "reset" and .result == "ok"' >/dev/null ||
+        fail "attempt: $(events_of "$d" restart-attempt | head -n1)" || return 1
+    wait_until 30 has_reboots "$d" || fail "libvirt saw no reset" || return 1
+    rmdomain "$d"
+}
+
+# A kdump under way. A panicking kernel with a crash kernel loaded tells
+# pvpanic so (CRASH_LOADED, not PANICKED) and boots the crash kernel, which
+# has no agent. The test guest has no crash kernel: it writes CRASH_LOADED
+# to the pvpanic port itself, as the kernel would, and its agent dies; QEMU
+# and libvirt report CRASHED_CRASHLOADED as for a real one. Longer than two
+# blocks: every failed ping suppressed ("kdump"), no episode, no action.
+# The dump ends with a reboot (here a virsh reset): the heartbeat returns.
+s_kdump() {
+    local d=${prefix}kdump seen="" end
+    mkdomain "$d" || return 1
+    wait_until 60 state_is "$d" ok || fail "never ok" || return 1
+    agent_exec "$d" 'outb 0x505 2; kill -9 $(cat /run/agent.pid)' ||
+        fail "cannot write CRASH_LOADED" || return 1
+    wait_until 10 grep -q "for domain '$d': Crashed Crashloaded" "$work/libvirt-events.log" ||
+        fail "libvirt reported no CRASHLOADED" || return 1
+    end=$((SECONDS + 16))
+    while [ $SECONDS -lt $end ]; do
+        [ "$(status_field "$d" suppressed)" = kdump ] && seen=1
+        sleep 1
+    done
+    [ -n "$seen" ] || fail "the status never showed the kdump's suppression" || return 1
+    [ "$(status_field "$d" suppressed)" = kdump ] || fail "suppression ended: $(status_field "$d" suppressed)" || return 1
+    [ "$(status_field "$d" pings_suppressed)" -ge 3 ] ||
+        fail "$(status_field "$d" pings_suppressed) pings suppressed" || return 1
+    daemon_log_time "$d" "failed pings are no verdict while this lasts: kdump" >/dev/null ||
+        fail "no log line for the suppression" || return 1
+    [ "$(count_events "$d" heartbeat-stopped)" = 0 ] || fail "heartbeat-stopped during the kdump" || return 1
+    [ "$(count_events "$d" restart-attempt)" = 0 ] || fail "restart during the kdump" || return 1
+    [ "$(libvirt_reboots "$d")" = 0 ] || fail "libvirt saw the guest reset" || return 1
+    # The dump is written: the guest reboots.
+    $V reset "$d" >/dev/null || fail "cannot reset" || return 1
+    wait_until 60 state_is "$d" ok || fail "state $(status_field "$d" state) after the reboot" || return 1
+    [ "$(status_field "$d" suppressed)" = null ] || fail "still suppressed after the reboot" || return 1
+    [ "$(count_events "$d" heartbeat-stopped)" = 0 ] || fail "heartbeat-stopped after the reboot" || return 1
+    [ "$(count_events "$d" restart-attempt)" = 0 ] || fail "a restart attempt" || return 1
+    rmdomain "$d"
+}
+
+# The guest's own watchdog (ib700, action none: QEMU does nothing) is a
+# verdict input. Fired while the agent answers, it causes nothing. Fired
+# after the agent died, while the guest still writes, it makes the verdict
+# "guest hung" where the counters alone say "agent dead, guest working": so
+# even with confirm=activity the reset comes.
+s_watchdog() {
+    local d=${prefix}wdog first
+    # ib700: a write to port 0x443 arms it, for 30 - 2 * VALUE s. Nothing pets it.
+    MK_DISK=yes MK_DEVICES="<watchdog model='ib700' action='none'/>" \
+        mkdomain "$d" yes "" "$FAST confirm='activity'" || return 1
+    wait_until 60 state_is "$d" ok || fail "never ok" || return 1
+    agent_exec "$d" "outb 0x443 13" || fail "cannot arm the watchdog" || return 1
+    wait_until 20 grep -q "Domain '$d': the guest's watchdog fired (action none)" "$work/daemon.log" ||
+        fail "no watchdog event in the daemon log" || return 1
+    sleep 8 # more than a block: the ticks go on, so nothing happens
+    [ "$(count_events "$d" heartbeat-stopped)" = 0 ] || fail "an episode while it ticked" || return 1
+    state_is "$d" ok || fail "state $(status_field "$d" state)" || return 1
+    # The agent dies while a writer runs; the watchdog fires at once after it.
+    agent_exec "$d" "(while :; do dd if=/dev/zero of=/dev/vda bs=64k count=16 conv=fsync 2>/dev/null;
+        sleep 1; done) </dev/null >/dev/null 2>&1 & sleep 1; kill -9 \$(cat /run/agent.pid);
+        outb 0x443 15" ||
+        fail "cannot start the writer" || return 1
+    wait_until 30 has_events "$d" heartbeat-stopped 1 || fail "no heartbeat-stopped" || return 1
+    first=$(events_of "$d" heartbeat-stopped | head -n1)
+    log "stopped: $first"
+    [ "$(stopped_verdict "$d")" = guest-hung ] || fail "verdict: $first" || return 1
+    echo "$first" | jq -e '.evidence | test("; its watchdog fired \\(action none\\) -> guest hung$")' \
+        >/dev/null || fail "evidence: $first" || return 1
+    wait_until 30 has_reboots "$d" || fail "no reset" || return 1
+    events_of "$d" restart-attempt | head -n1 | jq -e '.action == "reset" and .result == "ok"' >/dev/null ||
+        fail "attempt: $(events_of "$d" restart-attempt | head -n1)" || return 1
+    rmdomain "$d"
+}
+
+# One QEMU stops answering its monitor (SIGSTOP; that guest is not watched):
+# the daemon's read that reaches it waits until it answers, and the reads
+# that go beside it keep the verdict of a watched neighbour correct, here
+# "agent dead, guest working" with confirm=activity, so no reset.
+s_verdict_stuck_neighbour() {
+    local d=${prefix}vwork s=${prefix}vstuck p
+    MK_DISK=yes mkdomain "$s" yes "" "" || return 1
+    MK_DISK=yes mkdomain "$d" yes "" "$FAST confirm='activity'" || return 1
+    wait_until 60 state_is "$d" ok || fail "never ok" || return 1
+    wait_until 60 agent_pings "$s" || fail "the unwatched guest has no agent" || return 1
+    sleep 4
+    p=$(qemu_pid "$s")
+    kill -STOP "$p"
+    if ! wait_until 20 grep -q "one more goes beside" "$work/daemon.log"; then
+        kill -CONT "$p"
+        fail "no read went beside the stuck one"
+        return 1
+    fi
+    writer_then_kill_agent "$d" 0 || { kill -CONT "$p"; fail "cannot start the writer"; return 1; }
+    wait_until 30 has_events "$d" heartbeat-stopped 1 || { kill -CONT "$p"; fail "no heartbeat-stopped"; return 1; }
+    log "stopped: $(events_of "$d" heartbeat-stopped | head -n1)"
+    wait_until 30 has_events "$d" restart-attempt 1 || { kill -CONT "$p"; fail "no restart-attempt"; return 1; }
+    sleep 5
+    kill -CONT "$p"
+    [ "$(stopped_verdict "$d")" = agent-dead-guest-working ] ||
+        fail "verdict beside the stuck QEMU: $(events_of "$d" heartbeat-stopped | head -n1)" || return 1
+    [ "$(libvirt_reboots "$d")" = 0 ] || fail "reset while the guest worked" || return 1
+    wait_until 30 grep -q "Domain stats: a read took" "$work/daemon.log" ||
+        fail "the stuck read never ended" || return 1
+    rmdomain "$d"
+    rmdomain "$s"
+}
+
+# Opt-in, for tests/bench/stats-nowait.sh: the bulk stats call's latency
+# with and without NOWAIT while one guest's QEMU is SIGSTOPped, and samples
+# of real guests (idle; agent killed, writing) for tests/verdict_test.c.
+s_stats_nowait() {
+    local figs=$work/figures i d p t s
+    for i in 1 2 3; do MK_DISK=yes mkdomain "${prefix}st$i" yes "" "" || return 1; done
+    for i in 1 2 3; do wait_until 60 agent_pings "${prefix}st$i" || fail "st$i no agent" || return 1; done
+    sleep 5
+    bulk() { # FLAGS...: ms for one bulk call of the daemon's groups, or "timeout"
+        local t0 rc
+        t0=$(date +%s%N)
+        timeout 60 virsh -q -c qemu:///system domstats --vcpu --block --interface "$@" >/dev/null 2>&1
+        rc=$?
+        [ $rc = 124 ] && { echo timeout; return; }
+        echo $(( ($(date +%s%N) - t0) / 1000000 ))
+    }
+    sample() { # DOMAIN FILE [FLAGS]: one reading with its time, as tests/data/verdict keeps it
+        { echo "# time_us $(( $(date +%s%N) / 1000 ))"
+          timeout 60 virsh -q -c qemu:///system domstats --vcpu --block --interface ${3:-} "$1"
+        } >> "$2"
+    }
+    # Recorded samples: idle, then writing with the agent killed, 20 s apart.
+    sample "${prefix}st1" "$figs/verdict-idle.txt"
+    sample "${prefix}st2" "$figs/verdict-writing.txt"
+    writer_then_kill_agent "${prefix}st2" 0
+    sleep 20
+    sample "${prefix}st1" "$figs/verdict-idle.txt"
+    sample "${prefix}st2" "$figs/verdict-writing.txt"
+    for i in $(seq 5); do echo "running plain $(bulk)"; echo "running nowait $(bulk --nowait)"; done \
+        > "$figs/nowait.txt"
+    p=$(qemu_pid "${prefix}st3")
+    kill -STOP "$p"
+    # Nobody holds the stopped domain's job yet. Groups without the disks
+    # first: do they need its monitor? Then the daemon's groups: the first
+    # call takes the job and waits on the monitor, NOWAIT or not (virsh is
+    # killed at 60 s; the call in libvirtd goes on holding the job).
+    t=$(date +%s%N)
+    timeout 60 virsh -q -c qemu:///system domstats --vcpu --interface --nowait >/dev/null 2>&1
+    echo "stopped first-vcpu+interface-nowait $(( ($(date +%s%N) - t) / 1000000 ))" >> "$figs/nowait.txt"
+    echo "stopped first-nowait $(bulk --nowait)" >> "$figs/nowait.txt"
+    for i in 1 2 3; do
+        echo "stopped plain $(bulk)" >> "$figs/nowait.txt"
+        echo "stopped nowait $(bulk --nowait)" >> "$figs/nowait.txt"
+    done
+    t=$(date +%s%N)
+    timeout 60 virsh -q -c qemu:///system domstats --vcpu --interface --nowait >/dev/null 2>&1
+    echo "stopped vcpu+interface-nowait $(( ($(date +%s%N) - t) / 1000000 ))" >> "$figs/nowait.txt"
+    timeout 60 virsh -q -c qemu:///system domstats --vcpu --block --interface --nowait \
+        > "$figs/stopped-nowait-output.txt" 2>&1
+    sample "${prefix}st3" "$figs/verdict-stopped.txt" --nowait
+    sleep 20
+    sample "${prefix}st3" "$figs/verdict-stopped.txt" --nowait
+    kill -CONT "$p"
+    cat "$figs/nowait.txt" | sed 's/^/# nowait: /'
+    for i in 1 2 3; do rmdomain "${prefix}st$i"; done
+}
+
+# action=observe: the agent is killed; every attempt is decided and reported
+# as "would reset", and libvirt sees no reset: no reboot event, one boot.
+s_observe() {
+    local d=${prefix}observe
+    _s_observe
+    local rc=$?
+    rmdomain "$d"
+    return $rc
+}
+
+_s_observe() {
+    local first
+    mkdomain "$d" yes "" \
+        "time='6' rate='3' boot_grace='30' failure_interval='8' failure_attempts='2' action='observe'" ||
+        return 1
+    wait_until 60 state_is "$d" ok || fail "never ok" || return 1
+    agent_exec "$d" 'sleep 1; kill -9 $(cat /run/agent.pid)' || fail "cannot kill the agent" || return 1
+    wait_until 30 has_events "$d" heartbeat-stopped 1 || fail "no heartbeat-stopped" || return 1
+    wait_until 60 has_events "$d" restarts-exhausted 1 || fail "never exhausted" || return 1
+    first=$(events_of "$d" restart-attempt | head -1)
+    log "first attempt: $first"
+    jq -e '.attempt == 1 and .action == "would reset" and .result == "observed"' <<<"$first" >/dev/null ||
+        fail "attempt: $first" || return 1
+    [ "$(count_events "$d" restart-attempt)" = 2 ] || fail "$(count_events "$d" restart-attempt) attempts, not 2" || return 1
+    grep -q "Domain '$d': restart attempt 1: would reset; observed only, nothing done" "$work/daemon.log" ||
+        fail "no 'would reset' in the daemon log" || return 1
+    state_is "$d" failed || fail "state $(status_field "$d" state), not failed" || return 1
+    field_is "$d" restart_attempts 2 || fail "status: $(status_field "$d" restart_attempts) attempts" || return 1
+    field_is "$d" last_attempt "2 would reset: observed" ||
+        fail "status: last attempt $(status_field "$d" last_attempt)" || return 1
+    # libvirt's own view: no reset, the guest still in its first boot.
+    [ "$(libvirt_reboots "$d")" = 0 ] || fail "libvirt saw $(libvirt_reboots "$d") reboot events" || return 1
+    [ "$(guest_boots "$d")" = 1 ] || fail "the guest booted $(guest_boots "$d") times" || return 1
+    domstate_is "$d" "running (booted)" || fail "libvirt says $(domstate "$d")" || return 1
+}
+
+# [daemon] dry_run=yes with action=restart: the agent is killed, every attempt
+# is reported as "would destroy+start", and libvirt sees no destroy.
+s_dry_run() {
+    local d=${prefix}dryrun
+    _s_dry_run
+    local rc=$?
+    rmdomain "$d"
+    restart_daemon || { fail "virt-heartbeatd did not come back"; rc=1; }
+    return $rc
+}
+
+_s_dry_run() {
+    local pid first
+    restart_daemon dry_run=yes || fail "virt-heartbeatd did not come back" || return 1
+    grep -q "dry run (\[daemon\] dry_run)" "$work/daemon.log" ||
+        fail "the daemon did not say it runs dry" || return 1
+    mkdomain "$d" yes "" \
+        "time='6' rate='3' boot_grace='30' failure_interval='6' failure_attempts='2' action='restart'" ||
+        return 1
+    wait_until 60 state_is "$d" ok || fail "never ok" || return 1
+    pid=$(qemu_pid "$d")
+    agent_exec "$d" 'sleep 1; kill -9 $(cat /run/agent.pid)' || fail "cannot kill the agent" || return 1
+    wait_until 60 has_events "$d" restarts-exhausted 1 || fail "never exhausted" || return 1
+    first=$(events_of "$d" restart-attempt | head -n1)
+    jq -e '.attempt == 1 and .action == "would destroy+start" and .result == "observed"' <<<"$first" >/dev/null ||
+        fail "attempt: $first" || return 1
+    [ "$(count_events "$d" restart-attempt)" = 2 ] || fail "$(count_events "$d" restart-attempt) attempts, not 2" || return 1
+    grep -q "Domain '$d': restart attempt 1 of 2 (restart, observed only: dry_run)" "$work/daemon.log" ||
+        fail "no dry_run attempt in the daemon log" || return 1
+    # libvirt's own view: no destroy, no reset, the same QEMU, one boot.
+    [ "$(libvirt_events "$d" "Stopped")" = 0 ] || fail "libvirt saw $(libvirt_events "$d" "Stopped") stops" || return 1
+    [ "$(libvirt_reboots "$d")" = 0 ] || fail "libvirt saw $(libvirt_reboots "$d") reboot events" || return 1
+    [ "$(qemu_pid "$d")" = "$pid" ] || fail "QEMU was replaced" || return 1
+    [ "$(guest_boots "$d")" = 1 ] || fail "the guest booted $(guest_boots "$d") times" || return 1
+}
+
+# action=ladder on a frozen guest: its vCPU thread is held stopped (ptrace,
+# the rest of QEMU runs on), so only the heartbeat sees it. The NMI does not
+# help; the reset hangs in QEMU (it waits for the stopped vCPU, and libvirt
+# for QEMU's reply, with no end), so attempt 2 is given up as hung after
+# 60 s, and the destroy+start of attempt 3 brings the guest back (its kill
+# of QEMU also ends the hung reset).
+s_ladder() {
+    local d=${prefix}ladder freeze_pid=
+    _s_ladder
+    local rc=$?
+    # The thread runs again (if QEMU still lives), then the domain goes.
+    [ -n "$freeze_pid" ] && kill "$freeze_pid" 2>/dev/null
+    rmdomain "$d"
+    return $rc
+}
+
+# DOMAIN: hold its (only) vCPU thread stopped; sets freeze_pid. A thread
+# stopped while it held QEMU's big lock would stop the monitor too: then
+# it is let go and caught again.
+freeze_vcpu() {
+    local tid try
+    tid=$($V qemu-monitor-command --hmp "$1" 'info cpus' | sed -n 's/.*thread_id=\([0-9]*\).*/\1/p' | head -n1)
+    [ -n "$tid" ] || fail "no vCPU thread in 'info cpus'" || return 1
+    for try in 1 2 3; do
+        python3 "$srcdir/tests/e2e/freeze-thread.py" "$tid" > "$work/$1-freeze.out" 2>&1 8>&- &
+        freeze_pid=$!
+        bg_pids+=("$freeze_pid")
+        wait_until 10 grep -q "^frozen" "$work/$1-freeze.out" ||
+            fail "cannot stop thread $tid: $(cat "$work/$1-freeze.out")" || return 1
+        timeout 5 $V qemu-monitor-command --hmp "$1" 'info status' >/dev/null && return 0
+        log "try $try: QEMU's monitor does not answer with thread $tid stopped; again"
+        kill "$freeze_pid"
+        wait "$freeze_pid" 2>/dev/null
+        sleep 1
+    done
+    fail "QEMU's monitor hangs whenever its vCPU thread is stopped"
+}
+
+_s_ladder() {
+    local pid steps
+    mkdomain "$d" yes "" \
+        "time='6' rate='3' boot_grace='20' failure_interval='6' failure_attempts='4' action='ladder'" ||
+        return 1
+    wait_until 60 state_is "$d" ok || fail "never ok" || return 1
+    pid=$(qemu_pid "$d")
+    freeze_vcpu "$d" || return 1
+    log "vCPU of $d held stopped"
+    wait_until 30 has_events "$d" heartbeat-stopped 1 || fail "no heartbeat-stopped" || return 1
+    wait_until 150 has_events "$d" restart-attempt 2 || fail "no second attempt" || return 1
+    # The NMI and the reset are made in the same QEMU, which they leave hung.
+    [ "$(qemu_pid "$d")" = "$pid" ] || fail "QEMU replaced before attempt 3" || return 1
+    wait_until 60 has_events "$d" restart-attempt 3 || fail "no third attempt" || return 1
+    wait_until 90 has_events "$d" heartbeat-resumed 1 || fail "never resumed" || return 1
+    # In order: the NMI, the reset given up as hung; then destroy+start and
+    # the hung reset's own end (a failure: the destroy killed QEMU under it),
+    # in either order.
+    wait_until 30 has_events "$d" restart-attempt 4 || fail "the hung reset never ended" || return 1
+    steps=$(events_of "$d" restart-attempt | jq -r '"\(.attempt) \(.action) \(.result | split(":")[0])"' | tr '\n' ';')
+    log "attempts: $steps"
+    [ "$steps" = "1 nmi ok;2 ladder hung;2 ladder reset;3 destroy+start ok;" ] ||
+        [ "$steps" = "1 nmi ok;2 ladder hung;3 destroy+start ok;2 ladder reset;" ] ||
+        fail "attempts: $steps" || return 1
+    grep -q "Domain '$d': restart attempt 1: nmi " "$work/daemon.log" || fail "no nmi in the daemon log" || return 1
+    grep -q "Domain '$d': restart attempt 2, given up as hung, ended: reset" "$work/daemon.log" ||
+        fail "the hung attempt was no reset" || return 1
+    # libvirt's own view: destroyed and started once, a new QEMU, a new boot.
+    [ "$(libvirt_events "$d" "Stopped Destroyed")" = 1 ] ||
+        fail "libvirt saw $(libvirt_events "$d" "Stopped Destroyed") destroys" || return 1
+    [ "$(qemu_pid "$d")" != "$pid" ] || fail "the same QEMU runs" || return 1
+    has_boots "$d" 2 || fail "the guest booted $(guest_boots "$d") times" || return 1
+    domstate_is "$d" "running (booted)" || fail "libvirt says $(domstate "$d")" || return 1
+    # Its thread gone with the old QEMU, the freeze ended by itself.
+    wait_until 10 gone "$freeze_pid" || fail "freeze-thread.py still holds a thread" || return 1
+}
+
 # HB_E2E_ONLY="s_exec s_info": run only these scenarios (while working on them).
 run() {
     local desc=$1; shift
@@ -1244,8 +1939,10 @@ run() {
         return
     fi
     log "$desc"
+    local start=$SECONDS
     "$@"
     local status=$?
+    log "took $((SECONDS - start)) s"
     # A scenario that failed half-way leaves its guests running, and the
     # daemon acting on them: they would load the host and the logs of every
     # scenario after it. Its domains go, whatever happened.
@@ -1287,9 +1984,22 @@ run "exec load: more long requests than request workers, no tick lost, Busy past
 run "on_crash=restart: libvirt restarts the panicked guest, the daemon does not" s_on_crash_restart
 run "slow boot: after a reset, no second one while the guest boots" s_slow_boot
 run "start fails after our destroy: the next attempt starts it (restart, on_reboot=destroy)" s_start_fails
+run "action=observe: would reset, reported; libvirt sees no reset" s_observe
+run "[daemon] dry_run: would destroy+start, reported; libvirt sees no destroy" s_dry_run
+run "action=ladder, vCPU frozen: nmi, reset, destroy+start, back" s_ladder
 run "daemon SIGKILL mid-episode: attempts go on 3, 4, never more than failure_attempts" s_daemon_sigkill
 run "mass hang: every hung agent restarted once, the healthy keep every tick" s_mass_hang
+run "host stall: 4 of 5 QEMUs stopped trip the breaker, no reset while held; host_hold ends it" s_host_stall
 run_optin "crash loop: on_crash=destroy, exactly one start per crash" s_crash_loop
+run "backup job with the agent stopped: suppressed, shown, no action" s_backup_job
+run "memory dump longer than two blocks: paused, no action" s_dump_job
+run "fsfreeze of a disk held two blocks: no action, ticks go on" s_fsfreeze
+run "agent dead, guest writing, confirm=activity: notified, no reset until it idles" s_verdict_activity
+run "agent dead, guest writing, confirm=none: reset, verdict agent dead" s_verdict_none
+run "a QEMU stopped beside: the neighbour's verdict still from fresh readings, no reset" s_verdict_stuck_neighbour
+run "kdump under way (CRASHLOADED from the guest's pvpanic): suppressed two blocks, no action" s_kdump
+run "watchdog fired: nothing while it ticks; agent dead, guest writing: guest hung, reset" s_watchdog
+run_optin "bulk stats with one QEMU stopped: NOWAIT against plain (bench)" s_stats_nowait
 run "daemon SIGTERM: exits 0 at once, the events listener ends" s_sigterm
 
 echo "# e2e: $passed passed, $failed failed"
