@@ -1708,6 +1708,49 @@ test_host_hold_after_daemon_restart(void **state G_GNUC_UNUSED)
 }
 
 
+/* Warnings about a guest's watchdog firing, counted by countWatchdogWarnings. */
+static guint watchdog_warnings;
+
+
+static GLogWriterOutput
+countWatchdogWarnings(GLogLevelFlags level, const GLogField *fields, gsize n_fields,
+                      gpointer user_data)
+{
+    for (gsize i = 0; i < n_fields && (level & G_LOG_LEVEL_WARNING); i++) {
+        if (g_str_equal(fields[i].key, "MESSAGE") && fields[i].length < 0 &&
+            strstr(fields[i].value, "watchdog fired"))
+            watchdog_warnings++;
+    }
+    return g_log_writer_default(level, fields, n_fields, user_data);
+}
+
+
+/*
+ * The guest sets the pace of its watchdog's events (QEMU passes one a
+ * second): a guest that fires it on and on, ticking or not, is logged as a
+ * warning once, not once an event; the verdict still sees every firing.
+ */
+static void
+test_watchdog_warned_once(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-wdog", TRUE, FAST);
+    HbDomain *hdom;
+
+    waitState(f, "hb-wdog", HB_STATE_OK);
+    hdom = hbMonitorLookup(f->monitor, "hb-wdog");
+    watchdog_warnings = 0;
+    for (guint i = 0; i < 20; i++)
+        hbDomainWatchdogEvent(hdom, VIR_DOMAIN_EVENT_WATCHDOG_NONE);
+    /* Ticks come meanwhile and forget it; it fires again after each. */
+    testSpin(1500);
+    for (guint i = 0; i < 20; i++)
+        hbDomainWatchdogEvent(hdom, VIR_DOMAIN_EVENT_WATCHDOG_NONE);
+    assert_int_equal(watchdog_warnings, 1);
+    assert_int_equal(hbDomainState(hdom), HB_STATE_OK);
+}
+
+
 int
 main(void)
 {
@@ -1748,7 +1791,10 @@ main(void)
         cmocka_unit_test_setup_teardown(test_host_hold_expires_crash_handled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_host_hold_dry_run, setup, teardown),
         cmocka_unit_test(test_host_hold_after_daemon_restart),
+        cmocka_unit_test_setup_teardown(test_watchdog_warned_once, setup, teardown),
     };
+
+    g_log_set_writer_func(countWatchdogWarnings, NULL, NULL);
 
     hbUtilInitLibvirt();
     gvir_event_register();
