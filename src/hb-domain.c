@@ -465,10 +465,12 @@ hbDomainStatsInput(HbDomain *dom, HbInput input)
 {
     if (input == HB_INPUT_CRASHED || input == HB_INPUT_CRASH_HANDLED)
         dom->crashed = TRUE;
-    if (input == HB_INPUT_STARTED || input == HB_INPUT_REBOOT || input == HB_INPUT_RESUMED) {
+    if (input == HB_INPUT_STARTED || input == HB_INPUT_REBOOT || input == HB_INPUT_RESUMED)
         dom->crashed = FALSE;
+    /* A resume (after the watchdog's own pause, or libvirt's dump) does
+     * not make a guest work again: only a tick or a boot says it does. */
+    if (input == HB_INPUT_STARTED || input == HB_INPUT_REBOOT)
         dom->watchdog = NULL;
-    }
     /* No reading yet, and none begun before now: it would hold the counters
      * of the QEMU before. */
     if (input == HB_INPUT_STARTED || input == HB_INPUT_STOPPED) {
