@@ -365,24 +365,30 @@ hbDomainRestart(HbDomain *dom, const HbActions *actions)
 }
 
 
-/* The attempt in flight was given up as hung: reported now, its result whenever it comes. */
+/*
+ * The attempt in flight hung: given up (@given_up, the next one destroys)
+ * or waited for. Reported now, its result whenever it comes.
+ */
 static void
-hbDomainRestartHung(HbDomain *dom)
+hbDomainRestartHung(HbDomain *dom, gboolean given_up)
 {
     const HbConfig *cfg = hbEngineConfig(dom->engine);
-    g_autofree char *result = g_strdup_printf("hung: no reply after %d s, given up",
-                                              (int) (HB_ATTEMPT_HUNG_US / G_USEC_PER_SEC));
+    g_autofree char *result = g_strdup_printf("hung: no reply after %d s, %s",
+                                              (int) (HB_ATTEMPT_HUNG_US / G_USEC_PER_SEC),
+                                              given_up ? "given up" : "still waiting");
     HbNotice notice = {
         .kind = HB_NOTICE_RESTART_ATTEMPT,
+        .attempt = hbEngineAttempts(dom->engine),
         .max = cfg->failure_attempts,
         .action = hbActionToString(cfg->action),
         .result = result,
     };
     guint64 episode;
 
-    hbEngineHung(dom->engine, &episode, &notice.attempt);
-    g_warning("Domain '%s': restart attempt %u %s; the next one destroys", dom->name,
-              notice.attempt, result);
+    if (given_up)
+        hbEngineHung(dom->engine, &episode, &notice.attempt);
+    g_warning("Domain '%s': restart attempt %u %s; %s", dom->name, notice.attempt, result,
+              given_up ? "the next one destroys" : "no attempt after it would get past it");
     hbDomainSetLastAttempt(dom, &notice);
     hbDomainNotify(dom, &notice);
 }
@@ -416,7 +422,9 @@ hbDomainAct(HbDomain *dom, const HbActions *actions)
         hbDomainNotify(dom, &notice);
     }
     if (actions->events & HB_EVENT_ATTEMPT_HUNG)
-        hbDomainRestartHung(dom);
+        hbDomainRestartHung(dom, TRUE);
+    if (actions->events & HB_EVENT_ATTEMPT_WAITING)
+        hbDomainRestartHung(dom, FALSE);
     if (actions->restart)
         hbDomainRestart(dom, actions);
     if (actions->events & HB_EVENT_RESUMED) {
