@@ -937,7 +937,7 @@ test_restart_held_after_breaker(void **state)
     assert_true(result->held);
     assert_false(result->dropped);
     assert_null(result->done);
-    assert_string_equal(result->error->message, "held: host suspected before it ran");
+    assert_string_equal(result->error->message, "host suspected before it ran");
     assert_int_equal(result->sent, 0);
     assert_int_equal(virDomainGetState(dom, &state_after, &reason, 0), 0);
     assert_int_equal(state_after, VIR_DOMAIN_RUNNING);
