@@ -153,6 +153,13 @@ log_epoch() { # HH:MM:SS.mmm -> seconds since the epoch, today's (or yesterday's
     awk -v t="$t" -v now="$(date +%s)" 'BEGIN { if (t > now + 43200) t -= 86400; printf "%.3f\n", t }'
 }
 
+# The next line of the daemon log: where a scenario's own lines begin.
+log_mark() { echo $(($(wc -l < "$work/daemon.log") + 1)); }
+
+log_has_since() { # LINE TEXT: the daemon logged TEXT at line LINE or after
+    tail -n "+$1" "$work/daemon.log" | grep -q -- "$2"
+}
+
 daemon_log_time() { # DOMAIN TEXT: when the daemon first logged "Domain 'DOMAIN': TEXT"
     local ts
     ts=$(grep -m1 -F "Domain '$1': $2" "$work/daemon.log" |
@@ -1348,7 +1355,9 @@ _s_start_fails() {
 # HB_E2E_DAEMON_WRAPPER the exit status is the wrapper's verdict (valgrind
 # reports at exit).
 s_sigterm() {
-    local pid=$daemon_pid st
+    local pid=$daemon_pid st from
+    # Each restart_daemon before logged one too.
+    from=$(log_mark)
     kill -TERM "$pid" || fail "no daemon to stop" || return 1
     if ! wait_until 10 gone "$pid"; then
         kill -KILL "$pid"
@@ -1359,7 +1368,7 @@ s_sigterm() {
     st=$?
     daemon_pid=
     [ "$st" = 0 ] || fail "exit status $st${daemon_wrapper[0]:+ under ${daemon_wrapper[0]}}" || return 1
-    grep -q "Shutting down" "$work/daemon.log" || fail "no 'Shutting down' in the log" || return 1
+    log_has_since "$from" "Shutting down" || fail "no 'Shutting down' in the log" || return 1
     wait_until 10 gone "$events_pid" || fail "the events listener outlived the daemon" || return 1
 }
 
@@ -1697,10 +1706,6 @@ s_watchdog() {
 # the daemon's read that reaches it waits until it answers, and the reads
 # that go beside it keep the verdict of a watched neighbour correct, here
 # "agent dead, guest working" with confirm=activity, so no reset.
-log_has_since() { # LINE TEXT: the daemon logged TEXT at line LINE or after
-    tail -n "+$1" "$work/daemon.log" | grep -q -- "$2"
-}
-
 s_verdict_stuck_neighbour() {
     local d=${prefix}vwork s=${prefix}vstuck p from
     MK_DISK=yes mkdomain "$s" yes "" "" || return 1
@@ -1710,7 +1715,7 @@ s_verdict_stuck_neighbour() {
     sleep 4
     p=$(qemu_pid "$s")
     # Lines of earlier scenarios (the host stall's) say nothing of this one.
-    from=$(($(wc -l < "$work/daemon.log") + 1))
+    from=$(log_mark)
     kill -STOP "$p"
     if ! wait_until 20 log_has_since "$from" "one more goes beside"; then
         kill -CONT "$p"
