@@ -13,6 +13,8 @@
 /* A reading older than this says nothing of now: the bulk read was stuck or
  * skipped the domain. Five periods of the monitor's read (HB_STATS_PERIOD_S). */
 #define HB_STATS_STALE_US (10 * G_USEC_PER_SEC)
+/* A guest's watchdog firing is logged as a warning at most this often. */
+#define HB_WATCHDOG_LOG_US (60 * G_USEC_PER_SEC)
 
 struct _HbDomain {
     HbMonitor *monitor;
@@ -44,6 +46,7 @@ struct _HbDomain {
     HbStatsSample stats_latest;
     gboolean crashed;       /* libvirt reported a crash this boot */
     const char *watchdog;   /* the action of a watchdog event since the last tick, this boot */
+    gint64 watchdog_logged; /* when a firing was last logged as a warning; 0: never */
     HbVerdict verdict;      /* the last, and what it rests on */
     char *evidence;
     char *last_attempt;     /* "N ACTION: RESULT" of the last attempt reported; NULL: none */
@@ -362,24 +365,30 @@ hbDomainRestart(HbDomain *dom, const HbActions *actions)
 }
 
 
-/* The attempt in flight was given up as hung: reported now, its result whenever it comes. */
+/*
+ * The attempt in flight hung: given up (@given_up, the next one destroys)
+ * or waited for. Reported now, its result whenever it comes.
+ */
 static void
-hbDomainRestartHung(HbDomain *dom)
+hbDomainRestartHung(HbDomain *dom, gboolean given_up)
 {
     const HbConfig *cfg = hbEngineConfig(dom->engine);
-    g_autofree char *result = g_strdup_printf("hung: no reply after %d s, given up",
-                                              (int) (HB_ATTEMPT_HUNG_US / G_USEC_PER_SEC));
+    g_autofree char *result = g_strdup_printf("hung: no reply after %d s, %s",
+                                              (int) (HB_ATTEMPT_HUNG_US / G_USEC_PER_SEC),
+                                              given_up ? "given up" : "still waiting");
     HbNotice notice = {
         .kind = HB_NOTICE_RESTART_ATTEMPT,
+        .attempt = hbEngineAttempts(dom->engine),
         .max = cfg->failure_attempts,
         .action = hbActionToString(cfg->action),
         .result = result,
     };
     guint64 episode;
 
-    hbEngineHung(dom->engine, &episode, &notice.attempt);
-    g_warning("Domain '%s': restart attempt %u %s; the next one destroys", dom->name,
-              notice.attempt, result);
+    if (given_up)
+        hbEngineHung(dom->engine, &episode, &notice.attempt);
+    g_warning("Domain '%s': restart attempt %u %s; %s", dom->name, notice.attempt, result,
+              given_up ? "the next one destroys" : "no attempt after it would get past it");
     hbDomainSetLastAttempt(dom, &notice);
     hbDomainNotify(dom, &notice);
 }
@@ -413,7 +422,9 @@ hbDomainAct(HbDomain *dom, const HbActions *actions)
         hbDomainNotify(dom, &notice);
     }
     if (actions->events & HB_EVENT_ATTEMPT_HUNG)
-        hbDomainRestartHung(dom);
+        hbDomainRestartHung(dom, TRUE);
+    if (actions->events & HB_EVENT_ATTEMPT_WAITING)
+        hbDomainRestartHung(dom, FALSE);
     if (actions->restart)
         hbDomainRestart(dom, actions);
     if (actions->events & HB_EVENT_RESUMED) {
@@ -462,10 +473,12 @@ hbDomainStatsInput(HbDomain *dom, HbInput input)
 {
     if (input == HB_INPUT_CRASHED || input == HB_INPUT_CRASH_HANDLED)
         dom->crashed = TRUE;
-    if (input == HB_INPUT_STARTED || input == HB_INPUT_REBOOT || input == HB_INPUT_RESUMED) {
+    if (input == HB_INPUT_STARTED || input == HB_INPUT_REBOOT || input == HB_INPUT_RESUMED)
         dom->crashed = FALSE;
+    /* A resume (after the watchdog's own pause, or libvirt's dump) does
+     * not make a guest work again: only a tick or a boot says it does. */
+    if (input == HB_INPUT_STARTED || input == HB_INPUT_REBOOT)
         dom->watchdog = NULL;
-    }
     /* No reading yet, and none begun before now: it would hold the counters
      * of the QEMU before. */
     if (input == HB_INPUT_STARTED || input == HB_INPUT_STOPPED) {
@@ -858,8 +871,19 @@ void
 hbDomainWatchdogEvent(HbDomain *dom, int action)
 {
     const char *name = hbWatchdogActionToString(action);
+    gint64 now = g_get_monotonic_time();
+    /* The guest sets the pace (QEMU lets one through a second): only the
+     * first since a tick or boot is a warning, and one a minute at most. */
+    gboolean warn = !dom->watchdog &&
+        (!dom->watchdog_logged || now - dom->watchdog_logged >= HB_WATCHDOG_LOG_US);
 
     dom->watchdog = name ? name : "unknown";
+    if (!warn) {
+        g_debug("Domain '%s': the guest's watchdog fired again (action %s)", dom->name,
+                dom->watchdog);
+        return;
+    }
+    dom->watchdog_logged = now;
     g_warning("Domain '%s': the guest's watchdog fired (action %s)", dom->name, dom->watchdog);
 }
 

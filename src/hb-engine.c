@@ -83,6 +83,7 @@ struct _HbEngine {
     gint64 restart_asked;   /* when the attempt in flight was asked for */
     guint64 hung_episode;   /* the last attempt given up as hung; 0: none */
     guint hung_attempt;
+    gboolean hung_waiting;  /* the attempt in flight was reported hung, and is waited for */
     gboolean attempt_booted; /* an attempt of the open episode was followed by a boot */
     gboolean start_if_off;  /* an attempt may have left the domain destroyed */
     gboolean attempt_destroys; /* attempts destroy+start, whatever the action */
@@ -362,6 +363,7 @@ hbEngineAttempt(HbEngine *engine, gint64 now, HbActions *actions)
     }
     engine->attempts++;
     engine->restart_in_flight = TRUE;
+    engine->hung_waiting = FALSE;
     engine->restart_asked = now;
     engine->ran_in_flight = FALSE;
     /* Until it is known to have started again, a destroy may have been ours. */
@@ -540,15 +542,26 @@ hbEngineAttemptAt(const HbEngine *engine)
 
 
 /*
- * When the attempt in flight is given up as hung (HB_ATTEMPT_HUNG_US);
- * G_MAXINT64: never. Only a next attempt that destroys gets past it, so
- * without one (the last of failure_attempts) it is waited for.
+ * Whether an attempt in flight that hung is given up: only a next attempt
+ * that destroys gets past it, so without one (the last of
+ * failure_attempts, or action=reset) it is waited for.
+ */
+static gboolean
+hbEngineHungGivesUp(const HbEngine *engine)
+{
+    return engine->attempts < engine->cfg.failure_attempts && hbEngineNextDestroys(engine);
+}
+
+
+/*
+ * When the attempt in flight is taken for hung (HB_ATTEMPT_HUNG_US), to be
+ * given up or reported once as waited for; G_MAXINT64: never.
  */
 static gint64
 hbEngineHungAt(const HbEngine *engine)
 {
     if (engine->episode != HB_EPISODE_STOPPED || !engine->restart_in_flight ||
-        engine->attempts >= engine->cfg.failure_attempts || !hbEngineNextDestroys(engine))
+        (engine->hung_waiting && !hbEngineHungGivesUp(engine)))
         return G_MAXINT64;
     return engine->restart_asked + HB_ATTEMPT_HUNG_US;
 }
@@ -557,13 +570,19 @@ hbEngineHungAt(const HbEngine *engine)
 /*
  * Give the attempt in flight up as hung: it counts, as made with no boot
  * after it (nothing is known of what it did), and the next attempt may
- * come at once, the guest silent all along.
+ * come at once, the guest silent all along. One that is waited for is
+ * reported once (HB_EVENT_ATTEMPT_WAITING): in doubt, the admin is told.
  */
 static void
 hbEngineGiveUpHung(HbEngine *engine, gint64 now, HbActions *actions)
 {
     if (now < hbEngineHungAt(engine))
         return;
+    if (!hbEngineHungGivesUp(engine)) {
+        engine->hung_waiting = TRUE;
+        actions->events |= HB_EVENT_ATTEMPT_WAITING;
+        return;
+    }
     engine->restart_in_flight = FALSE;
     engine->hung_episode = engine->episode_id;
     engine->hung_attempt = engine->attempts;

@@ -52,6 +52,7 @@ typedef enum {
     HB_EVENT_EXHAUSTED = 1 << 2,
     HB_EVENT_STATE_CHANGED = 1 << 3,
     HB_EVENT_ATTEMPT_HUNG = 1 << 4, /* the attempt in flight is given up (hbEngineHung) */
+    HB_EVENT_ATTEMPT_WAITING = 1 << 5, /* it hung, and is waited for: no attempt gets past it */
 } HbEventFlags;
 
 typedef struct {

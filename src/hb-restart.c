@@ -80,7 +80,7 @@ hbRestartWanted(HbJob *job, const char *when)
     } else if (!hbTicketIsOpen(job->host_gate)) {
         job->held = TRUE;
         g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED,
-                    "held: host suspected before %s", when);
+                    "host suspected before %s", when);
     } else {
         return TRUE;
     }

@@ -1140,7 +1140,8 @@ tweakLadderTwo(HbConfig *cfg)
 
 /*
  * With failure_attempts=2 the ladder's reset is its last attempt: no
- * destroy would follow, so a reset that hangs is waited for, not given up.
+ * destroy would follow, so a reset that hangs is waited for, not given up;
+ * it is reported once, after HB_ATTEMPT_HUNG_US, as still waited for.
  */
 static void
 test_hung_last_attempt_waited_for(void **state G_GNUC_UNUSED)
@@ -1158,6 +1159,16 @@ test_hung_last_attempt_waited_for(void **state G_GNUC_UNUSED)
     runUntil(f, f->now + S(5), HB_INPUT_MISS);
     assert_int_equal(f->restarts, 2);
     assert_int_equal(hbEngineAttempts(f->engine), 2);
+    runUntil(f, f->restart_at + HB_ATTEMPT_HUNG_US - 1, HB_INPUT_MISS);
+    f->now = f->restart_at + HB_ATTEMPT_HUNG_US;
+    a = feed(f, HB_INPUT_TIMER);
+    assert_true(a.events & HB_EVENT_ATTEMPT_WAITING);
+    assert_false(a.events & HB_EVENT_ATTEMPT_HUNG);
+    assert_false(a.restart);
+    /* Once: no deadline for it any more. */
+    f->now += S(1);
+    a = feed(f, HB_INPUT_TIMER);
+    assert_false(a.events & HB_EVENT_ATTEMPT_WAITING);
     runUntil(f, f->restart_at + 2 * HB_ATTEMPT_HUNG_US, HB_INPUT_MISS);
     assert_int_equal(f->restarts, 2);
     assert_false(hbEngineHung(f->engine, &episode, &attempt));

@@ -937,7 +937,7 @@ test_restart_held_after_breaker(void **state)
     assert_true(result->held);
     assert_false(result->dropped);
     assert_null(result->done);
-    assert_string_equal(result->error->message, "held: host suspected before it ran");
+    assert_string_equal(result->error->message, "host suspected before it ran");
     assert_int_equal(result->sent, 0);
     assert_int_equal(virDomainGetState(dom, &state_after, &reason, 0), 0);
     assert_int_equal(state_after, VIR_DOMAIN_RUNNING);
@@ -1708,6 +1708,87 @@ test_host_hold_after_daemon_restart(void **state G_GNUC_UNUSED)
 }
 
 
+/* Warnings about a guest's watchdog firing, counted by countWatchdogWarnings. */
+static guint watchdog_warnings;
+
+
+static GLogWriterOutput
+countWatchdogWarnings(GLogLevelFlags level, const GLogField *fields, gsize n_fields,
+                      gpointer user_data)
+{
+    for (gsize i = 0; i < n_fields && (level & G_LOG_LEVEL_WARNING); i++) {
+        if (g_str_equal(fields[i].key, "MESSAGE") && fields[i].length < 0 &&
+            strstr(fields[i].value, "watchdog fired"))
+            watchdog_warnings++;
+    }
+    return g_log_writer_default(level, fields, n_fields, user_data);
+}
+
+
+/*
+ * The guest sets the pace of its watchdog's events (QEMU passes one a
+ * second): a guest that fires it on and on, ticking or not, is logged as a
+ * warning once, not once an event; the verdict still sees every firing.
+ */
+static void
+test_watchdog_warned_once(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-wdog", TRUE, FAST);
+    HbDomain *hdom;
+
+    waitState(f, "hb-wdog", HB_STATE_OK);
+    hdom = hbMonitorLookup(f->monitor, "hb-wdog");
+    watchdog_warnings = 0;
+    for (guint i = 0; i < 20; i++)
+        hbDomainWatchdogEvent(hdom, VIR_DOMAIN_EVENT_WATCHDOG_NONE);
+    /* Ticks come meanwhile and forget it; it fires again after each. */
+    testSpin(1500);
+    for (guint i = 0; i < 20; i++)
+        hbDomainWatchdogEvent(hdom, VIR_DOMAIN_EVENT_WATCHDOG_NONE);
+    assert_int_equal(watchdog_warnings, 1);
+    assert_int_equal(hbDomainState(hdom), HB_STATE_OK);
+}
+
+
+/*
+ * The watchdog's action pause stopped a hung guest; a resume (the user's,
+ * or libvirt's after a watchdog dump) does not make it work: its watchdog
+ * stays the verdict until a tick or boot, so confirm=activity lets the
+ * reset of a guest that spins with I/O through.
+ */
+static void
+test_watchdog_kept_over_resume(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-wdpause", TRUE,
+                                               "time='2' rate='4' boot_grace='0' "
+                                               "failure_interval='2' failure_attempts='2' "
+                                               "confirm='activity'");
+    g_autofree char *uuid = testDomainUUID(dom);
+    Counters c = {
+        .monitor = f->monitor, .name = "hb-wdpause", .working = TRUE,
+        .sample = { .has_cpu = TRUE, .vcpus = 1, .has_block = TRUE, .has_net = TRUE },
+    };
+    guint feeder;
+
+    waitState(f, "hb-wdpause", HB_STATE_OK);
+    feeder = g_timeout_add(100, feedCounters, &c);
+    testSpin(500);
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    testSpin(700); /* the pings in flight are answered */
+    hbDomainWatchdogEvent(hbMonitorLookup(f->monitor, "hb-wdpause"),
+                          VIR_DOMAIN_EVENT_WATCHDOG_PAUSE);
+    assert_int_equal(virDomainSuspend(dom), 0);
+    waitState(f, "hb-wdpause", HB_STATE_PAUSED);
+    assert_int_equal(virDomainResume(dom), 0);
+    waitNotices(f, "hb-wdpause", "heartbeat-stopped", 1);
+    assert_int_equal(countNotices(f, "hb-wdpause", "heartbeat-stopped guest-hung"), 1);
+    waitNotices(f, "hb-wdpause", "restart-attempt reset ok", 1);
+    g_source_remove(feeder);
+}
+
+
 int
 main(void)
 {
@@ -1748,7 +1829,11 @@ main(void)
         cmocka_unit_test_setup_teardown(test_host_hold_expires_crash_handled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_host_hold_dry_run, setup, teardown),
         cmocka_unit_test(test_host_hold_after_daemon_restart),
+        cmocka_unit_test_setup_teardown(test_watchdog_warned_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_watchdog_kept_over_resume, setup, teardown),
     };
+
+    g_log_set_writer_func(countWatchdogWarnings, NULL, NULL);
 
     hbUtilInitLibvirt();
     gvir_event_register();

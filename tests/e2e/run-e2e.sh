@@ -153,6 +153,13 @@ log_epoch() { # HH:MM:SS.mmm -> seconds since the epoch, today's (or yesterday's
     awk -v t="$t" -v now="$(date +%s)" 'BEGIN { if (t > now + 43200) t -= 86400; printf "%.3f\n", t }'
 }
 
+# The next line of the daemon log: where a scenario's own lines begin.
+log_mark() { echo $(($(wc -l < "$work/daemon.log") + 1)); }
+
+log_has_since() { # LINE TEXT: the daemon logged TEXT at line LINE or after
+    tail -n "+$1" "$work/daemon.log" | grep -q -- "$2"
+}
+
 daemon_log_time() { # DOMAIN TEXT: when the daemon first logged "Domain 'DOMAIN': TEXT"
     local ts
     ts=$(grep -m1 -F "Domain '$1': $2" "$work/daemon.log" |
@@ -1348,7 +1355,9 @@ _s_start_fails() {
 # HB_E2E_DAEMON_WRAPPER the exit status is the wrapper's verdict (valgrind
 # reports at exit).
 s_sigterm() {
-    local pid=$daemon_pid st
+    local pid=$daemon_pid st from
+    # Each restart_daemon before logged one too.
+    from=$(log_mark)
     kill -TERM "$pid" || fail "no daemon to stop" || return 1
     if ! wait_until 10 gone "$pid"; then
         kill -KILL "$pid"
@@ -1359,7 +1368,7 @@ s_sigterm() {
     st=$?
     daemon_pid=
     [ "$st" = 0 ] || fail "exit status $st${daemon_wrapper[0]:+ under ${daemon_wrapper[0]}}" || return 1
-    grep -q "Shutting down" "$work/daemon.log" || fail "no 'Shutting down' in the log" || return 1
+    log_has_since "$from" "Shutting down" || fail "no 'Shutting down' in the log" || return 1
     wait_until 10 gone "$events_pid" || fail "the events listener outlived the daemon" || return 1
 }
 
@@ -1698,19 +1707,22 @@ s_watchdog() {
 # that go beside it keep the verdict of a watched neighbour correct, here
 # "agent dead, guest working" with confirm=activity, so no reset.
 s_verdict_stuck_neighbour() {
-    local d=${prefix}vwork s=${prefix}vstuck p
+    local d=${prefix}vwork s=${prefix}vstuck p from
     MK_DISK=yes mkdomain "$s" yes "" "" || return 1
     MK_DISK=yes mkdomain "$d" yes "" "$FAST confirm='activity'" || return 1
     wait_until 60 state_is "$d" ok || fail "never ok" || return 1
     wait_until 60 agent_pings "$s" || fail "the unwatched guest has no agent" || return 1
     sleep 4
     p=$(qemu_pid "$s")
+    # Lines of earlier scenarios (the host stall's) say nothing of this one.
+    from=$(log_mark)
     kill -STOP "$p"
-    if ! wait_until 20 grep -q "one more goes beside" "$work/daemon.log"; then
+    if ! wait_until 20 log_has_since "$from" "one more goes beside"; then
         kill -CONT "$p"
         fail "no read went beside the stuck one"
         return 1
     fi
+    sleep 3 # a reading or two beside it: the one before the silence
     writer_then_kill_agent "$d" 0 || { kill -CONT "$p"; fail "cannot start the writer"; return 1; }
     wait_until 30 has_events "$d" heartbeat-stopped 1 || { kill -CONT "$p"; fail "no heartbeat-stopped"; return 1; }
     log "stopped: $(events_of "$d" heartbeat-stopped | head -n1)"
@@ -1720,7 +1732,7 @@ s_verdict_stuck_neighbour() {
     [ "$(stopped_verdict "$d")" = agent-dead-guest-working ] ||
         fail "verdict beside the stuck QEMU: $(events_of "$d" heartbeat-stopped | head -n1)" || return 1
     [ "$(libvirt_reboots "$d")" = 0 ] || fail "reset while the guest worked" || return 1
-    wait_until 30 grep -q "Domain stats: a read took" "$work/daemon.log" ||
+    wait_until 30 log_has_since "$from" "Domain stats: a read took" ||
         fail "the stuck read never ended" || return 1
     rmdomain "$d"
     rmdomain "$s"
