@@ -626,15 +626,24 @@ hbMonitorOnLifecycle(virDomainPtr vdom, int event, int detail, gpointer data)
 }
 
 
+/* The monitored domain an event is for; NULL: none. */
+static HbDomain *
+hbMonitorDomainOf(HbMonitor *monitor, virDomainPtr vdom)
+{
+    char uuid[VIR_UUID_STRING_BUFLEN];
+
+    if (virDomainGetUUIDString(vdom, uuid) < 0)
+        return NULL;
+    return g_hash_table_lookup(monitor->domains, uuid);
+}
+
+
 static void
 hbMonitorOnReboot(virDomainPtr vdom, gpointer data)
 {
-    HbMonitor *monitor = data;
-    char uuid[VIR_UUID_STRING_BUFLEN];
-    HbDomain *dom;
+    HbDomain *dom = hbMonitorDomainOf(data, vdom);
 
-    if (virDomainGetUUIDString(vdom, uuid) == 0 &&
-        (dom = g_hash_table_lookup(monitor->domains, uuid)))
+    if (dom)
         hbDomainFeed(dom, HB_INPUT_REBOOT);
 }
 
@@ -642,12 +651,9 @@ hbMonitorOnReboot(virDomainPtr vdom, gpointer data)
 static void
 hbMonitorOnWatchdog(virDomainPtr vdom, int action, gpointer data)
 {
-    HbMonitor *monitor = data;
-    char uuid[VIR_UUID_STRING_BUFLEN];
-    HbDomain *dom;
+    HbDomain *dom = hbMonitorDomainOf(data, vdom);
 
-    if (virDomainGetUUIDString(vdom, uuid) == 0 &&
-        (dom = g_hash_table_lookup(monitor->domains, uuid)))
+    if (dom)
         hbDomainWatchdogEvent(dom, action);
 }
 
@@ -655,14 +661,11 @@ hbMonitorOnWatchdog(virDomainPtr vdom, int action, gpointer data)
 static void
 hbMonitorOnAgent(virDomainPtr vdom, int state, int reason G_GNUC_UNUSED, gpointer data)
 {
-    HbMonitor *monitor = data;
-    char uuid[VIR_UUID_STRING_BUFLEN];
-    HbDomain *dom;
+    HbDomain *dom = hbMonitorDomainOf(data, vdom);
 
-    if (virDomainGetUUIDString(vdom, uuid) < 0 ||
-        !(dom = g_hash_table_lookup(monitor->domains, uuid)))
-        return;
-    hbDomainAgentEvent(dom, state == VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_CONNECTED);
+    if (dom)
+        hbDomainAgentEvent(dom,
+                           state == VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_CONNECTED);
 }
 
 
