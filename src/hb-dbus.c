@@ -580,6 +580,18 @@ hbDBusOnListDomains(HbDBusManager1 *manager, GDBusMethodInvocation *invocation,
 
 
 static gboolean
+hbDBusOnGetStatistics(HbDBusManager1 *manager, GDBusMethodInvocation *invocation,
+                      gpointer data)
+{
+    HbDBus *dbus = data;
+
+    hb_dbus_manager1_complete_get_statistics(manager, invocation,
+                                             hbMonitorStatistics(dbus->monitor));
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+
+static gboolean
 hbDBusReturnDomain(GDBusMethodInvocation *invocation, HbDomain *dom)
 {
     g_autofree char *path = hbDBusDomainPath(hbDomainUUID(dom));
@@ -801,6 +813,8 @@ hbDBusNew(GDBusConnection *bus, HbMonitor *monitor, const char *uri, GError **er
                      dbus);
     g_signal_connect(dbus->manager, "handle-edit-metadata", G_CALLBACK(hbDBusOnEditMetadata),
                      dbus);
+    g_signal_connect(dbus->manager, "handle-get-statistics",
+                     G_CALLBACK(hbDBusOnGetStatistics), dbus);
     if (!g_dbus_interface_skeleton_export(G_DBUS_INTERFACE_SKELETON(dbus->manager), bus,
                                           HB_DBUS_PATH, error)) {
         hbDBusFree(dbus);

@@ -407,6 +407,7 @@ hbDomainAct(HbDomain *dom, const HbActions *actions)
         HbJob *job = hbJobNew(HB_JOB_PING, dom->uuid);
         job->timeout = hbConfigEffectivePingTimeout(cfg);
         job->suspect = hbEngineSuspect(dom->engine);
+        job->slot = actions->ping_slot;
         hbMonitorPushJob(monitor, job);
     }
     if (actions->events & HB_EVENT_STOPPED) {
@@ -652,6 +653,7 @@ hbDomainPingDone(HbDomain *dom, HbJob *job)
     gint64 now = g_get_monotonic_time();
     HbActions actions;
 
+    hbMonitorCountPing(dom->monitor, ping, job);
     /* Never sent (the worker stopped first): no verdict from the start. */
     if (!job->sent)
         job->sent = now;

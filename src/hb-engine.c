@@ -102,6 +102,12 @@ struct _HbEngine {
     gboolean suppress_capped; /* past its cap: failed pings are misses again */
 };
 
+HB_ENUM_IMPL(hbPing, HbPing, HB_PING_LAST,
+             "tick",
+             "miss",
+             "no-verdict",
+             "suppressed");
+
 HB_ENUM_IMPL(hbState, HbState, HB_STATE_LAST,
              "disabled",
              "not-running",
@@ -455,6 +461,7 @@ hbEngineCheckSlots(HbEngine *engine, gint64 now, HbActions *actions)
         engine->ping_asked = now;
         hbEngineSpan(engine, now, FALSE);
         actions->ping = TRUE;
+        actions->ping_slot = engine->next_slot;
     }
     /* Slots the loop itself overslept are skipped, not counted as misses. */
     while (engine->next_slot <= now)

@@ -57,6 +57,7 @@ typedef enum {
 
 typedef struct {
     gboolean ping;    /* send one ping now */
+    gint64 ping_slot; /* monotonic: the slot it is for, now or earlier */
     gboolean restart; /* make restart attempt hbEngineAttempts() of hbEngineEpisode() now */
     gboolean start_if_off; /* restart: a shut-off domain was destroyed by this episode */
     guint events;     /* HbEventFlags */
@@ -216,3 +217,4 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(HbEngineMemory, hbEngineMemoryClear)
 
 HB_ENUM_DECL(hbState, HbState);
 HB_ENUM_DECL(hbSuppress, HbSuppress);
+HB_ENUM_DECL(hbPing, HbPing);

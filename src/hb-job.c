@@ -340,6 +340,7 @@ hbJobRun(HbJob *job, virConnectPtr conn, HbProbeFunc probe, GCancellable *cancel
     case HB_JOB_PING:
         job->sent = g_get_monotonic_time();
         job->probe = probe(conn, job->uuid, job->timeout, &job->detail);
+        job->finished = g_get_monotonic_time();
         break;
     case HB_JOB_RESTART:
         hbRestartRun(job, conn);

@@ -74,6 +74,8 @@ struct _HbJob {
     guint64 event_seq;   /* SYNC, LIST: the monitor's last lifecycle event when queued */
     gint64 queued;       /* monotonic: handed to the worker */
     gint64 sent;         /* monotonic: the worker began the libvirt call */
+    gint64 slot;         /* PING, monotonic: when it was due */
+    gint64 finished;     /* PING, monotonic: the libvirt call returned */
     gboolean cancelled;  /* never run: the worker stopped first */
 
     HbProbeResult probe; /* PING */

@@ -54,6 +54,9 @@ struct _HbMonitor {
     HbTicket *host_gate;   /* closed when the breaker trips: queued restarts see it */
     HbMonitorObserver observer;
     gpointer observer_data;
+    guint64 pings[HB_PING_LAST]; /* answered, by result */
+    HbHistogram ping_rtt;
+    HbHistogram ping_lateness;
 };
 
 static void hbMonitorJobDone(HbJob *job, gpointer data);
@@ -828,6 +831,46 @@ const char *
 hbMonitorStateDir(HbMonitor *monitor)
 {
     return monitor->conf.state_dir;
+}
+
+
+void
+hbMonitorCountPing(HbMonitor *monitor, HbPing ping, const HbJob *job)
+{
+    monitor->pings[ping]++;
+    if (!job->sent || !job->finished)
+        return;
+    hbHistogramAdd(&monitor->ping_rtt, job->finished - job->sent);
+    if (job->slot)
+        hbHistogramAdd(&monitor->ping_lateness, job->sent - job->slot);
+}
+
+
+GVariant *
+hbMonitorStatistics(HbMonitor *monitor)
+{
+    guint64 states[HB_STATE_LAST] = { 0 };
+    GVariantBuilder stats, domains, pings;
+    GHashTableIter iter;
+    gpointer value;
+
+    g_hash_table_iter_init(&iter, monitor->domains);
+    while (g_hash_table_iter_next(&iter, NULL, &value))
+        states[hbDomainState(value)]++;
+    g_variant_builder_init(&domains, G_VARIANT_TYPE("a{st}"));
+    for (guint i = 0; i < HB_STATE_LAST; i++)
+        g_variant_builder_add(&domains, "{st}", hbStateToString(i), states[i]);
+    g_variant_builder_init(&pings, G_VARIANT_TYPE("a{st}"));
+    for (guint i = 0; i < HB_PING_LAST; i++)
+        g_variant_builder_add(&pings, "{st}", hbPingToString(i), monitor->pings[i]);
+
+    g_variant_builder_init(&stats, G_VARIANT_TYPE_VARDICT);
+    g_variant_builder_add(&stats, "{sv}", "domains", g_variant_builder_end(&domains));
+    g_variant_builder_add(&stats, "{sv}", "pings", g_variant_builder_end(&pings));
+    g_variant_builder_add(&stats, "{sv}", "ping_rtt", hbHistogramToVariant(&monitor->ping_rtt));
+    g_variant_builder_add(&stats, "{sv}", "ping_lateness",
+                          hbHistogramToVariant(&monitor->ping_lateness));
+    return g_variant_builder_end(&stats);
 }
 
 

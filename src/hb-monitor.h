@@ -8,6 +8,7 @@
 #include "hb-daemon-conf.h"
 #include "hb-domain.h"
 #include "hb-engine.h"
+#include "hb-stats.h"
 #include "hb-worker.h"
 
 typedef struct _HbMonitor HbMonitor;
@@ -53,5 +54,9 @@ gboolean hbMonitorHostHolds(HbMonitor *monitor, gboolean crashed);
 HbTicket *hbMonitorHostGate(HbMonitor *monitor, gboolean crashed);
 /* "": none, nothing outlives the daemon (hb-statefile.h). */
 const char *hbMonitorStateDir(HbMonitor *monitor);
+/* Count a ping's result, and its times if it was sent. */
+void hbMonitorCountPing(HbMonitor *monitor, HbPing ping, const HbJob *job);
+/* The figures Manager1.GetStatistics serves (hb-stats.h): a floating a{sv}. */
+GVariant *hbMonitorStatistics(HbMonitor *monitor);
 /* [daemon] dry_run: every restart attempt is observed only. */
 gboolean hbMonitorDryRun(HbMonitor *monitor);

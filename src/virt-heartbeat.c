@@ -11,6 +11,7 @@
 #include <json-glib/json-glib.h>
 
 #include "hb-api.h"
+#include "hb-stats.h"
 
 typedef enum {
     HB_EXIT_OK = 0,
@@ -75,6 +76,7 @@ static const char *hbCliSummary =
     "  config DOMAIN [--time N ...] [--unset KEY] [--live] [--config]\n"
     "                             show or change the domain's <heartbeat/> metadata\n"
     "  rearm DOMAIN               leave the failed state and watch afresh\n"
+    "  stats                      the daemon's own figures, in Prometheus' text format\n"
     "\n"
     "The guest OS (through the guest agent):\n"
     "  info DOMAIN                agent version, OS name, CanShutdown, time sync (--json)\n"
@@ -531,6 +533,25 @@ hbCliList(HbCli *cli)
 
 
 static int
+hbCliStats(HbCli *cli)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GVariant) stats = NULL;
+    g_autoptr(GString) out = g_string_new(NULL);
+
+    if (!hb_dbus_manager1_call_get_statistics_sync(cli->manager, G_DBUS_CALL_FLAGS_NONE, -1,
+                                                   &stats, NULL, &err)) {
+        g_dbus_error_strip_remote_error(err);
+        return hbCliFail(hbCliExitFor(err), "cannot read the daemon's statistics: %s",
+                         err->message);
+    }
+    hbStatsFormat(stats, out);
+    fputs(out->str, stdout);
+    return HB_EXIT_OK;
+}
+
+
+static int
 hbCliShow(HbCli *cli, gboolean info)
 {
     g_autofree char *host = hbCliHostState(cli);
@@ -973,6 +994,7 @@ static const struct {
     { "events", HB_CLI_MONITORED_OPTIONAL, 0, 0, HB_CLI_OPT_JSON, hbCliEvents },
     { "config", HB_CLI_ANY_DOMAIN, 0, 0, HB_CLI_OPT_KEYS | HB_CLI_OPT_SCOPE, hbCliConfig },
     { "rearm", HB_CLI_MONITORED, 0, 0, 0, hbCliRearm },
+    { "stats", HB_CLI_NO_DOMAIN, 0, 0, 0, hbCliStats },
     { "info", HB_CLI_MONITORED, 0, 0, HB_CLI_OPT_JSON, hbCliInfo },
     { "shutdown", HB_CLI_MONITORED, 0, 0, 0, hbCliShutdown },
     { "exec", HB_CLI_MONITORED, 1, -1, HB_CLI_OPT_TIMEOUT, hbCliExec },

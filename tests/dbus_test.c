@@ -733,6 +733,69 @@ test_rearm(void **state)
 }
 
 
+/* The value of the line of `virt-heartbeat stats` that starts with @metric and a space. */
+static guint64
+statsValue(const char *out, const char *metric)
+{
+    g_auto(GStrv) lines = g_strsplit(out, "\n", -1);
+    g_autofree char *prefix = g_strconcat(metric, " ", NULL);
+
+    for (char **l = lines; *l; l++) {
+        if (g_str_has_prefix(*l, prefix))
+            return g_ascii_strtoull(*l + strlen(prefix), NULL, 10);
+    }
+    fail_msg("no %s in:\n%s", metric, out);
+    return 0;
+}
+
+
+static gboolean
+condMissed(gpointer data)
+{
+    return hbDomainPings(data, HB_PING_MISS) > 0;
+}
+
+
+/* The figures count what the daemon saw, and the CLI prints them. */
+static void
+test_stats(void **state)
+{
+    Daemon *d = *state;
+    g_autoptr(virDomain) dom = testDomainStart(d->conn, "hb-dbus", TRUE, FAST);
+    g_autofree char *uuid = testDomainUUID(dom);
+    g_autofree char *out = NULL;
+    HbDomain *hd;
+    guint64 ticks, sent;
+
+    waitState(d, "hb-dbus", "ok");
+    hd = hbMonitorLookup(d->monitor, "hb-dbus");
+    assert_int_equal(cli(&out, "stats", NULL), 0);
+    assert_int_equal(statsValue(out, "virt_heartbeat_domains{state=\"ok\"}"), 1);
+    assert_int_equal(statsValue(out, "virt_heartbeat_domains{state=\"failed\"}"), 0);
+    ticks = statsValue(out, "virt_heartbeat_pings_total{result=\"tick\"}");
+    assert_true(ticks >= 1);
+    assert_int_equal(statsValue(out, "virt_heartbeat_pings_total{result=\"miss\"}"), 0);
+    /* Every ping answered was sent, and is in both histograms once. */
+    sent = statsValue(out, "virt_heartbeat_ping_rtt_seconds_count");
+    assert_int_equal(sent, ticks);
+    assert_int_equal(statsValue(out, "virt_heartbeat_ping_rtt_seconds_bucket{le=\"+Inf\"}"),
+                     sent);
+    assert_int_equal(statsValue(out, "virt_heartbeat_ping_lateness_seconds_count"), sent);
+    g_clear_pointer(&out, g_free);
+
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    assert_true(testWaitFor(condMissed, hd, 30));
+    assert_int_equal(cli(&out, "stats", NULL), 0);
+    assert_int_equal(statsValue(out, "virt_heartbeat_pings_total{result=\"miss\"}"),
+                     hbDomainPings(hd, HB_PING_MISS));
+    assert_true(statsValue(out, "virt_heartbeat_pings_total{result=\"tick\"}") >= ticks);
+
+    /* No argument, no option. */
+    assert_int_equal(cli(NULL, "stats", "hb-dbus", NULL), 2);
+    assert_int_equal(cli(NULL, "stats", "--json", NULL), 2);
+}
+
+
 static void
 test_errors(void **state G_GNUC_UNUSED)
 {
@@ -1986,6 +2049,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_host_signals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_suppressed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rearm, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guest_os_interface, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli_escapes_names, setup, teardown),

@@ -176,6 +176,7 @@ for who in root member nobody; do
     call $who ok $root_path $man1.ListDomains
     call $who ok $root_path $man1.LookupByName cli-running
     call $who ok $root_path $man1.LookupByUUID $uuid
+    call $who ok $root_path $man1.GetStatistics
 
     # Every method for root and libvirt; the guest ones fail on the test
     # driver, but in the daemon. Nothing of it for anyone else.

@@ -1,0 +1,188 @@
+/*
+ * Histograms and the text format of the daemon's figures.
+ */
+#include <config.h>
+
+#include <math.h>
+
+#include "hb-stats.h"
+
+/* From 100 us (a ping on an idle host) to 30 s (past libvirt's waits). */
+static const double hbHistogramBounds[HB_HISTOGRAM_BOUNDS] = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+    0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30,
+};
+
+
+void
+hbHistogramAdd(HbHistogram *histogram, gint64 us)
+{
+    double s = MAX(us, 0) / 1e6;
+    guint i;
+
+    for (i = 0; i < HB_HISTOGRAM_BOUNDS && s > hbHistogramBounds[i]; i++)
+        ;
+    histogram->counts[i]++;
+    histogram->count++;
+    histogram->sum_us += MAX(us, 0);
+}
+
+
+GVariant *
+hbHistogramToVariant(const HbHistogram *histogram)
+{
+    GVariantBuilder buckets;
+    guint64 cumulative = 0;
+
+    g_variant_builder_init(&buckets, G_VARIANT_TYPE("a(dt)"));
+    for (guint i = 0; i <= HB_HISTOGRAM_BOUNDS; i++) {
+        cumulative += histogram->counts[i];
+        g_variant_builder_add(&buckets, "(dt)",
+                              i < HB_HISTOGRAM_BOUNDS ? hbHistogramBounds[i] : INFINITY,
+                              cumulative);
+    }
+    return g_variant_new("(a(dt)dt)", &buckets, histogram->sum_us / 1e6, histogram->count);
+}
+
+
+/* The cumulative count of bucket @i of @histogram; 0 past its end or for NULL. */
+static guint64
+hbHistogramBucket(GVariant *histogram, gsize i, double *bound)
+{
+    g_autoptr(GVariant) buckets = NULL;
+    guint64 count = 0;
+
+    if (!histogram)
+        return 0;
+    buckets = g_variant_get_child_value(histogram, 0);
+    if (i >= g_variant_n_children(buckets))
+        return 0;
+    g_variant_get_child(buckets, i, "(dt)", bound, &count);
+    return count;
+}
+
+
+double
+hbHistogramQuantile(GVariant *after, GVariant *before, double q)
+{
+    g_autoptr(GVariant) buckets = NULL;
+    double unused, lower = 0, bound = 0;
+    guint64 total, below = 0;
+    gsize n;
+
+    if (!after || !g_variant_is_of_type(after, G_VARIANT_TYPE(HB_HISTOGRAM_TYPE)) ||
+        (before && !g_variant_is_of_type(before, G_VARIANT_TYPE(HB_HISTOGRAM_TYPE))))
+        return -1;
+    buckets = g_variant_get_child_value(after, 0);
+    n = g_variant_n_children(buckets);
+    if (n == 0)
+        return -1;
+    total = hbHistogramBucket(after, n - 1, &bound) - hbHistogramBucket(before, n - 1, &unused);
+    if (total == 0)
+        return -1;
+    for (gsize i = 0; i < n; i++) {
+        guint64 upto = hbHistogramBucket(after, i, &bound) -
+            hbHistogramBucket(before, i, &unused);
+        if (isinf(bound))
+            return lower;
+        if (upto >= q * total) {
+            if (upto == below)
+                return bound;
+            return lower + (bound - lower) * (q * total - below) / (upto - below);
+        }
+        below = upto;
+        lower = bound;
+    }
+    return lower;
+}
+
+
+/* What each key of GetStatistics is, in the order it is printed. */
+typedef struct {
+    const char *key;
+    const char *name;
+    const char *type;   /* Prometheus' */
+    const char *label;  /* of an a{st}'s keys */
+    const char *help;
+} HbStatsMetric;
+
+static const HbStatsMetric hbStatsMetrics[] = {
+    { "domains", "virt_heartbeat_domains", "gauge", "state",
+      "Monitored domains, by heartbeat state." },
+    { "pings", "virt_heartbeat_pings_total", "counter", "result",
+      "Pings answered since the daemon started, by what they found." },
+    { "ping_rtt", "virt_heartbeat_ping_rtt_seconds", "histogram", NULL,
+      "How long each ping's libvirt call took." },
+    { "ping_lateness", "virt_heartbeat_ping_lateness_seconds", "histogram", NULL,
+      "How long after its slot each ping was sent: the daemon's own delay." },
+};
+
+
+/* Prometheus' float format: +Inf, or 15 significant digits, the C locale's. */
+static void
+hbStatsAppendFloat(GString *out, double value)
+{
+    char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+    if (isinf(value))
+        g_string_append(out, value > 0 ? "+Inf" : "-Inf");
+    else
+        g_string_append(out, g_ascii_formatd(buf, sizeof(buf), "%.15g", value));
+}
+
+
+static void
+hbStatsFormatHistogram(const HbStatsMetric *metric, GVariant *value, GString *out)
+{
+    g_autoptr(GVariantIter) buckets = NULL;
+    guint64 count, cumulative;
+    double bound, sum;
+
+    g_variant_get(value, "(a(dt)dt)", &buckets, &sum, &count);
+    while (g_variant_iter_next(buckets, "(dt)", &bound, &cumulative)) {
+        g_string_append_printf(out, "%s_bucket{le=\"", metric->name);
+        hbStatsAppendFloat(out, bound);
+        g_string_append_printf(out, "\"} %" G_GUINT64_FORMAT "\n", cumulative);
+    }
+    g_string_append_printf(out, "%s_sum ", metric->name);
+    hbStatsAppendFloat(out, sum);
+    g_string_append_printf(out, "\n%s_count %" G_GUINT64_FORMAT "\n", metric->name, count);
+}
+
+
+/* Label values are the daemon's own names (states, results): nothing to escape. */
+static void
+hbStatsFormatLabelled(const HbStatsMetric *metric, GVariant *value, GString *out)
+{
+    GVariantIter iter;
+    const char *label;
+    guint64 count;
+
+    g_variant_iter_init(&iter, value);
+    while (g_variant_iter_next(&iter, "{&st}", &label, &count)) {
+        if (!g_regex_match_simple("^[a-z_-]+$", label, 0, 0))
+            continue;
+        g_string_append_printf(out, "%s{%s=\"%s\"} %" G_GUINT64_FORMAT "\n",
+                               metric->name, metric->label, label, count);
+    }
+}
+
+
+void
+hbStatsFormat(GVariant *stats, GString *out)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(hbStatsMetrics); i++) {
+        const HbStatsMetric *metric = &hbStatsMetrics[i];
+        const GVariantType *type = G_VARIANT_TYPE(metric->label ? "a{st}" : HB_HISTOGRAM_TYPE);
+        g_autoptr(GVariant) value = g_variant_lookup_value(stats, metric->key, type);
+
+        if (!value)
+            continue;
+        g_string_append_printf(out, "# HELP %s %s\n# TYPE %s %s\n", metric->name, metric->help,
+                               metric->name, metric->type);
+        if (metric->label)
+            hbStatsFormatLabelled(metric, value, out);
+        else
+            hbStatsFormatHistogram(metric, value, out);
+    }
+}
