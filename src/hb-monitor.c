@@ -60,6 +60,7 @@ struct _HbMonitor {
     HbTicket *host_gate;   /* closed when the breaker trips: queued restarts see it */
     HbMonitorObserver observer;
     gpointer observer_data;
+    HbTimers *timers;      /* the domains' deadlines */
     guint64 pings[HB_PING_LAST]; /* answered, by result */
     HbHistogram ping_rtt;
     HbHistogram ping_lateness;
@@ -840,6 +841,7 @@ hbMonitorNew(const HbDaemonConf *conf, HbProbeFunc probe)
     monitor->edits = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                            (GDestroyNotify) g_queue_free);
     monitor->last_event = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    monitor->timers = hbTimersNew(hbDomainOnTimer);
     monitor->host_seen = g_hash_table_new_full(NULL, NULL, NULL, g_free);
     monitor->host_silent = g_hash_table_new(NULL, NULL);
     monitor->host_times = g_hash_table_new(NULL, NULL);
@@ -885,6 +887,8 @@ hbMonitorFree(HbMonitor *monitor)
     g_hash_table_unref(monitor->host_silent);
     g_hash_table_unref(monitor->host_times);
     g_hash_table_unref(monitor->domains);
+    /* After the domains: they unset their timers. */
+    hbTimersFree(monitor->timers);
     g_hash_table_unref(monitor->syncing);
     g_hash_table_unref(monitor->requests);
     g_hash_table_unref(monitor->last_event);
@@ -952,6 +956,13 @@ hbMonitorStatistics(HbMonitor *monitor)
     g_variant_builder_add(&stats, "{sv}", "ping_lateness",
                           hbHistogramToVariant(&monitor->ping_lateness));
     return g_variant_builder_end(&stats);
+}
+
+
+HbTimers *
+hbMonitorTimers(HbMonitor *monitor)
+{
+    return monitor->timers;
 }
 
 
