@@ -301,6 +301,25 @@ test_manager_methods(void **state)
     g_variant_get(c.reply, "(&o)", &got);
     assert_string_equal(got, path);
     callClear(&c);
+    callManager(&c, "ListDomainSummaries", NULL);
+    assert_null(c.error);
+    {
+        g_autoptr(GVariant) rows = g_variant_get_child_value(c.reply, 0);
+        const char *name, *got_uuid, *got_state;
+        gboolean heartbeating;
+        guint percentage, attempts;
+
+        assert_int_equal(g_variant_n_children(rows), 1);
+        g_variant_get_child(rows, 0, "(&o&s&s&sbuu)", &got, &name, &got_uuid, &got_state,
+                            &heartbeating, &percentage, &attempts);
+        assert_string_equal(got, path);
+        assert_string_equal(name, "hb-dbus");
+        assert_string_equal(got_uuid, uuid);
+        assert_string_equal(got_state, "ok");
+        assert_true(heartbeating);
+        assert_int_equal(attempts, 0);
+    }
+    callClear(&c);
     callManager(&c, "LookupByUUID", g_variant_new("(s)", uuid));
     assert_null(c.error);
     g_variant_get(c.reply, "(&o)", &got);

@@ -18,11 +18,17 @@
  */
 #include <config.h>
 
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+#include <glib-unix.h>
 #include <libvirt-glib/libvirt-glib.h>
 
 #include "hb-dbus.h"
@@ -132,6 +138,14 @@ simRss(void)
     if (g_file_get_contents("/proc/self/statm", &text, NULL, NULL))
         sscanf(text, "%ld %ld", &pages, &resident);
     return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+
+/* Heap in use in KiB, all malloc arenas. */
+static long
+simHeap(void)
+{
+    return (long) (mallinfo2().uordblks / 1024);
 }
 
 
@@ -263,50 +277,126 @@ simMaxBound(GVariant *after, GVariant *before)
 }
 
 
-typedef struct {
-    GSubprocess *proc;
-    gboolean done;
-    int status;
-} SimRun;
+/*
+ * The CLI is timed by a small process forked before this one grows: a
+ * fork of a process of 200 MB and 80 threads would be timed too. It reads
+ * "BUS-ADDRESS<TAB>ARG<TAB>ARG...", runs the CLI with those arguments and
+ * writes back its wall time in seconds, or -1 if it failed.
+ */
+static int simRunnerIn = -1;   /* to the runner */
+static int simRunnerOut = -1;  /* from it */
 
 
-static void
-simRunDone(GObject *source, GAsyncResult *res, gpointer data)
+static void G_GNUC_NORETURN
+simRunnerLoop(int in, int out, const char *cli)
 {
-    SimRun *run = data;
+    char line[4096];
+    FILE *cmds = fdopen(in, "r");
 
-    g_subprocess_wait_finish(G_SUBPROCESS(source), res, NULL);
-    run->status = g_subprocess_get_exit_status(G_SUBPROCESS(source));
-    run->done = TRUE;
+    while (fgets(line, sizeof(line), cmds)) {
+        g_auto(GStrv) args = g_strsplit(g_strchomp(line), "\t", -1);
+        g_autofree char *env = g_strconcat("DBUS_SYSTEM_BUS_ADDRESS=", args[0], NULL);
+        struct timespec t0, t1;
+        char reply[64];
+        int status = -1;
+        pid_t pid;
+
+        args[0] = g_strdup(cli);   /* the address is in env */
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        if ((pid = fork()) == 0) {
+            int null = open("/dev/null", O_WRONLY);
+            dup2(null, STDOUT_FILENO);
+            putenv(env);
+            execv(cli, args);
+            _exit(127);
+        }
+        if (pid > 0)
+            waitpid(pid, &status, 0);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        g_snprintf(reply, sizeof(reply), "%f\n",
+                   WIFEXITED(status) && WEXITSTATUS(status) == 0 ?
+                   (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9 : -1.0);
+        if (write(out, reply, strlen(reply)) < 0)
+            break;
+    }
+    _exit(0);
+}
+
+
+static int
+simRunnerStart(const char *cli)
+{
+    int to[2], from[2];
+    pid_t pid;
+
+    if (pipe(to) < 0 || pipe(from) < 0)
+        return -1;
+    if ((pid = fork()) < 0)
+        return -1;
+    if (pid == 0) {
+        close(to[1]);
+        close(from[0]);
+        simRunnerLoop(to[0], from[1], cli);
+    }
+    close(to[0]);
+    close(from[1]);
+    simRunnerIn = to[1];
+    simRunnerOut = from[0];
+    return 0;
+}
+
+
+typedef struct {
+    char buf[64];
+    gsize len;
+    gboolean done;
+} SimReply;
+
+
+static gboolean
+simRunnerReadable(gint fd, GIOCondition cond G_GNUC_UNUSED, gpointer data)
+{
+    SimReply *reply = data;
+    ssize_t n = read(fd, reply->buf + reply->len, sizeof(reply->buf) - 1 - reply->len);
+
+    if (n <= 0) {
+        reply->done = TRUE;
+        return G_SOURCE_REMOVE;
+    }
+    reply->len += n;
+    reply->buf[reply->len] = '\0';
+    if (strchr(reply->buf, '\n')) {
+        reply->done = TRUE;
+        return G_SOURCE_REMOVE;
+    }
+    return G_SOURCE_CONTINUE;
 }
 
 
 static gboolean
-simRunFinished(gpointer data)
+simReplied(gpointer data)
 {
-    return ((SimRun *) data)->done;
+    return ((SimReply *) data)->done;
 }
 
 
 /* Run the CLI while this process serves the bus; its wall time in s, -1 if it failed. */
 static double
-simCli(const char *const *argv)
+simCli(const char *address, const char *const *argv)
 {
-    g_autoptr(GError) err = NULL;
-    SimRun run = { 0 };
-    gint64 start = g_get_monotonic_time();
-    double took;
+    g_autofree char *args = g_strjoinv("\t", (char **) argv);
+    g_autofree char *cmd = g_strdup_printf("%s\t%s\n", address, args);
+    SimReply reply = { 0 };
+    guint id;
 
-    run.proc = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &err);
-    if (!run.proc) {
-        g_printerr("sim-bench: %s\n", err->message);
+    if (write(simRunnerIn, cmd, strlen(cmd)) < 0)
+        return -1;
+    id = g_unix_fd_add(simRunnerOut, G_IO_IN | G_IO_HUP, simRunnerReadable, &reply);
+    if (!simRun(simReplied, &reply, 120)) {
+        g_source_remove(id);
         return -1;
     }
-    g_subprocess_wait_async(run.proc, NULL, simRunDone, &run);
-    simRun(simRunFinished, &run, 120);
-    took = (g_get_monotonic_time() - start) / 1e6;
-    g_object_unref(run.proc);
-    return run.done && run.status == 0 ? took : -1;
+    return g_ascii_strtod(reply.buf, NULL);
 }
 
 
@@ -480,11 +570,11 @@ main(int argc, char **argv)
     virConnectPtr conn;
     gint64 t0, hang_at;
     double cpu0, cpu1, startup, wall, cpu_pct, bound, p99 = 0;
-    long rss_base, rss;
+    long rss_base, rss, heap_base, heap;
     guint64 pings_expected;
     int owner;
-    const char *list_argv[] = { NULL, "list", NULL };
-    const char *status_argv[] = { NULL, "status", "sim00042", NULL };
+    const char *list_argv[] = { "list", NULL };
+    const char *status_argv[] = { "status", "sim00042", NULL };
     gboolean ok = TRUE;
 
     g_option_context_add_main_entries(ctx, entries, NULL);
@@ -493,7 +583,11 @@ main(int argc, char **argv)
         g_printerr("sim-bench: %s\n", err ? err->message : "bad arguments (--cli is needed)");
         return 2;
     }
-    list_argv[0] = status_argv[0] = simOpt.cli;
+    if (simRunnerStart(simOpt.cli) < 0) {
+        g_printerr("sim-bench: cannot start the CLI runner: %s\n", g_strerror(errno));
+        return 1;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
     simAgents = g_new0(gint, simOpt.domains);
     g_log_set_writer_func(simLogWriter, NULL, NULL);
 
@@ -518,6 +612,7 @@ main(int argc, char **argv)
     if (!(conn = virConnectOpen(SIM_URI)) || simCreateDomains(conn) < 0)
         return 1;
     rss_base = simRss();
+    heap_base = simHeap();
 
     hbDaemonConfInit(&conf);
     g_free(conf.uri);
@@ -586,6 +681,7 @@ main(int argc, char **argv)
     cpu1 = simCpu();
     late1 = simLateness(&d);
     rss = simRss();
+    heap = simHeap();
     simRun(NULL, NULL, 0.5);
     simMonitorStop(&mon);
 
@@ -609,6 +705,9 @@ main(int argc, char **argv)
            ((rss - rss_base) - 16384.0) / simOpt.domains, 16384 + 4 * simOpt.domains,
            simVerdict(rss - rss_base <= 16384 + 4 * simOpt.domains));
     ok &= rss - rss_base <= 16384 + 4 * simOpt.domains;
+    printf("heap in use (malloc): %ld KiB with the test driver's %ld KiB; the daemon's %ld "
+           "KiB, %.1f KiB per domain\n", heap, heap_base, heap - heap_base,
+           (double) (heap - heap_base) / simOpt.domains);
     printf("signals: %" G_GUINT64_FORMAT " from the daemon in %.0f s, %.2f/s "
            "(target <= 10/s: %s)\n", mon.signals, wall, mon.signals / wall,
            simVerdict(mon.signals / wall <= 10));
@@ -616,7 +715,7 @@ main(int argc, char **argv)
 
     /* 3. The CLI. */
     for (int i = 0; i < 5; i++) {
-        double s = simCli(list_argv);
+        double s = simCli(g_test_dbus_get_bus_address(testbus), list_argv);
         if (s < 0) {
             g_printerr("sim-bench: virt-heartbeat list failed\n");
             return 1;
@@ -624,7 +723,7 @@ main(int argc, char **argv)
         g_array_append_val(list_s, s);
     }
     for (int i = 0; i < 20; i++) {
-        double s = simCli(status_argv);
+        double s = simCli(g_test_dbus_get_bus_address(testbus), status_argv);
         if (s < 0) {
             g_printerr("sim-bench: virt-heartbeat status failed\n");
             return 1;
