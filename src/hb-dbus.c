@@ -154,11 +154,17 @@ G_STATIC_ASSERT(sizeof(HbConfig) == HB_KEY_LAST * sizeof(guint32));
 static void
 hbDBusSetConfig(HbDBusDomain *entry, const HbConfig *cfg)
 {
+    g_autoptr(GVariant) config = NULL;
+
     if (entry->config_shown && memcmp(&entry->config, cfg, sizeof(*cfg)) == 0)
         return;
     entry->config = *cfg;
     entry->config_shown = TRUE;
-    hb_dbus_domain1_set_config(entry->iface, hbConfigToVariant(cfg));
+    /* Serialised, it is one block of some 300 bytes; as built, a tree of
+     * some fifty GVariants: 4 KiB per domain the property keeps. */
+    config = g_variant_ref_sink(hbConfigToVariant(cfg));
+    g_variant_get_data(config);
+    hb_dbus_domain1_set_config(entry->iface, config);
 }
 
 
