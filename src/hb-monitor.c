@@ -29,6 +29,10 @@
  */
 #define HB_STATS_STUCK_US (4 * G_USEC_PER_SEC)
 #define HB_STATS_WORKERS 3
+/* A ping this late after its slot says the daemon does not keep up; said
+ * at most this often. */
+#define HB_LATE_WARN_US (1 * G_USEC_PER_SEC)
+#define HB_LATE_WARN_PERIOD_US (300 * G_USEC_PER_SEC)
 
 struct _HbMonitor {
     HbDaemonConf conf;
@@ -62,6 +66,7 @@ struct _HbMonitor {
     gpointer observer_data;
     HbTimers *timers;      /* the domains' deadlines */
     guint64 pings[HB_PING_LAST]; /* answered, by result */
+    gint64 late_warned;    /* monotonic: the last warning that pings leave late */
     HbHistogram ping_rtt;
     HbHistogram ping_lateness;
 };
@@ -919,6 +924,32 @@ hbMonitorStateDir(HbMonitor *monitor)
 }
 
 
+/*
+ * A ping that left long after its slot: the daemon's threads, or libvirtd,
+ * do not keep up with the pings configured. No guest is judged on it (only
+ * on pings sent), but detection slows down: said, at most every few minutes.
+ */
+static void
+hbMonitorWarnLate(HbMonitor *monitor, const HbJob *job)
+{
+    gint64 now = g_get_monotonic_time();
+    HbDomain *dom = g_hash_table_lookup(monitor->domains, job->uuid);
+
+    if (job->sent - job->slot < HB_LATE_WARN_US ||
+        (monitor->late_warned && now - monitor->late_warned < HB_LATE_WARN_PERIOD_US))
+        return;
+    monitor->late_warned = now;
+    g_warning("Pings leave late: domain '%s' was pinged %.1f s after its slot, with %u pings "
+              "queued or under way for %u + %u threads: virt-heartbeatd or libvirtd does not "
+              "keep up (ping_workers, suspect_workers in virt-heartbeatd.conf(5); "
+              "virt-heartbeat stats). A late ping is no verdict; detection is slower",
+              dom ? hbDomainName(dom) : job->uuid, (job->sent - job->slot) / 1e6,
+              hbWorkerPending(monitor->worker, HB_LANE_PING) +
+              hbWorkerPending(monitor->worker, HB_LANE_SUSPECT),
+              monitor->conf.ping_workers, monitor->conf.suspect_workers);
+}
+
+
 void
 hbMonitorCountPing(HbMonitor *monitor, HbPing ping, const HbJob *job)
 {
@@ -926,8 +957,10 @@ hbMonitorCountPing(HbMonitor *monitor, HbPing ping, const HbJob *job)
     if (!job->sent || !job->finished)
         return;
     hbHistogramAdd(&monitor->ping_rtt, job->finished - job->sent);
-    if (job->slot)
-        hbHistogramAdd(&monitor->ping_lateness, job->sent - job->slot);
+    if (!job->slot)
+        return;
+    hbHistogramAdd(&monitor->ping_lateness, job->sent - job->slot);
+    hbMonitorWarnLate(monitor, job);
 }
 
 
