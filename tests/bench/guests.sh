@@ -196,36 +196,71 @@ echo "  busiest threads, window 2 (CPU s): $(threads b0 b1 libvirtd | head -n 6 
 echo "dbus-daemon (the daemon's private bus, one events listener): $(pct "$dbus_d" "$t_d") %;" \
      "the listener (virt-heartbeat events) $(pct "$listener_d" "$t_d") % of one core"
 
-# The cost model: CPU seconds per ping, and what one core of each allows.
+# The cost model. libvirtd: a per ping (its part of the guest-ping call) and
+# b per domain and second (the daemon's counter read, every 2 s whatever the
+# rate); the daemon: c per ping, its counter read included. Each bound is
+# the domain count N at which one resource reaches half of what it has
+# (the 2x margin), for r pings per domain and second (rate / time):
+#   libvirtd, all threads, half of the host's cores: N (a r + b) = cores / 2
+#   libvirtd's main thread (every client's I/O), half a core: N r m = 0.5
+#   the daemon, all threads, half of the cores: N r c = cores / 2
+#   the daemon's main thread, half a core: N r dm = 0.5
+#   the ping threads (ping_workers, each one call at a time): N r rtt = workers / 2
 echo
-echo "== cost model (per ping = per guest-ping call, at one ping a second per domain)"
+echo "== cost model (CPU time per ping = per guest-ping call, window 1)"
 per_ping() { calc '"%.1f", '"1e6 * $1 / $pings"; } # CPU-S: us per ping
-d_pp=$(per_ping "$daemon_d")
+first_tid() { sort -n "$f/guests-$1-$2-threads.txt" | awk 'NR == 1 { print $1 }'; }
+main_of() { # PROC: CPU s of its main thread (TID = PID) over window 1
+    awk -v t="$(first_tid d0 "$1")" 'FNR == NR { if ($1 == t) a = $3; next }
+        $1 == t { printf "%.3f\n", ($3 - a) / hz }' \
+        hz="$hz" "$f/guests-d0-$1-threads.txt" "$f/guests-d1-$1-threads.txt"
+}
+c_pp=$(per_ping "$daemon_d")
+dm_pp=$(per_ping "$(main_of daemon)")
 l_pp=$(calc '"%.1f", '"1e6 * $l_daemon * $t_d / $pings")
-lp_pp=$(calc '"%.1f", '"1e6 * $l_pings * $t_d / $pings")
-lr_pd=$(calc '"%.1f", '"1e6 * $l_read / $n") # us of libvirtd per second per domain
+a_pp=$(calc '"%.1f", '"1e6 * $l_pings * $t_d / $pings")
+b_pd=$(calc '"%.1f", '"1e6 * $l_read / $n") # us of libvirtd per second per domain
 m_pp=$(calc '"%.1f", '"1e6 * (($main_d / $t_d) - ($main_b / $t_b)) * $t_d / $pings")
-echo "daemon: $d_pp us CPU per ping (everything it did in window 1, divided by the pings)"
-echo "libvirtd: $l_pp us per ping in all; the ping itself $lp_pp us," \
-     "the counter read $lr_pd us per domain per second (a read every 2 s, any rate);" \
-     "its main thread $m_pp us per ping"
-echo "dbus-daemon: $(per_ping "$dbus_d") us per ping; QEMU (the guest answering):" \
+workers=$(sed -n 's/^ping_workers=//p' "$work/virt-heartbeatd.conf")
+workers=${workers:-4}
+rtt_s=$(calc '"%.6f", '"${rtt_mean:-0} / 1000")
+echo "daemon: c = $c_pp us per ping, all it did in window 1 (its main thread: $dm_pp us)"
+echo "libvirtd: $l_pp us per ping in all at one ping a second per domain; of which" \
+     "a = $a_pp us per ping (the call) and b = $b_pd us per domain and second (the counter" \
+     "read every 2 s, whatever the rate); its main thread m = $m_pp us per ping"
+echo "dbus-daemon: $(per_ping "$dbus_d") us per ping; QEMU (the guest answering, TCG):" \
      "$(calc '"%.1f", '"1e6 * ($qemu_d / $t_d - $qemu_b / $t_b) * $t_d / $pings") us per ping"
-# The limit at a 2x margin: half a core for the busiest single thread (the
-# main loop of libvirtd serializes every client's calls), and half of the
-# host's cores for libvirtd as a whole; pings/s = domains x rate / time.
-echo "largest load one libvirtd serves with a 2x margin (pings/s = domains x rate / time):"
-awk -v pp="$l_pp" -v mp="$m_pp" -v dp="$d_pp" -v cores="$(nproc)" 'BEGIN {
-    whole = pp > 0 ? cores / 2 / (pp / 1e6) : 0
-    main = mp > 0 ? 0.5 / (mp / 1e6) : 0
-    dmn = dp > 0 ? 0.5 / (dp / 1e6) : 0
-    printf "  libvirtd, all its threads on half of the %d cores: %.0f pings/s\n", cores, whole
-    printf "  libvirtd main thread at half a core: %s\n", main ? sprintf("%.0f pings/s", main) : "not measurable (no cost above the baseline)"
-    printf "  (the daemon itself, half a core: %.0f pings/s)\n", dmn
-    lim = whole; what = "libvirtd as a whole"
-    if (main && main < lim) { lim = main; what = "libvirtd main thread" }
-    printf "  limit: %.0f pings/s (%s): %.0f domains at one ping a second (rate=60/time=60),\n", lim, what, lim
-    printf "         %.0f at the default rate=10 per time=60\n", lim * 6
-}'
+echo "domains one libvirtd and one daemon serve with a 2x margin (each resource at half" \
+     "of what it has; $(nproc) cores; mean round trip ${rtt_mean:-unknown} ms, $workers ping threads):"
+awk -v a="$a_pp" -v b="$b_pd" -v m="$m_pp" -v c="$c_pp" -v dm="$dm_pp" -v cores="$(nproc)" \
+    -v rtt="$rtt_s" -v w="$workers" '
+    function bounds(k, r,    i) {
+        nb = 0
+        v[++nb] = cores / 2 / ((a * r + b) / 1e6); l[nb] = "libvirtd, all threads, half of the cores"
+        v[++nb] = m > 0 ? 0.5 / (r * m / 1e6) : 0; l[nb] = "libvirtd main thread, half a core"
+        v[++nb] = cores / 2 / (r * c / 1e6); l[nb] = "daemon, all threads, half of the cores"
+        v[++nb] = dm > 0 ? 0.5 / (r * dm / 1e6) : 0; l[nb] = "daemon main thread, half a core"
+        v[++nb] = rtt > 0 ? w / 2 / (r * rtt) : 0; l[nb] = "daemon ping threads, half busy"
+        for (i = 1; i <= nb; i++) {
+            out[i, k] = v[i]
+            g = i <= 2 ? k : k + 2 # 1, 2: libvirtd; 3, 4: the daemon
+            if (v[i] > 0 && (!best[g] || v[i] < best[g])) { best[g] = v[i]; who[g] = l[i] }
+        }
+    }
+    function limited(x, y) {
+        printf "    limited by: %s\n", x == y ? x : x " (60/60 s), " y " (10/60 s)"
+    }
+    function cell(x) { return x > 0 ? sprintf("%.0f", x) : "-" }
+    BEGIN {
+        bounds(1, 1); bounds(2, 1 / 6)
+        printf "  %-44s %10s %10s\n", "bound (domains) at rate/time", "60/60 s", "10/60 s"
+        for (i = 1; i <= nb; i++)
+            printf "  %-44s %10s %10s\n", l[i], cell(out[i, 1]), cell(out[i, 2])
+        printf "  one libvirtd: %.0f domains at rate=60/time=60, %.0f at rate=10/time=60 (the default)\n",
+               best[1], best[2]
+        limited(who[1], who[2])
+        printf "  this daemon as configured: %.0f domains at 60/60 s, %.0f at 10/60 s\n", best[3], best[4]
+        limited(who[3], who[4])
+    }'
 echo "logs: $work (remove when done)"
 exit $status
