@@ -70,7 +70,11 @@ setup() { awk -v k="$1" '$1 == k { print $2 }' "$f/guests-setup.txt"; }
 calc() { awk "BEGIN { printf $1 }"; } # 'FORMAT", EXPR...': awk's printf
 
 n=$(setup guests)
-for w in d b s; do
+# Window 1q, the daemon without -v, is in runs since it was added.
+have_q=0
+[ -s "$f/guests-q1.txt" ] && have_q=1
+for w in d q b s; do
+    [ "$w" = q ] && [ "$have_q" = 0 ] && continue
     eval "t_$w=$(calc '"%.3f", '"$(v ${w}1 time) - $(v ${w}0 time)")"
     for p in libvirtd qemu dbus daemon listener; do
         # CPU seconds over the window
@@ -94,9 +98,13 @@ log_nv=$(sed -n "$(($(v d0 log_lines) + 1)),$(v d1 log_lines)p" "$work/daemon.lo
 # The daemon's statistics (Prometheus text) at both ends of window 1.
 have_stats=0
 [ -s "$f/guests-d0-stats.txt" ] && [ -s "$f/guests-d1-stats.txt" ] && have_stats=1
-counter() { # METRIC-WITH-LABELS: its growth over window 1
+counter() { # METRIC-WITH-LABELS [TAG0 TAG1]: its growth over window 1 (or TAG0..TAG1)
     awk -v m="$1" 'index($0, m " ") == 1 { if (FNR == NR) a = $NF; else b = $NF }
-                   END { print b - a }' "$f/guests-d0-stats.txt" "$f/guests-d1-stats.txt"
+                   END { print b - a }' "$f/guests-${2:-d0}-stats.txt" "$f/guests-${3:-d1}-stats.txt"
+}
+pings_between() { # TAG0 TAG1: pings answered, every result
+    awk 'index($0, "virt_heartbeat_pings_total{") == 1 { if (FNR == NR) a += $NF; else b += $NF }
+         END { print b - a }' "$f/guests-$1-stats.txt" "$f/guests-$2-stats.txt"
 }
 # METRIC: "p50 p99 n" of a histogram over window 1 (bucket differences, each
 # quantile interpolated linearly within its bucket, as Prometheus does), ms.
@@ -183,6 +191,17 @@ fi
 echo "daemon: CPU $daemon_d s = $(pct "$daemon_d" "$t_d") % of one core;" \
      "RSS $(calc '"%.1f MiB", '"$(v d1 daemon_VmRSS) / 1024") (peak $(calc '"%.1f MiB", '"$(v d1 daemon_VmHWM) / 1024"))"
 echo "  its threads (CPU s): $(threads d0 d1 daemon | head -n 6 | tr '\n' ' ')"
+if [ "$have_q" = 1 ]; then
+    pings_q=$(pings_between q0 q1)
+    echo "daemon without -v (window 1q, $t_q s, $pings_q pings, $(counter \
+          'virt_heartbeat_pings_total{result="miss"}' q0 q1) missed):" \
+         "CPU $daemon_q s = $(pct "$daemon_q" "$t_q") % of one core;" \
+         "$(calc '"%.1f", '"1e6 * $daemon_q / $pings_q") us per ping" \
+         "(with -v $(calc '"%.1f", '"1e6 * $daemon_d / $pings") us); RSS" \
+         "$(calc '"%.1f MiB", '"$(v q1 daemon_VmRSS) / 1024"); ok at 100 %: $(ok_at q1) of $n at the end"
+    echo "  its threads (CPU s): $(threads q0 q1 daemon | head -n 6 | tr '\n' ' ')"
+    echo "  libvirtd meanwhile: $(pct "$libvirtd_q" "$t_q") % of one core"
+fi
 echo "libvirtd: window 1 (daemon) $(pct "$libvirtd_d" "$t_d") %, window 2 (none) $(pct "$libvirtd_b" "$t_b") %," \
      "window 3 (counter read alone) $(pct "$libvirtd_s" "$t_s") % of one core"
 l_daemon=$(calc '"%.5f", '"$libvirtd_d / $t_d - $libvirtd_b / $t_b") # cores
@@ -210,13 +229,22 @@ echo
 echo "== cost model (CPU time per ping = per guest-ping call, window 1)"
 per_ping() { calc '"%.1f", '"1e6 * $1 / $pings"; } # CPU-S: us per ping
 first_tid() { sort -n "$f/guests-$1-$2-threads.txt" | awk 'NR == 1 { print $1 }'; }
-main_of() { # PROC: CPU s of its main thread (TID = PID) over window 1
-    awk -v t="$(first_tid d0 "$1")" 'FNR == NR { if ($1 == t) a = $3; next }
+main_of() { # PROC [TAG0 TAG1]: CPU s of its main thread (TID = PID) over window 1
+    local w0=${2:-d0} w1=${3:-d1}
+    awk -v t="$(first_tid "$w0" "$1")" 'FNR == NR { if ($1 == t) a = $3; next }
         $1 == t { printf "%.3f\n", ($3 - a) / hz }' \
-        hz="$hz" "$f/guests-d0-$1-threads.txt" "$f/guests-d1-$1-threads.txt"
+        hz="$hz" "$f/guests-$w0-$1-threads.txt" "$f/guests-$w1-$1-threads.txt"
 }
-c_pp=$(per_ping "$daemon_d")
-dm_pp=$(per_ping "$(main_of daemon)")
+# The daemon's cost as it runs in production: without -v, where measured.
+if [ "$have_q" = 1 ]; then
+    c_pp=$(calc '"%.1f", '"1e6 * $daemon_q / $pings_q")
+    dm_pp=$(calc '"%.1f", '"1e6 * $(main_of daemon q0 q1) / $pings_q")
+    c_what="without -v (window 1q)"
+else
+    c_pp=$(per_ping "$daemon_d")
+    dm_pp=$(per_ping "$(main_of daemon)")
+    c_what="with -v (window 1)"
+fi
 l_pp=$(calc '"%.1f", '"1e6 * $l_daemon * $t_d / $pings")
 a_pp=$(calc '"%.1f", '"1e6 * $l_pings * $t_d / $pings")
 b_pd=$(calc '"%.1f", '"1e6 * $l_read / $n") # us of libvirtd per second per domain
@@ -224,7 +252,7 @@ m_pp=$(calc '"%.1f", '"1e6 * (($main_d / $t_d) - ($main_b / $t_b)) * $t_d / $pin
 workers=$(sed -n 's/^ping_workers=//p' "$work/virt-heartbeatd.conf")
 workers=${workers:-4}
 rtt_s=$(calc '"%.6f", '"${rtt_mean:-0} / 1000")
-echo "daemon: c = $c_pp us per ping, all it did in window 1 (its main thread: $dm_pp us)"
+echo "daemon: c = $c_pp us per ping, all it did $c_what (its main thread: $dm_pp us)"
 echo "libvirtd: $l_pp us per ping in all at one ping a second per domain; of which" \
      "a = $a_pp us per ping (the call) and b = $b_pd us per domain and second (the counter" \
      "read every 2 s, whatever the rate); its main thread m = $m_pp us per ping"

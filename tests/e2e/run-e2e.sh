@@ -43,6 +43,7 @@ domtype=qemu
 [ "${HB_E2E_KVM:-0}" = 1 ] && domtype=kvm
 slow=${HB_E2E_SLOW:-1}
 read -r -a daemon_wrapper <<<"${HB_E2E_DAEMON_WRAPPER:-}"
+daemon_args=(-v) # s_guests measures a window without -v too
 
 # time=6 s blocks, a ping every 2 s; boot under TCG takes about 4 s.
 FAST="time='6' rate='3' boot_grace='30' failure_interval='15' failure_attempts='3'"
@@ -263,7 +264,7 @@ qemu_pid() { cat "/var/run/libvirt/qemu/$1.pid"; }
 
 start_daemon() {
     G_DEBUG=${G_DEBUG:+$G_DEBUG,}fatal-criticals "${daemon_wrapper[@]}" \
-        "$daemon" -f "$work/virt-heartbeatd.conf" -v >> "$work/daemon.log" 2>&1 &
+        "$daemon" -f "$work/virt-heartbeatd.conf" "${daemon_args[@]}" >> "$work/daemon.log" 2>&1 &
     daemon_pid=$!
     wait_until 20 "$cli" list
 }
@@ -1798,10 +1799,11 @@ s_stats_nowait() {
 
 # Opt-in, for tests/bench/guests.sh (BENCHMARKS.md "Real guests at the
 # machine's limit"): HB_E2E_GUESTS healthy guests (40) at time=60 rate=60,
-# one ping a second each, and three windows of the same guests: the daemon
-# running (HB_E2E_WINDOW s, 300), none (as long: libvirtd's baseline), and
-# none but the daemon's bulk counter read every 2 s made by virsh
-# (HB_E2E_STATS_WINDOW s, 120): what part of libvirtd's cost is that read.
+# one ping a second each, and four windows of the same guests: the daemon
+# running (HB_E2E_WINDOW s, 300), the daemon without -v (HB_E2E_STATS_WINDOW
+# s, 120: what its debug log costs), none (HB_E2E_WINDOW s: libvirtd's
+# baseline), and none but the daemon's bulk counter read every 2 s made by
+# virsh (HB_E2E_STATS_WINDOW s): what part of libvirtd's cost is that read.
 # At each window's ends it records the CPU ticks of the processes (and of
 # libvirtd's and the daemon's threads), the daemon's list and its
 # statistics; tests/bench/guests.sh makes the figures from them.
@@ -1812,6 +1814,7 @@ s_guests() {
     _s_guests "$n" "$win" "$swin" || rc=1
     [ -n "${stats_loop_pid:-}" ] && kill "$stats_loop_pid" 2>/dev/null
     rmdomains "${doms[@]}"
+    daemon_args=(-v)
     restart_daemon || { log "virt-heartbeatd did not come back"; rc=1; }
     return $rc
 }
@@ -1886,6 +1889,18 @@ _s_guests() {
     guests_snapshot d1 "$daemon_pid"
     notok=$(not_ok_100 "${doms[@]}")
     [ -z "$notok" ] || fail "not ok at 100 % after the window: $(echo $notok)" || return 1
+
+    # The same without -v: the debug log writes some ten lines a ping.
+    log "window 1q: the daemon without -v, $swin s"
+    daemon_args=()
+    restart_daemon || fail "virt-heartbeatd did not come back without -v" || return 1
+    wait_until 120 eval '[ -z "$(not_ok_100 "${doms[@]}")" ]'
+    sleep 10
+    guests_snapshot q0 "$daemon_pid"
+    sleep "$swin"
+    guests_snapshot q1 "$daemon_pid"
+    notok=$(not_ok_100 "${doms[@]}")
+    [ -z "$notok" ] || fail "without -v, not ok at 100 % after the window: $(echo $notok)" || return 1
 
     log "window 2: no daemon (libvirtd's baseline), $win s"
     kill -TERM "$daemon_pid"
