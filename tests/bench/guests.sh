@@ -156,11 +156,15 @@ threads() { # TAG0 TAG1 PROC
          END { for (t in d) printf "%s%s %.2f\n", t, (c[t] > 1 ? "(x" c[t] ")" : ""), d[t] / hz }' \
         hz="$hz" "$f/guests-$1-$3-threads.txt" "$f/guests-$2-$3-threads.txt" | sort -k2 -gr
 }
-main_ticks() { # TAG0 TAG1: libvirtd's main thread (TID = PID), CPU s
-    awk -v t="$(sort -n "$f/guests-$1-libvirtd-threads.txt" | awk 'NR == 1 { print $1 }')" \
-        'FNR == NR { if ($1 == t) a = $3; next } $1 == t { printf "%.3f\n", ($3 - a) / hz }' \
-        hz="$hz" "$f/guests-$1-libvirtd-threads.txt" "$f/guests-$2-libvirtd-threads.txt"
+# PROC TAG0 TAG1: CPU s of its main thread over TAG0..TAG1. The main thread
+# bears the process' name (the others have their own: rpc-libvirtd, gdbus,
+# pool-*); TIDs do not tell, as they wrap around.
+main_of() {
+    awk 'FNR == NR { if ($2 ~ /^(libvirtd|virtqemud|virt-heartbeatd)$/) { t = $1; a = $3 }; next }
+         $1 == t { printf "%.3f\n", ($3 - a) / hz }' \
+        hz="$hz" "$f/guests-$2-$1-threads.txt" "$f/guests-$3-$1-threads.txt"
 }
+main_ticks() { main_of libvirtd "$@"; } # TAG0 TAG1
 main_d=$(main_ticks d0 d1)
 main_b=$(main_ticks b0 b1)
 main_s=$(main_ticks s0 s1)
@@ -228,13 +232,6 @@ echo "dbus-daemon (the daemon's private bus, one events listener): $(pct "$dbus_
 echo
 echo "== cost model (CPU time per ping = per guest-ping call, window 1)"
 per_ping() { calc '"%.1f", '"1e6 * $1 / $pings"; } # CPU-S: us per ping
-first_tid() { sort -n "$f/guests-$1-$2-threads.txt" | awk 'NR == 1 { print $1 }'; }
-main_of() { # PROC [TAG0 TAG1]: CPU s of its main thread (TID = PID) over window 1
-    local w0=${2:-d0} w1=${3:-d1}
-    awk -v t="$(first_tid "$w0" "$1")" 'FNR == NR { if ($1 == t) a = $3; next }
-        $1 == t { printf "%.3f\n", ($3 - a) / hz }' \
-        hz="$hz" "$f/guests-$w0-$1-threads.txt" "$f/guests-$w1-$1-threads.txt"
-}
 # The daemon's cost as it runs in production: without -v, where measured.
 if [ "$have_q" = 1 ]; then
     c_pp=$(calc '"%.1f", '"1e6 * $daemon_q / $pings_q")
@@ -242,7 +239,7 @@ if [ "$have_q" = 1 ]; then
     c_what="without -v (window 1q)"
 else
     c_pp=$(per_ping "$daemon_d")
-    dm_pp=$(per_ping "$(main_of daemon)")
+    dm_pp=$(per_ping "$(main_of daemon d0 d1)")
     c_what="with -v (window 1)"
 fi
 l_pp=$(calc '"%.1f", '"1e6 * $l_daemon * $t_d / $pings")
