@@ -154,11 +154,17 @@ G_STATIC_ASSERT(sizeof(HbConfig) == HB_KEY_LAST * sizeof(guint32));
 static void
 hbDBusSetConfig(HbDBusDomain *entry, const HbConfig *cfg)
 {
+    g_autoptr(GVariant) config = NULL;
+
     if (entry->config_shown && memcmp(&entry->config, cfg, sizeof(*cfg)) == 0)
         return;
     entry->config = *cfg;
     entry->config_shown = TRUE;
-    hb_dbus_domain1_set_config(entry->iface, hbConfigToVariant(cfg));
+    /* Serialised, it is one block of some 300 bytes; as built, a tree of
+     * some fifty GVariants: 4 KiB per domain the property keeps. */
+    config = g_variant_ref_sink(hbConfigToVariant(cfg));
+    g_variant_get_data(config);
+    hb_dbus_domain1_set_config(entry->iface, config);
 }
 
 
@@ -580,6 +586,30 @@ hbDBusOnListDomains(HbDBusManager1 *manager, GDBusMethodInvocation *invocation,
 
 
 static gboolean
+hbDBusOnListSummaries(HbDBusManager1 *manager, GDBusMethodInvocation *invocation,
+                      gpointer data)
+{
+    HbDBus *dbus = data;
+    g_autoptr(GList) doms = hbMonitorDomains(dbus->monitor);
+    GVariantBuilder list;
+
+    g_variant_builder_init(&list, G_VARIANT_TYPE("a(osssbuu)"));
+    for (GList *l = doms; l; l = l->next) {
+        HbDomain *dom = l->data;
+        g_autofree char *path = hbDBusDomainPath(hbDomainUUID(dom));
+
+        g_variant_builder_add(&list, "(osssbuu)", path, hbDomainName(dom), hbDomainUUID(dom),
+                              hbStateToString(hbDomainState(dom)),
+                              hbDomainIsHeartbeating(dom), hbDomainPercentage(dom),
+                              hbDomainAttempts(dom));
+    }
+    hb_dbus_manager1_complete_list_domain_summaries(manager, invocation,
+                                                    g_variant_builder_end(&list));
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+
+static gboolean
 hbDBusOnGetStatistics(HbDBusManager1 *manager, GDBusMethodInvocation *invocation,
                       gpointer data)
 {
@@ -813,6 +843,8 @@ hbDBusNew(GDBusConnection *bus, HbMonitor *monitor, const char *uri, GError **er
                      dbus);
     g_signal_connect(dbus->manager, "handle-edit-metadata", G_CALLBACK(hbDBusOnEditMetadata),
                      dbus);
+    g_signal_connect(dbus->manager, "handle-list-domain-summaries",
+                     G_CALLBACK(hbDBusOnListSummaries), dbus);
     g_signal_connect(dbus->manager, "handle-get-statistics",
                      G_CALLBACK(hbDBusOnGetStatistics), dbus);
     if (!g_dbus_interface_skeleton_export(G_DBUS_INTERFACE_SKELETON(dbus->manager), bus,

@@ -31,7 +31,7 @@ struct _HbDomain {
     gboolean crash_handled; /* <on_crash> has libvirt destroy or restart it */
     gboolean reset_stops;   /* <on_reboot>destroy */
     gint64 last_tick_real;
-    GSource *timer;
+    HbTimer timer;          /* the engine's next deadline */
     HbGuestInfo guest;      /* what the agent said this boot */
     gint64 guest_boot;      /* the engine boot guest belongs to */
     gboolean guest_reading;
@@ -110,9 +110,8 @@ hbDomainArm(HbDomain *dom)
     gint64 deadline = hbEngineNextDeadline(dom->engine);
 
     if (!hbMonitorIsConnected(dom->monitor) || deadline == G_MAXINT64)
-        g_source_set_ready_time(dom->timer, -1);
-    else
-        g_source_set_ready_time(dom->timer, deadline);
+        deadline = -1;
+    hbTimerSet(hbMonitorTimers(dom->monitor), &dom->timer, deadline, dom);
 }
 
 
@@ -502,20 +501,11 @@ hbDomainFeed(HbDomain *dom, HbInput input)
 }
 
 
-static gboolean
-hbDomainTimerDispatch(GSource *source, GSourceFunc callback G_GNUC_UNUSED, gpointer data)
+void
+hbDomainOnTimer(gpointer dom)
 {
-    HbDomain *dom = data;
-
-    g_source_set_ready_time(source, -1);
     hbDomainFeed(dom, HB_INPUT_TIMER);
-    return G_SOURCE_CONTINUE;
 }
-
-
-static GSourceFuncs hbDomainTimerFuncs = {
-    .dispatch = hbDomainTimerDispatch,
-};
 
 
 static void
@@ -589,8 +579,7 @@ hbDomainFree(HbDomain *dom)
     if (dom->ticket)
         hbTicketClose(dom->ticket);
     g_clear_pointer(&dom->ticket, hbTicketUnref);
-    g_source_destroy(dom->timer);
-    g_source_unref(dom->timer);
+    hbTimerSet(hbMonitorTimers(dom->monitor), &dom->timer, -1, dom);
     g_clear_handle_id(&dom->time_sync_timer, g_source_remove);
     hbGuestInfoClear(&dom->guest);
     g_free(dom->evidence);
@@ -617,10 +606,6 @@ hbDomainNew(HbMonitor *monitor, const HbDomainInfo *info, const HbConfig *cfg)
     dom->uuid = g_strdup(info->uuid);
     dom->name = g_strdup(info->name);
     dom->engine = hbEngineNew(cfg, info->has_agent, phase);
-    dom->timer = g_source_new(&hbDomainTimerFuncs, sizeof(GSource));
-    g_source_set_callback(dom->timer, NULL, dom, NULL);
-    g_source_set_name(dom->timer, "hb-domain-timer");
-    g_source_attach(dom->timer, NULL);
     g_message("Domain '%s': monitored (%s)", dom->name,
               info->metadata ? "metadata" : "monitor_all");
     /* Before any input: the first events would save over it. */

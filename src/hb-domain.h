@@ -53,6 +53,8 @@ void hbDomainFree(HbDomain *dom);
 void hbDomainUpdate(HbDomain *dom, const HbDomainInfo *info, const HbConfig *cfg,
                     const char *config_error, gboolean resync, gboolean fresh);
 void hbDomainFeed(HbDomain *dom, HbInput input);
+/* Its deadline came (the monitor's HbTimers). */
+void hbDomainOnTimer(gpointer dom);
 /* A lifecycle event of libvirt's (virDomainEventType, its detail). */
 void hbDomainLifecycleEvent(HbDomain *dom, int event, int detail);
 /* The guest opened or closed its agent port. */

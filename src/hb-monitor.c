@@ -29,6 +29,10 @@
  */
 #define HB_STATS_STUCK_US (4 * G_USEC_PER_SEC)
 #define HB_STATS_WORKERS 3
+/* A ping this late after its slot says the daemon does not keep up; said
+ * at most this often. */
+#define HB_LATE_WARN_US (1 * G_USEC_PER_SEC)
+#define HB_LATE_WARN_PERIOD_US (300 * G_USEC_PER_SEC)
 
 struct _HbMonitor {
     HbDaemonConf conf;
@@ -49,18 +53,33 @@ struct _HbMonitor {
     gboolean connected;    /* connected and resynced */
     gboolean closing;
     HbBreaker breaker;     /* the host-wide circuit breaker */
+    /* What the breaker counts, kept up to date domain by domain: a tick
+     * must not cost a walk over every domain. */
+    GHashTable *host_seen;   /* HbDomain -> HbHostSeen, as last counted */
+    GHashTable *host_silent; /* HbDomain set: watched, running, heartbeat stopped */
+    GHashTable *host_times;  /* a watched running domain's time -> how many have it */
+    guint host_watched;      /* watched running domains */
     guint breaker_timer;   /* when its hold ends by itself */
     gint64 breaker_armed;  /* the deadline breaker_timer is for */
     HbTicket *host_gate;   /* closed when the breaker trips: queued restarts see it */
     HbMonitorObserver observer;
     gpointer observer_data;
+    HbTimers *timers;      /* the domains' deadlines */
     guint64 pings[HB_PING_LAST]; /* answered, by result */
+    gint64 late_warned;    /* monotonic: the last warning that pings leave late */
     HbHistogram ping_rtt;
     HbHistogram ping_lateness;
 };
 
+typedef struct {
+    gboolean watched; /* watched and running */
+    gboolean silent;  /* and its heartbeat has stopped */
+    guint time;       /* its time, if watched */
+} HbHostSeen;
+
 static void hbMonitorJobDone(HbJob *job, gpointer data);
-static void hbMonitorHostCheck(HbMonitor *monitor);
+static void hbMonitorHostCheck(HbMonitor *monitor, gboolean recount);
+static gboolean hbMonitorHostNote(HbMonitor *monitor, HbDomain *dom, gboolean gone);
 
 
 void
@@ -76,7 +95,10 @@ hbMonitorChanged(HbMonitor *monitor, HbDomain *dom)
 {
     if (monitor->observer.changed)
         monitor->observer.changed(dom, monitor->observer_data);
-    hbMonitorHostCheck(monitor);
+    /* A healthy domain's tick changes nothing the breaker counts. */
+    if (hbMonitorHostNote(monitor, dom, FALSE) ||
+        g_hash_table_contains(monitor->host_silent, dom))
+        hbMonitorHostCheck(monitor, FALSE);
 }
 
 
@@ -89,16 +111,15 @@ static gint64
 hbMonitorHostWindow(HbMonitor *monitor)
 {
     GHashTableIter iter;
-    gpointer value;
+    gpointer key;
     guint window = monitor->conf.breaker.window;
 
     if (window)
         return (gint64) window * G_USEC_PER_SEC;
-    g_hash_table_iter_init(&iter, monitor->domains);
-    while (g_hash_table_iter_next(&iter, NULL, &value)) {
-        if (hbDomainWatchedRunning(value))
-            window = MAX(window, hbDomainConfig(value)->time);
-    }
+    /* As many entries as distinct times: a handful. */
+    g_hash_table_iter_init(&iter, monitor->host_times);
+    while (g_hash_table_iter_next(&iter, &key, NULL))
+        window = MAX(window, GPOINTER_TO_UINT(key));
     return (gint64) window * G_USEC_PER_SEC;
 }
 
@@ -110,7 +131,7 @@ hbMonitorHostTimer(gpointer data)
 
     monitor->breaker_timer = 0;
     monitor->breaker_armed = 0;
-    hbMonitorHostCheck(monitor);
+    hbMonitorHostCheck(monitor, TRUE);
     return G_SOURCE_REMOVE;
 }
 
@@ -147,32 +168,89 @@ hbMonitorHostLog(HbMonitor *monitor, HbBreakerChange change, GPtrArray *in_windo
 }
 
 
-/* Count the watched guests and those stopped, and tell the breaker. */
 static void
-hbMonitorHostCheck(HbMonitor *monitor)
+hbMonitorHostTime(HbMonitor *monitor, guint time, int delta)
+{
+    gpointer key = GUINT_TO_POINTER(time);
+    guint count = GPOINTER_TO_UINT(g_hash_table_lookup(monitor->host_times, key)) + delta;
+
+    if (count)
+        g_hash_table_insert(monitor->host_times, key, GUINT_TO_POINTER(count));
+    else
+        g_hash_table_remove(monitor->host_times, key);
+}
+
+
+/* Count @dom as it is now (@gone: not at all); whether that changed anything. */
+static gboolean
+hbMonitorHostNote(HbMonitor *monitor, HbDomain *dom, gboolean gone)
+{
+    HbHostSeen *seen = g_hash_table_lookup(monitor->host_seen, dom);
+    HbHostSeen now = { 0 };
+
+    if (!gone && hbDomainWatchedRunning(dom)) {
+        now.watched = TRUE;
+        now.silent = hbDomainSilentSince(dom) != 0;
+        now.time = hbDomainConfig(dom)->time;
+    }
+    if (!seen) {
+        if (!now.watched)
+            return FALSE;
+        seen = g_new0(HbHostSeen, 1);
+        g_hash_table_insert(monitor->host_seen, dom, seen);
+    }
+    if (seen->watched == now.watched && seen->silent == now.silent && seen->time == now.time)
+        return FALSE;
+    if (seen->watched) {
+        monitor->host_watched--;
+        hbMonitorHostTime(monitor, seen->time, -1);
+    }
+    if (now.watched) {
+        monitor->host_watched++;
+        hbMonitorHostTime(monitor, now.time, 1);
+    }
+    if (now.silent)
+        g_hash_table_add(monitor->host_silent, dom);
+    else
+        g_hash_table_remove(monitor->host_silent, dom);
+    if (now.watched)
+        *seen = now;
+    else
+        g_hash_table_remove(monitor->host_seen, dom);
+    return TRUE;
+}
+
+
+/*
+ * Tell the breaker the watched guests and those stopped. @recount: count
+ * every domain afresh first, not only those whose changes were noted.
+ */
+static void
+hbMonitorHostCheck(HbMonitor *monitor, gboolean recount)
 {
     g_autoptr(GArray) stops = g_array_new(FALSE, FALSE, sizeof(HbBreakerStop));
     g_autoptr(GPtrArray) in_window = g_ptr_array_new();
     gint64 now = g_get_monotonic_time();
     GHashTableIter iter;
-    gpointer value;
-    guint watched = 0;
+    gpointer key;
     HbBreakerChange change;
 
     if (monitor->closing)
         return;
-    g_hash_table_iter_init(&iter, monitor->domains);
-    while (g_hash_table_iter_next(&iter, NULL, &value)) {
-        HbBreakerStop stop = { .since = hbDomainSilentSince(value), .who = value };
+    if (recount) {
+        g_hash_table_iter_init(&iter, monitor->domains);
+        while (g_hash_table_iter_next(&iter, NULL, &key))
+            hbMonitorHostNote(monitor, key, FALSE);
+    }
+    g_hash_table_iter_init(&iter, monitor->host_silent);
+    while (g_hash_table_iter_next(&iter, &key, NULL)) {
+        HbBreakerStop stop = { .since = hbDomainSilentSince(key), .who = key };
 
-        if (!hbDomainWatchedRunning(value))
-            continue;
-        watched++;
         if (stop.since)
             g_array_append_val(stops, stop);
     }
-    change = hbBreakerUpdate(&monitor->breaker, stops, watched, hbMonitorHostWindow(monitor),
-                             now, in_window);
+    change = hbBreakerUpdate(&monitor->breaker, stops, monitor->host_watched,
+                             hbMonitorHostWindow(monitor), now, in_window);
     hbMonitorHostArm(monitor, now);
     if (change == HB_BREAKER_SAME)
         return;
@@ -191,7 +269,8 @@ hbMonitorHostCheck(HbMonitor *monitor)
 gboolean
 hbMonitorHostHolds(HbMonitor *monitor, gboolean crashed)
 {
-    hbMonitorHostCheck(monitor);
+    /* A decision: on every domain as it is now. */
+    hbMonitorHostCheck(monitor, TRUE);
     return hbBreakerHolds(&monitor->breaker, crashed);
 }
 
@@ -273,8 +352,9 @@ hbMonitorRemove(HbMonitor *monitor, HbDomain *dom)
     hbStateFileForget(monitor->conf.state_dir, hbDomainUUID(dom));
     if (monitor->observer.removed)
         monitor->observer.removed(dom, monitor->observer_data);
+    hbMonitorHostNote(monitor, dom, TRUE);
     g_hash_table_remove(monitor->domains, hbDomainUUID(dom));
-    hbMonitorHostCheck(monitor);
+    hbMonitorHostCheck(monitor, FALSE);
 }
 
 
@@ -766,6 +846,10 @@ hbMonitorNew(const HbDaemonConf *conf, HbProbeFunc probe)
     monitor->edits = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                            (GDestroyNotify) g_queue_free);
     monitor->last_event = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    monitor->timers = hbTimersNew(hbDomainOnTimer);
+    monitor->host_seen = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+    monitor->host_silent = g_hash_table_new(NULL, NULL);
+    monitor->host_times = g_hash_table_new(NULL, NULL);
     monitor->worker = hbWorkerNew(conf->uri, &limits, probe, hbMonitorJobDone, monitor);
     monitor->conn = hbConnNew(conf->uri, &hbMonitorConnCallbacks, monitor);
     return monitor;
@@ -803,7 +887,13 @@ hbMonitorFree(HbMonitor *monitor)
     hbWorkerFree(monitor->worker, HB_STOP_WAIT_S);
     hbMonitorDropEdits(monitor);
     g_hash_table_unref(monitor->edits);
+    /* Before the domains they point to. */
+    g_hash_table_unref(monitor->host_seen);
+    g_hash_table_unref(monitor->host_silent);
+    g_hash_table_unref(monitor->host_times);
     g_hash_table_unref(monitor->domains);
+    /* After the domains: they unset their timers. */
+    hbTimersFree(monitor->timers);
     g_hash_table_unref(monitor->syncing);
     g_hash_table_unref(monitor->requests);
     g_hash_table_unref(monitor->last_event);
@@ -834,6 +924,32 @@ hbMonitorStateDir(HbMonitor *monitor)
 }
 
 
+/*
+ * A ping that left long after its slot: the daemon's threads, or libvirtd,
+ * do not keep up with the pings configured. No guest is judged on it (only
+ * on pings sent), but detection slows down: said, at most every few minutes.
+ */
+static void
+hbMonitorWarnLate(HbMonitor *monitor, const HbJob *job)
+{
+    gint64 now = g_get_monotonic_time();
+    HbDomain *dom = g_hash_table_lookup(monitor->domains, job->uuid);
+
+    if (job->sent - job->slot < HB_LATE_WARN_US ||
+        (monitor->late_warned && now - monitor->late_warned < HB_LATE_WARN_PERIOD_US))
+        return;
+    monitor->late_warned = now;
+    g_warning("Pings leave late: domain '%s' was pinged %.1f s after its slot, with %u pings "
+              "queued or under way for %u + %u threads: virt-heartbeatd or libvirtd does not "
+              "keep up (ping_workers, suspect_workers in virt-heartbeatd.conf(5); "
+              "virt-heartbeat stats). A late ping is no verdict; detection is slower",
+              dom ? hbDomainName(dom) : job->uuid, (job->sent - job->slot) / 1e6,
+              hbWorkerPending(monitor->worker, HB_LANE_PING) +
+              hbWorkerPending(monitor->worker, HB_LANE_SUSPECT),
+              monitor->conf.ping_workers, monitor->conf.suspect_workers);
+}
+
+
 void
 hbMonitorCountPing(HbMonitor *monitor, HbPing ping, const HbJob *job)
 {
@@ -841,8 +957,10 @@ hbMonitorCountPing(HbMonitor *monitor, HbPing ping, const HbJob *job)
     if (!job->sent || !job->finished)
         return;
     hbHistogramAdd(&monitor->ping_rtt, job->finished - job->sent);
-    if (job->slot)
-        hbHistogramAdd(&monitor->ping_lateness, job->sent - job->slot);
+    if (!job->slot)
+        return;
+    hbHistogramAdd(&monitor->ping_lateness, job->sent - job->slot);
+    hbMonitorWarnLate(monitor, job);
 }
 
 
@@ -871,6 +989,13 @@ hbMonitorStatistics(HbMonitor *monitor)
     g_variant_builder_add(&stats, "{sv}", "ping_lateness",
                           hbHistogramToVariant(&monitor->ping_lateness));
     return g_variant_builder_end(&stats);
+}
+
+
+HbTimers *
+hbMonitorTimers(HbMonitor *monitor)
+{
+    return monitor->timers;
 }
 
 

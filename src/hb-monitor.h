@@ -9,6 +9,7 @@
 #include "hb-domain.h"
 #include "hb-engine.h"
 #include "hb-stats.h"
+#include "hb-timers.h"
 #include "hb-worker.h"
 
 typedef struct _HbMonitor HbMonitor;
@@ -58,5 +59,7 @@ const char *hbMonitorStateDir(HbMonitor *monitor);
 void hbMonitorCountPing(HbMonitor *monitor, HbPing ping, const HbJob *job);
 /* The figures Manager1.GetStatistics serves (hb-stats.h): a floating a{sv}. */
 GVariant *hbMonitorStatistics(HbMonitor *monitor);
+/* Where its domains keep their deadlines. */
+HbTimers *hbMonitorTimers(HbMonitor *monitor);
 /* [daemon] dry_run: every restart attempt is observed only. */
 gboolean hbMonitorDryRun(HbMonitor *monitor);

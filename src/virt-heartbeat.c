@@ -481,15 +481,16 @@ hbCliPrintHost(const char *host)
 }
 
 
-/* list wants them all: one GetManagedObjects call. */
+/* list --json prints every domain's whole status: one GetManagedObjects call. */
 static int
-hbCliList(HbCli *cli)
+hbCliListJson(void)
 {
     g_autoptr(GError) err = NULL;
     g_autoptr(GDBusObjectManager) objects = NULL;
     g_autolist(GDBusObject) all = NULL;
     g_autolist(HbDBusDomain1) domains = NULL;
-    g_autofree char *host = hbCliHostState(cli);
+    g_autoptr(JsonArray) array = json_array_new();
+    g_autoptr(JsonNode) root = json_node_new(JSON_NODE_ARRAY);
 
     objects = hb_dbus_object_manager_client_new_for_bus_sync(
         G_BUS_TYPE_SYSTEM, G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_DO_NOT_AUTO_START,
@@ -503,28 +504,66 @@ hbCliList(HbCli *cli)
             domains = g_list_prepend(domains, iface);
     }
     domains = g_list_sort(domains, hbCliCompareByName);
+    for (GList *l = domains; l; l = l->next)
+        json_array_add_element(array, hbCliStatusJson(l->data, FALSE, NULL));
+    json_node_set_array(root, array);
+    hbCliPrintJson(root);
+    return HB_EXIT_OK;
+}
 
-    if (cli->json) {
-        g_autoptr(JsonArray) array = json_array_new();
-        g_autoptr(JsonNode) root = json_node_new(JSON_NODE_ARRAY);
-        for (GList *l = domains; l; l = l->next)
-            json_array_add_element(array, hbCliStatusJson(l->data, FALSE, NULL));
-        json_node_set_array(root, array);
-        hbCliPrintJson(root);
-        return HB_EXIT_OK;
+
+/* By name: the second member of a ListDomainSummaries entry. */
+static int
+hbCliCompareSummaries(gconstpointer a, gconstpointer b)
+{
+    const char *x, *y;
+
+    g_variant_get_child(*(GVariant **) a, 1, "&s", &x);
+    g_variant_get_child(*(GVariant **) b, 1, "&s", &y);
+    return g_strcmp0(x, y);
+}
+
+
+/* list: the few columns of every domain, in one small reply. */
+static int
+hbCliList(HbCli *cli)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GVariant) reply = NULL;
+    g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func((GDestroyNotify) g_variant_unref);
+    g_autofree char *host = hbCliHostState(cli);
+    GVariantIter iter;
+    GVariant *row;
+
+    if (cli->json)
+        return hbCliListJson();
+    if (!hb_dbus_manager1_call_list_domain_summaries_sync(cli->manager, G_DBUS_CALL_FLAGS_NONE,
+                                                          -1, &reply, NULL, &err)) {
+        g_dbus_error_strip_remote_error(err);
+        return hbCliFail(hbCliExitFor(err), "cannot list the domains: %s", err->message);
     }
+    g_variant_iter_init(&iter, reply);
+    while ((row = g_variant_iter_next_value(&iter)))
+        g_ptr_array_add(rows, row);
+    g_ptr_array_sort(rows, hbCliCompareSummaries);
+
     printf("%-24s %-36s %-12s %-12s %-8s %s\n",
            "Name", "UUID", "State", "Heartbeat", "Percent", "Attempts");
-    for (GList *l = domains; l; l = l->next) {
-        HbDBusDomain1 *d = l->data;
-        HB_CLI_NAME(d);
-        g_autofree char *uuid = hbUtilEscape(hb_dbus_domain1_get_uuid(d));
-        g_autofree char *state = hbUtilEscape(hb_dbus_domain1_get_state(d));
+    for (guint i = 0; i < rows->len; i++) {
+        const char *raw_name, *raw_uuid, *raw_state;
+        gboolean heartbeating;
+        guint percentage, attempts;
 
-        printf("%-24s %-36s %-12s %-12s %-8u %u\n", name, uuid, state,
-               hb_dbus_domain1_get_is_heartbeating(d) ? "yes" : "no",
-               hb_dbus_domain1_get_heartbeat_percentage(d),
-               hb_dbus_domain1_get_restart_attempts(d));
+        g_variant_get(rows->pdata[i], "(&o&s&s&sbuu)", NULL, &raw_name, &raw_uuid, &raw_state,
+                      &heartbeating, &percentage, &attempts);
+        {
+            g_autofree char *name = hbUtilEscape(raw_name);
+            g_autofree char *uuid = hbUtilEscape(raw_uuid);
+            g_autofree char *state = hbUtilEscape(raw_state);
+
+            printf("%-24s %-36s %-12s %-12s %-8u %u\n", name, uuid, state,
+                   heartbeating ? "yes" : "no", percentage, attempts);
+        }
     }
     if (host && !g_str_equal(host, "closed"))
         hbCliPrintHost(host);

@@ -301,6 +301,25 @@ test_manager_methods(void **state)
     g_variant_get(c.reply, "(&o)", &got);
     assert_string_equal(got, path);
     callClear(&c);
+    callManager(&c, "ListDomainSummaries", NULL);
+    assert_null(c.error);
+    {
+        g_autoptr(GVariant) rows = g_variant_get_child_value(c.reply, 0);
+        const char *name, *got_uuid, *got_state;
+        gboolean heartbeating;
+        guint percentage, attempts;
+
+        assert_int_equal(g_variant_n_children(rows), 1);
+        g_variant_get_child(rows, 0, "(&o&s&s&sbuu)", &got, &name, &got_uuid, &got_state,
+                            &heartbeating, &percentage, &attempts);
+        assert_string_equal(got, path);
+        assert_string_equal(name, "hb-dbus");
+        assert_string_equal(got_uuid, uuid);
+        assert_string_equal(got_state, "ok");
+        assert_true(heartbeating);
+        assert_int_equal(attempts, 0);
+    }
+    callClear(&c);
     callManager(&c, "LookupByUUID", g_variant_new("(s)", uuid));
     assert_null(c.error);
     g_variant_get(c.reply, "(&o)", &got);
@@ -793,6 +812,91 @@ test_stats(void **state)
     /* No argument, no option. */
     assert_int_equal(cli(NULL, "stats", "hb-dbus", NULL), 2);
     assert_int_equal(cli(NULL, "stats", "--json", NULL), 2);
+}
+
+
+static void
+onPropertiesChanged(GDBusConnection *c G_GNUC_UNUSED, const char *sender G_GNUC_UNUSED,
+                    const char *path G_GNUC_UNUSED, const char *iface G_GNUC_UNUSED,
+                    const char *signal G_GNUC_UNUSED, GVariant *params G_GNUC_UNUSED,
+                    gpointer data)
+{
+    (*(guint *) data)++;
+}
+
+
+typedef struct {
+    HbDomain *dom;
+    guint64 ticks;
+} Ticks;
+
+
+static gboolean
+condTicks(gpointer data)
+{
+    Ticks *t = data;
+
+    return hbDomainPings(t->dom, HB_PING_TICK) >= t->ticks;
+}
+
+
+static gboolean
+condFull(gpointer data)
+{
+    return hbDomainPercentage(data) == 100;
+}
+
+
+static gboolean
+condSignalled(gpointer data)
+{
+    return *(guint *) data > 0;
+}
+
+
+/* A healthy domain's ticks send no signal: the bus pays for changes only. */
+static void
+test_quiet_when_healthy(void **state)
+{
+    Daemon *d = *state;
+    g_autoptr(virDomain) dom = testDomainStart(d->conn, "hb-dbus", TRUE, FAST);
+    g_autofree char *uuid = testDomainUUID(dom);
+    g_autofree char *path = hbDBusDomainPath(uuid);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GDBusConnection) listener = NULL;
+    g_autoptr(GVariant) pong = NULL;
+    guint changed = 0, sub;
+    Ticks t;
+
+    waitState(d, "hb-dbus", "ok");
+    t.dom = hbMonitorLookup(d->monitor, "hb-dbus");
+    assert_true(testWaitFor(condFull, t.dom, 30));
+    listener = g_dbus_connection_new_for_address_sync(
+        g_test_dbus_get_bus_address(testBus),
+        G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+        G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION, NULL, NULL, &err);
+    assert_non_null(listener);
+    sub = g_dbus_connection_signal_subscribe(listener, NULL, "org.freedesktop.DBus.Properties",
+                                             "PropertiesChanged", path, NULL,
+                                             G_DBUS_SIGNAL_FLAGS_NONE, onPropertiesChanged,
+                                             &changed, NULL);
+    /* The match rule is in place once a call after it came back. */
+    pong = g_dbus_connection_call_sync(listener, HB_DBUS_NAME, HB_DBUS_PATH,
+                                       "org.freedesktop.DBus.Peer", "Ping", NULL, NULL,
+                                       G_DBUS_CALL_FLAGS_NONE, -1, NULL, &err);
+    assert_non_null(pong);
+    /* What the skeleton had queued before (the change to ok) goes out first. */
+    testSpin(100);
+    changed = 0;
+    t.ticks = hbDomainPings(t.dom, HB_PING_TICK) + 8;
+    assert_true(testWaitFor(condTicks, &t, 30));
+    testSpin(200);
+    assert_int_equal(changed, 0);
+
+    /* And a change does send one, to this listener. */
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    assert_true(testWaitFor(condSignalled, &changed, 30));
+    g_dbus_connection_signal_unsubscribe(listener, sub);
 }
 
 
@@ -2050,6 +2154,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_suppressed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rearm, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_quiet_when_healthy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guest_os_interface, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli_escapes_names, setup, teardown),

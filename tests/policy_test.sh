@@ -177,6 +177,7 @@ for who in root member nobody; do
     call $who ok $root_path $man1.LookupByName cli-running
     call $who ok $root_path $man1.LookupByUUID $uuid
     call $who ok $root_path $man1.GetStatistics
+    call $who ok $root_path $man1.ListDomainSummaries
 
     # Every method for root and libvirt; the guest ones fail on the test
     # driver, but in the daemon. Nothing of it for anyone else.
