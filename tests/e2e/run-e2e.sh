@@ -11,7 +11,8 @@
 # the opt-in scenarios, which are not in the suite (s_crash_loop).
 # HB_E2E_KEEP=1 keeps the work directory (logs, figures/) and prints its path.
 # HB_E2E_MASS=N: hung guests in s_mass_hang (16); HB_E2E_CRASHES=N: crashes
-# in s_crash_loop (20).
+# in s_crash_loop (20). HB_E2E_GUESTS=N, HB_E2E_WINDOW=S, HB_E2E_STATS_WINDOW=S:
+# guests and window lengths of s_guests (40, 300 s, 120 s).
 # HB_E2E_DAEMON_WRAPPER="valgrind ...": a command the daemon runs under (make
 # check-valgrind); s_sigterm then checks the wrapper's exit status.
 # HB_E2E_SLOW=N multiplies the limits the suite waits for the daemon (1).
@@ -42,6 +43,7 @@ domtype=qemu
 [ "${HB_E2E_KVM:-0}" = 1 ] && domtype=kvm
 slow=${HB_E2E_SLOW:-1}
 read -r -a daemon_wrapper <<<"${HB_E2E_DAEMON_WRAPPER:-}"
+daemon_args=(-v) # s_guests measures a window without -v too
 
 # time=6 s blocks, a ping every 2 s; boot under TCG takes about 4 s.
 FAST="time='6' rate='3' boot_grace='30' failure_interval='15' failure_attempts='3'"
@@ -262,7 +264,7 @@ qemu_pid() { cat "/var/run/libvirt/qemu/$1.pid"; }
 
 start_daemon() {
     G_DEBUG=${G_DEBUG:+$G_DEBUG,}fatal-criticals "${daemon_wrapper[@]}" \
-        "$daemon" -f "$work/virt-heartbeatd.conf" -v >> "$work/daemon.log" 2>&1 &
+        "$daemon" -f "$work/virt-heartbeatd.conf" "${daemon_args[@]}" >> "$work/daemon.log" 2>&1 &
     daemon_pid=$!
     wait_until 20 "$cli" list
 }
@@ -366,7 +368,7 @@ start_event_log
 
 # Opt-in scenarios run only when HB_E2E_ONLY names them.
 optin=0
-for s in s_crash_loop s_stats_nowait; do
+for s in s_crash_loop s_stats_nowait s_guests; do
     [[ " ${HB_E2E_ONLY:-} " == *" $s "* ]] && optin=$((optin + 1))
 done
 echo "1..$((40 + optin))"
@@ -1795,6 +1797,140 @@ s_stats_nowait() {
     for i in 1 2 3; do rmdomain "${prefix}st$i"; done
 }
 
+# Opt-in, for tests/bench/guests.sh (BENCHMARKS.md "Real guests at the
+# machine's limit"): HB_E2E_GUESTS healthy guests (40) at time=60 rate=60,
+# one ping a second each, and four windows of the same guests: the daemon
+# running (HB_E2E_WINDOW s, 300), the daemon without -v (HB_E2E_STATS_WINDOW
+# s, 120: what its debug log costs), none (HB_E2E_WINDOW s: libvirtd's
+# baseline), and none but the daemon's bulk counter read every 2 s made by
+# virsh (HB_E2E_STATS_WINDOW s): what part of libvirtd's cost is that read.
+# At each window's ends it records the CPU ticks of the processes (and of
+# libvirtd's and the daemon's threads), the daemon's list and its
+# statistics; tests/bench/guests.sh makes the figures from them.
+s_guests() {
+    local n=${HB_E2E_GUESTS:-40} win=${HB_E2E_WINDOW:-300} swin=${HB_E2E_STATS_WINDOW:-120}
+    local doms=() i rc=0
+    for i in $(seq -w 1 "$n"); do doms+=("${prefix}g$i"); done
+    _s_guests "$n" "$win" "$swin" || rc=1
+    [ -n "${stats_loop_pid:-}" ] && kill "$stats_loop_pid" 2>/dev/null
+    rmdomains "${doms[@]}"
+    daemon_args=(-v)
+    restart_daemon || { log "virt-heartbeatd did not come back"; rc=1; }
+    return $rc
+}
+
+proc_ticks() { # PID: utime + stime of the whole process (its ended threads too), clock ticks
+    awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
+thread_ticks() { # PID: "TID NAME TICKS" for each of its threads (spaces in NAME as _)
+    cat /proc/"$1"/task/*/stat 2>/dev/null | awk '{
+        s = $0; o = index(s, "(")
+        for (c = length(s); c > 0 && substr(s, c, 1) != ")"; c--) ;
+        name = substr(s, o + 1, c - o - 1); gsub(/ /, "_", name)
+        split(substr(s, c + 2), f, " "); print $1, name, f[12] + f[13] }'
+}
+
+# TAG DAEMON-PID: the window's end TAG in $figs/guests-TAG.txt (KEY VALUE
+# lines), with the threads, the daemon's list and its statistics beside.
+guests_snapshot() {
+    local tag=$1 dpid=$2 f=$work/figures/guests-$1 lv q=0 p d
+    lv=$(pgrep -xo libvirtd || pgrep -xo virtqemud)
+    for d in "${doms[@]}"; do
+        p=$(qemu_pid "$d" 2>/dev/null) && q=$((q + $(proc_ticks "$p")))
+    done
+    {
+        echo "time $(date +%s.%N)"
+        echo "libvirtd $(proc_ticks "$lv")"
+        echo "qemu $q"
+        echo "dbus $(proc_ticks "$dbus_pid")"
+        if [ -n "$dpid" ]; then
+            echo "daemon $(proc_ticks "$dpid")"
+            echo "listener $(proc_ticks "$events_pid")"
+            awk '/^Vm(RSS|HWM):/ { print "daemon_" $1 " " $2 }' "/proc/$dpid/status" | tr -d :
+            echo "log_lines $(wc -l < "$work/daemon.log")"
+        fi
+        awk '/^MemAvailable:/ { print "mem_available_kb " $2 }' /proc/meminfo
+    } > "$f.txt"
+    thread_ticks "$lv" > "$f-libvirtd-threads.txt"
+    if [ -n "$dpid" ]; then
+        thread_ticks "$dpid" > "$f-daemon-threads.txt"
+        "$cli" list --json > "$f-list.json" 2>/dev/null
+        # The daemon's statistics (Prometheus text), where it has them.
+        "$cli" stats > "$f-stats.txt" 2>/dev/null || rm -f "$f-stats.txt"
+    fi
+}
+
+_s_guests() {
+    local n=$1 win=$2 swin=$3 figs=$work/figures d t0 notok p
+    local attrs="time='60' rate='60' boot_grace='900'"
+    rm -f "$figs"/guests-*
+    echo "guests $n window $win stats_window $swin" > "$figs/guests-setup.txt"
+    awk '/^MemAvailable:/ { print "mem_available_before_kb " $2 }' /proc/meminfo >> "$figs/guests-setup.txt"
+    t0=$SECONDS
+    for d in "${doms[@]}"; do
+        mkdomain "$d" yes "" "$attrs" || fail "cannot start $d" || return 1
+    done
+    log "$n guests started in $((SECONDS - t0)) s"
+    echo "start_s $((SECONDS - t0))" >> "$figs/guests-setup.txt"
+    until [ -z "$(not_ok_100 "${doms[@]}")" ] || [ $((SECONDS - t0)) -gt 1200 ]; do
+        sleep 5
+    done
+    notok=$(not_ok_100 "${doms[@]}")
+    [ -z "$notok" ] || fail "not all ok at 100 % after $((SECONDS - t0)) s: $(echo $notok)" || return 1
+    log "all ok at 100 % $((SECONDS - t0)) s after the first start"
+    echo "all_ok_s $((SECONDS - t0))" >> "$figs/guests-setup.txt"
+    # Past the boots' own load, and a whole block (60 s) of one ping a second.
+    sleep 60
+
+    log "window 1: the daemon, $win s"
+    guests_snapshot d0 "$daemon_pid"
+    sleep "$win"
+    guests_snapshot d1 "$daemon_pid"
+    notok=$(not_ok_100 "${doms[@]}")
+    [ -z "$notok" ] || fail "not ok at 100 % after the window: $(echo $notok)" || return 1
+
+    # The same without -v: the debug log writes some ten lines a ping.
+    log "window 1q: the daemon without -v, $swin s"
+    daemon_args=()
+    restart_daemon || fail "virt-heartbeatd did not come back without -v" || return 1
+    wait_until 120 eval '[ -z "$(not_ok_100 "${doms[@]}")" ]'
+    sleep 10
+    guests_snapshot q0 "$daemon_pid"
+    sleep "$swin"
+    guests_snapshot q1 "$daemon_pid"
+    notok=$(not_ok_100 "${doms[@]}")
+    [ -z "$notok" ] || fail "without -v, not ok at 100 % after the window: $(echo $notok)" || return 1
+
+    log "window 2: no daemon (libvirtd's baseline), $win s"
+    kill -TERM "$daemon_pid"
+    wait_until 15 gone "$daemon_pid" || fail "the daemon did not stop" || return 1
+    wait "$daemon_pid" 2>/dev/null
+    wait_until 10 gone "$events_pid"
+    sleep 10
+    guests_snapshot b0 ""
+    sleep "$win"
+    guests_snapshot b1 ""
+
+    # The daemon's counter read alone: its flags, one connection, every 2 s.
+    log "window 3: no daemon, virsh domstats every 2 s, $swin s"
+    virsh -q -c qemu:///system > /dev/null 2>&1 < <(
+        while sleep 2; do echo "domstats --vcpu --block --interface --list-active --nowait"; done) &
+    stats_loop_pid=$!
+    bg_pids+=("$stats_loop_pid")
+    sleep 5
+    guests_snapshot s0 ""
+    sleep "$swin"
+    guests_snapshot s1 ""
+    kill "$stats_loop_pid"
+    wait "$stats_loop_pid" 2>/dev/null
+    stats_loop_pid=
+    for d in "${doms[@]}"; do
+        p=$(qemu_pid "$d") && awk -v d="$d" '/^VmRSS:/ { print d, $2 }' "/proc/$p/status"
+    done > "$figs/guests-qemu-rss.txt"
+    return 0
+}
+
 # action=observe: the agent is killed; every attempt is decided and reported
 # as "would reset", and libvirt sees no reset: no reboot event, one boot.
 s_observe() {
@@ -2012,6 +2148,7 @@ run "a QEMU stopped beside: the neighbour's verdict still from fresh readings, n
 run "kdump under way (CRASHLOADED from the guest's pvpanic): suppressed two blocks, no action" s_kdump
 run "watchdog fired: nothing while it ticks; agent dead, guest writing: guest hung, reset" s_watchdog
 run_optin "bulk stats with one QEMU stopped: NOWAIT against plain (bench)" s_stats_nowait
+run_optin "guests at the machine's limit: the daemon's and libvirtd's cost (bench)" s_guests
 run "daemon SIGTERM: exits 0 at once, the events listener ends" s_sigterm
 
 echo "# e2e: $passed passed, $failed failed"
