@@ -140,6 +140,7 @@ static void
 hbJobList(HbJob *job, virConnectPtr conn)
 {
     virDomainPtr *doms = NULL;
+    virNodeInfo node;
     int n = virConnectListAllDomains(conn, &doms, 0);
 
     if (n < 0) {
@@ -151,6 +152,9 @@ hbJobList(HbJob *job, virConnectPtr conn)
         virDomainFree(doms[i]);
     }
     g_free(doms);
+    /* For the load warning; a host that does not say is not judged. */
+    if (virNodeGetInfo(conn, &node) == 0)
+        job->node_cpus = node.cpus;
 }
 
 

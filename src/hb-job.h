@@ -103,6 +103,7 @@ struct _HbJob {
                            * the request it is for gets both */
     HbJob *then;          /* RESOLVE: the request to queue for the domain found */
     GArray *stats;        /* STATS: HbStatsRecord, the domains read */
+    guint node_cpus;      /* LIST: the CPUs of libvirtd's host; 0: not known */
     HbJobDoneFunc reply;  /* set: the requester gets the finished job */
     gpointer reply_data;
 };

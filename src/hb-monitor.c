@@ -33,7 +33,14 @@
  * at most this often. */
 #define HB_LATE_WARN_US (1 * G_USEC_PER_SEC)
 #define HB_LATE_WARN_PERIOD_US (300 * G_USEC_PER_SEC)
-
+/*
+ * What the pings cost libvirtd, measured with real guests (BENCHMARKS.md,
+ * "Real guests at the machine's limit"): CPU per ping, and per running
+ * domain and second for the bulk counter read. Past half of its host's
+ * CPUs (a 2x margin), pings may wait: said once each time it is crossed.
+ */
+#define HB_COST_PING_US 2050
+#define HB_COST_DOMAIN_US 730
 struct _HbMonitor {
     HbDaemonConf conf;
     HbConn *conn;
@@ -59,6 +66,9 @@ struct _HbMonitor {
     GHashTable *host_silent; /* HbDomain set: watched, running, heartbeat stopped */
     GHashTable *host_times;  /* a watched running domain's time -> how many have it */
     guint host_watched;      /* watched running domains */
+    double host_pings;       /* their pings a second, all together */
+    guint node_cpus;         /* of libvirtd's host, from the last resync; 0: not known */
+    gboolean load_warned;    /* the load is past the budget, and it was said */
     guint breaker_timer;   /* when its hold ends by itself */
     gint64 breaker_armed;  /* the deadline breaker_timer is for */
     HbTicket *host_gate;   /* closed when the breaker trips: queued restarts see it */
@@ -75,10 +85,12 @@ typedef struct {
     gboolean watched; /* watched and running */
     gboolean silent;  /* and its heartbeat has stopped */
     guint time;       /* its time, if watched */
+    guint rate;       /* its rate, if watched */
 } HbHostSeen;
 
 static void hbMonitorJobDone(HbJob *job, gpointer data);
 static void hbMonitorHostCheck(HbMonitor *monitor, gboolean recount);
+static void hbMonitorCheckLoad(HbMonitor *monitor);
 static gboolean hbMonitorHostNote(HbMonitor *monitor, HbDomain *dom, gboolean gone);
 
 
@@ -181,6 +193,42 @@ hbMonitorHostTime(HbMonitor *monitor, guint time, int delta)
 }
 
 
+/* The CPU of libvirtd's host the watched domains' pings take, in CPUs. */
+static double
+hbMonitorLoad(HbMonitor *monitor)
+{
+    return (HB_COST_PING_US * MAX(monitor->host_pings, 0) +
+            HB_COST_DOMAIN_US * (double) monitor->host_watched) / G_USEC_PER_SEC;
+}
+
+
+/* Said when the load goes past half of libvirtd's host; again only after
+ * it fell back below 80 % of that. */
+static void
+hbMonitorCheckLoad(HbMonitor *monitor)
+{
+    double load = hbMonitorLoad(monitor);
+    double budget = monitor->node_cpus / 2.0;
+
+    if (!monitor->node_cpus || monitor->closing)
+        return;
+    if (monitor->load_warned && load < 0.8 * budget) {
+        monitor->load_warned = FALSE;
+        g_message("Load back within budget: %u domains watched, %.0f pings a second, about "
+                  "%.1f of libvirtd's %u CPUs", monitor->host_watched, monitor->host_pings,
+                  load, monitor->node_cpus);
+    } else if (!monitor->load_warned && load > budget) {
+        monitor->load_warned = TRUE;
+        g_warning("Load past what one libvirtd serves with a 2x margin: %u domains watched, "
+                  "%.0f pings a second take about %.1f of libvirtd's %u CPUs (2.05 ms a ping, "
+                  "0.73 ms a domain each second for the counter read; BENCHMARKS.md). Pings "
+                  "may wait: no verdict, slower detection. Lower rate or raise time, or watch "
+                  "fewer domains on this host", monitor->host_watched, monitor->host_pings,
+                  load, monitor->node_cpus);
+    }
+}
+
+
 /* Count @dom as it is now (@gone: not at all); whether that changed anything. */
 static gboolean
 hbMonitorHostNote(HbMonitor *monitor, HbDomain *dom, gboolean gone)
@@ -192,6 +240,7 @@ hbMonitorHostNote(HbMonitor *monitor, HbDomain *dom, gboolean gone)
         now.watched = TRUE;
         now.silent = hbDomainSilentSince(dom) != 0;
         now.time = hbDomainConfig(dom)->time;
+        now.rate = hbDomainConfig(dom)->rate;
     }
     if (!seen) {
         if (!now.watched)
@@ -199,16 +248,20 @@ hbMonitorHostNote(HbMonitor *monitor, HbDomain *dom, gboolean gone)
         seen = g_new0(HbHostSeen, 1);
         g_hash_table_insert(monitor->host_seen, dom, seen);
     }
-    if (seen->watched == now.watched && seen->silent == now.silent && seen->time == now.time)
+    if (seen->watched == now.watched && seen->silent == now.silent &&
+        seen->time == now.time && seen->rate == now.rate)
         return FALSE;
     if (seen->watched) {
         monitor->host_watched--;
+        monitor->host_pings -= (double) seen->rate / seen->time;
         hbMonitorHostTime(monitor, seen->time, -1);
     }
     if (now.watched) {
         monitor->host_watched++;
+        monitor->host_pings += (double) now.rate / now.time;
         hbMonitorHostTime(monitor, now.time, 1);
     }
+    hbMonitorCheckLoad(monitor);
     if (now.silent)
         g_hash_table_add(monitor->host_silent, dom);
     else
@@ -507,6 +560,8 @@ hbMonitorListDone(HbMonitor *monitor, HbJob *job)
     }
     hbStateFileSweep(monitor->conf.state_dir, keep);
     g_message("Resynced: %u domains monitored", g_hash_table_size(monitor->domains));
+    monitor->node_cpus = job->node_cpus;
+    hbMonitorCheckLoad(monitor);
 }
 
 
