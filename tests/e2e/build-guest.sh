@@ -2,7 +2,8 @@
 # Build the end-to-end test guest into DIR: vmlinuz (Debian's cloud kernel,
 # unpacked, not installed) and initrd.img (busybox, the host's qemu-ga and
 # its libraries, the virtio (console, block), pvpanic and ext4 modules,
-# tests/e2e/guest-init, and outb for the ib700 watchdog).
+# tests/e2e/guest-init, outb for the ib700 watchdog, and softdog, loaded
+# only on hb.softdog=).
 # The result is reused while its inputs are unchanged.
 set -euo pipefail
 
@@ -72,6 +73,15 @@ add_module() {
 # virtio_blk, and ext4 (which mounts ext2): a disk with a filesystem to freeze.
 for m in virtio_pci virtio_console virtio_blk pvpanic-mmio pvpanic-pci ext4; do
     add_module "$m"
+done
+
+# The cloud kernel has no driver for an emulated watchdog (i6300esb, ib700:
+# CONFIG_I6300ESB_WDT and CONFIG_IB700_WDT are not set), only softdog, for
+# busybox's watchdog applet (hb.softdog=, tests/bench/alternatives.sh). Not
+# in modules.order: loaded only by that switch.
+mkdir -p "$root/lib/modules/opt"
+for m in watchdog softdog; do
+    cp "$(find "$mods" -name "$m.ko*" | head -n1)" "$root/lib/modules/opt/$m.ko"
 done
 
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$dir/initrd.img.tmp"

@@ -12,7 +12,9 @@
 # HB_E2E_KEEP=1 keeps the work directory (logs, figures/) and prints its path.
 # HB_E2E_MASS=N: hung guests in s_mass_hang (16); HB_E2E_CRASHES=N: crashes
 # in s_crash_loop (20). HB_E2E_GUESTS=N, HB_E2E_WINDOW=S, HB_E2E_STATS_WINDOW=S:
-# guests and window lengths of s_guests (40, 300 s, 120 s).
+# guests and window lengths of s_guests (40, 300 s, 120 s). HB_E2E_ALT_FAULT=KIND
+# and HB_E2E_ALT_N=N: the fault and the guests of each watcher in
+# s_alternatives (agent, 3).
 # HB_E2E_DAEMON_WRAPPER="valgrind ...": a command the daemon runs under (make
 # check-valgrind); s_sigterm then checks the wrapper's exit status.
 # HB_E2E_SLOW=N multiplies the limits the suite waits for the daemon (1).
@@ -368,7 +370,7 @@ start_event_log
 
 # Opt-in scenarios run only when HB_E2E_ONLY names them.
 optin=0
-for s in s_crash_loop s_stats_nowait s_guests; do
+for s in s_crash_loop s_stats_nowait s_guests s_alternatives; do
     [[ " ${HB_E2E_ONLY:-} " == *" $s "* ]] && optin=$((optin + 1))
 done
 echo "1..$((40 + optin))"
@@ -2078,6 +2080,208 @@ _s_ladder() {
     wait_until 10 gone "$freeze_pid" || fail "freeze-thread.py still holds a thread" || return 1
 }
 
+# ---- side by side with the alternatives (tests/bench/alternatives.sh) -----
+
+# One fault (HB_E2E_ALT_FAULT) on HB_E2E_ALT_N guests of each watcher, all
+# from the same image and at once: "wd", the emulated ib700 with libvirt's
+# <watchdog action='reset'/>, petted by a loop in the guest (hb.ib700);
+# "sd", softdog in the guest kernel with busybox's watchdog daemon
+# (hb.softdog); "def" and "short", this daemon at its defaults and at
+# time=30 rate=10. Neither kind of watchdog has a device here (no pvpanic
+# either): each sees only its own. A figure, not a test: it fails only when
+# the guests do not come up or the fault cannot be made.
+# Fault kinds: agent (qemu-ga SIGSTOPped), freeze (the vCPU thread held
+# stopped: a hung kernel), panic (panic=0, no pvpanic: the kernel spins),
+# userspace (every process but init SIGSTOPped, the kernel alive), storm
+# (a panic 20 s after every boot; one guest of each, 300 s), hoststall
+# (every guest's QEMU SIGSTOPped for 40 s: the host's fault, not the
+# guests'; whatever acts on it is a false positive).
+s_alternatives() {
+    local fault=${HB_E2E_ALT_FAULT:-agent} reps=${HB_E2E_ALT_N:-3} doms=() freeze_pids=() p
+    local stopped_pids=()
+    # Every guest gets its fault at once: the host-wide breaker would take
+    # that for a host stall and hold the resets (s_host_stall tests that).
+    # Off, as in s_mass_hang, but for the host stall, which is its job.
+    if [ "$fault" != hoststall ]; then
+        restart_daemon host_share=100 || fail "virt-heartbeatd did not come back" || return 1
+    fi
+    _s_alternatives
+    local rc=$?
+    [ ${#stopped_pids[@]} -gt 0 ] && kill -CONT "${stopped_pids[@]}" 2>/dev/null
+    for p in "${freeze_pids[@]}"; do kill "$p" 2>/dev/null; done
+    rmdomains "${doms[@]}"
+    if [ "$fault" != hoststall ]; then
+        restart_daemon || { log "virt-heartbeatd did not come back"; rc=1; }
+    fi
+    return $rc
+}
+
+alt_kind() { local k=${1#"${prefix}alt-"}; echo "${k%%[0-9]*}"; } # DOMAIN -> wd|sd|def|short
+
+# DOMAIN T0: seconds from T0 to the first sign that its watcher caught the
+# fault, and what it was; "-" when none came.
+alt_detected() {
+    local d=$1 t0=$2 kind line ts
+    kind=$(alt_kind "$d")
+    case "$kind" in
+        wd|sd)
+            # virsh event --timestamp: "2026-11-30 11:50:01.123+0000: event ..."
+            if [ "$kind" = wd ]; then
+                line=$(grep -F "event 'watchdog' for domain '$d'" "$work/libvirt-events.log")
+            else
+                line=$(grep -F "event 'reboot' for domain '$d'" "$work/libvirt-events.log")
+            fi
+            while read -r day tod _; do
+                [ -n "$day" ] || continue
+                ts=$(date -d "$day ${tod%:}" +%s.%N) || continue
+                awk -v t="$ts" -v t0="$t0" 'BEGIN { exit !(t >= t0) }' || continue
+                awk -v t="$ts" -v t0="$t0" -v k="$kind" 'BEGIN {
+                    printf "%.1f %s\n", t - t0, k == "wd" ? "watchdog-event" : "guest-reboot" }'
+                return 0
+            done <<<"$line"
+            echo "- -" ;;
+        *)
+            ts=$(daemon_log_time "$d" "heartbeat stopped")
+            if [ -z "$ts" ]; then
+                ts=$(events_of "$d" heartbeat-stopped | head -n1 | jq -r '.time | fromdateiso8601')
+            fi
+            if [ -n "$ts" ] && [ "$ts" != null ]; then
+                awk -v t="$ts" -v t0="$t0" 'BEGIN { printf "%.1f heartbeat-stopped\n", t - t0 }'
+            else
+                echo "- -"
+            fi ;;
+    esac
+}
+
+# DOMAIN T0: seconds from T0 to masakari's first notification for it, "-"
+# for none, "n/a" when it did not watch that guest.
+alt_masakari() {
+    local uuid
+    uuid=$(awk -v d="$1" '$1 == d { print $2 }' "$work/masakari/uuids" 2>/dev/null)
+    case "$(alt_kind "$1")" in wd|sd) ;; *) uuid= ;; esac
+    [ -n "$uuid" ] || { echo n/a; return; }
+    grep -F "$uuid" "$work/masakari/requests.log" 2>/dev/null | grep ' POST ' |
+        awk -v t0="$2" '$1 >= t0 { printf "%.1f\n", $1 - t0; found = 1; exit }
+                        END { if (!found) print "-" }'
+}
+
+_s_alternatives() {
+    local figs=$work/figures d i kind window cmd attrs dev cl end all_up t mk=$work/masakari
+    local -A t_fault
+    local kinds=(wd sd def short)
+    [ "$fault" = storm ] && { reps=1; kinds=(wd def short); }
+    : > "$figs/alternatives-$fault.txt"
+    for kind in "${kinds[@]}"; do
+        for i in $(seq 1 "$reps"); do
+            d=${prefix}alt-$kind$i
+            doms+=("$d")
+            dev="" attrs="" cl="hb.ib700=30"
+            case "$kind" in
+                wd) dev="<watchdog model='ib700' action='reset'/>" ;;
+                sd) cl="hb.softdog=30" ;;
+                def) attrs="enabled='yes'" ;;
+                short) attrs="time='30' rate='10'" ;;
+            esac
+            [ "$fault" = storm ] && cl="$cl hb.panic=20"
+            MK_DEVICES=$dev mkdomain "$d" yes "$cl" "$attrs" destroy no ||
+                fail "cannot start $d" || return 1
+        done
+    done
+    # Masakari's monitor (HB_E2E_ALT_MASAKARI=1) watches the wd and sd guests,
+    # which this daemon does not; its pings would share libvirt's agent job
+    # with ours. It notifies a stub on 127.0.0.1 (tests/bench/masakari-iim.py).
+    if [ "${HB_E2E_ALT_MASAKARI:-0}" = 1 ]; then
+        if [ -x /usr/bin/masakari-introspectiveinstancemonitor ]; then
+            mkdir -p "$mk"
+            /usr/bin/python3 "$srcdir/tests/bench/masakari-iim.py" stub "$mk" 8>&- &
+            bg_pids+=($!)
+            wait_until 10 test -s "$mk/port" || fail "the masakari stub did not start" || return 1
+            /usr/bin/python3 "$srcdir/tests/bench/masakari-iim.py" monitor "$mk" \
+                ".*-alt-(wd|sd)[0-9]+/org\\.qemu\\.guest_agent\\.0" > "$mk/monitor.out" 2>&1 8>&- &
+            bg_pids+=($!)
+            for d in "${doms[@]}"; do echo "$d $($V domuuid "$d")"; done > "$mk/uuids"
+        else
+            log "masakari-monitors is not installed: no masakari column"
+        fi
+    fi
+    # Up: the agent answers (wd, sd: not watched), or the daemon says ok. A
+    # storm's guests panic 20 s after each boot: counted from their start.
+    if [ "$fault" = storm ]; then
+        t0=$(date +%s.%N)
+        sleep 300
+        for d in "${doms[@]}"; do
+            echo "$d $(alt_kind "$d") storm resets=$(libvirt_resets "$d")" \
+                 "boots=$(guest_boots "$d") attempts=$(count_events "$d" restart-attempt)" \
+                 "episodes=$(count_events "$d" heartbeat-stopped) state=$(status_field "$d" state)"
+        done | tee -a "$figs/alternatives-$fault.txt" | sed 's/^/# /'
+        return 0
+    fi
+    end=$((SECONDS + 300))
+    while [ $SECONDS -lt $end ]; do
+        all_up=1
+        for d in "${doms[@]}"; do
+            case "$(alt_kind "$d")" in
+                wd|sd) agent_pings "$d" || all_up= ;;
+                *) state_is "$d" ok || all_up= ;;
+            esac
+            [ -n "$all_up" ] || break
+        done
+        [ -n "$all_up" ] && break
+        sleep 2
+    done
+    [ -n "$all_up" ] || fail "not all ${#doms[@]} guests up after 300 s" || return 1
+    sleep 5 # the watchdog daemons have petted at least once
+    log "${#doms[@]} guests up; fault: $fault"
+
+    case "$fault" in
+        agent) cmd='sleep 1; kill -STOP $(cat /run/agent.pid)' ;;
+        panic) cmd='sleep 1; echo c > /proc/sysrq-trigger' ;;
+        userspace) cmd='sleep 1; kill -STOP -1' ;;
+        freeze|hoststall) cmd= ;;
+        *) fail "unknown fault $fault" || return 1 ;;
+    esac
+    if [ "$fault" = hoststall ]; then
+        for d in "${doms[@]}"; do stopped_pids+=("$(qemu_pid "$d")"); done
+        t=$(date +%s.%N)
+        kill -STOP "${stopped_pids[@]}" || fail "cannot stop the QEMUs" || return 1
+        for d in "${doms[@]}"; do t_fault[$d]=$t; done
+        sleep 40
+        kill -CONT "${stopped_pids[@]}"
+        stopped_pids=()
+    fi
+    for d in "${doms[@]}"; do
+        if [ "$fault" = hoststall ]; then
+            break
+        elif [ "$fault" = freeze ]; then
+            freeze_pid=
+            freeze_vcpu "$d" || return 1
+            freeze_pids+=("$freeze_pid")
+            t_fault[$d]=$(date +%s.%N)
+        else
+            agent_exec "$d" "$cmd" || fail "cannot make the fault in $d" || return 1
+            t_fault[$d]=$(date +%s.%N | awk '{ printf "%.3f\n", $1 + 1 }')
+        fi
+    done
+    # The default setting's bound is 67 s (60 + 6 + 1): twice that.
+    window=135
+    t=$(date +%s)
+    while [ $(($(date +%s) - t)) -lt $window ]; do
+        all_up=1
+        for d in "${doms[@]}"; do
+            [ "$(alt_detected "$d" "${t_fault[$d]}" | cut -d' ' -f1)" != - ] || { all_up=; break; }
+        done
+        [ -n "$all_up" ] && break
+        sleep 3
+    done
+    sleep 20 # the resets of what caught it: does the guest boot again?
+    for d in "${doms[@]}"; do
+        echo "$d $(alt_kind "$d") $fault $(alt_detected "$d" "${t_fault[$d]}")" \
+             "boots=$(guest_boots "$d") resets=$(libvirt_resets "$d")" \
+             "attempts=$(count_events "$d" restart-attempt)" \
+             "masakari=$(alt_masakari "$d" "${t_fault[$d]}")"
+    done | tee -a "$figs/alternatives-$fault.txt" | sed 's/^/# /'
+}
+
 # HB_E2E_ONLY="s_exec s_info": run only these scenarios (while working on them).
 run() {
     local desc=$1; shift
@@ -2149,6 +2353,7 @@ run "kdump under way (CRASHLOADED from the guest's pvpanic): suppressed two bloc
 run "watchdog fired: nothing while it ticks; agent dead, guest writing: guest hung, reset" s_watchdog
 run_optin "bulk stats with one QEMU stopped: NOWAIT against plain (bench)" s_stats_nowait
 run_optin "guests at the machine's limit: the daemon's and libvirtd's cost (bench)" s_guests
+run_optin "side by side with the alternatives: one fault, each watcher (bench)" s_alternatives
 run "daemon SIGTERM: exits 0 at once, the events listener ends" s_sigterm
 
 echo "# e2e: $passed passed, $failed failed"
