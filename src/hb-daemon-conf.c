@@ -8,7 +8,9 @@
 
 #define HB_DAEMON_GROUP "daemon"
 #define HB_DEFAULTS_GROUP "defaults"
-#define HB_WORKERS_MAX 64
+/* A daemon that watches thousands of domains on remote hosts needs a
+ * suspect thread for every hung guest it must ping on schedule. */
+#define HB_WORKERS_MAX 256
 
 #define HB_BREAKER_OFFSET(member) \
     (G_STRUCT_OFFSET(HbDaemonConf, breaker) + G_STRUCT_OFFSET(HbBreakerConf, member))

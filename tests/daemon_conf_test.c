@@ -96,7 +96,7 @@ test_errors_name_file_and_line(void **state G_GNUC_UNUSED)
     g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
     const char *expected[] = {
         ":9: unknown group [extra]",
-        ":3: ping_workers: '0' is not a whole number from 1 to 64",
+        ":3: ping_workers: '0' is not a whole number from 1 to 256",
         ":4: monitor_all: 'maybe' is not yes, no, true or false",
         ":5: unknown key 'speed' in [daemon]",
         ":12: state_dir: 'rel/dir' is not an absolute path",

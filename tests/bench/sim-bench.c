@@ -62,7 +62,7 @@ typedef struct {
 static SimOptions simOpt = {
     .domains = 10000, .seconds = 300, .time = 60, .rate = 10,
     .latency_ms = 1.0, .sigma = 0.5, .fail_share = 0, .hangs = 100, .settle = 60,
-    .ping_workers = 8, .suspect_workers = 64,
+    .ping_workers = 8, .suspect_workers = 100,
 };
 static gint *simAgents;      /* SimAgent, by domain index */
 static GPrivate simRandKey = G_PRIVATE_INIT((GDestroyNotify) g_rand_free);
@@ -550,7 +550,7 @@ main(int argc, char **argv)
         { "ping-workers", 0, 0, G_OPTION_ARG_INT, &simOpt.ping_workers,
           "[daemon] ping_workers (8)", "N" },
         { "suspect-workers", 0, 0, G_OPTION_ARG_INT, &simOpt.suspect_workers,
-          "[daemon] suspect_workers (64)", "N" },
+          "[daemon] suspect_workers (100)", "N" },
         { "cli", 0, 0, G_OPTION_ARG_FILENAME, &simOpt.cli, "The virt-heartbeat CLI", "PATH" },
         { NULL }
     };
