@@ -190,9 +190,11 @@ hbCliConnect(HbCli *cli)
 
     /* The daemon's errors decode to HB_ERROR only once its names are known. */
     hbErrorQuark();
+    /* Only events listens: the others save the bus's AddMatch round trips. */
     cli->manager = hb_dbus_manager1_proxy_new_for_bus_sync(
-        G_BUS_TYPE_SYSTEM, G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START, HB_DBUS_NAME,
-        HB_DBUS_PATH, NULL, &err);
+        G_BUS_TYPE_SYSTEM, G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START |
+        (g_str_equal(cli->name, "events") ? 0 : G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS),
+        HB_DBUS_NAME, HB_DBUS_PATH, NULL, &err);
     if (!cli->manager)
         return hbCliUnreachable(err->message);
     owner = g_dbus_proxy_get_name_owner(G_DBUS_PROXY(cli->manager));
@@ -231,7 +233,9 @@ hbCliFind(HbCli *cli, const char *key)
                          key, key);
     }
     cli->domain = hb_dbus_domain1_proxy_new_for_bus_sync(
-        G_BUS_TYPE_SYSTEM, G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START, HB_DBUS_NAME, path, NULL,
+        G_BUS_TYPE_SYSTEM,
+        G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START | G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS,
+        HB_DBUS_NAME, path, NULL,
         &err);
     if (!cli->domain)
         return hbCliCallFailed("look up", key, err);
