@@ -33,14 +33,7 @@
  * at most this often. */
 #define HB_LATE_WARN_US (1 * G_USEC_PER_SEC)
 #define HB_LATE_WARN_PERIOD_US (300 * G_USEC_PER_SEC)
-/*
- * What the pings cost libvirtd, measured with real guests (BENCHMARKS.md,
- * "Real guests at the machine's limit"): CPU per ping, and per running
- * domain and second for the bulk counter read. Past half of its host's
- * CPUs (a 2x margin), pings may wait: said once each time it is crossed.
- */
-#define HB_COST_PING_US 2050
-#define HB_COST_DOMAIN_US 730
+
 struct _HbMonitor {
     HbDaemonConf conf;
     HbConn *conn;
@@ -193,32 +186,24 @@ hbMonitorHostTime(HbMonitor *monitor, guint time, int delta)
 }
 
 
-/* The CPU of libvirtd's host the watched domains' pings take, in CPUs. */
-static double
-hbMonitorLoad(HbMonitor *monitor)
-{
-    return (HB_COST_PING_US * MAX(monitor->host_pings, 0) +
-            HB_COST_DOMAIN_US * (double) monitor->host_watched) / G_USEC_PER_SEC;
-}
-
-
-/* Said when the load goes past half of libvirtd's host; again only after
- * it fell back below 80 % of that. */
+/*
+ * What the watched domains' pings cost libvirtd (hb-stats.h): past half of
+ * its host's CPUs, pings may wait. Said once each time it is crossed.
+ */
 static void
 hbMonitorCheckLoad(HbMonitor *monitor)
 {
-    double load = hbMonitorLoad(monitor);
-    double budget = monitor->node_cpus / 2.0;
+    double load = hbLoadCpus(monitor->host_watched, monitor->host_pings);
+    HbLoadChange change;
 
-    if (!monitor->node_cpus || monitor->closing)
+    if (monitor->closing)
         return;
-    if (monitor->load_warned && load < 0.8 * budget) {
-        monitor->load_warned = FALSE;
+    change = hbLoadJudge(&monitor->load_warned, load, monitor->node_cpus);
+    if (change == HB_LOAD_BACK) {
         g_message("Load back within budget: %u domains watched, %.0f pings a second, about "
                   "%.1f of libvirtd's %u CPUs", monitor->host_watched, monitor->host_pings,
                   load, monitor->node_cpus);
-    } else if (!monitor->load_warned && load > budget) {
-        monitor->load_warned = TRUE;
+    } else if (change == HB_LOAD_PAST) {
         g_warning("Load past what one libvirtd serves with a 2x margin: %u domains watched, "
                   "%.0f pings a second take about %.1f of libvirtd's %u CPUs (2.05 ms a ping, "
                   "0.73 ms a domain each second for the counter read; BENCHMARKS.md). Pings "

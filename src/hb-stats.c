@@ -97,6 +97,32 @@ hbHistogramQuantile(GVariant *after, GVariant *before, double q)
 }
 
 
+double
+hbLoadCpus(guint watched, double pings)
+{
+    return (HB_COST_PING_US * MAX(pings, 0) + HB_COST_DOMAIN_US * (double) watched) / 1e6;
+}
+
+
+HbLoadChange
+hbLoadJudge(gboolean *past, double load, guint cpus)
+{
+    double budget = cpus / 2.0;
+
+    if (!cpus)
+        return HB_LOAD_SAME;
+    if (*past && load < 0.8 * budget) {
+        *past = FALSE;
+        return HB_LOAD_BACK;
+    }
+    if (!*past && load > budget) {
+        *past = TRUE;
+        return HB_LOAD_PAST;
+    }
+    return HB_LOAD_SAME;
+}
+
+
 /* What each key of GetStatistics is, in the order it is printed. */
 typedef struct {
     const char *key;

@@ -31,6 +31,28 @@ GVariant *hbHistogramToVariant(const HbHistogram *histogram);
 double hbHistogramQuantile(GVariant *after, GVariant *before, double q);
 
 /*
+ * The cost model of BENCHMARKS.md ("Real guests at the machine's limit"):
+ * libvirtd's CPU per ping, and per running domain and second for the bulk
+ * counter read.
+ */
+#define HB_COST_PING_US 2050
+#define HB_COST_DOMAIN_US 730
+
+/* The CPUs of libvirtd's host that @watched domains pinging @pings times a
+ * second, all together, take. */
+double hbLoadCpus(guint watched, double pings);
+
+typedef enum {
+    HB_LOAD_SAME,
+    HB_LOAD_PAST,    /* past half of the host's CPUs: a 2x margin no more */
+    HB_LOAD_BACK,    /* back below 80 % of that */
+} HbLoadChange;
+
+/* Judge @load (CPUs) on a host of @cpus (0: not known, never judged); @past
+ * is whether it was past, and is kept up to date. */
+HbLoadChange hbLoadJudge(gboolean *past, double load, guint cpus);
+
+/*
  * Appends the a{sv} GetStatistics returns in the Prometheus text format,
  * the keys it knows in a fixed order; others, and values of another type,
  * are left out.

@@ -154,6 +154,36 @@ test_format(void **state G_GNUC_UNUSED)
 }
 
 
+/* The cost model's budget: half of libvirtd's host, said once each way. */
+static void
+test_load_judge(void **state G_GNUC_UNUSED)
+{
+    gboolean past = FALSE;
+
+    /* BENCHMARKS.md: a 2-core host serves 936 domains at the default rate. */
+    assert_true(fabs(hbLoadCpus(1000, 1000.0 / 6) - 1.0717) < 0.001);
+    assert_true(hbLoadCpus(900, 900.0 / 6) < 1.0);
+    assert_true(hbLoadCpus(940, 940.0 / 6) > 1.0);
+    assert_true(hbLoadCpus(0, -3) == 0);
+
+    /* Unknown host: never judged. */
+    assert_int_equal(hbLoadJudge(&past, 100, 0), HB_LOAD_SAME);
+    assert_false(past);
+
+    assert_int_equal(hbLoadJudge(&past, 0.9, 2), HB_LOAD_SAME);
+    assert_int_equal(hbLoadJudge(&past, 1.1, 2), HB_LOAD_PAST);
+    assert_true(past);
+    assert_int_equal(hbLoadJudge(&past, 1.5, 2), HB_LOAD_SAME);
+    /* Between 80 % and 100 % of the budget: still past, not said again. */
+    assert_int_equal(hbLoadJudge(&past, 0.9, 2), HB_LOAD_SAME);
+    assert_int_equal(hbLoadJudge(&past, 1.1, 2), HB_LOAD_SAME);
+    assert_int_equal(hbLoadJudge(&past, 0.7, 2), HB_LOAD_BACK);
+    assert_false(past);
+    assert_int_equal(hbLoadJudge(&past, 0.7, 2), HB_LOAD_SAME);
+    assert_int_equal(hbLoadJudge(&past, 1.01, 2), HB_LOAD_PAST);
+}
+
+
 int
 main(void)
 {
@@ -161,6 +191,7 @@ main(void)
         cmocka_unit_test(test_histogram_buckets),
         cmocka_unit_test(test_quantiles),
         cmocka_unit_test(test_format),
+        cmocka_unit_test(test_load_judge),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
