@@ -383,14 +383,23 @@ hbMonitorPushJob(HbMonitor *monitor, HbJob *job)
 }
 
 
+/* Everything that knows @dom forgets it; the caller takes it out of domains. */
+static void
+hbMonitorForget(HbMonitor *monitor, HbDomain *dom)
+{
+    hbStateFileForget(monitor->conf.state_dir, hbDomainUUID(dom));
+    if (monitor->observer.removed)
+        monitor->observer.removed(dom, monitor->observer_data);
+    /* Else the breaker would count it, and keep a pointer to it. */
+    hbMonitorHostNote(monitor, dom, TRUE);
+}
+
+
 static void
 hbMonitorRemove(HbMonitor *monitor, HbDomain *dom)
 {
     g_message("Domain '%s': no longer monitored", hbDomainName(dom));
-    hbStateFileForget(monitor->conf.state_dir, hbDomainUUID(dom));
-    if (monitor->observer.removed)
-        monitor->observer.removed(dom, monitor->observer_data);
-    hbMonitorHostNote(monitor, dom, TRUE);
+    hbMonitorForget(monitor, dom);
     g_hash_table_remove(monitor->domains, hbDomainUUID(dom));
     hbMonitorHostCheck(monitor, FALSE);
 }
@@ -535,9 +544,7 @@ hbMonitorListDone(HbMonitor *monitor, HbJob *job)
         const char *uuid = hbDomainUUID(dom);
         if (!g_hash_table_contains(seen, uuid)) {
             g_message("Domain '%s': gone while libvirtd was out of sight", hbDomainName(dom));
-            hbStateFileForget(monitor->conf.state_dir, uuid);
-            if (monitor->observer.removed)
-                monitor->observer.removed(dom, monitor->observer_data);
+            hbMonitorForget(monitor, dom);
             g_hash_table_iter_remove(&iter);
         } else {
             g_hash_table_add(keep, (gpointer) uuid);
@@ -547,6 +554,7 @@ hbMonitorListDone(HbMonitor *monitor, HbJob *job)
     g_message("Resynced: %u domains monitored", g_hash_table_size(monitor->domains));
     monitor->node_cpus = job->node_cpus;
     hbMonitorCheckLoad(monitor);
+    hbMonitorHostCheck(monitor, FALSE);
 }
 
 

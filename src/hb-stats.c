@@ -80,6 +80,11 @@ hbHistogramQuantile(GVariant *after, GVariant *before, double q)
     total = hbHistogramBucket(after, n - 1, &bound) - hbHistogramBucket(before, n - 1, &unused);
     if (total == 0)
         return -1;
+    /* Counters that went back (the daemon restarted in between): no figure. */
+    for (gsize i = 0; i < n; i++) {
+        if (hbHistogramBucket(after, i, &bound) < hbHistogramBucket(before, i, &unused))
+            return -1;
+    }
     for (gsize i = 0; i < n; i++) {
         guint64 upto = hbHistogramBucket(after, i, &bound) -
             hbHistogramBucket(before, i, &unused);

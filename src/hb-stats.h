@@ -25,7 +25,8 @@ GVariant *hbHistogramToVariant(const HbHistogram *histogram);
 /*
  * The @q quantile (0 to 1) in seconds of what the HB_HISTOGRAM_TYPE
  * @after holds, less what @before (NULL: nothing) held, interpolated
- * within its bucket as Prometheus' histogram_quantile() does; -1 for none.
+ * within its bucket as Prometheus' histogram_quantile() does; -1 for none, or
+ * when a count went back (a daemon restarted between the two).
  * A quantile in the +Inf bucket is the largest finite bound.
  */
 double hbHistogramQuantile(GVariant *after, GVariant *before, double q);

@@ -1631,6 +1631,64 @@ test_host_hold_expires_crash_handled(void **state)
 
 
 /*
+ * The test driver has no close callback: this one stands in for libvirt's
+ * (the monitor's own calls only; libvirt never calls it), so that a test can
+ * say the connection closed, as libvirtd going away does.
+ */
+static virConnectCloseFunc closeFunc;
+static virConnectPtr closeConn;
+static void *closeOpaque;
+
+int
+virConnectRegisterCloseCallback(virConnectPtr conn, virConnectCloseFunc cb, void *opaque,
+                                virFreeCallback freecb G_GNUC_UNUSED)
+{
+    closeFunc = cb;
+    closeConn = conn;
+    closeOpaque = opaque;
+    return 0;
+}
+
+
+static gboolean
+condDisconnected(gpointer data)
+{
+    return !hbMonitorIsConnected(((Fixture *) data)->monitor);
+}
+
+
+/*
+ * Two of five guests, one of them stopped, are undefined while libvirtd is
+ * out of sight: after the resync the breaker counts three watched guests,
+ * none stopped, not the five it knew (the share of a later stall would be
+ * judged against guests that no longer exist, and a freed domain read).
+ */
+static void
+test_host_count_after_resync(void **state)
+{
+    Fixture *f = *state;
+    char *uuids[5];
+
+    startFive(f, uuids);
+    fakeProbeSet(uuids[4], FAKE_AGENT_MISS);
+    waitNotices(f, "hb-host4", "heartbeat-stopped", 1);
+    assert_non_null(closeFunc);
+    closeFunc(closeConn, VIR_CONNECT_CLOSE_REASON_EOF, closeOpaque);
+    assert_true(testWaitFor(condDisconnected, f, 10));
+    testDomainRemove(f->conn, "hb-host3");
+    testDomainRemove(f->conn, "hb-host4");
+    assert_true(testWaitFor(condConnected, f, 10));
+    assert_null(hbMonitorLookup(f->monitor, "hb-host3"));
+    assert_null(hbMonitorLookup(f->monitor, "hb-host4"));
+    hbMonitorHostHolds(f->monitor, FALSE);
+    assert_int_equal(hbMonitorBreaker(f->monitor)->watched, 3);
+    assert_int_equal(hbMonitorBreaker(f->monitor)->stopped, 0);
+    for (guint i = 0; i < 5; i++)
+        g_free(uuids[i]);
+}
+
+
+/*
  * dry_run: an observed attempt is held like a real one (nothing is
  * reported while the host is suspected, nothing spent); once host_hold
  * has passed, each is reported as what it would do, and nothing is done.
@@ -1868,6 +1926,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_host_hold_until_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_host_hold_expires_crash_handled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_host_hold_dry_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_host_count_after_resync, setup, teardown),
         cmocka_unit_test(test_host_hold_after_daemon_restart),
         cmocka_unit_test_setup_teardown(test_late_ping_warned, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watchdog_warned_once, setup, teardown),

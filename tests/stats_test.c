@@ -89,6 +89,9 @@ test_quantiles(void **state G_GNUC_UNUSED)
     q = hbHistogramQuantile(second, first, 0.5);
     assert_true(q > 0.025 && q <= 0.05);
     assert_true(hbHistogramQuantile(first, first, 0.5) < 0);
+    /* The daemon restarted between the two: its counters started again. */
+    assert_true(hbHistogramQuantile(first, second, 0.5) < 0);
+    assert_true(hbHistogramQuantile(empty, first, 1.0) < 0);
 
     /* All past the last bound: that bound. */
     h = (HbHistogram) { 0 };
