@@ -529,27 +529,32 @@ hbMonitorListDone(HbMonitor *monitor, HbJob *job)
     hbMonitorSetConnected(monitor, TRUE);
     for (guint i = 0; i < job->infos->len; i++) {
         HbDomainInfo *info = job->infos->pdata[i];
-        gboolean fresh = hbMonitorReadIsFresh(monitor, info->uuid, job);
         g_hash_table_add(seen, info->uuid);
         if (info->error)
             g_hash_table_add(keep, info->uuid);
+    }
+    /* The gone first: no judgement of the host made while the others are
+     * applied counts a guest that no longer exists. */
+    g_hash_table_iter_init(&iter, monitor->domains);
+    while (g_hash_table_iter_next(&iter, NULL, &value)) {
+        HbDomain *dom = value;
+        if (!g_hash_table_contains(seen, hbDomainUUID(dom))) {
+            g_message("Domain '%s': gone while libvirtd was out of sight", hbDomainName(dom));
+            hbMonitorForget(monitor, dom);
+            g_hash_table_iter_remove(&iter);
+        }
+    }
+    for (guint i = 0; i < job->infos->len; i++) {
+        HbDomainInfo *info = job->infos->pdata[i];
+        gboolean fresh = hbMonitorReadIsFresh(monitor, info->uuid, job);
         hbMonitorApplyInfo(monitor, info, TRUE, fresh);
         /* Events came while it was read: read it again for its state. */
         if (!fresh)
             hbMonitorSync(monitor, info->uuid);
     }
     g_hash_table_iter_init(&iter, monitor->domains);
-    while (g_hash_table_iter_next(&iter, NULL, &value)) {
-        HbDomain *dom = value;
-        const char *uuid = hbDomainUUID(dom);
-        if (!g_hash_table_contains(seen, uuid)) {
-            g_message("Domain '%s': gone while libvirtd was out of sight", hbDomainName(dom));
-            hbMonitorForget(monitor, dom);
-            g_hash_table_iter_remove(&iter);
-        } else {
-            g_hash_table_add(keep, (gpointer) uuid);
-        }
-    }
+    while (g_hash_table_iter_next(&iter, NULL, &value))
+        g_hash_table_add(keep, (gpointer) hbDomainUUID(value));
     hbStateFileSweep(monitor->conf.state_dir, keep);
     g_message("Resynced: %u domains monitored", g_hash_table_size(monitor->domains));
     monitor->node_cpus = job->node_cpus;
