@@ -126,7 +126,7 @@ hbTimerSet(HbTimers *timers, HbTimer *timer, gint64 deadline, gpointer item)
     HbTimerEntry *entry;
     gboolean was_first = timer->iter && g_sequence_iter_is_begin(timer->iter);
 
-    if (timer->iter && timer->deadline == deadline)
+    if (timer->iter && ((HbTimerEntry *) g_sequence_get(timer->iter))->deadline == deadline)
         return;
     hbTimerUnset(timer);
     if (deadline >= 0) {
@@ -136,7 +136,6 @@ hbTimerSet(HbTimers *timers, HbTimer *timer, gint64 deadline, gpointer item)
         entry->item = item;
         entry->timer = timer;
         timer->iter = g_sequence_insert_sorted(timers->queue, entry, hbTimerCompare, NULL);
-        timer->deadline = deadline;
     }
     /* The source waits for the first deadline: only a change of the first matters. */
     if (was_first || (timer->iter && g_sequence_iter_is_begin(timer->iter)))

@@ -14,10 +14,9 @@ typedef struct _HbTimers HbTimers;
 /* Called on the main loop for an item whose deadline came; it is unset first. */
 typedef void (*HbTimerFunc)(gpointer item);
 
-/* One item's place in the queue; all zero: unset. */
+/* One item's place in the queue; NULL iter: unset. */
 typedef struct {
     GSequenceIter *iter;
-    gint64 deadline;
 } HbTimer;
 
 HbTimers *hbTimersNew(HbTimerFunc func);

@@ -468,6 +468,25 @@ simVerdict(gboolean met)
 
 
 /* Counts the signals a bus monitor prints, by reading its --profile lines. */
+/* Run @seconds, print the pings of that span and their lateness, and
+ * move *@mark (the lateness histogram at its start) to its end. */
+static void
+simSpan(SimDaemon *d, GVariant **mark, double seconds, const char *what)
+{
+    g_autoptr(GVariant) now = NULL;
+
+    simRun(NULL, NULL, seconds);
+    now = simLateness(d);
+    printf("  %s: %" G_GUINT64_FORMAT " pings, lateness p50 %.1f ms p99 %.1f ms "
+           "max <= %.1f ms\n", what, simCount(now) - simCount(*mark),
+           hbHistogramQuantile(now, *mark, 0.5) * 1000,
+           hbHistogramQuantile(now, *mark, 0.99) * 1000,
+           simMaxBound(now, *mark) * 1000);
+    g_variant_unref(*mark);
+    *mark = g_steal_pointer(&now);
+}
+
+
 typedef struct {
     GSubprocess *proc;
     GDataInputStream *out;
@@ -662,17 +681,8 @@ main(int argc, char **argv)
     /* What startup left queued drains here, in view. */
     late_min = simLateness(&d);
     for (int s = 10; s <= simOpt.settle; s += 10) {
-        g_autoptr(GVariant) now = NULL;
-
-        simRun(NULL, NULL, 10);
-        now = simLateness(&d);
-        printf("  settling, %3d s: %" G_GUINT64_FORMAT " pings, lateness p50 %.1f ms p99 "
-               "%.1f ms max <= %.1f ms\n", s, simCount(now) - simCount(late_min),
-               hbHistogramQuantile(now, late_min, 0.5) * 1000,
-               hbHistogramQuantile(now, late_min, 0.99) * 1000,
-               simMaxBound(now, late_min) * 1000);
-        g_variant_unref(late_min);
-        late_min = g_steal_pointer(&now);
+        g_autofree char *what = g_strdup_printf("settling, %3d s", s);
+        simSpan(&d, &late_min, 10, what);
     }
     g_clear_pointer(&late_min, g_variant_unref);
 
@@ -687,18 +697,9 @@ main(int argc, char **argv)
     cpu0 = simCpu();
     t0 = g_get_monotonic_time();
     for (int minute = 1; minute * 60 <= simOpt.seconds || minute == 1; minute++) {
-        g_autoptr(GVariant) now = NULL;
-        double span = MIN(60, simOpt.seconds - (minute - 1) * 60);
+        g_autofree char *what = g_strdup_printf("minute %d", minute);
 
-        simRun(NULL, NULL, span);
-        now = simLateness(&d);
-        printf("  minute %d: %" G_GUINT64_FORMAT " pings, lateness p50 %.1f ms p99 %.1f ms "
-               "max <= %.1f ms\n", minute, simCount(now) - simCount(late_min),
-               hbHistogramQuantile(now, late_min, 0.5) * 1000,
-               hbHistogramQuantile(now, late_min, 0.99) * 1000,
-               simMaxBound(now, late_min) * 1000);
-        g_variant_unref(late_min);
-        late_min = g_steal_pointer(&now);
+        simSpan(&d, &late_min, MIN(60, simOpt.seconds - (minute - 1) * 60), what);
         if (minute * 60 >= simOpt.seconds)
             break;
     }
