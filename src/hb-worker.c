@@ -143,9 +143,8 @@ hbWorkerOverdue(gpointer data)
 {
     HbWorker *worker = data;
 
-    /* hbWorkerRelieve drops this source; keep it alive until we return. */
-    g_autoptr(GSource) self = g_source_ref(worker->overdue);
-
+    /* This source ends here (the context holds it while it runs). */
+    g_clear_pointer(&worker->overdue, g_source_unref);
     hbWorkerRelieve(worker);
     return G_SOURCE_REMOVE;
 }
