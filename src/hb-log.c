@@ -63,7 +63,7 @@ hbLogEvent(HbLogEvent event, GLogLevelFlags level, const char *name, const char 
     g_autofree char *message = NULL;
     g_autofree char *attempt = NULL;
     const char *glib_domain = G_LOG_DOMAIN;
-    GLogField fields[9];     /* all of them */
+    GLogField fields[9];     /* room for every field below */
     gsize n = 0;
     va_list args;
 
