@@ -9,6 +9,7 @@
 #include "hb-engine-input.h"
 #include "hb-monitor.h"
 #include "hb-statefile.h"
+#include "hb-stats.h"
 
 /* A reading older than this says nothing of now: the bulk read was stuck or
  * skipped the domain. Five periods of the monitor's read (HB_STATS_PERIOD_S). */
@@ -50,6 +51,9 @@ struct _HbDomain {
     HbVerdict verdict;      /* the last, and what it rests on */
     char *evidence;
     char *last_attempt;     /* "N ACTION: RESULT" of the last attempt reported; NULL: none */
+    guint64 restarts[HB_ACTION_LAST][HB_OUTCOME_LAST]; /* attempts, as /metrics counts them */
+    gint64 last_restart_real; /* the last attempt that did something to the domain */
+    char *metric_labels;    /* hbDomainMetricLabels(); NULL: not made for this name yet */
 };
 
 HB_ENUM_IMPL(hbNoticeKind, HbNoticeKind, HB_NOTICE_LAST,
@@ -58,6 +62,16 @@ HB_ENUM_IMPL(hbNoticeKind, HbNoticeKind, HB_NOTICE_LAST,
              "restart-attempt",
              "restarts-exhausted",
              "state-changed",
+);
+
+HB_ENUM_IMPL(hbOutcome, HbOutcome, HB_OUTCOME_LAST,
+             "ok",
+             "failed",
+             "not-made",
+             "no-boot",
+             "observed",
+             "withheld",
+             "hung",
 );
 
 
@@ -276,6 +290,15 @@ hbDomainRestartHeld(HbDomain *dom)
 }
 
 
+static void
+hbDomainCountAttempt(HbDomain *dom, HbAction action, HbOutcome outcome)
+{
+    dom->restarts[action][outcome]++;
+    if (outcome == HB_OUTCOME_OK || outcome == HB_OUTCOME_NO_BOOT)
+        dom->last_restart_real = g_get_real_time();
+}
+
+
 /* LastAttempt: every attempt reported in a RestartAttempt signal, made or withheld. */
 static void
 hbDomainSetLastAttempt(HbDomain *dom, const HbNotice *notice)
@@ -309,6 +332,7 @@ hbDomainWithhold(HbDomain *dom, const char *why)
     g_warning("Domain '%s': restart attempt %u %s: %s", dom->name, notice.attempt, why,
               dom->evidence);
     hbDomainSetLastAttempt(dom, &notice);
+    hbDomainCountAttempt(dom, cfg->action, HB_OUTCOME_WITHHELD);
     hbDomainNotify(dom, &notice);
     dom->stats_before = dom->stats_latest;
     hbEngineRestartDone(dom->engine, hbEngineEpisode(dom->engine), HB_ATTEMPT_NOT_MADE,
@@ -384,8 +408,11 @@ hbDomainRestartHung(HbDomain *dom, gboolean given_up)
     };
     guint64 episode;
 
-    if (given_up)
+    /* One given up is counted now: its result, whenever it comes, is not. */
+    if (given_up) {
         hbEngineHung(dom->engine, &episode, &notice.attempt);
+        hbDomainCountAttempt(dom, cfg->action, HB_OUTCOME_HUNG);
+    }
     g_warning("Domain '%s': restart attempt %u %s; %s", dom->name, notice.attempt, result,
               given_up ? "the next one destroys" : "no attempt after it would get past it");
     hbDomainSetLastAttempt(dom, &notice);
@@ -588,6 +615,7 @@ hbDomainFree(HbDomain *dom)
     g_free(dom->name);
     g_free(dom->config_error);
     g_free(dom->last_attempt);
+    g_free(dom->metric_labels);
     g_free(dom->saved_metadata);
     g_free(dom->job);
     g_free(dom->suppress_text);
@@ -699,17 +727,24 @@ hbDomainRestartDone(HbDomain *dom, HbJob *job)
                   job->attempt, failure);
     } else if (job->dropped || job->cancelled) {
         result = HB_ATTEMPT_NOT_MADE;
+        if (!job->cancelled)
+            hbDomainCountAttempt(dom, job->action, HB_OUTCOME_NOT_MADE);
         g_message("Domain '%s': restart attempt %u dropped: %s", dom->name, job->attempt,
                   job->cancelled ? "virt-heartbeatd is stopping" : failure);
     } else if (job->not_made) {
         /* libvirtd's trouble, not the guest's: the attempt is not spent. */
         result = HB_ATTEMPT_NOT_MADE;
+        hbDomainCountAttempt(dom, job->action, HB_OUTCOME_NOT_MADE);
         g_warning("Domain '%s': restart attempt %u not made, it does not count: %s",
                   dom->name, job->attempt, failure);
     } else {
         result = job->done ? HB_ATTEMPT_OK : HB_ATTEMPT_FAILED;
         if (job->no_boot)
             result = HB_ATTEMPT_NO_BOOT;
+        hbDomainCountAttempt(dom, job->action,
+                             would ? HB_OUTCOME_OBSERVED :
+                             result == HB_ATTEMPT_NO_BOOT ? HB_OUTCOME_NO_BOOT :
+                             result == HB_ATTEMPT_OK ? HB_OUTCOME_OK : HB_OUTCOME_FAILED);
         if (would)
             g_message("Domain '%s': restart attempt %u: %s; observed only, nothing done",
                       dom->name, job->attempt, would);
@@ -774,6 +809,7 @@ hbDomainUpdate(HbDomain *dom, const HbDomainInfo *info, const HbConfig *cfg,
     if (!g_str_equal(dom->name, info->name)) {
         g_free(dom->name);
         dom->name = g_strdup(info->name);
+        g_clear_pointer(&dom->metric_labels, g_free);
     }
     if (!config_error)
         hbDomainSaveConfig(dom, info->metadata);
@@ -1016,6 +1052,45 @@ const char *
 hbDomainLastAttempt(HbDomain *dom)
 {
     return dom->last_attempt;
+}
+
+
+gboolean
+hbDomainStormCapped(HbDomain *dom)
+{
+    return hbEngineStormCapped(dom->engine);
+}
+
+
+guint64
+hbDomainRestarts(HbDomain *dom, HbAction action, HbOutcome outcome)
+{
+    return dom->restarts[action][outcome];
+}
+
+
+gint64
+hbDomainLastRestart(HbDomain *dom)
+{
+    return dom->last_restart_real;
+}
+
+
+/* Prometheus wants UTF-8; libvirt takes a name of any bytes. */
+const char *
+hbDomainMetricLabels(HbDomain *dom)
+{
+    g_autoptr(GString) labels = NULL;
+    g_autofree char *name = NULL;
+
+    if (dom->metric_labels)
+        return dom->metric_labels;
+    labels = g_string_new("domain=\"");
+    name = g_utf8_make_valid(dom->name, -1);
+    hbPromLabelValue(labels, name);
+    g_string_append_printf(labels, "\",uuid=\"%s\"", dom->uuid);
+    dom->metric_labels = g_string_free(g_steal_pointer(&labels), FALSE);
+    return dom->metric_labels;
 }
 
 

@@ -8,6 +8,15 @@
 #include "hb-conn.h"
 #include "hb-worker.h"
 
+HB_ENUM_IMPL(hbLane, HbLane, HB_LANE_LAST,
+             "restart",
+             "ping",
+             "suspect",
+             "read",
+             "guest",
+             "stats",
+);
+
 typedef struct {
     GThreadPool *pool;
     guint threads;
