@@ -16,7 +16,7 @@ packages=(
     dbus-daemon dbus-system-bus-common libglib2.0-bin util-linux passwd
     qemu-system-x86 qemu-guest-agent
     # the end-to-end guest image
-    busybox-static cpio kmod jq procps
+    busybox-static cpio kmod jq procps curl
     # tests/e2e/freeze-thread.py: ptrace through ctypes
     python3
     # promtool in make check (metrics, alerting rules); the e2e suite's own
