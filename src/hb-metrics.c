@@ -16,6 +16,7 @@ struct _HbMetrics {
     SoupServer *server;
     guint port;
     gsize last_len; /* of the last scrape: the next one's buffer, allocated once */
+    GList *jobs;    /* HbMetricsJob: scrapes being built */
 };
 
 /* The families with one sample (or a few) per domain, in the order served. */
@@ -70,8 +71,29 @@ static const struct {
 typedef struct {
     GString *out;
     HbMetric metric;
+    HbState state;   /* HB_METRIC_STATE: the one whose samples this pass writes */
     gint64 now;      /* wall clock, µs */
 } HbMetricsScrape;
+
+/*
+ * A scrape is built in steps, one main-loop iteration each, so that no
+ * step holds the loop (and the pings it dispatches) for long: the
+ * daemon-wide figures, then one pass over the domains per family (per
+ * state for the state-set, its largest). A domain added or removed
+ * between two steps is in some families only: the next scrape has it whole.
+ */
+#define HB_METRICS_STEPS (1 + HB_METRIC_LAST - 1 + HB_STATE_LAST)
+/* Scrapes under way at once; more are answered 503. */
+#define HB_METRICS_MAX_SCRAPES 4
+
+typedef struct {
+    HbMetrics *metrics;
+    SoupServerMessage *msg;
+    GString *out;
+    guint step;
+    gint64 now;
+    guint idle;
+} HbMetricsJob;
 
 
 /* name{domain="..",uuid=".."  : the caller closes the braces. */
@@ -95,26 +117,22 @@ hbMetricsUnsigned(HbMetricsScrape *scrape, HbDomain *dom, guint64 value)
 
 
 static void
-hbMetricsFloat(HbMetricsScrape *scrape, HbDomain *dom, double value)
+hbMetricsMicros(HbMetricsScrape *scrape, HbDomain *dom, guint64 us)
 {
     hbMetricsOpen(scrape, dom);
     g_string_append(scrape->out, "} ");
-    hbPromFloat(scrape->out, value);
+    hbPromMicros(scrape->out, us);
     g_string_append_c(scrape->out, '\n');
 }
 
 
 static void
-hbMetricsStates(HbMetricsScrape *scrape, HbDomain *dom)
+hbMetricsState(HbMetricsScrape *scrape, HbDomain *dom)
 {
-    HbState state = hbDomainState(dom);
-
-    for (guint i = 0; i < HB_STATE_LAST; i++) {
-        hbMetricsOpen(scrape, dom);
-        g_string_append(scrape->out, ",state=\"");
-        g_string_append(scrape->out, hbStateToString(i));
-        g_string_append(scrape->out, i == state ? "\"} 1\n" : "\"} 0\n");
-    }
+    hbMetricsOpen(scrape, dom);
+    g_string_append(scrape->out, ",state=\"");
+    g_string_append(scrape->out, hbStateToString(scrape->state));
+    g_string_append(scrape->out, hbDomainState(dom) == scrape->state ? "\"} 1\n" : "\"} 0\n");
 }
 
 
@@ -150,20 +168,20 @@ hbMetricsDomain(gpointer key G_GNUC_UNUSED, gpointer value, gpointer data)
 
     switch (scrape->metric) {
     case HB_METRIC_STATE:
-        hbMetricsStates(scrape, dom);
+        hbMetricsState(scrape, dom);
         break;
     case HB_METRIC_HEARTBEATING:
         hbMetricsUnsigned(scrape, dom, hbDomainIsHeartbeating(dom));
         break;
     case HB_METRIC_RATIO:
-        hbMetricsFloat(scrape, dom, hbDomainPercentage(dom) / 100.0);
+        hbMetricsMicros(scrape, dom, hbDomainPercentage(dom) * (G_USEC_PER_SEC / 100));
         break;
     case HB_METRIC_BLOCK:
         hbMetricsUnsigned(scrape, dom, hbDomainConfig(dom)->time);
         break;
     case HB_METRIC_SINCE_TICK:
         if ((when = hbDomainLastTick(dom)))
-            hbMetricsFloat(scrape, dom, MAX(scrape->now - when, 0) / 1e6);
+            hbMetricsMicros(scrape, dom, MAX(scrape->now - when, 0));
         break;
     case HB_METRIC_PINGS_SENT:
         hbMetricsUnsigned(scrape, dom, hbDomainPings(dom, HB_PING_TICK) +
@@ -189,7 +207,7 @@ hbMetricsDomain(gpointer key G_GNUC_UNUSED, gpointer value, gpointer data)
         break;
     case HB_METRIC_LAST_RESTART:
         if ((when = hbDomainLastRestart(dom)))
-            hbMetricsFloat(scrape, dom, when / 1e6);
+            hbMetricsMicros(scrape, dom, MAX(when, 0));
         break;
     case HB_METRIC_LAST:
         break;
@@ -221,11 +239,10 @@ hbMetricsLanes(HbMonitor *monitor, GString *out)
 }
 
 
-void
-hbMetricsFormat(HbMonitor *monitor, gint64 now, GString *out)
+static void
+hbMetricsDaemon(HbMonitor *monitor, GString *out)
 {
     g_autoptr(GVariant) stats = g_variant_ref_sink(hbMonitorStatistics(monitor));
-    HbMetricsScrape scrape = { .out = out, .now = now };
 
     hbPromFamily(out, HB_PREFIX "up", "gauge", "1: virt-heartbeatd serves these metrics.");
     g_string_append(out, HB_PREFIX "up 1\n");
@@ -236,11 +253,84 @@ hbMetricsFormat(HbMonitor *monitor, gint64 now, GString *out)
     /* The daemon-wide figures, as `virt-heartbeat stats` prints them. */
     hbStatsFormat(stats, out);
     hbMetricsLanes(monitor, out);
-    for (scrape.metric = 0; scrape.metric < HB_METRIC_LAST; scrape.metric++) {
+}
+
+
+gboolean
+hbMetricsFormatStep(HbMonitor *monitor, gint64 now, guint step, GString *out)
+{
+    HbMetricsScrape scrape = { .out = out, .now = now };
+
+    if (step == 0) {
+        hbMetricsDaemon(monitor, out);
+        return TRUE;
+    }
+    if (step >= HB_METRICS_STEPS)
+        return FALSE;
+    /* Steps 1 to HB_STATE_LAST: the state-set, a state each; then a family each. */
+    if (step <= HB_STATE_LAST) {
+        scrape.metric = HB_METRIC_STATE;
+        scrape.state = step - 1;
+    } else {
+        scrape.metric = step - HB_STATE_LAST;
+    }
+    if (scrape.metric != HB_METRIC_STATE || scrape.state == 0)
         hbPromFamily(out, hbMetricFamilies[scrape.metric].name,
                      hbMetricFamilies[scrape.metric].type, hbMetricFamilies[scrape.metric].help);
-        hbMonitorForeach(monitor, hbMetricsDomain, &scrape);
-    }
+    hbMonitorForeach(monitor, hbMetricsDomain, &scrape);
+    return step + 1 < HB_METRICS_STEPS;
+}
+
+
+void
+hbMetricsFormat(HbMonitor *monitor, gint64 now, GString *out)
+{
+    for (guint step = 0; hbMetricsFormatStep(monitor, now, step, out); step++)
+        ;
+}
+
+
+static void
+hbMetricsJobFree(HbMetricsJob *job)
+{
+    job->metrics->jobs = g_list_remove(job->metrics->jobs, job);
+    g_clear_handle_id(&job->idle, g_source_remove);
+    g_signal_handlers_disconnect_by_data(job->msg, job);
+    g_object_unref(job->msg);
+    if (job->out)
+        g_string_free(job->out, TRUE);
+    g_free(job);
+}
+
+
+/* The client went away before its scrape was done. */
+static void
+hbMetricsJobFinished(SoupServerMessage *msg G_GNUC_UNUSED, gpointer data)
+{
+    hbMetricsJobFree(data);
+}
+
+
+/* Idle priority: pings, results and events go first. */
+static gboolean
+hbMetricsJobStep(gpointer data)
+{
+    HbMetricsJob *job = data;
+    gsize len;
+
+    /* One wall clock for every step: the ages in a scrape agree. */
+    if (hbMetricsFormatStep(job->metrics->monitor, job->now, job->step++, job->out))
+        return G_SOURCE_CONTINUE;
+    job->idle = 0;
+    len = job->metrics->last_len = job->out->len;
+    soup_server_message_set_status(job->msg, SOUP_STATUS_OK, NULL);
+    soup_server_message_set_response(job->msg, HB_PROM_CONTENT_TYPE, SOUP_MEMORY_TAKE,
+                                     g_string_free(g_steal_pointer(&job->out), FALSE), len);
+    /* Done here: its end is no disconnection. */
+    g_signal_handlers_disconnect_by_data(job->msg, job);
+    soup_server_message_unpause(job->msg);
+    hbMetricsJobFree(job);
+    return G_SOURCE_REMOVE;
 }
 
 
@@ -250,8 +340,7 @@ hbMetricsHandle(SoupServer *server G_GNUC_UNUSED, SoupServerMessage *msg, const 
 {
     HbMetrics *metrics = data;
     const char *method = soup_server_message_get_method(msg);
-    GString *out;
-    gsize len;
+    HbMetricsJob *job;
 
     if (!g_str_equal(path, HB_METRICS_PATH)) {
         soup_server_message_set_status(msg, SOUP_STATUS_NOT_FOUND, NULL);
@@ -263,12 +352,19 @@ hbMetricsHandle(SoupServer *server G_GNUC_UNUSED, SoupServerMessage *msg, const 
         soup_server_message_set_status(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, NULL);
         return;
     }
-    out = g_string_sized_new(metrics->last_len + metrics->last_len / 8 + 4096);
-    hbMetricsFormat(metrics->monitor, g_get_real_time(), out);
-    len = metrics->last_len = out->len;
-    soup_server_message_set_status(msg, SOUP_STATUS_OK, NULL);
-    soup_server_message_set_response(msg, HB_PROM_CONTENT_TYPE, SOUP_MEMORY_TAKE,
-                                     g_string_free(out, FALSE), len);
+    if (g_list_length(metrics->jobs) >= HB_METRICS_MAX_SCRAPES) {
+        soup_server_message_set_status(msg, SOUP_STATUS_SERVICE_UNAVAILABLE, NULL);
+        return;
+    }
+    job = g_new0(HbMetricsJob, 1);
+    job->metrics = metrics;
+    job->msg = g_object_ref(msg);
+    job->now = g_get_real_time();
+    job->out = g_string_sized_new(metrics->last_len + metrics->last_len / 8 + 4096);
+    metrics->jobs = g_list_prepend(metrics->jobs, job);
+    soup_server_message_pause(msg);
+    g_signal_connect(msg, "finished", G_CALLBACK(hbMetricsJobFinished), job);
+    job->idle = g_idle_add(hbMetricsJobStep, job);
 }
 
 
@@ -306,6 +402,8 @@ hbMetricsFree(HbMetrics *metrics)
 {
     if (!metrics)
         return;
+    while (metrics->jobs)
+        hbMetricsJobFree(metrics->jobs->data);
     if (metrics->server)
         soup_server_disconnect(metrics->server);
     g_clear_object(&metrics->server);

@@ -22,3 +22,6 @@ guint hbMetricsPort(HbMetrics *metrics);
 
 /* Appends every metric of @monitor, as GET /metrics serves it, at wall clock @now (µs). */
 void hbMetricsFormat(HbMonitor *monitor, gint64 now, GString *out);
+/* Appends step @step (from 0) of that; whether there are more. GET /metrics
+ * takes one step a main-loop iteration. */
+gboolean hbMetricsFormatStep(HbMonitor *monitor, gint64 now, guint step, GString *out);

@@ -186,6 +186,25 @@ hbPromUnsigned(GString *out, guint64 value)
 
 
 void
+hbPromMicros(GString *out, guint64 us)
+{
+    char frac[8];
+    guint64 rest = us % G_USEC_PER_SEC;
+    int len = 6;
+
+    hbPromUnsigned(out, us / G_USEC_PER_SEC);
+    if (!rest)
+        return;
+    for (int i = 5; i >= 0; i--, rest /= 10)
+        frac[i] = '0' + rest % 10;
+    while (frac[len - 1] == '0')
+        len--;
+    g_string_append_c(out, '.');
+    g_string_append_len(out, frac, len);
+}
+
+
+void
 hbPromLabelValue(GString *out, const char *value)
 {
     for (const char *p = value; *p; p++) {

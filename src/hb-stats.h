@@ -63,6 +63,8 @@ void hbPromFamily(GString *out, const char *name, const char *type, const char *
 /* A sample value: +Inf, -Inf, NaN, or 15 significant digits in the C locale. */
 void hbPromFloat(GString *out, double value);
 void hbPromUnsigned(GString *out, guint64 value);
+/* @us millionths as a decimal number ("0.25" for 250000): a float without printf. */
+void hbPromMicros(GString *out, guint64 us);
 /* A label value, its backslashes, double quotes and newlines escaped. */
 void hbPromLabelValue(GString *out, const char *value);
 /* The samples of the histogram @name from its HB_HISTOGRAM_TYPE @value. */

@@ -120,7 +120,16 @@ test_prom_writer(void **state G_GNUC_UNUSED)
     hbPromFloat(out, INFINITY);
     g_string_append_c(out, ' ');
     hbPromFloat(out, NAN);
-    assert_string_equal(out->str, "0 18446744073709551615 0.25 +Inf NaN");
+    g_string_append_c(out, ' ');
+    hbPromMicros(out, 0);
+    g_string_append_c(out, ' ');
+    hbPromMicros(out, 250000);
+    g_string_append_c(out, ' ');
+    hbPromMicros(out, 1796052189577920);
+    g_string_append_c(out, ' ');
+    hbPromMicros(out, 1000001);
+    assert_string_equal(out->str, "0 18446744073709551615 0.25 +Inf NaN 0 0.25 "
+                        "1796052189.57792 1.000001");
 }
 
 
