@@ -373,7 +373,6 @@ hbMetricsNew(HbMonitor *monitor, const char *listen, GError **err)
 {
     g_autoptr(HbMetrics) metrics = g_new0(HbMetrics, 1);
     g_autoptr(GSocketAddress) address = hbDaemonConfListenAddress(listen, err);
-    g_autoptr(GSList) uris = NULL;
 
     if (!address)
         return NULL;
@@ -383,9 +382,7 @@ hbMetricsNew(HbMonitor *monitor, const char *listen, GError **err)
     soup_server_add_handler(metrics->server, NULL, hbMetricsHandle, metrics, NULL);
     if (!soup_server_listen(metrics->server, address, 0, err))
         return NULL;
-    uris = soup_server_get_uris(metrics->server);
-    metrics->port = uris ? g_uri_get_port(uris->data) : 0;
-    g_slist_free_full(g_steal_pointer(&uris), (GDestroyNotify) g_uri_unref);
+    metrics->port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(address));
     return g_steal_pointer(&metrics);
 }
 

@@ -17,7 +17,7 @@ typedef struct _HbMetrics HbMetrics;
 HbMetrics *hbMetricsNew(HbMonitor *monitor, const char *listen, GError **err);
 void hbMetricsFree(HbMetrics *metrics);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HbMetrics, hbMetricsFree)
-/* The port it listens on: the one of @listen, or the one given for port 0. */
+/* The port it listens on, @listen's. */
 guint hbMetricsPort(HbMetrics *metrics);
 
 /* Appends every metric of @monitor, as GET /metrics serves it, at wall clock @now (µs). */

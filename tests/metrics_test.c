@@ -315,6 +315,34 @@ test_paths_and_methods(void **state)
 }
 
 
+/*
+ * Clients that hang up before their scrape is built, more than the scrapes
+ * built at once: each is dropped without harm, and the next GET is served.
+ */
+static void
+test_client_gone(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(GSocketClient) client = g_socket_client_new();
+    const char *req = "GET " HB_METRICS_PATH " HTTP/1.1\r\nHost: x\r\n\r\n";
+    g_autofree char *body = NULL;
+
+    for (guint i = 0; i < 8; i++) {
+        g_autoptr(GSocketConnection) conn = g_socket_client_connect_to_host(
+            client, f->base + strlen("http://"), 0, NULL, NULL);
+        GOutputStream *out;
+
+        assert_non_null(conn);
+        out = g_io_stream_get_output_stream(G_IO_STREAM(conn));
+        assert_true(g_output_stream_write_all(out, req, strlen(req), NULL, NULL, NULL));
+        assert_true(g_io_stream_close(G_IO_STREAM(conn), NULL, NULL));
+    }
+    testSpin(500);
+    assert_int_equal(request(f, "GET", HB_METRICS_PATH, &body, NULL), SOUP_STATUS_OK);
+    assertLine(body, "virt_heartbeat_up 1\n");
+}
+
+
 /* A port already taken, or a bad address: no endpoint, and why. */
 static void
 test_cannot_listen(void **state)
@@ -345,6 +373,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_scrape, setup, teardown),
         cmocka_unit_test_setup_teardown(test_paths_and_methods, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_gone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cannot_listen, setup, teardown),
         cmocka_unit_test(test_rules),
     };
