@@ -4,10 +4,12 @@
  */
 #include <config.h>
 
+#include "hb-api.h"
 #include "hb-daemon-conf.h"
 
 #define HB_DAEMON_GROUP "daemon"
 #define HB_DEFAULTS_GROUP "defaults"
+#define HB_METRICS_GROUP "metrics"
 /* A daemon that watches thousands of domains on remote hosts needs a
  * suspect thread for every hung guest it must ping on schedule. */
 #define HB_WORKERS_MAX 256
@@ -53,6 +55,7 @@ hbDaemonConfClear(HbDaemonConf *conf)
 {
     g_clear_pointer(&conf->uri, g_free);
     g_clear_pointer(&conf->state_dir, g_free);
+    g_clear_pointer(&conf->metrics_listen, g_free);
 }
 
 
@@ -74,6 +77,7 @@ hbDaemonConfCopy(HbDaemonConf *dst, const HbDaemonConf *src)
     *dst = *src;
     dst->uri = g_strdup(src->uri);
     dst->state_dir = g_strdup(src->state_dir);
+    dst->metrics_listen = g_strdup(src->metrics_listen);
 }
 
 
@@ -237,6 +241,69 @@ hbDaemonConfLoadDefaults(HbDaemonConf *conf, GKeyFile *kf, const char *path,
 }
 
 
+GSocketAddress *
+hbDaemonConfListenAddress(const char *listen, GError **err)
+{
+    g_autoptr(GInetAddress) address = NULL;
+    g_autofree char *host = NULL;
+    const char *colon = strrchr(listen, ':');
+    guint64 port;
+
+    if (!colon || !g_ascii_string_to_unsigned(colon + 1, 10, 1, 65535, &port, NULL)) {
+        g_set_error(err, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
+                    "'%s' does not end in :PORT (1 to 65535)", listen);
+        return NULL;
+    }
+    /* "[::1]:": the brackets keep an IPv6 address's colons apart from the port's. */
+    if (listen[0] == '[' && colon > listen + 1 && colon[-1] == ']') {
+        host = g_strndup(listen + 1, colon - listen - 2);
+        address = g_inet_address_new_from_string(host);
+        if (address && g_inet_address_get_family(address) != G_SOCKET_FAMILY_IPV6)
+            g_clear_object(&address);
+    } else {
+        host = g_strndup(listen, colon - listen);
+        if (!strchr(host, ':'))
+            address = g_inet_address_new_from_string(host);
+    }
+    if (!address) {
+        g_set_error(err, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
+                    "'%s' is not ADDRESS:PORT with an IPv4 address, or [ADDRESS]:PORT "
+                    "with an IPv6 one (no host names)", listen);
+        return NULL;
+    }
+    return g_inet_socket_address_new(address, port);
+}
+
+
+static void
+hbDaemonConfLoadMetrics(HbDaemonConf *conf, GKeyFile *kf, const char *path,
+                        GHashTable *lines, GPtrArray *errors)
+{
+    g_auto(GStrv) keys = hbDaemonConfKeys(kf, HB_METRICS_GROUP);
+
+    for (guint i = 0; keys[i]; i++) {
+        g_autofree char *value = g_key_file_get_value(kf, HB_METRICS_GROUP, keys[i], NULL);
+        g_autoptr(GSocketAddress) address = NULL;
+        g_autoptr(GError) err = NULL;
+
+        if (!g_str_equal(keys[i], "listen")) {
+            hbDaemonConfError(errors, path, lines, HB_METRICS_GROUP, keys[i],
+                              "unknown key '%s' in [%s]", keys[i], HB_METRICS_GROUP);
+            continue;
+        }
+        g_clear_pointer(&conf->metrics_listen, g_free);
+        /* Empty: no endpoint, as when the key is absent. */
+        if (!value[0])
+            continue;
+        if (!(address = hbDaemonConfListenAddress(value, &err)))
+            hbDaemonConfError(errors, path, lines, HB_METRICS_GROUP, keys[i],
+                              "listen: %s", err->message);
+        else
+            conf->metrics_listen = g_strdup(value);
+    }
+}
+
+
 /*
  * Parse @text, the contents of the file @path (used in messages only), on
  * top of what @conf holds. Every problem is appended to @errors as
@@ -263,12 +330,14 @@ hbDaemonConfParse(HbDaemonConf *conf, const char *path, const char *text,
     groups = g_key_file_get_groups(kf, NULL);
     for (guint i = 0; groups[i]; i++) {
         if (!g_str_equal(groups[i], HB_DAEMON_GROUP) &&
-            !g_str_equal(groups[i], HB_DEFAULTS_GROUP))
+            !g_str_equal(groups[i], HB_DEFAULTS_GROUP) &&
+            !g_str_equal(groups[i], HB_METRICS_GROUP))
             hbDaemonConfError(errors, path, lines, groups[i], NULL,
                               "unknown group [%s]", groups[i]);
     }
     hbDaemonConfLoadDaemon(conf, kf, path, lines, errors);
     hbDaemonConfLoadDefaults(conf, kf, path, lines, errors);
+    hbDaemonConfLoadMetrics(conf, kf, path, lines, errors);
 
     return errors->len == before ? 0 : -1;
 }

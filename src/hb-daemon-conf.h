@@ -3,6 +3,8 @@
  */
 #pragma once
 
+#include <gio/gio.h>
+
 #include "hb-breaker.h"
 #include "hb-config.h"
 
@@ -19,6 +21,7 @@ typedef struct {
     char *state_dir;      /* what outlives the daemon; "": nothing does */
     HbConfig defaults;    /* daemon-wide defaults for the per-domain keys */
     HbBreakerConf breaker; /* the host-wide circuit breaker */
+    char *metrics_listen; /* [metrics] listen: "host:port" of /metrics; NULL: none */
 } HbDaemonConf;
 
 void hbDaemonConfInit(HbDaemonConf *conf);
@@ -28,5 +31,11 @@ void hbDaemonConfCopy(HbDaemonConf *dst, const HbDaemonConf *src);
 /* Pure: @text is the file's contents, @path names it in messages. */
 int hbDaemonConfParse(HbDaemonConf *conf, const char *path, const char *text,
                       GPtrArray *errors);
+/*
+ * [metrics] listen: a literal IPv4 or IPv6 address and a port, "127.0.0.1:9101"
+ * or "[::1]:9101". A host name is refused: what it resolves to at startup
+ * may not be the interface meant. NULL, with @err set, if it is not that.
+ */
+GSocketAddress *hbDaemonConfListenAddress(const char *listen, GError **err);
 int hbDaemonConfLoad(HbDaemonConf *conf, const char *path, gboolean missing_ok,
                      GPtrArray *errors);

@@ -10,6 +10,7 @@
 #include "hb-log.h"
 #include "hb-monitor.h"
 #include "hb-statefile.h"
+#include "hb-stats.h"
 
 /* A reading older than this says nothing of now: the bulk read was stuck or
  * skipped the domain. Five periods of the monitor's read (HB_STATS_PERIOD_S). */
@@ -51,6 +52,9 @@ struct _HbDomain {
     HbVerdict verdict;      /* the last, and what it rests on */
     char *evidence;
     char *last_attempt;     /* "N ACTION: RESULT" of the last attempt reported; NULL: none */
+    guint64 restarts[HB_ACTION_LAST][HB_OUTCOME_LAST]; /* attempts, as /metrics counts them */
+    gint64 last_restart_real; /* the last attempt that did something to the domain */
+    char *metric_labels;    /* hbDomainMetricLabels(); NULL: not made for this name yet */
 };
 
 HB_ENUM_IMPL(hbNoticeKind, HbNoticeKind, HB_NOTICE_LAST,
@@ -59,6 +63,16 @@ HB_ENUM_IMPL(hbNoticeKind, HbNoticeKind, HB_NOTICE_LAST,
              "restart-attempt",
              "restarts-exhausted",
              "state-changed",
+);
+
+HB_ENUM_IMPL(hbOutcome, HbOutcome, HB_OUTCOME_LAST,
+             "ok",
+             "failed",
+             "not-made",
+             "no-boot",
+             "observed",
+             "withheld",
+             "hung",
 );
 
 
@@ -283,6 +297,15 @@ hbDomainRestartHeld(HbDomain *dom)
 }
 
 
+static void
+hbDomainCountAttempt(HbDomain *dom, HbAction action, HbOutcome outcome)
+{
+    dom->restarts[action][outcome]++;
+    if (outcome == HB_OUTCOME_OK || outcome == HB_OUTCOME_NO_BOOT)
+        dom->last_restart_real = g_get_real_time();
+}
+
+
 /* LastAttempt: every attempt reported in a RestartAttempt signal, made or withheld. */
 static void
 hbDomainSetLastAttempt(HbDomain *dom, const HbNotice *notice)
@@ -318,6 +341,7 @@ hbDomainWithhold(HbDomain *dom, const char *why)
                "Domain '%s': restart attempt %u %s: %s", dom->name, notice.attempt, why,
                dom->evidence);
     hbDomainSetLastAttempt(dom, &notice);
+    hbDomainCountAttempt(dom, cfg->action, HB_OUTCOME_WITHHELD);
     hbDomainNotify(dom, &notice);
     dom->stats_before = dom->stats_latest;
     hbEngineRestartDone(dom->engine, hbEngineEpisode(dom->engine), HB_ATTEMPT_NOT_MADE,
@@ -395,8 +419,11 @@ hbDomainRestartHung(HbDomain *dom, gboolean given_up)
     };
     guint64 episode;
 
-    if (given_up)
+    /* One given up is counted now: its result, whenever it comes, is not. */
+    if (given_up) {
         hbEngineHung(dom->engine, &episode, &notice.attempt);
+        hbDomainCountAttempt(dom, cfg->action, HB_OUTCOME_HUNG);
+    }
     hbLogEvent(HB_LOG_ATTEMPT, G_LOG_LEVEL_WARNING, dom->name, dom->uuid,
                &(HbLogDetails) { notice.attempt, notice.action, "hung" },
                "Domain '%s': restart attempt %u %s; %s", dom->name, notice.attempt, result,
@@ -606,6 +633,7 @@ hbDomainFree(HbDomain *dom)
     g_free(dom->name);
     g_free(dom->config_error);
     g_free(dom->last_attempt);
+    g_free(dom->metric_labels);
     g_free(dom->saved_metadata);
     g_free(dom->job);
     g_free(dom->suppress_text);
@@ -726,6 +754,8 @@ hbDomainRestartDone(HbDomain *dom, HbJob *job)
     } else if (job->dropped || job->cancelled) {
         result = HB_ATTEMPT_NOT_MADE;
         log.result = "dropped";
+        if (!job->cancelled)
+            hbDomainCountAttempt(dom, job->action, HB_OUTCOME_NOT_MADE);
         hbLogEvent(HB_LOG_ATTEMPT, G_LOG_LEVEL_MESSAGE, dom->name, dom->uuid, &log,
                    "Domain '%s': restart attempt %u dropped: %s", dom->name, job->attempt,
                    job->cancelled ? "virt-heartbeatd is stopping" : failure);
@@ -733,6 +763,7 @@ hbDomainRestartDone(HbDomain *dom, HbJob *job)
         /* libvirtd's trouble, not the guest's: the attempt is not spent. */
         result = HB_ATTEMPT_NOT_MADE;
         log.result = "not-made";
+        hbDomainCountAttempt(dom, job->action, HB_OUTCOME_NOT_MADE);
         hbLogEvent(HB_LOG_ATTEMPT, G_LOG_LEVEL_WARNING, dom->name, dom->uuid, &log,
                    "Domain '%s': restart attempt %u not made, it does not count: %s",
                    dom->name, job->attempt, failure);
@@ -741,6 +772,10 @@ hbDomainRestartDone(HbDomain *dom, HbJob *job)
         if (job->no_boot)
             result = HB_ATTEMPT_NO_BOOT;
         log.result = would ? "observed" : job->done ? "ok" : "failed";
+        hbDomainCountAttempt(dom, job->action,
+                             would ? HB_OUTCOME_OBSERVED :
+                             result == HB_ATTEMPT_NO_BOOT ? HB_OUTCOME_NO_BOOT :
+                             result == HB_ATTEMPT_OK ? HB_OUTCOME_OK : HB_OUTCOME_FAILED);
         if (would)
             hbLogEvent(HB_LOG_ATTEMPT, G_LOG_LEVEL_MESSAGE, dom->name, dom->uuid, &log,
                        "Domain '%s': restart attempt %u: %s; observed only, nothing done",
@@ -809,6 +844,7 @@ hbDomainUpdate(HbDomain *dom, const HbDomainInfo *info, const HbConfig *cfg,
     if (!g_str_equal(dom->name, info->name)) {
         g_free(dom->name);
         dom->name = g_strdup(info->name);
+        g_clear_pointer(&dom->metric_labels, g_free);
     }
     if (!config_error)
         hbDomainSaveConfig(dom, info->metadata);
@@ -1051,6 +1087,45 @@ const char *
 hbDomainLastAttempt(HbDomain *dom)
 {
     return dom->last_attempt;
+}
+
+
+gboolean
+hbDomainStormCapped(HbDomain *dom)
+{
+    return hbEngineStormCapped(dom->engine);
+}
+
+
+guint64
+hbDomainRestarts(HbDomain *dom, HbAction action, HbOutcome outcome)
+{
+    return dom->restarts[action][outcome];
+}
+
+
+gint64
+hbDomainLastRestart(HbDomain *dom)
+{
+    return dom->last_restart_real;
+}
+
+
+/* Prometheus wants UTF-8; libvirt takes a name of any bytes. */
+const char *
+hbDomainMetricLabels(HbDomain *dom)
+{
+    g_autoptr(GString) labels = NULL;
+    g_autofree char *name = NULL;
+
+    if (dom->metric_labels)
+        return dom->metric_labels;
+    labels = g_string_new("domain=\"");
+    name = g_utf8_make_valid(dom->name, -1);
+    hbPromLabelValue(labels, name);
+    g_string_append_printf(labels, "\",uuid=\"%s\"", dom->uuid);
+    dom->metric_labels = g_string_free(g_steal_pointer(&labels), FALSE);
+    return dom->metric_labels;
 }
 
 

@@ -32,6 +32,21 @@ typedef struct {
 
 HB_ENUM_DECL(hbNoticeKind, HbNoticeKind);
 
+/* How a restart attempt ended, as /metrics counts them (hb-metrics.c). */
+typedef enum {
+    HB_OUTCOME_OK,        /* the domain was reset or started */
+    HB_OUTCOME_FAILED,    /* a call failed, or nothing was to be done */
+    HB_OUTCOME_NOT_MADE,  /* no call reached the domain (libvirtd's trouble): not spent */
+    HB_OUTCOME_NO_BOOT,   /* made, and no boot follows: an NMI */
+    HB_OUTCOME_OBSERVED,  /* action=observe or dry_run: decided, nothing done */
+    HB_OUTCOME_WITHHELD,  /* confirm=activity: the guest works without its agent */
+    HB_OUTCOME_HUNG,      /* no reply for HB_ATTEMPT_HUNG_US: given up */
+
+    HB_OUTCOME_LAST
+} HbOutcome;
+
+HB_ENUM_DECL(hbOutcome, HbOutcome);
+
 typedef struct _HbDomain HbDomain;
 struct _HbMonitor;
 
@@ -96,4 +111,11 @@ const char *hbDomainLastAttempt(HbDomain *dom);
 const HbGuestInfo *hbDomainGuestInfo(HbDomain *dom);
 /* The last verdict on a stopped heartbeat (unknown: none yet) and its evidence ("": none). */
 HbVerdict hbDomainVerdict(HbDomain *dom);
+gboolean hbDomainStormCapped(HbDomain *dom);
+/* Restart attempts since the daemon started, decided under @action, that ended so. */
+guint64 hbDomainRestarts(HbDomain *dom, HbAction action, HbOutcome outcome);
+/* Wall clock, µs, of the last attempt that reset, started or NMIed it; 0: none. */
+gint64 hbDomainLastRestart(HbDomain *dom);
+/* Its labels in /metrics, domain="NAME",uuid="UUID", escaped; made once a name. */
+const char *hbDomainMetricLabels(HbDomain *dom);
 const char *hbDomainEvidence(HbDomain *dom);

@@ -1045,6 +1045,20 @@ hbMonitorStatistics(HbMonitor *monitor)
 }
 
 
+void
+hbMonitorForeach(HbMonitor *monitor, GHFunc func, gpointer data)
+{
+    g_hash_table_foreach(monitor->domains, func, data);
+}
+
+
+HbWorker *
+hbMonitorWorker(HbMonitor *monitor)
+{
+    return monitor->worker;
+}
+
+
 HbTimers *
 hbMonitorTimers(HbMonitor *monitor)
 {

@@ -59,6 +59,10 @@ const char *hbMonitorStateDir(HbMonitor *monitor);
 void hbMonitorCountPing(HbMonitor *monitor, HbPing ping, const HbJob *job);
 /* The figures Manager1.GetStatistics serves (hb-stats.h): a floating a{sv}. */
 GVariant *hbMonitorStatistics(HbMonitor *monitor);
+/* Call @func on every domain (key: its UUID, value: the HbDomain); nothing allocated. */
+void hbMonitorForeach(HbMonitor *monitor, GHFunc func, gpointer data);
+/* Its worker threads. */
+HbWorker *hbMonitorWorker(HbMonitor *monitor);
 /* Where its domains keep their deadlines. */
 HbTimers *hbMonitorTimers(HbMonitor *monitor);
 /* [daemon] dry_run: every restart attempt is observed only. */

@@ -149,21 +149,79 @@ static const HbStatsMetric hbStatsMetrics[] = {
 };
 
 
-/* Prometheus' float format: +Inf, or 15 significant digits, the C locale's. */
-static void
-hbStatsAppendFloat(GString *out, double value)
+void
+hbPromFamily(GString *out, const char *name, const char *type, const char *help)
+{
+    g_string_append_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+
+void
+hbPromFloat(GString *out, double value)
 {
     char buf[G_ASCII_DTOSTR_BUF_SIZE];
 
     if (isinf(value))
         g_string_append(out, value > 0 ? "+Inf" : "-Inf");
+    else if (isnan(value))
+        g_string_append(out, "NaN");
     else
         g_string_append(out, g_ascii_formatd(buf, sizeof(buf), "%.15g", value));
 }
 
 
-static void
-hbStatsFormatHistogram(const HbStatsMetric *metric, GVariant *value, GString *out)
+/* Without printf: a scrape of thousands of domains writes a number per line. */
+void
+hbPromUnsigned(GString *out, guint64 value)
+{
+    char buf[24];
+    char *p = buf + sizeof(buf);
+
+    do {
+        *--p = '0' + value % 10;
+        value /= 10;
+    } while (value);
+    g_string_append_len(out, p, buf + sizeof(buf) - p);
+}
+
+
+void
+hbPromMicros(GString *out, guint64 us)
+{
+    char frac[8];
+    guint64 rest = us % G_USEC_PER_SEC;
+    int len = 6;
+
+    hbPromUnsigned(out, us / G_USEC_PER_SEC);
+    if (!rest)
+        return;
+    for (int i = 5; i >= 0; i--, rest /= 10)
+        frac[i] = '0' + rest % 10;
+    while (frac[len - 1] == '0')
+        len--;
+    g_string_append_c(out, '.');
+    g_string_append_len(out, frac, len);
+}
+
+
+void
+hbPromLabelValue(GString *out, const char *value)
+{
+    for (const char *p = value; *p; p++) {
+        if (*p == '\\')
+            g_string_append(out, "\\\\");
+        else if (*p == '"')
+            g_string_append(out, "\\\"");
+        else if (*p == '\n')
+            g_string_append(out, "\\n");
+        else
+            g_string_append_c(out, *p);
+    }
+}
+
+
+void
+hbPromHistogram(GString *out, const char *name, GVariant *value)
 {
     g_autoptr(GVariantIter) buckets = NULL;
     guint64 count, cumulative;
@@ -171,13 +229,17 @@ hbStatsFormatHistogram(const HbStatsMetric *metric, GVariant *value, GString *ou
 
     g_variant_get(value, "(a(dt)dt)", &buckets, &sum, &count);
     while (g_variant_iter_next(buckets, "(dt)", &bound, &cumulative)) {
-        g_string_append_printf(out, "%s_bucket{le=\"", metric->name);
-        hbStatsAppendFloat(out, bound);
-        g_string_append_printf(out, "\"} %" G_GUINT64_FORMAT "\n", cumulative);
+        g_string_append_printf(out, "%s_bucket{le=\"", name);
+        hbPromFloat(out, bound);
+        g_string_append(out, "\"} ");
+        hbPromUnsigned(out, cumulative);
+        g_string_append_c(out, '\n');
     }
-    g_string_append_printf(out, "%s_sum ", metric->name);
-    hbStatsAppendFloat(out, sum);
-    g_string_append_printf(out, "\n%s_count %" G_GUINT64_FORMAT "\n", metric->name, count);
+    g_string_append_printf(out, "%s_sum ", name);
+    hbPromFloat(out, sum);
+    g_string_append_printf(out, "\n%s_count ", name);
+    hbPromUnsigned(out, count);
+    g_string_append_c(out, '\n');
 }
 
 
@@ -193,8 +255,11 @@ hbStatsFormatLabelled(const HbStatsMetric *metric, GVariant *value, GString *out
     while (g_variant_iter_next(&iter, "{&st}", &label, &count)) {
         if (!g_regex_match_simple("^[a-z_-]+$", label, 0, 0))
             continue;
-        g_string_append_printf(out, "%s{%s=\"%s\"} %" G_GUINT64_FORMAT "\n",
-                               metric->name, metric->label, label, count);
+        g_string_append_printf(out, "%s{%s=\"", metric->name, metric->label);
+        hbPromLabelValue(out, label);
+        g_string_append(out, "\"} ");
+        hbPromUnsigned(out, count);
+        g_string_append_c(out, '\n');
     }
 }
 
@@ -209,11 +274,10 @@ hbStatsFormat(GVariant *stats, GString *out)
 
         if (!value)
             continue;
-        g_string_append_printf(out, "# HELP %s %s\n# TYPE %s %s\n", metric->name, metric->help,
-                               metric->name, metric->type);
+        hbPromFamily(out, metric->name, metric->type, metric->help);
         if (metric->label)
             hbStatsFormatLabelled(metric, value, out);
         else
-            hbStatsFormatHistogram(metric, value, out);
+            hbPromHistogram(out, metric->name, value);
     }
 }

@@ -54,6 +54,23 @@ typedef enum {
 HbLoadChange hbLoadJudge(gboolean *past, double load, guint cpus);
 
 /*
+ * The Prometheus text format, version 0.0.4: the one writer of the CLI's
+ * `stats` and of the daemon's /metrics. Each appends to @out.
+ */
+#define HB_PROM_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+/* The HELP and TYPE lines that open the family @name. */
+void hbPromFamily(GString *out, const char *name, const char *type, const char *help);
+/* A sample value: +Inf, -Inf, NaN, or 15 significant digits in the C locale. */
+void hbPromFloat(GString *out, double value);
+void hbPromUnsigned(GString *out, guint64 value);
+/* @us millionths as a decimal number ("0.25" for 250000): a float without printf. */
+void hbPromMicros(GString *out, guint64 us);
+/* A label value, its backslashes, double quotes and newlines escaped. */
+void hbPromLabelValue(GString *out, const char *value);
+/* The samples of the histogram @name from its HB_HISTOGRAM_TYPE @value. */
+void hbPromHistogram(GString *out, const char *name, GVariant *value);
+
+/*
  * Appends the a{sv} GetStatistics returns in the Prometheus text format,
  * the keys it knows in a fixed order; others, and values of another type,
  * are left out.

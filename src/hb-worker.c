@@ -23,6 +23,15 @@
  */
 #define HB_WORKER_OVERDUE_US (250 * 1000)
 
+HB_ENUM_IMPL(hbLane, HbLane, HB_LANE_LAST,
+             "restart",
+             "ping",
+             "suspect",
+             "read",
+             "guest",
+             "stats",
+);
+
 typedef struct {
     GThreadPool *pool; /* the ping and suspect lanes share one: a ping
                         * keeps its thread when it moves */

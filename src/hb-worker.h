@@ -22,6 +22,8 @@ typedef enum {
     HB_LANE_LAST
 } HbLane;
 
+HB_ENUM_DECL(hbLane, HbLane);
+
 /* The lane @job runs in: its kind's, and for a ping whether the last one missed. */
 HbLane hbJobLane(const HbJob *job);
 

@@ -11,6 +11,7 @@
 #include "hb-daemon-conf.h"
 #include "hb-dbus.h"
 #include "hb-log.h"
+#include "hb-metrics.h"
 #include "hb-monitor.h"
 
 typedef struct {
@@ -98,6 +99,7 @@ main(int argc, char **argv)
     g_autoptr(GError) err = NULL;
     g_autoptr(GDBusConnection) bus = NULL;
     g_autoptr(HbDBus) dbus = NULL;
+    g_autoptr(HbMetrics) metrics = NULL;
     HbDaemon daemon = { .status = EXIT_SUCCESS };
     g_auto(HbDaemonConf) conf = { 0 };
     guint owner;
@@ -143,6 +145,17 @@ main(int argc, char **argv)
         daemon.status = EXIT_FAILURE;
         goto cleanup;
     }
+    /* Bound before the name is owned: a port taken is an error at startup. */
+    if (conf.metrics_listen &&
+        !(metrics = hbMetricsNew(daemon.monitor, conf.metrics_listen, &err))) {
+        g_printerr("virt-heartbeatd: cannot serve metrics on %s: %s\n", conf.metrics_listen,
+                   err->message);
+        daemon.status = EXIT_FAILURE;
+        goto cleanup;
+    }
+    if (metrics)
+        g_message("Serving Prometheus metrics on http://%s" HB_METRICS_PATH,
+                  conf.metrics_listen);
     owner = g_bus_own_name_on_connection(bus, HB_DBUS_NAME,
                                          G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE,
                                          hbDaemonOnNameAcquired, hbDaemonOnNameLost,
@@ -158,6 +171,7 @@ main(int argc, char **argv)
     g_bus_unown_name(owner);
 
  cleanup:
+    g_clear_pointer(&metrics, hbMetricsFree);
     g_clear_pointer(&dbus, hbDBusFree);
     hbMonitorFree(daemon.monitor);
     g_main_loop_unref(daemon.loop);

@@ -12,6 +12,7 @@
 #include <glib/gstdio.h>
 #include <unistd.h>
 
+#include "hb-api.h"
 #include "hb-daemon-conf.h"
 
 
@@ -52,6 +53,7 @@ test_shipped_file_is_defaults(void **state G_GNUC_UNUSED)
     assert_int_equal(conf.breaker.min, 4);
     assert_int_equal(conf.breaker.hold, 300);
     assert_int_equal(conf.breaker.window, 0);
+    assert_null(conf.metrics_listen);
 }
 
 
@@ -185,6 +187,53 @@ test_error_lines_many_and_repeated(void **state G_GNUC_UNUSED)
 }
 
 
+/* [metrics] listen: literal addresses only, IPv6 in brackets, a port. */
+static void
+test_metrics_listen(void **state G_GNUC_UNUSED)
+{
+    g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
+    g_auto(HbDaemonConf) conf = { 0 };
+    const char *good[] = { "127.0.0.1:9101", "[::1]:1", "0.0.0.0:65535", "[fe80::1]:80" };
+    const char *bad[] = { "127.0.0.1", "127.0.0.1:0", "127.0.0.1:65536", "localhost:9101",
+                          "::1:9101", "[127.0.0.1]:9101", "[::1:9101", ":9101",
+                          "127.0.0.1:9x", "127.0.0.1:+80", "[]:80", "1.2.3:80" };
+
+    for (guint i = 0; i < G_N_ELEMENTS(good); i++) {
+        g_autoptr(GSocketAddress) address = hbDaemonConfListenAddress(good[i], NULL);
+        if (!address)
+            fail_msg("'%s' refused", good[i]);
+    }
+    {
+        g_autoptr(GSocketAddress) v6 = hbDaemonConfListenAddress("[::1]:9101", NULL);
+        g_autofree char *host = g_inet_address_to_string(
+            g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(v6)));
+        assert_int_equal(g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(v6)), 9101);
+        assert_string_equal(host, "::1");
+    }
+    for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autoptr(GError) err = NULL;
+        g_autoptr(GSocketAddress) address = hbDaemonConfListenAddress(bad[i], &err);
+        if (address)
+            fail_msg("'%s' taken", bad[i]);
+        assert_true(g_error_matches(err, HB_ERROR, HB_ERROR_INVALID_ARGUMENT));
+    }
+
+    hbDaemonConfInit(&conf);
+    assert_int_equal(hbDaemonConfParse(&conf, "x.conf", "[metrics]\nlisten=[::1]:9101\n",
+                                       errors), 0);
+    assert_string_equal(conf.metrics_listen, "[::1]:9101");
+    /* Empty: off again. */
+    assert_int_equal(hbDaemonConfParse(&conf, "x.conf", "[metrics]\nlisten=\n", errors), 0);
+    assert_null(conf.metrics_listen);
+    assert_int_equal(hbDaemonConfParse(&conf, "x.conf", "[metrics]\nlisten=web:80\n"
+                                       "port=3\n", errors), -1);
+    assert_int_equal(errors->len, 2);
+    assert_true(g_str_has_prefix(errors->pdata[0], "x.conf:2: listen: 'web:80' is not"));
+    assert_string_equal(errors->pdata[1], "x.conf:3: unknown key 'port' in [metrics]");
+    assert_null(conf.metrics_listen);
+}
+
+
 static void
 test_syntax_and_missing(void **state G_GNUC_UNUSED)
 {
@@ -215,6 +264,7 @@ main(void)
         cmocka_unit_test(test_breaker_ranges),
         cmocka_unit_test(test_error_lines_many_and_repeated),
         cmocka_unit_test(test_syntax_and_missing),
+        cmocka_unit_test(test_metrics_listen),
     };
 
     return cmocka_run_group_tests_name("daemon-conf", tests, NULL, NULL);

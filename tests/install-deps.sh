@@ -7,7 +7,7 @@ packages=(
     # build
     autoconf automake make gcc pkg-config
     libglib2.0-dev libglib2.0-dev-bin libvirt-dev libvirt-glib-1.0-dev
-    libxml2-dev libjson-glib-dev libcmocka-dev
+    libxml2-dev libjson-glib-dev libcmocka-dev libsoup-3.0-dev
     # the libFuzzer harnesses (tests/fuzz)
     clang libclang-rt-14-dev
     # tests and runtime
@@ -16,9 +16,12 @@ packages=(
     dbus-daemon dbus-system-bus-common libglib2.0-bin util-linux passwd
     qemu-system-x86 qemu-guest-agent
     # the end-to-end guest image
-    busybox-static cpio kmod jq procps
+    busybox-static cpio kmod jq procps curl
     # tests/e2e/freeze-thread.py: ptrace through ctypes
     python3
+    # promtool in make check (metrics, alerting rules); the e2e suite's own
+    # Prometheus server (s_prometheus)
+    prometheus
 )
 
 missing=()
@@ -30,4 +33,13 @@ if [ ${#missing[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q
     apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+# The prometheus package starts a server of its own on :9090 where an init
+# system runs it. The suite starts its own, on a port it picks: none is left
+# running here.
+if command -v systemctl >/dev/null && systemctl is-enabled --quiet prometheus 2>/dev/null; then
+    systemctl disable --now prometheus
+elif [ -x /etc/init.d/prometheus ] && /etc/init.d/prometheus status >/dev/null 2>&1; then
+    /etc/init.d/prometheus stop
+    update-rc.d prometheus disable >/dev/null 2>&1 || true
 fi

@@ -102,6 +102,37 @@ test_quantiles(void **state G_GNUC_UNUSED)
 }
 
 
+/* Label values from outside (domain names) are escaped as the text format wants. */
+static void
+test_prom_writer(void **state G_GNUC_UNUSED)
+{
+    g_autoptr(GString) out = g_string_new(NULL);
+
+    hbPromLabelValue(out, "a\\b\"c\nd\u00e9}");
+    assert_string_equal(out->str, "a\\\\b\\\"c\\nd\u00e9}");
+    g_string_truncate(out, 0);
+    hbPromUnsigned(out, 0);
+    g_string_append_c(out, ' ');
+    hbPromUnsigned(out, G_MAXUINT64);
+    g_string_append_c(out, ' ');
+    hbPromFloat(out, 0.25);
+    g_string_append_c(out, ' ');
+    hbPromFloat(out, INFINITY);
+    g_string_append_c(out, ' ');
+    hbPromFloat(out, NAN);
+    g_string_append_c(out, ' ');
+    hbPromMicros(out, 0);
+    g_string_append_c(out, ' ');
+    hbPromMicros(out, 250000);
+    g_string_append_c(out, ' ');
+    hbPromMicros(out, 1796052189577920);
+    g_string_append_c(out, ' ');
+    hbPromMicros(out, 1000001);
+    assert_string_equal(out->str, "0 18446744073709551615 0.25 +Inf NaN 0 0.25 "
+                        "1796052189.57792 1.000001");
+}
+
+
 static void
 test_format(void **state G_GNUC_UNUSED)
 {
@@ -193,6 +224,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_histogram_buckets),
         cmocka_unit_test(test_quantiles),
+        cmocka_unit_test(test_prom_writer),
         cmocka_unit_test(test_format),
         cmocka_unit_test(test_load_judge),
     };

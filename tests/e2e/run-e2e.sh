@@ -373,7 +373,7 @@ optin=0
 for s in s_crash_loop s_stats_nowait s_guests s_alternatives; do
     [[ " ${HB_E2E_ONLY:-} " == *" $s "* ]] && optin=$((optin + 1))
 done
-echo "1..$((40 + optin))"
+echo "1..$((41 + optin))"
 
 # ---- scenarios -------------------------------------------------------------
 
@@ -2005,6 +2005,75 @@ _s_dry_run() {
     [ "$(guest_boots "$d")" = 1 ] || fail "the guest booted $(guest_boots "$d") times" || return 1
 }
 
+# Debian's Prometheus server scrapes the daemon's /metrics every second (a
+# daemon with [metrics] listen for this scenario only); a guest's agent is
+# stopped, and Prometheus' query API must show that guest's heartbeating
+# gauge at 0 and its restart counter risen: the data went through a real
+# scrape into a real TSDB, not only out of the endpoint.
+s_prometheus() {
+    local d=${prefix}prom prom_pid=
+    _s_prometheus
+    local rc=$?
+    if [ -n "$prom_pid" ]; then
+        kill "$prom_pid" 2>/dev/null
+        wait "$prom_pid" 2>/dev/null
+    fi
+    rmdomain "$d"
+    restart_daemon || { log "virt-heartbeatd did not come back"; rc=1; }
+    return $rc
+}
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+prom_query() { # PORT PROMQL: the value of its first sample; nothing if there is none
+    curl -sf --max-time 5 --get "http://127.0.0.1:$1/api/v1/query" --data-urlencode "query=$2" |
+        jq -r '.data.result[0].value[1] // empty'
+}
+
+prom_is() { [ "$(prom_query "$1" "$2")" = "$3" ]; } # PORT PROMQL VALUE
+
+_s_prometheus() {
+    local mport pport sel v
+    command -v prometheus >/dev/null || fail "no prometheus (tests/install-deps.sh)" || return 1
+    mport=$(free_port) && pport=$(free_port) || fail "no free port" || return 1
+    restart_daemon "[metrics]" "listen=127.0.0.1:$mport" ||
+        fail "virt-heartbeatd did not come back with [metrics]" || return 1
+    mkdir -p "$work/prometheus"
+    printf '%s\n' "global:" "  scrape_interval: 1s" "  evaluation_interval: 1s" \
+        "scrape_configs:" "  - job_name: virt-heartbeat" "    static_configs:" \
+        "      - targets: ['127.0.0.1:$mport']" > "$work/prometheus/prometheus.yml"
+    prometheus --config.file="$work/prometheus/prometheus.yml" \
+        --storage.tsdb.path="$work/prometheus/data" \
+        --web.listen-address="127.0.0.1:$pport" > "$work/prometheus.log" 2>&1 8>&- &
+    prom_pid=$!
+    bg_pids+=("$prom_pid")
+    mkdomain "$d" || return 1
+    wait_until 60 state_is "$d" ok || fail "never ok" || return 1
+    sel="{job=\"virt-heartbeat\",domain=\"$d\"}"
+    # Prometheus scrapes the daemon, and sees the guest heartbeating.
+    wait_until 30 prom_is "$pport" 'up{job="virt-heartbeat"}' 1 ||
+        fail "Prometheus does not scrape the daemon: $(tail -n 3 "$work/prometheus.log")" ||
+        return 1
+    wait_until 20 prom_is "$pport" "virt_heartbeat_domain_heartbeating$sel" 1 ||
+        fail "Prometheus never saw $d heartbeating" || return 1
+    agent_exec "$d" 'sleep 1; kill -STOP $(cat /run/agent.pid)' || fail "cannot stop the agent" || return 1
+    # Over a range: the reset brings the heartbeat back within seconds.
+    wait_until 40 prom_is "$pport" "min_over_time(virt_heartbeat_domain_heartbeating$sel[5m])" 0 ||
+        fail "Prometheus never saw the heartbeating gauge of $d at 0" || return 1
+    sel="{job=\"virt-heartbeat\",domain=\"$d\",action=\"reset\",result=\"ok\"}"
+    wait_until 40 prom_is "$pport" \
+        "max_over_time(virt_heartbeat_domain_restart_attempts_total$sel[5m]) >= bool 1" 1 ||
+        fail "Prometheus never saw a restart of $d counted" || return 1
+    v=$(prom_query "$pport" "virt_heartbeat_domain_episodes_total{domain=\"$d\"}")
+    log "Prometheus: episodes_total $v, restart attempts (reset, ok)" \
+        "$(prom_query "$pport" "virt_heartbeat_domain_restart_attempts_total$sel")"
+    [ "$v" = 1 ] || fail "Prometheus: episodes_total $v, not 1" || return 1
+    has_events "$d" restart-attempt 1 || fail "no restart-attempt signal beside the counter" || return 1
+}
+
+
 # action=ladder on a frozen guest: its vCPU thread is held stopped (ptrace,
 # the rest of QEMU runs on), so only the heartbeat sees it. The NMI does not
 # help; the reset hangs in QEMU (it waits for the stopped vCPU, and libvirt
@@ -2354,6 +2423,7 @@ run "watchdog fired: nothing while it ticks; agent dead, guest writing: guest hu
 run_optin "bulk stats with one QEMU stopped: NOWAIT against plain (bench)" s_stats_nowait
 run_optin "guests at the machine's limit: the daemon's and libvirtd's cost (bench)" s_guests
 run_optin "side by side with the alternatives: one fault, each watcher (bench)" s_alternatives
+run "a real Prometheus scrapes /metrics: agent stopped, heartbeating 0, restart counted" s_prometheus
 run "daemon SIGTERM: exits 0 at once, the events listener ends" s_sigterm
 
 echo "# e2e: $passed passed, $failed failed"

@@ -1,0 +1,384 @@
+/*
+ * /metrics in-process: the monitor on libvirt's test driver with the fake
+ * probe, scraped over HTTP by libsoup's client, the scrape checked by
+ * Prometheus' own promtool.
+ */
+#include <config.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <glib/gstdio.h>
+#include <libsoup/soup.h>
+#include <libvirt-glib/libvirt-glib.h>
+
+#include "fake-probe.h"
+#include "hb-metrics.h"
+#include "test-util.h"
+
+/* Scaled down: a 2 s block, a ping every 0.5 s, attempts a second apart. */
+#define FAST "time='2' rate='4' boot_grace='0' failure_interval='1' failure_attempts='2'"
+/* libvirt takes quotes and backslashes in a name; the text format escapes them. */
+#define ODD_NAME "hb-\"odd\\name"
+
+typedef struct {
+    virConnectPtr conn;
+    HbMonitor *monitor;
+    HbMetrics *metrics;
+    char *base;          /* http://127.0.0.1:PORT */
+    /* the scrape in flight */
+    SoupMessage *msg;
+    GBytes *body;
+    gboolean done;
+} Fixture;
+
+
+static gboolean
+condConnected(gpointer data)
+{
+    Fixture *f = data;
+
+    return hbMonitorIsConnected(f->monitor);
+}
+
+
+/* A port nobody listens on now: bound and closed again. */
+static guint
+freePort(void)
+{
+    g_autoptr(GSocket) sock = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                                           G_SOCKET_PROTOCOL_TCP, NULL);
+    g_autoptr(GInetAddress) lo = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+    g_autoptr(GSocketAddress) any = g_inet_socket_address_new(lo, 0);
+    g_autoptr(GSocketAddress) bound = NULL;
+
+    assert_non_null(sock);
+    assert_true(g_socket_bind(sock, any, FALSE, NULL));
+    bound = g_socket_get_local_address(sock, NULL);
+    return g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
+}
+
+
+static int
+setup(void **state)
+{
+    Fixture *f = g_new0(Fixture, 1);
+    g_auto(HbDaemonConf) conf = { 0 };
+    g_autoptr(GError) err = NULL;
+    g_autofree char *listen = NULL;
+    guint port = freePort();
+
+    fakeProbeReset();
+    f->conn = virConnectOpen(TEST_URI);
+    assert_non_null(f->conn);
+    hbDaemonConfInit(&conf);
+    g_free(conf.uri);
+    conf.uri = g_strdup(TEST_URI);
+    g_free(conf.state_dir);
+    conf.state_dir = g_strdup("");
+    f->monitor = hbMonitorNew(&conf, fakeProbePing);
+    hbMonitorStart(f->monitor);
+    assert_true(testWaitFor(condConnected, f, 10));
+    listen = g_strdup_printf("127.0.0.1:%u", port);
+    f->metrics = hbMetricsNew(f->monitor, listen, &err);
+    if (!f->metrics)
+        fail_msg("cannot listen on %s: %s", listen, err->message);
+    assert_int_equal(hbMetricsPort(f->metrics), port);
+    f->base = g_strdup_printf("http://%s", listen);
+    *state = f;
+    return 0;
+}
+
+
+static int
+teardown(void **state)
+{
+    Fixture *f = *state;
+    virDomainPtr *doms = NULL;
+    int n = virConnectListAllDomains(f->conn, &doms, 0);
+
+    g_clear_pointer(&f->metrics, hbMetricsFree);
+    g_clear_pointer(&f->monitor, hbMonitorFree);
+    for (int i = 0; i < n; i++) {
+        if (!g_str_equal(virDomainGetName(doms[i]), "test"))
+            testDomainRemove(f->conn, virDomainGetName(doms[i]));
+        virDomainFree(doms[i]);
+    }
+    g_free(doms);
+    virConnectClose(f->conn);
+    g_free(f->base);
+    g_free(f);
+    return 0;
+}
+
+
+static void
+onBody(GObject *source, GAsyncResult *res, gpointer data)
+{
+    Fixture *f = data;
+
+    f->body = soup_session_send_and_read_finish(SOUP_SESSION(source), res, NULL);
+    f->done = TRUE;
+}
+
+
+static gboolean
+condDone(gpointer data)
+{
+    return ((Fixture *) data)->done;
+}
+
+
+/*
+ * @method @path on the endpoint, the daemon's main loop running meanwhile
+ * (it serves on it); the status, and the body in *@body (NUL-terminated).
+ */
+static guint
+request(Fixture *f, const char *method, const char *path, char **body, char **type)
+{
+    g_autoptr(SoupSession) session = soup_session_new();
+    g_autofree char *uri = g_strconcat(f->base, path, NULL);
+    gsize len = 0;
+    const char *data;
+    guint status;
+
+    f->msg = soup_message_new(method, uri);
+    f->done = FALSE;
+    soup_session_send_and_read_async(session, f->msg, G_PRIORITY_DEFAULT, NULL, onBody, f);
+    assert_true(testWaitFor(condDone, f, 30));
+    assert_non_null(f->body);
+    status = soup_message_get_status(f->msg);
+    data = g_bytes_get_data(f->body, &len);
+    if (body)
+        *body = g_strndup(data ? data : "", len);
+    if (type)
+        *type = g_strdup(soup_message_headers_get_one(
+            soup_message_get_response_headers(f->msg), "Content-Type"));
+    g_clear_pointer(&f->body, g_bytes_unref);
+    g_clear_object(&f->msg);
+    return status;
+}
+
+
+static gboolean
+condStateOf(HbMonitor *monitor, const char *name, HbState state)
+{
+    HbDomain *dom = hbMonitorLookup(monitor, name);
+
+    return dom && hbDomainState(dom) == state;
+}
+
+
+static gboolean
+condBothOk(gpointer data)
+{
+    Fixture *f = data;
+
+    return condStateOf(f->monitor, "hb-ok", HB_STATE_OK) &&
+        condStateOf(f->monitor, ODD_NAME, HB_STATE_OK);
+}
+
+
+static gboolean
+condMissAttempted(gpointer data)
+{
+    Fixture *f = data;
+    HbDomain *dom = hbMonitorLookup(f->monitor, "hb-miss");
+
+    return dom && hbDomainRestarts(dom, HB_ACTION_RESET, HB_OUTCOME_OK) >= 1 &&
+        !hbDomainIsHeartbeating(dom);
+}
+
+
+/* The line of @body that starts with @prefix; fails the test if there is none. */
+static void
+assertLine(const char *body, const char *prefix)
+{
+    g_autofree char *full = g_strconcat("\n", prefix, NULL);
+
+    if (!strstr(body, full))
+        fail_msg("no line '%s' in the scrape:\n%s", prefix, body);
+}
+
+
+/* promtool check metrics on @text; skipped (cmocka) where promtool is absent. */
+static void
+promtoolCheck(const char *what, const char *path)
+{
+    g_autofree char *promtool = g_find_program_in_path("promtool");
+    g_autofree char *out = NULL;
+    g_autofree char *cmd = NULL;
+    g_autoptr(GError) err = NULL;
+    int status;
+
+    if (!promtool)
+        skip();
+    if (g_str_equal(what, "metrics"))
+        cmd = g_strdup_printf("sh -c '\"%s\" check metrics < \"%s\" 2>&1'", promtool, path);
+    else
+        cmd = g_strdup_printf("\"%s\" check rules \"%s\"", promtool, path);
+    assert_true(g_spawn_command_line_sync(cmd, &out, NULL, &status, &err));
+    if (!g_spawn_check_wait_status(status, NULL) || (out && strstr(out, "lint")))
+        fail_msg("promtool check %s %s: %s", what, path, out);
+}
+
+
+static void
+test_scrape(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) ok = testDomainStart(f->conn, "hb-ok", TRUE, FAST);
+    g_autoptr(virDomain) odd = testDomainStart(f->conn, ODD_NAME, TRUE, FAST);
+    g_autoptr(virDomain) miss = NULL;
+    g_autofree char *ok_uuid = testDomainUUID(ok);
+    g_autofree char *odd_uuid = testDomainUUID(odd);
+    g_autofree char *miss_uuid = NULL;
+    g_autofree char *body = NULL;
+    g_autofree char *type = NULL;
+    g_autofree char *line = NULL;
+    g_autofree char *path = NULL;
+    int fd;
+
+    assert_true(testWaitFor(condBothOk, f, 30));
+    miss = testDomainStart(f->conn, "hb-miss", TRUE, FAST);
+    miss_uuid = testDomainUUID(miss);
+    fakeProbeSet(miss_uuid, FAKE_AGENT_MISS);
+    assert_true(testWaitFor(condMissAttempted, f, 30));
+
+    assert_int_equal(request(f, "GET", HB_METRICS_PATH, &body, &type), SOUP_STATUS_OK);
+    assert_string_equal(type, "text/plain; version=0.0.4; charset=utf-8");
+    assertLine(body, "virt_heartbeat_up 1\n");
+    assertLine(body, "virt_heartbeat_libvirt_connected 1\n");
+    line = g_strdup_printf("virt_heartbeat_domain_heartbeating{domain=\"hb-ok\",uuid=\"%s\"} 1\n",
+                           ok_uuid);
+    assertLine(body, line);
+    g_free(line);
+    line = g_strdup_printf("virt_heartbeat_domain_state{domain=\"hb-ok\",uuid=\"%s\","
+                           "state=\"ok\"} 1\n", ok_uuid);
+    assertLine(body, line);
+    g_free(line);
+    line = g_strdup_printf("virt_heartbeat_domain_heartbeat_ratio{domain=\"hb-ok\","
+                           "uuid=\"%s\"} 1\n", ok_uuid);
+    assertLine(body, line);
+    g_free(line);
+    /* The name escaped, as a label value must be. */
+    line = g_strdup_printf("virt_heartbeat_domain_heartbeating{domain=\"hb-\\\"odd\\\\name\","
+                           "uuid=\"%s\"} 1\n", odd_uuid);
+    assertLine(body, line);
+    g_free(line);
+    line = g_strdup_printf("virt_heartbeat_domain_heartbeating{domain=\"hb-miss\",uuid=\"%s\"} 0\n",
+                           miss_uuid);
+    assertLine(body, line);
+    g_free(line);
+    line = g_strdup_printf("virt_heartbeat_domain_restart_attempts_total{domain=\"hb-miss\","
+                           "uuid=\"%s\",action=\"reset\",result=\"ok\"} ", miss_uuid);
+    assertLine(body, line);
+    g_free(line);
+    line = g_strdup_printf("virt_heartbeat_domain_last_restart_timestamp_seconds{"
+                           "domain=\"hb-miss\",uuid=\"%s\"} ", miss_uuid);
+    assertLine(body, line);
+    g_free(line);
+    /* Never restarted: no time of a last restart. */
+    line = g_strdup_printf("virt_heartbeat_domain_last_restart_timestamp_seconds{"
+                           "domain=\"hb-ok\",uuid=\"%s\"} ", ok_uuid);
+    assert_null(strstr(body, line));
+    assertLine(body, "virt_heartbeat_running_jobs{lane=\"ping\"} ");
+    assertLine(body, "virt_heartbeat_queued_jobs{lane=\"restart\"} ");
+    assertLine(body, "virt_heartbeat_ping_rtt_seconds_bucket{le=\"+Inf\"} ");
+    assertLine(body, "virt_heartbeat_domains{state=\"ok\"} 2\n");
+
+    fd = g_file_open_tmp("hb-metrics-XXXXXX.prom", &path, NULL);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_true(g_file_set_contents(path, body, -1, NULL));
+    promtoolCheck("metrics", path);
+    g_unlink(path);
+}
+
+
+/* GET and HEAD of /metrics only; another path is not found. */
+static void
+test_paths_and_methods(void **state)
+{
+    Fixture *f = *state;
+    g_autofree char *body = NULL;
+
+    assert_int_equal(request(f, "GET", "/", NULL, NULL), SOUP_STATUS_NOT_FOUND);
+    assert_int_equal(request(f, "GET", "/metrics/x", NULL, NULL), SOUP_STATUS_NOT_FOUND);
+    assert_int_equal(request(f, "POST", HB_METRICS_PATH, NULL, NULL),
+                     SOUP_STATUS_METHOD_NOT_ALLOWED);
+    assert_int_equal(request(f, "HEAD", HB_METRICS_PATH, &body, NULL), SOUP_STATUS_OK);
+    assert_string_equal(body, "");
+}
+
+
+/*
+ * Clients that hang up before their scrape is built, more than the scrapes
+ * built at once: each is dropped without harm, and the next GET is served.
+ */
+static void
+test_client_gone(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(GSocketClient) client = g_socket_client_new();
+    const char *req = "GET " HB_METRICS_PATH " HTTP/1.1\r\nHost: x\r\n\r\n";
+    g_autofree char *body = NULL;
+
+    for (guint i = 0; i < 8; i++) {
+        g_autoptr(GSocketConnection) conn = g_socket_client_connect_to_host(
+            client, f->base + strlen("http://"), 0, NULL, NULL);
+        GOutputStream *out;
+
+        assert_non_null(conn);
+        out = g_io_stream_get_output_stream(G_IO_STREAM(conn));
+        assert_true(g_output_stream_write_all(out, req, strlen(req), NULL, NULL, NULL));
+        assert_true(g_io_stream_close(G_IO_STREAM(conn), NULL, NULL));
+    }
+    testSpin(500);
+    assert_int_equal(request(f, "GET", HB_METRICS_PATH, &body, NULL), SOUP_STATUS_OK);
+    assertLine(body, "virt_heartbeat_up 1\n");
+}
+
+
+/* A port already taken, or a bad address: no endpoint, and why. */
+static void
+test_cannot_listen(void **state)
+{
+    Fixture *f = *state;
+    g_autofree char *taken = g_strdup_printf("127.0.0.1:%u", hbMetricsPort(f->metrics));
+    g_autoptr(GError) err = NULL;
+
+    assert_null(hbMetricsNew(f->monitor, taken, &err));
+    assert_non_null(err);
+    g_clear_error(&err);
+    assert_null(hbMetricsNew(f->monitor, "localhost:9", &err));
+    assert_true(g_error_matches(err, HB_ERROR, HB_ERROR_INVALID_ARGUMENT));
+}
+
+
+/* The example alerting rules shipped in contrib/ load in Prometheus. */
+static void
+test_rules(void **state G_GNUC_UNUSED)
+{
+    promtoolCheck("rules", TOP_SRCDIR "/contrib/virt-heartbeat.rules.yml");
+}
+
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_scrape, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_paths_and_methods, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_gone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cannot_listen, setup, teardown),
+        cmocka_unit_test(test_rules),
+    };
+
+    hbUtilInitLibvirt();
+    gvir_event_register();
+    return cmocka_run_group_tests_name("metrics", tests, NULL, NULL);
+}
