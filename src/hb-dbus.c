@@ -337,11 +337,12 @@ hbDBusDigest(const HbDBusValue *v)
 }
 
 
-/* Every Domain1 property of @dom, as GetAll and GetManagedObjects give them. */
+/* Every Domain1 property of @dom, as InterfacesAdded and GetManagedObjects give them. */
 static GVariant *
 hbDBusDomainProperties(HbDBus *dbus, HbDomain *dom)
 {
     GVariantBuilder props;
+    GVariant *all;
 
     g_variant_builder_init(&props, G_VARIANT_TYPE_VARDICT);
     for (guint p = 0; p < HB_DBUS_PROP_LAST; p++) {
@@ -351,7 +352,12 @@ hbDBusDomainProperties(HbDBus *dbus, HbDomain *dom)
         g_variant_builder_add(&props, "{sv}", dbus->props[p]->name,
                               hbDBusPropVariant(dbus->props[p], &v));
     }
-    return g_variant_builder_end(&props);
+    all = g_variant_builder_end(&props);
+    /* As built, a tree of some eighty GVariants; serialised, one block of
+     * some 1.3 KiB. At startup 10,000 InterfacesAdded wait in GDBus's queue
+     * at once, and GetManagedObjects holds every domain's: the peak RSS. */
+    g_variant_get_data(all);
+    return all;
 }
 
 
