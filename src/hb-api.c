@@ -33,7 +33,7 @@ hbDBusDomainPath(const char *uuid)
 {
     g_autofree char *element = g_strdelimit(g_strdup(uuid), "-", '_');
 
-    return g_strdup_printf("%s/domain/%s", HB_DBUS_PATH, element);
+    return g_strdup_printf("%s/%s", HB_DBUS_DOMAINS, element);
 }
 
 

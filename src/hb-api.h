@@ -15,6 +15,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(HbDBusManager1, g_object_unref)
 
 #define HB_DBUS_NAME "org.virt_heartbeat.Heartbeat1"
 #define HB_DBUS_PATH "/org/virt_heartbeat/Heartbeat1"
+/* Where the Domain1 objects live, one path element per domain. */
+#define HB_DBUS_DOMAINS HB_DBUS_PATH "/domain"
 
 /* ExecuteCommand: its timeout (0 means the default), and what it keeps of
  * each output stream. */

@@ -1,6 +1,9 @@
 /*
- * The D-Bus server: one Manager1 object, one Domain1 object per monitored
- * domain under a standard ObjectManager, kept in step with the monitor.
+ * The D-Bus server: one Manager1 object, and the Domain1 objects of the
+ * monitored domains served from one subtree, with the ObjectManager that
+ * lists them. A domain object is no GObject: its properties are read from
+ * the domain when asked, and only digests of the values last announced are
+ * kept, to send PropertiesChanged for what changed (issue 11: RSS).
  */
 #include <config.h>
 
@@ -8,31 +11,63 @@
 #include "hb-agent.h"
 #include "hb-domxml.h"
 
+#define HB_DBUS_DOMAIN1_IFACE "org.virt_heartbeat.Domain1"
+#define HB_DBUS_PROPERTIES "org.freedesktop.DBus.Properties"
+#define HB_DBUS_OBJECT_MANAGER "org.freedesktop.DBus.ObjectManager"
+
+/* Domain1's properties, in the order of the interface XML. */
+typedef enum {
+    HB_DBUS_PROP_NAME,
+    HB_DBUS_PROP_UUID,
+    HB_DBUS_PROP_STATE,
+    HB_DBUS_PROP_IS_HEARTBEATING,
+    HB_DBUS_PROP_HEARTBEAT_PERCENTAGE,
+    HB_DBUS_PROP_RESTART_ATTEMPTS,
+    HB_DBUS_PROP_EPISODE,
+    HB_DBUS_PROP_PINGS_TICKED,
+    HB_DBUS_PROP_PINGS_MISSED,
+    HB_DBUS_PROP_PINGS_NO_VERDICT,
+    HB_DBUS_PROP_LAST_TICK,
+    HB_DBUS_PROP_CONFIG_ERROR,
+    HB_DBUS_PROP_AGENT_CONNECTED,
+    HB_DBUS_PROP_CONFIG,
+    HB_DBUS_PROP_ADDITIONS_VERSION,
+    HB_DBUS_PROP_OSNAME,
+    HB_DBUS_PROP_CAN_SHUTDOWN,
+    HB_DBUS_PROP_IS_HOST_TIME_SYNC_ENABLED,
+    HB_DBUS_PROP_VERDICT,
+    HB_DBUS_PROP_EVIDENCE,
+    HB_DBUS_PROP_SUPPRESSED,
+    HB_DBUS_PROP_SUPPRESSED_SINCE,
+    HB_DBUS_PROP_PINGS_SUPPRESSED,
+    HB_DBUS_PROP_LAST_ATTEMPT,
+    HB_DBUS_PROP_LAST
+} HbDBusProp;
+
+HB_ENUM_DECL(hbDBusProp, HbDBusProp);
+HB_ENUM_IMPL(hbDBusProp, HbDBusProp, HB_DBUS_PROP_LAST,
+             "Name", "UUID", "State", "IsHeartbeating", "HeartbeatPercentage",
+             "RestartAttempts", "Episode", "PingsTicked", "PingsMissed", "PingsNoVerdict",
+             "LastTick", "ConfigError", "AgentConnected", "Config", "AdditionsVersion",
+             "OSName", "CanShutdown", "IsHostTimeSyncEnabled", "Verdict", "Evidence",
+             "Suppressed", "SuppressedSince", "PingsSuppressed", "LastAttempt");
+
 struct _HbDBus {
     GDBusConnection *bus;
     HbMonitor *monitor;
-    GDBusObjectManagerServer *objects;
     HbDBusManager1 *manager;
-    GHashTable *domains; /* uuid -> HbDBusDomain */
+    /* uuid -> guint64[HB_DBUS_PROP_LAST], the digests of the values that
+     * the last PropertiesChanged (or InterfacesAdded) announced */
+    GHashTable *domains;
+    /* Domain1's introspection data, by property */
+    GDBusPropertyInfo *props[HB_DBUS_PROP_LAST];
+    /* EmitsChangedSignal=false: a change sends nothing */
+    gboolean quiet[HB_DBUS_PROP_LAST];
+    guint objects;  /* the ObjectManager's registration */
+    guint subtree;  /* the Domain1 objects' */
     guint filter;
 };
 
-/* One exported domain. */
-typedef struct {
-    HbDBusObjectSkeleton *object;
-    HbDBusDomain1 *iface;
-    gboolean config_shown;
-    HbConfig config;     /* what the Config property shows, when config_shown */
-} HbDBusDomain;
-
-
-static void
-hbDBusDomainFree(HbDBusDomain *entry)
-{
-    g_object_unref(entry->iface);
-    g_object_unref(entry->object);
-    g_free(entry);
-}
 
 G_STATIC_ASSERT(HB_API_AFFECT_LIVE == VIR_DOMAIN_AFFECT_LIVE);
 G_STATIC_ASSERT(HB_API_AFFECT_CONFIG == VIR_DOMAIN_AFFECT_CONFIG);
@@ -147,80 +182,272 @@ hbDBusFail(GDBusMethodInvocation *invocation, HbErrorCode code, const char *fmt,
 }
 
 
-/* HbConfig holds only 32-bit members: memcmp sees no padding. */
-G_STATIC_ASSERT(sizeof(HbConfig) == HB_KEY_LAST * sizeof(guint32));
+/* A property's value before it becomes a GVariant: the member its type uses. */
+typedef struct {
+    guint64 n;               /* b, u, t, x */
+    const char *s;           /* s: never NULL */
+    const HbConfig *config;  /* a{sv} */
+} HbDBusValue;
 
-/* Called on every tick: rebuild the Config property only when it changed. */
-static void
-hbDBusSetConfig(HbDBusDomain *entry, const HbConfig *cfg)
+
+/* A string property not known yet reads as empty. */
+static const char *
+hbDBusText(const char *s)
 {
-    g_autoptr(GVariant) config = NULL;
-
-    if (entry->config_shown && memcmp(&entry->config, cfg, sizeof(*cfg)) == 0)
-        return;
-    entry->config = *cfg;
-    entry->config_shown = TRUE;
-    /* Serialised, it is one block of some 300 bytes; as built, a tree of
-     * some fifty GVariants: 4 KiB per domain the property keeps. */
-    config = g_variant_ref_sink(hbConfigToVariant(cfg));
-    g_variant_get_data(config);
-    hb_dbus_domain1_set_config(entry->iface, config);
+    return s ? s : "";
 }
 
 
+static void
+hbDBusPropValue(HbDomain *dom, HbDBusProp prop, HbDBusValue *v)
+{
+    const HbGuestInfo *guest = hbDomainGuestInfo(dom);
+
+    memset(v, 0, sizeof(*v));
+    switch (prop) {
+    case HB_DBUS_PROP_NAME:
+        v->s = hbDomainName(dom);
+        break;
+    case HB_DBUS_PROP_UUID:
+        v->s = hbDomainUUID(dom);
+        break;
+    case HB_DBUS_PROP_STATE:
+        v->s = hbStateToString(hbDomainState(dom));
+        break;
+    case HB_DBUS_PROP_IS_HEARTBEATING:
+        v->n = hbDomainIsHeartbeating(dom);
+        break;
+    case HB_DBUS_PROP_HEARTBEAT_PERCENTAGE:
+        v->n = hbDomainPercentage(dom);
+        break;
+    case HB_DBUS_PROP_RESTART_ATTEMPTS:
+        v->n = hbDomainAttempts(dom);
+        break;
+    case HB_DBUS_PROP_EPISODE:
+        v->n = hbDomainEpisode(dom);
+        break;
+    case HB_DBUS_PROP_PINGS_TICKED:
+        v->n = hbDomainPings(dom, HB_PING_TICK);
+        break;
+    case HB_DBUS_PROP_PINGS_MISSED:
+        v->n = hbDomainPings(dom, HB_PING_MISS);
+        break;
+    case HB_DBUS_PROP_PINGS_NO_VERDICT:
+        v->n = hbDomainPings(dom, HB_PING_VOID);
+        break;
+    case HB_DBUS_PROP_LAST_TICK:
+        v->n = hbDomainLastTick(dom);
+        break;
+    case HB_DBUS_PROP_CONFIG_ERROR:
+        v->s = hbDBusText(hbDomainConfigError(dom));
+        break;
+    case HB_DBUS_PROP_AGENT_CONNECTED:
+        v->n = hbDomainAgentConnected(dom);
+        break;
+    case HB_DBUS_PROP_CONFIG:
+        v->config = hbDomainConfig(dom);
+        break;
+    case HB_DBUS_PROP_ADDITIONS_VERSION:
+        v->s = hbDBusText(guest->version);
+        break;
+    case HB_DBUS_PROP_OSNAME:
+        v->s = hbDBusText(guest->os_name);
+        break;
+    case HB_DBUS_PROP_CAN_SHUTDOWN:
+        v->n = hbDomainAgentConnected(dom) && guest->can_shutdown;
+        break;
+    case HB_DBUS_PROP_IS_HOST_TIME_SYNC_ENABLED:
+        v->n = hbDomainConfig(dom)->time_sync;
+        break;
+    case HB_DBUS_PROP_VERDICT:
+        v->s = hbVerdictToString(hbDomainVerdict(dom));
+        break;
+    case HB_DBUS_PROP_EVIDENCE:
+        v->s = hbDBusText(hbDomainEvidence(dom));
+        break;
+    case HB_DBUS_PROP_SUPPRESSED:
+        v->s = hbDBusText(hbDomainSuppressed(dom));
+        break;
+    case HB_DBUS_PROP_SUPPRESSED_SINCE:
+        v->n = hbDomainSuppressedSince(dom);
+        break;
+    case HB_DBUS_PROP_PINGS_SUPPRESSED:
+        v->n = hbDomainPings(dom, HB_PING_SUPPRESSED);
+        break;
+    case HB_DBUS_PROP_LAST_ATTEMPT:
+        v->s = hbDBusText(hbDomainLastAttempt(dom));
+        break;
+    case HB_DBUS_PROP_LAST:
+        g_assert_not_reached();
+    }
+}
+
+
+/* @v as its property's type, @info's signature: b, u, t, x, s or a{sv}. */
+static GVariant *
+hbDBusPropVariant(const GDBusPropertyInfo *info, const HbDBusValue *v)
+{
+    switch (info->signature[0]) {
+    case 'b':
+        return g_variant_new_boolean(v->n != 0);
+    case 'u':
+        return g_variant_new_uint32(v->n);
+    case 't':
+        return g_variant_new_uint64(v->n);
+    case 'x':
+        return g_variant_new_int64((gint64) v->n);
+    case 's':
+        return g_variant_new_string(v->s);
+    }
+    return hbConfigToVariant(v->config);
+}
+
+
+/* FNV-1a, 64 bits: two different texts look alike once in 2^64. */
+static guint64
+hbDBusHash(const void *data, gsize size)
+{
+    const guchar *p = data;
+    guint64 hash = 0xcbf29ce484222325ULL;
+
+    for (gsize i = 0; i < size; i++) {
+        hash ^= p[i];
+        hash *= 0x100000001b3ULL;
+    }
+    return hash;
+}
+
+
+/* HbConfig holds only 32-bit members: its bytes have no padding to hash. */
+G_STATIC_ASSERT(sizeof(HbConfig) == HB_KEY_LAST * sizeof(guint32));
+
+/*
+ * What is kept of a value to tell whether it changed: a number itself, a
+ * hash of a text or of the configuration. Every tick compares all of them,
+ * so this allocates nothing.
+ */
+static guint64
+hbDBusDigest(const HbDBusValue *v)
+{
+    if (v->s)
+        return hbDBusHash(v->s, strlen(v->s));
+    if (v->config)
+        return hbDBusHash(v->config, sizeof(*v->config));
+    return v->n;
+}
+
+
+/* Every Domain1 property of @dom, as InterfacesAdded and GetManagedObjects give them. */
+static GVariant *
+hbDBusDomainProperties(HbDBus *dbus, HbDomain *dom)
+{
+    GVariantBuilder props;
+    GVariant *all;
+
+    g_variant_builder_init(&props, G_VARIANT_TYPE_VARDICT);
+    for (guint p = 0; p < HB_DBUS_PROP_LAST; p++) {
+        HbDBusValue v;
+
+        hbDBusPropValue(dom, p, &v);
+        g_variant_builder_add(&props, "{sv}", dbus->props[p]->name,
+                              hbDBusPropVariant(dbus->props[p], &v));
+    }
+    all = g_variant_builder_end(&props);
+    /* As built, a tree of some eighty GVariants; serialised, one block of
+     * some 1.3 KiB. At startup 10,000 InterfacesAdded wait in GDBus's queue
+     * at once, and GetManagedObjects holds every domain's: the peak RSS. */
+    g_variant_get_data(all);
+    return all;
+}
+
+
+/* The digests of every property of @dom, as now. */
+static void
+hbDBusDigestAll(HbDomain *dom, guint64 *shown)
+{
+    for (guint p = 0; p < HB_DBUS_PROP_LAST; p++) {
+        HbDBusValue v;
+
+        hbDBusPropValue(dom, p, &v);
+        shown[p] = hbDBusDigest(&v);
+    }
+}
+
+
+/*
+ * Called on every tick: one PropertiesChanged with the values that changed
+ * since the last one, nothing when none did. The quiet properties change on
+ * every tick and are never announced.
+ */
 static void
 hbDBusOnChanged(HbDomain *dom, gpointer data)
 {
     HbDBus *dbus = data;
-    HbDBusDomain *entry = g_hash_table_lookup(dbus->domains, hbDomainUUID(dom));
-    const HbGuestInfo *guest = hbDomainGuestInfo(dom);
-    HbDBusDomain1 *iface;
+    guint64 *shown = g_hash_table_lookup(dbus->domains, hbDomainUUID(dom));
+    g_autofree char *path = NULL;
+    GVariantBuilder changed;
+    guint n = 0;
 
-    if (!entry)
+    if (!shown)
         return;
-    iface = entry->iface;
-    /* The skeleton sends PropertiesChanged only for values that changed. */
-    hb_dbus_domain1_set_name(iface, hbDomainName(dom));
-    hb_dbus_domain1_set_state(iface, hbStateToString(hbDomainState(dom)));
-    hb_dbus_domain1_set_is_heartbeating(iface, hbDomainIsHeartbeating(dom));
-    hb_dbus_domain1_set_heartbeat_percentage(iface, hbDomainPercentage(dom));
-    hb_dbus_domain1_set_restart_attempts(iface, hbDomainAttempts(dom));
-    hb_dbus_domain1_set_episode(iface, hbDomainEpisode(dom));
-    hb_dbus_domain1_set_pings_ticked(iface, hbDomainPings(dom, HB_PING_TICK));
-    hb_dbus_domain1_set_pings_missed(iface, hbDomainPings(dom, HB_PING_MISS));
-    hb_dbus_domain1_set_pings_no_verdict(iface, hbDomainPings(dom, HB_PING_VOID));
-    hb_dbus_domain1_set_last_tick(iface, hbDomainLastTick(dom));
-    hb_dbus_domain1_set_config_error(iface,
-                                     hbDomainConfigError(dom) ? hbDomainConfigError(dom) : "");
-    hb_dbus_domain1_set_agent_connected(iface, hbDomainAgentConnected(dom));
-    hbDBusSetConfig(entry, hbDomainConfig(dom));
-    hb_dbus_domain1_set_additions_version(iface, guest->version ? guest->version : "");
-    hb_dbus_domain1_set_osname(iface, guest->os_name ? guest->os_name : "");
-    hb_dbus_domain1_set_can_shutdown(iface, hbDomainAgentConnected(dom) && guest->can_shutdown);
-    hb_dbus_domain1_set_is_host_time_sync_enabled(iface, hbDomainConfig(dom)->time_sync);
-    hb_dbus_domain1_set_suppressed(iface, hbDomainSuppressed(dom));
-    hb_dbus_domain1_set_suppressed_since(iface, hbDomainSuppressedSince(dom));
-    hb_dbus_domain1_set_pings_suppressed(iface, hbDomainPings(dom, HB_PING_SUPPRESSED));
-    hb_dbus_domain1_set_verdict(iface, hbVerdictToString(hbDomainVerdict(dom)));
-    hb_dbus_domain1_set_evidence(iface, hbDomainEvidence(dom));
-    hb_dbus_domain1_set_last_attempt(iface, hbDomainLastAttempt(dom) ? hbDomainLastAttempt(dom)
-                                                                     : "");
+    g_variant_builder_init(&changed, G_VARIANT_TYPE_VARDICT);
+    for (guint p = 0; p < HB_DBUS_PROP_LAST; p++) {
+        HbDBusValue v;
+        guint64 digest;
+
+        if (dbus->quiet[p])
+            continue;
+        hbDBusPropValue(dom, p, &v);
+        digest = hbDBusDigest(&v);
+        if (digest == shown[p])
+            continue;
+        shown[p] = digest;
+        g_variant_builder_add(&changed, "{sv}", dbus->props[p]->name,
+                              hbDBusPropVariant(dbus->props[p], &v));
+        n++;
+    }
+    if (!n) {
+        g_variant_builder_clear(&changed);
+        return;
+    }
+    path = hbDBusDomainPath(hbDomainUUID(dom));
+    g_dbus_connection_emit_signal(dbus->bus, NULL, path, HB_DBUS_PROPERTIES, "PropertiesChanged",
+                                  g_variant_new("(sa{sv}as)", HB_DBUS_DOMAIN1_IFACE, &changed,
+                                                NULL),
+                                  NULL);
 }
 
 
-/* The monitored domain behind @iface, or NULL having returned VMUnknown. */
+/* The domain served at @node, a path element under .../domain; NULL: none. */
 static HbDomain *
-hbDBusDomainFor(HbDBus *dbus, HbDBusDomain1 *iface, GDBusMethodInvocation *invocation)
+hbDBusNodeDomain(HbDBus *dbus, const char *node)
 {
-    HbDomain *dom = hbMonitorLookup(dbus->monitor, hb_dbus_domain1_get_uuid(iface));
+    g_autofree char *uuid = NULL;
 
-    if (!dom)
-        hbDBusFail(invocation, HB_ERROR_VM_UNKNOWN, "domain %s is no longer monitored",
-                   hb_dbus_domain1_get_uuid(iface));
+    if (!node || strlen(node) != VIR_UUID_STRING_BUFLEN - 1)
+        return NULL;
+    uuid = g_strdelimit(g_strdup(node), "_", '-');
+    /* Exactly a path we serve: never an upper-case twin, nor a name. */
+    if (!g_hash_table_contains(dbus->domains, uuid))
+        return NULL;
+    return hbMonitorLookup(dbus->monitor, uuid);
+}
+
+
+/* The monitored domain at @path, or NULL having returned VMUnknown. */
+static HbDomain *
+hbDBusDomainFor(HbDBus *dbus, const char *path, GDBusMethodInvocation *invocation)
+{
+    const char *node = strrchr(path, '/') + 1;
+    HbDomain *dom = hbDBusNodeDomain(dbus, node);
+    g_autofree char *uuid = NULL;
+
+    if (!dom) {
+        uuid = g_strdelimit(g_strdup(node), "_", '-');
+        hbDBusFail(invocation, HB_ERROR_VM_UNKNOWN, "domain %s is no longer monitored", uuid);
+    }
     return dom;
 }
-
-
 /* Virtual PC / Virtual Server's "VM not running" and "additions not available", up front. */
 static gboolean
 hbDBusAgentUsable(HbDomain *dom, GDBusMethodInvocation *invocation)
@@ -287,31 +514,27 @@ hbDBusSubmit(HbDBus *dbus, HbDomain *dom, HbJob *job, GDBusMethodInvocation *inv
 }
 
 
-static gboolean
-hbDBusOnRearm(HbDBusDomain1 *iface, GDBusMethodInvocation *invocation, gpointer data)
-{
-    HbDBus *dbus = data;
-    HbDomain *dom = hbDBusDomainFor(dbus, iface, invocation);
+/* A Domain1 method: @args as the introspection data says, checked by GDBus. */
+typedef void (*HbDBusMethod)(HbDBus *dbus, HbDomain *dom, GDBusMethodInvocation *invocation,
+                             GVariant *args);
 
-    if (dom) {
-        hbMonitorRearm(dbus->monitor, dom);
-        hb_dbus_domain1_complete_rearm(iface, invocation);
-    }
-    return G_DBUS_METHOD_INVOCATION_HANDLED;
+
+static void
+hbDBusOnRearm(HbDBus *dbus, HbDomain *dom, GDBusMethodInvocation *invocation,
+              GVariant *args G_GNUC_UNUSED)
+{
+    hbMonitorRearm(dbus->monitor, dom);
+    g_dbus_method_invocation_return_value(invocation, NULL);
 }
 
 
-static gboolean
-hbDBusOnShutdown(HbDBusDomain1 *iface, GDBusMethodInvocation *invocation, gpointer data)
+static void
+hbDBusOnShutdown(HbDBus *dbus, HbDomain *dom, GDBusMethodInvocation *invocation,
+                 GVariant *args G_GNUC_UNUSED)
 {
-    HbDBus *dbus = data;
-    HbDomain *dom = hbDBusDomainFor(dbus, iface, invocation);
-
-    if (dom && hbDBusAgentUsable(dom, invocation))
+    if (hbDBusAgentUsable(dom, invocation))
         hbDBusSubmit(dbus, dom, hbJobNew(HB_JOB_SHUTDOWN, NULL), invocation);
-    return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
-
 
 /* Half Linux's usual ARG_MAX; the command travels as one agent message. */
 #define HB_EXEC_COMMAND_MAX (1024 * 1024)
@@ -329,48 +552,43 @@ hbDBusCommandSize(const char *path, const char *const *args)
 }
 
 
-static gboolean
-hbDBusOnExecute(HbDBusDomain1 *iface, GDBusMethodInvocation *invocation, const char *path,
-                const char *const *args, guint timeout, gpointer data)
+
+static void
+hbDBusOnExecute(HbDBus *dbus, HbDomain *dom, GDBusMethodInvocation *invocation, GVariant *args)
 {
-    HbDBus *dbus = data;
-    HbDomain *dom = hbDBusDomainFor(dbus, iface, invocation);
+    g_autofree const char **argv = NULL;
+    const char *path;
+    guint timeout;
     HbJob *job;
 
-    if (!dom)
-        return G_DBUS_METHOD_INVOCATION_HANDLED;
+    g_variant_get(args, "(&s^a&su)", &path, &argv, &timeout);
     if (!path[0] || timeout > HB_EXEC_TIMEOUT_MAX) {
         hbDBusFail(invocation, HB_ERROR_INVALID_ARGUMENT,
                    "a command path and a timeout of at most %d s are needed",
                    HB_EXEC_TIMEOUT_MAX);
-        return G_DBUS_METHOD_INVOCATION_HANDLED;
+        return;
     }
-    if (hbDBusCommandSize(path, args) > HB_EXEC_COMMAND_MAX) {
+    if (hbDBusCommandSize(path, argv) > HB_EXEC_COMMAND_MAX) {
         hbDBusFail(invocation, HB_ERROR_INVALID_ARGUMENT,
                    "the command and its arguments take more than %d bytes",
                    HB_EXEC_COMMAND_MAX);
-        return G_DBUS_METHOD_INVOCATION_HANDLED;
+        return;
     }
     if (!hbDBusAgentUsable(dom, invocation))
-        return G_DBUS_METHOD_INVOCATION_HANDLED;
+        return;
     job = hbJobNew(HB_JOB_EXEC, NULL);
     job->path = g_strdup(path);
-    job->args = g_strdupv((char **) args);
+    job->args = g_strdupv((char **) argv);
     job->exec_timeout = timeout ? timeout : HB_EXEC_TIMEOUT_DEFAULT;
     hbDBusSubmit(dbus, dom, job, invocation);
-    return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
 
-static gboolean
-hbDBusOnInstall(HbDBusDomain1 *iface, GDBusMethodInvocation *invocation, gpointer data)
+static void
+hbDBusOnInstall(HbDBus *dbus, HbDomain *dom, GDBusMethodInvocation *invocation,
+                GVariant *args G_GNUC_UNUSED)
 {
-    HbDBus *dbus = data;
-    HbDomain *dom = hbDBusDomainFor(dbus, iface, invocation);
-
-    if (dom)
-        hbDBusSubmit(dbus, dom, hbJobNew(HB_JOB_INSTALL_AGENT, NULL), invocation);
-    return G_DBUS_METHOD_INVOCATION_HANDLED;
+    hbDBusSubmit(dbus, dom, hbJobNew(HB_JOB_INSTALL_AGENT, NULL), invocation);
 }
 
 
@@ -387,19 +605,19 @@ hbDBusSetKey(HbDBus *dbus, HbDomain *dom, GDBusMethodInvocation *invocation,
 }
 
 
-static gboolean
-hbDBusOnSetTimeSync(HbDBusDomain1 *iface, GDBusMethodInvocation *invocation,
-                    gboolean enabled, gpointer data)
-{
-    HbDBus *dbus = data;
-    HbDomain *dom = hbDBusDomainFor(dbus, iface, invocation);
 
+static void
+hbDBusOnSetTimeSync(HbDBus *dbus, HbDomain *dom, GDBusMethodInvocation *invocation,
+                    GVariant *args)
+{
+    gboolean enabled;
+
+    g_variant_get(args, "(b)", &enabled);
     /* Both the running domain and its saved definition: it should last. */
-    if (dom)
-        hbDBusSetKey(dbus, dom, invocation, hbKeyToString(HB_KEY_TIME_SYNC),
-                     enabled ? "yes" : "no", HB_AFFECT_APPLICABLE);
-    return G_DBUS_METHOD_INVOCATION_HANDLED;
+    hbDBusSetKey(dbus, dom, invocation, hbKeyToString(HB_KEY_TIME_SYNC),
+                 enabled ? "yes" : "no", HB_AFFECT_APPLICABLE);
 }
+
 
 
 /*
@@ -431,17 +649,83 @@ hbDBusCheckKey(GDBusMethodInvocation *invocation, const char *name, const char *
 }
 
 
-static gboolean
-hbDBusOnSetParameter(HbDBusDomain1 *iface, GDBusMethodInvocation *invocation,
-                     const char *name, const char *value, guint flags, gpointer data)
+
+static void
+hbDBusOnSetParameter(HbDBus *dbus, HbDomain *dom, GDBusMethodInvocation *invocation,
+                     GVariant *args)
+{
+    const char *name;
+    const char *value;
+    guint flags;
+
+    g_variant_get(args, "(&s&su)", &name, &value, &flags);
+    if (hbDBusCheckKey(invocation, name, value, flags))
+        hbDBusSetKey(dbus, dom, invocation, name, value, flags);
+}
+
+
+static const struct {
+    const char *name;
+    HbDBusMethod run;
+} hbDBusDomainMethods[] = {
+    { "Rearm", hbDBusOnRearm },
+    { "SetHostTimeSync", hbDBusOnSetTimeSync },
+    { "Shutdown", hbDBusOnShutdown },
+    { "ExecuteCommand", hbDBusOnExecute },
+    { "InstallAdditions", hbDBusOnInstall },
+    { "SetParameter", hbDBusOnSetParameter },
+};
+
+
+/* Domain1's methods; GDBus has checked the method's name and arguments. */
+static void
+hbDBusDomainCall(GDBusConnection *bus G_GNUC_UNUSED, const char *sender G_GNUC_UNUSED,
+                 const char *path, const char *iface G_GNUC_UNUSED, const char *method,
+                 GVariant *args, GDBusMethodInvocation *invocation, gpointer data)
 {
     HbDBus *dbus = data;
-    HbDomain *dom = hbDBusDomainFor(dbus, iface, invocation);
+    HbDomain *dom = hbDBusDomainFor(dbus, path, invocation);
 
-    if (dom && hbDBusCheckKey(invocation, name, value, flags))
-        hbDBusSetKey(dbus, dom, invocation, name, value, flags);
-    return G_DBUS_METHOD_INVOCATION_HANDLED;
+    if (!dom)
+        return;
+    for (guint i = 0; i < G_N_ELEMENTS(hbDBusDomainMethods); i++) {
+        if (g_str_equal(hbDBusDomainMethods[i].name, method)) {
+            hbDBusDomainMethods[i].run(dbus, dom, invocation, args);
+            return;
+        }
+    }
+    /* In the introspection data, without a handler here: our bug. */
+    g_dbus_method_invocation_return_dbus_error(invocation,
+                                               "org.freedesktop.DBus.Error.UnknownMethod",
+                                               "no such method");
 }
+
+
+/* A Domain1 property, read from the domain now. */
+static GVariant *
+hbDBusDomainGet(GDBusConnection *bus G_GNUC_UNUSED, const char *sender G_GNUC_UNUSED,
+                const char *path, const char *iface G_GNUC_UNUSED, const char *name,
+                GError **error, gpointer data)
+{
+    HbDBus *dbus = data;
+    HbDomain *dom = hbDBusNodeDomain(dbus, strrchr(path, '/') + 1);
+    int prop = hbDBusPropFromString(name);
+    HbDBusValue v;
+
+    /* GDBus asks only for the properties of the introspection data. */
+    if (!dom || prop < 0) {
+        g_set_error(error, HB_ERROR, HB_ERROR_VM_UNKNOWN, "%s is no longer monitored", path);
+        return NULL;
+    }
+    hbDBusPropValue(dom, prop, &v);
+    return hbDBusPropVariant(dbus->props[prop], &v);
+}
+
+
+static const GDBusInterfaceVTable hbDBusDomainVTable = {
+    .method_call = hbDBusDomainCall,
+    .get_property = hbDBusDomainGet,
+};
 
 
 static void
@@ -449,22 +733,17 @@ hbDBusOnAdded(HbDomain *dom, gpointer data)
 {
     HbDBus *dbus = data;
     g_autofree char *path = hbDBusDomainPath(hbDomainUUID(dom));
-    HbDBusDomain *entry = g_new0(HbDBusDomain, 1);
-    HbDBusDomain1 *iface = hb_dbus_domain1_skeleton_new();
+    guint64 *shown = g_new(guint64, HB_DBUS_PROP_LAST);
+    GVariantBuilder ifaces;
 
-    entry->object = hb_dbus_object_skeleton_new(path);
-    entry->iface = iface;
-    hb_dbus_domain1_set_uuid(iface, hbDomainUUID(dom));
-    g_signal_connect(iface, "handle-rearm", G_CALLBACK(hbDBusOnRearm), dbus);
-    g_signal_connect(iface, "handle-shutdown", G_CALLBACK(hbDBusOnShutdown), dbus);
-    g_signal_connect(iface, "handle-execute-command", G_CALLBACK(hbDBusOnExecute), dbus);
-    g_signal_connect(iface, "handle-install-additions", G_CALLBACK(hbDBusOnInstall), dbus);
-    g_signal_connect(iface, "handle-set-host-time-sync", G_CALLBACK(hbDBusOnSetTimeSync), dbus);
-    g_signal_connect(iface, "handle-set-parameter", G_CALLBACK(hbDBusOnSetParameter), dbus);
-    hb_dbus_object_skeleton_set_domain1(entry->object, iface);
-    g_hash_table_insert(dbus->domains, g_strdup(hbDomainUUID(dom)), entry);
-    hbDBusOnChanged(dom, dbus);
-    g_dbus_object_manager_server_export(dbus->objects, G_DBUS_OBJECT_SKELETON(entry->object));
+    hbDBusDigestAll(dom, shown);
+    g_hash_table_insert(dbus->domains, g_strdup(hbDomainUUID(dom)), shown);
+    g_variant_builder_init(&ifaces, G_VARIANT_TYPE("a{sa{sv}}"));
+    g_variant_builder_add(&ifaces, "{s@a{sv}}", HB_DBUS_DOMAIN1_IFACE,
+                          hbDBusDomainProperties(dbus, dom));
+    g_dbus_connection_emit_signal(dbus->bus, NULL, HB_DBUS_PATH, HB_DBUS_OBJECT_MANAGER,
+                                  "InterfacesAdded", g_variant_new("(oa{sa{sv}})", path, &ifaces),
+                                  NULL);
 }
 
 
@@ -473,9 +752,23 @@ hbDBusOnRemoved(HbDomain *dom, gpointer data)
 {
     HbDBus *dbus = data;
     g_autofree char *path = hbDBusDomainPath(hbDomainUUID(dom));
+    const char *ifaces[] = { HB_DBUS_DOMAIN1_IFACE, NULL };
 
-    g_dbus_object_manager_server_unexport(dbus->objects, path);
-    g_hash_table_remove(dbus->domains, hbDomainUUID(dom));
+    if (!g_hash_table_remove(dbus->domains, hbDomainUUID(dom)))
+        return;
+    g_dbus_connection_emit_signal(dbus->bus, NULL, HB_DBUS_PATH, HB_DBUS_OBJECT_MANAGER,
+                                  "InterfacesRemoved", g_variant_new("(o^as)", path, ifaces),
+                                  NULL);
+}
+
+
+/* The Domain1 signal @name with @args (floating, consumed) from @dom's object. */
+static void
+hbDBusDomainEmit(HbDBus *dbus, HbDomain *dom, const char *name, GVariant *args)
+{
+    g_autofree char *path = hbDBusDomainPath(hbDomainUUID(dom));
+
+    g_dbus_connection_emit_signal(dbus->bus, NULL, path, HB_DBUS_DOMAIN1_IFACE, name, args, NULL);
 }
 
 
@@ -483,40 +776,38 @@ static void
 hbDBusOnNotice(HbDomain *dom, const HbNotice *notice, gpointer data)
 {
     HbDBus *dbus = data;
-    HbDBusDomain *entry = g_hash_table_lookup(dbus->domains, hbDomainUUID(dom));
     const char *name = hbDomainName(dom);
     const char *uuid = hbDomainUUID(dom);
     const char *state = hbStateToString(hbDomainState(dom));
-    HbDBusDomain1 *iface;
+    const char *evidence = notice->evidence ? notice->evidence : "";
 
-    if (!entry)
+    if (!g_hash_table_contains(dbus->domains, uuid))
         return;
-    iface = entry->iface;
     switch (notice->kind) {
     case HB_NOTICE_STOPPED:
         hb_dbus_manager1_emit_heartbeat_stopped(dbus->manager, name, uuid,
-                                                hbVerdictToString(notice->verdict),
-                                                notice->evidence ? notice->evidence : "");
-        hb_dbus_domain1_emit_heartbeat_stopped(iface, hbVerdictToString(notice->verdict),
-                                               notice->evidence ? notice->evidence : "");
+                                                hbVerdictToString(notice->verdict), evidence);
+        hbDBusDomainEmit(dbus, dom, "HeartbeatStopped",
+                         g_variant_new("(ss)", hbVerdictToString(notice->verdict), evidence));
         break;
     case HB_NOTICE_RESUMED:
         hb_dbus_manager1_emit_heartbeat_resumed(dbus->manager, name, uuid);
-        hb_dbus_domain1_emit_heartbeat_resumed(iface);
+        hbDBusDomainEmit(dbus, dom, "HeartbeatResumed", NULL);
         break;
     case HB_NOTICE_RESTART_ATTEMPT:
         hb_dbus_manager1_emit_restart_attempt(dbus->manager, name, uuid, notice->attempt,
                                               notice->max, notice->action, notice->result);
-        hb_dbus_domain1_emit_restart_attempt(iface, notice->attempt, notice->max,
-                                             notice->action, notice->result);
+        hbDBusDomainEmit(dbus, dom, "RestartAttempt",
+                         g_variant_new("(uuss)", notice->attempt, notice->max, notice->action,
+                                       notice->result));
         break;
     case HB_NOTICE_EXHAUSTED:
         hb_dbus_manager1_emit_restarts_exhausted(dbus->manager, name, uuid);
-        hb_dbus_domain1_emit_restarts_exhausted(iface);
+        hbDBusDomainEmit(dbus, dom, "RestartsExhausted", NULL);
         break;
     case HB_NOTICE_STATE_CHANGED:
         hb_dbus_manager1_emit_state_changed(dbus->manager, name, uuid, state);
-        hb_dbus_domain1_emit_state_changed(iface, state);
+        hbDBusDomainEmit(dbus, dom, "StateChanged", g_variant_new("(s)", state));
         break;
     case HB_NOTICE_LAST:
         g_assert_not_reached();
@@ -821,6 +1112,166 @@ hbDBusFilter(GDBusConnection *bus, GDBusMessage *message, gboolean incoming,
 }
 
 
+/* The path elements under .../domain: one per domain (Introspect only). */
+static char **
+hbDBusEnumerate(GDBusConnection *bus G_GNUC_UNUSED, const char *sender G_GNUC_UNUSED,
+                const char *path G_GNUC_UNUSED, gpointer data)
+{
+    HbDBus *dbus = data;
+    GPtrArray *nodes = g_ptr_array_new();
+    GHashTableIter iter;
+    gpointer uuid;
+
+    g_hash_table_iter_init(&iter, dbus->domains);
+    while (g_hash_table_iter_next(&iter, &uuid, NULL))
+        g_ptr_array_add(nodes, g_strdelimit(g_strdup(uuid), "-", '_'));
+    g_ptr_array_add(nodes, NULL);
+    return (char **) g_ptr_array_free(nodes, FALSE);
+}
+
+
+/* Domain1 on a domain's node; nothing (an unknown object) elsewhere. */
+static GDBusInterfaceInfo **
+hbDBusIntrospect(GDBusConnection *bus G_GNUC_UNUSED, const char *sender G_GNUC_UNUSED,
+                 const char *path G_GNUC_UNUSED, const char *node, gpointer data)
+{
+    GDBusInterfaceInfo **ifaces;
+
+    if (!hbDBusNodeDomain(data, node))
+        return NULL;
+    ifaces = g_new0(GDBusInterfaceInfo *, 2);
+    ifaces[0] = g_dbus_interface_info_ref(hb_dbus_domain1_interface_info());
+    return ifaces;
+}
+
+
+static const GDBusInterfaceVTable *
+hbDBusDispatch(GDBusConnection *bus G_GNUC_UNUSED, const char *sender G_GNUC_UNUSED,
+               const char *path G_GNUC_UNUSED, const char *iface, const char *node,
+               gpointer *out, gpointer data)
+{
+    if (!g_str_equal(iface, HB_DBUS_DOMAIN1_IFACE) || !hbDBusNodeDomain(data, node))
+        return NULL;
+    *out = data;
+    return &hbDBusDomainVTable;
+}
+
+
+/* The domains are looked up by path; never all enumerated for one call. */
+static const GDBusSubtreeVTable hbDBusSubtreeVTable = {
+    .enumerate = hbDBusEnumerate,
+    .introspect = hbDBusIntrospect,
+    .dispatch = hbDBusDispatch,
+};
+
+
+/* org.freedesktop.DBus.ObjectManager, named as GDBusObjectManagerServer names it. */
+static GDBusArgInfo hbDBusArgObjects = {
+    -1, "object_paths_interfaces_and_properties", "a{oa{sa{sv}}}", NULL
+};
+static GDBusArgInfo hbDBusArgPath = { -1, "object_path", "o", NULL };
+static GDBusArgInfo hbDBusArgAdded = { -1, "interfaces_and_properties", "a{sa{sv}}", NULL };
+static GDBusArgInfo hbDBusArgRemoved = { -1, "interfaces", "as", NULL };
+static GDBusArgInfo *hbDBusGetManagedOut[] = { &hbDBusArgObjects, NULL };
+static GDBusArgInfo *hbDBusAddedArgs[] = { &hbDBusArgPath, &hbDBusArgAdded, NULL };
+static GDBusArgInfo *hbDBusRemovedArgs[] = { &hbDBusArgPath, &hbDBusArgRemoved, NULL };
+static GDBusMethodInfo hbDBusGetManaged = {
+    -1, "GetManagedObjects", NULL, hbDBusGetManagedOut, NULL
+};
+static GDBusMethodInfo *hbDBusManagerMethods[] = { &hbDBusGetManaged, NULL };
+static GDBusSignalInfo hbDBusAdded = { -1, "InterfacesAdded", hbDBusAddedArgs, NULL };
+static GDBusSignalInfo hbDBusRemoved = { -1, "InterfacesRemoved", hbDBusRemovedArgs, NULL };
+static GDBusSignalInfo *hbDBusManagerSignals[] = { &hbDBusAdded, &hbDBusRemoved, NULL };
+static GDBusInterfaceInfo hbDBusObjectManagerInfo = {
+    -1, HB_DBUS_OBJECT_MANAGER, hbDBusManagerMethods, hbDBusManagerSignals, NULL, NULL
+};
+
+
+/* GetManagedObjects, the only method; GDBus has checked it takes nothing. */
+static void
+hbDBusOnGetManaged(GDBusConnection *bus G_GNUC_UNUSED, const char *sender G_GNUC_UNUSED,
+                   const char *path G_GNUC_UNUSED, const char *iface G_GNUC_UNUSED,
+                   const char *method G_GNUC_UNUSED, GVariant *args G_GNUC_UNUSED,
+                   GDBusMethodInvocation *invocation, gpointer data)
+{
+    HbDBus *dbus = data;
+    GVariantBuilder objects;
+    GHashTableIter iter;
+    gpointer uuid;
+
+    g_variant_builder_init(&objects, G_VARIANT_TYPE("(a{oa{sa{sv}}})"));
+    g_variant_builder_open(&objects, G_VARIANT_TYPE("a{oa{sa{sv}}}"));
+    g_hash_table_iter_init(&iter, dbus->domains);
+    while (g_hash_table_iter_next(&iter, &uuid, NULL)) {
+        HbDomain *dom = hbMonitorLookup(dbus->monitor, uuid);
+        g_autofree char *object = hbDBusDomainPath(uuid);
+
+        if (!dom)
+            continue;
+        g_variant_builder_open(&objects, G_VARIANT_TYPE("{oa{sa{sv}}}"));
+        g_variant_builder_add(&objects, "o", object);
+        g_variant_builder_open(&objects, G_VARIANT_TYPE("a{sa{sv}}"));
+        g_variant_builder_add(&objects, "{s@a{sv}}", HB_DBUS_DOMAIN1_IFACE,
+                              hbDBusDomainProperties(dbus, dom));
+        g_variant_builder_close(&objects);
+        g_variant_builder_close(&objects);
+    }
+    g_variant_builder_close(&objects);
+    g_dbus_method_invocation_return_value(invocation, g_variant_builder_end(&objects));
+}
+
+
+static const GDBusInterfaceVTable hbDBusObjectManagerVTable = {
+    .method_call = hbDBusOnGetManaged,
+};
+
+
+/* Domain1's introspection data by property; FALSE if it is not what we serve. */
+static gboolean
+hbDBusInitProps(HbDBus *dbus, GError **error)
+{
+    GDBusPropertyInfo **props = hb_dbus_domain1_interface_info()->properties;
+    guint n = 0;
+
+    for (; props[n]; n++) {
+        int p = hbDBusPropFromString(props[n]->name);
+        const char *emits = g_dbus_annotation_info_lookup(
+            props[n]->annotations, "org.freedesktop.DBus.Property.EmitsChangedSignal");
+
+        if (p < 0 || dbus->props[p]) {
+            g_set_error(error, HB_ERROR, HB_ERROR_FAILED, "Domain1.%s: not served",
+                        props[n]->name);
+            return FALSE;
+        }
+        dbus->props[p] = props[n];
+        dbus->quiet[p] = g_strcmp0(emits, "false") == 0;
+    }
+    if (n != HB_DBUS_PROP_LAST) {
+        g_set_error(error, HB_ERROR, HB_ERROR_FAILED, "Domain1 has %u properties, not %d",
+                    n, HB_DBUS_PROP_LAST);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+
+/* The Domain1 objects under .../domain, and the ObjectManager that lists them. */
+static gboolean
+hbDBusExportDomains(HbDBus *dbus, GError **error)
+{
+    dbus->subtree = g_dbus_connection_register_subtree(
+        dbus->bus, HB_DBUS_DOMAINS, &hbDBusSubtreeVTable,
+        G_DBUS_SUBTREE_FLAGS_DISPATCH_TO_UNENUMERATED_NODES, dbus, NULL, error);
+    if (!dbus->subtree)
+        return FALSE;
+    dbus->objects = g_dbus_connection_register_object(dbus->bus, HB_DBUS_PATH,
+                                                      &hbDBusObjectManagerInfo,
+                                                      &hbDBusObjectManagerVTable, dbus, NULL,
+                                                      error);
+    return dbus->objects != 0;
+}
+
+
 HbDBus *
 hbDBusNew(GDBusConnection *bus, HbMonitor *monitor, const char *uri, GError **error)
 {
@@ -830,9 +1281,7 @@ hbDBusNew(GDBusConnection *bus, HbMonitor *monitor, const char *uri, GError **er
     hbErrorQuark();
     dbus->bus = g_object_ref(bus);
     dbus->monitor = monitor;
-    dbus->domains = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-                                          (GDestroyNotify) hbDBusDomainFree);
-    dbus->objects = g_dbus_object_manager_server_new(HB_DBUS_PATH);
+    dbus->domains = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     dbus->manager = hb_dbus_manager1_skeleton_new();
     hb_dbus_manager1_set_uri(dbus->manager, uri);
     hbDBusSetHost(dbus, hbMonitorBreaker(monitor));
@@ -847,12 +1296,13 @@ hbDBusNew(GDBusConnection *bus, HbMonitor *monitor, const char *uri, GError **er
                      G_CALLBACK(hbDBusOnListSummaries), dbus);
     g_signal_connect(dbus->manager, "handle-get-statistics",
                      G_CALLBACK(hbDBusOnGetStatistics), dbus);
-    if (!g_dbus_interface_skeleton_export(G_DBUS_INTERFACE_SKELETON(dbus->manager), bus,
-                                          HB_DBUS_PATH, error)) {
+    if (!hbDBusInitProps(dbus, error) ||
+        !g_dbus_interface_skeleton_export(G_DBUS_INTERFACE_SKELETON(dbus->manager), bus,
+                                          HB_DBUS_PATH, error) ||
+        !hbDBusExportDomains(dbus, error)) {
         hbDBusFree(dbus);
         return NULL;
     }
-    g_dbus_object_manager_server_set_connection(dbus->objects, bus);
     dbus->filter = g_dbus_connection_add_filter(bus, hbDBusFilter, NULL, NULL);
     hbMonitorSetObserver(monitor, &hbDBusObserver, dbus);
     return dbus;
@@ -867,10 +1317,12 @@ hbDBusFree(HbDBus *dbus)
     hbMonitorSetObserver(dbus->monitor, &(HbMonitorObserver) { 0 }, NULL);
     if (dbus->filter)
         g_dbus_connection_remove_filter(dbus->bus, dbus->filter);
+    if (dbus->objects)
+        g_dbus_connection_unregister_object(dbus->bus, dbus->objects);
+    if (dbus->subtree)
+        g_dbus_connection_unregister_subtree(dbus->bus, dbus->subtree);
     g_dbus_interface_skeleton_unexport(G_DBUS_INTERFACE_SKELETON(dbus->manager));
-    g_dbus_object_manager_server_set_connection(dbus->objects, NULL);
     g_hash_table_unref(dbus->domains);
-    g_object_unref(dbus->objects);
     g_object_unref(dbus->manager);
     g_object_unref(dbus->bus);
     g_free(dbus);

@@ -1475,6 +1475,111 @@ test_api_domain_methods(void **state)
 }
 
 
+/* What the ObjectManager announced last. */
+typedef struct {
+    GVariant *added;    /* InterfacesAdded's (oa{sa{sv}}) */
+    GVariant *removed;  /* InterfacesRemoved's (oas) */
+} Managed;
+
+
+static void
+onManaged(GDBusConnection *c G_GNUC_UNUSED, const char *sender G_GNUC_UNUSED,
+          const char *path G_GNUC_UNUSED, const char *iface G_GNUC_UNUSED,
+          const char *signal, GVariant *params, gpointer data)
+{
+    Managed *m = data;
+    GVariant **last;
+
+    if (g_str_equal(signal, "InterfacesAdded"))
+        last = &m->added;
+    else if (g_str_equal(signal, "InterfacesRemoved"))
+        last = &m->removed;
+    else
+        return;
+    g_clear_pointer(last, g_variant_unref);
+    *last = g_variant_ref(params);
+}
+
+
+static gboolean
+condAdded(gpointer data)
+{
+    return ((Managed *) data)->added != NULL;
+}
+
+
+static gboolean
+condRemoved(gpointer data)
+{
+    return ((Managed *) data)->removed != NULL;
+}
+
+
+/*
+ * InterfacesAdded with every Domain1 property when a domain comes, and
+ * InterfacesRemoved naming Domain1 when it goes: what keeps a
+ * GDBusObjectManagerClient (list --json, events) in step.
+ */
+static void
+test_api_object_manager_signals(void **state)
+{
+    Daemon *d = *state;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GDBusConnection) listener = NULL;
+    g_autoptr(GVariant) pong = NULL;
+    g_autoptr(GVariant) ifaces = NULL;
+    g_autoptr(GVariant) domain1 = NULL;
+    g_autoptr(virDomain) dom = NULL;
+    g_autofree char *uuid = NULL;
+    g_autofree char *path = NULL;
+    g_autofree const char **names = NULL;
+    Managed m = { 0 };
+    const char *object;
+    const char *name;
+    guint sub;
+
+    listener = g_dbus_connection_new_for_address_sync(
+        g_test_dbus_get_bus_address(testBus),
+        G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+        G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION, NULL, NULL, &err);
+    assert_non_null(listener);
+    sub = g_dbus_connection_signal_subscribe(listener, NULL, "org.freedesktop.DBus.ObjectManager",
+                                             NULL, HB_DBUS_PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+                                             onManaged, &m, NULL);
+    /* The match rule is in place once a call after it came back. */
+    pong = g_dbus_connection_call_sync(listener, HB_DBUS_NAME, HB_DBUS_PATH,
+                                       "org.freedesktop.DBus.Peer", "Ping", NULL, NULL,
+                                       G_DBUS_CALL_FLAGS_NONE, -1, NULL, &err);
+    assert_non_null(pong);
+
+    dom = testDomainStart(d->conn, "hb-dbus", TRUE, FAST);
+    uuid = testDomainUUID(dom);
+    path = hbDBusDomainPath(uuid);
+    assert_true(testWaitFor(condAdded, &m, 10));
+    g_variant_get(m.added, "(&o@a{sa{sv}})", &object, &ifaces);
+    assert_string_equal(object, path);
+    assert_int_equal(g_variant_n_children(ifaces), 1);
+    domain1 = g_variant_lookup_value(ifaces, DOMAIN1, G_VARIANT_TYPE_VARDICT);
+    assert_non_null(domain1);
+    assert_int_equal(g_variant_n_children(domain1), domain1PropertyCount());
+    assert_true(g_variant_lookup(domain1, "Name", "&s", &name));
+    assert_string_equal(name, "hb-dbus");
+    assert_true(g_variant_lookup(domain1, "UUID", "&s", &name));
+    assert_string_equal(name, uuid);
+    assert_null(m.removed);
+
+    testDomainRemove(d->conn, "hb-dbus");
+    assert_true(testWaitFor(condRemoved, &m, 10));
+    g_variant_get(m.removed, "(&o^a&s)", &object, &names);
+    assert_string_equal(object, path);
+    assert_int_equal(g_strv_length((char **) names), 1);
+    assert_string_equal(names[0], DOMAIN1);
+    g_dbus_connection_signal_unsubscribe(listener, sub);
+    g_clear_pointer(&m.added, g_variant_unref);
+    g_clear_pointer(&m.removed, g_variant_unref);
+}
+
+
 /* Introspectable, Peer, ObjectManager, and paths that are not ours. */
 static void
 test_api_standard(void **state)
@@ -2163,6 +2268,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_api_domain_properties, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_domain_methods, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_standard, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_api_object_manager_signals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_invalid_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_edit_metadata, setupTime5, teardown),
         cmocka_unit_test_setup_teardown(test_api_edits_ordered, setup, teardown),
