@@ -19,6 +19,8 @@ typedef struct {
     char *state_dir;      /* what outlives the daemon; "": nothing does */
     HbConfig defaults;    /* daemon-wide defaults for the per-domain keys */
     HbBreakerConf breaker; /* the host-wide circuit breaker */
+    char *hooks_dir;      /* hook scripts (hb-hooks.h); "": none */
+    guint hook_timeout;   /* seconds a hook may run */
 } HbDaemonConf;
 
 void hbDaemonConfInit(HbDaemonConf *conf);
