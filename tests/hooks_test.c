@@ -423,6 +423,37 @@ test_ask_veto(void **state)
 }
 
 
+/* At most 4 events run their hooks at once; the others wait, and all run. */
+static void
+test_bounded(void **state)
+{
+    Fixture *f = *state;
+    g_autofree char *seen = NULL;
+    g_auto(GStrv) counts = NULL;
+    guint runs = 0;
+
+    writeHook(f, "10-count", 0755,
+              "mkdir \"$DIR/run.$$\"\n"
+              "ls -d \"$DIR\"/run.* | wc -l >> \"$DIR/seen\"\n"
+              "sleep 0.3\n"
+              "rmdir \"$DIR/run.$$\"");
+    for (guint i = 0; i < 10; i++)
+        fire(f, "heartbeat-stopped", "web1");
+    assert_true(hbHooksPending(f->hooks) == 10);
+    waitIdle(f);
+    seen = readOut(f, "seen");
+    counts = g_strsplit(seen, "\n", -1);
+    for (guint i = 0; counts[i]; i++) {
+        if (!counts[i][0])
+            continue;
+        runs++;
+        if (atoi(counts[i]) > 4)
+            fail_msg("%d hooks ran at once", atoi(counts[i]));
+    }
+    assert_int_equal(runs, 10);
+}
+
+
 /* Freed while a before-restart run waits: it is answered, vetoed. */
 static void
 test_free_answers(void **state)
@@ -451,6 +482,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_dir_refused_or_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ask_veto, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_answers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bounded, setup, teardown),
     };
 
     logged = g_ptr_array_new_with_free_func(g_free);
