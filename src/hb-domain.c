@@ -7,6 +7,7 @@
 
 #include "hb-domain.h"
 #include "hb-engine-input.h"
+#include "hb-log.h"
 #include "hb-monitor.h"
 #include "hb-statefile.h"
 
@@ -262,12 +263,18 @@ static void hbDomainAct(HbDomain *dom, const HbActions *actions);
 static gboolean
 hbDomainRestartHeld(HbDomain *dom)
 {
+    HbLogDetails log = {
+        .attempt = hbEngineAttempts(dom->engine),
+        .action = hbActionToString(hbEngineConfig(dom->engine)->action),
+        .result = "held",
+    };
     HbActions actions;
 
     if (!hbMonitorHostHolds(dom->monitor, hbEngineCrashed(dom->engine)))
         return FALSE;
-    g_message("Domain '%s': restart attempt %u held, it does not count: host suspected",
-              dom->name, hbEngineAttempts(dom->engine));
+    hbLogEvent(HB_LOG_ATTEMPT, G_LOG_LEVEL_MESSAGE, dom->name, dom->uuid, &log,
+               "Domain '%s': restart attempt %u held, it does not count: host suspected",
+               dom->name, log.attempt);
     hbEngineRestartDone(dom->engine, hbEngineEpisode(dom->engine), HB_ATTEMPT_NOT_MADE,
                         g_get_monotonic_time(), &actions);
     /* No attempt comes of it (a fresh miss is wanted first): a ping at most. */
@@ -304,10 +311,12 @@ hbDomainWithhold(HbDomain *dom, const char *why)
         .verdict = dom->verdict,
         .evidence = dom->evidence,
     };
+    HbLogDetails log = { notice.attempt, notice.action, "withheld" };
     HbActions actions;
 
-    g_warning("Domain '%s': restart attempt %u %s: %s", dom->name, notice.attempt, why,
-              dom->evidence);
+    hbLogEvent(HB_LOG_ATTEMPT, G_LOG_LEVEL_WARNING, dom->name, dom->uuid, &log,
+               "Domain '%s': restart attempt %u %s: %s", dom->name, notice.attempt, why,
+               dom->evidence);
     hbDomainSetLastAttempt(dom, &notice);
     hbDomainNotify(dom, &notice);
     dom->stats_before = dom->stats_latest;
@@ -354,10 +363,12 @@ hbDomainRestart(HbDomain *dom, const HbActions *actions)
     job->reset_stops = dom->reset_stops;
     job->ticket = hbTicketRef(dom->ticket);
     job->host_gate = hbMonitorHostGate(dom->monitor, hbEngineCrashed(dom->engine));
-    g_message("Domain '%s': restart attempt %u of %u (%s%s%s), verdict %s: %s", dom->name,
-              job->attempt, cfg->failure_attempts, hbActionToString(cfg->action),
-              observed ? ", observed only: " : "", observed ? observed : "",
-              hbVerdictToString(dom->verdict), dom->evidence);
+    hbLogEvent(HB_LOG_ATTEMPT, G_LOG_LEVEL_MESSAGE, dom->name, dom->uuid,
+               &(HbLogDetails) { job->attempt, hbActionToString(cfg->action), "decided" },
+               "Domain '%s': restart attempt %u of %u (%s%s%s), verdict %s: %s", dom->name,
+               job->attempt, cfg->failure_attempts, hbActionToString(cfg->action),
+               observed ? ", observed only: " : "", observed ? observed : "",
+               hbVerdictToString(dom->verdict), dom->evidence);
     /* Remembered as under way before it is: the daemon may die meanwhile. */
     hbDomainSaveState(dom);
     /* An attempt observed only changes nothing a hook could object to. */
@@ -388,8 +399,10 @@ hbDomainRestartHung(HbDomain *dom, gboolean given_up)
 
     if (given_up)
         hbEngineHung(dom->engine, &episode, &notice.attempt);
-    g_warning("Domain '%s': restart attempt %u %s; %s", dom->name, notice.attempt, result,
-              given_up ? "the next one destroys" : "no attempt after it would get past it");
+    hbLogEvent(HB_LOG_ATTEMPT, G_LOG_LEVEL_WARNING, dom->name, dom->uuid,
+               &(HbLogDetails) { notice.attempt, notice.action, "hung" },
+               "Domain '%s': restart attempt %u %s; %s", dom->name, notice.attempt, result,
+               given_up ? "the next one destroys" : "no attempt after it would get past it");
     hbDomainSetLastAttempt(dom, &notice);
     hbDomainNotify(dom, &notice);
 }
@@ -417,10 +430,11 @@ hbDomainAct(HbDomain *dom, const HbActions *actions)
             .verdict = dom->verdict,
             .evidence = dom->evidence,
         };
-        g_warning("Domain '%s': heartbeat stopped (%s), episode %" G_GUINT64_FORMAT
-                  ", verdict %s: %s", dom->name, hbStateToString(hbEngineState(dom->engine)),
-                  hbEngineEpisode(dom->engine), hbVerdictToString(dom->verdict),
-                  dom->evidence);
+        hbLogEvent(HB_LOG_STOPPED, G_LOG_LEVEL_WARNING, dom->name, dom->uuid, NULL,
+                   "Domain '%s': heartbeat stopped (%s), episode %" G_GUINT64_FORMAT
+                   ", verdict %s: %s", dom->name, hbStateToString(hbEngineState(dom->engine)),
+                   hbEngineEpisode(dom->engine), hbVerdictToString(dom->verdict),
+                   dom->evidence);
         hbDomainNotify(dom, &notice);
     }
     if (actions->events & HB_EVENT_ATTEMPT_HUNG)
@@ -431,22 +445,26 @@ hbDomainAct(HbDomain *dom, const HbActions *actions)
         hbDomainRestart(dom, actions);
     if (actions->events & HB_EVENT_RESUMED) {
         HbNotice notice = { .kind = HB_NOTICE_RESUMED };
-        g_message("Domain '%s': heartbeat resumed", dom->name);
+        hbLogEvent(HB_LOG_RESUMED, G_LOG_LEVEL_MESSAGE, dom->name, dom->uuid, NULL,
+                   "Domain '%s': heartbeat resumed", dom->name);
         hbDomainNotify(dom, &notice);
     }
     if (actions->events & HB_EVENT_EXHAUSTED) {
         HbNotice notice = { .kind = HB_NOTICE_EXHAUSTED };
-        g_warning("Domain '%s': %u restart attempts made, heartbeat still stopped; "
-                  "giving up until it returns or 'virt-heartbeat rearm'",
-                  dom->name, hbEngineAttempts(dom->engine));
+        HbLogDetails log = { .attempt = hbEngineAttempts(dom->engine) };
+        hbLogEvent(HB_LOG_EXHAUSTED, G_LOG_LEVEL_WARNING, dom->name, dom->uuid, &log,
+                   "Domain '%s': %u restart attempts made, heartbeat still stopped; "
+                   "giving up until it returns or 'virt-heartbeat rearm'",
+                   dom->name, log.attempt);
         hbDomainNotify(dom, &notice);
     }
     if (actions->events & HB_EVENT_STATE_CHANGED) {
         HbNotice notice = { .kind = HB_NOTICE_STATE_CHANGED };
         HbState state = hbEngineState(dom->engine);
         if (state == HB_STATE_FAILED && hbEngineStormCapped(dom->engine))
-            g_warning("Domain '%s': storm cap reached (%u episodes in %u s), no action",
-                      dom->name, cfg->max_episodes, cfg->episode_window);
+            hbLogEvent(HB_LOG_STORM_CAP, G_LOG_LEVEL_WARNING, dom->name, dom->uuid, NULL,
+                       "Domain '%s': storm cap reached (%u episodes in %u s), no action",
+                       dom->name, cfg->max_episodes, cfg->episode_window);
         g_debug("Domain '%s': state %s", dom->name, hbStateToString(state));
         hbDomainNotify(dom, &notice);
     }
@@ -680,6 +698,10 @@ hbDomainRestartDone(HbDomain *dom, HbJob *job)
         .result = would ? "observed" : job->done ? "ok" : failure,
     };
     double called = job->sent ? (job->sent - job->queued) / 1000.0 : 0;
+    HbLogDetails log = {
+        .attempt = job->attempt,
+        .action = job->done ? job->done : hbActionToString(job->action),
+    };
     HbAttemptResult result = HB_ATTEMPT_FAILED;
     HbActions actions;
     guint64 hung_episode;
@@ -688,8 +710,10 @@ hbDomainRestartDone(HbDomain *dom, HbJob *job)
     /* Given up as hung long ago: the engine has gone on without it. */
     if (hbEngineHung(dom->engine, &hung_episode, &hung_attempt) &&
         hung_episode == job->episode && hung_attempt == job->attempt) {
-        g_message("Domain '%s': restart attempt %u, given up as hung, ended: %s", dom->name,
-                  job->attempt, job->done ? job->done : failure);
+        log.result = "ended";
+        hbLogEvent(HB_LOG_ATTEMPT, G_LOG_LEVEL_MESSAGE, dom->name, dom->uuid, &log,
+                   "Domain '%s': restart attempt %u, given up as hung, ended: %s", dom->name,
+                   job->attempt, job->done ? job->done : failure);
         if (!job->cancelled)
             hbDomainNotify(dom, &notice);
         return;
@@ -697,37 +721,49 @@ hbDomainRestartDone(HbDomain *dom, HbJob *job)
     if (job->held) {
         /* As hbDomainRestartHeld: decided again on a fresh miss. */
         result = HB_ATTEMPT_NOT_MADE;
-        g_message("Domain '%s': restart attempt %u held, it does not count: %s", dom->name,
-                  job->attempt, failure);
+        log.result = "held";
+        hbLogEvent(HB_LOG_ATTEMPT, G_LOG_LEVEL_MESSAGE, dom->name, dom->uuid, &log,
+                   "Domain '%s': restart attempt %u held, it does not count: %s", dom->name,
+                   job->attempt, failure);
     } else if (job->dropped || job->cancelled) {
         result = HB_ATTEMPT_NOT_MADE;
-        g_message("Domain '%s': restart attempt %u dropped: %s", dom->name, job->attempt,
-                  job->cancelled ? "virt-heartbeatd is stopping" : failure);
+        log.result = "dropped";
+        hbLogEvent(HB_LOG_ATTEMPT, G_LOG_LEVEL_MESSAGE, dom->name, dom->uuid, &log,
+                   "Domain '%s': restart attempt %u dropped: %s", dom->name, job->attempt,
+                   job->cancelled ? "virt-heartbeatd is stopping" : failure);
     } else if (job->vetoed) {
         /* Counted, so that failure_attempts still ends the episode, and
          * whoever vetoed it (a cluster manager) can take over. */
-        g_warning("Domain '%s': restart attempt %u not made, it counts: %s", dom->name,
-                  job->attempt, failure);
+        log.result = "vetoed";
+        hbLogEvent(HB_LOG_ATTEMPT, G_LOG_LEVEL_WARNING, dom->name, dom->uuid, &log,
+                   "Domain '%s': restart attempt %u not made, it counts: %s", dom->name,
+                   job->attempt, failure);
         hbDomainSetLastAttempt(dom, &notice);
         hbDomainNotify(dom, &notice);
     } else if (job->not_made) {
         /* libvirtd's trouble, not the guest's: the attempt is not spent. */
         result = HB_ATTEMPT_NOT_MADE;
-        g_warning("Domain '%s': restart attempt %u not made, it does not count: %s",
-                  dom->name, job->attempt, failure);
+        log.result = "not-made";
+        hbLogEvent(HB_LOG_ATTEMPT, G_LOG_LEVEL_WARNING, dom->name, dom->uuid, &log,
+                   "Domain '%s': restart attempt %u not made, it does not count: %s",
+                   dom->name, job->attempt, failure);
     } else {
         result = job->done ? HB_ATTEMPT_OK : HB_ATTEMPT_FAILED;
         if (job->no_boot)
             result = HB_ATTEMPT_NO_BOOT;
+        log.result = would ? "observed" : job->done ? "ok" : "failed";
         if (would)
-            g_message("Domain '%s': restart attempt %u: %s; observed only, nothing done",
-                      dom->name, job->attempt, would);
+            hbLogEvent(HB_LOG_ATTEMPT, G_LOG_LEVEL_MESSAGE, dom->name, dom->uuid, &log,
+                       "Domain '%s': restart attempt %u: %s; observed only, nothing done",
+                       dom->name, job->attempt, would);
         else if (job->done)
-            g_message("Domain '%s': restart attempt %u: %s (called %.1f ms after the "
-                      "decision)", dom->name, job->attempt, job->done, called);
+            hbLogEvent(HB_LOG_ATTEMPT, G_LOG_LEVEL_MESSAGE, dom->name, dom->uuid, &log,
+                       "Domain '%s': restart attempt %u: %s (called %.1f ms after the "
+                       "decision)", dom->name, job->attempt, job->done, called);
         else
-            g_warning("Domain '%s': restart attempt %u failed: %s (called %.1f ms after "
-                      "the decision)", dom->name, job->attempt, failure, called);
+            hbLogEvent(HB_LOG_ATTEMPT, G_LOG_LEVEL_WARNING, dom->name, dom->uuid, &log,
+                       "Domain '%s': restart attempt %u failed: %s (called %.1f ms after "
+                       "the decision)", dom->name, job->attempt, failure, called);
         hbDomainSetLastAttempt(dom, &notice);
         hbDomainNotify(dom, &notice);
     }
@@ -765,8 +801,9 @@ hbDomainSetConfigError(HbDomain *dom, const char *config_error)
     if (g_strcmp0(config_error, dom->config_error) == 0)
         return;
     if (config_error)
-        g_warning("Domain '%s': invalid heartbeat metadata, keeping the last valid "
-                  "configuration: %s", dom->name, config_error);
+        hbLogEvent(HB_LOG_CONFIG_ERROR, G_LOG_LEVEL_WARNING, dom->name, dom->uuid, NULL,
+                   "Domain '%s': invalid heartbeat metadata, keeping the last valid "
+                   "configuration: %s", dom->name, config_error);
     else if (dom->config_error)
         g_message("Domain '%s': heartbeat metadata valid again", dom->name);
     g_free(dom->config_error);

@@ -74,6 +74,8 @@ struct _HbJob {
     guint64 generation;  /* the monitor's connection generation when queued */
     guint64 event_seq;   /* SYNC, LIST: the monitor's last lifecycle event when queued */
     gint64 queued;       /* monotonic: handed to the worker */
+    gint64 started;      /* monotonic, the worker's main loop: given a thread */
+    guint lane;          /* the worker's HbLane whose capacity it holds */
     gint64 sent;         /* monotonic: the worker began the libvirt call */
     gint64 slot;         /* PING, monotonic: when it was due */
     gint64 finished;     /* PING, monotonic: the libvirt call returned */

@@ -192,20 +192,20 @@ hbUtilLogWriter(GLogLevelFlags level, const GLogField *fields, gsize n_fields,
 {
     GLogWriterFunc next = user_data ? (GLogWriterFunc) user_data : g_log_writer_default;
     g_autofree GLogField *copy = g_memdup2(fields, n_fields * sizeof(*fields));
-    g_autofree char *escaped = NULL;
+    g_autoptr(GPtrArray) escaped = g_ptr_array_new_with_free_func(g_free);
 
     for (gsize i = 0; i < n_fields; i++) {
-        if (!g_str_equal(copy[i].key, "MESSAGE"))
+        g_autofree char *text = NULL;
+
+        /* The text, and the fields of hb-log.h that a name or libvirt's text go in. */
+        if (!g_str_equal(copy[i].key, "MESSAGE") &&
+            !g_str_has_prefix(copy[i].key, "VIRT_HEARTBEAT_"))
             continue;
-        if (copy[i].length < 0) {
-            escaped = hbUtilEscape(copy[i].value);
-        } else {
-            g_autofree char *text = g_strndup(copy[i].value, copy[i].length);
-            escaped = hbUtilEscape(text);
-        }
-        copy[i].value = escaped;
+        if (copy[i].length >= 0)
+            text = g_strndup(copy[i].value, copy[i].length);
+        copy[i].value = hbUtilEscape(text ? text : copy[i].value);
         copy[i].length = -1;
-        break;
+        g_ptr_array_add(escaped, (gpointer) copy[i].value);
     }
     return next(level, copy, n_fields, NULL);
 }

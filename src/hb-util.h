@@ -39,9 +39,10 @@ void hbUtilDefer(GMainContext *context, GSourceFunc func, gpointer data,
 char *hbUtilSanitize(const char *text, gssize len, gsize max);
 
 /*
- * The daemon's log writer: every message escaped as hbUtilEscape does, so
- * that a domain name or a guest's text cannot forge or recolour log lines,
- * then handed to @user_data (a GLogWriterFunc; NULL: GLib's default).
+ * The daemon's log writer: every message, and every VIRT_HEARTBEAT_* field
+ * (hb-log.h), escaped as hbUtilEscape does, so that a domain name or a
+ * guest's text cannot forge or recolour log lines, then handed to
+ * @user_data (a GLogWriterFunc; NULL: GLib's default).
  */
 GLogWriterOutput hbUtilLogWriter(GLogLevelFlags level, const GLogField *fields,
                                  gsize n_fields, gpointer user_data);

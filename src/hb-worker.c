@@ -8,16 +8,34 @@
 #include "hb-conn.h"
 #include "hb-worker.h"
 
+/*
+ * A ping to a guest that has just hung goes in the ping lane (its last
+ * ping was answered) and holds its thread for the whole timeout. When
+ * many guests hang at once, those pings would fill the lane and every
+ * healthy ping, and the next ping of every hung guest, would wait: the
+ * waiting is no verdict, but detection slows by a minute and more. So a
+ * ping still running this long after it began, while other pings wait
+ * for the lane, moves to the suspect lane's count if that has room, and
+ * its place goes to the next ping. Only the count moves: the call goes on
+ * to its timeout, and its result is read as before. A healthy ping takes
+ * some 10-100 ms (BENCHMARKS.md); one that is merely slow and moves costs
+ * nothing but a suspect thread's place while it lasts.
+ */
+#define HB_WORKER_OVERDUE_US (250 * 1000)
+
 typedef struct {
-    GThreadPool *pool;
+    GThreadPool *pool; /* the ping and suspect lanes share one: a ping
+                        * keeps its thread when it moves */
     guint threads;
     guint busy;       /* main loop: jobs handed to the pool, not delivered yet */
+    GQueue running;   /* main loop: those jobs, oldest first */
     GQueue waiting;   /* main loop: jobs waiting for a thread of this lane */
 } HbWorkerLane;
 
 struct _HbWorker {
     char *uri;
     HbWorkerLane lanes[HB_LANE_LAST];
+    GSource *overdue; /* main loop: when the oldest ping becomes overdue */
     GAsyncQueue *idle_conns; /* virConnectPtr not in use by any job */
     GMainContext *context;   /* where results are delivered */
     GCancellable *stopping;  /* cancelled when the worker stops */
@@ -61,10 +79,74 @@ hbJobLane(const HbJob *job)
 
 /* On the main loop: a thread of the lane is free for the job. */
 static void
-hbWorkerStart(HbWorker *worker G_GNUC_UNUSED, HbWorkerLane *lane, HbJob *job)
+hbWorkerStart(HbWorkerLane *lane, HbJob *job)
 {
     lane->busy++;
+    job->started = g_get_monotonic_time();
+    g_queue_push_tail(&lane->running, job);
     g_thread_pool_push(lane->pool, job, NULL);
+}
+
+
+/* Waiting jobs of @lane started while it has room. */
+static void
+hbWorkerFill(HbWorker *worker, HbWorkerLane *lane)
+{
+    if (g_cancellable_is_cancelled(worker->stopping))
+        return;
+    while (lane->busy < lane->threads && lane->waiting.length > 0)
+        hbWorkerStart(lane, g_queue_pop_head(&lane->waiting));
+}
+
+
+static gboolean hbWorkerOverdue(gpointer data);
+
+/*
+ * While pings wait for the ping lane, its overdue pings move to the
+ * suspect lane's count as far as that has room (HB_WORKER_OVERDUE_US).
+ */
+static void
+hbWorkerRelieve(HbWorker *worker)
+{
+    HbWorkerLane *ping = &worker->lanes[HB_LANE_PING];
+    HbWorkerLane *suspect = &worker->lanes[HB_LANE_SUSPECT];
+    gint64 now = g_get_monotonic_time();
+    HbJob *oldest;
+
+    if (worker->overdue) {
+        g_source_destroy(worker->overdue);
+        g_clear_pointer(&worker->overdue, g_source_unref);
+    }
+    while (ping->waiting.length > 0 && (oldest = g_queue_peek_head(&ping->running)) &&
+           now - oldest->started >= HB_WORKER_OVERDUE_US && suspect->busy < suspect->threads) {
+        g_queue_pop_head(&ping->running);
+        ping->busy--;
+        oldest->lane = HB_LANE_SUSPECT;
+        suspect->busy++;
+        g_queue_push_tail(&suspect->running, oldest);
+        hbWorkerFill(worker, ping);
+    }
+    /* With the suspect lane full, a delivery there calls this again. */
+    if (ping->waiting.length == 0 || !(oldest = g_queue_peek_head(&ping->running)) ||
+        now - oldest->started >= HB_WORKER_OVERDUE_US ||
+        g_cancellable_is_cancelled(worker->stopping))
+        return;
+    worker->overdue = g_timeout_source_new((oldest->started + HB_WORKER_OVERDUE_US - now) /
+                                           1000 + 1);
+    g_source_set_callback(worker->overdue, hbWorkerOverdue, worker, NULL);
+    g_source_attach(worker->overdue, worker->context);
+}
+
+
+static gboolean
+hbWorkerOverdue(gpointer data)
+{
+    HbWorker *worker = data;
+
+    /* This source ends here (the context holds it while it runs). */
+    g_clear_pointer(&worker->overdue, g_source_unref);
+    hbWorkerRelieve(worker);
+    return G_SOURCE_REMOVE;
 }
 
 
@@ -73,12 +155,15 @@ hbWorkerDeliver(gpointer opaque)
 {
     HbJobDelivery *delivery = opaque;
     HbWorker *worker = delivery->worker;
-    HbWorkerLane *lane = &worker->lanes[hbJobLane(delivery->job)];
+    HbJob *job = delivery->job;
+    HbWorkerLane *lane = &worker->lanes[job->lane];
 
     lane->busy--;
-    if (lane->waiting.length > 0 && !g_cancellable_is_cancelled(worker->stopping))
-        hbWorkerStart(worker, lane, g_queue_pop_head(&lane->waiting));
-    worker->done(delivery->job, worker->done_data);
+    g_queue_remove(&lane->running, job);
+    hbWorkerFill(worker, lane);
+    if (job->lane == HB_LANE_PING || job->lane == HB_LANE_SUSPECT)
+        hbWorkerRelieve(worker);
+    worker->done(job, worker->done_data);
     g_free(delivery);
     return G_SOURCE_REMOVE;
 }
@@ -170,9 +255,16 @@ hbWorkerNew(const char *uri, const HbWorkerLimits *limits, HbProbeFunc probe,
     for (int i = 0; i < HB_LANE_LAST; i++) {
         HbWorkerLane *lane = &worker->lanes[i];
         lane->threads = MAX(limits->threads[i], 1);
-        lane->pool = g_thread_pool_new(hbWorkerRun, worker, lane->threads, FALSE, NULL);
+        g_queue_init(&lane->running);
         g_queue_init(&lane->waiting);
+        if (i == HB_LANE_SUSPECT)
+            continue;
+        lane->pool = g_thread_pool_new(hbWorkerRun, worker,
+                                       lane->threads + (i == HB_LANE_PING ?
+                                           MAX(limits->threads[HB_LANE_SUSPECT], 1) : 0),
+                                       FALSE, NULL);
     }
+    worker->lanes[HB_LANE_SUSPECT].pool = worker->lanes[HB_LANE_PING].pool;
     return worker;
 }
 
@@ -180,13 +272,18 @@ hbWorkerNew(const char *uri, const HbWorkerLimits *limits, HbProbeFunc probe,
 void
 hbWorkerPush(HbWorker *worker, HbJob *job)
 {
-    HbWorkerLane *lane = &worker->lanes[hbJobLane(job)];
+    HbWorkerLane *lane;
 
+    job->lane = hbJobLane(job);
+    lane = &worker->lanes[job->lane];
     job->queued = g_get_monotonic_time();
-    if (lane->busy < lane->threads)
-        hbWorkerStart(worker, lane, job);
-    else
-        g_queue_push_tail(&lane->waiting, job);
+    if (lane->busy < lane->threads) {
+        hbWorkerStart(lane, job);
+        return;
+    }
+    g_queue_push_tail(&lane->waiting, job);
+    if (job->lane == HB_LANE_PING && !worker->overdue)
+        hbWorkerRelieve(worker);
 }
 
 
@@ -234,6 +331,10 @@ hbWorkerFree(HbWorker *worker, guint wait_s)
     if (!worker)
         return;
     g_cancellable_cancel(worker->stopping);
+    if (worker->overdue) {
+        g_source_destroy(worker->overdue);
+        g_clear_pointer(&worker->overdue, g_source_unref);
+    }
     for (int i = 0; i < HB_LANE_LAST; i++) {
         HbJob *job;
         while ((job = g_queue_pop_head(&worker->lanes[i].waiting))) {
@@ -255,8 +356,10 @@ hbWorkerFree(HbWorker *worker, guint wait_s)
         return;
     }
 
-    for (int i = 0; i < HB_LANE_LAST; i++)
-        g_thread_pool_free(worker->lanes[i].pool, FALSE, TRUE);
+    for (int i = 0; i < HB_LANE_LAST; i++) {
+        if (i != HB_LANE_SUSPECT)
+            g_thread_pool_free(worker->lanes[i].pool, FALSE, TRUE);
+    }
     /* Every job was delivered: nothing is left in the context for us. */
     g_async_queue_unref(worker->idle_conns);
     g_object_unref(worker->stopping);

@@ -13,7 +13,8 @@
 typedef enum {
     HB_LANE_RESTART,  /* restart attempts: first, never behind a ping */
     HB_LANE_PING,     /* pings to domains whose last ping did not miss */
-    HB_LANE_SUSPECT,  /* pings to domains whose last ping missed: these may hang */
+    HB_LANE_SUSPECT,  /* pings to domains whose last ping missed: these may hang;
+                       * and pings overdue in the ping lane while others wait */
     HB_LANE_READ,     /* domain reads */
     HB_LANE_GUEST,    /* guest requests: info, exec, shutdown, time, metadata */
     HB_LANE_STATS,    /* the bulk counter read: it may wait on a stuck QEMU */

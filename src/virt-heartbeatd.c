@@ -10,6 +10,7 @@
 
 #include "hb-daemon-conf.h"
 #include "hb-dbus.h"
+#include "hb-log.h"
 #include "hb-monitor.h"
 
 typedef struct {
@@ -101,8 +102,7 @@ main(int argc, char **argv)
     g_auto(HbDaemonConf) conf = { 0 };
     guint owner;
 
-    /* Domain names and guests' texts go into log lines: escaped. */
-    g_log_set_writer_func(hbUtilLogWriter, NULL, NULL);
+    hbLogInit(NULL);
     g_option_context_add_main_entries(ctx, entries, NULL);
     g_option_context_set_description(ctx,
         "Pings the QEMU guest agent of every domain with <heartbeat/> metadata\n"
