@@ -6,6 +6,7 @@
 
 #include "hb-api.h"
 #include "hb-daemon-conf.h"
+#include "hb-hooks.h"
 
 #define HB_DAEMON_GROUP "daemon"
 #define HB_DEFAULTS_GROUP "defaults"
@@ -31,6 +32,7 @@ static const struct {
     { "host_min", HB_BREAKER_OFFSET(min), 1, 100000 },
     { "host_hold", HB_BREAKER_OFFSET(hold), 1, 86400 },
     { "host_window", HB_BREAKER_OFFSET(window), 0, 86400 },
+    { "hook_timeout", G_STRUCT_OFFSET(HbDaemonConf, hook_timeout), 1, HB_HOOK_TIMEOUT_MAX },
 };
 
 
@@ -44,6 +46,8 @@ hbDaemonConfInit(HbDaemonConf *conf)
         .suspect_workers = 8,
         .request_workers = 4,
         .state_dir = g_strdup(HB_STATE_DIR_DEFAULT),
+        .hooks_dir = g_strdup(HB_HOOKS_DIR_DEFAULT),
+        .hook_timeout = HB_HOOK_TIMEOUT_DEFAULT,
     };
     hbConfigInitDefaults(&conf->defaults);
     hbBreakerConfInit(&conf->breaker);
@@ -56,6 +60,7 @@ hbDaemonConfClear(HbDaemonConf *conf)
     g_clear_pointer(&conf->uri, g_free);
     g_clear_pointer(&conf->state_dir, g_free);
     g_clear_pointer(&conf->metrics_listen, g_free);
+    g_clear_pointer(&conf->hooks_dir, g_free);
 }
 
 
@@ -78,6 +83,7 @@ hbDaemonConfCopy(HbDaemonConf *dst, const HbDaemonConf *src)
     dst->uri = g_strdup(src->uri);
     dst->state_dir = g_strdup(src->state_dir);
     dst->metrics_listen = g_strdup(src->metrics_listen);
+    dst->hooks_dir = g_strdup(src->hooks_dir);
 }
 
 
@@ -185,13 +191,15 @@ hbDaemonConfLoadDaemon(HbDaemonConf *conf, GKeyFile *kf, const char *path,
         if (g_str_equal(key, "uri")) {
             g_free(conf->uri);
             conf->uri = g_strdup(value);
-        } else if (g_str_equal(key, "state_dir")) {
+        } else if (g_str_equal(key, "state_dir") || g_str_equal(key, "hooks_dir")) {
+            char **member = g_str_equal(key, "hooks_dir") ? &conf->hooks_dir
+                                                          : &conf->state_dir;
             if (value[0] && !g_path_is_absolute(value)) {
                 hbDaemonConfError(errors, path, lines, HB_DAEMON_GROUP, key,
-                                  "state_dir: '%s' is not an absolute path", value);
+                                  "%s: '%s' is not an absolute path", key, value);
             } else {
-                g_free(conf->state_dir);
-                conf->state_dir = g_strdup(value);
+                g_free(*member);
+                *member = g_strdup(value);
             }
         } else if (g_str_equal(key, "monitor_all") || g_str_equal(key, "dry_run")) {
             gboolean *member = g_str_equal(key, "dry_run") ? &conf->dry_run

@@ -22,6 +22,8 @@ typedef struct {
     HbConfig defaults;    /* daemon-wide defaults for the per-domain keys */
     HbBreakerConf breaker; /* the host-wide circuit breaker */
     char *metrics_listen; /* [metrics] listen: "host:port" of /metrics; NULL: none */
+    char *hooks_dir;      /* hook scripts (hb-hooks.h); "": none */
+    guint hook_timeout;   /* seconds a hook may run */
 } HbDaemonConf;
 
 void hbDaemonConfInit(HbDaemonConf *conf);

@@ -395,7 +395,9 @@ hbDomainRestart(HbDomain *dom, const HbActions *actions)
                hbVerdictToString(dom->verdict), dom->evidence);
     /* Remembered as under way before it is: the daemon may die meanwhile. */
     hbDomainSaveState(dom);
-    hbMonitorPushJob(dom->monitor, job);
+    /* An attempt observed only changes nothing a hook could object to. */
+    if (observed || !hbMonitorBeforeRestart(dom->monitor, dom, job))
+        hbMonitorPushJob(dom->monitor, job);
 }
 
 
@@ -759,6 +761,15 @@ hbDomainRestartDone(HbDomain *dom, HbJob *job)
         hbLogEvent(HB_LOG_ATTEMPT, G_LOG_LEVEL_MESSAGE, dom->name, dom->uuid, &log,
                    "Domain '%s': restart attempt %u dropped: %s", dom->name, job->attempt,
                    job->cancelled ? "virt-heartbeatd is stopping" : failure);
+    } else if (job->vetoed) {
+        /* Counted, so that failure_attempts still ends the episode, and
+         * whoever vetoed it (a cluster manager) can take over. */
+        log.result = "vetoed";
+        hbLogEvent(HB_LOG_ATTEMPT, G_LOG_LEVEL_WARNING, dom->name, dom->uuid, &log,
+                   "Domain '%s': restart attempt %u not made, it counts: %s", dom->name,
+                   job->attempt, failure);
+        hbDomainSetLastAttempt(dom, &notice);
+        hbDomainNotify(dom, &notice);
     } else if (job->not_made) {
         /* libvirtd's trouble, not the guest's: the attempt is not spent. */
         result = HB_ATTEMPT_NOT_MADE;

@@ -67,6 +67,7 @@ struct _HbJob {
     HbTicket *host_gate; /* RESTART: closed when the host-wide breaker trips */
     gboolean dropped;    /* RESTART: not made, the ticket was closed */
     gboolean held;       /* RESTART: not made, the breaker tripped after it was decided */
+    gboolean vetoed;     /* RESTART: not made, a before-restart hook refused; it counts */
     gboolean not_made;   /* RESTART: no call reached the domain (libvirtd
                           * unreachable, its state lock busy): it is as it was */
     gboolean stopped_by_other; /* RESTART: shut off already when our destroy came */

@@ -13,7 +13,8 @@
 typedef enum {
     HB_LOG_STOPPED,
     HB_LOG_RESUMED,
-    HB_LOG_ATTEMPT,     /* made, observed, withheld, held, dropped, not made, failed, hung */
+    HB_LOG_ATTEMPT,     /* made, observed, withheld, held, dropped, not made, vetoed,
+                         * failed, hung */
     HB_LOG_EXHAUSTED,
     HB_LOG_STORM_CAP,
     HB_LOG_CONFIG_ERROR,

@@ -7,6 +7,7 @@
 #include <config.h>
 
 #include "hb-conn.h"
+#include "hb-hooks.h"
 #include "hb-monitor.h"
 #include "hb-statefile.h"
 
@@ -72,6 +73,7 @@ struct _HbMonitor {
     gint64 late_warned;    /* monotonic: the last warning that pings leave late */
     HbHistogram ping_rtt;
     HbHistogram ping_lateness;
+    HbHooks *hooks;        /* NULL: hooks_dir is "" */
 };
 
 typedef struct {
@@ -87,11 +89,109 @@ static void hbMonitorCheckLoad(HbMonitor *monitor);
 static gboolean hbMonitorHostNote(HbMonitor *monitor, HbDomain *dom, gboolean gone);
 
 
+/*
+ * Every notice but state-changed runs the hooks: a state change comes with
+ * each of the others and on every boot and pause besides, so that at scale
+ * it would fork for nothing; and it says nothing the others do not.
+ */
+static void
+hbMonitorRunHooks(HbMonitor *monitor, HbDomain *dom, const HbNotice *notice)
+{
+    g_autofree char *attempt = NULL;
+    HbHookEvent event = {
+        .event = hbNoticeKindToString(notice->kind),
+        .domain = hbDomainName(dom),
+        .uuid = hbDomainUUID(dom),
+    };
+
+    if (!monitor->hooks || monitor->closing || notice->kind == HB_NOTICE_STATE_CHANGED)
+        return;
+    if (notice->kind == HB_NOTICE_RESTART_ATTEMPT) {
+        event.attempt = notice->attempt;
+        event.action = notice->action;
+        event.result = notice->result;
+    } else if (notice->kind == HB_NOTICE_STOPPED) {
+        event.verdict = hbVerdictToString(notice->verdict);
+        event.evidence = notice->evidence;
+    }
+    hbHooksRun(monitor->hooks, &event);
+}
+
+
 void
 hbMonitorNotify(HbMonitor *monitor, HbDomain *dom, const HbNotice *notice)
 {
     if (monitor->observer.notice)
         monitor->observer.notice(dom, notice, monitor->observer_data);
+    hbMonitorRunHooks(monitor, dom, notice);
+}
+
+
+typedef struct {
+    HbMonitor *monitor;
+    HbJob *job;
+} HbMonitorAsk;
+
+
+/*
+ * The before-restart hooks answered. Whatever they said, the attempt goes
+ * ahead only if what it was decided for still holds: the episode open and
+ * the host not suspected (as the worker checks again before each call).
+ */
+static void
+hbMonitorBeforeRestartDone(const char *veto, gpointer data)
+{
+    g_autofree HbMonitorAsk *ask = data;
+    HbMonitor *monitor = ask->monitor;
+    HbJob *job = ask->job;
+
+    if (!hbTicketIsOpen(job->ticket)) {
+        job->dropped = TRUE;
+        g_set_error_literal(&job->error, HB_ERROR, HB_ERROR_FAILED,
+                            "the episode ended while the before-restart hooks ran");
+    } else if (!hbTicketIsOpen(job->host_gate)) {
+        job->held = TRUE;
+        g_set_error_literal(&job->error, HB_ERROR, HB_ERROR_FAILED,
+                            "host suspected while the before-restart hooks ran");
+    } else if (veto) {
+        job->vetoed = TRUE;
+        g_set_error_literal(&job->error, HB_ERROR, HB_ERROR_FAILED, veto);
+    } else {
+        hbMonitorPushJob(monitor, job);
+        return;
+    }
+    if (monitor->closing)
+        job->cancelled = TRUE;
+    hbMonitorJobDone(job, monitor);
+}
+
+
+gboolean
+hbMonitorBeforeRestart(HbMonitor *monitor, HbDomain *dom, HbJob *job)
+{
+    HbMonitorAsk *ask;
+    HbHookEvent event = {
+        .event = HB_HOOK_BEFORE_RESTART,
+        .domain = hbDomainName(dom),
+        .uuid = hbDomainUUID(dom),
+        .attempt = job->attempt,
+        .action = hbActionToString(job->action),
+        .verdict = hbVerdictToString(hbDomainVerdict(dom)),
+        .evidence = hbDomainEvidence(dom),
+    };
+
+    if (!monitor->hooks || monitor->closing)
+        return FALSE;
+    ask = g_new0(HbMonitorAsk, 1);
+    ask->monitor = monitor;
+    ask->job = job;
+    if (hbHooksAsk(monitor->hooks, &event, hbMonitorBeforeRestartDone, ask)) {
+        g_message("Domain '%s': restart attempt %u waits for the before-restart hooks",
+                  event.domain, job->attempt);
+        return TRUE;
+    }
+    g_free(ask);
+    return FALSE;
 }
 
 
@@ -887,6 +987,8 @@ hbMonitorNew(const HbDaemonConf *conf, HbProbeFunc probe)
     hbDaemonConfCopy(&monitor->conf, conf);
     hbBreakerInit(&monitor->breaker, &conf->breaker);
     monitor->host_gate = hbTicketNew();
+    if (monitor->conf.hooks_dir[0])
+        monitor->hooks = hbHooksNew(monitor->conf.hooks_dir, monitor->conf.hook_timeout);
     if (monitor->conf.state_dir[0] && hbStateFileCheckDir(monitor->conf.state_dir) < 0) {
         g_warning("Failed episodes and the last valid configurations will not survive a "
                   "restart");
@@ -932,6 +1034,8 @@ hbMonitorFree(HbMonitor *monitor)
     if (!monitor)
         return;
     monitor->closing = TRUE;
+    /* Attempts waiting for their before-restart hooks are cancelled. */
+    g_clear_pointer(&monitor->hooks, hbHooksFree);
     g_clear_handle_id(&monitor->list_retry, g_source_remove);
     g_clear_handle_id(&monitor->breaker_timer, g_source_remove);
     g_clear_handle_id(&monitor->stats_timer, g_source_remove);

@@ -42,6 +42,12 @@ const HbBreaker *hbMonitorBreaker(HbMonitor *monitor);
 /* For its domains (hb-domain.c). */
 /* Hand @job to the workers; a stopping monitor finishes it cancelled. */
 void hbMonitorPushJob(HbMonitor *monitor, HbJob *job);
+/*
+ * Run the before-restart hooks on the restart @job of @dom, then push it,
+ * or finish it vetoed, dropped or held. FALSE: no hook, the caller pushes
+ * it at once.
+ */
+gboolean hbMonitorBeforeRestart(HbMonitor *monitor, HbDomain *dom, HbJob *job);
 /* Room for one more guest request for @uuid; NULL, or why not. */
 const char *hbMonitorRequestRoom(HbMonitor *monitor, const char *uuid);
 void hbMonitorNotify(HbMonitor *monitor, HbDomain *dom, const HbNotice *notice);

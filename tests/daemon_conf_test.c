@@ -54,6 +54,8 @@ test_shipped_file_is_defaults(void **state G_GNUC_UNUSED)
     assert_int_equal(conf.breaker.hold, 300);
     assert_int_equal(conf.breaker.window, 0);
     assert_null(conf.metrics_listen);
+    assert_true(g_str_has_suffix(conf.hooks_dir, "/virt-heartbeat/hooks.d"));
+    assert_int_equal(conf.hook_timeout, 10);
 }
 
 
@@ -63,7 +65,7 @@ test_every_key(void **state G_GNUC_UNUSED)
     g_autofree char *path = writeConf(
         "[daemon]\nuri=test:///default\nmonitor_all=true\nsuspect_workers=3\nstate_dir=\n"
         "host_share=75\nhost_min=2\nhost_hold=20\nhost_window=45\n"
-        "dry_run=yes\n"
+        "dry_run=yes\nhooks_dir=/srv/hooks\nhook_timeout=3\n"
         "[defaults]\ntime=30\nrate=5\naction=none\nboot_grace=0\n");
     g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
     g_auto(HbDaemonConf) conf = { 0 };
@@ -79,6 +81,8 @@ test_every_key(void **state G_GNUC_UNUSED)
     assert_int_equal(conf.breaker.min, 2);
     assert_int_equal(conf.breaker.hold, 20);
     assert_int_equal(conf.breaker.window, 45);
+    assert_string_equal(conf.hooks_dir, "/srv/hooks");
+    assert_int_equal(conf.hook_timeout, 3);
     assert_int_equal(conf.defaults.time, 30);
     assert_int_equal(conf.defaults.rate, 5);
     assert_int_equal(conf.defaults.action, HB_ACTION_NONE);
@@ -94,7 +98,7 @@ test_errors_name_file_and_line(void **state G_GNUC_UNUSED)
     g_autofree char *path = writeConf(
         "# comment\n[daemon]\nping_workers=0\nmonitor_all=maybe\nspeed=3\n"
         "[defaults]\ntime=1\nactoin=none\n[extra]\nx=1\n[daemon]\nstate_dir=rel/dir\n"
-        "dry_run=Yes\n");
+        "dry_run=Yes\nhooks_dir=hooks.d\nhook_timeout=31\n");
     g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
     const char *expected[] = {
         ":9: unknown group [extra]",
@@ -103,6 +107,8 @@ test_errors_name_file_and_line(void **state G_GNUC_UNUSED)
         ":5: unknown key 'speed' in [daemon]",
         ":12: state_dir: 'rel/dir' is not an absolute path",
         ":13: dry_run: 'Yes' is not yes, no, true or false",
+        ":14: hooks_dir: 'hooks.d' is not an absolute path",
+        ":15: hook_timeout: '31' is not a whole number from 1 to 30",
         ":7: time: '1' is not a whole number from 2 to 86400",
         ":8: unknown key 'actoin' in [defaults]",
     };

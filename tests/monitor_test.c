@@ -33,6 +33,7 @@ typedef struct {
     guint host_hold;    /* the breaker's host_hold for the next monitor; 0: default */
     GPtrArray *host;    /* "suspected REASON", "cleared REASON" */
     gboolean dry_run;   /* fixtureMonitor: [daemon] dry_run */
+    char *hooks_dir;    /* fixtureMonitor: [daemon] hooks_dir; NULL: none */
 } Fixture;
 
 
@@ -155,6 +156,9 @@ fixtureMonitor(Fixture *f, gboolean monitor_all, const char *state_dir,
     conf.state_dir = g_strdup(state_dir);
     conf.monitor_all = monitor_all;
     conf.dry_run = f->dry_run;
+    /* Never the host's own hooks. */
+    g_free(conf.hooks_dir);
+    conf.hooks_dir = g_strdup(f->hooks_dir ? f->hooks_dir : "");
     if (request_workers)
         conf.request_workers = request_workers;
     if (fast) {
@@ -224,6 +228,17 @@ teardown(void **state)
     int n = virConnectListAllDomains(f->conn, &doms, 0);
 
     g_clear_pointer(&f->monitor, hbMonitorFree);
+    if (f->hooks_dir) {
+        g_autoptr(GDir) hooks = g_dir_open(f->hooks_dir, 0, NULL);
+        const char *name;
+
+        while (hooks && (name = g_dir_read_name(hooks))) {
+            g_autofree char *path = g_build_filename(f->hooks_dir, name, NULL);
+            g_unlink(path);
+        }
+        g_rmdir(f->hooks_dir);
+        g_free(f->hooks_dir);
+    }
     /* Every domain but the driver's own "test" is the test's to remove. */
     for (int i = 0; i < n; i++) {
         if (!g_str_equal(virDomainGetName(doms[i]), "test"))
@@ -1770,14 +1785,21 @@ test_host_hold_after_daemon_restart(void **state G_GNUC_UNUSED)
  * by countWarnings. */
 static guint watchdog_warnings;
 static guint late_warnings;
+/* Restart attempts dropped because their episode ended while the hooks ran. */
+static guint hook_drops;
 
 
 static GLogWriterOutput
 countWarnings(GLogLevelFlags level, const GLogField *fields, gsize n_fields,
               gpointer user_data)
 {
-    for (gsize i = 0; i < n_fields && (level & G_LOG_LEVEL_WARNING); i++) {
+    for (gsize i = 0; i < n_fields; i++) {
         if (!g_str_equal(fields[i].key, "MESSAGE") || fields[i].length >= 0)
+            continue;
+        if (strstr(fields[i].value, "dropped: the episode ended while the before-restart "
+                   "hooks ran"))
+            hook_drops++;
+        if (!(level & G_LOG_LEVEL_WARNING))
             continue;
         if (strstr(fields[i].value, "watchdog fired"))
             watchdog_warnings++;
@@ -1887,6 +1909,137 @@ test_watchdog_kept_over_resume(void **state)
 }
 
 
+/*
+ * A monitor (fast defaults) with a hooks directory of its own holding one
+ * hook, 10-gate: on before-restart it notes the attempt in "asked", then
+ * runs @body; every other event it lets by.
+ */
+static void
+hooksMonitor(Fixture *f, const char *body)
+{
+    g_autofree char *path = NULL;
+    g_autofree char *text = NULL;
+
+    f->hooks_dir = g_dir_make_tmp("hb-monitor-hooks-XXXXXX", NULL);
+    assert_non_null(f->hooks_dir);
+    path = g_build_filename(f->hooks_dir, "10-gate", NULL);
+    text = g_strdup_printf("#!/bin/sh\nDIR='%s'\n[ \"$1\" = before-restart ] || exit 0\n"
+                           "echo \"$VIRT_HEARTBEAT_ATTEMPT\" >> \"$DIR/asked\"\n%s\n",
+                           f->hooks_dir, body);
+    assert_true(g_file_set_contents(path, text, -1, NULL));
+    assert_int_equal(chmod(path, 0700), 0);
+    fixtureMonitor(f, FALSE, "", 0, TRUE);
+}
+
+
+static char *
+readHooksFile(Fixture *f, const char *name)
+{
+    g_autofree char *path = g_build_filename(f->hooks_dir, name, NULL);
+    char *text = NULL;
+
+    if (!g_file_get_contents(path, &text, NULL, NULL))
+        return g_strdup("");
+    return text;
+}
+
+
+/* A before-restart hook that exits 1 vetoes each attempt; vetoed attempts
+ * count, so the episode ends in restarts-exhausted as failed ones would. */
+static void
+test_hook_vetoes_restart(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) dom = NULL;
+    g_autofree char *uuid = NULL;
+    g_autofree char *asked = NULL;
+
+    hooksMonitor(f, "exit 1");
+    dom = testDomainStart(f->conn, "hb-veto", TRUE, FAST);
+    uuid = testDomainUUID(dom);
+    waitState(f, "hb-veto", HB_STATE_OK);
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    waitNotices(f, "hb-veto", "restarts-exhausted", 1);
+    assert_int_equal(countNotices(f, "hb-veto",
+                                  "restart-attempt reset vetoed by hook 10-gate (exit 1)"), 2);
+    assert_int_equal(countNotices(f, "hb-veto", "restart-attempt reset ok"), 0);
+    assert_string_equal(hbDomainLastAttempt(hbMonitorLookup(f->monitor, uuid)),
+                        "2 reset: vetoed by hook 10-gate (exit 1)");
+    asked = readHooksFile(f, "asked");
+    assert_string_equal(asked, "1\n2\n");
+}
+
+
+/* A before-restart hook that exits 0 lets the attempt be made. */
+static void
+test_hook_allows_restart(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) dom = NULL;
+    g_autofree char *uuid = NULL;
+    g_autofree char *asked = NULL;
+
+    hooksMonitor(f, "exit 0");
+    dom = testDomainStart(f->conn, "hb-allow", TRUE, FAST);
+    uuid = testDomainUUID(dom);
+    waitState(f, "hb-allow", HB_STATE_OK);
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    waitNotices(f, "hb-allow", "restart-attempt reset ok", 1);
+    asked = readHooksFile(f, "asked");
+    assert_true(g_str_has_prefix(asked, "1\n"));
+    fakeProbeSet(uuid, FAKE_AGENT_OK);
+    waitNotices(f, "hb-allow", "heartbeat-resumed", 1);
+    assert_int_equal(countNotices(f, "hb-allow", "restart-attempt reset vetoed"), 0);
+}
+
+
+static gboolean
+condHookDropped(gpointer data)
+{
+    return hook_drops >= ((Fixture *) data)->want_count;
+}
+
+
+static gboolean
+condHookStarted(gpointer data)
+{
+    Fixture *f = data;
+    g_autofree char *asked = readHooksFile(f, "asked");
+
+    return asked[0] != '\0';
+}
+
+
+/* The heartbeat came back while the before-restart hook ran: when it lets
+ * the attempt go, the attempt is dropped, not made. */
+static void
+test_hook_dropped_when_back(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) dom = NULL;
+    g_autofree char *uuid = NULL;
+    g_autofree char *go = NULL;
+    guint drops = hook_drops;
+
+    hooksMonitor(f, "while [ ! -e \"$DIR/go\" ]; do sleep 0.1; done");
+    dom = testDomainStart(f->conn, "hb-back", TRUE, FAST);
+    uuid = testDomainUUID(dom);
+    waitState(f, "hb-back", HB_STATE_OK);
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    assert_true(testWaitFor(condHookStarted, f, 30));
+    fakeProbeSet(uuid, FAKE_AGENT_OK);
+    waitNotices(f, "hb-back", "heartbeat-resumed", 1);
+
+    go = g_build_filename(f->hooks_dir, "go", NULL);
+    assert_true(g_file_set_contents(go, "", 0, NULL));
+    f->want_count = drops + 1;
+    assert_true(testWaitFor(condHookDropped, f, 30));
+    assert_int_equal(countNotices(f, "hb-back", "restart-attempt"), 0);
+    assert_int_equal(hbDomainAttempts(hbMonitorLookup(f->monitor, uuid)), 0);
+    waitState(f, "hb-back", HB_STATE_OK);
+}
+
+
 int
 main(void)
 {
@@ -1931,6 +2084,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_late_ping_warned, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watchdog_warned_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watchdog_kept_over_resume, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hook_vetoes_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hook_allows_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hook_dropped_when_back, setup, teardown),
     };
 
     g_log_set_writer_func(countWarnings, NULL, NULL);

@@ -370,7 +370,7 @@ start_event_log
 
 # Opt-in scenarios run only when HB_E2E_ONLY names them.
 optin=0
-for s in s_crash_loop s_stats_nowait s_guests s_alternatives; do
+for s in s_crash_loop s_stats_nowait s_guests s_alternatives s_hook_veto; do
     [[ " ${HB_E2E_ONLY:-} " == *" $s "* ]] && optin=$((optin + 1))
 done
 echo "1..$((41 + optin))"
@@ -2351,6 +2351,55 @@ _s_alternatives() {
     done | tee -a "$figs/alternatives-$fault.txt" | sed 's/^/# /'
 }
 
+# hooks_dir with a before-restart hook that refuses: the hung guest's resets
+# are vetoed, reported, counted (restarts-exhausted), and libvirt sees none.
+# The notification hooks see the episode. Opt-in: CI time is full.
+s_hook_veto() {
+    local d=${prefix}hookveto
+    _s_hook_veto
+    local rc=$?
+    rmdomain "$d"
+    rm -rf "$work/hooks.d"
+    restart_daemon || { fail "the suite's daemon did not come back"; return 1; }
+    return $rc
+}
+
+_s_hook_veto() {
+    local first
+    mkdir -m 0755 "$work/hooks.d" || return 1
+    cat > "$work/hooks.d/10-veto" <<EOF
+#!/bin/sh
+echo "\$1 \$2 \$VIRT_HEARTBEAT_ATTEMPT" >> "$work/hook-calls"
+if [ "\$1" = before-restart ] && [ "\$2" = "$d" ]; then
+    echo "vetoing \$2"
+    exit 1
+fi
+exit 0
+EOF
+    chmod 0755 "$work/hooks.d/10-veto"
+    restart_daemon "hooks_dir=$work/hooks.d" "hook_timeout=5" || fail "daemon with hooks" || return 1
+    mkdomain "$d" yes "" \
+        "time='6' rate='3' boot_grace='30' failure_interval='8' failure_attempts='2'" || return 1
+    wait_until 60 state_is "$d" ok || fail "never ok" || return 1
+    agent_exec "$d" 'sleep 1; kill -STOP $(cat /run/agent.pid)' || fail "cannot stop the agent" || return 1
+    wait_until 30 has_events "$d" heartbeat-stopped 1 || fail "no heartbeat-stopped" || return 1
+    wait_until 60 has_events "$d" restarts-exhausted 1 || fail "never exhausted" || return 1
+    first=$(events_of "$d" restart-attempt | head -1)
+    log "first attempt: $first"
+    jq -e '.attempt == 1 and .action == "reset" and .result == "vetoed by hook 10-veto (exit 1)"' \
+        <<<"$first" >/dev/null || fail "attempt: $first" || return 1
+    [ "$(count_events "$d" restart-attempt)" = 2 ] ||
+        fail "$(count_events "$d" restart-attempt) attempts, not 2" || return 1
+    grep -q "Hook 10-veto (before-restart, domain '$d'): vetoing $d" "$work/daemon.log" ||
+        fail "the hook's output is not in the daemon log" || return 1
+    for call in "heartbeat-stopped $d" "before-restart $d 1" "restart-attempt $d 1" \
+                "before-restart $d 2" "restarts-exhausted $d"; do
+        grep -qx "$call *" "$work/hook-calls" || fail "no hook call '$call'" || return 1
+    done
+    [ "$(libvirt_reboots "$d")" = 0 ] || fail "libvirt saw $(libvirt_reboots "$d") reboots" || return 1
+    [ "$(guest_boots "$d")" = 1 ] || fail "the guest booted $(guest_boots "$d") times" || return 1
+}
+
 # HB_E2E_ONLY="s_exec s_info": run only these scenarios (while working on them).
 run() {
     local desc=$1; shift
@@ -2424,6 +2473,7 @@ run_optin "bulk stats with one QEMU stopped: NOWAIT against plain (bench)" s_sta
 run_optin "guests at the machine's limit: the daemon's and libvirtd's cost (bench)" s_guests
 run_optin "side by side with the alternatives: one fault, each watcher (bench)" s_alternatives
 run "a real Prometheus scrapes /metrics: agent stopped, heartbeating 0, restart counted" s_prometheus
+run_optin "before-restart hook vetoes a hung guest's resets: reported, counted, no reset" s_hook_veto
 run "daemon SIGTERM: exits 0 at once, the events listener ends" s_sigterm
 
 echo "# e2e: $passed passed, $failed failed"
