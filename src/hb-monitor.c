@@ -97,7 +97,6 @@ static gboolean hbMonitorHostNote(HbMonitor *monitor, HbDomain *dom, gboolean go
 static void
 hbMonitorRunHooks(HbMonitor *monitor, HbDomain *dom, const HbNotice *notice)
 {
-    g_autofree char *attempt = NULL;
     HbHookEvent event = {
         .event = hbNoticeKindToString(notice->kind),
         .domain = hbDomainName(dom),
