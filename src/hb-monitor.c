@@ -795,8 +795,11 @@ hbMonitorJobDone(HbJob *job, gpointer data)
             g_set_error_literal(&job->error, HB_ERROR, HB_ERROR_FAILED, monitor->closing ?
                                 "virt-heartbeatd is stopping" : "failed");
         job->reply(job, job->reply_data);
-        /* A new channel shows in the domain XML, but no event says so. */
-        if (!monitor->closing && job->kind == HB_JOB_INSTALL_AGENT && !job->error)
+        /* A new channel shows in the domain XML, but no event says so; an
+         * edit's event may come late or, on a connection lost meanwhile,
+         * never: read the domain rather than wait for it. */
+        if (!monitor->closing && !job->error &&
+            (job->kind == HB_JOB_INSTALL_AGENT || job->kind == HB_JOB_METADATA))
             hbMonitorSync(monitor, job->uuid);
         goto cleanup;
     }

@@ -223,8 +223,10 @@ hbWorkerRun(gpointer data, gpointer user_data)
         }
         hbJobRun(job, conn, worker->probe, worker->stopping);
         alive = virConnectIsAlive(conn) == 1;
+        /* Last in, first out: the next job gets the connection used last,
+         * and connections opened in a burst stay idle. */
         if (alive)
-            g_async_queue_push(worker->idle_conns, conn);
+            g_async_queue_push_front(worker->idle_conns, conn);
         else
             virConnectClose(conn);
         /* A restart whose call was made may have acted: never twice. */
