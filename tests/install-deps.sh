@@ -37,8 +37,10 @@ fi
 # The prometheus package starts a server of its own on :9090 where an init
 # system runs it. The suite starts its own, on a port it picks: none is left
 # running here.
+# systemctl disables offline too, but stops only under a running systemd.
 if command -v systemctl >/dev/null && systemctl is-enabled --quiet prometheus 2>/dev/null; then
-    systemctl disable --now prometheus
+    systemctl disable prometheus
+    [ ! -d /run/systemd/system ] || systemctl stop prometheus
 elif [ -x /etc/init.d/prometheus ] && /etc/init.d/prometheus status >/dev/null 2>&1; then
     /etc/init.d/prometheus stop
     update-rc.d prometheus disable >/dev/null 2>&1 || true
