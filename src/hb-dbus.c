@@ -184,8 +184,9 @@ hbDBusFail(GDBusMethodInvocation *invocation, HbErrorCode code, const char *fmt,
 
 /* A property's value before it becomes a GVariant: the member its type uses. */
 typedef struct {
-    guint64 n;               /* b, u, t, x */
+    guint64 n;               /* b, u, t, x; or the enum value @s names */
     const char *s;           /* s: never NULL */
+    gboolean named;          /* @s is the name of the enum value @n */
     const HbConfig *config;  /* a{sv} */
 } HbDBusValue;
 
@@ -212,7 +213,9 @@ hbDBusPropValue(HbDomain *dom, HbDBusProp prop, HbDBusValue *v)
         v->s = hbDomainUUID(dom);
         break;
     case HB_DBUS_PROP_STATE:
+        v->n = hbDomainState(dom);
         v->s = hbStateToString(hbDomainState(dom));
+        v->named = TRUE;
         break;
     case HB_DBUS_PROP_IS_HEARTBEATING:
         v->n = hbDomainIsHeartbeating(dom);
@@ -260,7 +263,9 @@ hbDBusPropValue(HbDomain *dom, HbDBusProp prop, HbDBusValue *v)
         v->n = hbDomainConfig(dom)->time_sync;
         break;
     case HB_DBUS_PROP_VERDICT:
+        v->n = hbDomainVerdict(dom);
         v->s = hbVerdictToString(hbDomainVerdict(dom));
+        v->named = TRUE;
         break;
     case HB_DBUS_PROP_EVIDENCE:
         v->s = hbDBusText(hbDomainEvidence(dom));
@@ -324,11 +329,14 @@ G_STATIC_ASSERT(sizeof(HbConfig) == HB_KEY_LAST * sizeof(guint32));
 /*
  * What is kept of a value to tell whether it changed: a number itself, a
  * hash of a text or of the configuration. Every tick compares all of them,
- * so this allocates nothing.
+ * so this allocates nothing. State and Verdict are their enum values, not
+ * a hash of their names: a change that matters is never lost to a collision.
  */
 static guint64
 hbDBusDigest(const HbDBusValue *v)
 {
+    if (v->named)
+        return v->n;
     if (v->s)
         return hbDBusHash(v->s, strlen(v->s));
     if (v->config)

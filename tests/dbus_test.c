@@ -1640,6 +1640,477 @@ test_api_standard(void **state)
 }
 
 
+typedef struct {
+    GDBusMessage *reply;
+    gboolean done;
+} RawCall;
+
+
+static void
+rawCallDone(GObject *source, GAsyncResult *res, gpointer data)
+{
+    RawCall *c = data;
+
+    c->reply = g_dbus_connection_send_message_with_reply_finish(G_DBUS_CONNECTION(source), res,
+                                                                NULL);
+    c->done = TRUE;
+}
+
+
+static gboolean
+condRawCallDone(gpointer data)
+{
+    return ((RawCall *) data)->done;
+}
+
+
+/*
+ * @method on @path without an interface, as D-Bus allows and GDBus's
+ * proxies never send: want the error @error; the daemon still answers.
+ */
+static void
+apiCallNoInterface(const char *path, const char *method, GVariant *args, const char *error)
+{
+    g_autoptr(GDBusMessage) msg = g_dbus_message_new_method_call(HB_DBUS_NAME, path, NULL,
+                                                                 method);
+    g_autoptr(GDBusMessage) reply = NULL;
+    RawCall c = { 0 };
+
+    if (args)
+        g_dbus_message_set_body(msg, args);
+    g_dbus_connection_send_message_with_reply(bus, msg, G_DBUS_SEND_MESSAGE_FLAGS_NONE, 20000,
+                                              NULL, NULL, rawCallDone, &c);
+    assert_true(testWaitFor(condRawCallDone, &c, 25));
+    reply = c.reply;
+    if (!reply)
+        fail_msg("%s on %s without an interface: no reply", method, path);
+    if (g_dbus_message_get_message_type(reply) != G_DBUS_MESSAGE_TYPE_ERROR)
+        fail_msg("%s on %s without an interface: want %s, got success", method, path, error);
+    if (g_strcmp0(g_dbus_message_get_error_name(reply), error) != 0)
+        fail_msg("%s on %s without an interface: want %s, got %s", method, path, error,
+                 g_dbus_message_get_error_name(reply));
+    assertAlive();
+}
+
+/*
+ * A hostile caller on the Domain1 subtree: calls without an interface,
+ * near-miss paths (upper case, an element more, a removed domain), the
+ * wrong interface in Properties, Introspect on every level.
+ */
+static void
+test_api_hostile_subtree(void **state)
+{
+    Daemon *d = *state;
+    g_autoptr(virDomain) dom = testDomainStart(d->conn, "hb-dbus", TRUE, FAST);
+    g_autofree char *uuid = testDomainUUID(dom);
+    g_autofree char *path = hbDBusDomainPath(uuid);
+    g_autofree char *upper = g_ascii_strup(path + strlen(HB_DBUS_DOMAINS), -1);
+    g_autofree char *upper_path = g_strconcat(HB_DBUS_DOMAINS, upper, NULL);
+    g_autofree char *deeper = g_strconcat(path, "/x", NULL);
+    /* The domain's own element again, one level deeper: .../domain/x/<uuid>. */
+    g_autofree char *nested = g_strconcat(HB_DBUS_DOMAINS "/x", path + strlen(HB_DBUS_DOMAINS),
+                                          NULL);
+    g_autofree char *twice = g_strconcat(path, path + strlen(HB_DBUS_DOMAINS), NULL);
+    g_autoptr(GVariant) list = NULL;
+    g_autoptr(GVariant) all = NULL;
+    gpointer gone[] = { d, uuid };
+    const char *xml;
+
+    waitState(d, "hb-dbus", "ok");
+
+    /* No interface: D-Bus allows it; GDBus must not hand us a NULL name. */
+    apiCallNoInterface(path, "Rearm", NULL, E_UNKNOWN_METHOD);
+    apiCallNoInterface(HB_DBUS_DOMAINS, "Rearm", NULL, E_UNKNOWN_METHOD);
+    apiCallNoInterface(deeper, "Rearm", NULL, E_UNKNOWN_METHOD);
+    apiCallNoInterface(path, "Get", g_variant_new("(ss)", DOMAIN1, "Name"), E_UNKNOWN_METHOD);
+
+    /* Near misses of the domain's path. */
+    assert_string_not_equal(upper_path, path);
+    apiCall(upper_path, DOMAIN1, "Rearm", NULL, E_UNKNOWN_METHOD);
+    apiCall(upper_path, PROPERTIES, "GetAll", g_variant_new("(s)", DOMAIN1), E_UNKNOWN_METHOD);
+    apiCall(deeper, DOMAIN1, "Rearm", NULL, E_UNKNOWN_METHOD);
+    apiCall(deeper, PROPERTIES, "Get", g_variant_new("(ss)", DOMAIN1, "Name"), E_UNKNOWN_METHOD);
+    for (const char *const *p = (const char *const []) { nested, twice, NULL }; *p; p++) {
+        g_autoptr(GVariant) intro = NULL;
+
+        apiCall(*p, DOMAIN1, "Rearm", NULL, E_UNKNOWN_METHOD);
+        apiCall(*p, DOMAIN1, "Shutdown", NULL, E_UNKNOWN_METHOD);
+        apiCall(*p, PROPERTIES, "Get", g_variant_new("(ss)", DOMAIN1, "Name"), E_UNKNOWN_METHOD);
+        apiCall(*p, PROPERTIES, "GetAll", g_variant_new("(s)", DOMAIN1), E_UNKNOWN_METHOD);
+        intro = apiCall(*p, "org.freedesktop.DBus.Introspectable", "Introspect", NULL, NULL);
+        g_variant_get(intro, "(&s)", &xml);
+        if (strstr(xml, DOMAIN1))
+            fail_msg("%s introspects as a domain", *p);
+    }
+
+    /* Properties with interfaces the object does not have. */
+    apiCall(path, PROPERTIES, "Get", g_variant_new("(ss)", PROPERTIES, "Name"), E_INVALID_ARGS);
+    apiCall(path, PROPERTIES, "GetAll", g_variant_new("(s)", ""), E_INVALID_ARGS);
+    apiCall(path, PROPERTIES, "GetAll", g_variant_new("(s)", MANAGER1), E_INVALID_ARGS);
+    apiCall(path, PROPERTIES, "Set",
+            g_variant_new("(ssv)", DOMAIN1, "State", g_variant_new_uint32(3)), E_INVALID_ARGS);
+    apiCall(path, PROPERTIES, "Set",
+            g_variant_new("(ssv)", DOMAIN1, "Nope", g_variant_new_string("x")), E_INVALID_ARGS);
+    apiCall(path, PROPERTIES, "Get", g_variant_new("(s)", DOMAIN1), E_UNKNOWN_METHOD);
+    /* The hand-made ObjectManager has no properties: GetManagedObjects never answers these. */
+    {
+        g_autoptr(GVariant) none = apiCall(
+            HB_DBUS_PATH, PROPERTIES, "GetAll",
+            g_variant_new("(s)", "org.freedesktop.DBus.ObjectManager"), NULL);
+
+        g_autoptr(GVariant) props = NULL;
+
+        g_variant_get(none, "(@a{sv})", &props);
+        assert_int_equal(g_variant_n_children(props), 0);
+    }
+    apiCall(HB_DBUS_PATH, PROPERTIES, "Get",
+            g_variant_new("(ss)", "org.freedesktop.DBus.ObjectManager", "GetManagedObjects"),
+            E_INVALID_ARGS);
+    apiCall(HB_DBUS_PATH, PROPERTIES, "Set",
+            g_variant_new("(ssv)", "org.freedesktop.DBus.ObjectManager", "x",
+                          g_variant_new_string("y")), E_INVALID_ARGS);
+    apiCallNoInterface(HB_DBUS_PATH, "GetManagedObjects", g_variant_new("(s)", "x"),
+                       E_UNKNOWN_METHOD);
+
+    /* Introspect on every level: the domain node is listed, nothing else. */
+    for (const char *const *p = (const char *const []) {
+             "/", "/org", "/org/virt_heartbeat", HB_DBUS_PATH, HB_DBUS_DOMAINS, NULL };
+         *p; p++) {
+        g_autoptr(GVariant) intro = apiCall(*p, "org.freedesktop.DBus.Introspectable",
+                                            "Introspect", NULL, NULL);
+        g_autoptr(GDBusNodeInfo) info = NULL;
+
+        g_variant_get(intro, "(&s)", &xml);
+        info = g_dbus_node_info_new_for_xml(xml, NULL);
+        if (!info)
+            fail_msg("%s: no valid introspection XML", *p);
+    }
+    {
+        g_autoptr(GVariant) intro = apiCall(HB_DBUS_DOMAINS, "org.freedesktop.DBus.Introspectable",
+                                            "Introspect", NULL, NULL);
+
+        g_variant_get(intro, "(&s)", &xml);
+        assert_non_null(strstr(xml, path + strlen(HB_DBUS_DOMAINS) + 1));
+        assert_null(strstr(xml, DOMAIN1));
+    }
+    {
+        g_autoptr(GVariant) intro = apiCall(upper_path, "org.freedesktop.DBus.Introspectable",
+                                            "Introspect", NULL, NULL);
+
+        g_variant_get(intro, "(&s)", &xml);
+        assert_null(strstr(xml, DOMAIN1));
+    }
+    {
+        g_autoptr(GVariant) intro = apiCall(deeper, "org.freedesktop.DBus.Introspectable",
+                                            "Introspect", NULL, NULL);
+
+        g_variant_get(intro, "(&s)", &xml);
+        assert_null(strstr(xml, DOMAIN1));
+    }
+
+    /* Gone: every call on its path fails, and GetManagedObjects forgets it. */
+    testDomainRemove(d->conn, "hb-dbus");
+    assert_true(testWaitFor(condGone, gone, 10));
+    apiCall(path, DOMAIN1, "Rearm", NULL, E_UNKNOWN_METHOD);
+    apiCall(path, PROPERTIES, "GetAll", g_variant_new("(s)", DOMAIN1), E_UNKNOWN_METHOD);
+    apiCall(path, PROPERTIES, "Get", g_variant_new("(ss)", DOMAIN1, "State"), E_UNKNOWN_METHOD);
+    all = apiCall(HB_DBUS_PATH, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects",
+                  NULL, NULL);
+    g_variant_get(all, "(@a{oa{sa{sv}}})", &list);
+    assert_int_equal(g_variant_n_children(list), 0);
+}
+
+
+/* The Domain1 objects' lifecycle as a client on its own connection sees it. */
+typedef struct {
+    GHashTable *known;   /* paths InterfacesAdded announced, not yet removed */
+    GString *wrong;      /* what a GDBusObjectManagerClient would have choked on */
+    guint added;
+    guint removed;
+    guint changed;
+} Lifecycle;
+
+
+static void
+onLifecycle(GDBusConnection *c G_GNUC_UNUSED, const char *sender G_GNUC_UNUSED,
+            const char *path, const char *iface G_GNUC_UNUSED, const char *signal,
+            GVariant *params, gpointer data)
+{
+    Lifecycle *l = data;
+    const char *object;
+
+    if (g_str_equal(signal, "InterfacesAdded")) {
+        g_variant_get_child(params, 0, "&o", &object);
+        if (!g_hash_table_add(l->known, g_strdup(object)))
+            g_string_append_printf(l->wrong, "added twice: %s\n", object);
+        l->added++;
+    } else if (g_str_equal(signal, "InterfacesRemoved")) {
+        g_variant_get_child(params, 0, "&o", &object);
+        if (!g_hash_table_remove(l->known, object))
+            g_string_append_printf(l->wrong, "removed, never added: %s\n", object);
+        l->removed++;
+    } else if (g_str_equal(signal, "PropertiesChanged")) {
+        if (!g_hash_table_contains(l->known, path))
+            g_string_append_printf(l->wrong, "changed, not added: %s\n", path);
+        l->changed++;
+    }
+}
+
+
+typedef struct {
+    guint pending;
+    guint ok;
+    GString *wrong;
+} Storm;
+
+
+static void
+stormDone(GObject *source, GAsyncResult *res, gpointer data)
+{
+    Storm *s = data;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GVariant) reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), res,
+                                                              &err);
+    g_autofree char *remote = err ? g_dbus_error_get_remote_error(err) : NULL;
+
+    s->pending--;
+    if (reply)
+        s->ok++;
+    else if (!remote ||
+             (!g_str_equal(remote, E_UNKNOWN_METHOD) && !g_str_equal(remote, E_HB "VMUnknown")))
+        g_string_append_printf(s->wrong, "%s\n", err->message);
+}
+
+
+static gboolean
+condStormDone(gpointer data)
+{
+    return ((Storm *) data)->pending == 0;
+}
+
+
+/*
+ * Domains come and go while calls on their paths and GetManagedObjects are
+ * in flight: every call is answered (done, or the domain is unknown), and a
+ * listener sees each object added before any change to it and removed
+ * once, with nothing after.
+ */
+static void
+test_api_churn(void **state)
+{
+    Daemon *d = *state;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GDBusConnection) listener = NULL;
+    g_autoptr(GVariant) pong = NULL;
+    g_autoptr(GVariant) objects = NULL;
+    g_autoptr(GVariant) managed = NULL;
+    Lifecycle l = { g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL),
+                    g_string_new(NULL) };
+    Storm s = { 0, 0, g_string_new(NULL) };
+    guint subs[2];
+
+    listener = g_dbus_connection_new_for_address_sync(
+        g_test_dbus_get_bus_address(testBus),
+        G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+        G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION, NULL, NULL, &err);
+    assert_non_null(listener);
+    subs[0] = g_dbus_connection_signal_subscribe(listener, NULL,
+                                                 "org.freedesktop.DBus.ObjectManager", NULL,
+                                                 HB_DBUS_PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+                                                 onLifecycle, &l, NULL);
+    subs[1] = g_dbus_connection_signal_subscribe(listener, NULL, PROPERTIES, "PropertiesChanged",
+                                                 NULL, DOMAIN1, G_DBUS_SIGNAL_FLAGS_NONE,
+                                                 onLifecycle, &l, NULL);
+    pong = g_dbus_connection_call_sync(listener, HB_DBUS_NAME, HB_DBUS_PATH,
+                                       "org.freedesktop.DBus.Peer", "Ping", NULL, NULL,
+                                       G_DBUS_CALL_FLAGS_NONE, -1, NULL, &err);
+    assert_non_null(pong);
+
+    for (guint round = 0; round < 4; round++) {
+        g_autoptr(virDomain) dom = testDomainStart(d->conn, "hb-churn", TRUE, FAST);
+        g_autofree char *uuid = testDomainUUID(dom);
+        g_autofree char *path = hbDBusDomainPath(uuid);
+        gpointer gone[] = { d, uuid };
+
+        waitState(d, "hb-churn", "ok");
+        /* Calls queued on the bus, then the domain goes while they arrive. */
+        /* 100 in flight: the session bus allows a connection 128. */
+        for (guint i = 0; i < 25; i++) {
+            g_dbus_connection_call(bus, HB_DBUS_NAME, path, DOMAIN1, "Rearm", NULL, NULL,
+                                   G_DBUS_CALL_FLAGS_NONE, 20000, NULL, stormDone, &s);
+            g_dbus_connection_call(bus, HB_DBUS_NAME, path, PROPERTIES, "GetAll",
+                                   g_variant_new("(s)", DOMAIN1), NULL,
+                                   G_DBUS_CALL_FLAGS_NONE, 20000, NULL, stormDone, &s);
+            g_dbus_connection_call(bus, HB_DBUS_NAME, path, PROPERTIES, "Get",
+                                   g_variant_new("(ss)", DOMAIN1, "State"), NULL,
+                                   G_DBUS_CALL_FLAGS_NONE, 20000, NULL, stormDone, &s);
+            g_dbus_connection_call(bus, HB_DBUS_NAME, HB_DBUS_PATH,
+                                   "org.freedesktop.DBus.ObjectManager", "GetManagedObjects",
+                                   NULL, NULL, G_DBUS_CALL_FLAGS_NONE, 20000, NULL, stormDone,
+                                   &s);
+            s.pending += 4;
+            if (i == 12 - round * 3)
+                testDomainRemove(d->conn, "hb-churn");
+        }
+        assert_true(testWaitFor(condGone, gone, 10));
+        assert_true(testWaitFor(condStormDone, &s, 30));
+        apiCall(path, DOMAIN1, "Rearm", NULL, E_UNKNOWN_METHOD);
+    }
+    /* The listener has everything sent before a call it made came back. */
+    g_clear_pointer(&pong, g_variant_unref);
+    pong = g_dbus_connection_call_sync(listener, HB_DBUS_NAME, HB_DBUS_PATH,
+                                       "org.freedesktop.DBus.Peer", "Ping", NULL, NULL,
+                                       G_DBUS_CALL_FLAGS_NONE, -1, NULL, &err);
+    assert_non_null(pong);
+    testSpin(200);
+    if (s.wrong->len)
+        fail_msg("calls: %s", s.wrong->str);
+    if (l.wrong->len)
+        fail_msg("signals: %s", l.wrong->str);
+    assert_int_equal(l.added, 4);
+    assert_int_equal(l.removed, 4);
+    assert_true(l.changed > 0);
+    assert_int_equal(g_hash_table_size(l.known), 0);
+    objects = apiCall(HB_DBUS_PATH, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects",
+                      NULL, NULL);
+    g_variant_get(objects, "(@a{oa{sa{sv}}})", &managed);
+    assert_int_equal(g_variant_n_children(managed), 0);
+    g_dbus_connection_signal_unsubscribe(listener, subs[0]);
+    g_dbus_connection_signal_unsubscribe(listener, subs[1]);
+    g_hash_table_unref(l.known);
+    g_string_free(l.wrong, TRUE);
+    g_string_free(s.wrong, TRUE);
+}
+
+
+/* A client's copy of one Domain1 object, kept as GDBusObjectManagerClient keeps it. */
+typedef struct {
+    const char *path;
+    HbDomain *dom;
+    GVariantDict *cache;  /* NULL until InterfacesAdded */
+} Mirror;
+
+
+static void
+onMirror(GDBusConnection *c G_GNUC_UNUSED, const char *sender G_GNUC_UNUSED,
+         const char *path, const char *iface G_GNUC_UNUSED, const char *signal,
+         GVariant *params, gpointer data)
+{
+    Mirror *m = data;
+    g_autoptr(GVariant) props = NULL;
+    GVariantIter iter;
+    const char *name;
+    GVariant *value;
+
+    if (g_str_equal(signal, "InterfacesAdded")) {
+        g_autoptr(GVariant) ifaces = NULL;
+        const char *object;
+
+        g_variant_get(params, "(&o@a{sa{sv}})", &object, &ifaces);
+        if (!g_str_equal(object, m->path))
+            return;
+        props = g_variant_lookup_value(ifaces, DOMAIN1, G_VARIANT_TYPE_VARDICT);
+        g_clear_pointer(&m->cache, g_variant_dict_unref);
+        m->cache = g_variant_dict_new(props);
+    } else if (g_str_equal(signal, "PropertiesChanged") && g_str_equal(path, m->path) &&
+               m->cache) {
+        g_variant_get(params, "(&s@a{sv}@as)", &name, &props, NULL);
+        g_variant_iter_init(&iter, props);
+        while (g_variant_iter_next(&iter, "{&sv}", &name, &value)) {
+            g_variant_dict_insert_value(m->cache, name, value);
+            g_variant_unref(value);
+        }
+    }
+}
+
+
+/* What the client holds of State, Verdict and IsHeartbeating is what the daemon has. */
+static gboolean
+condMirrored(gpointer data)
+{
+    Mirror *m = data;
+    const char *state = NULL;
+    const char *verdict = NULL;
+    gboolean beating;
+
+    if (!m->cache || hbDomainState(m->dom) == HB_STATE_OK ||
+        !g_variant_dict_lookup(m->cache, "State", "&s", &state) ||
+        !g_variant_dict_lookup(m->cache, "Verdict", "&s", &verdict) ||
+        !g_variant_dict_lookup(m->cache, "IsHeartbeating", "b", &beating))
+        return FALSE;
+    return g_str_equal(state, hbStateToString(hbDomainState(m->dom))) &&
+           g_str_equal(verdict, hbVerdictToString(hbDomainVerdict(m->dom))) &&
+           beating == hbDomainIsHeartbeating(m->dom);
+}
+
+
+/*
+ * A client that knows a domain only from InterfacesAdded and
+ * PropertiesChanged follows it from ok to stopped: every change of State,
+ * Verdict and IsHeartbeating is announced.
+ */
+static void
+test_api_changes_announced(void **state)
+{
+    Daemon *d = *state;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GDBusConnection) listener = NULL;
+    g_autoptr(GVariant) pong = NULL;
+    g_autoptr(virDomain) dom = NULL;
+    g_autofree char *uuid = NULL;
+    g_autofree char *path = NULL;
+    const char *s;
+    Mirror m = { 0 };
+    guint subs[2];
+
+    listener = g_dbus_connection_new_for_address_sync(
+        g_test_dbus_get_bus_address(testBus),
+        G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+        G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION, NULL, NULL, &err);
+    assert_non_null(listener);
+    subs[0] = g_dbus_connection_signal_subscribe(listener, NULL,
+                                                 "org.freedesktop.DBus.ObjectManager",
+                                                 "InterfacesAdded", HB_DBUS_PATH, NULL,
+                                                 G_DBUS_SIGNAL_FLAGS_NONE, onMirror, &m, NULL);
+    subs[1] = g_dbus_connection_signal_subscribe(listener, NULL, PROPERTIES, "PropertiesChanged",
+                                                 NULL, DOMAIN1, G_DBUS_SIGNAL_FLAGS_NONE,
+                                                 onMirror, &m, NULL);
+    pong = g_dbus_connection_call_sync(listener, HB_DBUS_NAME, HB_DBUS_PATH,
+                                       "org.freedesktop.DBus.Peer", "Ping", NULL, NULL,
+                                       G_DBUS_CALL_FLAGS_NONE, -1, NULL, &err);
+    assert_non_null(pong);
+
+    /* The path is known before the domain is defined: its UUID is ours. */
+    uuid = g_uuid_string_random();
+    path = hbDBusDomainPath(uuid);
+    m.path = path;
+    {
+        g_autofree char *xml = g_strdup_printf(
+            "<domain type='test'><name>hb-dbus</name><uuid>%s</uuid><memory>65536</memory>"
+            "<os><type>hvm</type></os><metadata><hb:heartbeat "
+            "xmlns:hb='urn:virt-heartbeat:1' %s/></metadata><devices><channel type='unix'>"
+            "<target type='virtio' name='org.qemu.guest_agent.0'/></channel></devices>"
+            "</domain>", uuid, FAST);
+
+        dom = virDomainDefineXML(d->conn, xml);
+        assert_non_null(dom);
+        assert_int_equal(virDomainCreate(dom), 0);
+    }
+    waitState(d, "hb-dbus", "ok");
+    m.dom = hbMonitorLookup(d->monitor, uuid);
+    assert_non_null(m.dom);
+    assert_non_null(m.cache);
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    assert_true(testWaitFor(condMirrored, &m, 30));
+    assert_true(g_variant_dict_lookup(m.cache, "State", "&s", &s));
+    assert_string_not_equal(s, "ok");
+
+    g_dbus_connection_signal_unsubscribe(listener, subs[0]);
+    g_dbus_connection_signal_unsubscribe(listener, subs[1]);
+    g_clear_pointer(&m.cache, g_variant_dict_unref);
+}
+
+
 static void
 writeAll(GOutputStream *out, const void *data, gsize size)
 {
@@ -2269,6 +2740,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_api_domain_methods, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_standard, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_object_manager_signals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_api_hostile_subtree, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_api_churn, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_api_changes_announced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_invalid_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_edit_metadata, setupTime5, teardown),
         cmocka_unit_test_setup_teardown(test_api_edits_ordered, setup, teardown),
