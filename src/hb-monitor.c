@@ -756,9 +756,12 @@ hbMonitorStatsTimer(gpointer data)
 
     if (!monitor->connected || monitor->closing)
         return G_SOURCE_CONTINUE;
+    /* Once one went beside a stuck read, the reads beside it keep the
+     * period: a verdict's window after the first miss is shorter than
+     * HB_STATS_STUCK_US, and every reading in it counts. */
     if (monitor->stats_inflight &&
         (monitor->stats_inflight >= HB_STATS_WORKERS ||
-         now - monitor->stats_pushed < HB_STATS_STUCK_US))
+         (!monitor->stats_stuck && now - monitor->stats_pushed < HB_STATS_STUCK_US)))
         return G_SOURCE_CONTINUE;
     if (monitor->stats_inflight && !monitor->stats_stuck)
         g_message("Domain stats: %u read(s) under way, the last queued %.0f s ago; one more "
