@@ -475,6 +475,26 @@ hbHookProcRead(GObject *source, GAsyncResult *res, gpointer data)
 }
 
 
+/*
+ * Checked again just before @name runs: its event's list may be minutes old
+ * (events wait in the queue, hooks run in turn), and a hook or hooks_dir
+ * made unsafe meanwhile must not run. NULL: it may; else why not. What is
+ * left is the instant between this stat and the exec.
+ */
+static char *
+hbHooksRefusesNow(HbHooks *hooks, const char *name)
+{
+    g_autofree char *why = NULL;
+    struct stat st;
+
+    if (stat(hooks->dir, &st) < 0)
+        return g_strdup_printf("%s: %s", hooks->dir, g_strerror(errno));
+    if ((why = hbHooksUnsafe(&st)))
+        return g_strdup_printf("%s %s", hooks->dir, why);
+    return hbHooksSkips(hooks, name);
+}
+
+
 /* Start the hook @name of @run; one that cannot start is done at once, with its error. */
 static HbHookProc *
 hbHookProcStart(HbHookRun *run, const char *name)
@@ -491,6 +511,8 @@ hbHookProcStart(HbHookRun *run, const char *name)
     proc->name = g_strdup(name);
     proc->log = g_string_new(NULL);
     proc->exited = proc->eof = TRUE;
+    if ((proc->error = hbHooksRefusesNow(run->hooks, name)))
+        return proc;
     if (!g_unix_open_pipe(out, FD_CLOEXEC, &err)) {
         proc->error = g_strdup(err->message);
         return proc;

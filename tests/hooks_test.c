@@ -436,6 +436,42 @@ test_ask_veto(void **state)
 }
 
 
+/*
+ * A hook is checked again when it starts, not only when its event is
+ * queued: the list may be minutes old (events wait, hooks run in turn).
+ * One made unsafe meanwhile, or in a directory made unsafe, does not run,
+ * and a before-restart run it belongs to is vetoed.
+ */
+static void
+test_unsafe_at_start(void **state)
+{
+    Fixture *f = *state;
+    g_autofree char *ran = NULL;
+    g_autofree char *veto = NULL;
+    g_autofree char *second = g_build_filename(f->dir, "20-second", NULL);
+
+    writeHook(f, "10-first", 0755,
+              "echo 10 >> \"$DIR/ran\"; chmod 0777 \"$DIR/20-second\"");
+    writeHook(f, "20-second", 0755, "echo 20 >> \"$DIR/ran\"");
+    fire(f, "heartbeat-stopped", "web1");
+    waitIdle(f);
+    ran = readOut(f, "ran");
+    assert_string_equal(ran, "10\n");
+    assert_int_equal(countLogged("W Hook 20-second (heartbeat-stopped, domain 'web1') "
+                                 "failed: cannot run: writable by its group or by others"), 1);
+
+    writeHook(f, "10-first", 0755, "echo 10 >> \"$DIR/ran\"; chmod 0777 \"$DIR\"");
+    assert_int_equal(chmod(second, 0755), 0);
+    veto = g_strdup(ask(f));
+    assert_int_equal(chmod(f->dir, 0700), 0);
+    assert_true(g_str_has_prefix(veto, "vetoed by hook 20-second (cannot run: "));
+    assert_true(g_str_has_suffix(veto, " writable by its group or by others)"));
+    g_free(ran);
+    ran = readOut(f, "ran");
+    assert_string_equal(ran, "10\n10\n");
+}
+
+
 /* At most 4 events run their hooks at once; the others wait, and all run. */
 static void
 test_bounded(void **state)
@@ -496,6 +532,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_ask_veto, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_answers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unsafe_at_start, setup, teardown),
     };
 
     logged = g_ptr_array_new_with_free_func(g_free);
