@@ -138,7 +138,7 @@ hbMetricsState(HbMetricsScrape *scrape, HbDomain *dom)
 }
 
 
-/* Only the pairs seen: every action by every outcome would be 35 lines a domain. */
+/* Only the pairs seen: every action by every outcome would be 40 lines a domain. */
 static void
 hbMetricsRestarts(HbMetricsScrape *scrape, HbDomain *dom)
 {
