@@ -20,7 +20,8 @@
 #include "hb-hooks.h"
 #include "hb-util.h"
 
-/* Events whose hooks run at once; the others wait in the queue. */
+/* Events whose hooks run at once, the last one kept for before-restart;
+ * the others wait in the queue. */
 #define HB_HOOKS_RUNNING 4
 /* Notifications waiting past this are dropped (a mass event must not
  * grow the queue without bound); a before-restart run never is. */
@@ -557,13 +558,21 @@ hbHookRunNext(HbHookRun *run)
 }
 
 
-/* Start what the bound allows, first come first served, before-restart runs first. */
+/*
+ * Start what the bound allows, first come first served, before-restart runs
+ * first. Notifications get all slots but one: hooks that hang on them must
+ * not hold a restart attempt until its deadline vetoes it.
+ */
 static void
 hbHooksStart(HbHooks *hooks)
 {
-    while (g_hash_table_size(hooks->running) < HB_HOOKS_RUNNING &&
-           !g_queue_is_empty(&hooks->queue)) {
-        HbHookRun *run = g_queue_pop_head(&hooks->queue);
+    while (!g_queue_is_empty(&hooks->queue)) {
+        HbHookRun *run = g_queue_peek_head(&hooks->queue);
+        guint running = g_hash_table_size(hooks->running);
+
+        if (running >= HB_HOOKS_RUNNING || (!run->answer && running >= HB_HOOKS_RUNNING - 1))
+            break;
+        g_queue_pop_head(&hooks->queue);
 
         if (run->answer)
             hooks->queued_asks--;

@@ -472,6 +472,28 @@ test_unsafe_at_start(void **state)
 }
 
 
+/*
+ * Notification hooks that hang fill every slot: a before-restart run
+ * still gets one at once, and is answered by its own hooks, not vetoed
+ * for having waited past its deadline behind them.
+ */
+static void
+test_ask_not_starved(void **state)
+{
+    Fixture *f = *state;
+    gint64 start;
+
+    writeHook(f, "10-slow", 0755, "[ \"$1\" = before-restart ] && exit 0\nexec sleep 1000");
+    for (guint i = 0; i < 8; i++)
+        fire(f, "heartbeat-stopped", "web1");
+    testSpin(200);
+    start = g_get_monotonic_time();
+    assert_string_equal(ask(f), "go");
+    /* Well within the 10 s timeout that the hung ones take. */
+    assert_true(g_get_monotonic_time() - start < 5 * G_USEC_PER_SEC);
+}
+
+
 /* At most 4 events run their hooks at once; the others wait, and all run. */
 static void
 test_bounded(void **state)
@@ -533,6 +555,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_free_answers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unsafe_at_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ask_not_starved, setup, teardown),
     };
 
     logged = g_ptr_array_new_with_free_func(g_free);
