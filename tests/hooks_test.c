@@ -310,6 +310,41 @@ test_hang_killed(void **state)
 }
 
 
+/*
+ * A hook that starts a daemon of its own (setsid: out of the group the
+ * timeout kills), which keeps the output pipe open, and exits 0: the run
+ * ends after the grace period for its output, without failure, and the
+ * next event's hooks run.
+ */
+static void
+test_daemon_keeps_pipe(void **state)
+{
+    Fixture *f = *state;
+    g_autofree char *pid = NULL;
+    g_autofree char *after = NULL;
+    gint64 start = g_get_monotonic_time();
+
+    writeHook(f, "10-daemon", 0755,
+              "[ \"$1\" = later ] && { echo later > \"$DIR/later\"; exit 0; }\n"
+              "setsid sleep 1000 &\n"
+              "echo $! > \"$DIR/daemon.tmp\"; mv \"$DIR/daemon.tmp\" \"$DIR/daemon\"\n"
+              "exit 0");
+    fire(f, "heartbeat-stopped", "web1");
+    waitIdle(f);
+    pid = readOut(f, "daemon");
+    assert_true(atoi(pid) > 0);
+    /* Still there, holding the pipe: only the grace period ended the run. */
+    assert_false(condGone(GINT_TO_POINTER(atoi(pid))));
+    kill(atoi(pid), SIGKILL);
+    assert_true(g_get_monotonic_time() - start < 10 * G_USEC_PER_SEC);
+    assert_int_equal(countLogged("failed"), 0);
+    fire(f, "later", "web1");
+    waitIdle(f);
+    after = readOut(f, "later");
+    assert_string_equal(after, "later\n");
+}
+
+
 /* A hook that prints megabytes is read to the end; the log keeps 4 KiB of it. */
 static void
 test_flood_capped(void **state)
@@ -556,6 +591,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unsafe_at_start, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ask_not_starved, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_keeps_pipe, setup, teardown),
     };
 
     logged = g_ptr_array_new_with_free_func(g_free);
