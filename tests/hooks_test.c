@@ -322,7 +322,6 @@ test_daemon_keeps_pipe(void **state)
     Fixture *f = *state;
     g_autofree char *pid = NULL;
     g_autofree char *after = NULL;
-    gint64 start = g_get_monotonic_time();
 
     writeHook(f, "10-daemon", 0755,
               "[ \"$1\" = later ] && { echo later > \"$DIR/later\"; exit 0; }\n"
@@ -336,7 +335,8 @@ test_daemon_keeps_pipe(void **state)
     /* Still there, holding the pipe: only the grace period ended the run. */
     assert_false(condGone(GINT_TO_POINTER(atoi(pid))));
     kill(atoi(pid), SIGKILL);
-    assert_true(g_get_monotonic_time() - start < 10 * G_USEC_PER_SEC);
+    /* Ended by the grace period, not by the hook's timeout. */
+    assert_int_equal(countLogged("timed out"), 0);
     assert_int_equal(countLogged("failed"), 0);
     fire(f, "later", "web1");
     waitIdle(f);
