@@ -73,6 +73,7 @@ HB_ENUM_IMPL(hbOutcome, HbOutcome, HB_OUTCOME_LAST,
              "observed",
              "withheld",
              "hung",
+             "vetoed",
 );
 
 
@@ -765,6 +766,7 @@ hbDomainRestartDone(HbDomain *dom, HbJob *job)
         /* Counted, so that failure_attempts still ends the episode, and
          * whoever vetoed it (a cluster manager) can take over. */
         log.result = "vetoed";
+        hbDomainCountAttempt(dom, job->action, HB_OUTCOME_VETOED);
         hbLogEvent(HB_LOG_ATTEMPT, G_LOG_LEVEL_WARNING, dom->name, dom->uuid, &log,
                    "Domain '%s': restart attempt %u not made, it counts: %s", dom->name,
                    job->attempt, failure);

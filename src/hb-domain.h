@@ -41,6 +41,7 @@ typedef enum {
     HB_OUTCOME_OBSERVED,  /* action=observe or dry_run: decided, nothing done */
     HB_OUTCOME_WITHHELD,  /* confirm=activity: the guest works without its agent */
     HB_OUTCOME_HUNG,      /* no reply for HB_ATTEMPT_HUNG_US: given up */
+    HB_OUTCOME_VETOED,    /* a before-restart hook refused it: not made, spent */
 
     HB_OUTCOME_LAST
 } HbOutcome;

@@ -20,7 +20,8 @@
 #include "hb-hooks.h"
 #include "hb-util.h"
 
-/* Events whose hooks run at once; the others wait in the queue. */
+/* Events whose hooks run at once, the last one kept for before-restart;
+ * the others wait in the queue. */
 #define HB_HOOKS_RUNNING 4
 /* Notifications waiting past this are dropped (a mass event must not
  * grow the queue without bound); a before-restart run never is. */
@@ -475,6 +476,26 @@ hbHookProcRead(GObject *source, GAsyncResult *res, gpointer data)
 }
 
 
+/*
+ * Checked again just before @name runs: its event's list may be minutes old
+ * (events wait in the queue, hooks run in turn), and a hook or hooks_dir
+ * made unsafe meanwhile must not run. NULL: it may; else why not. What is
+ * left is the instant between this stat and the exec.
+ */
+static char *
+hbHooksRefusesNow(HbHooks *hooks, const char *name)
+{
+    g_autofree char *why = NULL;
+    struct stat st;
+
+    if (stat(hooks->dir, &st) < 0)
+        return g_strdup_printf("%s: %s", hooks->dir, g_strerror(errno));
+    if ((why = hbHooksUnsafe(&st)))
+        return g_strdup_printf("%s %s", hooks->dir, why);
+    return hbHooksSkips(hooks, name);
+}
+
+
 /* Start the hook @name of @run; one that cannot start is done at once, with its error. */
 static HbHookProc *
 hbHookProcStart(HbHookRun *run, const char *name)
@@ -491,6 +512,8 @@ hbHookProcStart(HbHookRun *run, const char *name)
     proc->name = g_strdup(name);
     proc->log = g_string_new(NULL);
     proc->exited = proc->eof = TRUE;
+    if ((proc->error = hbHooksRefusesNow(run->hooks, name)))
+        return proc;
     if (!g_unix_open_pipe(out, FD_CLOEXEC, &err)) {
         proc->error = g_strdup(err->message);
         return proc;
@@ -535,13 +558,21 @@ hbHookRunNext(HbHookRun *run)
 }
 
 
-/* Start what the bound allows, first come first served, before-restart runs first. */
+/*
+ * Start what the bound allows, first come first served, before-restart runs
+ * first. Notifications get all slots but one: hooks that hang on them must
+ * not hold a restart attempt until its deadline vetoes it.
+ */
 static void
 hbHooksStart(HbHooks *hooks)
 {
-    while (g_hash_table_size(hooks->running) < HB_HOOKS_RUNNING &&
-           !g_queue_is_empty(&hooks->queue)) {
-        HbHookRun *run = g_queue_pop_head(&hooks->queue);
+    while (!g_queue_is_empty(&hooks->queue)) {
+        HbHookRun *run = g_queue_peek_head(&hooks->queue);
+        guint running = g_hash_table_size(hooks->running);
+
+        if (running >= HB_HOOKS_RUNNING || (!run->answer && running >= HB_HOOKS_RUNNING - 1))
+            break;
+        g_queue_pop_head(&hooks->queue);
 
         if (run->answer)
             hooks->queued_asks--;

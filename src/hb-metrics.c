@@ -14,6 +14,8 @@
 struct _HbMetrics {
     HbMonitor *monitor;
     SoupServer *server;
+    GSocketService *service; /* accepts for the server: see hbMetricsIncoming */
+    GHashTable *conns;       /* GSocketConnection set, weak: those being served */
     guint port;
     gsize last_len; /* of the last scrape: the next one's buffer, allocated once */
     GList *jobs;    /* HbMetricsJob: scrapes being built */
@@ -136,7 +138,7 @@ hbMetricsState(HbMetricsScrape *scrape, HbDomain *dom)
 }
 
 
-/* Only the pairs seen: every action by every outcome would be 35 lines a domain. */
+/* Only the pairs seen: every action by every outcome would be 40 lines a domain. */
 static void
 hbMetricsRestarts(HbMetricsScrape *scrape, HbDomain *dom)
 {
@@ -368,21 +370,72 @@ hbMetricsHandle(SoupServer *server G_GNUC_UNUSED, SoupServerMessage *msg, const 
 }
 
 
+/* libsoup let go of a connection: closed by either end. */
+static void
+hbMetricsConnectionGone(gpointer data, GObject *conn)
+{
+    HbMetrics *metrics = data;
+
+    g_hash_table_remove(metrics->conns, conn);
+}
+
+
+/*
+ * A connection is served only while there are fewer than
+ * HB_METRICS_MAX_CONNECTIONS, and each is closed once idle for
+ * HB_METRICS_IDLE_S (the socket's timeout, which libsoup's reads and
+ * writes see): SoupServer alone keeps any number of them, for ever, and a
+ * local user holding hundreds half-open would take the descriptors that
+ * hooks and libvirt need.
+ */
+static gboolean
+hbMetricsIncoming(GSocketService *service G_GNUC_UNUSED, GSocketConnection *conn,
+                  GObject *source G_GNUC_UNUSED, gpointer data)
+{
+    HbMetrics *metrics = data;
+    g_autoptr(GSocketAddress) local = g_socket_connection_get_local_address(conn, NULL);
+    g_autoptr(GSocketAddress) remote = g_socket_connection_get_remote_address(conn, NULL);
+    g_autoptr(GError) err = NULL;
+
+    if (g_hash_table_size(metrics->conns) >= HB_METRICS_MAX_CONNECTIONS) {
+        g_debug("/metrics: connection refused, %u already served",
+                HB_METRICS_MAX_CONNECTIONS);
+        g_io_stream_close(G_IO_STREAM(conn), NULL, NULL);
+        return TRUE;
+    }
+    g_socket_set_timeout(g_socket_connection_get_socket(conn), HB_METRICS_IDLE_S);
+    if (!soup_server_accept_iostream(metrics->server, G_IO_STREAM(conn), local, remote, &err)) {
+        g_debug("/metrics: connection not served: %s", err->message);
+        g_io_stream_close(G_IO_STREAM(conn), NULL, NULL);
+        return TRUE;
+    }
+    g_hash_table_add(metrics->conns, conn);
+    g_object_weak_ref(G_OBJECT(conn), hbMetricsConnectionGone, metrics);
+    return TRUE;
+}
+
+
 HbMetrics *
 hbMetricsNew(HbMonitor *monitor, const char *listen, GError **err)
 {
     g_autoptr(HbMetrics) metrics = g_new0(HbMetrics, 1);
     g_autoptr(GSocketAddress) address = hbDaemonConfListenAddress(listen, err);
+    g_autoptr(GSocketAddress) bound = NULL;
 
     if (!address)
         return NULL;
     metrics->monitor = monitor;
+    metrics->conns = g_hash_table_new(NULL, NULL);
     metrics->server = soup_server_new("server-header", "virt-heartbeatd/" PACKAGE_VERSION " ",
                                       NULL);
     soup_server_add_handler(metrics->server, NULL, hbMetricsHandle, metrics, NULL);
-    if (!soup_server_listen(metrics->server, address, 0, err))
+    metrics->service = g_socket_service_new();
+    if (!g_socket_listener_add_address(G_SOCKET_LISTENER(metrics->service), address,
+                                       G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL,
+                                       &bound, err))
         return NULL;
-    metrics->port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(address));
+    g_signal_connect(metrics->service, "incoming", G_CALLBACK(hbMetricsIncoming), metrics);
+    metrics->port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
     return g_steal_pointer(&metrics);
 }
 
@@ -401,6 +454,22 @@ hbMetricsFree(HbMetrics *metrics)
         return;
     while (metrics->jobs)
         hbMetricsJobFree(metrics->jobs->data);
+    if (metrics->service) {
+        g_signal_handlers_disconnect_by_data(metrics->service, metrics);
+        g_socket_service_stop(metrics->service);
+        g_socket_listener_close(G_SOCKET_LISTENER(metrics->service));
+        g_clear_object(&metrics->service);
+    }
+    if (metrics->conns) {
+        GHashTableIter iter;
+        gpointer conn;
+
+        /* libsoup may let go of them later, once this is gone. */
+        g_hash_table_iter_init(&iter, metrics->conns);
+        while (g_hash_table_iter_next(&iter, &conn, NULL))
+            g_object_weak_unref(conn, hbMetricsConnectionGone, metrics);
+        g_hash_table_unref(metrics->conns);
+    }
     if (metrics->server)
         soup_server_disconnect(metrics->server);
     g_clear_object(&metrics->server);

@@ -7,6 +7,10 @@
 #include "hb-monitor.h"
 
 #define HB_METRICS_PATH "/metrics"
+/* Connections served at once; more are closed as they come. */
+#define HB_METRICS_MAX_CONNECTIONS 16
+/* A connection with nothing read or written for this long is closed. */
+#define HB_METRICS_IDLE_S 10
 
 typedef struct _HbMetrics HbMetrics;
 

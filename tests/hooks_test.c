@@ -310,6 +310,41 @@ test_hang_killed(void **state)
 }
 
 
+/*
+ * A hook that starts a daemon of its own (setsid: out of the group the
+ * timeout kills), which keeps the output pipe open, and exits 0: the run
+ * ends after the grace period for its output, without failure, and the
+ * next event's hooks run.
+ */
+static void
+test_daemon_keeps_pipe(void **state)
+{
+    Fixture *f = *state;
+    g_autofree char *pid = NULL;
+    g_autofree char *after = NULL;
+
+    writeHook(f, "10-daemon", 0755,
+              "[ \"$1\" = later ] && { echo later > \"$DIR/later\"; exit 0; }\n"
+              "setsid sleep 1000 &\n"
+              "echo $! > \"$DIR/daemon.tmp\"; mv \"$DIR/daemon.tmp\" \"$DIR/daemon\"\n"
+              "exit 0");
+    fire(f, "heartbeat-stopped", "web1");
+    waitIdle(f);
+    pid = readOut(f, "daemon");
+    assert_true(atoi(pid) > 0);
+    /* Still there, holding the pipe: only the grace period ended the run. */
+    assert_false(condGone(GINT_TO_POINTER(atoi(pid))));
+    kill(atoi(pid), SIGKILL);
+    /* Ended by the grace period, not by the hook's timeout. */
+    assert_int_equal(countLogged("timed out"), 0);
+    assert_int_equal(countLogged("failed"), 0);
+    fire(f, "later", "web1");
+    waitIdle(f);
+    after = readOut(f, "later");
+    assert_string_equal(after, "later\n");
+}
+
+
 /* A hook that prints megabytes is read to the end; the log keeps 4 KiB of it. */
 static void
 test_flood_capped(void **state)
@@ -436,6 +471,62 @@ test_ask_veto(void **state)
 }
 
 
+/*
+ * A hook is checked again when it starts, not only when its event is
+ * queued: the list may be minutes old (events wait, hooks run in turn).
+ * One made unsafe meanwhile, or in a directory made unsafe, does not run,
+ * and a before-restart run it belongs to is vetoed.
+ */
+static void
+test_unsafe_at_start(void **state)
+{
+    Fixture *f = *state;
+    g_autofree char *ran = NULL;
+    g_autofree char *veto = NULL;
+    g_autofree char *second = g_build_filename(f->dir, "20-second", NULL);
+
+    writeHook(f, "10-first", 0755,
+              "echo 10 >> \"$DIR/ran\"; chmod 0777 \"$DIR/20-second\"");
+    writeHook(f, "20-second", 0755, "echo 20 >> \"$DIR/ran\"");
+    fire(f, "heartbeat-stopped", "web1");
+    waitIdle(f);
+    ran = readOut(f, "ran");
+    assert_string_equal(ran, "10\n");
+    assert_int_equal(countLogged("W Hook 20-second (heartbeat-stopped, domain 'web1') "
+                                 "failed: cannot run: writable by its group or by others"), 1);
+
+    writeHook(f, "10-first", 0755, "echo 10 >> \"$DIR/ran\"; chmod 0777 \"$DIR\"");
+    assert_int_equal(chmod(second, 0755), 0);
+    veto = g_strdup(ask(f));
+    assert_int_equal(chmod(f->dir, 0700), 0);
+    assert_true(g_str_has_prefix(veto, "vetoed by hook 20-second (cannot run: "));
+    assert_true(g_str_has_suffix(veto, " writable by its group or by others)"));
+    g_free(ran);
+    ran = readOut(f, "ran");
+    assert_string_equal(ran, "10\n10\n");
+}
+
+
+/*
+ * Notification hooks that hang fill every slot: a before-restart run
+ * still gets one at once, and is answered by its own hooks, not vetoed
+ * for having waited past its deadline behind them.
+ */
+static void
+test_ask_not_starved(void **state)
+{
+    Fixture *f = *state;
+
+    writeHook(f, "10-slow", 0755, "[ \"$1\" = before-restart ] && exit 0\nexec sleep 1000");
+    for (guint i = 0; i < 8; i++)
+        fire(f, "heartbeat-stopped", "web1");
+    testSpin(200);
+    assert_string_equal(ask(f), "go");
+    /* Answered before any hung one ended at its timeout: all 8 still there. */
+    assert_int_equal(hbHooksPending(f->hooks), 8);
+}
+
+
 /* At most 4 events run their hooks at once; the others wait, and all run. */
 static void
 test_bounded(void **state)
@@ -496,6 +587,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_ask_veto, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_answers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unsafe_at_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ask_not_starved, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_keeps_pipe, setup, teardown),
     };
 
     logged = g_ptr_array_new_with_free_func(g_free);

@@ -343,6 +343,87 @@ test_client_gone(void **state)
 }
 
 
+/* Descriptors open in this process, the endpoint's connections among them. */
+static guint
+openFds(void)
+{
+    g_autoptr(GDir) dir = g_dir_open("/proc/self/fd", 0, NULL);
+    guint n = 0;
+
+    assert_non_null(dir);
+    while (g_dir_read_name(dir))
+        n++;
+    return n;
+}
+
+
+typedef struct {
+    GPtrArray *conns;   /* GSocketConnection */
+} HalfOpen;
+
+
+static gboolean
+condAllClosedByServer(gpointer data)
+{
+    HalfOpen *h = data;
+
+    for (guint i = 0; i < h->conns->len; i++) {
+        GSocket *sock = g_socket_connection_get_socket(h->conns->pdata[i]);
+        g_autoptr(GError) err = NULL;
+        char byte;
+
+        /* Would block: the server still holds it open. (Closed unread, it is reset.) */
+        if (g_socket_receive_with_blocking(sock, &byte, 1, FALSE, NULL, &err) < 0 &&
+            g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+
+/*
+ * A local user's slowloris: many connections that send half a request and
+ * wait. The endpoint keeps only a few of them (each is a descriptor of the
+ * daemon, which its hooks and libvirt need too), drops the idle ones, and
+ * still answers a scrape.
+ */
+static void
+test_half_open_bounded(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(GSocketClient) client = g_socket_client_new();
+    const char *half = "GET " HB_METRICS_PATH " HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+    HalfOpen h = { g_ptr_array_new_with_free_func(g_object_unref) };
+    g_autofree char *body = NULL;
+    guint before = openFds();
+    guint held;
+
+    for (guint i = 0; i < 200; i++) {
+        GSocketConnection *conn = g_socket_client_connect_to_host(
+            client, f->base + strlen("http://"), 0, NULL, NULL);
+
+        assert_non_null(conn);
+        /* It may be closed already: the write's result tells nothing. */
+        g_output_stream_write_all(g_io_stream_get_output_stream(G_IO_STREAM(conn)),
+                                  half, strlen(half), NULL, NULL, NULL);
+        g_ptr_array_add(h.conns, conn);
+        /* The server accepts on this loop: else its backlog fills and connect waits. */
+        while (g_main_context_iteration(NULL, FALSE))
+            ;
+    }
+    testSpin(1000);
+    /* Ours are 200; the server's own ends of them must not be 200 more. */
+    held = openFds() - before - h.conns->len;
+    if (held > HB_METRICS_MAX_CONNECTIONS + 8)
+        fail_msg("the endpoint holds %u connections open", held);
+    /* The idle ones are closed in time, all of them. */
+    assert_true(testWaitFor(condAllClosedByServer, &h, HB_METRICS_IDLE_S + 20));
+    assert_int_equal(request(f, "GET", HB_METRICS_PATH, &body, NULL), SOUP_STATUS_OK);
+    assertLine(body, "virt_heartbeat_up 1\n");
+    g_ptr_array_unref(h.conns);
+}
+
+
 /* A port already taken, or a bad address: no endpoint, and why. */
 static void
 test_cannot_listen(void **state)
@@ -374,6 +455,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_scrape, setup, teardown),
         cmocka_unit_test_setup_teardown(test_paths_and_methods, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_gone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_half_open_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cannot_listen, setup, teardown),
         cmocka_unit_test(test_rules),
     };

@@ -1965,6 +1965,11 @@ test_hook_vetoes_restart(void **state)
     assert_int_equal(countNotices(f, "hb-veto", "restart-attempt reset ok"), 0);
     assert_string_equal(hbDomainLastAttempt(hbMonitorLookup(f->monitor, uuid)),
                         "2 reset: vetoed by hook 10-gate (exit 1)");
+    /* And /metrics counts them, by their own result. */
+    assert_int_equal(hbDomainRestarts(hbMonitorLookup(f->monitor, uuid), HB_ACTION_RESET,
+                                      HB_OUTCOME_VETOED), 2);
+    assert_int_equal(hbDomainRestarts(hbMonitorLookup(f->monitor, uuid), HB_ACTION_RESET,
+                                      HB_OUTCOME_FAILED), 0);
     asked = readHooksFile(f, "asked");
     assert_string_equal(asked, "1\n2\n");
 }
