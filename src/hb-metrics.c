@@ -17,8 +17,11 @@ struct _HbMetrics {
     GSocketService *service; /* accepts for the server: see hbMetricsIncoming */
     GHashTable *conns;       /* GSocketConnection set, weak: those being served */
     guint port;
-    gsize last_len; /* of the last scrape: the next one's buffer, allocated once */
-    GList *jobs;    /* HbMetricsJob: scrapes being built */
+    GPtrArray *building; /* HbMetricsJob: the requests the build under way answers */
+    GPtrArray *waiting;  /* HbMetricsJob: those come since, for the next build */
+    GCancellable *cancel; /* of the build under way; NULL: none */
+    guint builds;         /* builds started */
+    GMutex *gate;         /* tests: held, builds wait for it before they write */
 };
 
 /* The families with one sample (or a few) per domain, in the order served. */
@@ -70,147 +73,251 @@ static const struct {
         "When a restart attempt last reset, started or sent an NMI to the domain." },
 };
 
+/* One domain's figures, as the main loop read them for a scrape. */
 typedef struct {
-    GString *out;
-    HbMetric metric;
-    HbState state;   /* HB_METRIC_STATE: the one whose samples this pass writes */
-    gint64 now;      /* wall clock, µs */
-} HbMetricsScrape;
+    guint32 labels;         /* its labels: offset in HbMetricsSnapshot.labels */
+    guint32 labels_len;
+    guint32 restarts;       /* its HbMetricsRestart, from this index in .restarts */
+    guint32 n_restarts;
+    guint8 state;
+    guint8 heartbeating;
+    guint8 storm_capped;
+    guint percentage;
+    guint time;
+    gint64 last_tick;       /* wall clock, µs; 0: none */
+    gint64 last_restart;    /* wall clock, µs; 0: none */
+    guint64 sent;
+    guint64 missed;
+    guint64 no_verdict;
+    guint64 episodes;
+} HbMetricsSample;
+
+typedef struct {
+    guint8 action;
+    guint8 outcome;
+    guint64 count;
+} HbMetricsRestart;
 
 /*
- * A scrape is built in steps, one main-loop iteration each, so that no
- * step holds the loop (and the pings it dispatches) for long: the
- * daemon-wide figures, then one pass over the domains per family (per
- * state for the state-set, its largest). A domain added or removed
- * between two steps is in some families only: the next scrape has it whole.
+ * Everything a scrape serves, copied out of the monitor on the main loop
+ * (hbMetricsSnapshotNew): the text is then written from it on another
+ * thread, so that however many domains there are, the main loop (and the
+ * pings it dispatches) is held only for the copy.
  */
-#define HB_METRICS_STEPS (1 + HB_METRIC_LAST - 1 + HB_STATE_LAST)
-/* Scrapes under way at once; more are answered 503. */
-#define HB_METRICS_MAX_SCRAPES 4
+struct _HbMetricsSnapshot {
+    gint64 now;              /* wall clock, µs: the ages in a scrape agree */
+    GVariant *stats;         /* hbMonitorStatistics() */
+    gboolean connected;
+    guint busy[HB_LANE_LAST];
+    guint pending[HB_LANE_LAST];
+    GString *labels;         /* every domain's labels, end to end */
+    GArray *samples;         /* HbMetricsSample */
+    GArray *restarts;        /* HbMetricsRestart */
+};
 
 typedef struct {
-    HbMetrics *metrics;
-    SoupServerMessage *msg;
-    GString *out;
-    guint step;
-    gint64 now;
-    guint idle;
+    HbMetrics *metrics;      /* NULL: the endpoint is gone */
+    SoupServerMessage *msg;  /* NULL: the client is gone */
 } HbMetricsJob;
+
+
+static void
+hbMetricsSnapshotAdd(gpointer key G_GNUC_UNUSED, gpointer value, gpointer data)
+{
+    HbMetricsSnapshot *snap = data;
+    HbDomain *dom = value;
+    const char *labels = hbDomainMetricLabels(dom);
+    HbMetricsSample sample = {
+        .labels = snap->labels->len,
+        .labels_len = strlen(labels),
+        .restarts = snap->restarts->len,
+        .state = hbDomainState(dom),
+        .heartbeating = hbDomainIsHeartbeating(dom),
+        .storm_capped = hbDomainStormCapped(dom),
+        .percentage = hbDomainPercentage(dom),
+        .time = hbDomainConfig(dom)->time,
+        .last_tick = hbDomainLastTick(dom),
+        .last_restart = hbDomainLastRestart(dom),
+        .sent = hbDomainPings(dom, HB_PING_TICK) + hbDomainPings(dom, HB_PING_MISS) +
+            hbDomainPings(dom, HB_PING_VOID) + hbDomainPings(dom, HB_PING_SUPPRESSED),
+        .missed = hbDomainPings(dom, HB_PING_MISS),
+        .no_verdict = hbDomainPings(dom, HB_PING_VOID) + hbDomainPings(dom, HB_PING_SUPPRESSED),
+        .episodes = hbDomainEpisode(dom),
+    };
+
+    /* Only the pairs seen: every action by every outcome would be 40 lines a domain. */
+    for (guint action = 0; action < HB_ACTION_LAST; action++) {
+        for (guint outcome = 0; outcome < HB_OUTCOME_LAST; outcome++) {
+            HbMetricsRestart restart = {
+                .action = action,
+                .outcome = outcome,
+                .count = hbDomainRestarts(dom, action, outcome),
+            };
+
+            if (restart.count)
+                g_array_append_val(snap->restarts, restart);
+        }
+    }
+    sample.n_restarts = snap->restarts->len - sample.restarts;
+    g_string_append_len(snap->labels, labels, sample.labels_len);
+    g_array_append_val(snap->samples, sample);
+}
+
+
+HbMetricsSnapshot *
+hbMetricsSnapshotNew(HbMonitor *monitor, gint64 now)
+{
+    HbMetricsSnapshot *snap = g_new0(HbMetricsSnapshot, 1);
+    HbWorker *worker = hbMonitorWorker(monitor);
+
+    snap->now = now;
+    snap->stats = g_variant_ref_sink(hbMonitorStatistics(monitor));
+    snap->connected = hbMonitorIsConnected(monitor);
+    for (guint lane = 0; lane < HB_LANE_LAST; lane++) {
+        snap->busy[lane] = hbWorkerBusy(worker, lane);
+        snap->pending[lane] = hbWorkerPending(worker, lane);
+    }
+    snap->labels = g_string_new(NULL);
+    snap->samples = g_array_new(FALSE, FALSE, sizeof(HbMetricsSample));
+    snap->restarts = g_array_new(FALSE, FALSE, sizeof(HbMetricsRestart));
+    hbMonitorForeach(monitor, hbMetricsSnapshotAdd, snap);
+    return snap;
+}
+
+
+void
+hbMetricsSnapshotFree(HbMetricsSnapshot *snap)
+{
+    if (!snap)
+        return;
+    g_variant_unref(snap->stats);
+    g_string_free(snap->labels, TRUE);
+    g_array_unref(snap->samples);
+    g_array_unref(snap->restarts);
+    g_free(snap);
+}
+
+
+/* A family's name, and how long it is: written some 10,000 times a scrape. */
+typedef struct {
+    const char *name;
+    gsize len;
+} HbMetricsName;
 
 
 /* name{domain="..",uuid=".."  : the caller closes the braces. */
 static void
-hbMetricsOpen(HbMetricsScrape *scrape, HbDomain *dom)
+hbMetricsOpen(GString *out, const HbMetricsName *name, const HbMetricsSnapshot *snap,
+              const HbMetricsSample *sample)
 {
-    g_string_append(scrape->out, hbMetricFamilies[scrape->metric].name);
-    g_string_append_c(scrape->out, '{');
-    g_string_append(scrape->out, hbDomainMetricLabels(dom));
+    g_string_append_len(out, name->name, name->len);
+    g_string_append_c(out, '{');
+    g_string_append_len(out, snap->labels->str + sample->labels, sample->labels_len);
 }
 
 
 static void
-hbMetricsUnsigned(HbMetricsScrape *scrape, HbDomain *dom, guint64 value)
+hbMetricsUnsigned(GString *out, const HbMetricsName *name, const HbMetricsSnapshot *snap,
+                  const HbMetricsSample *sample, guint64 value)
 {
-    hbMetricsOpen(scrape, dom);
-    g_string_append(scrape->out, "} ");
-    hbPromUnsigned(scrape->out, value);
-    g_string_append_c(scrape->out, '\n');
+    hbMetricsOpen(out, name, snap, sample);
+    g_string_append_len(out, "} ", 2);
+    hbPromUnsigned(out, value);
+    g_string_append_c(out, '\n');
 }
 
 
 static void
-hbMetricsMicros(HbMetricsScrape *scrape, HbDomain *dom, guint64 us)
+hbMetricsMicros(GString *out, const HbMetricsName *name, const HbMetricsSnapshot *snap,
+                const HbMetricsSample *sample, guint64 us)
 {
-    hbMetricsOpen(scrape, dom);
-    g_string_append(scrape->out, "} ");
-    hbPromMicros(scrape->out, us);
-    g_string_append_c(scrape->out, '\n');
+    hbMetricsOpen(out, name, snap, sample);
+    g_string_append_len(out, "} ", 2);
+    hbPromMicros(out, us);
+    g_string_append_c(out, '\n');
 }
 
 
+/* The state-set: a line per state a domain, 1 for the one it is in. */
 static void
-hbMetricsState(HbMetricsScrape *scrape, HbDomain *dom)
+hbMetricsStates(GString *out, const HbMetricsName *name, const HbMetricsSnapshot *snap)
 {
-    hbMetricsOpen(scrape, dom);
-    g_string_append(scrape->out, ",state=\"");
-    g_string_append(scrape->out, hbStateToString(scrape->state));
-    g_string_append(scrape->out, hbDomainState(dom) == scrape->state ? "\"} 1\n" : "\"} 0\n");
-}
+    for (guint state = 0; state < HB_STATE_LAST; state++) {
+        g_autofree char *one = g_strdup_printf(",state=\"%s\"} 1\n", hbStateToString(state));
+        g_autofree char *zero = g_strdup_printf(",state=\"%s\"} 0\n", hbStateToString(state));
+        gsize len = strlen(one);
 
+        for (guint i = 0; i < snap->samples->len; i++) {
+            const HbMetricsSample *sample = &g_array_index(snap->samples, HbMetricsSample, i);
 
-/* Only the pairs seen: every action by every outcome would be 40 lines a domain. */
-static void
-hbMetricsRestarts(HbMetricsScrape *scrape, HbDomain *dom)
-{
-    for (guint action = 0; action < HB_ACTION_LAST; action++) {
-        for (guint outcome = 0; outcome < HB_OUTCOME_LAST; outcome++) {
-            guint64 n = hbDomainRestarts(dom, action, outcome);
-
-            if (!n)
-                continue;
-            hbMetricsOpen(scrape, dom);
-            g_string_append(scrape->out, ",action=\"");
-            g_string_append(scrape->out, hbActionToString(action));
-            g_string_append(scrape->out, "\",result=\"");
-            g_string_append(scrape->out, hbOutcomeToString(outcome));
-            g_string_append(scrape->out, "\"} ");
-            hbPromUnsigned(scrape->out, n);
-            g_string_append_c(scrape->out, '\n');
+            hbMetricsOpen(out, name, snap, sample);
+            g_string_append_len(out, sample->state == state ? one : zero, len);
         }
     }
 }
 
 
 static void
-hbMetricsDomain(gpointer key G_GNUC_UNUSED, gpointer value, gpointer data)
+hbMetricsRestarts(GString *out, const HbMetricsName *name, const HbMetricsSnapshot *snap,
+                  const HbMetricsSample *sample)
 {
-    HbMetricsScrape *scrape = data;
-    HbDomain *dom = value;
-    gint64 when;
+    for (guint i = 0; i < sample->n_restarts; i++) {
+        const HbMetricsRestart *restart = &g_array_index(snap->restarts, HbMetricsRestart,
+                                                         sample->restarts + i);
 
-    switch (scrape->metric) {
-    case HB_METRIC_STATE:
-        hbMetricsState(scrape, dom);
-        break;
+        hbMetricsOpen(out, name, snap, sample);
+        g_string_append(out, ",action=\"");
+        g_string_append(out, hbActionToString(restart->action));
+        g_string_append(out, "\",result=\"");
+        g_string_append(out, hbOutcomeToString(restart->outcome));
+        g_string_append(out, "\"} ");
+        hbPromUnsigned(out, restart->count);
+        g_string_append_c(out, '\n');
+    }
+}
+
+
+static void
+hbMetricsSample(GString *out, HbMetric metric, const HbMetricsName *name,
+                const HbMetricsSnapshot *snap, const HbMetricsSample *sample)
+{
+    switch (metric) {
     case HB_METRIC_HEARTBEATING:
-        hbMetricsUnsigned(scrape, dom, hbDomainIsHeartbeating(dom));
+        hbMetricsUnsigned(out, name, snap, sample, sample->heartbeating);
         break;
     case HB_METRIC_RATIO:
-        hbMetricsMicros(scrape, dom, hbDomainPercentage(dom) * (G_USEC_PER_SEC / 100));
+        hbMetricsMicros(out, name, snap, sample, sample->percentage * (G_USEC_PER_SEC / 100));
         break;
     case HB_METRIC_BLOCK:
-        hbMetricsUnsigned(scrape, dom, hbDomainConfig(dom)->time);
+        hbMetricsUnsigned(out, name, snap, sample, sample->time);
         break;
     case HB_METRIC_SINCE_TICK:
-        if ((when = hbDomainLastTick(dom)))
-            hbMetricsMicros(scrape, dom, MAX(scrape->now - when, 0));
+        if (sample->last_tick)
+            hbMetricsMicros(out, name, snap, sample, MAX(snap->now - sample->last_tick, 0));
         break;
     case HB_METRIC_PINGS_SENT:
-        hbMetricsUnsigned(scrape, dom, hbDomainPings(dom, HB_PING_TICK) +
-                          hbDomainPings(dom, HB_PING_MISS) +
-                          hbDomainPings(dom, HB_PING_VOID) +
-                          hbDomainPings(dom, HB_PING_SUPPRESSED));
+        hbMetricsUnsigned(out, name, snap, sample, sample->sent);
         break;
     case HB_METRIC_PINGS_MISSED:
-        hbMetricsUnsigned(scrape, dom, hbDomainPings(dom, HB_PING_MISS));
+        hbMetricsUnsigned(out, name, snap, sample, sample->missed);
         break;
     case HB_METRIC_PINGS_NO_VERDICT:
-        hbMetricsUnsigned(scrape, dom, hbDomainPings(dom, HB_PING_VOID) +
-                          hbDomainPings(dom, HB_PING_SUPPRESSED));
+        hbMetricsUnsigned(out, name, snap, sample, sample->no_verdict);
         break;
     case HB_METRIC_EPISODES:
-        hbMetricsUnsigned(scrape, dom, hbDomainEpisode(dom));
+        hbMetricsUnsigned(out, name, snap, sample, sample->episodes);
         break;
     case HB_METRIC_RESTARTS:
-        hbMetricsRestarts(scrape, dom);
+        hbMetricsRestarts(out, name, snap, sample);
         break;
     case HB_METRIC_STORM_CAPPED:
-        hbMetricsUnsigned(scrape, dom, hbDomainStormCapped(dom));
+        hbMetricsUnsigned(out, name, snap, sample, sample->storm_capped);
         break;
     case HB_METRIC_LAST_RESTART:
-        if ((when = hbDomainLastRestart(dom)))
-            hbMetricsMicros(scrape, dom, MAX(when, 0));
+        if (sample->last_restart)
+            hbMetricsMicros(out, name, snap, sample, MAX(sample->last_restart, 0));
         break;
+    case HB_METRIC_STATE:
     case HB_METRIC_LAST:
         break;
     }
@@ -219,15 +326,13 @@ hbMetricsDomain(gpointer key G_GNUC_UNUSED, gpointer value, gpointer data)
 
 /* The worker's lanes: jobs waiting for a thread, and libvirt calls in flight. */
 static void
-hbMetricsLanes(HbMonitor *monitor, GString *out)
+hbMetricsLanes(const HbMetricsSnapshot *snap, GString *out)
 {
-    HbWorker *worker = hbMonitorWorker(monitor);
-
     hbPromFamily(out, HB_PREFIX "queued_jobs", "gauge",
                  "Jobs waiting for a worker thread of their lane.");
     for (guint lane = 0; lane < HB_LANE_LAST; lane++) {
-        guint busy = hbWorkerBusy(worker, lane);
-        guint pending = hbWorkerPending(worker, lane);
+        guint busy = snap->busy[lane];
+        guint pending = snap->pending[lane];
 
         g_string_append_printf(out, HB_PREFIX "queued_jobs{lane=\"%s\"} %u\n",
                                hbLaneToString(lane), pending - MIN(busy, pending));
@@ -237,70 +342,55 @@ hbMetricsLanes(HbMonitor *monitor, GString *out)
                  "in flight.");
     for (guint lane = 0; lane < HB_LANE_LAST; lane++)
         g_string_append_printf(out, HB_PREFIX "running_jobs{lane=\"%s\"} %u\n",
-                               hbLaneToString(lane), hbWorkerBusy(worker, lane));
+                               hbLaneToString(lane), snap->busy[lane]);
 }
 
 
-static void
-hbMetricsDaemon(HbMonitor *monitor, GString *out)
+void
+hbMetricsSnapshotFormat(const HbMetricsSnapshot *snap, GString *out)
 {
-    g_autoptr(GVariant) stats = g_variant_ref_sink(hbMonitorStatistics(monitor));
-
     hbPromFamily(out, HB_PREFIX "up", "gauge", "1: virt-heartbeatd serves these metrics.");
     g_string_append(out, HB_PREFIX "up 1\n");
     hbPromFamily(out, HB_PREFIX "libvirt_connected", "gauge",
                  "1 while the daemon is connected to libvirtd and in step with it.");
-    g_string_append_printf(out, HB_PREFIX "libvirt_connected %d\n",
-                           hbMonitorIsConnected(monitor) ? 1 : 0);
+    g_string_append_printf(out, HB_PREFIX "libvirt_connected %d\n", snap->connected ? 1 : 0);
     /* The daemon-wide figures, as `virt-heartbeat stats` prints them. */
-    hbStatsFormat(stats, out);
-    hbMetricsLanes(monitor, out);
-}
+    hbStatsFormat(snap->stats, out);
+    hbMetricsLanes(snap, out);
 
+    for (HbMetric metric = 0; metric < HB_METRIC_LAST; metric++) {
+        HbMetricsName name = {
+            hbMetricFamilies[metric].name, strlen(hbMetricFamilies[metric].name)
+        };
 
-gboolean
-hbMetricsFormatStep(HbMonitor *monitor, gint64 now, guint step, GString *out)
-{
-    HbMetricsScrape scrape = { .out = out, .now = now };
-
-    if (step == 0) {
-        hbMetricsDaemon(monitor, out);
-        return TRUE;
+        hbPromFamily(out, name.name, hbMetricFamilies[metric].type,
+                     hbMetricFamilies[metric].help);
+        if (metric == HB_METRIC_STATE) {
+            hbMetricsStates(out, &name, snap);
+            continue;
+        }
+        for (guint i = 0; i < snap->samples->len; i++)
+            hbMetricsSample(out, metric, &name, snap,
+                            &g_array_index(snap->samples, HbMetricsSample, i));
     }
-    if (step >= HB_METRICS_STEPS)
-        return FALSE;
-    /* Steps 1 to HB_STATE_LAST: the state-set, a state each; then a family each. */
-    if (step <= HB_STATE_LAST) {
-        scrape.metric = HB_METRIC_STATE;
-        scrape.state = step - 1;
-    } else {
-        scrape.metric = step - HB_STATE_LAST;
-    }
-    if (scrape.metric != HB_METRIC_STATE || scrape.state == 0)
-        hbPromFamily(out, hbMetricFamilies[scrape.metric].name,
-                     hbMetricFamilies[scrape.metric].type, hbMetricFamilies[scrape.metric].help);
-    hbMonitorForeach(monitor, hbMetricsDomain, &scrape);
-    return step + 1 < HB_METRICS_STEPS;
 }
 
 
 void
 hbMetricsFormat(HbMonitor *monitor, gint64 now, GString *out)
 {
-    for (guint step = 0; hbMetricsFormatStep(monitor, now, step, out); step++)
-        ;
+    g_autoptr(HbMetricsSnapshot) snap = hbMetricsSnapshotNew(monitor, now);
+
+    hbMetricsSnapshotFormat(snap, out);
 }
 
 
 static void
 hbMetricsJobFree(HbMetricsJob *job)
 {
-    job->metrics->jobs = g_list_remove(job->metrics->jobs, job);
-    g_clear_handle_id(&job->idle, g_source_remove);
-    g_signal_handlers_disconnect_by_data(job->msg, job);
-    g_object_unref(job->msg);
-    if (job->out)
-        g_string_free(job->out, TRUE);
+    if (job->msg)
+        g_signal_handlers_disconnect_by_data(job->msg, job);
+    g_clear_object(&job->msg);
     g_free(job);
 }
 
@@ -309,30 +399,105 @@ hbMetricsJobFree(HbMetricsJob *job)
 static void
 hbMetricsJobFinished(SoupServerMessage *msg G_GNUC_UNUSED, gpointer data)
 {
-    hbMetricsJobFree(data);
+    HbMetricsJob *job = data;
+
+    g_signal_handlers_disconnect_by_data(job->msg, job);
+    g_clear_object(&job->msg);
 }
 
 
-/* Idle priority: pings, results and events go first. */
-static gboolean
-hbMetricsJobStep(gpointer data)
-{
-    HbMetricsJob *job = data;
-    gsize len;
+/* On a thread of GLib's pool: the text, from the snapshot. */
+typedef struct {
+    HbMetricsSnapshot *snap;
+    GMutex *gate;
+} HbMetricsBuildData;
 
-    /* One wall clock for every step: the ages in a scrape agree. */
-    if (hbMetricsFormatStep(job->metrics->monitor, job->now, job->step++, job->out))
-        return G_SOURCE_CONTINUE;
-    job->idle = 0;
-    len = job->metrics->last_len = job->out->len;
-    soup_server_message_set_status(job->msg, SOUP_STATUS_OK, NULL);
-    soup_server_message_set_response(job->msg, HB_PROM_CONTENT_TYPE, SOUP_MEMORY_TAKE,
-                                     g_string_free(g_steal_pointer(&job->out), FALSE), len);
-    /* Done here: its end is no disconnection. */
-    g_signal_handlers_disconnect_by_data(job->msg, job);
-    soup_server_message_unpause(job->msg);
-    hbMetricsJobFree(job);
-    return G_SOURCE_REMOVE;
+
+static void
+hbMetricsBuildDataFree(HbMetricsBuildData *build)
+{
+    hbMetricsSnapshotFree(build->snap);
+    g_free(build);
+}
+
+
+static void
+hbMetricsBuildThread(GTask *task, gpointer source G_GNUC_UNUSED, gpointer data,
+                     GCancellable *cancel G_GNUC_UNUSED)
+{
+    HbMetricsBuildData *build = data;
+    HbMetricsSnapshot *snap = build->snap;
+    GString *out = g_string_sized_new(snap->labels->len * 25 + 65536);
+
+    if (build->gate) {
+        g_mutex_lock(build->gate);
+        g_mutex_unlock(build->gate);
+    }
+
+    hbMetricsSnapshotFormat(snap, out);
+    g_task_return_pointer(task, g_string_free_to_bytes(out), (GDestroyNotify) g_bytes_unref);
+}
+
+
+static void hbMetricsBuild(HbMetrics *metrics);
+
+/* Back on the main loop: every request the build was for gets its text. */
+static void
+hbMetricsBuilt(GObject *source G_GNUC_UNUSED, GAsyncResult *res, gpointer data)
+{
+    g_autoptr(GPtrArray) jobs = data;
+    g_autoptr(GBytes) body = g_task_propagate_pointer(G_TASK(res), NULL);
+    HbMetrics *metrics = NULL;
+
+    for (guint i = 0; i < jobs->len; i++) {
+        HbMetricsJob *job = jobs->pdata[i];
+
+        if (job->metrics)
+            metrics = job->metrics;
+        if (!job->metrics || !job->msg || !body)
+            continue;
+        soup_server_message_set_status(job->msg, SOUP_STATUS_OK, NULL);
+        soup_message_headers_set_content_type(
+            soup_server_message_get_response_headers(job->msg), HB_PROM_CONTENT_TYPE, NULL);
+        soup_message_body_append_bytes(soup_server_message_get_response_body(job->msg), body);
+        /* Done here: its end is no disconnection. */
+        g_signal_handlers_disconnect_by_data(job->msg, job);
+        soup_server_message_unpause(job->msg);
+    }
+    if (!metrics)
+        return; /* the endpoint is gone (hbMetricsFree) */
+    g_clear_object(&metrics->cancel);
+    g_ptr_array_set_size(metrics->building, 0);
+    if (metrics->waiting->len)
+        hbMetricsBuild(metrics);
+}
+
+
+/*
+ * One build at a time: requests that come while one is under way wait for
+ * the next, which starts once it is done and reads the monitor afresh. So a
+ * scrape never serves figures older than its request, and any number of
+ * scrapers cost the main loop one snapshot per build.
+ */
+static void
+hbMetricsBuild(HbMetrics *metrics)
+{
+    g_autoptr(GTask) task = NULL;
+    GPtrArray *jobs = g_steal_pointer(&metrics->waiting);
+    HbMetricsBuildData *build = g_new0(HbMetricsBuildData, 1);
+
+    metrics->waiting = g_ptr_array_new();
+    g_ptr_array_extend(metrics->building, jobs, NULL, NULL);
+    metrics->cancel = g_cancellable_new();
+    task = g_task_new(NULL, metrics->cancel, hbMetricsBuilt, g_ptr_array_ref(jobs));
+    g_ptr_array_set_free_func(jobs, (GDestroyNotify) hbMetricsJobFree);
+    g_ptr_array_unref(jobs);
+    g_task_set_source_tag(task, hbMetricsBuild);
+    build->snap = hbMetricsSnapshotNew(metrics->monitor, g_get_real_time());
+    build->gate = metrics->gate;
+    g_task_set_task_data(task, build, (GDestroyNotify) hbMetricsBuildDataFree);
+    metrics->builds++;
+    g_task_run_in_thread(task, hbMetricsBuildThread);
 }
 
 
@@ -354,19 +519,14 @@ hbMetricsHandle(SoupServer *server G_GNUC_UNUSED, SoupServerMessage *msg, const 
         soup_server_message_set_status(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, NULL);
         return;
     }
-    if (g_list_length(metrics->jobs) >= HB_METRICS_MAX_SCRAPES) {
-        soup_server_message_set_status(msg, SOUP_STATUS_SERVICE_UNAVAILABLE, NULL);
-        return;
-    }
     job = g_new0(HbMetricsJob, 1);
     job->metrics = metrics;
     job->msg = g_object_ref(msg);
-    job->now = g_get_real_time();
-    job->out = g_string_sized_new(metrics->last_len + metrics->last_len / 8 + 4096);
-    metrics->jobs = g_list_prepend(metrics->jobs, job);
     soup_server_message_pause(msg);
     g_signal_connect(msg, "finished", G_CALLBACK(hbMetricsJobFinished), job);
-    job->idle = g_idle_add(hbMetricsJobStep, job);
+    g_ptr_array_add(metrics->waiting, job);
+    if (!metrics->cancel)
+        hbMetricsBuild(metrics);
 }
 
 
@@ -426,6 +586,8 @@ hbMetricsNew(HbMonitor *monitor, const char *listen, GError **err)
         return NULL;
     metrics->monitor = monitor;
     metrics->conns = g_hash_table_new(NULL, NULL);
+    metrics->building = g_ptr_array_new();
+    metrics->waiting = g_ptr_array_new_with_free_func((GDestroyNotify) hbMetricsJobFree);
     metrics->server = soup_server_new("server-header", "virt-heartbeatd/" PACKAGE_VERSION " ",
                                       NULL);
     soup_server_add_handler(metrics->server, NULL, hbMetricsHandle, metrics, NULL);
@@ -447,13 +609,35 @@ hbMetricsPort(HbMetrics *metrics)
 }
 
 
+guint
+hbMetricsRequests(HbMetrics *metrics, guint *builds)
+{
+    if (builds)
+        *builds = metrics->builds;
+    return metrics->building->len + metrics->waiting->len;
+}
+
+
+void
+hbMetricsSetGate(HbMetrics *metrics, GMutex *gate)
+{
+    metrics->gate = gate;
+}
+
+
 void
 hbMetricsFree(HbMetrics *metrics)
 {
     if (!metrics)
         return;
-    while (metrics->jobs)
-        hbMetricsJobFree(metrics->jobs->data);
+    /* The build under way ends on its own; its jobs are told there is no endpoint. */
+    if (metrics->building) {
+        for (guint i = 0; i < metrics->building->len; i++)
+            ((HbMetricsJob *) metrics->building->pdata[i])->metrics = NULL;
+        g_ptr_array_unref(metrics->building);
+    }
+    g_clear_object(&metrics->cancel);
+    g_clear_pointer(&metrics->waiting, g_ptr_array_unref);
     if (metrics->service) {
         g_signal_handlers_disconnect_by_data(metrics->service, metrics);
         g_socket_service_stop(metrics->service);

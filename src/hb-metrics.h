@@ -1,6 +1,6 @@
 /*
  * The Prometheus endpoint: GET /metrics on the daemon's main loop, served
- * by libsoup, in the text format of hb-stats.h.
+ * by libsoup (the text written on another thread), in the text format of hb-stats.h.
  */
 #pragma once
 
@@ -23,9 +23,21 @@ void hbMetricsFree(HbMetrics *metrics);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HbMetrics, hbMetricsFree)
 /* The port it listens on, @listen's. */
 guint hbMetricsPort(HbMetrics *metrics);
+/* For tests: the requests waiting for their scrape, and the builds started
+ * (in *@builds); a mutex that builds started after this wait for, before
+ * they write the text, while the test holds it (NULL: none). */
+guint hbMetricsRequests(HbMetrics *metrics, guint *builds);
+void hbMetricsSetGate(HbMetrics *metrics, GMutex *gate);
 
-/* Appends every metric of @monitor, as GET /metrics serves it, at wall clock @now (µs). */
+/*
+ * Everything a scrape serves, read from the monitor: taken on the main loop
+ * (it is the only part of a GET that holds it), written out on any thread.
+ */
+typedef struct _HbMetricsSnapshot HbMetricsSnapshot;
+HbMetricsSnapshot *hbMetricsSnapshotNew(HbMonitor *monitor, gint64 now);
+void hbMetricsSnapshotFree(HbMetricsSnapshot *snap);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(HbMetricsSnapshot, hbMetricsSnapshotFree)
+/* Appends the snapshot in the Prometheus text format, as GET /metrics serves it. */
+void hbMetricsSnapshotFormat(const HbMetricsSnapshot *snap, GString *out);
+/* Both at once: every metric of @monitor at wall clock @now (µs). */
 void hbMetricsFormat(HbMonitor *monitor, gint64 now, GString *out);
-/* Appends step @step (from 0) of that; whether there are more. GET /metrics
- * takes one step a main-loop iteration. */
-gboolean hbMetricsFormatStep(HbMonitor *monitor, gint64 now, guint step, GString *out);

@@ -183,6 +183,20 @@ condBothOk(gpointer data)
 
 
 static gboolean
+condStateOk(gpointer data)
+{
+    return condStateOf(((Fixture *) data)->monitor, "hb-ok", HB_STATE_OK);
+}
+
+
+static gboolean
+condOkPaused(gpointer data)
+{
+    return condStateOf(((Fixture *) data)->monitor, "hb-ok", HB_STATE_PAUSED);
+}
+
+
+static gboolean
 condMissAttempted(gpointer data)
 {
     Fixture *f = data;
@@ -312,6 +326,125 @@ test_paths_and_methods(void **state)
                      SOUP_STATUS_METHOD_NOT_ALLOWED);
     assert_int_equal(request(f, "HEAD", HB_METRICS_PATH, &body, NULL), SOUP_STATUS_OK);
     assert_string_equal(body, "");
+}
+
+
+typedef struct {
+    guint done;
+    guint ok;       /* answered 200 with a whole scrape */
+} Many;
+
+
+static void
+onManyBody(GObject *source, GAsyncResult *res, gpointer data)
+{
+    Many *many = data;
+    SoupMessage *msg = soup_session_get_async_result_message(SOUP_SESSION(source), res);
+    g_autoptr(GBytes) body = soup_session_send_and_read_finish(SOUP_SESSION(source), res, NULL);
+    g_autofree char *text = body ? g_strndup(g_bytes_get_data(body, NULL),
+                                             g_bytes_get_size(body)) : NULL;
+
+    if (text && soup_message_get_status(msg) == SOUP_STATUS_OK &&
+        strstr(text, "\nvirt_heartbeat_domain_heartbeating{domain=\"hb-ok\"") &&
+        g_str_has_suffix(text, "\n"))
+        many->ok++;
+    many->done++;
+}
+
+
+static gboolean
+condManyDone(gpointer data)
+{
+    return ((Many *) data)->done == 12;
+}
+
+
+static gboolean
+condManyIn(gpointer data)
+{
+    return hbMetricsRequests(((Fixture *) data)->metrics, NULL) == 12;
+}
+
+
+/*
+ * Scrapers at once, as many Prometheus servers (or one user in a loop)
+ * make them: one build at a time serves them all, each a whole scrape, and
+ * a scrape after a change shows the change.
+ */
+static void
+test_concurrent(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) ok = testDomainStart(f->conn, "hb-ok", TRUE, FAST);
+    g_autoptr(virDomain) odd = testDomainStart(f->conn, ODD_NAME, TRUE, FAST);
+    g_autofree char *uri = g_strconcat(f->base, HB_METRICS_PATH, NULL);
+    g_autofree char *uuid = testDomainUUID(ok);
+    g_autofree char *body = NULL;
+    g_autofree char *line = NULL;
+    GPtrArray *sessions = g_ptr_array_new_with_free_func(g_object_unref);
+    Many many = { 0 };
+    GMutex gate;
+    guint builds = 0;
+
+    assert_true(testWaitFor(condBothOk, f, 30));
+    g_mutex_init(&gate);
+    g_mutex_lock(&gate);
+    hbMetricsSetGate(f->metrics, &gate);
+    for (guint i = 0; i < 12; i++) {
+        SoupSession *session = soup_session_new();
+        g_autoptr(SoupMessage) msg = soup_message_new("GET", uri);
+
+        g_ptr_array_add(sessions, session);
+        soup_session_send_and_read_async(session, msg, G_PRIORITY_DEFAULT, NULL,
+                                         onManyBody, &many);
+    }
+    /* Every request in while the first one's build is held. */
+    assert_true(testWaitFor(condManyIn, f, 30));
+    hbMetricsRequests(f->metrics, &builds);
+    assert_int_equal(builds, 1);
+    g_mutex_unlock(&gate);
+    assert_true(testWaitFor(condManyDone, &many, 30));
+    assert_int_equal(many.ok, 12);
+    /* The first, then one for the 11 come while it was built. */
+    assert_int_equal(hbMetricsRequests(f->metrics, &builds), 0);
+    assert_int_equal(builds, 2);
+    hbMetricsSetGate(f->metrics, NULL);
+    g_mutex_clear(&gate);
+    g_ptr_array_unref(sessions);
+
+    /* Paused: the next scrape reads the monitor afresh. */
+    assert_int_equal(virDomainSuspend(ok), 0);
+    line = g_strdup_printf("virt_heartbeat_domain_state{domain=\"hb-ok\",uuid=\"%s\","
+                           "state=\"paused\"} 1\n", uuid);
+    assert_true(testWaitFor(condOkPaused, f, 30));
+    assert_int_equal(request(f, "GET", HB_METRICS_PATH, &body, NULL), SOUP_STATUS_OK);
+    assertLine(body, line);
+}
+
+
+/*
+ * The endpoint freed while a scrape is being built (the daemon stopping):
+ * the build ends on its own and touches nothing freed.
+ */
+static void
+test_freed_while_building(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(SoupSession) session = soup_session_new();
+    g_autofree char *uri = g_strconcat(f->base, HB_METRICS_PATH, NULL);
+    g_autoptr(virDomain) ok = testDomainStart(f->conn, "hb-ok", TRUE, FAST);
+    g_autoptr(SoupMessage) msg = soup_message_new("GET", uri);
+    Many many = { 0 };
+
+    assert_true(testWaitFor(condStateOk, f, 30));
+    soup_session_send_and_read_async(session, msg, G_PRIORITY_DEFAULT, NULL,
+                                     onManyBody, &many);
+    /* Until the request is in: the server pauses it and starts a build. */
+    while (!hbMetricsRequests(f->metrics, NULL))
+        g_main_context_iteration(NULL, TRUE);
+    g_clear_pointer(&f->metrics, hbMetricsFree);
+    testSpin(500);
+    assert_int_equal(many.ok, 0);
 }
 
 
@@ -454,6 +587,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_scrape, setup, teardown),
         cmocka_unit_test_setup_teardown(test_paths_and_methods, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_freed_while_building, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_gone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_half_open_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cannot_listen, setup, teardown),
