@@ -21,6 +21,7 @@ struct _HbMetrics {
     GPtrArray *waiting;  /* HbMetricsJob: those come since, for the next build */
     GCancellable *cancel; /* of the build under way; NULL: none */
     guint builds;         /* builds started */
+    gsize last_len;       /* of the last scrape: the next one's buffer, allocated once */
     GMutex *gate;         /* tests: held, builds wait for it before they write */
 };
 
@@ -210,9 +211,9 @@ static void
 hbMetricsOpen(GString *out, const HbMetricsName *name, const HbMetricsSnapshot *snap,
               const HbMetricsSample *sample)
 {
-    g_string_append_len(out, name->name, name->len);
-    g_string_append_c(out, '{');
-    g_string_append_len(out, snap->labels->str + sample->labels, sample->labels_len);
+    hbPromPut(out, name->name, name->len);
+    hbPromPut(out, "{", 1);
+    hbPromPut(out, snap->labels->str + sample->labels, sample->labels_len);
 }
 
 
@@ -221,9 +222,9 @@ hbMetricsUnsigned(GString *out, const HbMetricsName *name, const HbMetricsSnapsh
                   const HbMetricsSample *sample, guint64 value)
 {
     hbMetricsOpen(out, name, snap, sample);
-    g_string_append_len(out, "} ", 2);
+    hbPromPut(out, "} ", 2);
     hbPromUnsigned(out, value);
-    g_string_append_c(out, '\n');
+    hbPromPut(out, "\n", 1);
 }
 
 
@@ -232,9 +233,9 @@ hbMetricsMicros(GString *out, const HbMetricsName *name, const HbMetricsSnapshot
                 const HbMetricsSample *sample, guint64 us)
 {
     hbMetricsOpen(out, name, snap, sample);
-    g_string_append_len(out, "} ", 2);
+    hbPromPut(out, "} ", 2);
     hbPromMicros(out, us);
-    g_string_append_c(out, '\n');
+    hbPromPut(out, "\n", 1);
 }
 
 
@@ -251,7 +252,7 @@ hbMetricsStates(GString *out, const HbMetricsName *name, const HbMetricsSnapshot
             const HbMetricsSample *sample = &g_array_index(snap->samples, HbMetricsSample, i);
 
             hbMetricsOpen(out, name, snap, sample);
-            g_string_append_len(out, sample->state == state ? one : zero, len);
+            hbPromPut(out, sample->state == state ? one : zero, len);
         }
     }
 }
@@ -410,6 +411,7 @@ hbMetricsJobFinished(SoupServerMessage *msg G_GNUC_UNUSED, gpointer data)
 typedef struct {
     HbMetricsSnapshot *snap;
     GMutex *gate;
+    gsize hint;         /* the last scrape's length */
 } HbMetricsBuildData;
 
 
@@ -427,7 +429,7 @@ hbMetricsBuildThread(GTask *task, gpointer source G_GNUC_UNUSED, gpointer data,
 {
     HbMetricsBuildData *build = data;
     HbMetricsSnapshot *snap = build->snap;
-    GString *out = g_string_sized_new(snap->labels->len * 25 + 65536);
+    GString *out = g_string_sized_new(build->hint + build->hint / 8 + 65536);
 
     if (build->gate) {
         g_mutex_lock(build->gate);
@@ -466,6 +468,8 @@ hbMetricsBuilt(GObject *source G_GNUC_UNUSED, GAsyncResult *res, gpointer data)
     }
     if (!metrics)
         return; /* the endpoint is gone (hbMetricsFree) */
+    if (body)
+        metrics->last_len = g_bytes_get_size(body);
     g_clear_object(&metrics->cancel);
     g_ptr_array_set_size(metrics->building, 0);
     if (metrics->waiting->len)
@@ -495,6 +499,7 @@ hbMetricsBuild(HbMetrics *metrics)
     g_task_set_source_tag(task, hbMetricsBuild);
     build->snap = hbMetricsSnapshotNew(metrics->monitor, g_get_real_time());
     build->gate = metrics->gate;
+    build->hint = metrics->last_len;
     g_task_set_task_data(task, build, (GDestroyNotify) hbMetricsBuildDataFree);
     metrics->builds++;
     g_task_run_in_thread(task, hbMetricsBuildThread);

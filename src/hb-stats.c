@@ -181,7 +181,7 @@ hbPromUnsigned(GString *out, guint64 value)
         *--p = '0' + value % 10;
         value /= 10;
     } while (value);
-    g_string_append_len(out, p, buf + sizeof(buf) - p);
+    hbPromPut(out, p, buf + sizeof(buf) - p);
 }
 
 
@@ -199,8 +199,8 @@ hbPromMicros(GString *out, guint64 us)
         frac[i] = '0' + rest % 10;
     while (frac[len - 1] == '0')
         len--;
-    g_string_append_c(out, '.');
-    g_string_append_len(out, frac, len);
+    hbPromPut(out, ".", 1);
+    hbPromPut(out, frac, len);
 }
 
 

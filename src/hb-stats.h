@@ -7,6 +7,7 @@
 #pragma once
 
 #include <glib.h>
+#include <string.h>
 
 /* The buckets' upper bounds in seconds; one more, +Inf, counts the rest. */
 #define HB_HISTOGRAM_BOUNDS 18
@@ -58,6 +59,24 @@ HbLoadChange hbLoadJudge(gboolean *past, double load, guint cpus);
  * `stats` and of the daemon's /metrics. Each appends to @out.
  */
 #define HB_PROM_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+/*
+ * g_string_append_len() without its call where there is room: a scrape at
+ * 10,000 domains is some 200,000 lines of five pieces each, and GLib 2.74
+ * does not inline it.
+ */
+static inline void
+hbPromPut(GString *out, const char *text, gsize len)
+{
+    if (G_UNLIKELY(out->len + len >= out->allocated_len)) {
+        g_string_append_len(out, text, len);
+        return;
+    }
+    memcpy(out->str + out->len, text, len);
+    out->len += len;
+    out->str[out->len] = '\0';
+}
+
 /* The HELP and TYPE lines that open the family @name. */
 void hbPromFamily(GString *out, const char *name, const char *type, const char *help);
 /* A sample value: +Inf, -Inf, NaN, or 15 significant digits in the C locale. */

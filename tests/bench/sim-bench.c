@@ -287,7 +287,9 @@ simMaxBound(GVariant *after, GVariant *before)
  * The CLI is timed by a small process forked before this one grows: a
  * fork of a process of 200 MB and 80 threads would be timed too. It reads
  * "BUS-ADDRESS<TAB>ARG<TAB>ARG...", runs the CLI with those arguments and
- * writes back its wall time in seconds, or -1 if it failed.
+ * writes back its wall time in seconds, or -1 if it failed. With "-" for
+ * the address, ARG... is a command of its own (curl for GET /metrics), and
+ * what it prints is the figure written back.
  */
 static int simRunnerIn = -1;   /* to the runner */
 static int simRunnerOut = -1;  /* from it */
@@ -307,21 +309,42 @@ simRunnerLoop(int in, int out, const char *cli)
         int status = -1;
         pid_t pid;
 
-        args[0] = g_strdup(cli);   /* the address is in env */
+        gboolean own = g_str_equal(args[0], "-");
+
+        if (!own) {
+            g_free(args[0]);
+            args[0] = g_strdup(cli);   /* the address is in env */
+        }
+        int said[2] = { -1, -1 };
+        ssize_t n = 0;
+
+        if (own && pipe(said) < 0)
+            break;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         if ((pid = fork()) == 0) {
             int null = open("/dev/null", O_WRONLY);
-            dup2(null, STDOUT_FILENO);
+            dup2(own ? said[1] : null, STDOUT_FILENO);
+            if (own)
+                execvp(args[1], args + 1);
             putenv(env);
             execv(cli, args);
             _exit(127);
         }
+        if (own) {
+            close(said[1]);
+            n = pid > 0 ? read(said[0], reply, sizeof(reply) - 2) : -1;
+            close(said[0]);
+        }
         if (pid > 0)
             waitpid(pid, &status, 0);
         clock_gettime(CLOCK_MONOTONIC, &t1);
-        g_snprintf(reply, sizeof(reply), "%f\n",
-                   WIFEXITED(status) && WEXITSTATUS(status) == 0 ?
-                   (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9 : -1.0);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || (own && n <= 0))
+            g_snprintf(reply, sizeof(reply), "-1\n");
+        else if (own)
+            memcpy(reply + n, "\n", 2);   /* the command's own figure */
+        else
+            g_snprintf(reply, sizeof(reply), "%f\n",
+                       (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
         if (write(out, reply, strlen(reply)) < 0)
             break;
     }
@@ -569,55 +592,34 @@ simFreePort(void)
 }
 
 
-typedef struct {
-    char *out;
-    gboolean done;
-} SimScrape;
-
-
-static void
-simScraped(GObject *source, GAsyncResult *res, gpointer data)
+/* This thread's CPU time in s. */
+static double
+simThreadCpu(void)
 {
-    SimScrape *scrape = data;
+    struct timespec ts;
 
-    g_subprocess_communicate_utf8_finish(G_SUBPROCESS(source), res, &scrape->out, NULL, NULL);
-    scrape->done = TRUE;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
 }
+
+
+/* The longest the main loop went without running a 10 ms timer, beyond its 10 ms. */
+typedef struct {
+    gint64 last;
+    gint64 max_gap;
+} SimLoopGap;
 
 
 static gboolean
-simScrapeDone(gpointer data)
+simLoopTick(gpointer data)
 {
-    return ((SimScrape *) data)->done;
-}
+    SimLoopGap *gap = data;
+    gint64 now = g_get_monotonic_time();
 
-
-/*
- * GET @uri with curl, another process as Prometheus is, while this loop
- * serves it: curl's time from connect to the last byte in s, -1 if it
- * failed; the body's length in *@len.
- */
-static double
-simGet(const char *uri, gsize *len)
-{
-    g_autoptr(GSubprocess) curl = g_subprocess_new(
-        G_SUBPROCESS_FLAGS_STDOUT_PIPE, NULL, "curl", "-s", "-o", "/dev/null", "-w",
-        "%{http_code} %{time_total} %{size_download}", uri, NULL);
-    g_auto(GStrv) fields = NULL;
-    SimScrape scrape = { 0 };
-    double s = -1;
-
-    if (!curl)
-        return -1;
-    g_subprocess_communicate_utf8_async(curl, NULL, NULL, simScraped, &scrape);
-    if (simRun(simScrapeDone, &scrape, 30) && scrape.out &&
-        g_strv_length(fields = g_strsplit(scrape.out, " ", 3)) == 3 &&
-        g_str_equal(fields[0], "200")) {
-        s = g_ascii_strtod(fields[1], NULL);
-        *len = g_ascii_strtoull(fields[2], NULL, 10);
-    }
-    g_free(scrape.out);
-    return s;
+    if (gap->last)
+        gap->max_gap = MAX(gap->max_gap, now - gap->last - 10000);
+    gap->last = now;
+    return G_SOURCE_CONTINUE;
 }
 
 
@@ -633,6 +635,8 @@ simMetrics(SimDaemon *d, int n, double window_p99)
     g_autoptr(GArray) build_s = g_array_new(FALSE, FALSE, sizeof(double));
     g_autoptr(GArray) get_s = g_array_new(FALSE, FALSE, sizeof(double));
     g_autoptr(GArray) step_s = g_array_new(FALSE, FALSE, sizeof(double));
+    g_autoptr(GArray) step_cpu = g_array_new(FALSE, FALSE, sizeof(double));
+    g_autoptr(GArray) build_cpu = g_array_new(FALSE, FALSE, sizeof(double));
     g_autoptr(HbMetrics) metrics = NULL;
     g_autoptr(GVariant) late0 = NULL;
     g_autoptr(GVariant) late1 = NULL;
@@ -641,6 +645,9 @@ simMetrics(SimDaemon *d, int n, double window_p99)
     g_autofree char *uri = g_strdup_printf("http://%s" HB_METRICS_PATH, listen);
     gsize len = 0;
     double p99;
+    SimLoopGap gap = { 0 };
+    gint64 quiet_gap;
+    guint gap_id;
 
     if (!(metrics = hbMetricsNew(d->monitor, listen, &err))) {
         g_printerr("sim-bench: cannot serve metrics on %s: %s\n", listen, err->message);
@@ -650,21 +657,34 @@ simMetrics(SimDaemon *d, int n, double window_p99)
         g_autoptr(GString) out = g_string_sized_new(len);
         g_autoptr(HbMetricsSnapshot) snap = NULL;
         gint64 t0 = g_get_monotonic_time();
+        double c0 = simThreadCpu();
         double s;
 
         snap = hbMetricsSnapshotNew(d->monitor, g_get_real_time());
         s = (g_get_monotonic_time() - t0) / 1e6;
         g_array_append_val(step_s, s);
+        s = simThreadCpu() - c0;
+        g_array_append_val(step_cpu, s);
         t0 = g_get_monotonic_time();
+        c0 = simThreadCpu();
         hbMetricsSnapshotFormat(snap, out);
         s = (g_get_monotonic_time() - t0) / 1e6;
         g_array_append_val(build_s, s);
+        s = simThreadCpu() - c0;
+        g_array_append_val(build_cpu, s);
         len = out->len;
     }
+    gap_id = g_timeout_add(10, simLoopTick, &gap);
+    simRun(NULL, NULL, 5);
+    quiet_gap = gap.max_gap;
+    gap.max_gap = 0;
     late0 = simLateness(d);
     for (int i = 0; i < n; i++) {
         gint64 t0 = g_get_monotonic_time();
-        double s = simGet(uri, &len);
+        const char *curl[] = {
+            "curl", "-sf", "-o", "/dev/null", "-w", "%{time_total}", uri, NULL
+        };
+        double s = simCli("-", curl);
 
         if (s < 0) {
             g_printerr("sim-bench: GET %s failed\n", uri);
@@ -674,12 +694,16 @@ simMetrics(SimDaemon *d, int n, double window_p99)
         simRun(NULL, NULL, MAX(0, simOpt.scrape_every - (g_get_monotonic_time() - t0) / 1e6));
     }
     late1 = simLateness(d);
+    g_source_remove(gap_id);
     p99 = hbHistogramQuantile(late1, late0, 0.99);
-    printf("metrics: %zu bytes a scrape; snapshot (main loop held) median %.1f ms, max "
-           "%.1f ms; text median %.1f ms, max %.1f ms; GET /metrics median %.1f ms, max "
-           "%.1f ms (n=%d; target <= 100 ms: %s)\n", len, simQuantile(step_s, 0.5) * 1000,
+    printf("metrics: main loop's longest stall %.1f ms while scraped (%.1f ms in the 5 s "
+           "before)\n", gap.max_gap / 1000.0, quiet_gap / 1000.0);
+    printf("metrics: %zu bytes a scrape; snapshot (main loop held) median %.1f ms (CPU %.1f "
+           "ms), max %.1f ms; text median %.1f ms (CPU %.1f ms), max %.1f ms; GET /metrics "
+           "median %.1f ms, max %.1f ms (n=%d; target <= 100 ms: %s)\n", len,
+           simQuantile(step_s, 0.5) * 1000, simQuantile(step_cpu, 0.5) * 1000,
            simQuantile(step_s, 1) * 1000, simQuantile(build_s, 0.5) * 1000,
-           simQuantile(build_s, 1) * 1000,
+           simQuantile(build_cpu, 0.5) * 1000, simQuantile(build_s, 1) * 1000,
            simQuantile(get_s, 0.5) * 1000, simQuantile(get_s, 1) * 1000, n,
            simVerdict(simQuantile(get_s, 1) <= 0.1));
     printf("metrics: lateness while scraped every %d s: %" G_GUINT64_FORMAT " pings, p50 "
