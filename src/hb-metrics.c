@@ -3,7 +3,7 @@
  * Prometheus text format, served by libsoup from a thread of its own.
  *
  * The main loop dispatches the pings, so a scrape holds it only to copy the
- * figures (hbMetricsSnapshotNew: 8 ms at 10,000 domains). The endpoint's
+ * figures, 500 domains an iteration (some 1.5 ms; 14 ms for 10,000). The endpoint's
  * thread runs libsoup (accepting, reading requests, sending 19 MB there);
  * the text is written on a thread of GLib's pool, so that the endpoint
  * goes on taking requests meanwhile. One build at a time: the requests that
@@ -69,6 +69,7 @@ struct _HbMetrics {
     gint requests;           /* waiting for their scrape */
     gint builds;             /* snapshots asked */
     gpointer gate;           /* GMutex: held, builds wait for it before they write */
+    gint chunk;              /* domains copied a main-loop iteration */
 };
 
 /* The families with one sample (or a few) per domain, in the order served. */
@@ -211,9 +212,9 @@ hbMetricsSnapshotAdd(gpointer key G_GNUC_UNUSED, gpointer value, gpointer data)
 }
 
 
-/* Fill @snap (new or emptied) from @monitor: it keeps the room it had. */
+/* The daemon-wide figures of @snap (new or emptied: it keeps the room it had). */
 static void
-hbMetricsSnapshotFill(HbMetricsSnapshot *snap, HbMonitor *monitor, gint64 now)
+hbMetricsSnapshotBegin(HbMetricsSnapshot *snap, HbMonitor *monitor, gint64 now)
 {
     HbWorker *worker = hbMonitorWorker(monitor);
 
@@ -224,19 +225,28 @@ hbMetricsSnapshotFill(HbMetricsSnapshot *snap, HbMonitor *monitor, gint64 now)
         snap->busy[lane] = hbWorkerBusy(worker, lane);
         snap->pending[lane] = hbWorkerPending(worker, lane);
     }
-    hbMonitorForeach(monitor, hbMetricsSnapshotAdd, snap);
 }
 
 
-HbMetricsSnapshot *
-hbMetricsSnapshotNew(HbMonitor *monitor, gint64 now)
+static HbMetricsSnapshot *
+hbMetricsSnapshotAlloc(void)
 {
     HbMetricsSnapshot *snap = g_new0(HbMetricsSnapshot, 1);
 
     snap->labels = g_string_new(NULL);
     snap->samples = g_array_new(FALSE, FALSE, sizeof(HbMetricsSample));
     snap->restarts = g_array_new(FALSE, FALSE, sizeof(HbMetricsRestart));
-    hbMetricsSnapshotFill(snap, monitor, now);
+    return snap;
+}
+
+
+HbMetricsSnapshot *
+hbMetricsSnapshotNew(HbMonitor *monitor, gint64 now)
+{
+    HbMetricsSnapshot *snap = hbMetricsSnapshotAlloc();
+
+    hbMetricsSnapshotBegin(snap, monitor, now);
+    hbMonitorForeach(monitor, hbMetricsSnapshotAdd, snap);
     return snap;
 }
 
@@ -644,36 +654,79 @@ hbMetricsTaken(gpointer data)
 }
 
 
+/* Domains copied in one main-loop iteration: some 1.5 ms at 500. */
+#define HB_METRICS_CHUNK 500
+
+/* A snapshot being taken on the main loop, HB_METRICS_CHUNK domains an iteration. */
+typedef struct {
+    HbMetricsLink *link;
+    HbMetricsBuildData *build;  /* NULL until the first step */
+    GPtrArray *uuids;           /* of the domains to copy */
+    guint next;
+} HbMetricsTaking;
+
+
 static void
-hbMetricsLinkFree(gpointer data)
+hbMetricsTakingFree(gpointer data)
 {
-    g_atomic_rc_box_release(data);
+    HbMetricsTaking *taking = data;
+
+    if (taking->build)
+        hbMetricsBuildDataFree(taking->build);
+    if (taking->uuids)
+        g_ptr_array_unref(taking->uuids);
+    g_atomic_rc_box_release(taking->link);
+    g_free(taking);
+}
+
+
+static void
+hbMetricsTakeUUID(gpointer key, gpointer value G_GNUC_UNUSED, gpointer data)
+{
+    g_ptr_array_add(data, g_strdup(key));
 }
 
 
 /*
  * The main loop, at idle priority (pings, results and events go first):
- * copy the figures, and hand them to the endpoint's thread. Nothing if the
- * endpoint is being freed; if its thread has stopped, the hand-over is
- * dropped with its context (hbMetricsBuildDataFree).
+ * copy the figures, HB_METRICS_CHUNK domains an iteration so that no
+ * iteration is held long (a domain gone meanwhile is left out, one come
+ * meanwhile is in the next scrape), and hand them to the endpoint's thread.
+ * Nothing if the endpoint is being freed; if its thread has stopped, the
+ * hand-over is dropped with its context (hbMetricsHandOverFree).
  */
 static gboolean
 hbMetricsTake(gpointer data)
 {
-    HbMetricsLink *link = data;
-    HbMetrics *metrics = link->metrics;
+    HbMetricsTaking *taking = data;
+    HbMetrics *metrics = taking->link->metrics;
+    HbMetricsSnapshot *snap;
     HbMetricsHandOver *hand;
 
     if (!metrics)
         return G_SOURCE_REMOVE;
+    if (!taking->build) {
+        taking->build = g_new0(HbMetricsBuildData, 1);
+        taking->build->metrics = metrics;
+        snap = hbMetricsSpareTake(metrics->spare, (gpointer *) &metrics->spare->snap);
+        if (!snap)
+            snap = hbMetricsSnapshotAlloc();
+        taking->build->snap = snap;
+        hbMetricsSnapshotBegin(snap, metrics->monitor, g_get_real_time());
+        taking->uuids = g_ptr_array_new_with_free_func(g_free);
+        hbMonitorForeach(metrics->monitor, hbMetricsTakeUUID, taking->uuids);
+    }
+    snap = taking->build->snap;
+    for (gint n = 0; taking->next < taking->uuids->len && n < metrics->chunk; n++) {
+        HbDomain *dom = hbMonitorLookup(metrics->monitor, taking->uuids->pdata[taking->next++]);
+
+        if (dom)
+            hbMetricsSnapshotAdd(NULL, dom, snap);
+    }
+    if (taking->next < taking->uuids->len)
+        return G_SOURCE_CONTINUE;
     hand = g_new0(HbMetricsHandOver, 1);
-    hand->build = g_new0(HbMetricsBuildData, 1);
-    hand->build->metrics = metrics;
-    hand->build->snap = hbMetricsSpareTake(metrics->spare, (gpointer *) &metrics->spare->snap);
-    if (hand->build->snap)
-        hbMetricsSnapshotFill(hand->build->snap, metrics->monitor, g_get_real_time());
-    else
-        hand->build->snap = hbMetricsSnapshotNew(metrics->monitor, g_get_real_time());
+    hand->build = g_steal_pointer(&taking->build);
     g_main_context_invoke_full(metrics->ctx, G_PRIORITY_DEFAULT, hbMetricsTaken, hand,
                                hbMetricsHandOverFree);
     return G_SOURCE_REMOVE;
@@ -689,12 +742,18 @@ hbMetricsTake(gpointer data)
 static void
 hbMetricsAsk(HbMetrics *metrics)
 {
+    g_autoptr(GSource) idle = g_idle_source_new();
+    HbMetricsTaking *taking = g_new0(HbMetricsTaking, 1);
+
     g_ptr_array_extend_and_steal(metrics->building, g_steal_pointer(&metrics->waiting));
-    metrics->waiting = g_ptr_array_new();
+    metrics->waiting = g_ptr_array_new_with_free_func((GDestroyNotify) hbMetricsJobFree);
     metrics->busy = TRUE;
     g_atomic_int_inc(&metrics->builds);
-    g_main_context_invoke_full(metrics->main_ctx, G_PRIORITY_DEFAULT_IDLE, hbMetricsTake,
-                               g_atomic_rc_box_acquire(metrics->link), hbMetricsLinkFree);
+    taking->link = g_atomic_rc_box_acquire(metrics->link);
+    g_source_set_priority(idle, G_PRIORITY_DEFAULT_IDLE);
+    g_source_set_callback(idle, hbMetricsTake, taking, hbMetricsTakingFree);
+    g_source_set_static_name(idle, "hb-metrics snapshot");
+    g_source_attach(idle, metrics->main_ctx);
 }
 
 
@@ -862,6 +921,7 @@ hbMetricsNew(HbMonitor *monitor, const char *listen, GError **err)
     metrics->main_ctx = g_main_context_ref_thread_default();
     metrics->ctx = g_main_context_new();
     metrics->loop = g_main_loop_new(metrics->ctx, FALSE);
+    metrics->chunk = HB_METRICS_CHUNK;
     metrics->link = g_atomic_rc_box_new0(HbMetricsLink);
     metrics->link->metrics = metrics;
     metrics->spare = g_atomic_rc_box_new0(HbMetricsSpare);
@@ -900,6 +960,13 @@ void
 hbMetricsSetGate(HbMetrics *metrics, GMutex *gate)
 {
     g_atomic_pointer_set(&metrics->gate, gate);
+}
+
+
+void
+hbMetricsSetChunk(HbMetrics *metrics, guint chunk)
+{
+    metrics->chunk = MAX(chunk, 1);
 }
 
 

@@ -28,6 +28,8 @@ guint hbMetricsPort(HbMetrics *metrics);
  * they write the text, while the test holds it (NULL: none). */
 guint hbMetricsRequests(HbMetrics *metrics, guint *builds);
 void hbMetricsSetGate(HbMetrics *metrics, GMutex *gate);
+/* For tests: domains copied a main-loop iteration (500). Main thread, before requests. */
+void hbMetricsSetChunk(HbMetrics *metrics, guint chunk);
 
 /*
  * Everything a scrape serves, read from the monitor: taken on the main loop

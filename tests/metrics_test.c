@@ -262,6 +262,8 @@ test_scrape(void **state)
     fakeProbeSet(miss_uuid, FAKE_AGENT_MISS);
     assert_true(testWaitFor(condMissAttempted, f, 30));
 
+    /* A domain a main-loop iteration: the copy in steps, put together whole. */
+    hbMetricsSetChunk(f->metrics, 1);
     assert_int_equal(request(f, "GET", HB_METRICS_PATH, &body, &type), SOUP_STATUS_OK);
     assert_string_equal(type, "text/plain; version=0.0.4; charset=utf-8");
     assertLine(body, "virt_heartbeat_up 1\n");
