@@ -70,6 +70,7 @@ struct _HbMetrics {
     gint builds;             /* snapshots asked */
     gpointer gate;           /* GMutex: held, builds wait for it before they write */
     gint chunk;              /* domains copied a main-loop iteration */
+    gsize last_uuids;        /* main thread: the last snapshot's UUIDs, their length */
 };
 
 /* The families with one sample (or a few) per domain, in the order served. */
@@ -219,12 +220,23 @@ hbMetricsSnapshotBegin(HbMetricsSnapshot *snap, HbMonitor *monitor, gint64 now)
     HbWorker *worker = hbMonitorWorker(monitor);
 
     snap->now = now;
-    snap->stats = g_variant_ref_sink(hbMonitorStatistics(monitor));
     snap->connected = hbMonitorIsConnected(monitor);
     for (guint lane = 0; lane < HB_LANE_LAST; lane++) {
         snap->busy[lane] = hbWorkerBusy(worker, lane);
         snap->pending[lane] = hbWorkerPending(worker, lane);
     }
+}
+
+
+/* Once every domain is in: the daemon's statistics, its domains counted from the copy. */
+static void
+hbMetricsSnapshotEnd(HbMetricsSnapshot *snap, HbMonitor *monitor)
+{
+    guint64 states[HB_STATE_LAST] = { 0 };
+
+    for (guint i = 0; i < snap->samples->len; i++)
+        states[g_array_index(snap->samples, HbMetricsSample, i).state]++;
+    snap->stats = g_variant_ref_sink(hbMonitorStatisticsCounted(monitor, states));
 }
 
 
@@ -247,6 +259,7 @@ hbMetricsSnapshotNew(HbMonitor *monitor, gint64 now)
 
     hbMetricsSnapshotBegin(snap, monitor, now);
     hbMonitorForeach(monitor, hbMetricsSnapshotAdd, snap);
+    hbMetricsSnapshotEnd(snap, monitor);
     return snap;
 }
 
@@ -661,7 +674,8 @@ hbMetricsTaken(gpointer data)
 typedef struct {
     HbMetricsLink *link;
     HbMetricsBuildData *build;  /* NULL until the first step */
-    GPtrArray *uuids;           /* of the domains to copy */
+    GString *uuids;             /* of the domains to copy, each NUL-terminated */
+    GArray *at;                 /* guint32: where each starts in uuids */
     guint next;
 } HbMetricsTaking;
 
@@ -674,16 +688,23 @@ hbMetricsTakingFree(gpointer data)
     if (taking->build)
         hbMetricsBuildDataFree(taking->build);
     if (taking->uuids)
-        g_ptr_array_unref(taking->uuids);
+        g_string_free(taking->uuids, TRUE);
+    if (taking->at)
+        g_array_unref(taking->at);
     g_atomic_rc_box_release(taking->link);
     g_free(taking);
 }
 
 
+/* One allocation for every UUID, not one each: this step is the longest. */
 static void
 hbMetricsTakeUUID(gpointer key, gpointer value G_GNUC_UNUSED, gpointer data)
 {
-    g_ptr_array_add(data, g_strdup(key));
+    HbMetricsTaking *taking = data;
+    guint32 at = taking->uuids->len;
+
+    g_string_append_len(taking->uuids, key, strlen(key) + 1);
+    g_array_append_val(taking->at, at);
 }
 
 
@@ -713,18 +734,22 @@ hbMetricsTake(gpointer data)
             snap = hbMetricsSnapshotAlloc();
         taking->build->snap = snap;
         hbMetricsSnapshotBegin(snap, metrics->monitor, g_get_real_time());
-        taking->uuids = g_ptr_array_new_with_free_func(g_free);
-        hbMonitorForeach(metrics->monitor, hbMetricsTakeUUID, taking->uuids);
+        taking->uuids = g_string_sized_new(metrics->last_uuids + 1);
+        taking->at = g_array_new(FALSE, FALSE, sizeof(guint32));
+        hbMonitorForeach(metrics->monitor, hbMetricsTakeUUID, taking);
+        metrics->last_uuids = taking->uuids->len;
     }
     snap = taking->build->snap;
-    for (gint n = 0; taking->next < taking->uuids->len && n < metrics->chunk; n++) {
-        HbDomain *dom = hbMonitorLookup(metrics->monitor, taking->uuids->pdata[taking->next++]);
+    for (gint n = 0; taking->next < taking->at->len && n < metrics->chunk; n++) {
+        guint32 at = g_array_index(taking->at, guint32, taking->next++);
+        HbDomain *dom = hbMonitorLookup(metrics->monitor, taking->uuids->str + at);
 
         if (dom)
             hbMetricsSnapshotAdd(NULL, dom, snap);
     }
-    if (taking->next < taking->uuids->len)
+    if (taking->next < taking->at->len)
         return G_SOURCE_CONTINUE;
+    hbMetricsSnapshotEnd(snap, metrics->monitor);
     hand = g_new0(HbMetricsHandOver, 1);
     hand->build = g_steal_pointer(&taking->build);
     g_main_context_invoke_full(metrics->ctx, G_PRIORITY_DEFAULT, hbMetricsTaken, hand,

@@ -1130,13 +1130,21 @@ GVariant *
 hbMonitorStatistics(HbMonitor *monitor)
 {
     guint64 states[HB_STATE_LAST] = { 0 };
-    GVariantBuilder stats, domains, pings;
     GHashTableIter iter;
     gpointer value;
 
     g_hash_table_iter_init(&iter, monitor->domains);
     while (g_hash_table_iter_next(&iter, NULL, &value))
         states[hbDomainState(value)]++;
+    return hbMonitorStatisticsCounted(monitor, states);
+}
+
+
+GVariant *
+hbMonitorStatisticsCounted(HbMonitor *monitor, const guint64 *states)
+{
+    GVariantBuilder stats, domains, pings;
+
     g_variant_builder_init(&domains, G_VARIANT_TYPE("a{st}"));
     for (guint i = 0; i < HB_STATE_LAST; i++)
         g_variant_builder_add(&domains, "{st}", hbStateToString(i), states[i]);

@@ -65,6 +65,9 @@ const char *hbMonitorStateDir(HbMonitor *monitor);
 void hbMonitorCountPing(HbMonitor *monitor, HbPing ping, const HbJob *job);
 /* The figures Manager1.GetStatistics serves (hb-stats.h): a floating a{sv}. */
 GVariant *hbMonitorStatistics(HbMonitor *monitor);
+/* The same, with the domains in each state counted by the caller
+ * (@states[HB_STATE_LAST]), who has been over them already. */
+GVariant *hbMonitorStatisticsCounted(HbMonitor *monitor, const guint64 *states);
 /* Call @func on every domain (key: its UUID, value: the HbDomain); nothing allocated. */
 void hbMonitorForeach(HbMonitor *monitor, GHFunc func, gpointer data);
 /* Its worker threads. */
