@@ -113,3 +113,59 @@ hbUtilEscape(const char *text)
     return g_string_free(out, FALSE);
 }
 
+
+
+char *
+hbApiFormatUtc(gint64 secs)
+{
+    g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(secs);
+
+    if (!dt)
+        return g_strdup("?");
+    return g_date_time_format(dt, "%Y-%m-%dT%H:%M:%SZ");
+}
+
+
+int
+hbApiParseUtc(const char *text, gint64 *secs, GError **error)
+{
+    static const char form[] = "dddd-dd-ddTdd:dd:ddZ";
+    g_autoptr(GDateTime) dt = NULL;
+    gboolean shaped = strlen(text) == strlen(form);
+
+    /* The schema's pattern, checked by hand: g_date_time_new_from_iso8601
+     * takes many more forms (week dates, offsets, fractions). */
+    for (gsize i = 0; shaped && form[i]; i++)
+        shaped = form[i] == 'd' ? g_ascii_isdigit(text[i]) : text[i] == form[i];
+    if (shaped)
+        dt = g_date_time_new_from_iso8601(text, NULL);
+    if (!dt || g_date_time_to_unix(dt) < 0 || g_date_time_to_unix(dt) > G_MAXUINT32) {
+        g_autofree char *quoted = g_utf8_make_valid(text, MIN(strlen(text), 64));
+
+        g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
+                    "'%s' is not a UTC time YYYY-MM-DDTHH:MM:SSZ from 1970 to 2106", quoted);
+        return -1;
+    }
+    *secs = g_date_time_to_unix(dt);
+    return 0;
+}
+
+
+int
+hbApiCheckMaintenance(gint64 until, gint64 now, GError **error)
+{
+    g_autofree char *text = hbApiFormatUtc(until);
+
+    if (until <= now) {
+        g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
+                    "maintenance until %s: that is not in the future", text);
+        return -1;
+    }
+    if (until - now > HB_MAINTENANCE_MAX_S) {
+        g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
+                    "maintenance until %s: more than %d days from now", text,
+                    HB_MAINTENANCE_MAX_S / (24 * 3600));
+        return -1;
+    }
+    return 0;
+}

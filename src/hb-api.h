@@ -52,6 +52,26 @@ typedef enum {
 char *hbDBusDomainPath(const char *uuid);
 
 /*
+ * Maintenance windows (Pause, PauseAll): a window ends at most this long
+ * from now, 30 days; longer is taken for a typo. Its end is kept in the
+ * metadata as an ISO 8601 UTC time, 2026-12-01T02:00:00Z: what a
+ * "virsh metadata" reader can read and a schema can check.
+ */
+#define HB_MAINTENANCE_MAX_S (30 * 24 * 3600)
+
+/* @secs since the epoch as YYYY-MM-DDTHH:MM:SSZ. */
+char *hbApiFormatUtc(gint64 secs);
+/* YYYY-MM-DDTHH:MM:SSZ exactly (the metadata's form), as seconds since the
+ * epoch, from 1970 to 2106 (32 bits); -1 with InvalidArgument if not. */
+int hbApiParseUtc(const char *text, gint64 *secs, GError **error);
+/*
+ * The end of a window that begins at @now (seconds since the epoch): it
+ * must come after @now and at most HB_MAINTENANCE_MAX_S after it; -1 with
+ * InvalidArgument that says which if not.
+ */
+int hbApiCheckMaintenance(gint64 until, gint64 now, GError **error);
+
+/*
  * Whether a domain in @state (Domain1.State) can answer: -1 with Virtual
  * PC / Virtual Server's VMNotRunning ("not running") or AgentNotAvailable
  * ("additions not available") if not. A paused domain is not running for a call to its

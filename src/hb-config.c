@@ -289,6 +289,25 @@ hbConfigSetXmlError(GError **error)
 }
 
 
+/* The end of a maintenance window: a UTC time as the schema has it. */
+static int
+hbConfigParseMaintenance(HbConfig *cfg, const char *value, GError **error)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *quoted = hbConfigQuote(value);
+    gint64 secs;
+
+    if (hbApiParseUtc(value, &secs, &err) < 0) {
+        g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
+                    "%s: '%s' is not a UTC time YYYY-MM-DDTHH:MM:SSZ from 1970 to 2106",
+                    HB_METADATA_MAINTENANCE, quoted);
+        return -1;
+    }
+    cfg->maintenance_until = secs;
+    return 0;
+}
+
+
 static int
 hbConfigParseElement(xmlNodePtr root, HbConfig *cfg, GError **error)
 {
@@ -334,6 +353,11 @@ hbConfigParseElement(xmlNodePtr root, HbConfig *cfg, GError **error)
         g_autofree char *value = (char *) xmlNodeGetContent((xmlNodePtr) attr);
         int key = hbKeyFromString(name);
 
+        if (!attr->ns && g_str_equal(name, HB_METADATA_MAINTENANCE)) {
+            if (hbConfigParseMaintenance(cfg, value ? value : "", error) < 0)
+                return -1;
+            continue;
+        }
         if (key < 0 || attr->ns) {
             g_autofree char *full = g_strconcat(attr->ns ? (const char *) attr->ns->href : "",
                                                 attr->ns ? ":" : "", name, NULL);
@@ -422,7 +446,7 @@ hbConfigEditMetadata(const char *xml, GHashTable *changes,
                         "a key or value is not UTF-8");
             return NULL;
         }
-        if (hbKeyFromString(name) < 0) {
+        if (hbKeyFromString(name) < 0 && !g_str_equal(name, HB_METADATA_MAINTENANCE)) {
             g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
                         "unknown key '%s'", (const char *) name);
             return NULL;

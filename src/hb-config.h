@@ -11,6 +11,12 @@
 #define HB_METADATA_URI "urn:virt-heartbeat:1"
 #define HB_METADATA_KEY "hb"
 #define HB_METADATA_ELEMENT "heartbeat"
+/*
+ * The attribute that holds the end of a maintenance window (hb-api.h): not
+ * a key (SetParameter, [defaults] and the Config property do not take it),
+ * written by Pause and Resume only.
+ */
+#define HB_METADATA_MAINTENANCE "maintenance_until"
 
 typedef enum {
     HB_ACTION_RESET,    /* virDomainReset, or start a crashed shut-off domain */
@@ -44,6 +50,9 @@ typedef struct {
     gboolean time_sync;     /* set the guest clock from the host */
     guint time_sync_interval; /* minutes between time syncs */
     HbConfirm confirm;
+    /* End of the maintenance window, seconds since the epoch; 0: none.
+     * Past ones are kept until Resume: only the daemon's clock says. */
+    guint maintenance_until;
 } HbConfig;
 
 /* One key of HbConfig, for parsers that set keys by name. */

@@ -41,6 +41,7 @@ typedef enum {
     HB_DBUS_PROP_SUPPRESSED_SINCE,
     HB_DBUS_PROP_PINGS_SUPPRESSED,
     HB_DBUS_PROP_LAST_ATTEMPT,
+    HB_DBUS_PROP_MAINTENANCE_UNTIL,
     HB_DBUS_PROP_LAST
 } HbDBusProp;
 
@@ -50,7 +51,8 @@ HB_ENUM_IMPL(hbDBusProp, HbDBusProp, HB_DBUS_PROP_LAST,
              "RestartAttempts", "Episode", "PingsTicked", "PingsMissed", "PingsNoVerdict",
              "LastTick", "ConfigError", "AgentConnected", "Config", "AdditionsVersion",
              "OSName", "CanShutdown", "IsHostTimeSyncEnabled", "Verdict", "Evidence",
-             "Suppressed", "SuppressedSince", "PingsSuppressed", "LastAttempt");
+             "Suppressed", "SuppressedSince", "PingsSuppressed", "LastAttempt",
+             "MaintenanceUntil");
 
 struct _HbDBus {
     GDBusConnection *bus;
@@ -66,6 +68,7 @@ struct _HbDBus {
     guint objects;  /* the ObjectManager's registration */
     guint subtree;  /* the Domain1 objects' */
     guint filter;
+    guint maintenance_timer; /* Manager1.MaintenanceUntil goes to 0 then */
 };
 
 
@@ -282,6 +285,9 @@ hbDBusPropValue(HbDomain *dom, HbDBusProp prop, HbDBusValue *v)
     case HB_DBUS_PROP_LAST_ATTEMPT:
         v->s = hbDBusText(hbDomainLastAttempt(dom));
         break;
+    case HB_DBUS_PROP_MAINTENANCE_UNTIL:
+        v->n = hbDomainMaintenanceUntil(dom);
+        break;
     case HB_DBUS_PROP_LAST:
         g_assert_not_reached();
     }
@@ -323,8 +329,9 @@ hbDBusHash(const void *data, gsize size)
 }
 
 
-/* HbConfig holds only 32-bit members: its bytes have no padding to hash. */
-G_STATIC_ASSERT(sizeof(HbConfig) == HB_KEY_LAST * sizeof(guint32));
+/* HbConfig holds only 32-bit members, its keys and maintenance_until: its
+ * bytes have no padding to hash. */
+G_STATIC_ASSERT(sizeof(HbConfig) == (HB_KEY_LAST + 1) * sizeof(guint32));
 
 /*
  * What is kept of a value to tell whether it changed: a number itself, a
@@ -672,6 +679,86 @@ hbDBusOnSetParameter(HbDBus *dbus, HbDomain *dom, GDBusMethodInvocation *invocat
 }
 
 
+/* A window's end as Pause and PauseAll take it; FALSE having returned InvalidArgument. */
+static gboolean
+hbDBusCheckUntil(GDBusMethodInvocation *invocation, guint64 until)
+{
+    g_autoptr(GError) err = NULL;
+
+    /* Beyond 2106 (the metadata's 32 bits) is beyond the 30 days anyway. */
+    if (hbApiCheckMaintenance(MIN(until, (guint64) G_MAXINT64 / G_USEC_PER_SEC),
+                              g_get_real_time() / G_USEC_PER_SEC, &err) < 0) {
+        hbDBusReturnError(invocation, err->domain, err->code, err->message);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+
+/* Pause and Resume: the window is applied once the metadata holds it. */
+typedef struct {
+    GDBusMethodInvocation *invocation;
+    HbMonitor *monitor;
+    char *uuid;
+    gint64 until;
+} HbDBusPause;
+
+
+static void
+hbDBusPauseReply(HbJob *job, gpointer data)
+{
+    HbDBusPause *pause = data;
+    HbDomain *dom = hbMonitorLookup(pause->monitor, pause->uuid);
+
+    /* At once, not only when the metadata is read back: a restart decided
+     * meanwhile would not be dropped. */
+    if (!job->error && dom)
+        hbDomainSetMaintenance(dom, pause->until);
+    hbDBusReply(job, pause->invocation);
+    g_free(pause->uuid);
+    g_free(pause);
+}
+
+
+static void
+hbDBusSetMaintenance(HbDBus *dbus, HbDomain *dom, GDBusMethodInvocation *invocation,
+                     gint64 until)
+{
+    HbJob *job = hbJobNew(HB_JOB_METADATA, NULL);
+    HbDBusPause *pause = g_new0(HbDBusPause, 1);
+
+    job->flags = HB_AFFECT_APPLICABLE;
+    g_hash_table_insert(job->changes, g_strdup(HB_METADATA_MAINTENANCE),
+                        until ? hbApiFormatUtc(until) : NULL);
+    pause->invocation = invocation;
+    pause->monitor = dbus->monitor;
+    pause->uuid = g_strdup(hbDomainUUID(dom));
+    pause->until = until;
+    job->reply = hbDBusPauseReply;
+    job->reply_data = pause;
+    hbMonitorRequest(dbus->monitor, dom, job);
+}
+
+
+static void
+hbDBusOnPause(HbDBus *dbus, HbDomain *dom, GDBusMethodInvocation *invocation, GVariant *args)
+{
+    guint64 until;
+
+    g_variant_get(args, "(t)", &until);
+    if (hbDBusCheckUntil(invocation, until))
+        hbDBusSetMaintenance(dbus, dom, invocation, until);
+}
+
+
+static void
+hbDBusOnResume(HbDBus *dbus, HbDomain *dom, GDBusMethodInvocation *invocation,
+               GVariant *args G_GNUC_UNUSED)
+{
+    hbDBusSetMaintenance(dbus, dom, invocation, 0);
+}
+
+
 static const struct {
     const char *name;
     HbDBusMethod run;
@@ -682,6 +769,8 @@ static const struct {
     { "ExecuteCommand", hbDBusOnExecute },
     { "InstallAdditions", hbDBusOnInstall },
     { "SetParameter", hbDBusOnSetParameter },
+    { "Pause", hbDBusOnPause },
+    { "Resume", hbDBusOnResume },
 };
 
 
@@ -853,6 +942,72 @@ hbDBusOnHost(const HbBreaker *breaker, HbBreakerChange change, gpointer data)
     else
         hb_dbus_manager1_emit_host_cleared(dbus->manager, breaker->stopped, breaker->watched,
                                            reason);
+}
+
+
+static gboolean hbDBusMaintenanceOver(gpointer data);
+
+
+/* Manager1.MaintenanceUntil: the host-wide window, 0 once it is over. */
+static void
+hbDBusShowMaintenance(HbDBus *dbus)
+{
+    gint64 until = hbMonitorMaintenanceUntil(dbus->monitor);
+    gint64 left = until - g_get_real_time() / G_USEC_PER_SEC;
+
+    g_clear_handle_id(&dbus->maintenance_timer, g_source_remove);
+    hb_dbus_manager1_set_maintenance_until(dbus->manager, left > 0 ? until : 0);
+    /* The domains end theirs on their own timers; this is only shown. */
+    if (left > 0)
+        dbus->maintenance_timer = g_timeout_add_seconds(MIN(left, G_MAXUINT32 / 2) + 1,
+                                                        hbDBusMaintenanceOver, dbus);
+}
+
+
+static gboolean
+hbDBusMaintenanceOver(gpointer data)
+{
+    HbDBus *dbus = data;
+
+    dbus->maintenance_timer = 0;
+    hbDBusShowMaintenance(dbus);
+    return G_SOURCE_REMOVE;
+}
+
+
+static gboolean
+hbDBusOnPauseAll(HbDBusManager1 *manager G_GNUC_UNUSED, GDBusMethodInvocation *invocation,
+                 guint64 until, gpointer data)
+{
+    HbDBus *dbus = data;
+    g_autoptr(GError) err = NULL;
+
+    if (!hbDBusCheckUntil(invocation, until))
+        return TRUE;
+    if (hbMonitorSetMaintenance(dbus->monitor, until, &err) < 0) {
+        hbDBusFail(invocation, HB_ERROR_FAILED, "%s", err->message);
+        return TRUE;
+    }
+    hbDBusShowMaintenance(dbus);
+    g_dbus_method_invocation_return_value(invocation, NULL);
+    return TRUE;
+}
+
+
+static gboolean
+hbDBusOnResumeAll(HbDBusManager1 *manager G_GNUC_UNUSED, GDBusMethodInvocation *invocation,
+                  gpointer data)
+{
+    HbDBus *dbus = data;
+    g_autoptr(GError) err = NULL;
+
+    if (hbMonitorSetMaintenance(dbus->monitor, 0, &err) < 0) {
+        hbDBusFail(invocation, HB_ERROR_FAILED, "%s", err->message);
+        return TRUE;
+    }
+    hbDBusShowMaintenance(dbus);
+    g_dbus_method_invocation_return_value(invocation, NULL);
+    return TRUE;
 }
 
 
@@ -1304,6 +1459,9 @@ hbDBusNew(GDBusConnection *bus, HbMonitor *monitor, const char *uri, GError **er
                      G_CALLBACK(hbDBusOnListSummaries), dbus);
     g_signal_connect(dbus->manager, "handle-get-statistics",
                      G_CALLBACK(hbDBusOnGetStatistics), dbus);
+    g_signal_connect(dbus->manager, "handle-pause-all", G_CALLBACK(hbDBusOnPauseAll), dbus);
+    g_signal_connect(dbus->manager, "handle-resume-all", G_CALLBACK(hbDBusOnResumeAll), dbus);
+    hbDBusShowMaintenance(dbus);
     if (!hbDBusInitProps(dbus, error) ||
         !g_dbus_interface_skeleton_export(G_DBUS_INTERFACE_SKELETON(dbus->manager), bus,
                                           HB_DBUS_PATH, error) ||
@@ -1323,6 +1481,7 @@ hbDBusFree(HbDBus *dbus)
     if (!dbus)
         return;
     hbMonitorSetObserver(dbus->monitor, &(HbMonitorObserver) { 0 }, NULL);
+    g_clear_handle_id(&dbus->maintenance_timer, g_source_remove);
     if (dbus->filter)
         g_dbus_connection_remove_filter(dbus->bus, dbus->filter);
     if (dbus->objects)

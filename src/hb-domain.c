@@ -5,6 +5,7 @@
  */
 #include <config.h>
 
+#include "hb-api.h"
 #include "hb-domain.h"
 #include "hb-engine-input.h"
 #include "hb-log.h"
@@ -55,6 +56,8 @@ struct _HbDomain {
     guint64 restarts[HB_ACTION_LAST][HB_OUTCOME_LAST]; /* attempts, as /metrics counts them */
     gint64 last_restart_real; /* the last attempt that did something to the domain */
     char *metric_labels;    /* hbDomainMetricLabels(); NULL: not made for this name yet */
+    gint64 maintenance_key;     /* its own window's end (metadata, Pause), wall s; 0: none */
+    gint64 maintenance_applied; /* the end last given to the engine, its own or the host's */
 };
 
 HB_ENUM_IMPL(hbNoticeKind, HbNoticeKind, HB_NOTICE_LAST,
@@ -540,12 +543,62 @@ void
 hbDomainFeed(HbDomain *dom, HbInput input)
 {
     HbActions actions;
+    gboolean maintenance = hbEngineMaintenanceUntil(dom->engine) != 0;
 
     if (hbMonitorIsClosing(dom->monitor))
         return;
     hbDomainStatsInput(dom, input);
     hbEngineFeed(dom->engine, input, g_get_monotonic_time(), &actions);
+    if (maintenance && !hbEngineMaintenanceUntil(dom->engine))
+        g_message("Domain '%s': maintenance window over, watched afresh with boot grace",
+                  dom->name);
     hbDomainSettle(dom, &actions);
+}
+
+
+/*
+ * Give the engine the window that holds now, the domain's own or the
+ * host's, whichever ends later, once it changed: a past end is no window,
+ * and one the engine ended at its time is not begun again. The engine
+ * counts on the monotonic clock from the wall-clock end read now.
+ */
+void
+hbDomainSyncMaintenance(HbDomain *dom)
+{
+    gint64 until = MAX(dom->maintenance_key, hbMonitorMaintenanceUntil(dom->monitor));
+    gint64 real = g_get_real_time();
+    gint64 now = g_get_monotonic_time();
+    gint64 left = until * G_USEC_PER_SEC - real;
+    gboolean was = hbEngineMaintenanceUntil(dom->engine) != 0;
+    HbActions actions;
+
+    if (until == dom->maintenance_applied || hbMonitorIsClosing(dom->monitor))
+        return;
+    dom->maintenance_applied = until;
+    hbEngineSetMaintenance(dom->engine, left > 0 ? now + left : 0, now, &actions);
+    if (hbEngineMaintenanceUntil(dom->engine)) {
+        g_autofree char *end = hbApiFormatUtc(until);
+
+        g_message("Domain '%s': maintenance until %s, no action taken on it", dom->name, end);
+    } else if (was) {
+        g_message("Domain '%s': maintenance ended, watched afresh with boot grace", dom->name);
+    }
+    hbDomainSettle(dom, &actions);
+}
+
+
+void
+hbDomainSetMaintenance(HbDomain *dom, gint64 until)
+{
+    dom->maintenance_key = until;
+    hbDomainSyncMaintenance(dom);
+}
+
+
+gint64
+hbDomainMaintenanceUntil(HbDomain *dom)
+{
+    return hbEngineMaintenanceUntil(dom->engine) ? dom->maintenance_applied : 0;
 }
 
 
@@ -873,6 +926,7 @@ hbDomainUpdate(HbDomain *dom, const HbDomainInfo *info, const HbConfig *cfg,
         hbDomainFeed(dom, HB_INPUT_RESYNCED);
     hbEngineConfigure(dom->engine, cfg, info->has_agent, g_get_monotonic_time(), &actions);
     hbDomainAct(dom, &actions);
+    hbDomainSetMaintenance(dom, cfg->maintenance_until);
     if (fresh)
         hbDomainFeed(dom, hbEngineInputForState(info->state, info->reason,
                                                 info->crash_handled));

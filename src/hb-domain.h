@@ -83,6 +83,16 @@ HbTicket *hbDomainTicket(HbDomain *dom);
 void hbDomainJobDone(HbDomain *dom, HbJob *job);
 /* A reading of the domain's counters (HB_JOB_STATS). */
 void hbDomainStatsSample(HbDomain *dom, const HbStatsSample *sample);
+/*
+ * Its own maintenance window ends at @until (seconds since the epoch, as
+ * the metadata has it; 0: none): Pause and Resume apply it at once, not
+ * only once the metadata is read back.
+ */
+void hbDomainSetMaintenance(HbDomain *dom, gint64 until);
+/* The host-wide window changed (hbMonitorMaintenanceUntil), or its own. */
+void hbDomainSyncMaintenance(HbDomain *dom);
+/* The end of the window it is in, seconds since the epoch; 0: none. */
+gint64 hbDomainMaintenanceUntil(HbDomain *dom);
 /* Arm the timer for the engine's next deadline; none while disconnected. */
 void hbDomainArm(HbDomain *dom);
 void hbDomainRearm(HbDomain *dom);

@@ -100,6 +100,8 @@ struct _HbEngine {
     HbSuppress suppress;    /* what makes failed pings no verdict; NONE: nothing */
     gint64 suppress_since;
     gboolean suppress_capped; /* past its cap: failed pings are misses again */
+
+    gint64 maintenance_until; /* a maintenance window ends then; 0: none */
 };
 
 HB_ENUM_IMPL(hbPing, HbPing, HB_PING_LAST,
@@ -118,6 +120,7 @@ HB_ENUM_IMPL(hbState, HbState, HB_STATE_LAST,
              "degraded",
              "stopped",
              "failed",
+             "maintenance",
 );
 
 HB_ENUM_IMPL(hbSuppress, HbSuppress, HB_SUPPRESS_LAST,
@@ -420,6 +423,9 @@ hbEngineStormCapHit(HbEngine *engine, gint64 now)
 static void
 hbEngineStartEpisode(HbEngine *engine, gint64 now, HbActions *actions)
 {
+    /* Whatever the guest does in a maintenance window is the admin's doing. */
+    if (engine->maintenance_until)
+        return;
     actions->events |= HB_EVENT_STOPPED;
     engine->episode_id++;
     engine->decided = now;
@@ -599,10 +605,15 @@ hbEngineGiveUpHung(HbEngine *engine, gint64 now, HbActions *actions)
 }
 
 
+static void hbEngineEndMaintenance(HbEngine *engine, gint64 now, HbActions *actions);
+
+
 static void
 hbEngineCheckDeadlines(HbEngine *engine, gint64 now, HbActions *actions)
 {
-    if (!hbEngineWatched(engine))
+    if (engine->maintenance_until && now >= engine->maintenance_until)
+        hbEngineEndMaintenance(engine, now, actions);
+    if (!hbEngineWatched(engine) || engine->maintenance_until)
         return;
 
     if (engine->run == HB_RUN_CRASH_HANDLED && now >= engine->crash_deadline) {
@@ -1056,11 +1067,57 @@ hbEngineSetAttemptDestroys(HbEngine *engine, gboolean destroys)
 }
 
 
+/*
+ * The window is over: watching starts afresh, as at a boot (boot grace),
+ * since what the guest did meanwhile was the admin's. A guest left crashed
+ * is acted on as one that crashes now.
+ */
+static void
+hbEngineEndMaintenance(HbEngine *engine, gint64 now, HbActions *actions)
+{
+    engine->maintenance_until = 0;
+    if (engine->run == HB_RUN_RUNNING)
+        hbEngineNewBoot(engine, now, FALSE);
+    if (engine->run == HB_RUN_CRASHED && hbEngineWatched(engine) &&
+        engine->episode == HB_EPISODE_NONE)
+        hbEngineStartEpisode(engine, now, actions);
+}
+
+
+void
+hbEngineSetMaintenance(HbEngine *engine, gint64 until, gint64 now, HbActions *actions)
+{
+    HbState before = hbEngineState(engine);
+
+    *actions = (HbActions) { 0 };
+    if (until > now) {
+        /* A restart decided before the window is not made in it: the
+         * episode ends, and with it the ticket its queued jobs hold. One
+         * in flight comes back stale. */
+        if (engine->episode != HB_EPISODE_NONE)
+            hbEngineEndEpisode(engine);
+        engine->maintenance_until = until;
+    } else if (engine->maintenance_until) {
+        hbEngineEndMaintenance(engine, now, actions);
+    }
+    hbEngineSettle(engine, before, now, actions);
+}
+
+
+gint64
+hbEngineMaintenanceUntil(const HbEngine *engine)
+{
+    return engine->maintenance_until;
+}
+
+
 HbState
 hbEngineState(const HbEngine *engine)
 {
     if (!engine->cfg.enabled)
         return HB_STATE_DISABLED;
+    if (engine->maintenance_until)
+        return HB_STATE_MAINTENANCE;
     if (!engine->has_agent)
         return HB_STATE_NO_AGENT;
     if (engine->episode == HB_EPISODE_FAILED)
@@ -1196,7 +1253,8 @@ hbEngineStormCapped(const HbEngine *engine)
 gboolean
 hbEngineWatchedRunning(const HbEngine *engine)
 {
-    if (!hbEngineWatched(engine))
+    /* A host-wide window hangs many guests on purpose: no suspicion of it. */
+    if (!hbEngineWatched(engine) || engine->maintenance_until)
         return FALSE;
     switch (engine->run) {
     case HB_RUN_RUNNING:
@@ -1285,6 +1343,12 @@ hbEngineNextDeadline(const HbEngine *engine)
 {
     gint64 deadline = G_MAXINT64;
 
+    if (engine->maintenance_until) {
+        deadline = engine->maintenance_until;
+        if (hbEnginePinging(engine))
+            deadline = MIN(deadline, engine->next_slot);
+        return deadline;
+    }
     if (!hbEngineWatched(engine))
         return deadline;
     if (hbEnginePinging(engine))

@@ -17,6 +17,7 @@ typedef enum {
     HB_STATE_DEGRADED,
     HB_STATE_STOPPED,
     HB_STATE_FAILED,
+    HB_STATE_MAINTENANCE,  /* a maintenance window: pinged, never acted on */
 
     HB_STATE_LAST
 } HbState;
@@ -148,6 +149,16 @@ void hbEngineConfigure(HbEngine *engine, const HbConfig *cfg, gboolean has_agent
  * such an attempt is the episode's to start.
  */
 void hbEngineSetAttemptDestroys(HbEngine *engine, gboolean destroys);
+/*
+ * A maintenance window until @until (monotonic; 0 or past: none). It
+ * ends the open or failed episode, so that a restart decided before it is
+ * dropped (its ticket closes); within it pings go on for the percentage,
+ * but no silence or crash opens an episode. When it ends, at @until or
+ * with @until 0, watching starts afresh with boot grace.
+ */
+void hbEngineSetMaintenance(HbEngine *engine, gint64 until, gint64 now, HbActions *actions);
+/* The end of the maintenance window under way (monotonic); 0: none. */
+gint64 hbEngineMaintenanceUntil(const HbEngine *engine);
 
 HbState hbEngineState(const HbEngine *engine);
 guint hbEnginePercentage(const HbEngine *engine);

@@ -6,6 +6,7 @@
  */
 #include <config.h>
 
+#include "hb-api.h"
 #include "hb-conn.h"
 #include "hb-hooks.h"
 #include "hb-monitor.h"
@@ -74,6 +75,7 @@ struct _HbMonitor {
     HbHistogram ping_rtt;
     HbHistogram ping_lateness;
     HbHooks *hooks;        /* NULL: hooks_dir is "" */
+    gint64 maintenance_until; /* the host-wide window's end, wall clock s; 0: none */
 };
 
 typedef struct {
@@ -999,6 +1001,7 @@ hbMonitorNew(const HbDaemonConf *conf, HbProbeFunc probe)
                   "restart");
         monitor->conf.state_dir[0] = '\0';
     }
+    monitor->maintenance_until = hbStateFileLoadMaintenance(monitor->conf.state_dir);
     monitor->domains = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
                                              (GDestroyNotify) hbDomainFree);
     monitor->syncing = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -1318,4 +1321,36 @@ hbMonitorEdit(HbMonitor *monitor, const char *key, HbJob *job)
     resolve->key = g_strdup(key);
     resolve->then = job;
     hbMonitorPushJob(monitor, resolve);
+}
+
+
+gint64
+hbMonitorMaintenanceUntil(HbMonitor *monitor)
+{
+    return monitor->maintenance_until;
+}
+
+
+static void
+hbMonitorSyncMaintenance(gpointer key G_GNUC_UNUSED, gpointer value, gpointer data G_GNUC_UNUSED)
+{
+    hbDomainSyncMaintenance(value);
+}
+
+
+int
+hbMonitorSetMaintenance(HbMonitor *monitor, gint64 until, GError **error)
+{
+    g_autofree char *end = until ? hbApiFormatUtc(until) : NULL;
+
+    /* Kept first: a window the next daemon would not know of is refused. */
+    if (hbStateFileSaveMaintenance(monitor->conf.state_dir, until, error) < 0)
+        return -1;
+    monitor->maintenance_until = until;
+    if (until)
+        g_message("Host-wide maintenance until %s: no domain is acted on", end);
+    else
+        g_message("Host-wide maintenance ended: every domain is watched afresh");
+    g_hash_table_foreach(monitor->domains, hbMonitorSyncMaintenance, NULL);
+    return 0;
 }

@@ -74,5 +74,13 @@ void hbMonitorForeach(HbMonitor *monitor, GHFunc func, gpointer data);
 HbWorker *hbMonitorWorker(HbMonitor *monitor);
 /* Where its domains keep their deadlines. */
 HbTimers *hbMonitorTimers(HbMonitor *monitor);
+/* The host-wide maintenance window's end, seconds since the epoch; 0: none
+ * (a past one may stay until ResumeAll). */
+gint64 hbMonitorMaintenanceUntil(HbMonitor *monitor);
+/*
+ * Start (@until, seconds since the epoch) or end (0) the host-wide window,
+ * kept in the state directory first: -1, nothing changed, if it cannot be.
+ */
+int hbMonitorSetMaintenance(HbMonitor *monitor, gint64 until, GError **error);
 /* [daemon] dry_run: every restart attempt is observed only. */
 gboolean hbMonitorDryRun(HbMonitor *monitor);

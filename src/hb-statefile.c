@@ -11,12 +11,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hb-api.h"
 #include "hb-state.h"
 #include "hb-statefile.h"
 #include "hb-util.h"
 
 #define HB_STATE_SUFFIX ".state"
 #define HB_CONFIG_SUFFIX ".config"
+/* No suffix of a domain's: hbStateFileSweep leaves it alone. */
+#define HB_MAINTENANCE_FILE "maintenance"
 /* Far more than either file holds (1000 episode starts, a metadata element). */
 #define HB_FILE_MAX (1024 * 1024)
 
@@ -257,4 +260,63 @@ hbStateFileSweep(const char *dir, GHashTable *keep)
                   uuid, dot + 1);
         hbStateFileForget(dir, uuid);
     }
+}
+
+
+int
+hbStateFileSaveMaintenance(const char *dir, gint64 until, GError **error)
+{
+    g_autofree char *path = hbStateFilePath(dir, HB_MAINTENANCE_FILE, "");
+    g_autoptr(GKeyFile) kf = NULL;
+    g_autofree char *end = NULL;
+    g_autofree char *text = NULL;
+
+    if (!path) {
+        g_set_error(error, HB_ERROR, HB_ERROR_FAILED,
+                    "no state_dir: a host-wide window would not outlive the daemon");
+        return -1;
+    }
+    if (!until) {
+        if (g_unlink(path) < 0 && errno != ENOENT) {
+            g_set_error(error, HB_ERROR, HB_ERROR_FAILED, "cannot remove %s: %s", path,
+                        g_strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    kf = g_key_file_new();
+    end = hbApiFormatUtc(until);
+    g_key_file_set_string(kf, "maintenance", "until", end);
+    text = g_key_file_to_data(kf, NULL, NULL);
+    if (!g_file_set_contents_full(path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600,
+                                  error))
+        return -1;
+    return 0;
+}
+
+
+gint64
+hbStateFileLoadMaintenance(const char *dir)
+{
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autoptr(GError) err = NULL;
+    g_autofree char *text = NULL;
+    g_autofree char *end = NULL;
+    gint64 until;
+
+    if (!dir[0])
+        return 0;
+    if (hbStateFileRead(dir, HB_MAINTENANCE_FILE, "", &text, &err) < 0) {
+        if (!g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+            g_warning("Cannot read the host-wide maintenance window: %s", err->message);
+        return 0;
+    }
+    if (!g_key_file_load_from_data(kf, text, -1, G_KEY_FILE_NONE, &err) ||
+        !(end = g_key_file_get_string(kf, "maintenance", "until", &err)) ||
+        hbApiParseUtc(end, &until, &err) < 0) {
+        g_warning("Ignoring the host-wide maintenance window in %s/%s: %s", dir,
+                  HB_MAINTENANCE_FILE, err->message);
+        return 0;
+    }
+    return until;
 }

@@ -44,3 +44,12 @@ void hbStateFileForget(const char *dir, const char *uuid);
  * while the daemon was down. Other files in @dir are left alone.
  */
 void hbStateFileSweep(const char *dir, GHashTable *keep);
+
+/*
+ * The host-wide maintenance window (Manager1.PauseAll) in the file
+ * "maintenance" of @dir: its end as an ISO 8601 UTC time, so that it
+ * outlives the daemon and an admin can read it. @until 0 removes it.
+ */
+int hbStateFileSaveMaintenance(const char *dir, gint64 until, GError **error);
+/* Its end, seconds since the epoch; 0: none kept (or unreadable, logged). */
+gint64 hbStateFileLoadMaintenance(const char *dir);

@@ -57,6 +57,10 @@ typedef struct {
     gboolean config;
     char *keys[HB_CLI_N_KEYS]; /* config: new values */
     char **unset;
+    char *for_;              /* pause: DURATION */
+    char *until_text;        /* pause: TIME */
+    gboolean all;            /* pause, resume: the host-wide window */
+    gint64 until;            /* pause: the window's end, seconds since the epoch */
 
     /* the command */
     const char *name;        /* as typed */
@@ -76,6 +80,9 @@ static const char *hbCliSummary =
     "  config DOMAIN [--time N ...] [--unset KEY] [--live] [--config]\n"
     "                             show or change the domain's <heartbeat/> metadata\n"
     "  rearm DOMAIN               leave the failed state and watch afresh\n"
+    "  pause DOMAIN|--all --for DURATION|--until TIME\n"
+    "                             a maintenance window: no action taken until then\n"
+    "  resume DOMAIN|--all        end the window now; watched afresh with boot grace\n"
     "  stats                      the daemon's own figures, in Prometheus' text format\n"
     "\n"
     "The guest OS (through the guest agent):\n"
@@ -260,6 +267,7 @@ typedef enum {
     HB_CLI_ON_OFF,    /* b */
     HB_CLI_NUMBER,    /* u, t */
     HB_CLI_TIME,      /* x: microseconds since the epoch; 0: none */
+    HB_CLI_UNTIL,     /* t: seconds since the epoch; 0: none */
     HB_CLI_CONFIG,    /* a{sv} */
     HB_CLI_PINGS,     /* text only: the three ping counts on one line */
 } HbCliFormat;
@@ -296,6 +304,7 @@ static const HbCliField hbCliStatusFields[] = {
     { "Config:", "config", "Config", HB_CLI_CONFIG, NULL },
     { "Suppressed:", "suppressed", "Suppressed", HB_CLI_TEXT, "" },
     { "Suppressed since:", "suppressed_since", "SuppressedSince", HB_CLI_TIME, "" },
+    { "Maintenance until:", "maintenance_until", "MaintenanceUntil", HB_CLI_UNTIL, "" },
     { NULL, "pings_suppressed", "PingsSuppressed", HB_CLI_NUMBER, NULL },
 };
 
@@ -328,6 +337,18 @@ hbCliNumber(GVariant *value)
 }
 
 
+/* A TIME or UNTIL field's value, microseconds since the epoch; 0: none. */
+static gint64
+hbCliTimeUs(const HbCliField *field, GVariant *value)
+{
+    if (!value)
+        return 0;
+    if (field->format == HB_CLI_UNTIL)
+        return MIN(g_variant_get_uint64(value), G_MAXINT64 / G_USEC_PER_SEC) * G_USEC_PER_SEC;
+    return MAX(g_variant_get_int64(value), 0);
+}
+
+
 /* @field's value as text, or NULL when its line is left out. */
 static char *
 hbCliFieldText(HbDBusDomain1 *d, const HbCliField *field)
@@ -348,8 +369,9 @@ hbCliFieldText(HbDBusDomain1 *d, const HbCliField *field)
     case HB_CLI_NUMBER:
         return g_strdup_printf("%" G_GUINT64_FORMAT, hbCliNumber(value));
     case HB_CLI_TIME:
-        if (value && g_variant_get_int64(value) > 0)
-            return hbCliIsoTime(g_variant_get_int64(value));
+    case HB_CLI_UNTIL:
+        if (hbCliTimeUs(field, value) > 0)
+            return hbCliIsoTime(hbCliTimeUs(field, value));
         return field->if_empty ? NULL : g_strdup("none");
     case HB_CLI_CONFIG:
         return hbApiConfigText(value, " ");
@@ -385,8 +407,9 @@ hbCliFieldJson(JsonBuilder *b, HbDBusDomain1 *d, const HbCliField *field)
         json_builder_add_int_value(b, hbCliNumber(value));
         return;
     case HB_CLI_TIME:
-        if (value && g_variant_get_int64(value) > 0) {
-            g_autofree char *when = hbCliIsoTime(g_variant_get_int64(value));
+    case HB_CLI_UNTIL:
+        if (hbCliTimeUs(field, value) > 0) {
+            g_autofree char *when = hbCliIsoTime(hbCliTimeUs(field, value));
             json_builder_add_string_value(b, when);
         } else {
             json_builder_add_null_value(b);
@@ -778,6 +801,100 @@ hbCliRearm(HbCli *cli)
 }
 
 
+/*
+ * --for N[s|m|h|d] (a bare N: seconds) or --until an ISO 8601 time (without
+ * a zone: local time) as cli->until; usage if neither or both is given,
+ * and an error for what the daemon would refuse (hbApiCheckMaintenance).
+ */
+static int
+hbCliParseWindow(HbCli *cli)
+{
+    gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+    g_autoptr(GError) err = NULL;
+
+    if (!cli->for_ == !cli->until_text)
+        return hbCliUsage("pause takes --for DURATION or --until TIME");
+    if (cli->for_) {
+        static const struct { char unit; guint secs; } units[] = {
+            { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
+        };
+        gsize digits = strspn(cli->for_, "0123456789");
+        g_autofree char *number = g_strndup(cli->for_, digits);
+        guint scale = cli->for_[digits] ? 0 : 1;
+        guint64 n;
+
+        for (gsize i = 0; i < G_N_ELEMENTS(units) && !scale; i++) {
+            if (cli->for_[digits] == units[i].unit && !cli->for_[digits + 1])
+                scale = units[i].secs;
+        }
+        if (!digits || !scale ||
+            !g_ascii_string_to_unsigned(number, 10, 0, HB_MAINTENANCE_MAX_S, &n, NULL) ||
+            n == 0 || n * scale > HB_MAINTENANCE_MAX_S)
+            return hbCliUsage("--for '%s': not a duration from 1s to %dd (N with s, m, h "
+                              "or d)", cli->for_, HB_MAINTENANCE_MAX_S / 86400);
+        cli->until = now + n * scale;
+    } else {
+        g_autoptr(GTimeZone) local = g_time_zone_new_local();
+        g_autoptr(GDateTime) dt = g_date_time_new_from_iso8601(cli->until_text, local);
+
+        if (!dt)
+            return hbCliUsage("--until '%s': not an ISO 8601 time "
+                              "(2026-12-01T02:00:00Z, or local without Z)", cli->until_text);
+        cli->until = g_date_time_to_unix(dt);
+    }
+    if (hbApiCheckMaintenance(cli->until, now, &err) < 0)
+        return hbCliUsage("%s", err->message);
+    return HB_EXIT_OK;
+}
+
+
+static int
+hbCliPause(HbCli *cli)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *end = hbApiFormatUtc(cli->until);
+    HbDBusDomain1 *d = cli->domain;
+
+    if (cli->all) {
+        if (!hb_dbus_manager1_call_pause_all_sync(cli->manager, cli->until,
+                                                  G_DBUS_CALL_FLAGS_NONE, -1, NULL, &err))
+            return hbCliCallFailed("pause", "--all", err);
+        printf("Host-wide maintenance until %s: no domain is acted on\n", end);
+        return HB_EXIT_OK;
+    } else {
+        HB_CLI_NAME(d);
+
+        if (!hb_dbus_domain1_call_pause_sync(d, cli->until, G_DBUS_CALL_FLAGS_NONE, -1, NULL,
+                                             &err))
+            return hbCliCallFailed("pause", hb_dbus_domain1_get_name(d), err);
+        printf("Domain '%s' in maintenance until %s\n", name, end);
+    }
+    return HB_EXIT_OK;
+}
+
+
+static int
+hbCliResume(HbCli *cli)
+{
+    g_autoptr(GError) err = NULL;
+    HbDBusDomain1 *d = cli->domain;
+
+    if (cli->all) {
+        if (!hb_dbus_manager1_call_resume_all_sync(cli->manager, G_DBUS_CALL_FLAGS_NONE, -1,
+                                                   NULL, &err))
+            return hbCliCallFailed("resume", "--all", err);
+        printf("Host-wide maintenance ended\n");
+    } else {
+        HB_CLI_NAME(d);
+
+        if (!hb_dbus_domain1_call_resume_sync(d, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &err))
+            return hbCliCallFailed("resume", hb_dbus_domain1_get_name(d), err);
+        printf("Domain '%s' resumed: watched afresh with boot grace\n", name);
+    }
+    return HB_EXIT_OK;
+}
+
+
 /* Like virsh: neither flag means the domain's current state. */
 static guint
 hbCliScope(HbCli *cli)
@@ -1020,6 +1137,8 @@ typedef enum {
     HB_CLI_OPT_KEYS = 1 << 1,    /* key options, --unset, --connect */
     HB_CLI_OPT_SCOPE = 1 << 2,   /* --live, --config */
     HB_CLI_OPT_TIMEOUT = 1 << 3,
+    HB_CLI_OPT_ALL = 1 << 4,     /* --all instead of DOMAIN */
+    HB_CLI_OPT_WINDOW = 1 << 5,  /* --for, --until */
 } HbCliOpts;
 
 static const struct {
@@ -1037,6 +1156,8 @@ static const struct {
     { "events", HB_CLI_MONITORED_OPTIONAL, 0, 0, HB_CLI_OPT_JSON, hbCliEvents },
     { "config", HB_CLI_ANY_DOMAIN, 0, 0, HB_CLI_OPT_KEYS | HB_CLI_OPT_SCOPE, hbCliConfig },
     { "rearm", HB_CLI_MONITORED, 0, 0, 0, hbCliRearm },
+    { "pause", HB_CLI_MONITORED_OPTIONAL, 0, 0, HB_CLI_OPT_ALL | HB_CLI_OPT_WINDOW, hbCliPause },
+    { "resume", HB_CLI_MONITORED_OPTIONAL, 0, 0, HB_CLI_OPT_ALL, hbCliResume },
     { "stats", HB_CLI_NO_DOMAIN, 0, 0, 0, hbCliStats },
     { "info", HB_CLI_MONITORED, 0, 0, HB_CLI_OPT_JSON, hbCliInfo },
     { "shutdown", HB_CLI_MONITORED, 0, 0, 0, hbCliShutdown },
@@ -1098,6 +1219,15 @@ hbCliRun(HbCli *cli, int argc, char **argv)
         return hbCliUsage("--live and --config go with config and set-parameter");
     if (cli->timeout && !(hbCliCommands[i].opts & HB_CLI_OPT_TIMEOUT))
         return hbCliUsage("--timeout goes with exec");
+    if (cli->all && !(hbCliCommands[i].opts & HB_CLI_OPT_ALL))
+        return hbCliUsage("--all goes with pause and resume");
+    if ((cli->for_ || cli->until_text) && !(hbCliCommands[i].opts & HB_CLI_OPT_WINDOW))
+        return hbCliUsage("--for and --until go with pause");
+    if ((hbCliCommands[i].opts & HB_CLI_OPT_ALL) && !cli->key == !cli->all)
+        return hbCliUsage("'%s' takes a DOMAIN or --all", cli->name);
+    if ((hbCliCommands[i].opts & HB_CLI_OPT_WINDOW) &&
+        (status = hbCliParseWindow(cli)) != HB_EXIT_OK)
+        return status;
 
     if ((status = hbCliConnect(cli)) != HB_EXIT_OK)
         return status;
@@ -1115,6 +1245,8 @@ hbCliClear(HbCli *cli)
         g_free(cli->keys[k]);
     g_strfreev(cli->unset);
     g_free(cli->uri);
+    g_free(cli->for_);
+    g_free(cli->until_text);
     g_clear_object(&cli->domain);
     g_clear_object(&cli->manager);
 }
@@ -1132,6 +1264,12 @@ main(int argc, char **argv)
           "exec: seconds to wait for the command "
           "(default " G_STRINGIFY(HB_EXEC_TIMEOUT_DEFAULT) ")",
           "N" },
+        { "for", 0, 0, G_OPTION_ARG_STRING, &cli.for_,
+          "pause: for this long (N with s, m, h or d; at most 30d)", "DURATION" },
+        { "until", 0, 0, G_OPTION_ARG_STRING, &cli.until_text,
+          "pause: until this ISO 8601 time (without a zone: local time)", "TIME" },
+        { "all", 'a', 0, G_OPTION_ARG_NONE, &cli.all,
+          "pause, resume: the host-wide window, every domain", NULL },
         { "version", 'V', 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
         { NULL }
     };

@@ -12,6 +12,7 @@
 
 #include <libxml/relaxng.h>
 
+#include "hb-api.h"
 #include "hb-config.h"
 #include "hb-util.h"
 
@@ -127,12 +128,33 @@ static const struct {
     { "<heartbeat confirm='yes'/>", "confirm: 'yes' is not none or activity" },
     { "<heartbeat confirm='Activity'/>", "confirm: 'Activity'" },
     { "<heartbeat confirm=''/>", "confirm: ''" },
+    { "<heartbeat maintenance_until='2026-12-01 02:00:00Z'/>",
+      "maintenance_until: '2026-12-01 02:00:00Z' is not a UTC time" },
+    { "<heartbeat maintenance_until='2026-12-01T02:00:00'/>", "maintenance_until: '" },
+    { "<heartbeat maintenance_until='2026-12-01T02:00:00+01:00'/>", "maintenance_until: '" },
+    { "<heartbeat maintenance_until='2026-12-01T02:00Z'/>", "maintenance_until: '" },
+    { "<heartbeat maintenance_until='2026-13-01T02:00:00Z'/>", "maintenance_until: '" },
+    { "<heartbeat maintenance_until='2026-12-01T02:00:00.5Z'/>", "maintenance_until: '" },
+    { "<heartbeat maintenance_until='1796090400'/>", "maintenance_until: '1796090400'" },
+    { "<heartbeat maintenance_until=''/>", "maintenance_until: ''" },
+    { "<heartbeat maintenance_until=' 2026-12-01T02:00:00Z'/>", "maintenance_until: ' " },
+    { "<heartbeat maintenance_until='2026-02-30T02:00:00Z'/>", "maintenance_until: '" },
+    { "<heartbeat maintenance_until='2026-12-01T24:00:00Z'/>", "maintenance_until: '" },
+    { "<heartbeat maintenance_until='1969-12-31T23:59:59Z'/>", "from 1970 to 2106" },
+    { "<heartbeat maintenance_until='2106-02-07T06:28:16Z'/>", "from 1970 to 2106" },
+    { "<heartbeat hb:maintenance_until='2026-12-01T02:00:00Z' xmlns:hb='urn:x'/>",
+      "unknown attribute 'urn:x:maintenance_until'" },
 };
 
 
 /* Valid only in part: the schema cannot compare two attributes. */
 static const char *const crossKeyCases[] = {
     "<heartbeat time='2' rate='21'/>",
+    /* Nor a dateTime's range: the parser keeps 32 bits. */
+    "<heartbeat maintenance_until='1969-12-31T23:59:59Z'/>",
+    "<heartbeat maintenance_until='2106-02-07T06:28:16Z'/>",
+    /* XML Schema's 24:00:00, the next midnight: one form of one time is enough. */
+    "<heartbeat maintenance_until='2026-12-01T24:00:00Z'/>",
     NULL
 };
 
@@ -146,6 +168,8 @@ static const char *const edgeCases[] = {
     "<heartbeat> <!-- a comment --> <?pi x?></heartbeat>",
     "<heartbeat time='30'>\n  </heartbeat>",
     "<hb:heartbeat xmlns:hb='urn:virt-heartbeat:1' time='30'/>",
+    "<heartbeat maintenance_until='1970-01-01T00:00:00Z'/>",
+    "<heartbeat maintenance_until='2106-02-07T06:28:15Z'/>",
 };
 
 
@@ -168,6 +192,71 @@ test_invalid(void **state G_GNUC_UNUSED)
                      invalidCases[i].error);
         assert_int_equal(cfg.time, 12345);
     }
+}
+
+
+/* The end of a maintenance window: read as UTC, not a key, kept by edits. */
+static void
+test_maintenance(void **state G_GNUC_UNUSED)
+{
+    g_autoptr(GHashTable) changes = g_hash_table_new(g_str_hash, g_str_equal);
+    g_autoptr(GError) err = NULL;
+    g_autofree char *set = NULL;
+    g_autofree char *unset = NULL;
+    g_autofree char *text = NULL;
+    HbConfig defaults, cfg;
+
+    hbConfigInitDefaults(&defaults);
+    assert_int_equal(defaults.maintenance_until, 0);
+    assert_int_equal(hbConfigParseMetadata("<heartbeat time='30' "
+                                           "maintenance_until='2026-12-01T02:00:00Z'/>",
+                                           &defaults, &cfg, &err), 0);
+    assert_int_equal(cfg.maintenance_until, 1796090400);
+    assert_int_equal(cfg.time, 30);
+    /* Not a key: the normalized form and the Config property leave it out. */
+    text = hbConfigFormat(&cfg);
+    assert_null(strstr(text, "maintenance"));
+    assert_int_equal(hbKeyFromString(HB_METADATA_MAINTENANCE), -1);
+
+    /* Written and removed as Pause and Resume do; other keys kept. */
+    g_hash_table_insert(changes, (char *) HB_METADATA_MAINTENANCE,
+                        (char *) "2026-12-01T02:00:00Z");
+    set = hbConfigEditMetadata("<heartbeat time='30'/>", changes, &defaults, &err);
+    assert_non_null(set);
+    assert_int_equal(hbConfigParseMetadata(set, &defaults, &cfg, &err), 0);
+    assert_int_equal(cfg.maintenance_until, 1796090400);
+    assert_int_equal(cfg.time, 30);
+    g_hash_table_insert(changes, (char *) HB_METADATA_MAINTENANCE, NULL);
+    unset = hbConfigEditMetadata(set, changes, &defaults, &err);
+    assert_string_equal(unset, "<heartbeat time=\"30\"/>");
+    g_hash_table_insert(changes, (char *) HB_METADATA_MAINTENANCE, (char *) "tomorrow");
+    assert_null(hbConfigEditMetadata(set, changes, &defaults, &err));
+    assert_non_null(strstr(err->message, "maintenance_until: 'tomorrow'"));
+}
+
+
+/* What Pause, PauseAll and the CLI take as a window's end. */
+static void
+test_maintenance_limits(void **state G_GNUC_UNUSED)
+{
+    const gint64 now = 1796090400;
+    g_autofree char *text = hbApiFormatUtc(now);
+    g_autoptr(GError) err = NULL;
+    gint64 secs;
+
+    assert_string_equal(text, "2026-12-01T02:00:00Z");
+    assert_int_equal(hbApiParseUtc(text, &secs, &err), 0);
+    assert_int_equal(secs, now);
+    assert_int_equal(hbApiCheckMaintenance(now + 1, now, NULL), 0);
+    assert_int_equal(hbApiCheckMaintenance(now + HB_MAINTENANCE_MAX_S, now, NULL), 0);
+    assert_int_equal(hbApiCheckMaintenance(now + HB_MAINTENANCE_MAX_S + 1, now, &err), -1);
+    assert_non_null(strstr(err->message, "more than 30 days from now"));
+    g_clear_error(&err);
+    assert_int_equal(hbApiCheckMaintenance(now, now, &err), -1);
+    assert_non_null(strstr(err->message, "not in the future"));
+    g_clear_error(&err);
+    assert_int_equal(hbApiCheckMaintenance(0, now, NULL), -1);
+    assert_int_equal(hbApiCheckMaintenance(now - 60, now, NULL), -1);
 }
 
 
@@ -292,7 +381,7 @@ test_examples_validate(void **state G_GNUC_UNUSED)
         if (hbConfigParseMetadata(edgeCases[i], &defaults, &cfg, &err) < 0)
             fail_msg("the parser refuses %s: %s", edgeCases[i], err->message);
     }
-    /* The one rule the schema cannot state: the parser alone refuses. */
+    /* The rules the schema cannot state: the parser alone refuses. */
     for (size_t i = 0; crossKeyCases[i]; i++)
         assert_true(schemaAccepts(valid, crossKeyCases[i]));
 
@@ -332,6 +421,8 @@ main(void)
         cmocka_unit_test(test_golden),
         cmocka_unit_test(test_invalid),
         cmocka_unit_test(test_effective_ping_timeout),
+        cmocka_unit_test(test_maintenance),
+        cmocka_unit_test(test_maintenance_limits),
         cmocka_unit_test(test_edit),
         cmocka_unit_test(test_examples_validate),
         cmocka_unit_test(test_messages_are_utf8),

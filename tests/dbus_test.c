@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <glib/gstdio.h>
 #include <signal.h>
 #include <json-glib/json-glib.h>
 #include <libvirt-glib/libvirt-glib.h>
@@ -23,6 +24,8 @@
 
 static GTestDBus *testBus;
 static GDBusConnection *bus;
+/* The daemon's state_dir; NULL: none. */
+static char *stateDir;
 
 typedef struct {
     virConnectPtr conn;
@@ -130,7 +133,7 @@ daemonStart(void **state, guint default_time)
     g_free(conf.uri);
     conf.uri = g_strdup(TEST_URI);
     g_free(conf.state_dir);
-    conf.state_dir = g_strdup("");
+    conf.state_dir = g_strdup(stateDir ? stateDir : "");
     fakeProbeReset();
     d->conn = virConnectOpen(TEST_URI);
     d->monitor = hbMonitorNew(&conf, fakeProbePing);
@@ -1062,8 +1065,9 @@ test_config_command(void **state)
 #define E_HB "org.virt_heartbeat.Error."
 #define HUGE (4 * 1024 * 1024)
 /* Domain1's properties: the 18 of the first release, Suppressed,
- * SuppressedSince, PingsSuppressed, Verdict, Evidence, LastAttempt. */
-#define DOMAIN1_PROPERTIES 24
+ * SuppressedSince, PingsSuppressed, Verdict, Evidence, LastAttempt,
+ * MaintenanceUntil. */
+#define DOMAIN1_PROPERTIES 25
 
 
 static gboolean
@@ -1252,8 +1256,8 @@ test_api_manager(void **state)
     assert_string_equal(g_variant_get_string(value, NULL), TEST_URI);
     all = apiCall(HB_DBUS_PATH, PROPERTIES, "GetAll", g_variant_new("(s)", MANAGER1), NULL);
     g_variant_get(all, "(@a{sv})", &props);
-    /* Connected, URI, HostState, HostHold */
-    assert_int_equal(g_variant_n_children(props), 4);
+    /* Connected, URI, HostState, HostHold, MaintenanceUntil */
+    assert_int_equal(g_variant_n_children(props), 5);
     apiCall(HB_DBUS_PATH, PROPERTIES, "Set",
             g_variant_new("(ssv)", MANAGER1, "URI", g_variant_new_string("qemu:///x")),
             E_INVALID_ARGS);
@@ -2716,6 +2720,218 @@ groupTeardown(void **state G_GNUC_UNUSED)
 }
 
 
+/* A daemon of its own state directory (for the host-wide window). */
+static int
+setupStateDir(void **state)
+{
+    stateDir = g_dir_make_tmp("hb-dbus-state-XXXXXX", NULL);
+    assert_non_null(stateDir);
+    return daemonStart(state, 0);
+}
+
+
+static int
+teardownStateDir(void **state)
+{
+    g_autoptr(GDir) dir = g_dir_open(stateDir, 0, NULL);
+    const char *name;
+    int ret = teardown(state);
+
+    while (dir && (name = g_dir_read_name(dir))) {
+        g_autofree char *path = g_build_filename(stateDir, name, NULL);
+
+        g_unlink(path);
+    }
+    g_rmdir(stateDir);
+    g_clear_pointer(&stateDir, g_free);
+    return ret;
+}
+
+
+/* The daemon stopped and started again on the same state directory. */
+static void
+daemonRestart(void **state)
+{
+    Daemon *d = *state;
+
+    g_bus_unown_name(d->owner);
+    assert_true(testWaitFor(condNameGone, NULL, 10));
+    hbDBusFree(d->dbus);
+    hbMonitorFree(d->monitor);
+    virConnectClose(d->conn);
+    g_free(d);
+    daemonStart(state, 0);
+}
+
+
+static guint64
+domainRestarts(HbDomain *dom)
+{
+    guint64 n = 0;
+
+    for (int a = 0; a < HB_ACTION_LAST; a++) {
+        for (int o = 0; o < HB_OUTCOME_LAST; o++)
+            n += hbDomainRestarts(dom, a, o);
+    }
+    return n;
+}
+
+
+static gboolean
+condRestarted(gpointer data)
+{
+    HbDomain *dom = hbMonitorLookup(((Daemon *) data)->monitor, "hb-dbus");
+
+    return dom && domainRestarts(dom) > 0;
+}
+
+
+static char *
+domainMetadata(virDomainPtr dom)
+{
+    return virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, HB_METADATA_URI,
+                                VIR_DOMAIN_AFFECT_LIVE);
+}
+
+
+/*
+ * A maintenance window: the CLI's checks, a hung guest not acted on in
+ * it, the window in the metadata and across a daemon restart, Resume
+ * watching afresh until the restart comes; the same host-wide.
+ */
+static void
+test_maintenance(void **state)
+{
+    Daemon *d = *state;
+    g_autoptr(virDomain) dom = testDomainStart(d->conn, "hb-dbus", TRUE, FAST);
+    g_autofree char *uuid = testDomainUUID(dom);
+    g_autofree char *path = hbDBusDomainPath(uuid);
+    g_autofree char *paused = NULL;
+    g_autofree char *json = NULL;
+    g_autofree char *metadata = NULL;
+    g_autofree char *file = g_build_filename(stateDir, "maintenance", NULL);
+    g_autoptr(JsonParser) parser = json_parser_new();
+    g_autoptr(GVariant) host_until = NULL;
+    gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+    g_autofree char *past = hbApiFormatUtc(now - 60);
+    g_autofree char *past_xml = g_strdup_printf("<heartbeat %s maintenance_until='%s'/>",
+                                                FAST, past);
+    HbDomain *hb;
+    JsonObject *obj;
+
+    waitState(d, "hb-dbus", "ok");
+    /* Bad input fails closed, before the daemon is asked. */
+    assert_int_equal(cli(NULL, "pause", "hb-dbus", "--for", "0", NULL), 2);
+    assert_int_equal(cli(NULL, "pause", "hb-dbus", "--for", "-5m", NULL), 2);
+    assert_int_equal(cli(NULL, "pause", "hb-dbus", "--for", "2x", NULL), 2);
+    assert_int_equal(cli(NULL, "pause", "hb-dbus", "--for", "h", NULL), 2);
+    assert_int_equal(cli(NULL, "pause", "hb-dbus", "--for", "31d", NULL), 2);
+    assert_int_equal(cli(NULL, "pause", "hb-dbus", "--for", "99999999999999999999d", NULL), 2);
+    assert_int_equal(cli(NULL, "pause", "hb-dbus", "--until", "2000-01-01T00:00:00Z", NULL), 2);
+    assert_int_equal(cli(NULL, "pause", "hb-dbus", "--until", "soon", NULL), 2);
+    assert_int_equal(cli(NULL, "pause", "hb-dbus", NULL), 2);
+    assert_int_equal(cli(NULL, "pause", "hb-dbus", "--for", "1h", "--until", past, NULL), 2);
+    assert_int_equal(cli(NULL, "pause", "hb-dbus", "--all", "--for", "1h", NULL), 2);
+    assert_int_equal(cli(NULL, "pause", "--for", "1h", NULL), 2);
+    assert_int_equal(cli(NULL, "resume", NULL), 2);
+    assert_int_equal(cli(NULL, "status", "hb-dbus", "--all", NULL), 2);
+    assert_int_equal(cli(NULL, "pause", "no-such-domain", "--for", "1h", NULL), 3);
+    apiCall(path, DOMAIN1, "Pause", g_variant_new("(t)", (guint64) 0), E_HB "InvalidArgument");
+    apiCall(path, DOMAIN1, "Pause", g_variant_new("(t)", (guint64) now + 31 * 86400),
+            E_HB "InvalidArgument");
+    apiCall(path, DOMAIN1, "Pause", g_variant_new("(t)", G_MAXUINT64), E_HB "InvalidArgument");
+    apiCall(path, DOMAIN1, "Pause", g_variant_new("(x)", now + 60), E_INVALID_ARGS);
+    apiCall(path, DOMAIN1, "Resume", g_variant_new("(t)", now + 60), E_INVALID_ARGS);
+    apiCall(HB_DBUS_PATH, MANAGER1, "PauseAll", g_variant_new("(t)", (guint64) now - 1),
+            E_HB "InvalidArgument");
+    assert_string_equal(hbStateToString(hbDomainState(hbMonitorLookup(d->monitor, "hb-dbus"))),
+                        "ok");
+
+    /* Paused, then hung: no attempt, state maintenance, pings go on. */
+    now = g_get_real_time() / G_USEC_PER_SEC;
+    assert_int_equal(cli(&paused, "pause", "hb-dbus", "--for", "2h", NULL), 0);
+    assert_non_null(strstr(paused, "in maintenance until"));
+    hb = hbMonitorLookup(d->monitor, "hb-dbus");
+    assert_string_equal(hbStateToString(hbDomainState(hb)), "maintenance");
+    assert_in_range(hbDomainMaintenanceUntil(hb), now + 7200,
+                    g_get_real_time() / G_USEC_PER_SEC + 7200);
+    metadata = domainMetadata(dom);
+    assert_non_null(strstr(metadata, "maintenance_until=\""));
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    testSpin(4000);
+    assert_int_equal(domainRestarts(hb), 0);
+    assert_int_equal(hbDomainEpisode(hb), 0);
+    assert_true(hbDomainPings(hb, HB_PING_MISS) > 0);
+    assert_int_equal(cli(&json, "status", "hb-dbus", "--json", NULL), 0);
+    obj = parseObject(parser, json);
+    assert_string_equal(json_object_get_string_member(obj, "state"), "maintenance");
+    assert_non_null(json_object_get_string_member(obj, "maintenance_until"));
+
+    /* A daemon restart inside the window: read back from the metadata. */
+    daemonRestart(state);
+    d = *state;
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    waitState(d, "hb-dbus", "maintenance");
+    testSpin(3000);
+    hb = hbMonitorLookup(d->monitor, "hb-dbus");
+    assert_int_equal(domainRestarts(hb), 0);
+
+    /* Resume: watched afresh (boot_grace 0 here), and the restart comes. */
+    assert_int_equal(cli(NULL, "resume", "hb-dbus", NULL), 0);
+    assert_string_not_equal(hbStateToString(hbDomainState(hb)), "maintenance");
+    assert_int_equal(hbDomainMaintenanceUntil(hb), 0);
+    assert_true(testWaitFor(condRestarted, d, 30));
+    g_free(metadata);
+    metadata = domainMetadata(dom);
+    assert_null(strstr(metadata, "maintenance_until"));
+
+    /* A window already over when the daemon starts is no window. */
+    fakeProbeSet(uuid, FAKE_AGENT_OK);
+    assert_int_equal(virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, past_xml, "hb",
+                                          HB_METADATA_URI, VIR_DOMAIN_AFFECT_LIVE), 0);
+    daemonRestart(state);
+    d = *state;
+    waitState(d, "hb-dbus", "ok");
+
+    /* Host-wide, kept in the state directory across a restart. */
+    now = g_get_real_time() / G_USEC_PER_SEC;
+    assert_int_equal(cli(NULL, "pause", "--all", "--for", "30m", NULL), 0);
+    assert_true(g_file_test(file, G_FILE_TEST_EXISTS));
+    host_until = managerProperty("MaintenanceUntil");
+    assert_in_range(g_variant_get_uint64(host_until), now + 1800,
+                    g_get_real_time() / G_USEC_PER_SEC + 1800);
+    waitState(d, "hb-dbus", "maintenance");
+    daemonRestart(state);
+    d = *state;
+    waitState(d, "hb-dbus", "maintenance");
+    /* A domain's own Resume does not end the host's window. */
+    assert_int_equal(cli(NULL, "resume", "hb-dbus", NULL), 0);
+    waitState(d, "hb-dbus", "maintenance");
+    assert_int_equal(cli(NULL, "resume", "--all", NULL), 0);
+    assert_false(g_file_test(file, G_FILE_TEST_EXISTS));
+    waitState(d, "hb-dbus", "ok");
+    g_clear_pointer(&host_until, g_variant_unref);
+    host_until = managerProperty("MaintenanceUntil");
+    assert_int_equal(g_variant_get_uint64(host_until), 0);
+}
+
+
+/* Without a state directory a host-wide window would not outlive the daemon: refused. */
+static void
+test_maintenance_needs_state_dir(void **state)
+{
+    Daemon *d = *state;
+    g_autoptr(virDomain) dom G_GNUC_UNUSED = testDomainStart(d->conn, "hb-dbus", TRUE, FAST);
+    gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+
+    waitState(d, "hb-dbus", "ok");
+    apiCall(HB_DBUS_PATH, MANAGER1, "PauseAll", g_variant_new("(t)", (guint64) now + 60),
+            E_HB "Failed");
+    assert_int_equal(cli(NULL, "pause", "--all", "--for", "1m", NULL), 1);
+    waitState(d, "hb-dbus", "ok");
+}
+
+
 int
 main(void)
 {
@@ -2746,6 +2962,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_api_invalid_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_edit_metadata, setupTime5, teardown),
         cmocka_unit_test_setup_teardown(test_api_edits_ordered, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_maintenance, setupStateDir, teardownStateDir),
+        cmocka_unit_test_setup_teardown(test_maintenance_needs_state_dir, setup, teardown),
     };
 
     hbUtilInitLibvirt();

@@ -2000,12 +2000,142 @@ test_suppress_names(void **state G_GNUC_UNUSED)
 }
 
 
+static HbActions
+setMaintenance(Fixture *f, gint64 until)
+{
+    HbActions a;
+
+    hbEngineSetMaintenance(f->engine, until, f->now, &a);
+    collect(f, &a);
+    if (a.ping)
+        f->ping_pending = TRUE;
+    return a;
+}
+
+
+/* A hung guest in a window: pinged, never acted on; at its end, grace then action. */
+static void
+test_maintenance_window(void **state)
+{
+    Fixture *f = *state;
+    gint64 until;
+    guint pings;
+    HbActions a;
+
+    feed(f, HB_INPUT_STARTED);
+    runUntil(f, f->now + S(30), HB_INPUT_TICK);
+    until = f->now + S(60);
+    a = setMaintenance(f, until);
+    assert_true(a.events & HB_EVENT_STATE_CHANGED);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_MAINTENANCE);
+    assert_int_equal(hbEngineMaintenanceUntil(f->engine), until);
+    assert_false(hbEngineWatchedRunning(f->engine));
+    pings = f->pings;
+    runUntil(f, until - 1, HB_INPUT_MISS);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_MAINTENANCE);
+    assert_int_equal(f->stopped, 0);
+    assert_int_equal(f->restarts, 0);
+    /* Pinged all along, for the percentage. */
+    assert_true(f->pings >= pings + 59);
+    assert_int_equal(hbEnginePercentage(f->engine), 0);
+    /* The end is a deadline of its own: state changes at exactly until. */
+    f->now = until;
+    a = feed(f, HB_INPUT_TIMER);
+    assert_true(a.events & HB_EVENT_STATE_CHANGED);
+    assert_int_equal(hbEngineMaintenanceUntil(f->engine), 0);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_WAITING);
+    /* Watched afresh: boot grace (20 s) and a block (10 s) before a stop. */
+    runUntil(f, until + S(29), HB_INPUT_MISS);
+    assert_int_equal(f->stopped, 0);
+    runUntil(f, until + S(31), HB_INPUT_MISS);
+    assert_int_equal(f->stopped, 1);
+    assert_int_equal(f->restarts, 1);
+}
+
+
+/* Without the window the engine would restart the guest: the test can fail. */
+static void
+test_maintenance_window_deadline(void **state)
+{
+    Fixture *f = *state;
+
+    feed(f, HB_INPUT_STARTED);
+    runUntil(f, f->now + S(5), HB_INPUT_TICK);
+    setMaintenance(f, f->now + S(3600));
+    /* No ping slot in a disabled engine: the end is still its deadline. */
+    f->cfg.enabled = FALSE;
+    hbEngineConfigure(f->engine, &f->cfg, TRUE, f->now, &(HbActions) { 0 });
+    assert_int_equal(hbEngineNextDeadline(f->engine), f->now + S(3600));
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_DISABLED);
+}
+
+
+/* A restart decided before the window is dropped; one in flight comes back stale. */
+static void
+test_maintenance_closes_episode(void **state)
+{
+    Fixture *f = *state;
+    guint64 episode;
+    HbActions a;
+
+    f->attempt_result = HB_ATTEMPT_LAST;
+    feed(f, HB_INPUT_STARTED);
+    runUntil(f, f->now + S(5), HB_INPUT_TICK);
+    missFor(f, S(10));
+    assert_int_equal(f->restarts, 1);
+    episode = hbEngineEpisode(f->engine);
+    assert_true(hbEngineEpisodeOpen(f->engine, episode));
+    setMaintenance(f, f->now + S(600));
+    assert_false(hbEngineEpisodeOpen(f->engine, episode));
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_MAINTENANCE);
+    hbEngineRestartDone(f->engine, episode, HB_ATTEMPT_NOT_MADE, f->now, &a);
+    collect(f, &a);
+    assert_false(a.restart);
+    missFor(f, S(300));
+    feed(f, HB_INPUT_CRASHED);
+    runUntil(f, f->now + S(200), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 1);
+    assert_int_equal(f->stopped, 1);
+    assert_int_equal(hbEngineAttempts(f->engine), 0);
+    /* A guest left crashed is acted on when the window ends, as a crash. */
+    runUntil(f, f->now + S(100), HB_INPUT_MISS);
+    assert_int_equal(f->stopped, 2);
+    assert_int_equal(f->restarts, 2);
+}
+
+
+/* Resume ends the window at once; a window already over changes nothing. */
+static void
+test_maintenance_resume(void **state)
+{
+    Fixture *f = *state;
+    HbActions a;
+
+    feed(f, HB_INPUT_STARTED);
+    runUntil(f, f->now + S(30), HB_INPUT_TICK);
+    /* After a daemon restart past its end: no window, no fresh start. */
+    a = setMaintenance(f, f->now - S(1));
+    assert_false(a.events & HB_EVENT_STATE_CHANGED);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_OK);
+    setMaintenance(f, f->now + S(600));
+    runUntil(f, f->now + S(100), HB_INPUT_MISS);
+    a = setMaintenance(f, 0);
+    assert_true(a.events & HB_EVENT_STATE_CHANGED);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_WAITING);
+    runUntil(f, f->now + S(29), HB_INPUT_MISS);
+    assert_int_equal(f->stopped, 0);
+    runUntil(f, f->now + S(2), HB_INPUT_MISS);
+    assert_int_equal(f->stopped, 1);
+}
+
+
 static void
 test_state_names(void **state G_GNUC_UNUSED)
 {
     for (int i = 0; i < HB_STATE_LAST; i++)
         assert_non_null(hbStateToString(i));
     assert_string_equal(hbStateToString(HB_STATE_NO_AGENT), "no-agent");
+    assert_string_equal(hbStateToString(HB_STATE_MAINTENANCE), "maintenance");
 }
 
 
@@ -2014,6 +2144,10 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_healthy_full_block, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_maintenance_window, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_maintenance_window_deadline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_maintenance_closes_episode, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_maintenance_resume, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_suppresses_misses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tick_ends_job_suppression, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_suppression_cap, setup, teardown),

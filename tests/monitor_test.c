@@ -2045,6 +2045,41 @@ test_hook_dropped_when_back(void **state)
 }
 
 
+/* A restart decided before a maintenance window began, held by its
+ * before-restart hook meanwhile, is dropped when the hook lets it go:
+ * what Pause does (hbDomainSetMaintenance) closes its episode. */
+static void
+test_hook_dropped_when_paused(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) dom = NULL;
+    g_autofree char *uuid = NULL;
+    g_autofree char *go = NULL;
+    guint drops = hook_drops;
+    HbDomain *hb;
+
+    hooksMonitor(f, "while [ ! -e \"$DIR/go\" ]; do sleep 0.1; done");
+    dom = testDomainStart(f->conn, "hb-paused", TRUE, FAST);
+    uuid = testDomainUUID(dom);
+    waitState(f, "hb-paused", HB_STATE_OK);
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    assert_true(testWaitFor(condHookStarted, f, 30));
+    hb = hbMonitorLookup(f->monitor, uuid);
+    hbDomainSetMaintenance(hb, g_get_real_time() / G_USEC_PER_SEC + 3600);
+    assert_int_equal(hbDomainState(hb), HB_STATE_MAINTENANCE);
+
+    go = g_build_filename(f->hooks_dir, "go", NULL);
+    assert_true(g_file_set_contents(go, "", 0, NULL));
+    f->want_count = drops + 1;
+    assert_true(testWaitFor(condHookDropped, f, 30));
+    /* Still silent, and no attempt in the window. */
+    testSpin(3000);
+    assert_int_equal(countNotices(f, "hb-paused", "restart-attempt"), 0);
+    assert_int_equal(hbDomainRestarts(hb, HB_ACTION_RESET, HB_OUTCOME_OK), 0);
+    assert_int_equal(hbDomainState(hb), HB_STATE_MAINTENANCE);
+}
+
+
 int
 main(void)
 {
@@ -2092,6 +2127,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_hook_vetoes_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hook_allows_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hook_dropped_when_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hook_dropped_when_paused, setup, teardown),
     };
 
     g_log_set_writer_func(countWarnings, NULL, NULL);

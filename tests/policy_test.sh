@@ -202,6 +202,14 @@ for who in root member nobody; do
     call $who $setp $root_path $man1.EditMetadata cli-running "{'time': '32'}" "@as []" 1
     call $who $novm $root_path $man1.EditMetadata no-such "@a{ss} {}" "@as []" 0
     call $who $badarg $root_path $man1.EditMetadata cli-off "{'speed': '1'}" "@as []" 0
+    # Maintenance windows: an hour from now (the end checked in the daemon).
+    until=$(( $(date +%s) + 3600 ))
+    call $who $setp $dom_path $dom1.Pause $until
+    call $who $setp $dom_path $dom1.Resume
+    call $who $badarg $dom_path $dom1.Pause 0
+    call $who $setp $root_path $man1.PauseAll $until
+    call $who $setp $root_path $man1.ResumeAll
+    call $who $badarg $root_path $man1.PauseAll 1
     call $who $unknown $root_path $man1.Frobnicate
     call $who $unknown $dom_path org.virt_heartbeat.Nope1.Rearm
 

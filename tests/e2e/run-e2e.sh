@@ -373,7 +373,7 @@ optin=0
 for s in s_crash_loop s_stats_nowait s_guests s_alternatives s_hook_veto; do
     [[ " ${HB_E2E_ONLY:-} " == *" $s "* ]] && optin=$((optin + 1))
 done
-echo "1..$((41 + optin))"
+echo "1..$((42 + optin))"
 
 # ---- scenarios -------------------------------------------------------------
 
@@ -852,6 +852,41 @@ s_set_parameter() {
     $V metadata "$d" --uri urn:virt-heartbeat:1 --live | grep -q 'time="8"' || fail "libvirt has no time=8" || return 1
     [ "$("$cli" set-parameter "$d" time 1 2>/dev/null; echo $?)" = 2 ] || fail "time=1 was not refused with 2" || return 1
     [ "$(status_field "$d" config.time)" = 8 ] || fail "a refused value changed the config" || return 1
+    rmdomain "$d"
+}
+
+# A maintenance window (virt-heartbeat pause): a hung agent in it gets no
+# reset; resume watches afresh, with boot grace, and then the reset comes.
+s_maintenance() {
+    local d=${prefix}maint start waited
+    mkdomain "$d" yes "" \
+        "time='6' rate='3' boot_grace='6' failure_interval='15' failure_attempts='3'" || return 1
+    wait_until 60 state_is "$d" ok || fail "never ok" || return 1
+    "$cli" pause "$d" --for 10m >/dev/null || fail "pause failed" || return 1
+    state_is "$d" maintenance || fail "state $(status_field "$d" state), not maintenance" || return 1
+    $V metadata "$d" --uri urn:virt-heartbeat:1 --live | grep -q 'maintenance_until="' ||
+        fail "libvirt has no maintenance_until" || return 1
+    agent_exec "$d" 'sleep 1; kill -STOP $(cat /run/agent.pid)' || fail "cannot stop the agent" || return 1
+    # Two blocks and more of silence: pinged, never acted on.
+    sleep 13
+    state_is "$d" maintenance || fail "state $(status_field "$d" state) in the window" || return 1
+    [ "$(status_field "$d" pings_missed)" -ge 3 ] ||
+        fail "$(status_field "$d" pings_missed) pings missed: not pinged in the window" || return 1
+    [ "$(count_events "$d" heartbeat-stopped)" = 0 ] || fail "heartbeat-stopped in the window" || return 1
+    [ "$(count_events "$d" restart-attempt)" = 0 ] || fail "restart attempt in the window" || return 1
+    [ "$(libvirt_resets "$d")" = 0 ] || fail "libvirt saw a reset in the window" || return 1
+    start=$SECONDS
+    "$cli" resume "$d" >/dev/null || fail "resume failed" || return 1
+    state_is "$d" waiting || fail "state $(status_field "$d" state) after resume, not waiting" || return 1
+    wait_until 60 has_events "$d" restart-attempt 1 || fail "no restart attempt after resume" || return 1
+    waited=$((SECONDS - start))
+    log "reset decided $waited s after resume (boot grace 6 s + a block of 6 s)"
+    [ "$waited" -ge 12 ] || fail "attempt after $waited s: no boot grace" || return 1
+    events_of "$d" restart-attempt | head -1 | jq -e '.action == "reset" and .result == "ok"' >/dev/null ||
+        fail "attempt: $(events_of "$d" restart-attempt | head -1)" || return 1
+    wait_until 60 has_events "$d" heartbeat-resumed 1 || fail "no heartbeat-resumed" || return 1
+    $V metadata "$d" --uri urn:virt-heartbeat:1 --live | grep -q 'maintenance_until' &&
+        fail "maintenance_until left after resume" && return 1
     rmdomain "$d"
 }
 
@@ -2453,6 +2488,7 @@ run "Shutdown through the agent: stops, no restart" s_guest_shutdown
 run "host time sync: corrects a wrong guest clock, also after resume" s_time_sync
 run "InstallAdditions: channel hot-plugged or at next boot, heartbeat appears; unplug and plug noticed" s_install_agent
 run "SetParameter: validated, applied live" s_set_parameter
+run "maintenance window: hung agent not reset; resume, boot grace, then the reset" s_maintenance
 run "exec load: more long requests than request workers, no tick lost, Busy past 4" s_exec_load
 run "on_crash=restart: libvirt restarts the panicked guest, the daemon does not" s_on_crash_restart
 run "slow boot: after a reset, no second one while the guest boots" s_slow_boot
