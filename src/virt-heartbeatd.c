@@ -182,9 +182,11 @@ hbDaemonOnReload(gpointer data)
 {
     HbDaemon *daemon = data;
 
-    hbNotifyReloading(daemon->notify);
+    /* Only a daemon that was ready reloads in systemd's eyes; one still
+     * starting says READY=1 after its first resync, with this file. */
+    if (daemon->ready)
+        hbNotifyReloading(daemon->notify);
     hbDaemonReload(daemon);
-    /* Only a daemon that was ready says so again; else the first resync will. */
     if (daemon->ready)
         hbNotifyReady(daemon->notify);
     return G_SOURCE_CONTINUE;
