@@ -158,8 +158,8 @@ hbDaemonReload(HbDaemon *daemon)
     if (hbDaemonLoadConf(&next, daemon->conf_path, daemon->uri, errors) < 0) {
         for (guint i = 0; i < errors->len; i++)
             g_warning("%s", (const char *) errors->pdata[i]);
-        g_warning("Configuration not reloaded: %u errors; the running one is kept",
-                  errors->len);
+        g_warning("Configuration not reloaded: %u error%s in the file; the running one "
+                  "is kept", errors->len, errors->len == 1 ? "" : "s");
         return;
     }
     live = hbDaemonConfChanged(daemon->conf, &next, TRUE);

@@ -143,7 +143,7 @@ check "the domain's counters kept ($pings, then $after)" [ "${after:-0}" -ge "${
 # A broken file: refused whole, the running configuration kept.
 printf '[daemon]\ndry_run=maybe\n[defaults]\nrate=7\n' >"$conf"
 kill -HUP $daemon_pid
-check "a broken file refused" wait_for logged "Configuration not reloaded: 1 errors"
+check "a broken file refused" wait_for logged "Configuration not reloaded: 1 error in the file"
 check "its error named with file and line" logged "virt-heartbeatd.conf:2: dry_run"
 check "READY=1 after the refused reload too" wait_for eval '[ "$(count "^READY=1")" = 3 ]'
 check "the running rate kept" eval 'prop Config | grep -q "rate.: <uint32 15>"'
