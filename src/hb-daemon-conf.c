@@ -370,3 +370,62 @@ hbDaemonConfLoad(HbDaemonConf *conf, const char *path, gboolean missing_ok,
     }
     return hbDaemonConfParse(conf, path, text, errors);
 }
+
+
+/* The breaker's figures are the numbers that apply live. */
+static gboolean
+hbDaemonConfNumberIsLive(guint number)
+{
+    return g_str_has_prefix(hbDaemonConfNumbers[number].key, "host_");
+}
+
+
+GStrv
+hbDaemonConfChanged(const HbDaemonConf *running, const HbDaemonConf *next, gboolean live)
+{
+    g_autoptr(GStrvBuilder) changed = g_strv_builder_new();
+    const struct {
+        const char *key;
+        gboolean differs;
+        gboolean live;
+    } others[] = {
+        { "uri", g_strcmp0(running->uri, next->uri) != 0, FALSE },
+        /* Which domains are watched is decided as each is read: the next
+         * event would bring some in and not others. */
+        { "monitor_all", running->monitor_all != next->monitor_all, FALSE },
+        { "dry_run", running->dry_run != next->dry_run, TRUE },
+        { "state_dir", g_strcmp0(running->state_dir, next->state_dir) != 0, FALSE },
+        { "hooks_dir", g_strcmp0(running->hooks_dir, next->hooks_dir) != 0, FALSE },
+        { "[metrics] listen", g_strcmp0(running->metrics_listen, next->metrics_listen) != 0,
+          FALSE },
+        { "[defaults]", memcmp(&running->defaults, &next->defaults,
+                               sizeof(next->defaults)) != 0, TRUE },
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS(others); i++) {
+        if (others[i].differs && others[i].live == live)
+            g_strv_builder_add(changed, others[i].key);
+    }
+    for (guint i = 0; i < G_N_ELEMENTS(hbDaemonConfNumbers); i++) {
+        gsize offset = hbDaemonConfNumbers[i].offset;
+
+        if (G_STRUCT_MEMBER(guint, running, offset) != G_STRUCT_MEMBER(guint, next, offset) &&
+            hbDaemonConfNumberIsLive(i) == live)
+            g_strv_builder_add(changed, hbDaemonConfNumbers[i].key);
+    }
+    return g_strv_builder_end(changed);
+}
+
+
+void
+hbDaemonConfApplyLive(HbDaemonConf *running, const HbDaemonConf *next)
+{
+    running->dry_run = next->dry_run;
+    running->defaults = next->defaults;
+    for (guint i = 0; i < G_N_ELEMENTS(hbDaemonConfNumbers); i++) {
+        gsize offset = hbDaemonConfNumbers[i].offset;
+
+        if (hbDaemonConfNumberIsLive(i))
+            G_STRUCT_MEMBER(guint, running, offset) = G_STRUCT_MEMBER(guint, next, offset);
+    }
+}

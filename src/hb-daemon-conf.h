@@ -41,3 +41,15 @@ int hbDaemonConfParse(HbDaemonConf *conf, const char *path, const char *text,
 GSocketAddress *hbDaemonConfListenAddress(const char *listen, GError **err);
 int hbDaemonConfLoad(HbDaemonConf *conf, const char *path, gboolean missing_ok,
                      GPtrArray *errors);
+
+/*
+ * A reload (SIGHUP): the keys that differ between @running and @next, a
+ * file that loaded without error; @live: those that apply at once
+ * (dry_run, host_*, [defaults]), else those that need a restart (the
+ * connection, threads, directories, hooks, the metrics listener). NULL-
+ * terminated; empty when none differ.
+ */
+GStrv hbDaemonConfChanged(const HbDaemonConf *running, const HbDaemonConf *next,
+                          gboolean live);
+/* Copy into @running the keys of @next that apply live; the rest stay. */
+void hbDaemonConfApplyLive(HbDaemonConf *running, const HbDaemonConf *next);

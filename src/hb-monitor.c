@@ -76,6 +76,8 @@ struct _HbMonitor {
     HbHistogram ping_lateness;
     HbHooks *hooks;        /* NULL: hooks_dir is "" */
     gint64 maintenance_until; /* the host-wide window's end, wall clock s; 0: none */
+    HbMonitorResyncFunc resynced;
+    gpointer resynced_data;
 };
 
 typedef struct {
@@ -661,6 +663,8 @@ hbMonitorListDone(HbMonitor *monitor, HbJob *job)
     monitor->node_cpus = job->node_cpus;
     hbMonitorCheckLoad(monitor);
     hbMonitorHostCheck(monitor, FALSE);
+    if (monitor->resynced)
+        monitor->resynced(monitor->resynced_data);
 }
 
 
@@ -1353,4 +1357,47 @@ hbMonitorSetMaintenance(HbMonitor *monitor, gint64 until, GError **error)
         g_message("Host-wide maintenance ended: every domain is watched afresh");
     g_hash_table_foreach(monitor->domains, hbMonitorSyncMaintenance, NULL);
     return 0;
+}
+
+
+void
+hbMonitorSetResyncFunc(HbMonitor *monitor, HbMonitorResyncFunc func, gpointer data)
+{
+    monitor->resynced = func;
+    monitor->resynced_data = data;
+}
+
+
+void
+hbMonitorCounts(HbMonitor *monitor, guint *domains, guint *watched, guint *silent)
+{
+    *domains = g_hash_table_size(monitor->domains);
+    *watched = monitor->host_watched;
+    *silent = g_hash_table_size(monitor->host_silent);
+}
+
+
+void
+hbMonitorReconfigure(HbMonitor *monitor, const HbDaemonConf *conf)
+{
+    gboolean defaults = memcmp(&monitor->conf.defaults, &conf->defaults,
+                               sizeof(conf->defaults)) != 0;
+    GHashTableIter iter;
+    gpointer key;
+
+    hbDaemonConfApplyLive(&monitor->conf, conf);
+    /* The breaker's state stays (a hold under way goes on); only its
+     * figures change, and the host is judged again by them. */
+    monitor->breaker.conf = monitor->conf.breaker;
+    hbMonitorHostCheck(monitor, FALSE);
+    if (!defaults)
+        return;
+    /* A read, not a full resync: a resync would restart every silence.
+     * Each domain is applied with the new defaults as after an edit of
+     * its metadata. While not connected, the next resync applies them. */
+    if (!monitor->connected)
+        return;
+    g_hash_table_iter_init(&iter, monitor->domains);
+    while (g_hash_table_iter_next(&iter, &key, NULL))
+        hbMonitorSync(monitor, key);
 }

@@ -84,3 +84,16 @@ gint64 hbMonitorMaintenanceUntil(HbMonitor *monitor);
 int hbMonitorSetMaintenance(HbMonitor *monitor, gint64 until, GError **error);
 /* [daemon] dry_run: every restart attempt is observed only. */
 gboolean hbMonitorDryRun(HbMonitor *monitor);
+
+/* Called on the main loop after every full resync, its domains applied. */
+typedef void (*HbMonitorResyncFunc)(gpointer data);
+void hbMonitorSetResyncFunc(HbMonitor *monitor, HbMonitorResyncFunc func, gpointer data);
+/* Domains in the table; of them @watched watched and running, @silent
+ * their heartbeat stopped. Kept up to date: costs no walk. */
+void hbMonitorCounts(HbMonitor *monitor, guint *domains, guint *watched, guint *silent);
+/*
+ * Apply what of @conf can change while running (hbDaemonConfApplyLive):
+ * dry_run and the breaker at once, [defaults] by a read of every domain.
+ * No domain's engine is made anew: episodes, attempts and counters stay.
+ */
+void hbMonitorReconfigure(HbMonitor *monitor, const HbDaemonConf *conf);

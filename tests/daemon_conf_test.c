@@ -260,6 +260,78 @@ test_syntax_and_missing(void **state G_GNUC_UNUSED)
 }
 
 
+static char *
+joined(GStrv keys)
+{
+    return g_strjoinv(",", keys);
+}
+
+
+/* A reload: which changed keys apply live, which need a restart, and
+ * that applying copies only the former. */
+static void
+test_reload_changes(void **state G_GNUC_UNUSED)
+{
+    g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
+    g_auto(HbDaemonConf) running = { 0 };
+    g_auto(HbDaemonConf) next = { 0 };
+    g_auto(GStrv) none = NULL;
+    g_auto(GStrv) live = NULL;
+    g_auto(GStrv) restart = NULL;
+    g_autofree char *live_text = NULL;
+    g_autofree char *restart_text = NULL;
+
+    hbDaemonConfInit(&running);
+    hbDaemonConfInit(&next);
+    none = hbDaemonConfChanged(&running, &next, TRUE);
+    assert_null(none[0]);
+    g_clear_pointer(&none, g_strfreev);
+    none = hbDaemonConfChanged(&running, &next, FALSE);
+    assert_null(none[0]);
+
+    assert_int_equal(hbDaemonConfParse(&next, "x.conf",
+                                       "[daemon]\nuri=test:///default\nmonitor_all=yes\n"
+                                       "dry_run=yes\nping_workers=9\nsuspect_workers=9\n"
+                                       "request_workers=9\nstate_dir=\nhooks_dir=\n"
+                                       "hook_timeout=3\nhost_share=20\nhost_min=2\n"
+                                       "host_hold=60\nhost_window=30\n"
+                                       "[defaults]\nrate=7\n"
+                                       "[metrics]\nlisten=127.0.0.1:9745\n", errors), 0);
+    live = hbDaemonConfChanged(&running, &next, TRUE);
+    restart = hbDaemonConfChanged(&running, &next, FALSE);
+    live_text = joined(live);
+    restart_text = joined(restart);
+    assert_string_equal(live_text, "dry_run,[defaults],host_share,host_min,host_hold,host_window");
+    assert_string_equal(restart_text, "uri,monitor_all,state_dir,hooks_dir,[metrics] listen,"
+                        "ping_workers,suspect_workers,request_workers,hook_timeout");
+
+    hbDaemonConfApplyLive(&running, &next);
+    assert_true(running.dry_run);
+    assert_int_equal(running.defaults.rate, 7);
+    assert_int_equal(running.breaker.share, 20);
+    assert_int_equal(running.breaker.min, 2);
+    assert_int_equal(running.breaker.hold, 60);
+    assert_int_equal(running.breaker.window, 30);
+    /* The rest kept. */
+    assert_string_equal(running.uri, "qemu:///system");
+    assert_false(running.monitor_all);
+    assert_int_equal(running.ping_workers, 4);
+    assert_int_equal(running.suspect_workers, 8);
+    assert_int_equal(running.request_workers, 4);
+    assert_true(g_str_has_suffix(running.state_dir, "/lib/virt-heartbeat"));
+    assert_true(g_str_has_suffix(running.hooks_dir, "/hooks.d"));
+    assert_int_equal(running.hook_timeout, 10);
+    assert_null(running.metrics_listen);
+    /* Applied: nothing live differs any more; what needs a restart still does. */
+    g_clear_pointer(&live, g_strfreev);
+    live = hbDaemonConfChanged(&running, &next, TRUE);
+    assert_null(live[0]);
+    g_clear_pointer(&restart, g_strfreev);
+    restart = hbDaemonConfChanged(&running, &next, FALSE);
+    assert_int_equal(g_strv_length(restart), 9);
+}
+
+
 int
 main(void)
 {
@@ -271,6 +343,7 @@ main(void)
         cmocka_unit_test(test_error_lines_many_and_repeated),
         cmocka_unit_test(test_syntax_and_missing),
         cmocka_unit_test(test_metrics_listen),
+        cmocka_unit_test(test_reload_changes),
     };
 
     return cmocka_run_group_tests_name("daemon-conf", tests, NULL, NULL);

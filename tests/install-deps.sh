@@ -7,7 +7,7 @@ packages=(
     # build
     autoconf automake make gcc pkg-config
     libglib2.0-dev libglib2.0-dev-bin libvirt-dev libvirt-glib-1.0-dev
-    libxml2-dev libjson-glib-dev libcmocka-dev libsoup-3.0-dev
+    libxml2-dev libjson-glib-dev libcmocka-dev libsoup-3.0-dev libsystemd-dev
     # the libFuzzer harnesses (tests/fuzz)
     clang libclang-rt-14-dev
     # tests and runtime
@@ -15,6 +15,8 @@ packages=(
     # tests/policy_test.sh: a real bus, gdbus, setpriv, useradd
     dbus-daemon dbus-system-bus-common libglib2.0-bin util-linux passwd
     qemu-system-x86 qemu-guest-agent
+    # tests/unit_test.sh: systemd-analyze verify and security on the unit
+    systemd
     # the end-to-end guest image
     busybox-static cpio kmod jq procps curl
     # tests/e2e/freeze-thread.py: ptrace through ctypes

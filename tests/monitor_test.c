@@ -2080,6 +2080,60 @@ test_hook_dropped_when_paused(void **state)
 }
 
 
+static gboolean
+condPingTimeout7(gpointer data)
+{
+    Fixture *f = data;
+    HbDomain *dom = hbMonitorLookup(f->monitor, f->name);
+
+    return dom && hbDomainConfig(dom)->ping_timeout == 7;
+}
+
+
+/*
+ * A reload in the middle of an episode: dry_run and [defaults] apply at
+ * once, and the domain keeps its episode, its attempts and its counters;
+ * the next attempt of the same episode is only observed.
+ */
+static void
+test_reload_keeps_state(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) dom = testDomainStart(f->conn, "hb-reload", TRUE,
+                                               "time='2' rate='4' boot_grace='0' "
+                                               "failure_interval='1' failure_attempts='3'");
+    g_autofree char *uuid = testDomainUUID(dom);
+    g_auto(HbDaemonConf) conf = { 0 };
+    HbDomain *hdom;
+    guint64 episode, missed;
+
+    waitState(f, "hb-reload", HB_STATE_OK);
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    waitNotices(f, "hb-reload", "restart-attempt reset ok", 1);
+    hdom = hbMonitorLookup(f->monitor, uuid);
+    episode = hbDomainEpisode(hdom);
+    missed = hbDomainPings(hdom, HB_PING_MISS);
+    assert_int_equal(hbDomainAttempts(hdom), 1);
+    assert_true(missed > 0);
+
+    hbDaemonConfInit(&conf);
+    conf.dry_run = TRUE;
+    conf.defaults.ping_timeout = 7;
+    hbMonitorReconfigure(f->monitor, &conf);
+    assert_true(hbMonitorDryRun(f->monitor));
+    f->name = "hb-reload";
+    assert_true(testWaitFor(condPingTimeout7, f, 30));
+
+    waitNotices(f, "hb-reload", "restart-attempt would reset observed", 1);
+    hdom = hbMonitorLookup(f->monitor, uuid);
+    assert_int_equal(hbDomainEpisode(hdom), episode);
+    assert_true(hbDomainAttempts(hdom) >= 2);
+    assert_true(hbDomainPings(hdom, HB_PING_MISS) >= missed);
+    assert_int_equal(countNotices(f, "hb-reload", "heartbeat-stopped"), 1);
+    assert_int_equal(countNotices(f, "hb-reload", "restart-attempt reset ok"), 1);
+}
+
+
 int
 main(void)
 {
@@ -2128,6 +2182,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_hook_allows_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hook_dropped_when_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hook_dropped_when_paused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reload_keeps_state, setup, teardown),
     };
 
     g_log_set_writer_func(countWarnings, NULL, NULL);

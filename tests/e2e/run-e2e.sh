@@ -373,7 +373,8 @@ optin=0
 for s in s_crash_loop s_stats_nowait s_guests s_alternatives s_hook_veto; do
     [[ " ${HB_E2E_ONLY:-} " == *" $s "* ]] && optin=$((optin + 1))
 done
-echo "1..$((42 + optin))"
+# The plan: every scenario of the suite, counted from this file's run lines.
+echo "1..$(($(grep -c '^run "' "${BASH_SOURCE[0]}") + optin))"
 
 # ---- scenarios -------------------------------------------------------------
 
@@ -2043,6 +2044,44 @@ _s_dry_run() {
     [ "$(guest_boots "$d")" = 1 ] || fail "the guest booted $(guest_boots "$d") times" || return 1
 }
 
+# SIGHUP mid-episode: dry_run turned on by a reload applies to the next
+# attempt of the same episode, which is only observed; the daemon is the
+# same process, and the episode, its attempts and its counters go on.
+s_reload() {
+    local d=${prefix}reload
+    _s_reload
+    local rc=$?
+    rmdomain "$d"
+    restart_daemon || { fail "virt-heartbeatd did not come back"; rc=1; }
+    return $rc
+}
+
+_s_reload() {
+    local pid second episode missed
+    restart_daemon || fail "virt-heartbeatd did not come back" || return 1
+    pid=$daemon_pid
+    mkdomain "$d" yes "hb.agent=no" \
+        "time='6' rate='3' boot_grace='10' failure_interval='10' failure_attempts='3'" || return 1
+    wait_until 90 has_events "$d" restart-attempt 1 || fail "no first attempt" || return 1
+    episode=$(status_field "$d" episode)
+    missed=$(status_field "$d" pings_missed)
+    write_daemon_conf dry_run=yes
+    kill -HUP "$daemon_pid"
+    wait_until 20 grep -q "Configuration reloaded: dry_run" "$work/daemon.log" ||
+        fail "no reload in the daemon log" || return 1
+    wait_until 40 has_events "$d" restart-attempt 2 || fail "no second attempt" || return 1
+    second=$(events_of "$d" restart-attempt | sed -n 2p)
+    jq -e '.attempt == 2 and .action == "would reset" and .result == "observed"' <<<"$second" \
+        >/dev/null || fail "second attempt: $second" || return 1
+    [ "$daemon_pid" = "$pid" ] && kill -0 "$pid" || fail "the daemon was replaced" || return 1
+    [ "$(status_field "$d" episode)" = "$episode" ] ||
+        fail "episode $(status_field "$d" episode), not $episode" || return 1
+    [ "$(count_events "$d" heartbeat-stopped)" = 1 ] || fail "a second episode" || return 1
+    [ "$(status_field "$d" pings_missed)" -ge "$missed" ] || fail "counters went back" || return 1
+    [ "$(libvirt_resets "$d")" = 1 ] || fail "libvirt saw $(libvirt_resets "$d") resets, not 1" ||
+        return 1
+}
+
 # Debian's Prometheus server scrapes the daemon's /metrics every second (a
 # daemon with [metrics] listen for this scenario only); a guest's agent is
 # stopped, and Prometheus' query API must show that guest's heartbeating
@@ -2513,6 +2552,7 @@ run_optin "guests at the machine's limit: the daemon's and libvirtd's cost (benc
 run_optin "side by side with the alternatives: one fault, each watcher (bench)" s_alternatives
 run "a real Prometheus scrapes /metrics: agent stopped, heartbeating 0, restart counted" s_prometheus
 run_optin "before-restart hook vetoes a hung guest's resets: reported, counted, no reset" s_hook_veto
+run "SIGHUP mid-episode: dry_run applies to the next attempt, episode and counters kept" s_reload
 run "daemon SIGTERM: exits 0 at once, the events listener ends" s_sigterm
 
 echo "# e2e: $passed passed, $failed failed"
