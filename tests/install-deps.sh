@@ -21,6 +21,8 @@ packages=(
     busybox-static cpio kmod jq procps curl
     # tests/e2e/freeze-thread.py: ptrace through ctypes
     python3
+    # make deb (debian/, README) and the e2e suite's s_deb
+    debhelper lintian
     # promtool in make check (metrics, alerting rules); the e2e suite's own
     # Prometheus server (s_prometheus)
     prometheus

@@ -316,6 +316,8 @@ cleanup() {
         rmdomain "$d"
     done
     [ -n "${daemon_pid:-}" ] && kill "$daemon_pid" 2>/dev/null
+    # s_deb's package, its daemon and bus, if it was cut short.
+    declare -F deb_teardown >/dev/null && deb_teardown
     for p in "${bg_pids[@]}"; do kill "$p" 2>/dev/null; done
     [ -n "$dbus_pid" ] && kill "$dbus_pid" 2>/dev/null
     # libvirtd and virtlogd, if this suite started them. They are no
@@ -2477,6 +2479,188 @@ EOF
     [ "$(guest_boots "$d")" = 1 ] || fail "the guest booted $(guest_boots "$d") times" || return 1
 }
 
+# Opt-in: it installs a package on the host (and refuses to where one is
+# already), and takes about 80 s, up to 2 min under load, most of it make
+# deb (48 to 95 s measured). The package make deb builds is installed with
+# apt-get. Its files are in place, the service is enabled, and
+# --check-config passes from the package. The
+# daemon starts with the installed unit's own ExecStartPre and ExecStart
+# lines (PID 1 may not be systemd), on a system bus made from Debian's
+# system.conf that reads the installed D-Bus policy: without that policy the
+# daemon could not own its name. It watches a guest to ok, and the package
+# is purged at the end (deb_teardown, also on failure), so what runs after
+# uses the built tree again.
+deb_pkg=virt-heartbeat
+deb_unit=/lib/systemd/system/virt-heartbeatd.service
+deb_statedir=/var/lib/virt-heartbeat
+deb_installed=
+deb_statedir_ours=
+deb_bus_pid=
+deb_daemon_pid=
+
+deb_cli() { DBUS_SYSTEM_BUS_ADDRESS=$(cat "$work/deb-bus.addr") /usr/bin/virt-heartbeat "$@"; }
+
+deb_state_is() { [ "$(deb_cli status "$1" --json 2>/dev/null | jq -r .state)" = "$2" ]; }
+
+# SECTION KEY: the values of the unit's KEY= lines in [SECTION], one a line.
+deb_unit_values() {
+    awk -v section="[$1]" -v key="$2" '/^\[/ { in_section = ($0 == section) }
+        in_section && index($0, key "=") == 1 { print substr($0, length(key) + 2) }' "$deb_unit"
+}
+
+# COMMAND-LINE: its words in deb_words, without systemd's prefixes (- @ : +
+# !). Quotes, $ and % specifiers are systemd's, not bash's: refused, rather
+# than run something other than what the unit runs.
+deb_words=()
+deb_split() {
+    local line=$1
+    case $line in
+        *[\"\'\$%\\]*) fail "cannot take apart '$line': update s_deb"; return 1 ;;
+    esac
+    line=${line##[-@:+!]}
+    line=${line##[-@:+!]}
+    read -r -a deb_words <<<"$line"
+    [ ${#deb_words[@]} -gt 0 ] || fail "an empty command line in the unit"
+}
+
+deb_teardown() {
+    local st=0 f
+    [ -n "$deb_daemon_pid" ] && kill -TERM "$deb_daemon_pid" 2>/dev/null &&
+        { wait_until 15 gone "$deb_daemon_pid" || kill -KILL "$deb_daemon_pid"; }
+    [ -n "$deb_daemon_pid" ] && wait "$deb_daemon_pid" 2>/dev/null
+    deb_daemon_pid=
+    [ -n "$deb_bus_pid" ] && kill "$deb_bus_pid" 2>/dev/null
+    deb_bus_pid=
+    if [ -n "$deb_installed" ]; then
+        dpkg --purge "$deb_pkg" >> "$work/deb-install.log" 2>&1 || fail "dpkg --purge failed" || st=1
+        while read -r f; do
+            [ -d "$f" ] || [ ! -e "$f" ] || fail "$f is left after the purge" || st=1
+        done < "$work/deb-files"
+        [ ! -e /etc/systemd/system/multi-user.target.wants/virt-heartbeatd.service ] ||
+            fail "the service is still enabled after the purge" || st=1
+        deb_installed=
+    fi
+    # The daemon made it (systemd's StateDirectory= would have): it goes too.
+    [ -z "$deb_statedir_ours" ] || rm -rf "$deb_statedir"
+    deb_statedir_ours=
+    return $st
+}
+
+s_deb() {
+    s_deb_run
+    local st=$?
+    deb_teardown || st=1
+    return $st
+}
+
+s_deb_run() {
+    local d=${prefix}deb deb t f pre wanted
+    # This host's own installation is not ours to replace or remove.
+    ! dpkg-query -W -f='${Status}' "$deb_pkg" 2>/dev/null | grep -q "ok installed" ||
+        fail "$deb_pkg is installed on this host already: not replacing it" || return 1
+    for f in /usr/sbin/virt-heartbeatd /etc/virt-heartbeat "$deb_unit"; do
+        [ ! -e "$f" ] || fail "$f exists already: not overwriting it" || return 1
+    done
+    [ -e "$deb_statedir" ] || deb_statedir_ours=1
+
+    t=$SECONDS
+    make -C "$builddir" deb > "$work/deb-build.log" 2>&1 ||
+        { tail -n 30 "$work/deb-build.log" | sed 's/^/#   /'; fail "make deb"; return 1; }
+    log "make deb (dpkg-buildpackage, lintian clean): $((SECONDS - t)) s"
+    deb=$(ls "$builddir"/build-deb/${deb_pkg}_*.deb) || fail "no .deb in build-deb/" || return 1
+    t=$SECONDS
+    apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=120 "$deb" \
+        > "$work/deb-install.log" 2>&1 || fail "apt-get install $deb" || return 1
+    deb_installed=1
+    log "apt-get install: $((SECONDS - t)) s"
+    dpkg -L "$deb_pkg" > "$work/deb-files"
+
+    # Each file in place, and the package's (dpkg -L).
+    for f in /usr/sbin/virt-heartbeatd /usr/bin/virt-heartbeat "$deb_unit" \
+             /usr/share/dbus-1/system.d/org.virt_heartbeat.Heartbeat1.conf \
+             /usr/share/dbus-1/interfaces/org.virt_heartbeat.Heartbeat1.xml \
+             /etc/virt-heartbeat/virt-heartbeatd.conf \
+             /usr/share/man/man8/virt-heartbeatd.8.gz /usr/share/man/man1/virt-heartbeat.1.gz \
+             /usr/share/man/man5/virt-heartbeatd.conf.5.gz \
+             /usr/share/man/man5/virt-heartbeat-metadata.5.gz \
+             /usr/share/virt-heartbeat/virt-heartbeat.rng \
+             /usr/share/virt-heartbeat/examples/defaults.xml \
+             /usr/share/doc/virt-heartbeat/copyright; do
+        [ -s "$f" ] || fail "no $f" || return 1
+        grep -qx "$f" "$work/deb-files" || fail "$f is not the package's" || return 1
+    done
+    for f in /usr/share/man/man*/virt-heartbeat*.gz; do
+        zcat "$f" | grep -q '^\.TH ' || fail "$f is no man page" || return 1
+    done
+    xmllint --noout --relaxng /usr/share/virt-heartbeat/virt-heartbeat.rng \
+        /usr/share/virt-heartbeat/examples/*.xml 2>/dev/null ||
+        fail "the installed examples do not validate against the installed schema" || return 1
+    grep -qx /etc/virt-heartbeat/virt-heartbeatd.conf /var/lib/dpkg/info/$deb_pkg.conffiles ||
+        fail "the daemon configuration is no conffile" || return 1
+    # Enabled as systemd would be, by the package's postinst (no systemd needed).
+    wanted=$(deb_unit_values Install WantedBy)
+    [ -n "$wanted" ] || fail "the unit has no WantedBy=" || return 1
+    for t in $wanted; do
+        [ "$(readlink "/etc/systemd/system/$t.wants/virt-heartbeatd.service")" = "$deb_unit" ] ||
+            fail "not enabled: no /etc/systemd/system/$t.wants/virt-heartbeatd.service" || return 1
+    done
+
+    [ "$(/usr/sbin/virt-heartbeatd --check-config 2>&1)" = "configuration OK" ] ||
+        fail "virt-heartbeatd --check-config: $(/usr/sbin/virt-heartbeatd --check-config 2>&1)" ||
+        return 1
+
+    # A system bus as Debian's, at a path of ours: the same includedirs (the
+    # relative one made absolute, as the copy is elsewhere), so it reads the
+    # policy the package installed. It runs as root here.
+    cp /usr/share/dbus-1/system.conf "$work/deb-system.conf"
+    sed -i -e "s|<listen>unix:path=/run/dbus/system_bus_socket</listen>|<listen>unix:path=$work/deb-bus</listen>|" \
+        -e "s|<pidfile>/run/dbus/pid</pidfile>|<pidfile>$work/deb-bus.pidfile</pidfile>|" \
+        -e "s|<user>messagebus</user>||" \
+        -e "s|<includedir>system.d</includedir>|<includedir>/usr/share/dbus-1/system.d</includedir>|" \
+        "$work/deb-system.conf"
+    grep -q "unix:path=$work/deb-bus<" "$work/deb-system.conf" &&
+        grep -q "<includedir>/usr/share/dbus-1/system.d<" "$work/deb-system.conf" ||
+        fail "cannot adapt $work/deb-system.conf" || return 1
+    grep -qF '<deny own="*"/>' "$work/deb-system.conf" ||
+        fail "Debian's system.conf no longer denies owning names by default" || return 1
+    dbus-daemon --config-file="$work/deb-system.conf" --fork --print-address=3 --print-pid=4 \
+        3>"$work/deb-bus.addr" 4>"$work/deb-bus.pid" 8>&- || fail "no system bus" || return 1
+    deb_bus_pid=$(cat "$work/deb-bus.pid")
+
+    # The unit's environment, its ExecStartPre and ExecStart lines, as
+    # systemd runs them: a failing ExecStartPre stops the start, unless "-".
+    local env=(DBUS_SYSTEM_BUS_ADDRESS="$(cat "$work/deb-bus.addr")")
+    [ -z "$(deb_unit_values Service EnvironmentFile)" ] ||
+        fail "the unit has an EnvironmentFile=: update s_deb" || return 1
+    for f in $(deb_unit_values Service Environment); do
+        env+=("$f")
+    done
+    while read -r pre; do
+        deb_split "$pre" || return 1
+        log "ExecStartPre: ${deb_words[*]}"
+        env "${env[@]}" "${deb_words[@]}" >> "$work/deb-daemon.log" 2>&1 ||
+            [ "${pre:0:1}" = - ] || fail "ExecStartPre=$pre failed" || return 1
+    done < <(deb_unit_values Service ExecStartPre)
+    [ "$(deb_unit_values Service ExecStart | wc -l)" = 1 ] ||
+        fail "not one ExecStart= in the unit" || return 1
+    deb_split "$(deb_unit_values Service ExecStart)" || return 1
+    [ "${deb_words[0]}" = /usr/sbin/virt-heartbeatd ] ||
+        fail "the unit starts ${deb_words[0]}, not the package's /usr/sbin/virt-heartbeatd" ||
+        return 1
+    log "ExecStart: ${deb_words[*]}"
+    env "${env[@]}" G_DEBUG=fatal-criticals "${deb_words[@]}" >> "$work/deb-daemon.log" 2>&1 &
+    deb_daemon_pid=$!
+    wait_until 20 deb_cli list || fail "the packaged daemon does not answer on its bus" || return 1
+    [ "$(readlink "/proc/$deb_daemon_pid/exe")" = /usr/sbin/virt-heartbeatd ] ||
+        fail "the daemon that answers is not the package's" || return 1
+
+    mkdomain "$d" || return 1
+    wait_until 60 deb_state_is "$d" ok ||
+        fail "state $(deb_cli status "$d" --json 2>/dev/null | jq -r .state), not ok" || return 1
+    log "the packaged daemon: $d ok $(deb_cli percentage "$d") %"
+    rmdomain "$d"
+}
+
 # HB_E2E_ONLY="s_exec s_info": run only these scenarios (while working on them).
 run() {
     local desc=$1; shift
@@ -2553,6 +2737,7 @@ run_optin "side by side with the alternatives: one fault, each watcher (bench)" 
 run "a real Prometheus scrapes /metrics: agent stopped, heartbeating 0, restart counted" s_prometheus
 run_optin "before-restart hook vetoes a hung guest's resets: reported, counted, no reset" s_hook_veto
 run "SIGHUP mid-episode: dry_run applies to the next attempt, episode and counters kept" s_reload
+run "the Debian package: built, installed, its unit's daemon watches a guest, purged" s_deb
 run "daemon SIGTERM: exits 0 at once, the events listener ends" s_sigterm
 
 echo "# e2e: $passed passed, $failed failed"
