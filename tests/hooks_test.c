@@ -325,8 +325,11 @@ test_daemon_keeps_pipe(void **state)
 
     writeHook(f, "10-daemon", 0755,
               "[ \"$1\" = later ] && { echo later > \"$DIR/later\"; exit 0; }\n"
-              "setsid sleep 1000 &\n"
-              "echo $! > \"$DIR/daemon.tmp\"; mv \"$DIR/daemon.tmp\" \"$DIR/daemon\"\n"
+              /* The daemon says where it is once out of the group: the
+               * hook's exit kills what is still in it. */
+              "setsid sh -c 'echo $$ > \"$1/daemon.tmp\"; mv \"$1/daemon.tmp\" "
+              "\"$1/daemon\"; exec sleep 1000' sh \"$DIR\" &\n"
+              "while [ ! -e \"$DIR/daemon\" ]; do sleep 0.05; done\n"
               "exit 0");
     fire(f, "heartbeat-stopped", "web1");
     waitIdle(f);
