@@ -42,7 +42,7 @@ struct _HbMetrics {
     HbMonitor *monitor;      /* main thread only */
     GMainContext *main_ctx;  /* the monitor's, where snapshots are taken */
     GMainContext *ctx;       /* the endpoint's */
-    GMainLoop *loop;
+    gint quit;               /* atomic: hbMetricsFree asks the endpoint's thread to end */
     GThread *thread;
     HbMetricsLink *link;     /* g_atomic_rc_box */
     HbMetricsSpare *spare;   /* g_atomic_rc_box */
@@ -841,8 +841,12 @@ hbMetricsThread(gpointer data)
     metrics->started = TRUE;
     g_cond_signal(&metrics->started_cond);
     g_mutex_unlock(&metrics->lock);
-    if (ok)
-        g_main_loop_run(metrics->loop);
+    /*
+     * Not a GMainLoop: g_main_loop_run() forgets a quit that came before it,
+     * and hbMetricsFree may come before this thread is scheduled.
+     */
+    while (ok && !g_atomic_int_get(&metrics->quit))
+        g_main_context_iteration(metrics->ctx, TRUE);
     hbMetricsClose(metrics);
     g_main_context_pop_thread_default(metrics->ctx);
     return NULL;
@@ -861,7 +865,6 @@ hbMetricsNew(HbMonitor *monitor, const char *listen, GError **err)
     metrics->monitor = monitor;
     metrics->main_ctx = g_main_context_ref_thread_default();
     metrics->ctx = g_main_context_new();
-    metrics->loop = g_main_loop_new(metrics->ctx, FALSE);
     metrics->link = g_atomic_rc_box_new0(HbMetricsLink);
     metrics->link->metrics = metrics;
     metrics->spare = g_atomic_rc_box_new0(HbMetricsSpare);
@@ -917,14 +920,14 @@ hbMetricsFree(HbMetrics *metrics)
     if (metrics->link)
         metrics->link->metrics = NULL;
     if (metrics->thread) {
-        g_main_loop_quit(metrics->loop);
+        g_atomic_int_set(&metrics->quit, TRUE);
+        g_main_context_wakeup(metrics->ctx);
         g_thread_join(metrics->thread);
     }
     if (metrics->link)
         g_atomic_rc_box_release(metrics->link);
     if (metrics->spare)
         g_atomic_rc_box_release_full(metrics->spare, hbMetricsSpareClear);
-    g_clear_pointer(&metrics->loop, g_main_loop_unref);
     g_clear_pointer(&metrics->ctx, g_main_context_unref);
     g_clear_pointer(&metrics->main_ctx, g_main_context_unref);
     g_clear_object(&metrics->address);

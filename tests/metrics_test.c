@@ -557,6 +557,64 @@ test_half_open_bounded(void **state)
 }
 
 
+typedef struct {
+    char *listen;
+    gint done;        /* atomic: the endpoints made and freed, all of them */
+    gboolean failed;
+} AtOnce;
+
+
+static gpointer
+atOnceThread(gpointer data)
+{
+    AtOnce *a = data;
+
+    for (guint i = 0; i < 200; i++) {
+        g_autoptr(HbMetrics) metrics = NULL;
+
+        if (!(metrics = hbMetricsNew(NULL, a->listen, NULL))) {
+            a->failed = TRUE;
+            break;
+        }
+    }
+    g_atomic_int_set(&a->done, TRUE);
+    return NULL;
+}
+
+
+static gboolean
+condAtOnce(gpointer data)
+{
+    AtOnce *a = data;
+
+    return g_atomic_int_get(&a->done);
+}
+
+
+/*
+ * The endpoint freed as soon as made (a daemon stopped as it starts, on a
+ * loaded host): its thread may not have begun serving yet, and the free
+ * must not wait for it for ever. Made and freed on a thread of its own, so
+ * that a hang is a failure here and not a stuck test.
+ */
+static void
+test_freed_at_once(void **state)
+{
+    Fixture *f = *state;
+    AtOnce a = { g_strdup_printf("127.0.0.1:%u", freePort()) };
+    GThread *thread;
+
+    /* The fixture's endpoint is serving by now: its free at teardown is not the test. */
+    assert_int_equal(request(f, "GET", HB_METRICS_PATH, NULL, NULL), SOUP_STATUS_OK);
+    thread = g_thread_new("at-once", atOnceThread, &a);
+    if (!testWaitFor(condAtOnce, &a, 60))
+        fail_msg("hbMetricsFree waits for ever for an endpoint freed as soon as made");
+    g_thread_join(thread);
+    assert_false(a.failed);
+    g_free(a.listen);
+}
+
+
 /* A port already taken, or a bad address: no endpoint, and why. */
 static void
 test_cannot_listen(void **state)
@@ -592,6 +650,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_client_gone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_half_open_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cannot_listen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_freed_at_once, setup, teardown),
         cmocka_unit_test(test_rules),
     };
 
