@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <sys/socket.h>
+
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
 #include <libvirt-glib/libvirt-glib.h>
@@ -615,6 +617,84 @@ test_freed_at_once(void **state)
 }
 
 
+static void
+domainFree(gpointer dom)
+{
+    virDomainFree(dom);
+}
+
+
+/* Enough for a 7 MB scrape with names 1,000 bytes long; pinged seldom. */
+#define STALLED_DOMAINS 400
+#define SLOW "time='60' rate='1'"
+
+static gboolean
+condAllStalledIn(gpointer data)
+{
+    Fixture *f = data;
+    g_autoptr(GList) doms = hbMonitorDomains(f->monitor);
+
+    return g_list_length(doms) >= STALLED_DOMAINS;
+}
+
+
+/*
+ * A local user who asks for a scrape and never reads it: the body (19 MB
+ * at 10,000 domains) must not stay held for as long as the client likes.
+ * The socket's timeout sees libsoup's writes too: once the client's window
+ * has been full for HB_METRICS_IDLE_S, the connection is closed and the
+ * body let go. Enough domains that the body cannot all sit in the
+ * sockets' buffers (the client's is made small).
+ */
+static void
+test_reader_stalled(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(GPtrArray) doms = g_ptr_array_new_with_free_func(domainFree);
+    g_autoptr(GSocket) sock = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                                           G_SOCKET_PROTOCOL_TCP, NULL);
+    g_autoptr(GInetAddress) lo = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+    g_autoptr(GSocketAddress) server = g_inet_socket_address_new(lo, hbMetricsPort(f->metrics));
+    const char *req = "GET " HB_METRICS_PATH " HTTP/1.1\r\nHost: x\r\n\r\n";
+    g_autofree char *body = NULL;
+    g_autoptr(GError) err = NULL;
+    gsize whole;
+    gsize got = 0;
+    char buf[65536];
+    gssize n;
+
+    /* Long names: every sample line carries one, so a few domains make megabytes. */
+    for (guint i = 0; i < STALLED_DOMAINS; i++) {
+        g_autofree char *name = g_strdup_printf("hb-stalled-%03u-%0*u", i, 1000, 0);
+
+        g_ptr_array_add(doms, testDomainStart(f->conn, name, TRUE, SLOW));
+    }
+    assert_true(testWaitFor(condAllStalledIn, f, 60));
+    assert_int_equal(request(f, "GET", HB_METRICS_PATH, &body, NULL), SOUP_STATUS_OK);
+    whole = strlen(body);
+    /* More than the kernel's buffers take (tcp_wmem's 4 MB at most, and the client's). */
+    if (whole < 6 * 1024 * 1024)
+        fail_msg("a scrape of %zu bytes: too small to fill the sockets' buffers", whole);
+
+    assert_non_null(sock);
+    assert_true(g_socket_set_option(sock, SOL_SOCKET, SO_RCVBUF, 4096, NULL));
+    assert_true(g_socket_connect(sock, server, NULL, NULL));
+    assert_int_equal(g_socket_send(sock, req, strlen(req), NULL, NULL), strlen(req));
+    /* The main loop runs meanwhile: it takes the scrape's snapshot. */
+    testSpin((HB_METRICS_IDLE_S + 5) * 1000);
+
+    /* What was sent before the server gave up, and then its end: not the whole body. */
+    g_socket_set_timeout(sock, 10);
+    while ((n = g_socket_receive(sock, buf, sizeof(buf), NULL, &err)) > 0)
+        got += n;
+    if (n < 0 && !g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED))
+        fail_msg("after %zu bytes: %s", got, err->message);
+    if (got >= whole)
+        fail_msg("the server held the stalled reader's body: %zu bytes of %zu came",
+                 got, whole);
+}
+
+
 /* A port already taken, or a bad address: no endpoint, and why. */
 static void
 test_cannot_listen(void **state)
@@ -649,6 +729,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_freed_while_building, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_gone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_half_open_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reader_stalled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cannot_listen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_freed_at_once, setup, teardown),
         cmocka_unit_test(test_rules),
