@@ -42,7 +42,7 @@ struct _HbMetrics {
     HbMonitor *monitor;      /* main thread only */
     GMainContext *main_ctx;  /* the monitor's, where snapshots are taken */
     GMainContext *ctx;       /* the endpoint's */
-    GMainLoop *loop;
+    gint quit;               /* atomic: hbMetricsFree asks the endpoint's thread to end */
     GThread *thread;
     HbMetricsLink *link;     /* g_atomic_rc_box */
     HbMetricsSpare *spare;   /* g_atomic_rc_box */
@@ -880,21 +880,22 @@ hbMetricsListen(HbMetrics *metrics, GError **err)
 }
 
 
-/* The endpoint's thread, once its loop has stopped. */
+/* The endpoint's thread, once told to stop. */
 static void
 hbMetricsClose(HbMetrics *metrics)
 {
-    /* The text being written: its answer is awaited, it touches this. */
-    while (metrics->writing)
-        g_main_context_iteration(metrics->ctx, TRUE);
-    g_clear_pointer(&metrics->building, g_ptr_array_unref);
-    g_clear_pointer(&metrics->waiting, g_ptr_array_unref);
+    /* No new connection while the build under way ends. */
     if (metrics->service) {
         g_signal_handlers_disconnect_by_data(metrics->service, metrics);
         g_socket_service_stop(metrics->service);
         g_socket_listener_close(G_SOCKET_LISTENER(metrics->service));
         g_clear_object(&metrics->service);
     }
+    /* The text being written: its answer is awaited, it touches this. */
+    while (metrics->writing)
+        g_main_context_iteration(metrics->ctx, TRUE);
+    g_clear_pointer(&metrics->building, g_ptr_array_unref);
+    g_clear_pointer(&metrics->waiting, g_ptr_array_unref);
     if (metrics->conns) {
         GHashTableIter iter;
         gpointer conn;
@@ -925,8 +926,12 @@ hbMetricsThread(gpointer data)
     metrics->started = TRUE;
     g_cond_signal(&metrics->started_cond);
     g_mutex_unlock(&metrics->lock);
-    if (ok)
-        g_main_loop_run(metrics->loop);
+    /*
+     * Not a GMainLoop: g_main_loop_run() forgets a quit that came before it,
+     * and hbMetricsFree may come before this thread is scheduled.
+     */
+    while (ok && !g_atomic_int_get(&metrics->quit))
+        g_main_context_iteration(metrics->ctx, TRUE);
     hbMetricsClose(metrics);
     g_main_context_pop_thread_default(metrics->ctx);
     return NULL;
@@ -945,7 +950,6 @@ hbMetricsNew(HbMonitor *monitor, const char *listen, GError **err)
     metrics->monitor = monitor;
     metrics->main_ctx = g_main_context_ref_thread_default();
     metrics->ctx = g_main_context_new();
-    metrics->loop = g_main_loop_new(metrics->ctx, FALSE);
     metrics->chunk = HB_METRICS_CHUNK;
     metrics->link = g_atomic_rc_box_new0(HbMetricsLink);
     metrics->link->metrics = metrics;
@@ -1009,14 +1013,14 @@ hbMetricsFree(HbMetrics *metrics)
     if (metrics->link)
         metrics->link->metrics = NULL;
     if (metrics->thread) {
-        g_main_loop_quit(metrics->loop);
+        g_atomic_int_set(&metrics->quit, TRUE);
+        g_main_context_wakeup(metrics->ctx);
         g_thread_join(metrics->thread);
     }
     if (metrics->link)
         g_atomic_rc_box_release(metrics->link);
     if (metrics->spare)
         g_atomic_rc_box_release_full(metrics->spare, hbMetricsSpareClear);
-    g_clear_pointer(&metrics->loop, g_main_loop_unref);
     g_clear_pointer(&metrics->ctx, g_main_context_unref);
     g_clear_pointer(&metrics->main_ctx, g_main_context_unref);
     g_clear_object(&metrics->address);

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <sys/socket.h>
+
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
 #include <libvirt-glib/libvirt-glib.h>
@@ -542,7 +544,7 @@ test_half_open_bounded(void **state)
         g_output_stream_write_all(g_io_stream_get_output_stream(G_IO_STREAM(conn)),
                                   half, strlen(half), NULL, NULL, NULL);
         g_ptr_array_add(h.conns, conn);
-        /* The server accepts on this loop: else its backlog fills and connect waits. */
+        /* Let the loop run between connections, as a client would. */
         while (g_main_context_iteration(NULL, FALSE))
             ;
     }
@@ -556,6 +558,142 @@ test_half_open_bounded(void **state)
     assert_int_equal(request(f, "GET", HB_METRICS_PATH, &body, NULL), SOUP_STATUS_OK);
     assertLine(body, "virt_heartbeat_up 1\n");
     g_ptr_array_unref(h.conns);
+}
+
+
+typedef struct {
+    char *listen;
+    gint done;        /* atomic: the endpoints made and freed, all of them */
+    gboolean failed;
+} AtOnce;
+
+
+static gpointer
+atOnceThread(gpointer data)
+{
+    AtOnce *a = data;
+
+    for (guint i = 0; i < 200; i++) {
+        g_autoptr(HbMetrics) metrics = NULL;
+
+        if (!(metrics = hbMetricsNew(NULL, a->listen, NULL))) {
+            a->failed = TRUE;
+            break;
+        }
+    }
+    g_atomic_int_set(&a->done, TRUE);
+    return NULL;
+}
+
+
+static gboolean
+condAtOnce(gpointer data)
+{
+    AtOnce *a = data;
+
+    return g_atomic_int_get(&a->done);
+}
+
+
+/*
+ * The endpoint freed as soon as made (a daemon stopped as it starts, on a
+ * loaded host): its thread may not have begun serving yet, and the free
+ * must not wait for it for ever. Made and freed on a thread of its own, so
+ * that a hang is a failure here and not a stuck test.
+ */
+static void
+test_freed_at_once(void **state)
+{
+    Fixture *f = *state;
+    AtOnce a = { g_strdup_printf("127.0.0.1:%u", freePort()) };
+    GThread *thread;
+
+    /* The fixture's endpoint is serving by now: its free at teardown is not the test. */
+    assert_int_equal(request(f, "GET", HB_METRICS_PATH, NULL, NULL), SOUP_STATUS_OK);
+    thread = g_thread_new("at-once", atOnceThread, &a);
+    if (!testWaitFor(condAtOnce, &a, 60))
+        fail_msg("hbMetricsFree waits for ever for an endpoint freed as soon as made");
+    g_thread_join(thread);
+    assert_false(a.failed);
+    g_free(a.listen);
+}
+
+
+static void
+domainFree(gpointer dom)
+{
+    virDomainFree(dom);
+}
+
+
+/* Enough for a 7 MB scrape with names 1,000 bytes long; pinged seldom. */
+#define STALLED_DOMAINS 400
+#define SLOW "time='60' rate='1'"
+
+static gboolean
+condAllStalledIn(gpointer data)
+{
+    Fixture *f = data;
+    g_autoptr(GList) doms = hbMonitorDomains(f->monitor);
+
+    return g_list_length(doms) >= STALLED_DOMAINS;
+}
+
+
+/*
+ * A local user who asks for a scrape and never reads it: the body (19 MB
+ * at 10,000 domains) must not stay held for as long as the client likes.
+ * The socket's timeout sees libsoup's writes too: once the client's window
+ * has been full for HB_METRICS_IDLE_S, the connection is closed and the
+ * body let go. Enough domains that the body cannot all sit in the
+ * sockets' buffers (the client's is made small).
+ */
+static void
+test_reader_stalled(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(GPtrArray) doms = g_ptr_array_new_with_free_func(domainFree);
+    g_autoptr(GSocket) sock = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                                           G_SOCKET_PROTOCOL_TCP, NULL);
+    g_autoptr(GInetAddress) lo = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+    g_autoptr(GSocketAddress) server = g_inet_socket_address_new(lo, hbMetricsPort(f->metrics));
+    const char *req = "GET " HB_METRICS_PATH " HTTP/1.1\r\nHost: x\r\n\r\n";
+    g_autofree char *body = NULL;
+    g_autoptr(GError) err = NULL;
+    gsize whole;
+    gsize got = 0;
+    char buf[65536];
+    gssize n;
+
+    /* Long names: every sample line carries one, so a few domains make megabytes. */
+    for (guint i = 0; i < STALLED_DOMAINS; i++) {
+        g_autofree char *name = g_strdup_printf("hb-stalled-%03u-%0*u", i, 1000, 0);
+
+        g_ptr_array_add(doms, testDomainStart(f->conn, name, TRUE, SLOW));
+    }
+    assert_true(testWaitFor(condAllStalledIn, f, 60));
+    assert_int_equal(request(f, "GET", HB_METRICS_PATH, &body, NULL), SOUP_STATUS_OK);
+    whole = strlen(body);
+    /* More than the kernel's buffers take (tcp_wmem's 4 MB at most, and the client's). */
+    if (whole < 6 * 1024 * 1024)
+        fail_msg("a scrape of %zu bytes: too small to fill the sockets' buffers", whole);
+
+    assert_non_null(sock);
+    assert_true(g_socket_set_option(sock, SOL_SOCKET, SO_RCVBUF, 4096, NULL));
+    assert_true(g_socket_connect(sock, server, NULL, NULL));
+    assert_int_equal(g_socket_send(sock, req, strlen(req), NULL, NULL), strlen(req));
+    /* The main loop runs meanwhile: it takes the scrape's snapshot. */
+    testSpin((HB_METRICS_IDLE_S + 5) * 1000);
+
+    /* What was sent before the server gave up, and then its end: not the whole body. */
+    g_socket_set_timeout(sock, 10);
+    while ((n = g_socket_receive(sock, buf, sizeof(buf), NULL, &err)) > 0)
+        got += n;
+    if (n < 0 && !g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED))
+        fail_msg("after %zu bytes: %s", got, err->message);
+    if (got >= whole)
+        fail_msg("the server held the stalled reader's body: %zu bytes of %zu came",
+                 got, whole);
 }
 
 
@@ -593,7 +731,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_freed_while_building, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_gone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_half_open_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reader_stalled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cannot_listen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_freed_at_once, setup, teardown),
         cmocka_unit_test(test_rules),
     };
 
