@@ -623,7 +623,8 @@ simGet(const char *uri, gsize *len)
 
 /*
  * 3b. /metrics: the snapshot of one scrape (the time the main loop is held)
- * and the text written from it (on another thread in the daemon), then @n GETs, one every --scrape-every seconds, and the ping lateness meanwhile
+ * and the text written from it (on another thread in the daemon), then @n
+ * GETs, one every --scrape-every seconds, and the ping lateness meanwhile
  * beside the window's p99 @window_p99. Whether every GET took <= 100 ms,
  * and pings stayed as punctual.
  */
