@@ -30,6 +30,16 @@ typedef enum {
     HB_CONFIRM_LAST
 } HbConfirm;
 
+/* What is saved before each restart attempt of an episode (hb-diag.c). */
+typedef enum {
+    HB_DIAG_NONE,
+    HB_DIAG_SCREENSHOT, /* virDomainScreenshot, with a video device */
+    HB_DIAG_CONSOLE,    /* the tail of the serial console's log file */
+    HB_DIAG_DUMP,       /* a memory-only kdump-compressed core, first attempt only */
+
+    HB_DIAG_LAST
+} HbDiagnostics;
+
 typedef struct {
     gboolean enabled;
     guint time;             /* seconds per block */
@@ -44,6 +54,7 @@ typedef struct {
     gboolean time_sync;     /* set the guest clock from the host */
     guint time_sync_interval; /* minutes between time syncs */
     HbConfirm confirm;
+    HbDiagnostics diagnostics;
 } HbConfig;
 
 /* One key of HbConfig, for parsers that set keys by name. */
@@ -61,6 +72,7 @@ typedef enum {
     HB_KEY_TIME_SYNC,
     HB_KEY_TIME_SYNC_INTERVAL,
     HB_KEY_CONFIRM,
+    HB_KEY_DIAGNOSTICS,
 
     HB_KEY_LAST
 } HbKey;
@@ -70,7 +82,7 @@ void hbConfigInitDefaults(HbConfig *cfg);
 HB_ENUM_DECL(hbKey, HbKey);
 int hbConfigSetKey(HbConfig *cfg, HbKey key, const char *value, GError **error);
 /* The value of @key as D-Bus carries it: b (yes/no), u (numbers) or s
- * (action); floating. */
+ * (action, confirm, diagnostics); floating. */
 GVariant *hbConfigValue(const HbConfig *cfg, HbKey key);
 /* Every key: the Config property of Domain1, a{sv} in key order; floating. */
 GVariant *hbConfigToVariant(const HbConfig *cfg);
@@ -84,6 +96,7 @@ char *hbConfigFormat(const HbConfig *cfg);
 
 HB_ENUM_DECL(hbAction, HbAction);
 HB_ENUM_DECL(hbConfirm, HbConfirm);
+HB_ENUM_DECL(hbDiagnostics, HbDiagnostics);
 
 /* Ping interval in microseconds: time/rate. */
 gint64 hbConfigIntervalUs(const HbConfig *cfg);

@@ -127,6 +127,10 @@ static const struct {
     { "<heartbeat confirm='yes'/>", "confirm: 'yes' is not none or activity" },
     { "<heartbeat confirm='Activity'/>", "confirm: 'Activity'" },
     { "<heartbeat confirm=''/>", "confirm: ''" },
+    { "<heartbeat diagnostics='core'/>",
+      "diagnostics: 'core' is not none, screenshot, console or dump" },
+    { "<heartbeat diagnostics='Dump'/>", "diagnostics: 'Dump'" },
+    { "<heartbeat diagnostics=''/>", "diagnostics: ''" },
 };
 
 
@@ -143,6 +147,8 @@ static const char *const edgeCases[] = {
     "<heartbeat enabled=' yes '/>",
     "<heartbeat action='&#10;none '/>",
     "<heartbeat confirm=' activity&#9;'/>",
+    "<heartbeat diagnostics=' screenshot '/>",
+    "<heartbeat diagnostics='console'/>",
     "<heartbeat> <!-- a comment --> <?pi x?></heartbeat>",
     "<heartbeat time='30'>\n  </heartbeat>",
     "<hb:heartbeat xmlns:hb='urn:virt-heartbeat:1' time='30'/>",
