@@ -370,7 +370,7 @@ start_event_log
 
 # Opt-in scenarios run only when HB_E2E_ONLY names them.
 optin=0
-for s in s_crash_loop s_stats_nowait s_guests s_alternatives s_hook_veto; do
+for s in s_crash_loop s_stats_nowait s_guests s_alternatives s_hook_veto s_diagnostics; do
     [[ " ${HB_E2E_ONLY:-} " == *" $s "* ]] && optin=$((optin + 1))
 done
 echo "1..$((41 + optin))"
@@ -2403,6 +2403,89 @@ EOF
     [ "$(guest_boots "$d")" = 1 ] || fail "the guest booted $(guest_boots "$d") times" || return 1
 }
 
+# diagnostics= before the reset of a hung guest: three guests with a VGA
+# device and no pvpanic, each panicked from inside (panic=0: the kernel
+# spins, the domain runs on), one per kind. Each gets its file, named in
+# RestartAttempt and the log, checked by its format (PNG or PPM; the
+# kdump-compressed header "KDUMP   " in makedumpfile's flattened format;
+# the console's panic), then the reset.
+# The decision->reset latency of each kind goes to figures/diag-latency.
+s_diagnostics() {
+    local kinds=(screenshot console dump)
+    _s_diagnostics
+    local rc=$? k
+    for k in "${kinds[@]}"; do rmdomain "${prefix}diag-$k"; done
+    return $rc
+}
+
+# FILE MAGIC: FILE starts with MAGIC (bytes, as printf takes them).
+file_starts() {
+    [ "$(head -c "$(printf "$2" | wc -c)" "$1" | od -An -c)" = "$(printf "$2" | od -An -c)" ]
+}
+
+_s_diagnostics() {
+    local k d ev result path ms
+    local attrs="time='6' rate='3' boot_grace='30' failure_interval='15' failure_attempts='3'"
+    for k in "${kinds[@]}"; do
+        MK_MEMORY=96 MK_DEVICES="<video><model type='vga'/></video>" \
+            mkdomain "${prefix}diag-$k" yes "" "$attrs diagnostics='$k'" destroy no || return 1
+    done
+    for k in "${kinds[@]}"; do
+        wait_until 60 state_is "${prefix}diag-$k" ok || fail "$k: never ok" || return 1
+    done
+    for k in "${kinds[@]}"; do
+        agent_exec "${prefix}diag-$k" 'sleep 1; echo c > /proc/sysrq-trigger' ||
+            fail "$k: cannot panic the guest" || return 1
+    done
+    for k in "${kinds[@]}"; do
+        d=${prefix}diag-$k
+        wait_until 120 has_events "$d" restart-attempt 1 || fail "$k: no restart attempt" || return 1
+        ev=$(events_of "$d" restart-attempt | head -1)
+        log "$k: $ev"
+        result=$(jq -r .result <<<"$ev")
+        jq -e '.attempt == 1 and .action == "reset"' <<<"$ev" >/dev/null || fail "$k: $ev" || return 1
+        path=${result#ok; $k: }
+        [ "$path" != "$result" ] || fail "$k: the result names no file: $result" || return 1
+        case "$path" in
+            "$work/state/diagnostics/"*/*) ;;
+            *) fail "$k: not under state_dir/diagnostics: $path" || return 1 ;;
+        esac
+        [ -f "$path" ] || fail "$k: no file $path" || return 1
+        [ "$(stat -c %a "$path")" = 600 ] || fail "$k: mode $(stat -c %a "$path")" || return 1
+        log "$k: $(stat -c %s "$path") bytes in $path"
+        case $k in
+            screenshot)
+                file_starts "$path" '\211PNG' || file_starts "$path" 'P6' ||
+                    fail "screenshot: neither PNG nor PPM: $(head -c 8 "$path" | od -An -c)" || return 1 ;;
+            console)
+                grep -q "sysrq" "$path" || fail "console: no sysrq panic in $path" || return 1 ;;
+            dump)
+                # QEMU writes makedumpfile's flattened format: its 4 KiB
+                # header, then blocks of (offset, size, data); the first, at
+                # offset 0, is the kdump-compressed header itself.
+                file_starts "$path" 'makedumpfile\0' ||
+                    fail "dump: not flattened: $(head -c 16 "$path" | od -An -c)" || return 1
+                [ "$(tail -c +4097 "$path" | head -c 8 | od -An -tx1 | tr -d ' \n')" = 0000000000000000 ] ||
+                    fail "dump: the first block is not at offset 0" || return 1
+                [ "$(tail -c +4113 "$path" | head -c 8)" = 'KDUMP   ' ] ||
+                    fail "dump: no kdump header: $(tail -c +4113 "$path" | head -c 8 | od -An -c)" || return 1 ;;
+        esac
+        grep -qF "Domain '$d': restart attempt 1: reset (called" "$work/daemon.log" ||
+            fail "$k: no reset in the daemon log" || return 1
+        grep -F "Domain '$d': restart attempt 1: reset (called" "$work/daemon.log" |
+            grep -qF "; $k: $path" || fail "$k: the log names no file" || return 1
+        ms=$(restart_delays "$d" | awk '$2 == 1 { print $3; exit }')
+        log "$k: decision -> reset $ms ms"
+        echo "$k $ms" >> "$work/figures/diag-latency"
+    done
+    for k in "${kinds[@]}"; do
+        d=${prefix}diag-$k
+        wait_until 90 has_events "$d" heartbeat-resumed 1 || fail "$k: never resumed" || return 1
+        [ "$(libvirt_resets "$d")" -ge 1 ] || fail "$k: libvirt saw no reset" || return 1
+        has_boots "$d" 2 || fail "$k: the guest booted $(guest_boots "$d") times" || return 1
+    done
+}
+
 # HB_E2E_ONLY="s_exec s_info": run only these scenarios (while working on them).
 run() {
     local desc=$1; shift
@@ -2477,6 +2560,7 @@ run_optin "guests at the machine's limit: the daemon's and libvirtd's cost (benc
 run_optin "side by side with the alternatives: one fault, each watcher (bench)" s_alternatives
 run "a real Prometheus scrapes /metrics: agent stopped, heartbeating 0, restart counted" s_prometheus
 run_optin "before-restart hook vetoes a hung guest's resets: reported, counted, no reset" s_hook_veto
+run_optin "diagnostics before a hung guest's reset: screenshot, console tail, kdump core, then the reset" s_diagnostics
 run "daemon SIGTERM: exits 0 at once, the events listener ends" s_sigterm
 
 echo "# e2e: $passed passed, $failed failed"
