@@ -28,7 +28,32 @@ typedef struct {
     int dirfd;            /* the domain's directory, a descriptor of its own */
     char *dir;            /* its path, for libvirt's dump and for messages */
     char *base;           /* the file name, without its extension */
+    gboolean abandoned;   /* lock: the attempt went on without it */
 } HbDiagRun;
+
+/* Domain UUID -> the last episode (guint64 *) a dump was started in. */
+static GHashTable *hbDiagDumped;
+G_LOCK_DEFINE_STATIC(hbDiagDumped);
+
+
+/* Whether a dump was started in @job's episode already; if not, it is now. */
+static gboolean
+hbDiagDumpTaken(const HbJob *job)
+{
+    guint64 *episode;
+    gboolean taken;
+
+    G_LOCK(hbDiagDumped);
+    if (!hbDiagDumped)
+        hbDiagDumped = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    episode = g_hash_table_lookup(hbDiagDumped, job->uuid);
+    taken = episode && *episode == job->episode;
+    if (!taken)
+        g_hash_table_insert(hbDiagDumped, g_strdup(job->uuid), g_memdup2(&job->episode,
+                                                                       sizeof(guint64)));
+    G_UNLOCK(hbDiagDumped);
+    return taken;
+}
 
 
 gboolean
@@ -42,18 +67,22 @@ hbDiagWanted(const HbJob *job, int state, int reason)
     case VIR_DOMAIN_RUNNING:
     case VIR_DOMAIN_BLOCKED:
     case VIR_DOMAIN_CRASHED:
-        return TRUE;
+        break;
     case VIR_DOMAIN_PAUSED:
         /* Paused by its user: no attempt is made (hbRestartStepOf). */
-        return reason == VIR_DOMAIN_PAUSED_CRASHED;
+        if (reason != VIR_DOMAIN_PAUSED_CRASHED)
+            return FALSE;
+        break;
     case VIR_DOMAIN_NOSTATE:
     case VIR_DOMAIN_SHUTDOWN:
     case VIR_DOMAIN_SHUTOFF:
     case VIR_DOMAIN_PMSUSPENDED:
     case VIR_DOMAIN_LAST:
-        break;
+        return FALSE;
     }
-    return FALSE;
+    /* A dump given up at its bound may leave the attempt not made (the
+     * reset waited for the dump's job): the next try resets, no new dump. */
+    return job->diagnostics != HB_DIAG_DUMP || !hbDiagDumpTaken(job);
 }
 
 
@@ -451,6 +480,13 @@ hbDiagThread(gpointer data)
     else
         run->error = g_strdup(err->message);
     run->finished = TRUE;
+    /* The attempt reported it as timed out: its end is told here. */
+    if (run->abandoned && ret == 0)
+        g_message("A %s given up at its bound ended: %s", hbDiagnosticsToString(run->kind),
+                  run->file);
+    else if (run->abandoned)
+        g_message("A %s given up at its bound ended: %s", hbDiagnosticsToString(run->kind),
+                  run->error);
     g_cond_signal(&run->cond);
     g_mutex_unlock(&run->lock);
     return NULL;
@@ -471,9 +507,9 @@ hbDiagWaitUntil(HbDiagRun *run, gint64 deadline)
 
 /*
  * Waits up to the kind's bound. A dump still running then is aborted (a
- * domain job; libvirt may refuse for a memory-only one) and given a few
- * seconds to end; past that, the attempt goes on and the thread finishes
- * on its own.
+ * domain job) and given a few seconds to end, if libvirt agrees: it
+ * refuses for a memory-only one. Past that, the attempt goes on and the
+ * thread finishes on its own.
  */
 static void
 hbDiagWait(HbJob *job, HbDiagRun *run, guint bound)
@@ -485,13 +521,16 @@ hbDiagWait(HbJob *job, HbDiagRun *run, guint bound)
     finished = hbDiagWaitUntil(run, deadline);
     g_mutex_unlock(&run->lock);
     if (!finished && run->kind == HB_DIAG_DUMP) {
-        if (virDomainAbortJob(run->dom) < 0)
+        if (virDomainAbortJob(run->dom) < 0) {
             g_warning("Domain %s: cannot abort the dump: %s", job->uuid, hbUtilLastError());
-        g_mutex_lock(&run->lock);
-        finished = hbDiagWaitUntil(run, deadline + HB_DIAG_ABORT_GRACE * G_USEC_PER_SEC);
-        g_mutex_unlock(&run->lock);
+        } else {
+            g_mutex_lock(&run->lock);
+            finished = hbDiagWaitUntil(run, deadline + HB_DIAG_ABORT_GRACE * G_USEC_PER_SEC);
+            g_mutex_unlock(&run->lock);
+        }
     }
     g_mutex_lock(&run->lock);
+    run->abandoned = !finished;
     if (!finished)
         job->diag_error = g_strdup_printf("timed out after %u s", bound);
     else if (run->file)

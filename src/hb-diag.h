@@ -15,20 +15,24 @@
 /* A screenshot larger than this is refused (a 4K PPM is 24 MiB). */
 #define HB_DIAG_SCREENSHOT_MAX (64 * 1024 * 1024)
 /*
- * How long the attempt waits for its diagnostic, in seconds. A dump is
- * given most of the time before the attempt is taken for hung
- * (HB_ATTEMPT_HUNG_US, 60 s); the others are quick when they work at all.
+ * How long the attempt waits for its diagnostic, in seconds. libvirt
+ * cannot abort a memory-only dump ("cannot abort memory-only dump",
+ * libvirt 9.0): a reset after one given up waits for the domain's job,
+ * up to libvirt's 30 s. The bound, the abort's grace and that wait stay
+ * under the time an attempt is taken for hung (HB_ATTEMPT_HUNG_US, 60 s).
+ * The others are quick when they work at all.
  */
-#define HB_DIAG_DUMP_TIMEOUT 40
+#define HB_DIAG_DUMP_TIMEOUT 20
 #define HB_DIAG_TIMEOUT 10
-/* After the bound, how long an aborted dump is given to end. */
+/* After the bound, how long a dump libvirt agreed to abort is given to end. */
 #define HB_DIAG_ABORT_GRACE 5
 
 /*
  * Whether the restart @job saves a diagnostic before its call, on a
- * domain in libvirt's @state and @reason: one that runs, or crashed and is kept, and
- * an attempt that is made (not observed only); a dump on the first
- * attempt of the episode only.
+ * domain in libvirt's @state and @reason: one that runs, or crashed and is
+ * kept, and an attempt that is made (not observed only); a dump on the
+ * first attempt of the episode only, and once per episode: an attempt not
+ * made is decided again with the same number. Thread-safe.
  */
 gboolean hbDiagWanted(const HbJob *job, int state, int reason);
 

@@ -60,14 +60,22 @@ test_wanted(void **state G_GNUC_UNUSED)
     assert_false(hbDiagWanted(job, VIR_DOMAIN_SHUTOFF, VIR_DOMAIN_SHUTOFF_CRASHED));
     job->attempt = 2;
     assert_true(hbDiagWanted(job, VIR_DOMAIN_RUNNING, 0));
-    /* A dump: the first attempt of the episode only. */
+    /* A dump: the first attempt of the episode only, and once in it. */
     job->diagnostics = HB_DIAG_DUMP;
+    job->episode = 7;
     assert_false(hbDiagWanted(job, VIR_DOMAIN_RUNNING, 0));
     job->attempt = 1;
+    assert_false(hbDiagWanted(job, VIR_DOMAIN_PAUSED, VIR_DOMAIN_PAUSED_USER));
     assert_true(hbDiagWanted(job, VIR_DOMAIN_RUNNING, 0));
+    assert_false(hbDiagWanted(job, VIR_DOMAIN_RUNNING, 0));
+    job->episode = 8;
+    assert_true(hbDiagWanted(job, VIR_DOMAIN_RUNNING, 0));
+    job->episode = 9;
     /* Observed only: nothing is done to the guest, a dump neither. */
     job->observe = TRUE;
     assert_false(hbDiagWanted(job, VIR_DOMAIN_RUNNING, 0));
+    job->observe = FALSE;
+    assert_true(hbDiagWanted(job, VIR_DOMAIN_RUNNING, 0));
 }
 
 
