@@ -481,12 +481,13 @@ hbDiagThread(gpointer data)
         run->error = g_strdup(err->message);
     run->finished = TRUE;
     /* The attempt reported it as timed out: its end is told here. */
-    if (run->abandoned && ret == 0)
-        g_message("A %s given up at its bound ended: %s", hbDiagnosticsToString(run->kind),
-                  run->file);
-    else if (run->abandoned)
-        g_message("A %s given up at its bound ended: %s", hbDiagnosticsToString(run->kind),
-                  run->error);
+    if (run->abandoned) {
+        char uuid[VIR_UUID_STRING_BUFLEN] = "";
+
+        virDomainGetUUIDString(run->dom, uuid);
+        g_message("Domain %s: the %s given up at its bound ended: %s", uuid,
+                  hbDiagnosticsToString(run->kind), ret == 0 ? run->file : run->error);
+    }
     g_cond_signal(&run->cond);
     g_mutex_unlock(&run->lock);
     return NULL;

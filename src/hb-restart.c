@@ -196,6 +196,12 @@ hbRestartRun(HbJob *job, virConnectPtr conn)
             g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED, "%s", hbUtilLastError());
             return;
         }
+        /* Paused by our own dump, given up at its bound and still
+         * written (libvirt cannot abort it): the guest runs once it ends,
+         * and the reset waits for it. */
+        if (job->diagnostics == HB_DIAG_DUMP && state == VIR_DOMAIN_PAUSED &&
+            reason == VIR_DOMAIN_PAUSED_DUMP)
+            state = VIR_DOMAIN_RUNNING;
     }
     step = hbRestartStepOf(job, state, reason, &why);
     /* Paused since the decision (by the user, an I/O error): nothing is
