@@ -25,6 +25,7 @@ HB_ENUM_IMPL(hbKey, HbKey, HB_KEY_LAST,
              "time_sync",
              "time_sync_interval",
              "confirm",
+             "diagnostics",
 );
 
 typedef enum {
@@ -32,6 +33,7 @@ typedef enum {
     HB_KEY_TYPE_NUMBER,  /* guint from min to max */
     HB_KEY_TYPE_ACTION,  /* HbAction, by its name */
     HB_KEY_TYPE_CONFIRM, /* HbConfirm, by its name */
+    HB_KEY_TYPE_DIAGNOSTICS, /* HbDiagnostics, by its name */
 } HbKeyType;
 
 typedef struct {
@@ -61,11 +63,14 @@ static const HbKeyInfo hbKeys[] = {
     [HB_KEY_TIME_SYNC] = HB_KEY_FLAG(time_sync),
     [HB_KEY_TIME_SYNC_INTERVAL] = HB_KEY_NUMBER(time_sync_interval, 1, 1440),
     [HB_KEY_CONFIRM] = { HB_KEY_TYPE_CONFIRM, G_STRUCT_OFFSET(HbConfig, confirm), 0, 0 },
+    [HB_KEY_DIAGNOSTICS] = { HB_KEY_TYPE_DIAGNOSTICS, G_STRUCT_OFFSET(HbConfig, diagnostics),
+                             0, 0 },
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(hbKeys) == HB_KEY_LAST);
 /* HbAction is stored where a guint could be: hbConfigValue reads it so. */
 G_STATIC_ASSERT(sizeof(HbAction) == sizeof(guint));
 G_STATIC_ASSERT(sizeof(HbConfirm) == sizeof(guint));
+G_STATIC_ASSERT(sizeof(HbDiagnostics) == sizeof(guint));
 
 HB_ENUM_IMPL(hbAction, HbAction, HB_ACTION_LAST,
              "reset",
@@ -78,6 +83,13 @@ HB_ENUM_IMPL(hbAction, HbAction, HB_ACTION_LAST,
 HB_ENUM_IMPL(hbConfirm, HbConfirm, HB_CONFIRM_LAST,
              "none",
              "activity",
+);
+
+HB_ENUM_IMPL(hbDiagnostics, HbDiagnostics, HB_DIAG_LAST,
+             "none",
+             "screenshot",
+             "console",
+             "dump",
 );
 
 /* The shortest ping interval: rate may be at most this many per second of time. */
@@ -101,6 +113,7 @@ hbConfigInitDefaults(HbConfig *cfg)
         .time_sync = FALSE,
         .time_sync_interval = 15,
         .confirm = HB_CONFIRM_NONE,
+        .diagnostics = HB_DIAG_NONE,
     };
 }
 
@@ -125,6 +138,8 @@ hbConfigValue(const HbConfig *cfg, HbKey key)
         return g_variant_new_uint32(*(const guint *) member);
     case HB_KEY_TYPE_CONFIRM:
         return g_variant_new_string(hbConfirmToString(*(const HbConfirm *) member));
+    case HB_KEY_TYPE_DIAGNOSTICS:
+        return g_variant_new_string(hbDiagnosticsToString(*(const HbDiagnostics *) member));
     case HB_KEY_TYPE_ACTION:
         break;
     }
@@ -232,6 +247,18 @@ hbConfigSetKey(HbConfig *cfg, HbKey key, const char *value, GError **error)
             return -1;
         }
         *(HbConfirm *) member = confirm;
+        return 0;
+    }
+
+    if (info->type == HB_KEY_TYPE_DIAGNOSTICS) {
+        int diag = hbDiagnosticsFromString(token);
+        if (diag < 0) {
+            g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
+                        "%s: '%s' is not none, screenshot, console or dump",
+                        hbKeyToString(key), quoted);
+            return -1;
+        }
+        *(HbDiagnostics *) member = diag;
         return 0;
     }
 

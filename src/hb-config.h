@@ -36,6 +36,16 @@ typedef enum {
     HB_CONFIRM_LAST
 } HbConfirm;
 
+/* What is saved before each restart attempt of an episode (hb-diag.c). */
+typedef enum {
+    HB_DIAG_NONE,
+    HB_DIAG_SCREENSHOT, /* virDomainScreenshot, with a video device */
+    HB_DIAG_CONSOLE,    /* the tail of the serial console's log file */
+    HB_DIAG_DUMP,       /* a memory-only kdump-compressed core, first attempt only */
+
+    HB_DIAG_LAST
+} HbDiagnostics;
+
 typedef struct {
     gboolean enabled;
     guint time;             /* seconds per block */
@@ -53,6 +63,7 @@ typedef struct {
     /* End of the maintenance window, seconds since the epoch; 0: none.
      * Past ones are kept until Resume: only the daemon's clock says. */
     guint maintenance_until;
+    HbDiagnostics diagnostics;
 } HbConfig;
 
 /* One key of HbConfig, for parsers that set keys by name. */
@@ -70,6 +81,7 @@ typedef enum {
     HB_KEY_TIME_SYNC,
     HB_KEY_TIME_SYNC_INTERVAL,
     HB_KEY_CONFIRM,
+    HB_KEY_DIAGNOSTICS,
 
     HB_KEY_LAST
 } HbKey;
@@ -79,7 +91,7 @@ void hbConfigInitDefaults(HbConfig *cfg);
 HB_ENUM_DECL(hbKey, HbKey);
 int hbConfigSetKey(HbConfig *cfg, HbKey key, const char *value, GError **error);
 /* The value of @key as D-Bus carries it: b (yes/no), u (numbers) or s
- * (action); floating. */
+ * (action, confirm, diagnostics); floating. */
 GVariant *hbConfigValue(const HbConfig *cfg, HbKey key);
 /* Every key: the Config property of Domain1, a{sv} in key order; floating. */
 GVariant *hbConfigToVariant(const HbConfig *cfg);
@@ -93,6 +105,7 @@ char *hbConfigFormat(const HbConfig *cfg);
 
 HB_ENUM_DECL(hbAction, HbAction);
 HB_ENUM_DECL(hbConfirm, HbConfirm);
+HB_ENUM_DECL(hbDiagnostics, HbDiagnostics);
 
 /* Ping interval in microseconds: time/rate. */
 gint64 hbConfigIntervalUs(const HbConfig *cfg);

@@ -6,6 +6,7 @@
 #include <config.h>
 
 #include "hb-api.h"
+#include "hb-diag.h"
 #include "hb-domain.h"
 #include "hb-engine-input.h"
 #include "hb-log.h"
@@ -391,6 +392,8 @@ hbDomainRestart(HbDomain *dom, const HbActions *actions)
     job->reset_stops = dom->reset_stops;
     job->ticket = hbTicketRef(dom->ticket);
     job->host_gate = hbMonitorHostGate(dom->monitor, hbEngineCrashed(dom->engine));
+    job->diagnostics = cfg->diagnostics;
+    job->diag_dir = g_strdup(hbMonitorStateDir(dom->monitor));
     hbLogEvent(HB_LOG_ATTEMPT, G_LOG_LEVEL_MESSAGE, dom->name, dom->uuid,
                &(HbLogDetails) { job->attempt, hbActionToString(cfg->action), "decided" },
                "Domain '%s': restart attempt %u of %u (%s%s%s), verdict %s: %s", dom->name,
@@ -772,12 +775,16 @@ hbDomainRestartDone(HbDomain *dom, HbJob *job)
     const char *failure = job->error ? job->error->message : NULL;
     g_autofree char *would = job->observe && job->done ?
         g_strdup_printf("would %s", job->done) : NULL;
+    /* The diagnostic saved before the call, if one was due: "; dump: PATH". */
+    g_autofree char *diag = hbDiagDescribe(job);
+    g_autofree char *with_diag = diag ? g_strdup_printf("%s; %s", job->done ? "ok" : failure,
+                                                        diag) : NULL;
     HbNotice notice = {
         .kind = HB_NOTICE_RESTART_ATTEMPT,
         .attempt = job->attempt,
         .max = hbEngineConfig(dom->engine)->failure_attempts,
         .action = would ? would : job->done ? job->done : hbActionToString(job->action),
-        .result = would ? "observed" : job->done ? "ok" : failure,
+        .result = would ? "observed" : with_diag ? with_diag : job->done ? "ok" : failure,
     };
     double called = job->sent ? (job->sent - job->queued) / 1000.0 : 0;
     HbLogDetails log = {
@@ -813,8 +820,9 @@ hbDomainRestartDone(HbDomain *dom, HbJob *job)
         if (!job->cancelled)
             hbDomainCountAttempt(dom, job->action, HB_OUTCOME_NOT_MADE);
         hbLogEvent(HB_LOG_ATTEMPT, G_LOG_LEVEL_MESSAGE, dom->name, dom->uuid, &log,
-                   "Domain '%s': restart attempt %u dropped: %s", dom->name, job->attempt,
-                   job->cancelled ? "virt-heartbeatd is stopping" : failure);
+                   "Domain '%s': restart attempt %u dropped: %s%s%s", dom->name,
+                   job->attempt, job->cancelled ? "virt-heartbeatd is stopping" : failure,
+                   diag ? "; " : "", diag ? diag : "");
     } else if (job->vetoed) {
         /* Counted, so that failure_attempts still ends the episode, and
          * whoever vetoed it (a cluster manager) can take over. */
@@ -831,8 +839,8 @@ hbDomainRestartDone(HbDomain *dom, HbJob *job)
         log.result = "not-made";
         hbDomainCountAttempt(dom, job->action, HB_OUTCOME_NOT_MADE);
         hbLogEvent(HB_LOG_ATTEMPT, G_LOG_LEVEL_WARNING, dom->name, dom->uuid, &log,
-                   "Domain '%s': restart attempt %u not made, it does not count: %s",
-                   dom->name, job->attempt, failure);
+                   "Domain '%s': restart attempt %u not made, it does not count: %s%s%s",
+                   dom->name, job->attempt, failure, diag ? "; " : "", diag ? diag : "");
     } else {
         result = job->done ? HB_ATTEMPT_OK : HB_ATTEMPT_FAILED;
         if (job->no_boot)
@@ -849,11 +857,13 @@ hbDomainRestartDone(HbDomain *dom, HbJob *job)
         else if (job->done)
             hbLogEvent(HB_LOG_ATTEMPT, G_LOG_LEVEL_MESSAGE, dom->name, dom->uuid, &log,
                        "Domain '%s': restart attempt %u: %s (called %.1f ms after the "
-                       "decision)", dom->name, job->attempt, job->done, called);
+                       "decision)%s%s", dom->name, job->attempt, job->done, called,
+                       diag ? "; " : "", diag ? diag : "");
         else
             hbLogEvent(HB_LOG_ATTEMPT, G_LOG_LEVEL_WARNING, dom->name, dom->uuid, &log,
                        "Domain '%s': restart attempt %u failed: %s (called %.1f ms after "
-                       "the decision)", dom->name, job->attempt, failure, called);
+                       "the decision)%s%s", dom->name, job->attempt, failure, called,
+                       diag ? "; " : "", diag ? diag : "");
         hbDomainSetLastAttempt(dom, &notice);
         hbDomainNotify(dom, &notice);
     }

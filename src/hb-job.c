@@ -78,6 +78,9 @@ hbJobFree(HbJob *job)
         return;
     g_free(job->uuid);
     g_free(job->detail);
+    g_free(job->diag_dir);
+    g_free(job->diag_file);
+    g_free(job->diag_error);
     g_ptr_array_unref(job->infos);
     g_free(job->path);
     g_strfreev(job->args);
@@ -103,6 +106,9 @@ hbJobClearResult(HbJob *job)
     job->not_made = FALSE;
     job->probe = HB_PROBE_VOID;
     g_clear_pointer(&job->detail, g_free);
+    g_clear_pointer(&job->diag_file, g_free);
+    g_clear_pointer(&job->diag_error, g_free);
+    job->diag_us = 0;
     g_ptr_array_set_size(job->infos, 0);
     g_clear_error(&job->error);
     hbGuestInfoClear(&job->info);

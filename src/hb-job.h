@@ -71,6 +71,11 @@ struct _HbJob {
     gboolean not_made;   /* RESTART: no call reached the domain (libvirtd
                           * unreachable, its state lock busy): it is as it was */
     gboolean stopped_by_other; /* RESTART: shut off already when our destroy came */
+    HbDiagnostics diagnostics; /* RESTART: what to save before the call (hb-diag.h) */
+    char *diag_dir;      /* RESTART: the daemon's state_dir; "": none, nothing is saved */
+    char *diag_file;     /* RESTART: the diagnostic saved, its path */
+    char *diag_error;    /* RESTART: why none was saved, though one was due */
+    gint64 diag_us;      /* RESTART: how long the attempt waited for it */
     guint64 generation;  /* the monitor's connection generation when queued */
     guint64 event_seq;   /* SYNC, LIST: the monitor's last lifecycle event when queued */
     gint64 queued;       /* monotonic: handed to the worker */

@@ -5,6 +5,7 @@
  */
 #include <config.h>
 
+#include "hb-diag.h"
 #include "hb-restart.h"
 
 
@@ -184,6 +185,23 @@ hbRestartRun(HbJob *job, virConnectPtr conn)
         job->not_made = TRUE;
         g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED, "%s", hbUtilLastError());
         return;
+    }
+    /* Saved first, and the state read again after it: the guest may have
+     * changed meanwhile, and hbRestartCall checks that the episode is
+     * still open (the guest may have come back while a dump ran). */
+    if (hbDiagWanted(job, state, reason)) {
+        hbDiagSave(job, dom);
+        if (virDomainGetState(dom, &state, &reason, 0) < 0) {
+            job->not_made = TRUE;
+            g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED, "%s", hbUtilLastError());
+            return;
+        }
+        /* Paused by our own dump, given up at its bound and still
+         * written (libvirt cannot abort it): the guest runs once it ends,
+         * and the reset waits for it. */
+        if (job->diagnostics == HB_DIAG_DUMP && state == VIR_DOMAIN_PAUSED &&
+            reason == VIR_DOMAIN_PAUSED_DUMP)
+            state = VIR_DOMAIN_RUNNING;
     }
     step = hbRestartStepOf(job, state, reason, &why);
     /* Paused since the decision (by the user, an I/O error): nothing is

@@ -32,7 +32,9 @@ HbRestartStep hbRestartStepOf(const HbJob *job, int state, int reason, char **wh
  * Reset, or destroy and start, job->uuid as the domain's state now asks
  * (it may have changed since the attempt was decided); the result is in
  * job->done (what was done) or ->error, and in ->dropped, ->not_made,
- * ->stopped_by_other and ->no_boot. With job->observe it reads the state
+ * ->stopped_by_other and ->no_boot. Before the call it saves the
+ * diagnostic job->diagnostics asks for (hb-diag.h), in its bound, and
+ * reports it in ->diag_file or ->diag_error. With job->observe it reads the state
  * and works the step out, but takes it not: ->done names the step it would
  * take, and ->no_boot is set.
  */

@@ -44,6 +44,7 @@ static const struct {
     { "time-sync", "Keep the guest clock at the host's", "yes|no" },
     { "time-sync-interval", "Minutes between time syncs", "N" },
     { "confirm", "What confirms a stop before a restart", "none|activity" },
+    { "diagnostics", "What is saved before a restart", "none|screenshot|console|dump" },
 };
 #define HB_CLI_N_KEYS G_N_ELEMENTS(hbCliKeys)
 

@@ -144,6 +144,10 @@ static const struct {
     { "<heartbeat maintenance_until='2106-02-07T06:28:16Z'/>", "from 1970 to 2106" },
     { "<heartbeat hb:maintenance_until='2026-12-01T02:00:00Z' xmlns:hb='urn:x'/>",
       "unknown attribute 'urn:x:maintenance_until'" },
+    { "<heartbeat diagnostics='core'/>",
+      "diagnostics: 'core' is not none, screenshot, console or dump" },
+    { "<heartbeat diagnostics='Dump'/>", "diagnostics: 'Dump'" },
+    { "<heartbeat diagnostics=''/>", "diagnostics: ''" },
 };
 
 
@@ -165,6 +169,8 @@ static const char *const edgeCases[] = {
     "<heartbeat enabled=' yes '/>",
     "<heartbeat action='&#10;none '/>",
     "<heartbeat confirm=' activity&#9;'/>",
+    "<heartbeat diagnostics=' screenshot '/>",
+    "<heartbeat diagnostics='console'/>",
     "<heartbeat> <!-- a comment --> <?pi x?></heartbeat>",
     "<heartbeat time='30'>\n  </heartbeat>",
     "<hb:heartbeat xmlns:hb='urn:virt-heartbeat:1' time='30'/>",

@@ -372,7 +372,8 @@ start_event_log
 
 # Opt-in scenarios run only when HB_E2E_ONLY names them.
 optin=0
-for s in s_crash_loop s_stats_nowait s_guests s_alternatives s_hook_veto; do
+for s in s_crash_loop s_stats_nowait s_guests s_alternatives s_hook_veto s_diagnostics \
+         s_diagnostics_bound; do
     [[ " ${HB_E2E_ONLY:-} " == *" $s "* ]] && optin=$((optin + 1))
 done
 # The plan: every scenario of the suite, counted from this file's run lines.
@@ -2661,6 +2662,162 @@ s_deb_run() {
     rmdomain "$d"
 }
 
+# diagnostics= before the reset of a hung guest: four guests with a VGA
+# device and no pvpanic, each panicked from inside (panic=0: the kernel
+# spins, the domain runs on), one per kind, none the baseline. Each gets its file, named in
+# RestartAttempt and the log, checked by its format (PNG or PPM; the
+# kdump-compressed header "KDUMP   " in makedumpfile's flattened format;
+# the console's panic), then the reset.
+# The decision->reset latency of each kind goes to figures/diag-latency
+# (make bench-diag, BENCHMARKS.md).
+s_diagnostics() {
+    local kinds=(none screenshot console dump)
+    _s_diagnostics
+    local rc=$? k
+    for k in "${kinds[@]}"; do rmdomain "${prefix}diag-$k"; done
+    restart_daemon || { fail "the suite's daemon did not come back"; return 1; }
+    return $rc
+}
+
+# FILE MAGIC: FILE starts with MAGIC (bytes, as printf takes them).
+file_starts() {
+    [ "$(head -c "$(printf "$2" | wc -c)" "$1" | od -An -c)" = "$(printf "$2" | od -An -c)" ]
+}
+
+_s_diagnostics() {
+    local k d ev result path ms d_uuid d_timed_out
+    local attrs="time='6' rate='3' boot_grace='30' failure_interval='15' failure_attempts='3'"
+    # Four guests stopped at once would trip the host-wide breaker (host_min=4).
+    restart_daemon "host_min=100" || fail "daemon with host_min=100" || return 1
+    for k in "${kinds[@]}"; do
+        MK_MEMORY=96 MK_DEVICES="<video><model type='vga'/></video>" \
+            mkdomain "${prefix}diag-$k" yes "" "$attrs diagnostics='$k'" destroy no || return 1
+    done
+    for k in "${kinds[@]}"; do
+        wait_until 60 state_is "${prefix}diag-$k" ok || fail "$k: never ok" || return 1
+    done
+    for k in "${kinds[@]}"; do
+        agent_exec "${prefix}diag-$k" 'sleep 1; echo c > /proc/sysrq-trigger' ||
+            fail "$k: cannot panic the guest" || return 1
+    done
+    for k in "${kinds[@]}"; do
+        d=${prefix}diag-$k
+        d_timed_out=
+        wait_until 120 has_events "$d" restart-attempt 1 || fail "$k: no restart attempt" || return 1
+        ev=$(events_of "$d" restart-attempt | head -1)
+        d_uuid=$(jq -r .uuid <<<"$ev")
+        log "$k: $ev"
+        result=$(jq -r .result <<<"$ev")
+        jq -e '.attempt == 1 and .action == "reset"' <<<"$ev" >/dev/null || fail "$k: $ev" || return 1
+        ms=$(restart_delays "$d" | awk '$2 == 1 { print $3; exit }')
+        log "$k: decision -> reset $ms ms"
+        echo "$k $ms" >> "$work/figures/diag-latency"
+        # The baseline: no diagnostic, no directory, the result as ever.
+        if [ "$k" = none ]; then
+            [ "$result" = ok ] || fail "none: result $result" || return 1
+            [ ! -e "$work/state/diagnostics/$d_uuid" ] ||
+                fail "none: a diagnostics directory" || return 1
+            continue
+        fi
+        path=${result#ok; $k: }
+        # On a loaded host a dump may pass its 20 s bound: the reset is
+        # made all the same, and the log names the file once it ends.
+        if [ "$k" = dump ] && [ "$result" = "ok; dump failed: timed out after 20 s" ]; then
+            log "dump: past its bound; the reset was made"
+            wait_until 60 grep -q "Domain $d_uuid: the dump given up at its bound ended: " \
+                "$work/daemon.log" || fail "dump: its end never logged" || return 1
+            path=$(sed -n "s/.*Domain $d_uuid: the dump given up at its bound ended: //p" \
+                   "$work/daemon.log" | head -n1)
+            d_timed_out=1
+        fi
+        [ "$path" != "$result" ] || fail "$k: the result names no file: $result" || return 1
+        case "$path" in
+            "$work/state/diagnostics/"*/*) ;;
+            *) fail "$k: not under state_dir/diagnostics: $path" || return 1 ;;
+        esac
+        [ -f "$path" ] || fail "$k: no file $path" || return 1
+        [ "$(stat -c %a "$path")" = 600 ] || fail "$k: mode $(stat -c %a "$path")" || return 1
+        log "$k: $(stat -c %s "$path") bytes in $path"
+        case $k in
+            screenshot)
+                file_starts "$path" '\211PNG' || file_starts "$path" 'P6' ||
+                    fail "screenshot: neither PNG nor PPM: $(head -c 8 "$path" | od -An -c)" || return 1 ;;
+            console)
+                grep -q "sysrq" "$path" || fail "console: no sysrq panic in $path" || return 1 ;;
+            dump)
+                # QEMU writes makedumpfile's flattened format: its 4 KiB
+                # header, then blocks of (offset, size, data); the first, at
+                # offset 0, is the kdump-compressed header itself.
+                file_starts "$path" 'makedumpfile\0' ||
+                    fail "dump: not flattened: $(head -c 16 "$path" | od -An -c)" || return 1
+                [ "$(tail -c +4097 "$path" | head -c 8 | od -An -tx1 | tr -d ' \n')" = 0000000000000000 ] ||
+                    fail "dump: the first block is not at offset 0" || return 1
+                [ "$(tail -c +4113 "$path" | head -c 8)" = 'KDUMP   ' ] ||
+                    fail "dump: no kdump header: $(tail -c +4113 "$path" | head -c 8 | od -An -c)" || return 1 ;;
+        esac
+        grep -qF "Domain '$d': restart attempt 1: reset (called" "$work/daemon.log" ||
+            fail "$k: no reset in the daemon log" || return 1
+        [ -n "$d_timed_out" ] ||
+            grep -F "Domain '$d': restart attempt 1: reset (called" "$work/daemon.log" |
+            grep -qF "; $k: $path" || fail "$k: the log names no file" || return 1
+    done
+    for k in "${kinds[@]}"; do
+        d=${prefix}diag-$k
+        wait_until 90 has_events "$d" heartbeat-resumed 1 || fail "$k: never resumed" || return 1
+        [ "$(libvirt_resets "$d")" -ge 1 ] || fail "$k: libvirt saw no reset" || return 1
+        has_boots "$d" 2 || fail "$k: the guest booted $(guest_boots "$d") times" || return 1
+    done
+}
+
+# A dump past its 20 s bound: a guest of 1536 MiB with 800 MiB of random
+# data in a tmpfs (untouched memory dumps fast; random data must be
+# compressed and written), panicked. libvirt cannot abort the dump: the
+# attempt reports the timeout and the reset waits for the dump's job (the
+# guest paused by our dump counts as running), up to libvirt's 30 s; past
+# that it is not made, and the next try resets with no second dump. The
+# log names the file once the dump ends.
+s_diagnostics_bound() {
+    local d=${prefix}diag-bound
+    _s_diagnostics_bound
+    local rc=$?
+    rmdomain "$d"
+    return $rc
+}
+
+_s_diagnostics_bound() {
+    local ev path uuid
+    MK_MEMORY=1536 mkdomain "$d" yes "" \
+        "time='6' rate='3' boot_grace='60' failure_interval='15' failure_attempts='3' diagnostics='dump'" \
+        destroy no || return 1
+    wait_until 60 state_is "$d" ok || fail "never ok" || return 1
+    agent_exec "$d" 'mkdir -p /mnt/fill && mount -t tmpfs -o size=1000m tmpfs /mnt/fill &&
+        dd if=/dev/urandom of=/mnt/fill/x bs=1M count=800 2>/dev/null && echo filled > /dev/ttyS0 &&
+        sleep 1 && echo c > /proc/sysrq-trigger' || fail "cannot fill and panic the guest" || return 1
+    wait_until 240 has_events "$d" restart-attempt 1 || fail "no restart attempt" || return 1
+    ev=$(events_of "$d" restart-attempt | head -1)
+    log "attempt: $ev"
+    uuid=$(jq -r .uuid <<<"$ev")
+    jq -e '.attempt == 1 and .action == "reset"' <<<"$ev" >/dev/null || fail "attempt: $ev" || return 1
+    case $(jq -r .result <<<"$ev") in
+        "ok; dump failed: timed out after 20 s") log "reset after the dump's job ended" ;;
+        ok) grep -q "Domain '$d': restart attempt 1 not made, it does not count: .*; dump failed: timed out after 20 s" \
+                "$work/daemon.log" || fail "ok, without a try not made before it" || return 1
+            log "the reset waited longer than libvirt's job wait: not made, then made with no dump" ;;
+        *) fail "attempt: $ev" || return 1 ;;
+    esac
+    grep -q "Domain $uuid: cannot abort the dump: .*memory-only" "$work/daemon.log" ||
+        log "libvirt aborted the dump, or said so otherwise"
+    wait_until 60 grep -q "Domain $uuid: the dump given up at its bound ended: " "$work/daemon.log" ||
+        fail "the dump's end never logged" || return 1
+    path=$(sed -n "s/.*Domain $uuid: the dump given up at its bound ended: //p" "$work/daemon.log" | head -n1)
+    log "dump: $path, $(stat -c %s "$path" 2>/dev/null) bytes"
+    [ "$(tail -c +4113 "$path" | head -c 8)" = 'KDUMP   ' ] || fail "no kdump header in $path" || return 1
+    log "decision -> reset $(restart_delays "$d" | awk '$2 == 1 { print $3; exit }') ms"
+    wait_until 90 has_events "$d" heartbeat-resumed 1 || fail "never resumed" || return 1
+    [ "$(ls "$work/state/diagnostics/$uuid" | wc -l)" = 1 ] ||
+        fail "files: $(ls "$work/state/diagnostics/$uuid")" || return 1
+}
+
 # HB_E2E_ONLY="s_exec s_info": run only these scenarios (while working on them).
 run() {
     local desc=$1; shift
@@ -2738,6 +2895,8 @@ run "a real Prometheus scrapes /metrics: agent stopped, heartbeating 0, restart 
 run_optin "before-restart hook vetoes a hung guest's resets: reported, counted, no reset" s_hook_veto
 run "SIGHUP mid-episode: dry_run applies to the next attempt, episode and counters kept" s_reload
 run "the Debian package: built, installed, its unit's daemon watches a guest, purged" s_deb
+run_optin "diagnostics before a hung guest's reset: screenshot, console tail, kdump core, then the reset" s_diagnostics
+run_optin "a dump past its bound: timeout reported, the reset made after it, no second dump" s_diagnostics_bound
 run "daemon SIGTERM: exits 0 at once, the events listener ends" s_sigterm
 
 echo "# e2e: $passed passed, $failed failed"
