@@ -372,8 +372,7 @@ start_event_log
 
 # Opt-in scenarios run only when HB_E2E_ONLY names them.
 optin=0
-for s in s_crash_loop s_stats_nowait s_guests s_alternatives s_hook_veto s_diagnostics \
-         s_diagnostics_bound; do
+for s in s_crash_loop s_stats_nowait s_guests s_alternatives s_hook_veto s_diagnostics_bound; do
     [[ " ${HB_E2E_ONLY:-} " == *" $s "* ]] && optin=$((optin + 1))
 done
 # The plan: every scenario of the suite, counted from this file's run lines.
@@ -2895,7 +2894,7 @@ run "a real Prometheus scrapes /metrics: agent stopped, heartbeating 0, restart 
 run_optin "before-restart hook vetoes a hung guest's resets: reported, counted, no reset" s_hook_veto
 run "SIGHUP mid-episode: dry_run applies to the next attempt, episode and counters kept" s_reload
 run "the Debian package: built, installed, its unit's daemon watches a guest, purged" s_deb
-run_optin "diagnostics before a hung guest's reset: screenshot, console tail, kdump core, then the reset" s_diagnostics
+run "diagnostics before a hung guest's reset: screenshot, console tail, kdump core, then the reset" s_diagnostics
 run_optin "a dump past its bound: timeout reported, the reset made after it, no second dump" s_diagnostics_bound
 run "daemon SIGTERM: exits 0 at once, the events listener ends" s_sigterm
 
