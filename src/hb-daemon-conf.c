@@ -4,6 +4,11 @@
  */
 #include <config.h>
 
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "hb-api.h"
 #include "hb-daemon-conf.h"
 #include "hb-hooks.h"
@@ -355,6 +360,58 @@ hbDaemonConfParse(HbDaemonConf *conf, const char *path, const char *text,
  * Load @path on top of the built-in defaults. Every problem is appended to
  * @errors as "file:line: message"; returns -1 if there was any.
  */
+/*
+ * The file's text, NUL-terminated. Not g_file_get_contents: a FIFO or a
+ * device (the file replaced by a link to /dev/zero, a pipe) would stall
+ * the main loop on a reload, or fill the memory. A symbolic link is
+ * followed: the admin's to make.
+ */
+static int
+hbDaemonConfRead(const char *path, char **text, GError **error)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    g_autofree char *buf = NULL;
+    struct stat st;
+    gsize len = 0;
+    int errnum = 0;
+
+    if (fd < 0) {
+        errnum = errno;
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errnum), "%s",
+                    g_strerror(errnum));
+        return -1;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > HB_DAEMON_CONF_MAX) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                    "not a regular file of at most %d bytes", HB_DAEMON_CONF_MAX);
+        close(fd);
+        return -1;
+    }
+    /* The size may change under us: never more than the bound. */
+    buf = g_malloc(HB_DAEMON_CONF_MAX + 1);
+    while (len <= HB_DAEMON_CONF_MAX) {
+        ssize_t n = read(fd, buf + len, HB_DAEMON_CONF_MAX + 1 - len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            errnum = errno;
+        if (n <= 0)
+            break;
+        len += n;
+    }
+    close(fd);
+    if (errnum || len > HB_DAEMON_CONF_MAX) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s",
+                    errnum ? g_strerror(errnum) : "larger than expected");
+        return -1;
+    }
+    buf[len] = '\0';
+    *text = g_steal_pointer(&buf);
+    return 0;
+}
+
+
 int
 hbDaemonConfLoad(HbDaemonConf *conf, const char *path, gboolean missing_ok,
                  GPtrArray *errors)
@@ -362,7 +419,7 @@ hbDaemonConfLoad(HbDaemonConf *conf, const char *path, gboolean missing_ok,
     g_autoptr(GError) err = NULL;
     g_autofree char *text = NULL;
 
-    if (!g_file_get_contents(path, &text, NULL, &err)) {
+    if (hbDaemonConfRead(path, &text, &err) < 0) {
         if (missing_ok && g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
             return 0;
         g_ptr_array_add(errors, g_strdup_printf("%s: %s", path, err->message));

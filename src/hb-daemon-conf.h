@@ -39,6 +39,13 @@ int hbDaemonConfParse(HbDaemonConf *conf, const char *path, const char *text,
  * may not be the interface meant. NULL, with @err set, if it is not that.
  */
 GSocketAddress *hbDaemonConfListenAddress(const char *listen, GError **err);
+/* The file at most: a configuration is a few KiB, and more none. */
+#define HB_DAEMON_CONF_MAX (1024 * 1024)
+/*
+ * @path on top of what @conf holds; missing, with @missing_ok, it is no
+ * error. A FIFO, a device, or a file larger than HB_DAEMON_CONF_MAX is
+ * refused, without blocking.
+ */
 int hbDaemonConfLoad(HbDaemonConf *conf, const char *path, gboolean missing_ok,
                      GPtrArray *errors);
 

@@ -507,32 +507,21 @@ hbDiagWaitUntil(HbDiagRun *run, gint64 deadline)
 
 
 /*
- * Waits up to the kind's bound. A dump still running then is aborted (a
- * domain job) and given a few seconds to end, if libvirt agrees: it
- * refuses for a memory-only one. Past that, the attempt goes on and the
- * thread finishes on its own.
+ * Waits up to the kind's bound; past it the attempt goes on and the thread
+ * finishes on its own. A dump is not aborted: libvirt refuses for a
+ * memory-only one, and what it would abort is another job that ours
+ * waits behind, not ours (hb-diag.h).
  */
 static void
 hbDiagWait(HbJob *job, HbDiagRun *run, guint bound)
 {
     gint64 deadline = g_get_monotonic_time() + (gint64) bound * G_USEC_PER_SEC;
-    gboolean finished;
 
     g_mutex_lock(&run->lock);
-    finished = hbDiagWaitUntil(run, deadline);
-    g_mutex_unlock(&run->lock);
-    if (!finished && run->kind == HB_DIAG_DUMP) {
-        if (virDomainAbortJob(run->dom) < 0) {
-            g_warning("Domain %s: cannot abort the dump: %s", job->uuid, hbUtilLastError());
-        } else {
-            g_mutex_lock(&run->lock);
-            finished = hbDiagWaitUntil(run, deadline + HB_DIAG_ABORT_GRACE * G_USEC_PER_SEC);
-            g_mutex_unlock(&run->lock);
-        }
-    }
-    g_mutex_lock(&run->lock);
-    run->abandoned = !finished;
-    if (!finished)
+    run->abandoned = !hbDiagWaitUntil(run, deadline);
+    /* Ours still runs: a guest paused for a dump now is paused by it. */
+    job->diag_pending = run->abandoned && run->kind == HB_DIAG_DUMP;
+    if (run->abandoned)
         job->diag_error = g_strdup_printf("timed out after %u s", bound);
     else if (run->file)
         job->diag_file = g_strdup(run->file);

@@ -17,15 +17,15 @@
 /*
  * How long the attempt waits for its diagnostic, in seconds. libvirt
  * cannot abort a memory-only dump ("cannot abort memory-only dump",
- * libvirt 9.0): a reset after one given up waits for the domain's job,
- * up to libvirt's 30 s. The bound, the abort's grace and that wait stay
- * under the time an attempt is taken for hung (HB_ATTEMPT_HUNG_US, 60 s).
- * The others are quick when they work at all.
+ * libvirt 9.0), so none is tried: virDomainAbortJob would abort only
+ * another job, one our dump waits behind (a user's migration or save). A
+ * reset after a dump given up waits for the domain's job, up to libvirt's
+ * 30 s. The bound and that wait stay under the time an attempt is taken
+ * for hung (HB_ATTEMPT_HUNG_US, 60 s). The others are quick when they
+ * work at all.
  */
 #define HB_DIAG_DUMP_TIMEOUT 20
 #define HB_DIAG_TIMEOUT 10
-/* After the bound, how long a dump libvirt agreed to abort is given to end. */
-#define HB_DIAG_ABORT_GRACE 5
 
 /*
  * Whether the restart @job saves a diagnostic before its call, on a

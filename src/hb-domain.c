@@ -129,6 +129,9 @@ hbDomainArm(HbDomain *dom)
 {
     gint64 deadline = hbEngineNextDeadline(dom->engine);
 
+    /* A window is checked against the wall clock now and then (hb-engine.h). */
+    if (hbEngineMaintenanceUntil(dom->engine))
+        deadline = MIN(deadline, g_get_monotonic_time() + HB_MAINTENANCE_RECHECK_US);
     if (!hbMonitorIsConnected(dom->monitor) || deadline == G_MAXINT64)
         deadline = -1;
     hbTimerSet(hbMonitorTimers(dom->monitor), &dom->timer, deadline, dom);
@@ -561,7 +564,8 @@ hbDomainFeed(HbDomain *dom, HbInput input)
 
 /*
  * Give the engine the window that holds now, the domain's own or the
- * host's, whichever ends later, once it changed: a past end is no window,
+ * host's, whichever ends later, once it changed or the wall clock was
+ * stepped since (hbEngineMaintenanceDrifted): a past end is no window,
  * and one the engine ended at its time is not begun again. The engine
  * counts on the monotonic clock from the wall-clock end read now.
  */
@@ -571,18 +575,25 @@ hbDomainSyncMaintenance(HbDomain *dom)
     gint64 until = MAX(dom->maintenance_key, hbMonitorMaintenanceUntil(dom->monitor));
     gint64 real = g_get_real_time();
     gint64 now = g_get_monotonic_time();
-    gint64 left = until * G_USEC_PER_SEC - real;
-    gboolean was = hbEngineMaintenanceUntil(dom->engine) != 0;
+    gint64 end = hbEngineMaintenanceUntil(dom->engine);
+    gboolean was = end != 0;
     HbActions actions;
 
-    if (until == dom->maintenance_applied || hbMonitorIsClosing(dom->monitor))
+    if (hbMonitorIsClosing(dom->monitor))
         return;
+    if (until == dom->maintenance_applied) {
+        if (!hbEngineMaintenanceDrifted(end, until, real, now))
+            return;
+        g_message("Domain '%s': the wall clock was stepped in a maintenance window, "
+                  "its end counted again", dom->name);
+    }
     dom->maintenance_applied = until;
-    hbEngineSetMaintenance(dom->engine, left > 0 ? now + left : 0, now, &actions);
+    hbEngineSetMaintenance(dom->engine, hbEngineMaintenanceEnd(until, real, now), now,
+                           &actions);
     if (hbEngineMaintenanceUntil(dom->engine)) {
-        g_autofree char *end = hbApiFormatUtc(until);
+        g_autofree char *text = hbApiFormatUtc(until);
 
-        g_message("Domain '%s': maintenance until %s, no action taken on it", dom->name, end);
+        g_message("Domain '%s': maintenance until %s, no action taken on it", dom->name, text);
     } else if (was) {
         g_message("Domain '%s': maintenance ended, watched afresh with boot grace", dom->name);
     }
@@ -608,6 +619,9 @@ hbDomainMaintenanceUntil(HbDomain *dom)
 void
 hbDomainOnTimer(gpointer dom)
 {
+    /* The wall clock may have been stepped since the window was counted. */
+    if (hbEngineMaintenanceUntil(((HbDomain *) dom)->engine))
+        hbDomainSyncMaintenance(dom);
     hbDomainFeed(dom, HB_INPUT_TIMER);
 }
 

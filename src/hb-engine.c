@@ -1111,6 +1111,30 @@ hbEngineMaintenanceUntil(const HbEngine *engine)
 }
 
 
+gint64
+hbEngineMaintenanceEnd(gint64 until, gint64 real, gint64 now)
+{
+    gint64 left = until * G_USEC_PER_SEC - real;
+
+    return left > 0 ? now + left : 0;
+}
+
+
+gboolean
+hbEngineMaintenanceDrifted(gint64 end, gint64 until, gint64 real, gint64 now)
+{
+    gint64 want;
+
+    if (!end)
+        return FALSE;
+    want = hbEngineMaintenanceEnd(until, real, now);
+    /* Over by the wall clock: it ends now, whatever the drift. */
+    if (!want)
+        return TRUE;
+    return ABS(want - end) > HB_MAINTENANCE_SLACK_US;
+}
+
+
 HbState
 hbEngineState(const HbEngine *engine)
 {

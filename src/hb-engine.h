@@ -160,6 +160,29 @@ void hbEngineSetMaintenance(HbEngine *engine, gint64 until, gint64 now, HbAction
 /* The end of the maintenance window under way (monotonic); 0: none. */
 gint64 hbEngineMaintenanceUntil(const HbEngine *engine);
 
+/*
+ * A window's end is kept in wall-clock time and counted on the monotonic
+ * clock; the wall clock may be stepped meanwhile (a host booted with a
+ * wrong clock that NTP sets right, a clock set by hand). A window is
+ * checked against it at least this often, and counted again when the two
+ * drifted apart by more than HB_MAINTENANCE_SLACK_US.
+ */
+#define HB_MAINTENANCE_RECHECK_US (60 * G_USEC_PER_SEC)
+#define HB_MAINTENANCE_SLACK_US (2 * G_USEC_PER_SEC)
+/*
+ * Pure: the monotonic end of a window ending at @until (wall clock, s),
+ * with the wall clock at @real and the monotonic clock at @now (both us);
+ * 0: over already.
+ */
+gint64 hbEngineMaintenanceEnd(gint64 until, gint64 real, gint64 now);
+/*
+ * Pure: whether a window the engine counts to @end (monotonic; 0: none,
+ * or ended at its time) must be counted again for its wall-clock end
+ * @until, at @real and @now: the clocks drifted apart by more than
+ * HB_MAINTENANCE_SLACK_US. A window the engine ended is not begun again.
+ */
+gboolean hbEngineMaintenanceDrifted(gint64 end, gint64 until, gint64 real, gint64 now);
+
 HbState hbEngineState(const HbEngine *engine);
 guint hbEnginePercentage(const HbEngine *engine);
 gboolean hbEngineIsHeartbeating(const HbEngine *engine, gint64 now);

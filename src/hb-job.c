@@ -109,6 +109,7 @@ hbJobClearResult(HbJob *job)
     g_clear_pointer(&job->diag_file, g_free);
     g_clear_pointer(&job->diag_error, g_free);
     job->diag_us = 0;
+    job->diag_pending = FALSE;
     g_ptr_array_set_size(job->infos, 0);
     g_clear_error(&job->error);
     hbGuestInfoClear(&job->info);

@@ -76,6 +76,7 @@ struct _HbJob {
     char *diag_file;     /* RESTART: the diagnostic saved, its path */
     char *diag_error;    /* RESTART: why none was saved, though one was due */
     gint64 diag_us;      /* RESTART: how long the attempt waited for it */
+    gboolean diag_pending; /* RESTART: our dump, given up at its bound, still written */
     guint64 generation;  /* the monitor's connection generation when queued */
     guint64 event_seq;   /* SYNC, LIST: the monitor's last lifecycle event when queued */
     gint64 queued;       /* monotonic: handed to the worker */

@@ -65,6 +65,16 @@ hbRestartStepOf(const HbJob *job, int state, int reason, char **why)
 }
 
 
+int
+hbRestartStateAfterDiag(const HbJob *job, int state, int reason)
+{
+    /* Ours only while it runs: the reason says a dump, not whose. */
+    if (job->diag_pending && state == VIR_DOMAIN_PAUSED && reason == VIR_DOMAIN_PAUSED_DUMP)
+        return VIR_DOMAIN_RUNNING;
+    return state;
+}
+
+
 /*
  * Whether the attempt may still be made, checked right before each call:
  * its episode still open, and the host not suspected since it was decided
@@ -196,12 +206,7 @@ hbRestartRun(HbJob *job, virConnectPtr conn)
             g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED, "%s", hbUtilLastError());
             return;
         }
-        /* Paused by our own dump, given up at its bound and still
-         * written (libvirt cannot abort it): the guest runs once it ends,
-         * and the reset waits for it. */
-        if (job->diagnostics == HB_DIAG_DUMP && state == VIR_DOMAIN_PAUSED &&
-            reason == VIR_DOMAIN_PAUSED_DUMP)
-            state = VIR_DOMAIN_RUNNING;
+        state = hbRestartStateAfterDiag(job, state, reason);
     }
     step = hbRestartStepOf(job, state, reason, &why);
     /* Paused since the decision (by the user, an I/O error): nothing is

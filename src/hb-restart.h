@@ -29,6 +29,15 @@ HB_ENUM_DECL(hbRestartStep, HbRestartStep);
 HbRestartStep hbRestartStepOf(const HbJob *job, int state, int reason, char **why);
 
 /*
+ * Pure: libvirt's @state, read after the diagnostic, as the attempt takes
+ * it. A guest paused by our own dump, given up at its bound and still
+ * written (job->diag_pending), counts as running: the reset waits for the
+ * dump's job. Paused by a dump of anyone else's (a user's virsh dump, or
+ * ours failed or never begun), it stays paused: no attempt is made on it.
+ */
+int hbRestartStateAfterDiag(const HbJob *job, int state, int reason);
+
+/*
  * Reset, or destroy and start, job->uuid as the domain's state now asks
  * (it may have changed since the attempt was decided); the result is in
  * job->done (what was done) or ->error, and in ->dropped, ->not_made,

@@ -224,6 +224,10 @@ main(int argc, char **argv)
     guint owner;
     guint status_timer;
 
+    /* SIGHUP's default action ends the process: one while starting (a
+     * reload before READY=1) is caught from the first, and is a reload
+     * once the main loop runs, with everything in place. */
+    g_unix_signal_add(SIGHUP, hbDaemonOnReload, &daemon);
     hbLogInit(NULL);
     g_option_context_add_main_entries(ctx, entries, NULL);
     g_option_context_set_description(ctx,
@@ -288,7 +292,6 @@ main(int argc, char **argv)
                                          &daemon, NULL);
     g_unix_signal_add(SIGINT, hbDaemonOnSignal, &daemon);
     g_unix_signal_add(SIGTERM, hbDaemonOnSignal, &daemon);
-    g_unix_signal_add(SIGHUP, hbDaemonOnReload, &daemon);
     status_timer = g_timeout_add_seconds(HB_STATUS_PERIOD_S, hbDaemonOnStatusTimer, &daemon);
     if (hbNotifyWatchdogPeriod(daemon.notify))
         g_message("Watchdog: telling systemd every %" G_GUINT64_FORMAT " ms",

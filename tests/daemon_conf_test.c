@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <glib/gstdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "hb-api.h"
@@ -260,6 +261,45 @@ test_syntax_and_missing(void **state G_GNUC_UNUSED)
 }
 
 
+/*
+ * The file replaced by a FIFO nobody writes (or a link to one), a device,
+ * or a huge file: refused at once, never waited on or read to the end. A
+ * reload must not stall the main loop. The alarm fails a test that hangs.
+ */
+static void
+test_not_a_file(void **state G_GNUC_UNUSED)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *dir = g_dir_make_tmp("hb-conf-XXXXXX", &err);
+    g_autofree char *fifo = g_build_filename(dir, "fifo.conf", NULL);
+    g_autofree char *link = g_build_filename(dir, "link.conf", NULL);
+    g_autofree char *huge = g_build_filename(dir, "huge.conf", NULL);
+    g_autofree char *big = g_strnfill(HB_DAEMON_CONF_MAX + 1, '#');
+    g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
+    g_auto(HbDaemonConf) conf = { 0 };
+
+    assert_non_null(dir);
+    hbDaemonConfInit(&conf);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(symlink(fifo, link), 0);
+    big[HB_DAEMON_CONF_MAX] = '\n';
+    assert_true(g_file_set_contents(huge, big, -1, NULL));
+    alarm(20);
+    assert_int_equal(hbDaemonConfLoad(&conf, fifo, FALSE, errors), -1);
+    assert_int_equal(hbDaemonConfLoad(&conf, link, FALSE, errors), -1);
+    assert_int_equal(hbDaemonConfLoad(&conf, "/dev/zero", FALSE, errors), -1);
+    assert_int_equal(hbDaemonConfLoad(&conf, huge, FALSE, errors), -1);
+    alarm(0);
+    assert_int_equal(errors->len, 4);
+    assert_non_null(strstr(errors->pdata[0], "not a regular file"));
+    assert_non_null(strstr(errors->pdata[3], "not a regular file of at most"));
+    g_unlink(fifo);
+    g_unlink(link);
+    g_unlink(huge);
+    g_rmdir(dir);
+}
+
+
 static char *
 joined(GStrv keys)
 {
@@ -342,6 +382,7 @@ main(void)
         cmocka_unit_test(test_breaker_ranges),
         cmocka_unit_test(test_error_lines_many_and_repeated),
         cmocka_unit_test(test_syntax_and_missing),
+        cmocka_unit_test(test_not_a_file),
         cmocka_unit_test(test_metrics_listen),
         cmocka_unit_test(test_reload_changes),
     };

@@ -2129,6 +2129,38 @@ test_maintenance_resume(void **state)
 }
 
 
+/*
+ * A window counted when the host booted with its clock in 2000 (no RTC,
+ * NTP not yet in), for an end in 2026: 26 years on the monotonic clock.
+ * Once NTP sets the clock right, it is counted again, to its real end;
+ * a clock stepped past the end ends it; a clock moving with the monotonic
+ * one changes nothing, and a window the engine ended is not begun again.
+ */
+static void
+test_maintenance_clock_stepped(void **state G_GNUC_UNUSED)
+{
+    gint64 until = 1796090400;                  /* 2026-12-01T02:00:00Z */
+    gint64 boot_real = S(946684800);            /* 2000-01-01, wrong */
+    gint64 mono = S(20);
+    gint64 end = hbEngineMaintenanceEnd(until, boot_real, mono);
+    gint64 right = (until - 7200) * G_USEC_PER_SEC; /* two hours before the end */
+
+    assert_true(end - mono > S(3600) * 24 * 365 * 26);
+    /* Five minutes on, the clocks move together. */
+    assert_false(hbEngineMaintenanceDrifted(end, until, boot_real + S(300), mono + S(300)));
+    assert_false(hbEngineMaintenanceDrifted(end, until, boot_real + S(301), mono + S(300)));
+    /* NTP steps the clock: counted again, two hours from now. */
+    assert_true(hbEngineMaintenanceDrifted(end, until, right, mono + S(300)));
+    assert_int_equal(hbEngineMaintenanceEnd(until, right, mono + S(300)), mono + S(7500));
+    /* Stepped past the end: over now. */
+    end = mono + S(7500);
+    assert_true(hbEngineMaintenanceDrifted(end, until, right + S(9000), mono + S(400)));
+    assert_int_equal(hbEngineMaintenanceEnd(until, right + S(9000), mono + S(400)), 0);
+    /* Ended by the engine, or none: nothing to count again. */
+    assert_false(hbEngineMaintenanceDrifted(0, until, right, mono + S(300)));
+}
+
+
 static void
 test_state_names(void **state G_GNUC_UNUSED)
 {
@@ -2148,6 +2180,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_maintenance_window_deadline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_maintenance_closes_episode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_maintenance_resume, setup, teardown),
+        cmocka_unit_test(test_maintenance_clock_stepped),
         cmocka_unit_test_setup_teardown(test_job_suppresses_misses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tick_ends_job_suppression, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_suppression_cap, setup, teardown),

@@ -88,6 +88,43 @@ test_step_of(void **state G_GNUC_UNUSED)
 }
 
 
+/*
+ * A guest paused for a dump counts as running only while the dump is
+ * ours and still written: one paused by a user's dump (ours failed, was
+ * not due, or finished) is not reset under it, and a user's own pause
+ * is never taken for our dump's.
+ */
+static void
+test_state_after_diag(void **state G_GNUC_UNUSED)
+{
+    g_autoptr(HbJob) job = hbJobNew(HB_JOB_RESTART, "x");
+    g_autofree char *why = NULL;
+    int st;
+
+    job->action = HB_ACTION_RESET;
+    job->attempt = 1;
+    job->diagnostics = HB_DIAG_DUMP;
+    /* Our dump failed at once (say: another job was running): not ours. */
+    job->diag_error = g_strdup("dump: another job is running");
+    st = hbRestartStateAfterDiag(job, VIR_DOMAIN_PAUSED, VIR_DOMAIN_PAUSED_DUMP);
+    assert_int_equal(st, VIR_DOMAIN_PAUSED);
+    assert_int_equal(hbRestartStepOf(job, st, VIR_DOMAIN_PAUSED_DUMP, &why), HB_RESTART_NONE);
+    assert_string_equal(why, "the domain is paused");
+
+    /* Ours, given up at its bound and still written: the reset waits for it. */
+    job->diag_pending = TRUE;
+    st = hbRestartStateAfterDiag(job, VIR_DOMAIN_PAUSED, VIR_DOMAIN_PAUSED_DUMP);
+    assert_int_equal(st, VIR_DOMAIN_RUNNING);
+    assert_int_equal(hbRestartStateAfterDiag(job, VIR_DOMAIN_PAUSED, VIR_DOMAIN_PAUSED_USER),
+                     VIR_DOMAIN_PAUSED);
+    assert_int_equal(hbRestartStateAfterDiag(job, VIR_DOMAIN_RUNNING, 0), VIR_DOMAIN_RUNNING);
+
+    /* The cleared result forgets it. */
+    hbJobClearResult(job);
+    assert_false(job->diag_pending);
+}
+
+
 /* A restart job on the test driver's running domain, for @action's @attempt. */
 static HbJob *
 runJob(virConnectPtr conn, virDomainPtr dom, HbAction action, guint attempt,
@@ -163,6 +200,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_step_of),
+        cmocka_unit_test(test_state_after_diag),
         cmocka_unit_test(test_run_ladder_and_observed),
         cmocka_unit_test(test_run_paused_not_made),
     };
