@@ -701,6 +701,7 @@ typedef struct {
     HbMonitor *monitor;
     char *uuid;
     gint64 until;
+    gint64 previous;    /* the domain's own window before a Pause; 0: none */
 } HbDBusPause;
 
 
@@ -711,9 +712,13 @@ hbDBusPauseReply(HbJob *job, gpointer data)
     HbDomain *dom = hbMonitorLookup(pause->monitor, pause->uuid);
 
     /* At once, not only when the metadata is read back: a restart decided
-     * meanwhile would not be dropped. */
-    if (!job->error && dom)
+     * meanwhile would not be dropped. A Pause was applied when asked; if
+     * its window could not be kept, the one before comes back (unless the
+     * window changed again meanwhile). */
+    if (dom && !job->error)
         hbDomainSetMaintenance(dom, pause->until);
+    else if (dom && pause->until && hbDomainMaintenanceKey(dom) == pause->until)
+        hbDomainSetMaintenance(dom, pause->previous);
     hbDBusReply(job, pause->invocation);
     g_free(pause->uuid);
     g_free(pause);
@@ -734,6 +739,16 @@ hbDBusSetMaintenance(HbDBus *dbus, HbDomain *dom, GDBusMethodInvocation *invocat
     pause->monitor = dbus->monitor;
     pause->uuid = g_strdup(hbDomainUUID(dom));
     pause->until = until;
+    /*
+     * A Pause holds the domain from now, not from when libvirt has saved
+     * the window: the write waits for any domain job (up to libvirt's 30 s,
+     * e.g. behind our own dump), and a restart due meanwhile must not run.
+     * A Resume waits for the write: until then, no action, as asked before.
+     */
+    if (until) {
+        pause->previous = hbDomainMaintenanceKey(dom);
+        hbDomainSetMaintenance(dom, until);
+    }
     job->reply = hbDBusPauseReply;
     job->reply_data = pause;
     hbMonitorRequest(dbus->monitor, dom, job);

@@ -610,6 +610,13 @@ hbDomainSetMaintenance(HbDomain *dom, gint64 until)
 
 
 gint64
+hbDomainMaintenanceKey(HbDomain *dom)
+{
+    return dom->maintenance_key;
+}
+
+
+gint64
 hbDomainMaintenanceUntil(HbDomain *dom)
 {
     return hbEngineMaintenanceUntil(dom->engine) ? dom->maintenance_applied : 0;

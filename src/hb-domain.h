@@ -89,6 +89,8 @@ void hbDomainStatsSample(HbDomain *dom, const HbStatsSample *sample);
  * only once the metadata is read back.
  */
 void hbDomainSetMaintenance(HbDomain *dom, gint64 until);
+/* Its own window's end as last set (metadata, Pause); 0: none. */
+gint64 hbDomainMaintenanceKey(HbDomain *dom);
 /* The host-wide window changed (hbMonitorMaintenanceUntil), or its own. */
 void hbDomainSyncMaintenance(HbDomain *dom);
 /* The end of the window it is in, seconds since the epoch; 0: none. */

@@ -2932,6 +2932,40 @@ test_maintenance_needs_state_dir(void **state)
 }
 
 
+static gboolean
+condConfigError(gpointer data)
+{
+    HbDomain *hb = hbMonitorLookup(((Daemon *) data)->monitor, "hb-dbus");
+
+    return hb && hbDomainConfigError(hb);
+}
+
+
+/*
+ * A Pause holds the domain as soon as it is asked (the write to libvirt
+ * may wait behind a domain job); if libvirt refuses the window, the domain
+ * is as before: here its metadata is invalid, and an edit revalidates it.
+ */
+static void
+test_pause_refused_undone(void **state)
+{
+    Daemon *d = *state;
+    g_autoptr(virDomain) dom = testDomainStart(d->conn, "hb-dbus", TRUE, FAST " bogus='1'");
+    g_autofree char *uuid = testDomainUUID(dom);
+    g_autofree char *path = hbDBusDomainPath(uuid);
+    gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+    HbDomain *hb;
+
+    assert_true(testWaitFor(condConfigError, d, 30));
+    apiCall(path, DOMAIN1, "Pause", g_variant_new("(t)", (guint64) now + 3600),
+            E_HB "InvalidArgument");
+    hb = hbMonitorLookup(d->monitor, "hb-dbus");
+    assert_int_equal(hbDomainMaintenanceKey(hb), 0);
+    assert_int_equal(hbDomainMaintenanceUntil(hb), 0);
+    assert_string_not_equal(hbStateToString(hbDomainState(hb)), "maintenance");
+}
+
+
 int
 main(void)
 {
@@ -2964,6 +2998,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_api_edits_ordered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_maintenance, setupStateDir, teardownStateDir),
         cmocka_unit_test_setup_teardown(test_maintenance_needs_state_dir, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pause_refused_undone, setup, teardown),
     };
 
     hbUtilInitLibvirt();
