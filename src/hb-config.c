@@ -26,14 +26,13 @@ HB_ENUM_IMPL(hbKey, HbKey, HB_KEY_LAST,
              "time_sync_interval",
              "confirm",
              "diagnostics",
+             "escalate",
 );
 
 typedef enum {
     HB_KEY_TYPE_FLAG,    /* gboolean: yes or no */
     HB_KEY_TYPE_NUMBER,  /* guint from min to max */
-    HB_KEY_TYPE_ACTION,  /* HbAction, by its name */
-    HB_KEY_TYPE_CONFIRM, /* HbConfirm, by its name */
-    HB_KEY_TYPE_DIAGNOSTICS, /* HbDiagnostics, by its name */
+    HB_KEY_TYPE_ENUM,    /* an enum (HbAction...), by its name */
 } HbKeyType;
 
 typedef struct {
@@ -41,12 +40,20 @@ typedef struct {
     gsize offset;        /* of its member in HbConfig */
     guint min;
     guint max;
+    /* HB_KEY_TYPE_ENUM: the enum's names, and all of them for errors */
+    const char *(*to_string)(guint value);
+    int (*from_string)(const char *str);
+    const char *choices;
 } HbKeyInfo;
 
 #define HB_KEY_FLAG(member) \
-    { HB_KEY_TYPE_FLAG, G_STRUCT_OFFSET(HbConfig, member), 0, 0 }
+    { HB_KEY_TYPE_FLAG, G_STRUCT_OFFSET(HbConfig, member), 0, 0, NULL, NULL, NULL }
 #define HB_KEY_NUMBER(member, min, max) \
-    { HB_KEY_TYPE_NUMBER, G_STRUCT_OFFSET(HbConfig, member), min, max }
+    { HB_KEY_TYPE_NUMBER, G_STRUCT_OFFSET(HbConfig, member), min, max, NULL, NULL, NULL }
+/* Every enum of HbConfig is stored where a guint could be, and read so. */
+#define HB_KEY_ENUM(member, name, choices) \
+    { HB_KEY_TYPE_ENUM, G_STRUCT_OFFSET(HbConfig, member), 0, 0, \
+      (const char *(*)(guint)) name##ToString, name##FromString, choices }
 
 /* Where each key lives in HbConfig, and what it may be. */
 static const HbKeyInfo hbKeys[] = {
@@ -54,23 +61,24 @@ static const HbKeyInfo hbKeys[] = {
     [HB_KEY_TIME] = HB_KEY_NUMBER(time, 2, 86400),
     [HB_KEY_RATE] = HB_KEY_NUMBER(rate, 1, 1000),
     [HB_KEY_FAILURE_INTERVAL] = HB_KEY_NUMBER(failure_interval, 1, 86400),
-    [HB_KEY_FAILURE_ATTEMPTS] = HB_KEY_NUMBER(failure_attempts, 1, 1000),
+    [HB_KEY_FAILURE_ATTEMPTS] = HB_KEY_NUMBER(failure_attempts, 0, 1000),
     [HB_KEY_BOOT_GRACE] = HB_KEY_NUMBER(boot_grace, 0, 86400),
-    [HB_KEY_ACTION] = { HB_KEY_TYPE_ACTION, G_STRUCT_OFFSET(HbConfig, action), 0, 0 },
+    [HB_KEY_ACTION] = HB_KEY_ENUM(action, hbAction, "reset, restart, none, observe or ladder"),
     [HB_KEY_MAX_EPISODES] = HB_KEY_NUMBER(max_episodes, 0, 1000),
     [HB_KEY_EPISODE_WINDOW] = HB_KEY_NUMBER(episode_window, 1, 604800),
     [HB_KEY_PING_TIMEOUT] = HB_KEY_NUMBER(ping_timeout, 1, 300),
     [HB_KEY_TIME_SYNC] = HB_KEY_FLAG(time_sync),
     [HB_KEY_TIME_SYNC_INTERVAL] = HB_KEY_NUMBER(time_sync_interval, 1, 1440),
-    [HB_KEY_CONFIRM] = { HB_KEY_TYPE_CONFIRM, G_STRUCT_OFFSET(HbConfig, confirm), 0, 0 },
-    [HB_KEY_DIAGNOSTICS] = { HB_KEY_TYPE_DIAGNOSTICS, G_STRUCT_OFFSET(HbConfig, diagnostics),
-                             0, 0 },
+    [HB_KEY_CONFIRM] = HB_KEY_ENUM(confirm, hbConfirm, "none or activity"),
+    [HB_KEY_DIAGNOSTICS] = HB_KEY_ENUM(diagnostics, hbDiagnostics,
+                                       "none, screenshot, console or dump"),
+    [HB_KEY_ESCALATE] = HB_KEY_ENUM(escalate, hbEscalate, "none or cluster"),
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(hbKeys) == HB_KEY_LAST);
-/* HbAction is stored where a guint could be: hbConfigValue reads it so. */
 G_STATIC_ASSERT(sizeof(HbAction) == sizeof(guint));
 G_STATIC_ASSERT(sizeof(HbConfirm) == sizeof(guint));
 G_STATIC_ASSERT(sizeof(HbDiagnostics) == sizeof(guint));
+G_STATIC_ASSERT(sizeof(HbEscalate) == sizeof(guint));
 
 HB_ENUM_IMPL(hbAction, HbAction, HB_ACTION_LAST,
              "reset",
@@ -90,6 +98,11 @@ HB_ENUM_IMPL(hbDiagnostics, HbDiagnostics, HB_DIAG_LAST,
              "screenshot",
              "console",
              "dump",
+);
+
+HB_ENUM_IMPL(hbEscalate, HbEscalate, HB_ESCALATE_LAST,
+             "none",
+             "cluster",
 );
 
 /* The shortest ping interval: rate may be at most this many per second of time. */
@@ -114,6 +127,7 @@ hbConfigInitDefaults(HbConfig *cfg)
         .time_sync_interval = 15,
         .confirm = HB_CONFIRM_NONE,
         .diagnostics = HB_DIAG_NONE,
+        .escalate = HB_ESCALATE_NONE,
     };
 }
 
@@ -136,14 +150,10 @@ hbConfigValue(const HbConfig *cfg, HbKey key)
         return g_variant_new_boolean(*(const gboolean *) member);
     case HB_KEY_TYPE_NUMBER:
         return g_variant_new_uint32(*(const guint *) member);
-    case HB_KEY_TYPE_CONFIRM:
-        return g_variant_new_string(hbConfirmToString(*(const HbConfirm *) member));
-    case HB_KEY_TYPE_DIAGNOSTICS:
-        return g_variant_new_string(hbDiagnosticsToString(*(const HbDiagnostics *) member));
-    case HB_KEY_TYPE_ACTION:
+    case HB_KEY_TYPE_ENUM:
         break;
     }
-    return g_variant_new_string(hbActionToString(*(const HbAction *) member));
+    return g_variant_new_string(hbKeys[key].to_string(*(const guint *) member));
 }
 
 
@@ -227,38 +237,14 @@ hbConfigSetKey(HbConfig *cfg, HbKey key, const char *value, GError **error)
         return 0;
     }
 
-    if (info->type == HB_KEY_TYPE_ACTION) {
-        int action = hbActionFromString(token);
-        if (action < 0) {
-            g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
-                        "%s: '%s' is not reset, restart, none, observe or ladder",
-                        hbKeyToString(key), quoted);
+    if (info->type == HB_KEY_TYPE_ENUM) {
+        int found = info->from_string(token);
+        if (found < 0) {
+            g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT, "%s: '%s' is not %s",
+                        hbKeyToString(key), quoted, info->choices);
             return -1;
         }
-        *(HbAction *) member = action;
-        return 0;
-    }
-
-    if (info->type == HB_KEY_TYPE_CONFIRM) {
-        int confirm = hbConfirmFromString(token);
-        if (confirm < 0) {
-            g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
-                        "%s: '%s' is not none or activity", hbKeyToString(key), quoted);
-            return -1;
-        }
-        *(HbConfirm *) member = confirm;
-        return 0;
-    }
-
-    if (info->type == HB_KEY_TYPE_DIAGNOSTICS) {
-        int diag = hbDiagnosticsFromString(token);
-        if (diag < 0) {
-            g_set_error(error, HB_ERROR, HB_ERROR_INVALID_ARGUMENT,
-                        "%s: '%s' is not none, screenshot, console or dump",
-                        hbKeyToString(key), quoted);
-            return -1;
-        }
-        *(HbDiagnostics *) member = diag;
+        *(guint *) member = found;
         return 0;
     }
 

@@ -46,12 +46,20 @@ typedef enum {
     HB_DIAG_LAST
 } HbDiagnostics;
 
+/* Where a guest goes once the attempts in place are exhausted (hb-cluster.h). */
+typedef enum {
+    HB_ESCALATE_NONE,
+    HB_ESCALATE_CLUSTER, /* its failure reported to the Pacemaker resource that owns it */
+
+    HB_ESCALATE_LAST
+} HbEscalate;
+
 typedef struct {
     gboolean enabled;
     guint time;             /* seconds per block */
     guint rate;             /* expected ticks per block */
     guint failure_interval; /* seconds between restart attempts */
-    guint failure_attempts; /* attempts per episode */
+    guint failure_attempts; /* attempts per episode; 0: none, notify (or escalate) at once */
     guint boot_grace;       /* seconds after a start or reset */
     HbAction action;
     guint max_episodes;     /* episodes with action per window; 0 = no cap */
@@ -64,6 +72,7 @@ typedef struct {
      * Past ones are kept until Resume: only the daemon's clock says. */
     guint maintenance_until;
     HbDiagnostics diagnostics;
+    HbEscalate escalate;
 } HbConfig;
 
 /* One key of HbConfig, for parsers that set keys by name. */
@@ -82,6 +91,7 @@ typedef enum {
     HB_KEY_TIME_SYNC_INTERVAL,
     HB_KEY_CONFIRM,
     HB_KEY_DIAGNOSTICS,
+    HB_KEY_ESCALATE,
 
     HB_KEY_LAST
 } HbKey;
@@ -91,7 +101,7 @@ void hbConfigInitDefaults(HbConfig *cfg);
 HB_ENUM_DECL(hbKey, HbKey);
 int hbConfigSetKey(HbConfig *cfg, HbKey key, const char *value, GError **error);
 /* The value of @key as D-Bus carries it: b (yes/no), u (numbers) or s
- * (action, confirm, diagnostics); floating. */
+ * (action, confirm, diagnostics, escalate); floating. */
 GVariant *hbConfigValue(const HbConfig *cfg, HbKey key);
 /* Every key: the Config property of Domain1, a{sv} in key order; floating. */
 GVariant *hbConfigToVariant(const HbConfig *cfg);
@@ -106,6 +116,7 @@ char *hbConfigFormat(const HbConfig *cfg);
 HB_ENUM_DECL(hbAction, HbAction);
 HB_ENUM_DECL(hbConfirm, HbConfirm);
 HB_ENUM_DECL(hbDiagnostics, HbDiagnostics);
+HB_ENUM_DECL(hbEscalate, HbEscalate);
 
 /* Ping interval in microseconds: time/rate. */
 gint64 hbConfigIntervalUs(const HbConfig *cfg);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "hb-api.h"
+#include "hb-cluster.h"
 #include "hb-daemon-conf.h"
 #include "hb-hooks.h"
 
@@ -53,6 +54,7 @@ hbDaemonConfInit(HbDaemonConf *conf)
         .state_dir = g_strdup(HB_STATE_DIR_DEFAULT),
         .hooks_dir = g_strdup(HB_HOOKS_DIR_DEFAULT),
         .hook_timeout = HB_HOOK_TIMEOUT_DEFAULT,
+        .cluster_tools = g_strdup(HB_CLUSTER_TOOLS_DEFAULT),
     };
     hbConfigInitDefaults(&conf->defaults);
     hbBreakerConfInit(&conf->breaker);
@@ -66,6 +68,7 @@ hbDaemonConfClear(HbDaemonConf *conf)
     g_clear_pointer(&conf->state_dir, g_free);
     g_clear_pointer(&conf->metrics_listen, g_free);
     g_clear_pointer(&conf->hooks_dir, g_free);
+    g_clear_pointer(&conf->cluster_tools, g_free);
 }
 
 
@@ -89,6 +92,7 @@ hbDaemonConfCopy(HbDaemonConf *dst, const HbDaemonConf *src)
     dst->state_dir = g_strdup(src->state_dir);
     dst->metrics_listen = g_strdup(src->metrics_listen);
     dst->hooks_dir = g_strdup(src->hooks_dir);
+    dst->cluster_tools = g_strdup(src->cluster_tools);
 }
 
 
@@ -196,9 +200,10 @@ hbDaemonConfLoadDaemon(HbDaemonConf *conf, GKeyFile *kf, const char *path,
         if (g_str_equal(key, "uri")) {
             g_free(conf->uri);
             conf->uri = g_strdup(value);
-        } else if (g_str_equal(key, "state_dir") || g_str_equal(key, "hooks_dir")) {
-            char **member = g_str_equal(key, "hooks_dir") ? &conf->hooks_dir
-                                                          : &conf->state_dir;
+        } else if (g_str_equal(key, "state_dir") || g_str_equal(key, "hooks_dir") ||
+                   g_str_equal(key, "cluster_tools")) {
+            char **member = g_str_equal(key, "hooks_dir") ? &conf->hooks_dir :
+                g_str_equal(key, "cluster_tools") ? &conf->cluster_tools : &conf->state_dir;
             if (value[0] && !g_path_is_absolute(value)) {
                 hbDaemonConfError(errors, path, lines, HB_DAEMON_GROUP, key,
                                   "%s: '%s' is not an absolute path", key, value);
@@ -453,6 +458,8 @@ hbDaemonConfChanged(const HbDaemonConf *running, const HbDaemonConf *next, gbool
         { "dry_run", running->dry_run != next->dry_run, TRUE },
         { "state_dir", g_strcmp0(running->state_dir, next->state_dir) != 0, FALSE },
         { "hooks_dir", g_strcmp0(running->hooks_dir, next->hooks_dir) != 0, FALSE },
+        { "cluster_tools", g_strcmp0(running->cluster_tools, next->cluster_tools) != 0,
+          FALSE },
         { "[metrics] listen", g_strcmp0(running->metrics_listen, next->metrics_listen) != 0,
           FALSE },
         { "[defaults]", memcmp(&running->defaults, &next->defaults,

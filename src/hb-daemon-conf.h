@@ -24,6 +24,7 @@ typedef struct {
     char *metrics_listen; /* [metrics] listen: "host:port" of /metrics; NULL: none */
     char *hooks_dir;      /* hook scripts (hb-hooks.h); "": none */
     guint hook_timeout;   /* seconds a hook may run */
+    char *cluster_tools;  /* Pacemaker's tools (hb-cluster.h); "": no cluster here */
 } HbDaemonConf;
 
 void hbDaemonConfInit(HbDaemonConf *conf);

@@ -45,6 +45,7 @@ static const struct {
     { "time-sync-interval", "Minutes between time syncs", "N" },
     { "confirm", "What confirms a stop before a restart", "none|activity" },
     { "diagnostics", "What is saved before a restart", "none|screenshot|console|dump" },
+    { "escalate", "Where a guest goes once the attempts are exhausted", "none|cluster" },
 };
 #define HB_CLI_N_KEYS G_N_ELEMENTS(hbCliKeys)
 

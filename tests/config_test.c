@@ -97,7 +97,8 @@ static const struct {
     { "<heartbeat rate='1001'/>", "rate: '1001'" },
     { "<heartbeat time='2' rate='21'/>", "rate: 21 ticks per 2 s is more than 10 a second" },
     { "<heartbeat failure_interval='0'/>", "failure_interval: '0'" },
-    { "<heartbeat failure_attempts='0'/>", "failure_attempts: '0'" },
+    { "<heartbeat failure_attempts='1001'/>",
+      "failure_attempts: '1001' is not a whole number from 0 to 1000" },
     { "<heartbeat boot_grace='86401'/>", "boot_grace: '86401'" },
     { "<heartbeat max_episodes='1001'/>", "max_episodes: '1001'" },
     { "<heartbeat episode_window='0'/>", "episode_window: '0'" },
@@ -148,6 +149,9 @@ static const struct {
       "diagnostics: 'core' is not none, screenshot, console or dump" },
     { "<heartbeat diagnostics='Dump'/>", "diagnostics: 'Dump'" },
     { "<heartbeat diagnostics=''/>", "diagnostics: ''" },
+    { "<heartbeat escalate='pacemaker'/>", "escalate: 'pacemaker' is not none or cluster" },
+    { "<heartbeat escalate='Cluster'/>", "escalate: 'Cluster'" },
+    { "<heartbeat escalate=''/>", "escalate: ''" },
 };
 
 
@@ -171,6 +175,8 @@ static const char *const edgeCases[] = {
     "<heartbeat confirm=' activity&#9;'/>",
     "<heartbeat diagnostics=' screenshot '/>",
     "<heartbeat diagnostics='console'/>",
+    "<heartbeat escalate=' cluster '/>",
+    "<heartbeat failure_attempts='0' escalate='cluster'/>",
     "<heartbeat> <!-- a comment --> <?pi x?></heartbeat>",
     "<heartbeat time='30'>\n  </heartbeat>",
     "<hb:heartbeat xmlns:hb='urn:virt-heartbeat:1' time='30'/>",

@@ -57,6 +57,7 @@ test_shipped_file_is_defaults(void **state G_GNUC_UNUSED)
     assert_null(conf.metrics_listen);
     assert_true(g_str_has_suffix(conf.hooks_dir, "/virt-heartbeat/hooks.d"));
     assert_int_equal(conf.hook_timeout, 10);
+    assert_string_equal(conf.cluster_tools, "/usr/sbin");
 }
 
 
@@ -66,8 +67,8 @@ test_every_key(void **state G_GNUC_UNUSED)
     g_autofree char *path = writeConf(
         "[daemon]\nuri=test:///default\nmonitor_all=true\nsuspect_workers=3\nstate_dir=\n"
         "host_share=75\nhost_min=2\nhost_hold=20\nhost_window=45\n"
-        "dry_run=yes\nhooks_dir=/srv/hooks\nhook_timeout=3\n"
-        "[defaults]\ntime=30\nrate=5\naction=none\nboot_grace=0\n");
+        "dry_run=yes\nhooks_dir=/srv/hooks\nhook_timeout=3\ncluster_tools=\n"
+        "[defaults]\ntime=30\nrate=5\naction=none\nboot_grace=0\nescalate=cluster\n");
     g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
     g_auto(HbDaemonConf) conf = { 0 };
 
@@ -84,6 +85,8 @@ test_every_key(void **state G_GNUC_UNUSED)
     assert_int_equal(conf.breaker.window, 45);
     assert_string_equal(conf.hooks_dir, "/srv/hooks");
     assert_int_equal(conf.hook_timeout, 3);
+    assert_string_equal(conf.cluster_tools, "");
+    assert_int_equal(conf.defaults.escalate, HB_ESCALATE_CLUSTER);
     assert_int_equal(conf.defaults.time, 30);
     assert_int_equal(conf.defaults.rate, 5);
     assert_int_equal(conf.defaults.action, HB_ACTION_NONE);
@@ -99,7 +102,7 @@ test_errors_name_file_and_line(void **state G_GNUC_UNUSED)
     g_autofree char *path = writeConf(
         "# comment\n[daemon]\nping_workers=0\nmonitor_all=maybe\nspeed=3\n"
         "[defaults]\ntime=1\nactoin=none\n[extra]\nx=1\n[daemon]\nstate_dir=rel/dir\n"
-        "dry_run=Yes\nhooks_dir=hooks.d\nhook_timeout=31\n");
+        "dry_run=Yes\nhooks_dir=hooks.d\nhook_timeout=31\ncluster_tools=sbin\n");
     g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
     const char *expected[] = {
         ":9: unknown group [extra]",
@@ -110,6 +113,7 @@ test_errors_name_file_and_line(void **state G_GNUC_UNUSED)
         ":13: dry_run: 'Yes' is not yes, no, true or false",
         ":14: hooks_dir: 'hooks.d' is not an absolute path",
         ":15: hook_timeout: '31' is not a whole number from 1 to 30",
+        ":16: cluster_tools: 'sbin' is not an absolute path",
         ":7: time: '1' is not a whole number from 2 to 86400",
         ":8: unknown key 'actoin' in [defaults]",
     };
@@ -333,6 +337,7 @@ test_reload_changes(void **state G_GNUC_UNUSED)
                                        "[daemon]\nuri=test:///default\nmonitor_all=yes\n"
                                        "dry_run=yes\nping_workers=9\nsuspect_workers=9\n"
                                        "request_workers=9\nstate_dir=\nhooks_dir=\n"
+                                       "cluster_tools=/opt/pacemaker/sbin\n"
                                        "hook_timeout=3\nhost_share=20\nhost_min=2\n"
                                        "host_hold=60\nhost_window=30\n"
                                        "[defaults]\nrate=7\n"
@@ -342,7 +347,8 @@ test_reload_changes(void **state G_GNUC_UNUSED)
     live_text = joined(live);
     restart_text = joined(restart);
     assert_string_equal(live_text, "dry_run,[defaults],host_share,host_min,host_hold,host_window");
-    assert_string_equal(restart_text, "uri,monitor_all,state_dir,hooks_dir,[metrics] listen,"
+    assert_string_equal(restart_text, "uri,monitor_all,state_dir,hooks_dir,cluster_tools,"
+                        "[metrics] listen,"
                         "ping_workers,suspect_workers,request_workers,hook_timeout");
 
     hbDaemonConfApplyLive(&running, &next);
@@ -368,7 +374,7 @@ test_reload_changes(void **state G_GNUC_UNUSED)
     assert_null(live[0]);
     g_clear_pointer(&restart, g_strfreev);
     restart = hbDaemonConfChanged(&running, &next, FALSE);
-    assert_int_equal(g_strv_length(restart), 9);
+    assert_int_equal(g_strv_length(restart), 10);
 }
 
 
