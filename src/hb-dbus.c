@@ -514,6 +514,7 @@ hbDBusReply(HbJob *job, gpointer data)
     case HB_JOB_TIME_SYNC:
     case HB_JOB_RESOLVE:
     case HB_JOB_STATS:
+    case HB_JOB_ESCALATE:
     case HB_JOB_LAST:
         g_assert_not_reached();
     }
@@ -920,6 +921,12 @@ hbDBusOnNotice(HbDomain *dom, const HbNotice *notice, gpointer data)
     case HB_NOTICE_STATE_CHANGED:
         hb_dbus_manager1_emit_state_changed(dbus->manager, name, uuid, state);
         hbDBusDomainEmit(dbus, dom, "StateChanged", g_variant_new("(s)", state));
+        break;
+    case HB_NOTICE_ESCALATED:
+        hb_dbus_manager1_emit_escalated(dbus->manager, name, uuid, notice->resource,
+                                        notice->result);
+        hbDBusDomainEmit(dbus, dom, "Escalated",
+                         g_variant_new("(ss)", notice->resource, notice->result));
         break;
     case HB_NOTICE_LAST:
         g_assert_not_reached();

@@ -29,6 +29,8 @@ struct _HbDomain {
     guint64 ticket_episode;
     HbAction ticket_action; /* the action and confirm keys it was issued under */
     HbConfirm ticket_confirm;
+    HbTicket *escalation;   /* of the failed episode whose failure is reported */
+    guint64 escalation_episode;
     char *config_error;
     char *saved_metadata;   /* name and last valid metadata on disk; "": none; NULL: not known */
     gboolean agent_connected;
@@ -67,6 +69,7 @@ HB_ENUM_IMPL(hbNoticeKind, HbNoticeKind, HB_NOTICE_LAST,
              "restart-attempt",
              "restarts-exhausted",
              "state-changed",
+             "escalated",
 );
 
 HB_ENUM_IMPL(hbOutcome, HbOutcome, HB_OUTCOME_LAST,
@@ -212,6 +215,13 @@ hbDomainSyncTicket(HbDomain *dom)
         dom->ticket_episode = episode;
         dom->ticket_action = cfg->action;
         dom->ticket_confirm = cfg->confirm;
+    }
+    /* A report to the cluster is wanted while its episode stays failed. */
+    if (dom->escalation && (dom->escalation_episode != episode ||
+                            hbEngineState(dom->engine) != HB_STATE_FAILED ||
+                            cfg->escalate != HB_ESCALATE_CLUSTER)) {
+        hbTicketClose(dom->escalation);
+        g_clear_pointer(&dom->escalation, hbTicketUnref);
     }
 }
 
@@ -397,6 +407,7 @@ hbDomainRestart(HbDomain *dom, const HbActions *actions)
     job->host_gate = hbMonitorHostGate(dom->monitor, hbEngineCrashed(dom->engine));
     job->diagnostics = cfg->diagnostics;
     job->diag_dir = g_strdup(hbMonitorStateDir(dom->monitor));
+    job->cluster_tools = g_strdup(hbMonitorClusterTools(dom->monitor));
     hbLogEvent(HB_LOG_ATTEMPT, G_LOG_LEVEL_MESSAGE, dom->name, dom->uuid,
                &(HbLogDetails) { job->attempt, hbActionToString(cfg->action), "decided" },
                "Domain '%s': restart attempt %u of %u (%s%s%s), verdict %s: %s", dom->name,
@@ -441,6 +452,69 @@ hbDomainRestartHung(HbDomain *dom, gboolean given_up)
                "Domain '%s': restart attempt %u %s; %s", dom->name, notice.attempt, result,
                given_up ? "the next one destroys" : "no attempt after it would get past it");
     hbDomainSetLastAttempt(dom, &notice);
+    hbDomainNotify(dom, &notice);
+}
+
+
+/*
+ * The attempts in place are exhausted (escalate=cluster): the failure
+ * goes to the cluster resource that runs the domain, while the episode
+ * stays failed. Held, as an attempt would be, while the host is suspected.
+ */
+static void
+hbDomainEscalate(HbDomain *dom)
+{
+    gboolean crashed = hbEngineCrashed(dom->engine);
+    const char *observed = hbDomainObserved(dom);
+    HbJob *job;
+
+    if (hbMonitorHostHolds(dom->monitor, crashed)) {
+        HbNotice notice = { .kind = HB_NOTICE_ESCALATED, .resource = "",
+                            .result = "held: host suspected" };
+        g_message("Domain '%s': escalation held, not reported: host suspected", dom->name);
+        hbDomainNotify(dom, &notice);
+        return;
+    }
+    if (dom->escalation)
+        hbTicketClose(dom->escalation);
+    g_clear_pointer(&dom->escalation, hbTicketUnref);
+    dom->escalation = hbTicketNew();
+    dom->escalation_episode = hbEngineEpisode(dom->engine);
+    job = hbJobNew(HB_JOB_ESCALATE, dom->uuid);
+    job->name = g_strdup(dom->name);
+    job->observe = observed != NULL;
+    job->episode = dom->escalation_episode;
+    job->ticket = hbTicketRef(dom->escalation);
+    job->host_gate = hbMonitorHostGate(dom->monitor, crashed);
+    job->cluster_tools = g_strdup(hbMonitorClusterTools(dom->monitor));
+    hbMonitorPushJob(dom->monitor, job);
+}
+
+
+static void
+hbDomainEscalateDone(HbDomain *dom, HbJob *job)
+{
+    const char *failure = job->error ? job->error->message :
+        job->cancelled ? "virt-heartbeatd is stopping" : "failed";
+    g_autofree char *result = job->done && job->observe ?
+        g_strdup("observed only, not reported") : g_strdup(job->done ? "ok" : failure);
+    HbNotice notice = {
+        .kind = HB_NOTICE_ESCALATED,
+        .resource = job->resource ? job->resource : "",
+        .result = result,
+    };
+    HbLogDetails log = { .action = "escalate", .result = job->done ? job->done : "failed" };
+
+    if (job->done)
+        hbLogEvent(HB_LOG_ESCALATED, G_LOG_LEVEL_WARNING, dom->name, dom->uuid, &log,
+                   "Domain '%s': failure %s to cluster resource %s%s", dom->name,
+                   job->observe ? "would be reported" : "reported", job->resource,
+                   job->observe ? " (observed only)" : "; the cluster recovers it");
+    else
+        hbLogEvent(HB_LOG_ESCALATED, G_LOG_LEVEL_WARNING, dom->name, dom->uuid, &log,
+                   "Domain '%s': failure not reported to the cluster%s%s: %s", dom->name,
+                   job->resource ? ", resource " : "", job->resource ? job->resource : "",
+                   failure);
     hbDomainNotify(dom, &notice);
 }
 
@@ -491,9 +565,12 @@ hbDomainAct(HbDomain *dom, const HbActions *actions)
         HbLogDetails log = { .attempt = hbEngineAttempts(dom->engine) };
         hbLogEvent(HB_LOG_EXHAUSTED, G_LOG_LEVEL_WARNING, dom->name, dom->uuid, &log,
                    "Domain '%s': %u restart attempts made, heartbeat still stopped; "
-                   "giving up until it returns or 'virt-heartbeat rearm'",
-                   dom->name, log.attempt);
+                   "giving up until it returns or 'virt-heartbeat rearm'%s",
+                   dom->name, log.attempt, cfg->escalate == HB_ESCALATE_CLUSTER ?
+                   "; escalating to the cluster" : "");
         hbDomainNotify(dom, &notice);
+        if (cfg->escalate == HB_ESCALATE_CLUSTER)
+            hbDomainEscalate(dom);
     }
     if (actions->events & HB_EVENT_STATE_CHANGED) {
         HbNotice notice = { .kind = HB_NOTICE_STATE_CHANGED };
@@ -704,6 +781,9 @@ hbDomainFree(HbDomain *dom)
     if (dom->ticket)
         hbTicketClose(dom->ticket);
     g_clear_pointer(&dom->ticket, hbTicketUnref);
+    if (dom->escalation)
+        hbTicketClose(dom->escalation);
+    g_clear_pointer(&dom->escalation, hbTicketUnref);
     hbTimerSet(hbMonitorTimers(dom->monitor), &dom->timer, -1, dom);
     g_clear_handle_id(&dom->time_sync_timer, g_source_remove);
     hbGuestInfoClear(&dom->guest);
@@ -906,6 +986,8 @@ hbDomainJobDone(HbDomain *dom, HbJob *job)
         hbDomainPingDone(dom, job);
     else if (job->kind == HB_JOB_RESTART)
         hbDomainRestartDone(dom, job);
+    else if (job->kind == HB_JOB_ESCALATE)
+        hbDomainEscalateDone(dom, job);
     else if (job->kind == HB_JOB_GUEST_INFO)
         hbDomainGuestInfoDone(dom, job);
     else if (!job->error)

@@ -16,6 +16,7 @@ typedef enum {
     HB_NOTICE_RESTART_ATTEMPT,
     HB_NOTICE_EXHAUSTED,
     HB_NOTICE_STATE_CHANGED,
+    HB_NOTICE_ESCALATED,        /* the failure reported to the cluster, or why not */
 
     HB_NOTICE_LAST
 } HbNoticeKind;
@@ -28,6 +29,7 @@ typedef struct {
     const char *result; /* RESTART_ATTEMPT: "ok" or the error */
     HbVerdict verdict;  /* STOPPED */
     const char *evidence; /* STOPPED: what the verdict rests on */
+    const char *resource; /* ESCALATED: the cluster resource; "": none found */
 } HbNotice;
 
 HB_ENUM_DECL(hbNoticeKind, HbNoticeKind);

@@ -446,6 +446,12 @@ hbEngineStartEpisode(HbEngine *engine, gint64 now, HbActions *actions)
         return;
     }
     g_array_append_val(engine->episode_starts, now);
+    /* No attempt in place: the episode fails at once (and escalates). */
+    if (engine->cfg.failure_attempts == 0) {
+        engine->episode = HB_EPISODE_FAILED;
+        actions->events |= HB_EVENT_EXHAUSTED;
+        return;
+    }
     engine->episode = HB_EPISODE_STOPPED;
     engine->next_attempt = now;
     if (!engine->restart_in_flight)

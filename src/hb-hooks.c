@@ -262,6 +262,7 @@ hbHooksEnv(const HbHookEvent *event)
         { "RESULT", event->result },
         { "VERDICT", event->verdict },
         { "EVIDENCE", event->evidence },
+        { "RESOURCE", event->resource },
     };
 
     g_strv_builder_add(env, HB_HOOK_PATH);

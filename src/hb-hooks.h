@@ -25,6 +25,7 @@ typedef struct {
     const char *result;
     const char *verdict;
     const char *evidence;
+    const char *resource; /* escalated: the cluster resource */
 } HbHookEvent;
 
 /* A before-restart run ended: @veto NULL, the attempt goes ahead; else why not

@@ -6,6 +6,7 @@
  */
 #include <config.h>
 
+#include "hb-escalate.h"
 #include "hb-job.h"
 #include "hb-restart.h"
 
@@ -79,6 +80,8 @@ hbJobFree(HbJob *job)
     g_free(job->uuid);
     g_free(job->detail);
     g_free(job->diag_dir);
+    g_free(job->cluster_tools);
+    g_free(job->resource);
     g_free(job->diag_file);
     g_free(job->diag_error);
     g_ptr_array_unref(job->infos);
@@ -115,6 +118,7 @@ hbJobClearResult(HbJob *job)
     hbGuestInfoClear(&job->info);
     hbExecStatusClear(&job->exec);
     g_clear_pointer(&job->metadata, g_free);
+    g_clear_pointer(&job->resource, g_free);
     g_array_set_size(job->stats, 0);
 }
 
@@ -126,6 +130,7 @@ hbJobRepeatable(HbJobKind kind)
     case HB_JOB_PING:      /* it would only be late; no verdict is fine */
     case HB_JOB_SHUTDOWN:  /* never twice */
     case HB_JOB_EXEC:
+    case HB_JOB_ESCALATE:
         return FALSE;
     case HB_JOB_RESTART:
     case HB_JOB_SYNC:
@@ -218,6 +223,7 @@ hbJobRequest(HbJob *job, virConnectPtr conn, GCancellable *cancellable)
     case HB_JOB_SYNC:
     case HB_JOB_LIST:
     case HB_JOB_RESOLVE:
+    case HB_JOB_ESCALATE:
     case HB_JOB_STATS:
     case HB_JOB_LAST:
         g_assert_not_reached();
@@ -375,6 +381,9 @@ hbJobRun(HbJob *job, virConnectPtr conn, HbProbeFunc probe, GCancellable *cancel
         break;
     case HB_JOB_STATS:
         hbJobStats(job, conn);
+        break;
+    case HB_JOB_ESCALATE:
+        hbEscalateRun(job);
         break;
     case HB_JOB_LAST:
         g_assert_not_reached();

@@ -25,6 +25,7 @@ typedef enum {
     HB_JOB_METADATA,
     HB_JOB_RESOLVE,  /* find the domain a METADATA request by name or UUID is for */
     HB_JOB_STATS,    /* read the counters of every running domain at once */
+    HB_JOB_ESCALATE, /* report the failure to the cluster resource that owns the domain */
 
     HB_JOB_LAST
 } HbJobKind;
@@ -62,9 +63,13 @@ struct _HbJob {
     guint attempt;       /* RESTART: its number in that episode */
     gboolean start_if_off; /* RESTART: a destroyed domain is ours to start */
     gboolean reset_stops;  /* RESTART: <on_reboot>destroy, so destroy+start, never reset */
-    gboolean observe;    /* RESTART: work out the step, make no call (observe, dry_run) */
-    HbTicket *ticket;    /* RESTART: closed when the episode ends */
-    HbTicket *host_gate; /* RESTART: closed when the host-wide breaker trips */
+    gboolean observe;    /* RESTART, ESCALATE: work out the step, make no call (observe,
+                          * dry_run) */
+    char *cluster_tools; /* RESTART, ESCALATE: Pacemaker's tools (hb-cluster.h); "": none */
+    char *resource;      /* RESTART, ESCALATE: the cluster resource found to own the domain */
+    HbTicket *ticket;    /* RESTART: closed when the episode ends; ESCALATE: when the
+                          * failed episode does */
+    HbTicket *host_gate; /* RESTART, ESCALATE: closed when the host-wide breaker trips */
     gboolean dropped;    /* RESTART: not made, the ticket was closed */
     gboolean held;       /* RESTART: not made, the breaker tripped after it was decided */
     gboolean vetoed;     /* RESTART: not made, a before-restart hook refused; it counts */
@@ -109,7 +114,7 @@ struct _HbJob {
     char *metadata;       /* METADATA: the element read or written */
     char *key;            /* RESOLVE: a UUID (tried first) or an exact name */
     char *name;           /* RESOLVE: the name of the domain found (sets uuid too);
-                           * the request it is for gets both */
+                           * the request it is for gets both. ESCALATE: the domain's */
     HbJob *then;          /* RESOLVE: the request to queue for the domain found */
     GArray *stats;        /* STATS: HbStatsRecord, the domains read */
     guint node_cpus;      /* LIST: the CPUs of libvirtd's host; 0: not known */

@@ -16,6 +16,7 @@ HB_ENUM_IMPL(hbLogEvent, HbLogEvent, HB_LOG_LAST,
              "restarts-exhausted",
              "storm-cap",
              "config-error",
+             "escalated",
 );
 
 /*
@@ -29,6 +30,7 @@ static const char *const hbLogEventIds[] = {
     [HB_LOG_EXHAUSTED] = "50d8b35b4cb64e5a8e382fdb9b570414",
     [HB_LOG_STORM_CAP] = "b5d07722d5b5432a8c4f8ffefb92e75c",
     [HB_LOG_CONFIG_ERROR] = "dc2fe4741ab54caf8b49ea43daeb0693",
+    [HB_LOG_ESCALATED] = "5b6b3312c0774d5197ce4d133c6c1296",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(hbLogEventIds) == HB_LOG_LAST);
 

@@ -18,6 +18,7 @@ typedef enum {
     HB_LOG_EXHAUSTED,
     HB_LOG_STORM_CAP,
     HB_LOG_CONFIG_ERROR,
+    HB_LOG_ESCALATED,   /* reported to the cluster, observed only, or not: why */
 
     HB_LOG_LAST
 } HbLogEvent;

@@ -116,6 +116,10 @@ hbMonitorRunHooks(HbMonitor *monitor, HbDomain *dom, const HbNotice *notice)
     } else if (notice->kind == HB_NOTICE_STOPPED) {
         event.verdict = hbVerdictToString(notice->verdict);
         event.evidence = notice->evidence;
+    } else if (notice->kind == HB_NOTICE_ESCALATED) {
+        event.action = "escalate";
+        event.result = notice->result;
+        event.resource = notice->resource;
     }
     hbHooksRun(monitor->hooks, &event);
 }
@@ -827,6 +831,7 @@ hbMonitorJobDone(HbJob *job, gpointer data)
         break;
     case HB_JOB_PING:
     case HB_JOB_RESTART:
+    case HB_JOB_ESCALATE:
     case HB_JOB_GUEST_INFO:
     case HB_JOB_TIME_SYNC:
         /* The domain may have left the table meanwhile. */
@@ -1090,6 +1095,13 @@ const char *
 hbMonitorStateDir(HbMonitor *monitor)
 {
     return monitor->conf.state_dir;
+}
+
+
+const char *
+hbMonitorClusterTools(HbMonitor *monitor)
+{
+    return monitor->conf.cluster_tools;
 }
 
 

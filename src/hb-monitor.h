@@ -61,6 +61,8 @@ gboolean hbMonitorHostHolds(HbMonitor *monitor, gboolean crashed);
 HbTicket *hbMonitorHostGate(HbMonitor *monitor, gboolean crashed);
 /* "": none, nothing outlives the daemon (hb-statefile.h). */
 const char *hbMonitorStateDir(HbMonitor *monitor);
+/* [daemon] cluster_tools: Pacemaker's tools; "": no cluster here. */
+const char *hbMonitorClusterTools(HbMonitor *monitor);
 /* Count a ping's result, and its times if it was sent. */
 void hbMonitorCountPing(HbMonitor *monitor, HbPing ping, const HbJob *job);
 /* The figures Manager1.GetStatistics serves (hb-stats.h): a floating a{sv}. */

@@ -6,6 +6,7 @@
 #include <config.h>
 
 #include "hb-diag.h"
+#include "hb-escalate.h"
 #include "hb-restart.h"
 
 
@@ -209,6 +210,8 @@ hbRestartRun(HbJob *job, virConnectPtr conn)
         state = hbRestartStateAfterDiag(job, state, reason);
     }
     step = hbRestartStepOf(job, state, reason, &why);
+    if (!why)
+        step = hbEscalateRestartStep(job, dom, step, state, &why);
     /* Paused since the decision (by the user, an I/O error): nothing is
      * done, and the attempt is not spent; it is decided again once the
      * guest runs and misses again. */

@@ -64,6 +64,7 @@ hbJobLane(const HbJob *job)
 {
     switch (job->kind) {
     case HB_JOB_RESTART:
+    case HB_JOB_ESCALATE:
         return HB_LANE_RESTART;
     case HB_JOB_PING:
         return job->suspect ? HB_LANE_SUSPECT : HB_LANE_PING;

@@ -62,6 +62,7 @@ typedef struct {
     char *for_;              /* pause: DURATION */
     char *until_text;        /* pause: TIME */
     gboolean all;            /* pause, resume: the host-wide window */
+    gboolean cluster;        /* is-heartbeating: as a cluster resource's monitor */
     gint64 until;            /* pause: the window's end, seconds since the epoch */
 
     /* the command */
@@ -77,6 +78,9 @@ static const char *hbCliSummary =
     "  list                       the monitored domains (--json)\n"
     "  status DOMAIN              heartbeat status of one domain (--json)\n"
     "  is-heartbeating DOMAIN     print yes or no; exit 0 if heartbeating, 1 if not\n"
+    "  is-heartbeating --cluster [DOMAIN]\n"
+    "                             a cluster's monitor: exit 1 only once the daemon\n"
+    "                             gave up (DOMAIN from $OCF_RESKEY_config)\n"
     "  percentage DOMAIN          share of the expected ticks over the last block\n"
     "  events [DOMAIN]            print heartbeat events until interrupted (--json)\n"
     "  config DOMAIN [--time N ...] [--unset KEY] [--live] [--config]\n"
@@ -678,6 +682,131 @@ hbCliIsHeartbeating(HbCli *cli)
 }
 
 
+/* GMarkup: the text of /domain/name and /domain/uuid of a domain XML. */
+typedef struct {
+    guint depth;
+    const char *in;  /* "name" or "uuid" at depth 2, under <domain> */
+    gboolean domain;
+    GString *name;
+    GString *uuid;
+} HbCliDomainXml;
+
+
+static void
+hbCliXmlStart(GMarkupParseContext *ctx G_GNUC_UNUSED, const char *element,
+              const char **names G_GNUC_UNUSED, const char **values G_GNUC_UNUSED,
+              gpointer data, GError **error G_GNUC_UNUSED)
+{
+    HbCliDomainXml *x = data;
+
+    x->depth++;
+    if (x->depth == 1)
+        x->domain = g_str_equal(element, "domain");
+    x->in = x->domain && x->depth == 2 && (g_str_equal(element, "name") ||
+                                           g_str_equal(element, "uuid")) ? element : NULL;
+    if (x->in)
+        g_string_truncate(x->in[0] == 'n' ? x->name : x->uuid, 0);
+}
+
+
+static void
+hbCliXmlEnd(GMarkupParseContext *ctx G_GNUC_UNUSED, const char *element G_GNUC_UNUSED,
+            gpointer data, GError **error G_GNUC_UNUSED)
+{
+    HbCliDomainXml *x = data;
+
+    x->depth--;
+    x->in = NULL;
+}
+
+
+static void
+hbCliXmlText(GMarkupParseContext *ctx G_GNUC_UNUSED, const char *text, gsize len,
+             gpointer data, GError **error G_GNUC_UNUSED)
+{
+    HbCliDomainXml *x = data;
+
+    if (x->in)
+        g_string_append_len(x->in[0] == 'n' ? x->name : x->uuid, text, len);
+}
+
+
+/*
+ * The domain a VirtualDomain resource runs, from its config file: its
+ * UUID where it has one, else its name. NULL, having said why.
+ */
+static char *
+hbCliOcfDomain(void)
+{
+    static const GMarkupParser parser = { hbCliXmlStart, hbCliXmlEnd, hbCliXmlText, NULL, NULL };
+    const char *path = g_getenv("OCF_RESKEY_config");
+    HbCliDomainXml x = { .name = g_string_new(NULL), .uuid = g_string_new(NULL) };
+    g_autoptr(GMarkupParseContext) ctx = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *xml = NULL;
+    g_autofree char *name = NULL;
+    g_autofree char *uuid = NULL;
+    gsize len;
+
+    if (!path || !*path) {
+        hbCliFail(HB_EXIT_USAGE, "no DOMAIN, and no $OCF_RESKEY_config to take it from");
+        goto cleanup;
+    }
+    ctx = g_markup_parse_context_new(&parser, 0, &x, NULL);
+    if (!g_file_get_contents(path, &xml, &len, &err) ||
+        !g_markup_parse_context_parse(ctx, xml, len, &err) ||
+        !g_markup_parse_context_end_parse(ctx, &err)) {
+        hbCliFail(HB_EXIT_USAGE, "cannot read the domain from %s: %s", path, err->message);
+        goto cleanup;
+    }
+    name = g_strstrip(g_strdup(x.name->str));
+    uuid = g_strstrip(g_strdup(x.uuid->str));
+    if (!*uuid && !*name)
+        hbCliFail(HB_EXIT_USAGE, "%s defines no domain name", path);
+ cleanup:
+    g_string_free(x.name, TRUE);
+    g_string_free(x.uuid, TRUE);
+    if (uuid && *uuid)
+        return g_steal_pointer(&uuid);
+    return name && *name ? g_steal_pointer(&name) : NULL;
+}
+
+
+/*
+ * is-heartbeating --cluster: the monitor of a cluster resource
+ * (monitor_scripts of ocf:heartbeat:VirtualDomain). It fails only once the
+ * daemon has given up on the guest in place (state failed): while the
+ * daemon makes its attempts, and wherever it has no verdict (not
+ * reachable, the domain not monitored, not running, the host suspected),
+ * the cluster is told nothing is wrong, so the two never act at once.
+ */
+static int
+hbCliClusterMonitor(HbCli *cli, const char *key)
+{
+    g_autofree char *from_config = key ? NULL : hbCliOcfDomain();
+    const char *state;
+
+    if (!key && !(key = from_config))
+        return HB_EXIT_USAGE;
+    cli->name = "is-heartbeating";
+    if (hbCliConnect(cli) != HB_EXIT_OK || hbCliFind(cli, key) != HB_EXIT_OK) {
+        g_printerr("virt-heartbeat: no verdict on '%s': the cluster's own checks apply\n",
+                   key);
+        printf("unknown\n");
+        return HB_EXIT_OK;
+    }
+    state = hb_dbus_domain1_get_state(cli->domain);
+    if (g_strcmp0(state, "failed") != 0 || hb_dbus_manager1_get_host_hold(cli->manager)) {
+        printf("yes\n");
+        return HB_EXIT_OK;
+    }
+    printf("no\n");
+    g_printerr("virt-heartbeat: virt-heartbeatd gave up on '%s' in place: %s\n", key,
+               hb_dbus_domain1_get_last_attempt(cli->domain));
+    return HB_EXIT_FAILURE;
+}
+
+
 static int
 hbCliPercentage(HbCli *cli)
 {
@@ -1196,6 +1325,14 @@ hbCliRun(HbCli *cli, int argc, char **argv)
     }
     if (i == G_N_ELEMENTS(hbCliCommands))
         return hbCliUsage("unknown command '%s'", cli->name);
+    if (cli->cluster && hbCliCommands[i].run != hbCliIsHeartbeating)
+        return hbCliUsage("--cluster goes with is-heartbeating");
+    if (cli->cluster && (nargs > 1 || cli->json || hbCliHasKeyOptions(cli) || cli->live ||
+                         cli->config || cli->timeout || cli->all || cli->for_ ||
+                         cli->until_text))
+        return hbCliUsage("is-heartbeating --cluster takes at most a DOMAIN");
+    if (cli->cluster)
+        return hbCliClusterMonitor(cli, nargs ? argv[2] : NULL);
 
     if (hbCliCommands[i].domain != HB_CLI_NO_DOMAIN &&
         hbCliCommands[i].domain != HB_CLI_MONITORED_OPTIONAL && nargs < 1)
@@ -1272,6 +1409,8 @@ main(int argc, char **argv)
           "pause: until this ISO 8601 time (without a zone: local time)", "TIME" },
         { "all", 'a', 0, G_OPTION_ARG_NONE, &cli.all,
           "pause, resume: the host-wide window, every domain", NULL },
+        { "cluster", 0, 0, G_OPTION_ARG_NONE, &cli.cluster,
+          "is-heartbeating: as a Pacemaker resource's monitor script", NULL },
         { "version", 'V', 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
         { NULL }
     };

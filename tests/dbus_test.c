@@ -128,6 +128,9 @@ daemonStart(void **state, guint default_time)
     g_auto(HbDaemonConf) conf = { 0 };
 
     hbDaemonConfInit(&conf);
+    /* Never the host's own cluster. */
+    g_free(conf.cluster_tools);
+    conf.cluster_tools = g_strdup("");
     if (default_time)
         conf.defaults.time = default_time;
     g_free(conf.uri);

@@ -341,6 +341,42 @@ test_attempt_spacing_and_exhaustion(void **state)
 }
 
 
+static void
+tweakNoAttempts(HbConfig *cfg)
+{
+    cfg->failure_attempts = 0;
+}
+
+
+/* failure_attempts=0: the episode fails at its start, no attempt is made. */
+static void
+test_no_attempts_exhausted_at_once(void **state G_GNUC_UNUSED)
+{
+    Fixture *f = fixtureNew(tweakNoAttempts);
+    gint64 t;
+
+    feed(f, HB_INPUT_STARTED);
+    runUntil(f, f->now + S(1), HB_INPUT_TICK);
+    t = hbEngineLastTick(f->engine) + S(10);
+    runUntil(f, t, HB_INPUT_MISS);
+    assert_int_equal(f->stopped, 1);
+    assert_int_equal(f->exhausted, 1);
+    assert_int_equal(f->restarts, 0);
+    assert_int_equal(hbEngineState(f->engine), HB_STATE_FAILED);
+    assert_false(hbEngineEpisodeOpen(f->engine, hbEngineEpisode(f->engine)));
+    runUntil(f, t + S(100), HB_INPUT_MISS);
+    assert_int_equal(f->restarts, 0);
+    assert_int_equal(f->exhausted, 1);
+    /* A crash is no different. */
+    feed(f, HB_INPUT_TICK);
+    assert_int_not_equal(hbEngineState(f->engine), HB_STATE_FAILED);
+    feed(f, HB_INPUT_CRASHED);
+    assert_int_equal(f->exhausted, 2);
+    assert_int_equal(f->restarts, 0);
+    hbEngineFree(f->engine);
+    g_free(f);
+}
+
 /*
  * A guest slowed by its host opens its agent port just before the next
  * attempt is due: no attempt until a ping sent after that has missed.
@@ -2196,6 +2232,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_grace_ends_at_first_tick, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grace_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_attempt_spacing_and_exhaustion, setup, teardown),
+        cmocka_unit_test(test_no_attempts_exhausted_at_once),
         cmocka_unit_test_setup_teardown(test_agent_connect_needs_new_verdict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_never_booted_waits_boot_grace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tick_resumes_episode, setup, teardown),

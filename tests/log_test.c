@@ -259,6 +259,9 @@ test_monitor_events(void **state G_GNUC_UNUSED)
 
     fakeProbeReset();
     hbDaemonConfInit(&conf);
+    /* Never the host's own cluster. */
+    g_free(conf.cluster_tools);
+    conf.cluster_tools = g_strdup("");
     g_free(conf.uri);
     conf.uri = g_strdup(TEST_URI);
     g_free(conf.state_dir);

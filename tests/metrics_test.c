@@ -77,6 +77,9 @@ setup(void **state)
     f->conn = virConnectOpen(TEST_URI);
     assert_non_null(f->conn);
     hbDaemonConfInit(&conf);
+    /* Never the host's own cluster. */
+    g_free(conf.cluster_tools);
+    conf.cluster_tools = g_strdup("");
     g_free(conf.uri);
     conf.uri = g_strdup(TEST_URI);
     g_free(conf.state_dir);

@@ -34,6 +34,7 @@ typedef struct {
     GPtrArray *host;    /* "suspected REASON", "cleared REASON" */
     gboolean dry_run;   /* fixtureMonitor: [daemon] dry_run */
     char *hooks_dir;    /* fixtureMonitor: [daemon] hooks_dir; NULL: none */
+    char *cluster_tools; /* fixtureMonitor: [daemon] cluster_tools; NULL: none */
 } Fixture;
 
 
@@ -50,6 +51,10 @@ recordNotice(HbDomain *dom, const HbNotice *notice, gpointer data)
     else if (notice->kind == HB_NOTICE_STOPPED)
         line = g_strdup_printf("%s %s %s", hbDomainName(dom), hbNoticeKindToString(notice->kind),
                                hbVerdictToString(notice->verdict));
+    else if (notice->kind == HB_NOTICE_ESCALATED)
+        line = g_strdup_printf("%s %s %s: %s", hbDomainName(dom),
+                               hbNoticeKindToString(notice->kind), notice->resource,
+                               notice->result);
     else
         line = g_strdup_printf("%s %s", hbDomainName(dom), hbNoticeKindToString(notice->kind));
     g_ptr_array_add(f->notices, line);
@@ -159,6 +164,9 @@ fixtureMonitor(Fixture *f, gboolean monitor_all, const char *state_dir,
     /* Never the host's own hooks. */
     g_free(conf.hooks_dir);
     conf.hooks_dir = g_strdup(f->hooks_dir ? f->hooks_dir : "");
+    /* Nor the host's own cluster. */
+    g_free(conf.cluster_tools);
+    conf.cluster_tools = g_strdup(f->cluster_tools ? f->cluster_tools : "");
     if (request_workers)
         conf.request_workers = request_workers;
     if (fast) {
@@ -238,6 +246,17 @@ teardown(void **state)
         }
         g_rmdir(f->hooks_dir);
         g_free(f->hooks_dir);
+    }
+    if (f->cluster_tools) {
+        g_autoptr(GDir) tools = g_dir_open(f->cluster_tools, 0, NULL);
+        const char *name;
+
+        while (tools && (name = g_dir_read_name(tools))) {
+            g_autofree char *path = g_build_filename(f->cluster_tools, name, NULL);
+            g_unlink(path);
+        }
+        g_rmdir(f->cluster_tools);
+        g_free(f->cluster_tools);
     }
     /* Every domain but the driver's own "test" is the test's to remove. */
     for (int i = 0; i < n; i++) {
@@ -1975,6 +1994,204 @@ test_hook_vetoes_restart(void **state)
 }
 
 
+/*
+ * A fake Pacemaker in a private directory, as cluster_test's: its CIB has
+ * one VirtualDomain, rsc-NAME, whose config file defines the domain @name;
+ * the cluster runs it on node1. cibadmin waits @delay seconds first. Every
+ * call is logged in the file "calls". A new monitor uses it.
+ */
+static void
+clusterMonitor(Fixture *f, const char *name, guint delay)
+{
+    g_autofree char *config = NULL;
+    g_autofree char *cibadmin = NULL;
+    g_autofree char *crm_resource = NULL;
+    g_autofree char *path = NULL;
+    const struct {
+        const char *name;
+        const char *text;
+    } files[] = {
+        { "config.xml", NULL },
+        { "cibadmin", NULL },
+        { "crm_node", "#!/bin/sh\necho \"crm_node $*\" >> \"${0%/*}/calls\"\necho node1\n" },
+        { "crm_resource", NULL },
+    };
+
+    f->cluster_tools = g_dir_make_tmp("hb-monitor-cluster-XXXXXX", NULL);
+    assert_non_null(f->cluster_tools);
+    config = g_strdup_printf("<domain type='test'><name>%s</name></domain>\n", name);
+    path = g_build_filename(f->cluster_tools, "config.xml", NULL);
+    cibadmin = g_strdup_printf(
+        "#!/bin/sh\necho \"cibadmin $*\" >> \"${0%%/*}/calls\"\nsleep %u\n"
+        "echo '<resources><primitive id=\"rsc-%s\" class=\"ocf\" provider=\"heartbeat\" "
+        "type=\"VirtualDomain\"><instance_attributes id=\"a\"><nvpair id=\"c\" "
+        "name=\"config\" value=\"%s\"/></instance_attributes></primitive></resources>'\n",
+        delay, name, path);
+    crm_resource = g_strdup(
+        "#!/bin/sh\necho \"crm_resource $*\" >> \"${0%/*}/calls\"\n"
+        "case \"$*\" in *--locate*) echo '<pacemaker-result><nodes><node>node1</node>"
+        "</nodes><status code=\"0\" message=\"OK\"/></pacemaker-result>';; esac\n");
+    for (guint i = 0; i < G_N_ELEMENTS(files); i++) {
+        g_autofree char *file = g_build_filename(f->cluster_tools, files[i].name, NULL);
+        const char *text = i == 0 ? config : i == 1 ? cibadmin : i == 3 ? crm_resource :
+            files[i].text;
+
+        assert_true(g_file_set_contents(file, text, -1, NULL));
+        assert_int_equal(g_chmod(file, i == 0 ? 0644 : 0755), 0);
+    }
+    fixtureMonitor(f, FALSE, "", 0, FALSE);
+}
+
+
+static char *
+readClusterCalls(Fixture *f)
+{
+    g_autofree char *path = g_build_filename(f->cluster_tools, "calls", NULL);
+    char *text = NULL;
+
+    if (!g_file_get_contents(path, &text, NULL, NULL))
+        return g_strdup("");
+    return text;
+}
+
+
+/* Its attempts in place exhausted, the guest's failure goes to its resource. */
+static void
+test_escalate_reported(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) dom = NULL;
+    g_autofree char *uuid = NULL;
+    g_autofree char *calls = NULL;
+
+    clusterMonitor(f, "hb-esc", 0);
+    dom = testDomainStart(f->conn, "hb-esc", TRUE, "time='2' rate='4' boot_grace='0' "
+                          "failure_interval='1' failure_attempts='1' escalate='cluster'");
+    uuid = testDomainUUID(dom);
+    waitState(f, "hb-esc", HB_STATE_OK);
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    waitNotices(f, "hb-esc", "escalated", 1);
+    assert_int_equal(countNotices(f, "hb-esc", "escalated rsc-hb-esc: ok"), 1);
+    assert_int_equal(countNotices(f, "hb-esc", "restart-attempt reset ok"), 1);
+    assert_int_equal(countNotices(f, "hb-esc", "restarts-exhausted"), 1);
+    calls = readClusterCalls(f);
+    assert_string_equal(calls, "cibadmin --query --scope resources\n"
+                        "crm_node --name\n"
+                        "crm_resource --locate --resource rsc-hb-esc --output-as=xml\n"
+                        "crm_resource --fail --resource rsc-hb-esc --node node1\n");
+    /* Once: the failed episode asks no more. */
+    testSpin(2500);
+    assert_int_equal(countNotices(f, "hb-esc", "escalated"), 1);
+}
+
+
+/* failure_attempts=0: no attempt in place, the failure goes to the cluster at once. */
+static void
+test_escalate_at_once(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) dom = NULL;
+    g_autofree char *uuid = NULL;
+
+    clusterMonitor(f, "hb-esc0", 0);
+    dom = testDomainStart(f->conn, "hb-esc0", TRUE, "time='2' rate='4' boot_grace='0' "
+                          "failure_interval='1' failure_attempts='0' escalate='cluster'");
+    uuid = testDomainUUID(dom);
+    waitState(f, "hb-esc0", HB_STATE_OK);
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    waitNotices(f, "hb-esc0", "escalated rsc-hb-esc0: ok", 1);
+    assert_int_equal(countNotices(f, "hb-esc0", "restart-attempt"), 0);
+}
+
+
+/* The heartbeat came back while the CIB was read: nothing is reported. */
+static void
+test_escalate_dropped_when_back(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) dom = NULL;
+    g_autofree char *uuid = NULL;
+    g_autofree char *calls = NULL;
+
+    clusterMonitor(f, "hb-escback", 3);
+    dom = testDomainStart(f->conn, "hb-escback", TRUE, "time='2' rate='4' boot_grace='0' "
+                          "failure_interval='1' failure_attempts='0' escalate='cluster'");
+    uuid = testDomainUUID(dom);
+    waitState(f, "hb-escback", HB_STATE_OK);
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    waitNotices(f, "hb-escback", "restarts-exhausted", 1);
+    fakeProbeSet(uuid, FAKE_AGENT_OK);
+    waitNotices(f, "hb-escback", "heartbeat-resumed", 1);
+    waitNotices(f, "hb-escback", "escalated", 1);
+    assert_int_equal(countNotices(f, "hb-escback", "escalated rsc-hb-escback: the failed "
+                                  "episode ended before the report"), 1);
+    calls = readClusterCalls(f);
+    assert_null(strstr(calls, "--fail"));
+}
+
+
+/* dry_run: the resource is found, and nothing is reported. */
+static void
+test_escalate_observed(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) dom = NULL;
+    g_autofree char *uuid = NULL;
+    g_autofree char *calls = NULL;
+
+    f->dry_run = TRUE;
+    clusterMonitor(f, "hb-escdry", 0);
+    dom = testDomainStart(f->conn, "hb-escdry", TRUE, "time='2' rate='4' boot_grace='0' "
+                          "failure_interval='1' failure_attempts='1' escalate='cluster'");
+    uuid = testDomainUUID(dom);
+    waitState(f, "hb-escdry", HB_STATE_OK);
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    waitNotices(f, "hb-escdry", "escalated rsc-hb-escdry: observed only, not reported", 1);
+    calls = readClusterCalls(f);
+    assert_null(strstr(calls, "--fail"));
+}
+
+
+/* No resource of the cluster runs it: said so, nothing failed. */
+static void
+test_escalate_no_resource(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) dom = NULL;
+    g_autofree char *uuid = NULL;
+
+    clusterMonitor(f, "hb-other", 0);
+    dom = testDomainStart(f->conn, "hb-escnone", TRUE, "time='2' rate='4' boot_grace='0' "
+                          "failure_interval='1' failure_attempts='0' escalate='cluster'");
+    uuid = testDomainUUID(dom);
+    waitState(f, "hb-escnone", HB_STATE_OK);
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    waitNotices(f, "hb-escnone", "escalated : no resource of the cluster runs the domain", 1);
+}
+
+
+/* action=restart on a domain the cluster runs: a reset, never a destroy and start. */
+static void
+test_cluster_owned_reset_only(void **state)
+{
+    Fixture *f = *state;
+    g_autoptr(virDomain) dom = NULL;
+    g_autofree char *uuid = NULL;
+
+    clusterMonitor(f, "hb-owned", 0);
+    dom = testDomainStart(f->conn, "hb-owned", TRUE, "time='2' rate='4' boot_grace='0' "
+                          "failure_interval='1' failure_attempts='1' action='restart'");
+    uuid = testDomainUUID(dom);
+    waitState(f, "hb-owned", HB_STATE_OK);
+    fakeProbeSet(uuid, FAKE_AGENT_MISS);
+    waitNotices(f, "hb-owned", "restart-attempt", 1);
+    assert_int_equal(countNotices(f, "hb-owned", "restart-attempt reset ok"), 1);
+    /* escalate=none: nothing reported. */
+    waitNotices(f, "hb-owned", "restarts-exhausted", 1);
+    assert_int_equal(countNotices(f, "hb-owned", "escalated"), 0);
+}
+
+
 /* A before-restart hook that exits 0 lets the attempt be made. */
 static void
 test_hook_allows_restart(void **state)
@@ -2180,6 +2397,12 @@ main(void)
         cmocka_unit_test_setup_teardown(test_watchdog_kept_over_resume, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hook_vetoes_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hook_allows_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_escalate_reported, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_escalate_at_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_escalate_dropped_when_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_escalate_observed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_escalate_no_resource, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cluster_owned_reset_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hook_dropped_when_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hook_dropped_when_paused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload_keeps_state, setup, teardown),

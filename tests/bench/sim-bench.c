@@ -840,6 +840,9 @@ main(int argc, char **argv)
     heap_base = simHeap();
 
     hbDaemonConfInit(&conf);
+    /* Never the host's own cluster. */
+    g_free(conf.cluster_tools);
+    conf.cluster_tools = g_strdup("");
     g_free(conf.uri);
     conf.uri = g_strdup(SIM_URI);
     g_free(conf.state_dir);
