@@ -26,6 +26,9 @@ packages=(
     # promtool in make check (metrics, alerting rules); the e2e suite's own
     # Prometheus server (s_prometheus)
     prometheus
+    # the e2e suite's one-node cluster (s_cluster, tests/e2e/cluster-up.sh):
+    # pacemaker only recommends its command-line tools
+    pacemaker pacemaker-cli-utils corosync resource-agents
 )
 
 missing=()
@@ -49,3 +52,14 @@ elif [ -x /etc/init.d/prometheus ] && /etc/init.d/prometheus status >/dev/null 2
     /etc/init.d/prometheus stop
     update-rc.d prometheus disable >/dev/null 2>&1 || true
 fi
+# Likewise a corosync or pacemaker that the packages' scripts started: the
+# suite's cluster (tests/e2e/cluster-up.sh) runs alone on the host.
+for svc in pacemaker corosync; do
+    if command -v systemctl >/dev/null && systemctl is-enabled --quiet "$svc" 2>/dev/null; then
+        systemctl disable "$svc"
+        [ ! -d /run/systemd/system ] || systemctl stop "$svc"
+    elif [ -x "/etc/init.d/$svc" ] && "/etc/init.d/$svc" status >/dev/null 2>&1; then
+        "/etc/init.d/$svc" stop
+        update-rc.d "$svc" disable >/dev/null 2>&1 || true
+    fi
+done

@@ -94,7 +94,7 @@ declare -A id
 while read -r kind value; do
     id[$kind]=$value
 done < <("$log_test" --ids)
-[ "${#id[@]}" = 6 ] || { echo "log_test --ids: ${#id[@]} kinds" >&2; exit 99; }
+[ "${#id[@]}" = 7 ] || { echo "log_test --ids: ${#id[@]} kinds" >&2; exit 99; }
 
 # log_test's TAP output to a file; its stderr (GLib's log) to the journal.
 if systemd-cat -t hb-log-test bash -c 'exec "$0" >"$1"' "$log_test" "$dir/log_test.out"; then

@@ -57,6 +57,7 @@ started_pids=()
 bg_pids=()
 dbus_pid=
 events_pid=
+cluster_pids=() # s_cluster's corosync and pacemakerd, while they run
 
 log() { echo "# $*"; }
 
@@ -318,6 +319,8 @@ cleanup() {
     [ -n "${daemon_pid:-}" ] && kill "$daemon_pid" 2>/dev/null
     # s_deb's package, its daemon and bus, if it was cut short.
     declare -F deb_teardown >/dev/null && deb_teardown
+    # s_cluster's cluster, if it was cut short.
+    declare -F cluster_teardown >/dev/null && cluster_teardown
     for p in "${bg_pids[@]}"; do kill "$p" 2>/dev/null; done
     [ -n "$dbus_pid" ] && kill "$dbus_pid" 2>/dev/null
     # libvirtd and virtlogd, if this suite started them. They are no
@@ -2817,6 +2820,168 @@ _s_diagnostics_bound() {
         fail "files: $(ls "$work/state/diagnostics/$uuid")" || return 1
 }
 
+# ---- s_cluster: a one-node Pacemaker cluster -----------------------------
+# The guest is a VirtualDomain resource (transient: the agent creates it
+# from its config file). Its fault lives on a <transient/> disk: the
+# guest-init of each boot stops qemu-ga at once when the disk says "hang"
+# (hb.fault_disk=1). A reset keeps the disk, so the daemon's attempt in
+# place cannot help; the cluster's stop and start (a new QEMU, a fresh
+# overlay) does.
+
+cluster_rsc=hbe2e-vm
+
+cluster_teardown() {
+    [ ${#cluster_pids[@]} -gt 0 ] || return 0
+    cibadmin --delete -o resources --xml-text "<primitive id=\"$cluster_rsc\"/>" >/dev/null 2>&1
+    bash "$srcdir/tests/e2e/cluster-down.sh" "${cluster_pids[@]}" 8>&- 2>&1 | sed 's/^/#   /'
+    cluster_pids=()
+}
+
+rsc_role_is() { # ROLE: what crm_mon says of the resource
+    crm_mon -1 --output-as=xml 2>/dev/null |
+        grep -q "<resource id=\"$cluster_rsc\" [^>]*role=\"$1\""
+}
+
+libvirt_mark() { echo $(($(wc -l < "$work/libvirt-events.log") + 1)); }
+
+libvirt_since() { # LINE DOMAIN TEXT: libvirt's lifecycle events of that kind since LINE
+    tail -n "+$1" "$work/libvirt-events.log" | grep -c "for domain '$2': $3"
+}
+
+has_libvirt_since() { [ "$(libvirt_since "$1" "$2" "$3")" -ge "$4" ]; } # LINE DOMAIN TEXT N
+
+crm_failure_shown() {
+    crm_mon -1 --output-as=xml 2>/dev/null | grep -q "<failure op_key=\"${cluster_rsc}_"
+}
+
+s_cluster() {
+    s_cluster_run
+    local st=$?
+    cluster_teardown
+    # The suite's own daemon again, without the cluster.
+    restart_daemon || st=1
+    return $st
+}
+
+s_cluster_run() {
+    local d=${prefix}cl uuid cfg mon=$work/cluster-monitor.sh mark lmark ev
+    cfg=$work/$d-config.xml
+    command -v crm_resource >/dev/null ||
+        fail "crm_resource missing: apt-get install pacemaker-cli-utils" || return 1
+    mapfile -t cluster_pids < <(bash "$srcdir/tests/e2e/cluster-up.sh" 8>&-)
+    crm_mon -1 >/dev/null 2>&1 || fail "the cluster did not come up" || return 1
+    # The daemon with the host's Pacemaker tools.
+    restart_daemon "cluster_tools=/usr/sbin" || return 1
+
+    uuid=$(cat /proc/sys/kernel/random/uuid)
+    truncate -s 1M "$work/$d-fault.img"
+    cat > "$cfg" <<EOF
+<domain type='$domtype'>
+  <name>$d</name>
+  <uuid>$uuid</uuid>
+  <memory unit='MiB'>128</memory>
+  <vcpu>1</vcpu>
+  <metadata><hb:heartbeat xmlns:hb='urn:virt-heartbeat:1' time='6' rate='3' boot_grace='20' failure_interval='10' failure_attempts='1' escalate='cluster'/></metadata>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+    <kernel>$guest/vmlinuz</kernel>
+    <initrd>$guest/initrd.img</initrd>
+    <cmdline>console=ttyS0 quiet panic=0 hb.fault_disk=1</cmdline>
+  </os>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <serial type='file'><source path='$work/$d-console.log' append='on'/><target port='0'/></serial>
+    <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='$work/$d-fault.img'/><target dev='vda' bus='virtio'/><transient/></disk>
+    <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+EOF
+    # The monitor script, as contrib/pacemaker/virt-heartbeat-monitor with
+    # this build's CLI and the suite's bus.
+    printf '#!/bin/sh\nDBUS_SYSTEM_BUS_ADDRESS=%q exec %q is-heartbeating --cluster\n' \
+        "$DBUS_SYSTEM_BUS_ADDRESS" "$cli" > "$mon"
+    chmod 755 "$mon"
+    cibadmin --create -o resources --xml-text "
+<primitive id=\"$cluster_rsc\" class=\"ocf\" provider=\"heartbeat\" type=\"VirtualDomain\">
+  <instance_attributes id=\"$cluster_rsc-ia\">
+    <nvpair id=\"$cluster_rsc-config\" name=\"config\" value=\"$cfg\"/>
+    <nvpair id=\"$cluster_rsc-hv\" name=\"hypervisor\" value=\"qemu:///system\"/>
+    <nvpair id=\"$cluster_rsc-fs\" name=\"force_stop\" value=\"true\"/>
+    <nvpair id=\"$cluster_rsc-ms\" name=\"monitor_scripts\" value=\"$mon\"/>
+  </instance_attributes>
+  <operations>
+    <op id=\"$cluster_rsc-monitor\" name=\"monitor\" interval=\"5s\" timeout=\"30s\"/>
+    <op id=\"$cluster_rsc-start\" name=\"start\" interval=\"0s\" timeout=\"60s\"/>
+    <op id=\"$cluster_rsc-stop\" name=\"stop\" interval=\"0s\" timeout=\"60s\"/>
+  </operations>
+</primitive>" >/dev/null || fail "cannot create the resource" || return 1
+    wait_until 60 rsc_role_is Started || fail "the resource never started" || return 1
+    wait_until 60 state_is "$d" ok || fail "never ok: $(status_field "$d" state)" || return 1
+    log "resource $cluster_rsc started, the daemon sees $d heartbeating"
+
+    # The cluster stops and starts it, by a stop and by a move with
+    # nowhere to go: the daemon takes no action.
+    mark=$(log_mark)
+    lmark=$(libvirt_mark)
+    crm_resource --resource "$cluster_rsc" --meta --set-parameter target-role \
+        --parameter-value Stopped >/dev/null || fail "cannot stop the resource" || return 1
+    wait_until 60 rsc_role_is Stopped || fail "the resource never stopped" || return 1
+    wait_until 30 has_libvirt_since "$lmark" "$d" Stopped 1 || fail "libvirt saw no stop" ||
+        return 1
+    crm_resource --resource "$cluster_rsc" --meta --delete-parameter target-role >/dev/null ||
+        fail "cannot start the resource" || return 1
+    wait_until 60 state_is "$d" ok || fail "not ok after the cluster's start" || return 1
+    crm_resource --move --resource "$cluster_rsc" >/dev/null 2>&1 ||
+        fail "crm_resource --move failed" || return 1
+    wait_until 60 rsc_role_is Stopped || fail "the move stopped nothing" || return 1
+    wait_until 30 has_libvirt_since "$lmark" "$d" Stopped 2 || fail "libvirt saw no second stop" ||
+        return 1
+    crm_resource --clear --resource "$cluster_rsc" >/dev/null 2>&1 ||
+        fail "crm_resource --clear failed" || return 1
+    wait_until 60 state_is "$d" ok || fail "not ok after --clear" || return 1
+    [ "$(libvirt_since "$lmark" "$d" Started)" = 2 ] ||
+        fail "$(libvirt_since "$lmark" "$d" Started) starts, not the cluster's 2" || return 1
+    ! log_has_since "$mark" "Domain '$d': restart attempt" ||
+        fail "the daemon acted on the cluster's stop or start" || return 1
+    [ "$(count_events "$d" heartbeat-stopped)" = 0 ] ||
+        fail "a heartbeat-stopped on the cluster's stop" || return 1
+    log "stop, start, move and clear by the cluster: no daemon action"
+
+    # The agent hangs, and a reset does not help: one attempt in place, then
+    # the failure goes to the cluster, which stops and starts the guest.
+    mark=$(log_mark)
+    lmark=$(libvirt_mark)
+    agent_exec "$d" 'echo hang > /dev/vda; sync; sleep 1; kill -STOP $(cat /run/agent.pid)' ||
+        fail "cannot hang the agent" || return 1
+    wait_until 60 has_events "$d" restart-attempt 1 || fail "no attempt in place" || return 1
+    events_of "$d" restart-attempt | head -1 | jq -e '.action == "reset" and .result == "ok"' \
+        >/dev/null || fail "attempt: $(events_of "$d" restart-attempt | head -1)" || return 1
+    wait_until 90 has_events "$d" escalated 1 || fail "never escalated" || return 1
+    ev=$(events_of "$d" escalated | head -1)
+    log "escalated: $ev"
+    jq -e --arg r "$cluster_rsc" '.resource == $r and .result == "ok"' <<<"$ev" >/dev/null ||
+        fail "escalation: $ev" || return 1
+    # crm_mon shows the failure the daemon reported...
+    wait_until 30 crm_failure_shown || fail "crm_mon shows no failure" || return 1
+    # ...and the cluster recovers the guest: a new QEMU, a fresh disk, a heartbeat.
+    wait_until 30 has_libvirt_since "$lmark" "$d" Started 1 || fail "the cluster started nothing" ||
+        return 1
+    wait_until 90 state_is "$d" ok || fail "not recovered: $(status_field "$d" state)" ||
+        return 1
+    log "recovered by the cluster: $(crm_mon -1 | grep -E "$cluster_rsc|Failed" | tr -s ' ' | tr '\n' ';')"
+    sleep 6
+    # One start, the cluster's: the daemon neither started it nor acted again.
+    [ "$(libvirt_since "$lmark" "$d" Started)" = 1 ] ||
+        fail "$(libvirt_since "$lmark" "$d" Started) starts after the hang, not 1" || return 1
+    [ "$(count_events "$d" restart-attempt)" = 1 ] ||
+        fail "$(count_events "$d" restart-attempt) attempts, not 1" || return 1
+    [ "$(count_events "$d" escalated)" = 1 ] ||
+        fail "$(count_events "$d" escalated) escalations, not 1" || return 1
+    "$cli" is-heartbeating --cluster "$d" >/dev/null ||
+        fail "the monitor script fails after the recovery" || return 1
+}
+
 # HB_E2E_ONLY="s_exec s_info": run only these scenarios (while working on them).
 run() {
     local desc=$1; shift
@@ -2895,6 +3060,7 @@ run_optin "before-restart hook vetoes a hung guest's resets: reported, counted, 
 run "SIGHUP mid-episode: dry_run applies to the next attempt, episode and counters kept" s_reload
 run "the Debian package: built, installed, its unit's daemon watches a guest, purged" s_deb
 run "diagnostics before a hung guest's reset: screenshot, console tail, kdump core, then the reset" s_diagnostics
+run "Pacemaker: no action on the cluster's stop, start or move; a hung guest escalated, recovered by the cluster" s_cluster
 run_optin "a dump past its bound: timeout reported, the reset made after it, no second dump" s_diagnostics_bound
 run "daemon SIGTERM: exits 0 at once, the events listener ends" s_sigterm
 

@@ -1,8 +1,10 @@
 /*
  * libFuzzer harness: a domain's XML (hbDomainXmlInspect), and the
- * metadata element found in it, as the daemon reads both.
+ * metadata element found in it, as the daemon reads both; the same bytes
+ * as a VirtualDomain config file and as Pacemaker's CIB (hb-cluster.h).
  */
 #include "fuzz-common.h"
+#include "hb-cluster.h"
 #include "hb-domxml.h"
 
 int
@@ -11,6 +13,24 @@ LLVMFuzzerInitialize(int *argc G_GNUC_UNUSED, char ***argv G_GNUC_UNUSED)
     fuzzInit();
     return 0;
 }
+
+/* What the daemon reads of Pacemaker: the CIB, and a config file, raw bytes both. */
+static void
+fuzzCluster(const uint8_t *data, size_t size)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GPtrArray) resources = hbClusterParseResources((const char *) data, size, &err);
+
+    if (!resources)
+        fuzzCheckError(err);
+    for (guint i = 0; resources && i < resources->len; i++) {
+        HbClusterResource *rsc = resources->pdata[i];
+        FUZZ_ASSERT(rsc->id != NULL);
+    }
+    hbClusterConfigDefines((const char *) data, size, "vm1",
+                           "6695eb01-f6a4-8304-79aa-97f2502e193f");
+}
+
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -32,5 +52,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fuzzCheckError(merr);
     }
     hbDomainInfoFree(info);
+    fuzzCluster(data, size);
     return 0;
 }
