@@ -180,12 +180,77 @@ hbClusterXmlRead(const char *xml, gsize len, const char *name)
 }
 
 
+#define HB_CLUSTER_VIRTUAL_DOMAIN \
+    "@class='ocf' and @provider='heartbeat' and @type='VirtualDomain'"
+
+static gboolean
+hbClusterAttrIs(xmlNodePtr node, const char *name, const char *value)
+{
+    xmlChar *attr = xmlGetProp(node, BAD_CAST name);
+    gboolean is = attr && xmlStrEqual(attr, BAD_CAST value);
+
+    xmlFree(attr);
+    return is;
+}
+
+
+static gboolean
+hbClusterIsVirtualDomain(xmlNodePtr node)
+{
+    return hbClusterAttrIs(node, "class", "ocf") &&
+        hbClusterAttrIs(node, "provider", "heartbeat") &&
+        hbClusterAttrIs(node, "type", "VirtualDomain");
+}
+
+
+/* The VirtualDomain template of @templates that @node, a primitive, is made from. */
+static xmlNodePtr
+hbClusterTemplateOf(xmlNodePtr node, xmlNodeSetPtr templates)
+{
+    xmlChar *name = xmlGetProp(node, BAD_CAST "template");
+    xmlNodePtr found = NULL;
+
+    for (int i = 0; name && templates && i < templates->nodeNr && !found; i++) {
+        xmlChar *id = xmlGetProp(templates->nodeTab[i], BAD_CAST "id");
+
+        if (id && xmlStrEqual(id, name))
+            found = templates->nodeTab[i];
+        xmlFree(id);
+    }
+    xmlFree(name);
+    return found;
+}
+
+
+/* Every config parameter of @node, whatever instance_attributes set (rule) holds it. */
+static void
+hbClusterAddConfigs(GPtrArray *resources, xmlXPathContextPtr ctxt, xmlNodePtr node,
+                    const char *id, gboolean *any)
+{
+    xmlXPathObjectPtr config;
+
+    ctxt->node = node;
+    config = xmlXPathEval(BAD_CAST "instance_attributes/nvpair[@name='config']", ctxt);
+    for (int i = 0; config && config->nodesetval && i < config->nodesetval->nodeNr; i++) {
+        HbClusterResource *rsc = g_new0(HbClusterResource, 1);
+
+        rsc->id = g_strdup(id);
+        /* An id-ref, or no value: NULL, so the resource may run any domain. */
+        rsc->config = hbClusterProp(config->nodesetval->nodeTab[i], "value");
+        g_ptr_array_add(resources, rsc);
+        *any = TRUE;
+    }
+    xmlXPathFreeObject(config);
+}
+
+
 GPtrArray *
 hbClusterParseResources(const char *xml, gsize len, GError **error)
 {
     g_autoptr(xmlDoc) doc = hbClusterXmlRead(xml, len, "cib.xml");
     g_autoptr(GPtrArray) resources = NULL;
     xmlXPathContextPtr ctxt;
+    xmlXPathObjectPtr templates;
     xmlXPathObjectPtr obj;
 
     if (!doc) {
@@ -194,25 +259,30 @@ hbClusterParseResources(const char *xml, gsize len, GError **error)
     }
     resources = g_ptr_array_new_with_free_func((GDestroyNotify) hbClusterResourceFree);
     ctxt = xmlXPathNewContext(doc);
-    obj = xmlXPathEval(BAD_CAST "//primitive[@class='ocf' and @provider='heartbeat' and "
-                       "@type='VirtualDomain']", ctxt);
+    /* A primitive made from a resource template has no class of its own. */
+    templates = xmlXPathEval(BAD_CAST "//template[" HB_CLUSTER_VIRTUAL_DOMAIN "]", ctxt);
+    obj = xmlXPathEval(BAD_CAST "//primitive", ctxt);
     for (int i = 0; obj && obj->nodesetval && i < obj->nodesetval->nodeNr; i++) {
         xmlNodePtr node = obj->nodesetval->nodeTab[i];
-        HbClusterResource *rsc = g_new0(HbClusterResource, 1);
-        xmlXPathObjectPtr config;
+        xmlNodePtr template = hbClusterTemplateOf(node, templates ? templates->nodesetval :
+                                                  NULL);
+        g_autofree char *id = hbClusterProp(node, "id");
+        gboolean any = FALSE;
 
-        rsc->id = hbClusterProp(node, "id");
-        ctxt->node = node;
-        config = xmlXPathEval(BAD_CAST "instance_attributes/nvpair[@name='config']", ctxt);
-        if (config && config->nodesetval && config->nodesetval->nodeNr > 0)
-            rsc->config = hbClusterProp(config->nodesetval->nodeTab[0], "value");
-        xmlXPathFreeObject(config);
-        if (rsc->id)
+        if (!id || (!template && !hbClusterIsVirtualDomain(node)))
+            continue;
+        hbClusterAddConfigs(resources, ctxt, node, id, &any);
+        if (template)
+            hbClusterAddConfigs(resources, ctxt, template, id, &any);
+        if (!any) {
+            HbClusterResource *rsc = g_new0(HbClusterResource, 1);
+
+            rsc->id = g_steal_pointer(&id);
             g_ptr_array_add(resources, rsc);
-        else
-            hbClusterResourceFree(rsc);
+        }
     }
     xmlXPathFreeObject(obj);
+    xmlXPathFreeObject(templates);
     xmlXPathFreeContext(ctxt);
     return g_steal_pointer(&resources);
 }

@@ -33,8 +33,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(HbClusterResource, hbClusterResourceFree)
 
 /*
  * Pure: the ocf:heartbeat:VirtualDomain primitives of @xml (the output of
- * cibadmin --query, whole or its resources section), HbClusterResource
- * each, in document order; NULL if it is not well-formed.
+ * cibadmin --query, whole or its resources section), those made from a
+ * VirtualDomain resource template too, in document order: an
+ * HbClusterResource for each config parameter (its own, in any
+ * instance_attributes set, and its template's), or one with none; NULL if
+ * it is not well-formed.
  */
 GPtrArray *hbClusterParseResources(const char *xml, gsize len, GError **error);
 

@@ -284,6 +284,56 @@ test_owner_found(void **state)
 }
 
 
+/*
+ * A VirtualDomain made from a resource template (<primitive template=...>
+ * carries no class of its own), and one with a config in more than one
+ * instance_attributes set (rules): each is the cluster's.
+ */
+static void
+test_owner_template(void **state)
+{
+    Fixture *f = *state;
+    g_autofree char *mine = domainXml(NAME, UUID);
+    g_autofree char *theirs = domainXml("vm2", NULL);
+    g_autofree char *mine_path = writeFile(f->dir, "vm1.xml", mine, 0644);
+    g_autofree char *theirs_path = writeFile(f->dir, "vm2.xml", theirs, 0644);
+    g_autofree char *templated = g_strdup_printf(
+        "<resources>\n"
+        "  <template id=\"vm-t\" class=\"ocf\" provider=\"heartbeat\" type=\"VirtualDomain\">\n"
+        "    <instance_attributes id=\"vm-t-a\">\n"
+        "      <nvpair id=\"vm-t-h\" name=\"hypervisor\" value=\"qemu:///system\"/>\n"
+        "    </instance_attributes>\n"
+        "  </template>\n"
+        "  <primitive id=\"rsc1\" template=\"vm-t\">\n"
+        "    <instance_attributes id=\"rsc1-a\">\n"
+        "      <nvpair id=\"rsc1-c\" name=\"config\" value=\"%s\"/>\n"
+        "    </instance_attributes>\n"
+        "  </primitive>\n"
+        "</resources>", mine_path);
+    g_autofree char *sets = g_strdup_printf(
+        "<resources>\n"
+        "  <primitive id=\"rsc1\" class=\"ocf\" provider=\"heartbeat\" type=\"VirtualDomain\">\n"
+        "    <instance_attributes id=\"a1\" score=\"2\">\n"
+        "      <nvpair id=\"a1-c\" name=\"config\" value=\"%s\"/>\n"
+        "    </instance_attributes>\n"
+        "    <instance_attributes id=\"a2\" score=\"1\">\n"
+        "      <nvpair id=\"a2-c\" name=\"config\" value=\"%s\"/>\n"
+        "    </instance_attributes>\n"
+        "  </primitive>\n"
+        "</resources>", theirs_path, mine_path);
+    g_autoptr(GError) err = NULL;
+    g_autofree char *rsc = NULL;
+
+    writeTool(f, "cibadmin", templated, NULL, 0);
+    assert_int_equal(hbClusterOwner(&f->cluster, NAME, UUID, &rsc, &err), HB_CLUSTER_OWNED);
+    assert_string_equal(rsc, "rsc1");
+    g_clear_pointer(&rsc, g_free);
+    writeTool(f, "cibadmin", sets, NULL, 0);
+    assert_int_equal(hbClusterOwner(&f->cluster, NAME, UUID, &rsc, &err), HB_CLUSTER_OWNED);
+    assert_string_equal(rsc, "rsc1");
+}
+
+
 static void
 test_fail(void **state)
 {
@@ -404,6 +454,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_owner_none, setup, teardown),
         cmocka_unit_test_setup_teardown(test_owner_unknown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_owner_found, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_owner_template, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fail_not_here, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fail_errors, setup, teardown),
