@@ -3,6 +3,11 @@
  */
 #include <config.h>
 
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "hb-api.h"
 
 static const GDBusErrorEntry hbDBusErrors[] = {
@@ -167,5 +172,53 @@ hbApiCheckMaintenance(gint64 until, gint64 now, GError **error)
                     HB_MAINTENANCE_MAX_S / (24 * 3600));
         return -1;
     }
+    return 0;
+}
+
+
+int
+hbApiReadRegular(const char *path, gsize max, char **contents, gsize *len, GError **error)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    g_autofree char *buf = NULL;
+    const char *why = NULL;
+    struct stat st;
+    gsize got = 0;
+    int errnum = 0;
+
+    *contents = NULL;
+    *len = 0;
+    if (fd < 0 || fstat(fd, &st) < 0)
+        errnum = errno;
+    else if (!S_ISREG(st.st_mode))
+        why = "not a regular file";
+    else if ((guint64) st.st_size > max)
+        why = "larger than expected";
+    else
+        buf = g_malloc(max + 1);
+    while (!errnum && !why && got <= max) {
+        ssize_t n = read(fd, buf + got, max + 1 - got);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            errnum = errno;
+        else if (n == 0)
+            break;
+        else
+            got += n;
+    }
+    if (fd >= 0)
+        close(fd);
+    if (!errnum && !why && got > max)
+        why = "larger than expected";
+    if (errnum || why) {
+        g_set_error(error, G_FILE_ERROR, errnum ? g_file_error_from_errno(errnum) :
+                    G_FILE_ERROR_INVAL, "%s: %s", path, errnum ? g_strerror(errnum) : why);
+        return -1;
+    }
+    buf[got] = '\0';
+    *contents = g_steal_pointer(&buf);
+    *len = got;
     return 0;
 }

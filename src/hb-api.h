@@ -95,3 +95,14 @@ char *hbApiConfigText(GVariant *config, const char *separator);
  * (or \UNNNNNNNN), and a backslash \\.
  */
 char *hbUtilEscape(const char *text);
+
+/*
+ * A file another program's configuration names (a VirtualDomain config
+ * file): a regular file of at most @max bytes, in @contents
+ * (NUL-terminated) and @len, or -1 with why in @error. Opened without
+ * blocking and checked once open, so a FIFO or device put in its place
+ * never stalls the reader; a file that grows meanwhile is read to @max + 1
+ * bytes only.
+ */
+int hbApiReadRegular(const char *path, gsize max, char **contents, gsize *len,
+                     GError **error);

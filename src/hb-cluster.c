@@ -6,10 +6,8 @@
  */
 #include <config.h>
 
-#include <errno.h>
 #include <string.h>
 #include <gio/gio.h>
-#include <glib/gstdio.h>
 #include <libxml/xpath.h>
 
 #include "hb-api.h"
@@ -335,17 +333,7 @@ hbClusterConfigDefines(const char *xml, gsize len, const char *name, const char 
 static int
 hbClusterReadConfig(const char *path, char **contents, gsize *len, GError **error)
 {
-    GStatBuf st;
-
-    if (g_stat(path, &st) < 0) {
-        g_set_error(error, HB_ERROR, HB_ERROR_FAILED, "%s: %s", path, g_strerror(errno));
-        return -1;
-    }
-    if (!S_ISREG(st.st_mode) || st.st_size > HB_CLUSTER_CONFIG_MAX) {
-        g_set_error(error, HB_ERROR, HB_ERROR_FAILED, "%s: not a domain XML file", path);
-        return -1;
-    }
-    return g_file_get_contents(path, contents, len, error) ? 0 : -1;
+    return hbApiReadRegular(path, HB_CLUSTER_CONFIG_MAX, contents, len, error);
 }
 
 

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
 #include <glib/gstdio.h>
 
 #include "hb-cluster.h"
@@ -263,6 +265,10 @@ test_owner_found(void **state)
     g_autofree char *calls = NULL;
     g_autoptr(GError) err = NULL;
     g_autofree char *rsc = NULL;
+    g_autofree char *fifo = g_build_filename(f->dir, "fifo", NULL);
+    g_autofree char *link = g_build_filename(f->dir, "link.xml", NULL);
+    g_autofree char *big = g_build_filename(f->dir, "big.xml", NULL);
+    g_autofree char *padding = g_malloc0(HB_CLUSTER_CONFIG_MAX + 1);
 
     writeTool(f, "cibadmin", cib_mine, NULL, 0);
     assert_int_equal(hbClusterOwner(&f->cluster, NAME, UUID, &rsc, &err), HB_CLUSTER_OWNED);
@@ -280,7 +286,24 @@ test_owner_found(void **state)
     cib_mine = cibWith("rsc1", "/dev/null");
     writeTool(f, "cibadmin", cib_mine, NULL, 0);
     assert_int_equal(hbClusterOwner(&f->cluster, NAME, UUID, &rsc, &err), HB_CLUSTER_UNKNOWN);
-    assert_string_equal(err->message, "resource rsc1: /dev/null: not a domain XML file");
+    assert_string_equal(err->message, "resource rsc1: /dev/null: not a regular file");
+    g_clear_error(&err);
+    /* A FIFO behind a symbolic link is found out once open, without blocking. */
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(symlink(fifo, link), 0);
+    g_clear_pointer(&cib_mine, g_free);
+    cib_mine = cibWith("rsc1", link);
+    writeTool(f, "cibadmin", cib_mine, NULL, 0);
+    assert_int_equal(hbClusterOwner(&f->cluster, NAME, UUID, &rsc, &err), HB_CLUSTER_UNKNOWN);
+    assert_non_null(strstr(err->message, "not a regular file"));
+    g_clear_error(&err);
+    /* Too large to be a domain's XML. */
+    g_clear_pointer(&cib_mine, g_free);
+    cib_mine = cibWith("rsc1", big);
+    assert_true(g_file_set_contents(big, padding, HB_CLUSTER_CONFIG_MAX + 1, NULL));
+    writeTool(f, "cibadmin", cib_mine, NULL, 0);
+    assert_int_equal(hbClusterOwner(&f->cluster, NAME, UUID, &rsc, &err), HB_CLUSTER_UNKNOWN);
+    assert_non_null(strstr(err->message, "larger than expected"));
 }
 
 
