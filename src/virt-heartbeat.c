@@ -11,6 +11,7 @@
 #include <json-glib/json-glib.h>
 
 #include "hb-api.h"
+#include "hb-cluster.h"
 #include "hb-stats.h"
 
 typedef enum {
@@ -733,10 +734,11 @@ hbCliXmlText(GMarkupParseContext *ctx G_GNUC_UNUSED, const char *text, gsize len
 
 /*
  * The domain a VirtualDomain resource runs, from its config file: its
- * UUID where it has one, else its name. NULL, having said why.
+ * UUID where it has one, else its name, in *@key. HB_EXIT_USAGE with no
+ * config file named; *@key NULL, having said why, if it cannot be read.
  */
-static char *
-hbCliOcfDomain(void)
+static int
+hbCliOcfDomain(char **key)
 {
     static const GMarkupParser parser = { hbCliXmlStart, hbCliXmlEnd, hbCliXmlText, NULL, NULL };
     const char *path = g_getenv("OCF_RESKEY_config");
@@ -746,29 +748,32 @@ hbCliOcfDomain(void)
     g_autofree char *xml = NULL;
     g_autofree char *name = NULL;
     g_autofree char *uuid = NULL;
+    int ret = HB_EXIT_OK;
     gsize len;
 
+    *key = NULL;
     if (!path || !*path) {
-        hbCliFail(HB_EXIT_USAGE, "no DOMAIN, and no $OCF_RESKEY_config to take it from");
+        ret = hbCliFail(HB_EXIT_USAGE, "no DOMAIN, and no $OCF_RESKEY_config to take it from");
         goto cleanup;
     }
+    /* Never a FIFO, a device or a huge file: a monitor that hangs fails. */
     ctx = g_markup_parse_context_new(&parser, 0, &x, NULL);
-    if (!g_file_get_contents(path, &xml, &len, &err) ||
+    if (hbApiReadRegular(path, HB_CLUSTER_CONFIG_MAX, &xml, &len, &err) < 0 ||
         !g_markup_parse_context_parse(ctx, xml, len, &err) ||
         !g_markup_parse_context_end_parse(ctx, &err)) {
-        hbCliFail(HB_EXIT_USAGE, "cannot read the domain from %s: %s", path, err->message);
+        hbCliFail(HB_EXIT_OK, "cannot read the domain from %s: %s", path, err->message);
         goto cleanup;
     }
     name = g_strstrip(g_strdup(x.name->str));
     uuid = g_strstrip(g_strdup(x.uuid->str));
     if (!*uuid && !*name)
-        hbCliFail(HB_EXIT_USAGE, "%s defines no domain name", path);
+        hbCliFail(HB_EXIT_OK, "%s defines no domain name", path);
+    else
+        *key = *uuid ? g_steal_pointer(&uuid) : g_steal_pointer(&name);
  cleanup:
     g_string_free(x.name, TRUE);
     g_string_free(x.uuid, TRUE);
-    if (uuid && *uuid)
-        return g_steal_pointer(&uuid);
-    return name && *name ? g_steal_pointer(&name) : NULL;
+    return ret;
 }
 
 
@@ -777,21 +782,26 @@ hbCliOcfDomain(void)
  * (monitor_scripts of ocf:heartbeat:VirtualDomain). It fails only once the
  * daemon has given up on the guest in place (state failed): while the
  * daemon makes its attempts, and wherever it has no verdict (not
- * reachable, the domain not monitored, not running, the host suspected),
- * the cluster is told nothing is wrong, so the two never act at once.
+ * reachable, the domain not monitored, not running, the host suspected,
+ * its config file unreadable), the cluster is told nothing is wrong, so
+ * the two never act at once.
  */
 static int
 hbCliClusterMonitor(HbCli *cli, const char *key)
 {
-    g_autofree char *from_config = key ? NULL : hbCliOcfDomain();
+    g_autofree char *from_config = NULL;
     const char *state;
 
-    if (!key && !(key = from_config))
+    if (!key && hbCliOcfDomain(&from_config) != HB_EXIT_OK)
         return HB_EXIT_USAGE;
+    if (!key)
+        key = from_config;
     cli->name = "is-heartbeating";
-    if (hbCliConnect(cli) != HB_EXIT_OK || hbCliFind(cli, key) != HB_EXIT_OK) {
+    if (!key || hbCliConnect(cli) != HB_EXIT_OK || hbCliFind(cli, key) != HB_EXIT_OK) {
+        g_autofree char *text = hbUtilEscape(key ? key : "the domain");
+
         g_printerr("virt-heartbeat: no verdict on '%s': the cluster's own checks apply\n",
-                   key);
+                   text);
         printf("unknown\n");
         return HB_EXIT_OK;
     }
@@ -801,8 +811,9 @@ hbCliClusterMonitor(HbCli *cli, const char *key)
         return HB_EXIT_OK;
     }
     printf("no\n");
-    g_printerr("virt-heartbeat: virt-heartbeatd gave up on '%s' in place: %s\n", key,
-               hb_dbus_domain1_get_last_attempt(cli->domain));
+    hbCliFail(HB_EXIT_FAILURE, "virt-heartbeatd gave up on '%s' in place: %s", key,
+              hb_dbus_domain1_get_last_attempt(cli->domain) ?
+              hb_dbus_domain1_get_last_attempt(cli->domain) : "");
     return HB_EXIT_FAILURE;
 }
 

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <sys/stat.h>
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <json-glib/json-glib.h>
@@ -996,6 +997,46 @@ test_daemon_not_running(void **state G_GNUC_UNUSED)
     g_setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/bus", TRUE);
     assert_int_equal(cli(NULL, "list", NULL), 6);
     g_setenv("DBUS_SYSTEM_BUS_ADDRESS", saved, TRUE);
+}
+
+
+/*
+ * A cluster's monitor whose config file cannot be read, or not by GMarkup
+ * (Latin-1, a FIFO that would never end), gives no verdict: a failed
+ * monitor would have the cluster recover a healthy guest.
+ */
+static void
+test_cluster_monitor_config(void **state G_GNUC_UNUSED)
+{
+    g_autofree char *dir = g_dir_make_tmp("hb-ocf-XXXXXX", NULL);
+    g_autofree char *latin1 = g_build_filename(dir, "latin1.xml", NULL);
+    g_autofree char *fifo = g_build_filename(dir, "fifo.xml", NULL);
+    g_autofree char *good = g_build_filename(dir, "good.xml", NULL);
+    const char *paths[] = { latin1, fifo, "/nonexistent/vm.xml" };
+    g_autofree char *out = NULL;
+
+    assert_true(g_file_set_contents(latin1, "<?xml version='1.0' encoding='ISO-8859-1'?>\n"
+                                    "<domain><name>vm1</name><description>caf\xe9"
+                                    "</description></domain>", -1, NULL));
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_true(g_file_set_contents(good, "<domain><name>no-such-vm</name></domain>", -1,
+                                    NULL));
+    for (guint i = 0; i < G_N_ELEMENTS(paths); i++) {
+        g_setenv("OCF_RESKEY_config", paths[i], TRUE);
+        assert_int_equal(cli(&out, "is-heartbeating", "--cluster", NULL), 0);
+        assert_string_equal(out, "unknown\n");
+        g_clear_pointer(&out, g_free);
+    }
+    /* Readable, a domain the daemon does not know (it does not run here). */
+    g_setenv("OCF_RESKEY_config", good, TRUE);
+    assert_int_equal(cli(&out, "is-heartbeating", "--cluster", NULL), 0);
+    assert_string_equal(out, "unknown\n");
+    g_unsetenv("OCF_RESKEY_config");
+    assert_int_equal(cli(NULL, "is-heartbeating", "--cluster", NULL), 2);
+    g_unlink(latin1);
+    g_unlink(fifo);
+    g_unlink(good);
+    g_rmdir(dir);
 }
 
 
@@ -2974,6 +3015,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_daemon_not_running),
+        cmocka_unit_test(test_cluster_monitor_config),
         cmocka_unit_test_setup_teardown(test_config_command, setupTime5, teardown),
         cmocka_unit_test_setup_teardown(test_config_lookup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_manager_methods, setup, teardown),
