@@ -42,24 +42,76 @@ hbClusterMessage(GBytes *bytes)
 }
 
 
+typedef struct _HbClusterRun HbClusterRun;
+
+/* One output stream of a tool, read to its end or to HB_CLUSTER_OUTPUT_MAX. */
 typedef struct {
+    HbClusterRun *run;
+    GInputStream *in;
+    GByteArray *data;
     gboolean done;
+} HbClusterStream;
+
+struct _HbClusterRun {
+    gboolean waited;
     gboolean timed_out;
+    gboolean too_much;
     GCancellable *cancellable;
-    GBytes *out;
-    GBytes *err;
+    HbClusterStream out;
+    HbClusterStream err;
     GError *error;
-} HbClusterRun;
+};
+
+
+static void hbClusterRead(HbClusterStream *stream);
 
 
 static void
-hbClusterCommunicated(GObject *source, GAsyncResult *res, gpointer data)
+hbClusterReadDone(GObject *source, GAsyncResult *res, gpointer data)
+{
+    HbClusterStream *stream = data;
+    HbClusterRun *run = stream->run;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GBytes) bytes = g_input_stream_read_bytes_finish(G_INPUT_STREAM(source), res,
+                                                               &err);
+    gsize len = bytes ? g_bytes_get_size(bytes) : 0;
+
+    if (!bytes && !run->error && !g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        run->error = g_steal_pointer(&err);
+    if (!bytes || len == 0) {
+        stream->done = TRUE;
+        return;
+    }
+    /* Output that would fill the daemon's memory: no tool of Pacemaker's. */
+    if (stream->data->len + len > HB_CLUSTER_OUTPUT_MAX) {
+        run->too_much = TRUE;
+        g_cancellable_cancel(run->cancellable);
+        stream->done = TRUE;
+        return;
+    }
+    g_byte_array_append(stream->data, g_bytes_get_data(bytes, NULL), len);
+    hbClusterRead(stream);
+}
+
+
+static void
+hbClusterRead(HbClusterStream *stream)
+{
+    g_input_stream_read_bytes_async(stream->in, 64 * 1024, G_PRIORITY_DEFAULT,
+                                    stream->run->cancellable, hbClusterReadDone, stream);
+}
+
+
+static void
+hbClusterWaited(GObject *source, GAsyncResult *res, gpointer data)
 {
     HbClusterRun *run = data;
+    g_autoptr(GError) err = NULL;
 
-    g_subprocess_communicate_finish(G_SUBPROCESS(source), res, &run->out, &run->err,
-                                    &run->error);
-    run->done = TRUE;
+    if (!g_subprocess_wait_finish(G_SUBPROCESS(source), res, &err) && !run->error &&
+        !g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        run->error = g_steal_pointer(&err);
+    run->waited = TRUE;
 }
 
 
@@ -76,9 +128,10 @@ hbClusterTimedOut(gpointer data)
 
 /*
  * Run @tool of cluster->tools with @args (NULL-terminated), for at most
- * cluster->timeout seconds, on a main context of this thread's own. Its exit
- * status, its standard output in *@out; -1 if it could not be run or was
- * killed, with why in @error.
+ * cluster->timeout seconds and HB_CLUSTER_OUTPUT_MAX bytes of each output,
+ * on a main context of this thread's own. Its exit status, its standard
+ * output in *@out; -1 if it could not be run or was killed, with why in
+ * @error.
  */
 static int
 hbClusterRunTool(const HbCluster *cluster, const char *tool, const char *const *args,
@@ -92,6 +145,8 @@ hbClusterRunTool(const HbCluster *cluster, const char *tool, const char *const *
     HbClusterRun run = { .cancellable = cancellable };
     int status = -1;
 
+    run.out = (HbClusterStream) { &run, NULL, g_byte_array_new(), FALSE };
+    run.err = (HbClusterStream) { &run, NULL, g_byte_array_new(), FALSE };
     g_ptr_array_add(argv, g_build_filename(cluster->tools, tool, NULL));
     for (guint i = 0; args[i]; i++)
         g_ptr_array_add(argv, g_strdup(args[i]));
@@ -104,15 +159,23 @@ hbClusterRunTool(const HbCluster *cluster, const char *tool, const char *const *
     if (proc) {
         g_source_set_callback(timer, hbClusterTimedOut, &run, NULL);
         g_source_attach(timer, context);
-        g_subprocess_communicate_async(proc, NULL, cancellable, hbClusterCommunicated, &run);
-        while (!run.done)
+        run.out.in = g_subprocess_get_stdout_pipe(proc);
+        run.err.in = g_subprocess_get_stderr_pipe(proc);
+        hbClusterRead(&run.out);
+        hbClusterRead(&run.err);
+        g_subprocess_wait_async(proc, cancellable, hbClusterWaited, &run);
+        while (!run.out.done || !run.err.done || !run.waited)
             g_main_context_iteration(context, TRUE);
         g_source_destroy(timer);
-        if (run.timed_out) {
+        if (run.timed_out || run.too_much) {
             g_subprocess_force_exit(proc);
             g_subprocess_wait(proc, NULL, NULL);
-            g_set_error(error, HB_ERROR, HB_ERROR_FAILED, "%s timed out after %u s, killed",
-                        tool, cluster->timeout);
+            if (run.timed_out)
+                g_set_error(error, HB_ERROR, HB_ERROR_FAILED, "%s timed out after %u s, "
+                            "killed", tool, cluster->timeout);
+            else
+                g_set_error(error, HB_ERROR, HB_ERROR_FAILED, "%s printed more than %u "
+                            "bytes, killed", tool, HB_CLUSTER_OUTPUT_MAX);
         } else if (run.error) {
             g_propagate_prefixed_error(error, g_steal_pointer(&run.error), "%s: ", tool);
         } else if (g_subprocess_get_if_exited(proc)) {
@@ -127,12 +190,12 @@ hbClusterRunTool(const HbCluster *cluster, const char *tool, const char *const *
         g_prefix_error(error, "%s: ", tool);
     g_clear_error(&run.error);
     if (status >= 0) {
-        *out = g_steal_pointer(&run.out);
+        *out = g_byte_array_free_to_bytes(g_steal_pointer(&run.out.data));
         if (err)
-            *err = g_steal_pointer(&run.err);
+            *err = g_byte_array_free_to_bytes(g_steal_pointer(&run.err.data));
     }
-    g_clear_pointer(&run.out, g_bytes_unref);
-    g_clear_pointer(&run.err, g_bytes_unref);
+    g_clear_pointer(&run.out.data, g_byte_array_unref);
+    g_clear_pointer(&run.err.data, g_byte_array_unref);
     return status;
 }
 

@@ -15,6 +15,8 @@
 #define HB_CLUSTER_TIMEOUT_DEFAULT 15
 /* A VirtualDomain config file larger than this is no domain XML. */
 #define HB_CLUSTER_CONFIG_MAX (1024 * 1024)
+/* A tool that prints more than this, on either stream, is killed: a CIB is far smaller. */
+#define HB_CLUSTER_OUTPUT_MAX (64u * 1024 * 1024)
 
 typedef struct {
     const char *tools;    /* the directory of cibadmin, crm_node, crm_resource */

@@ -468,6 +468,23 @@ test_timeout(void **state)
 }
 
 
+/* A tool that prints without end is killed at HB_CLUSTER_OUTPUT_MAX, long before its timeout. */
+static void
+test_output_max(void **state)
+{
+    Fixture *f = *state;
+    g_autofree char *path = writeFile(f->dir, "cibadmin", "#!/bin/sh\nexec yes '<resources>'\n",
+                                      0755);
+    g_autofree char *cib_path = writeFile(f->dir, "cib.xml", "<cib/>", 0600);
+    g_autoptr(GError) err = NULL;
+    g_autofree char *rsc = NULL;
+
+    f->cluster.timeout = 60;
+    assert_int_equal(hbClusterOwner(&f->cluster, NAME, UUID, &rsc, &err), HB_CLUSTER_UNKNOWN);
+    assert_non_null(strstr(err->message, "cibadmin printed more than 67108864 bytes, killed"));
+}
+
+
 int
 main(void)
 {
@@ -483,6 +500,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_fail_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fail_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_output_max, setup, teardown),
     };
 
     return cmocka_run_group_tests_name("cluster", tests, NULL, NULL);
