@@ -450,8 +450,10 @@ hbClusterOwner(const HbCluster *cluster, const char *name, const char *uuid, cha
     if (!g_file_test(cibadmin, G_FILE_TEST_IS_EXECUTABLE))
         return HB_CLUSTER_NONE;
     if (hbClusterRunOk(cluster, "cibadmin", query, &out, &err) < 0) {
-        /* Pacemaker installed, and never set up: no cluster to ask. */
-        if (!g_file_test(cluster->cib_file, G_FILE_TEST_EXISTS))
+        /* Pacemaker installed, and never set up: no cluster to ask. A
+         * Pacemaker Remote node has no CIB on disk, only its key. */
+        if (!g_file_test(cluster->cib_file, G_FILE_TEST_EXISTS) &&
+            !(cluster->authkey_file && g_file_test(cluster->authkey_file, G_FILE_TEST_EXISTS)))
             return HB_CLUSTER_NONE;
         g_propagate_prefixed_error(error, g_steal_pointer(&err), "cannot read the CIB: ");
         return HB_CLUSTER_UNKNOWN;

@@ -222,6 +222,24 @@ test_owner_none(void **state)
 }
 
 
+/* A Pacemaker Remote node keeps no CIB, only its authkey: pacemaker-remoted down is no "none". */
+static void
+test_owner_remote(void **state)
+{
+    Fixture *f = *state;
+    g_autofree char *authkey = g_build_filename(f->dir, "authkey", NULL);
+    g_autofree char *written = writeFile(f->dir, "authkey", "key", 0600);
+    g_autoptr(GError) err = NULL;
+    g_autofree char *rsc = NULL;
+
+    f->cluster.authkey_file = authkey;
+    writeTool(f, "cibadmin", "", "Could not connect to the CIB: Transport endpoint is not "
+              "connected", 102);
+    assert_int_equal(hbClusterOwner(&f->cluster, NAME, UUID, &rsc, &err), HB_CLUSTER_UNKNOWN);
+    assert_non_null(strstr(err->message, "cannot read the CIB"));
+}
+
+
 static void
 test_owner_unknown(void **state)
 {
@@ -492,6 +510,7 @@ main(void)
         cmocka_unit_test(test_parse_resources),
         cmocka_unit_test(test_config_defines),
         cmocka_unit_test_setup_teardown(test_owner_none, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_owner_remote, setup, teardown),
         cmocka_unit_test_setup_teardown(test_owner_unknown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_owner_found, setup, teardown),
         cmocka_unit_test_setup_teardown(test_owner_template, setup, teardown),
