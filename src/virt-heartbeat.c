@@ -733,6 +733,28 @@ hbCliXmlText(GMarkupParseContext *ctx G_GNUC_UNUSED, const char *text, gsize len
 
 
 /*
+ * A UUID as libvirt reads it (32 hex digits, dashes anywhere, either case)
+ * in the form the daemon looks up; anything else as it is.
+ */
+static char *
+hbCliCanonicalUUID(const char *text)
+{
+    g_autoptr(GString) hex = g_string_new(NULL);
+
+    for (const char *p = text; *p; p++) {
+        if (g_ascii_isxdigit(*p))
+            g_string_append_c(hex, g_ascii_tolower(*p));
+        else if (*p != '-')
+            return g_strdup(text);
+    }
+    if (hex->len != 32)
+        return g_strdup(text);
+    return g_strdup_printf("%.8s-%.4s-%.4s-%.4s-%.12s", hex->str, hex->str + 8, hex->str + 12,
+                           hex->str + 16, hex->str + 20);
+}
+
+
+/*
  * The domain a VirtualDomain resource runs, from its config file: its
  * UUID where it has one, else its name, in *@key. HB_EXIT_USAGE with no
  * config file named; *@key NULL, having said why, if it cannot be read.
@@ -769,7 +791,7 @@ hbCliOcfDomain(char **key)
     if (!*uuid && !*name)
         hbCliFail(HB_EXIT_OK, "%s defines no domain name", path);
     else
-        *key = *uuid ? g_steal_pointer(&uuid) : g_steal_pointer(&name);
+        *key = *uuid ? hbCliCanonicalUUID(uuid) : g_steal_pointer(&name);
  cleanup:
     g_string_free(x.name, TRUE);
     g_string_free(x.uuid, TRUE);

@@ -392,6 +392,24 @@ test_status_list_json(void **state)
 
     assert_int_equal(cli(&yes, "is-heartbeating", "hb-dbus", NULL), 0);
     assert_string_equal(yes, "yes\n");
+    /* A cluster's monitor, the UUID of the config file as libvirt also takes it. */
+    {
+        g_autofree char *dir = g_dir_make_tmp("hb-ocf-XXXXXX", NULL);
+        g_autofree char *config = g_build_filename(dir, "vm.xml", NULL);
+        g_auto(GStrv) parts = g_strsplit(upper, "-", -1);
+        g_autofree char *bare = g_strjoinv("", parts);
+        g_autofree char *xml = g_strdup_printf("<domain><name>other</name><uuid> %s </uuid>"
+                                               "</domain>", bare);
+        g_autofree char *cluster = NULL;
+
+        assert_true(g_file_set_contents(config, xml, -1, NULL));
+        g_setenv("OCF_RESKEY_config", config, TRUE);
+        assert_int_equal(cli(&cluster, "is-heartbeating", "--cluster", NULL), 0);
+        assert_string_equal(cluster, "yes\n");
+        g_unsetenv("OCF_RESKEY_config");
+        g_unlink(config);
+        g_rmdir(dir);
+    }
     assert_int_equal(cli(&pct, "percentage", "hb-dbus", NULL), 0);
     assert_string_equal(pct, "100\n");
 }
