@@ -5,8 +5,10 @@
  */
 #include <config.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <glib-unix.h>
 #include <json-glib/json-glib.h>
 
@@ -799,6 +801,25 @@ hbCliOcfDomain(char **key)
 }
 
 
+/* The daemon's answer to a cluster's monitor, at most: Pacemaker's own timeout is a failure. */
+#define HB_CLI_CLUSTER_DEADLINE 10
+
+
+/* No answer in time (a host under load, a daemon stuck): no verdict. */
+static void
+hbCliClusterDeadline(int sig G_GNUC_UNUSED)
+{
+    static const char out[] = "unknown\n";
+    static const char err[] = "virt-heartbeat: no answer from virt-heartbeatd in time: "
+        "the cluster's own checks apply\n";
+
+    if (write(STDOUT_FILENO, out, sizeof(out) - 1) < 0 ||
+        write(STDERR_FILENO, err, sizeof(err) - 1) < 0)
+        _exit(HB_EXIT_OK);
+    _exit(HB_EXIT_OK);
+}
+
+
 /*
  * is-heartbeating --cluster: the monitor of a cluster resource
  * (monitor_scripts of ocf:heartbeat:VirtualDomain). It fails only once the
@@ -819,7 +840,10 @@ hbCliClusterMonitor(HbCli *cli, const char *key)
     if (!key)
         key = from_config;
     cli->name = "is-heartbeating";
+    signal(SIGALRM, hbCliClusterDeadline);
+    alarm(HB_CLI_CLUSTER_DEADLINE);
     if (!key || hbCliConnect(cli) != HB_EXIT_OK || hbCliFind(cli, key) != HB_EXIT_OK) {
+        alarm(0);
         g_autofree char *text = hbUtilEscape(key ? key : "the domain");
 
         g_printerr("virt-heartbeat: no verdict on '%s': the cluster's own checks apply\n",
@@ -827,6 +851,7 @@ hbCliClusterMonitor(HbCli *cli, const char *key)
         printf("unknown\n");
         return HB_EXIT_OK;
     }
+    alarm(0);
     state = hb_dbus_domain1_get_state(cli->domain);
     if (g_strcmp0(state, "failed") != 0 || hb_dbus_manager1_get_host_hold(cli->manager)) {
         printf("yes\n");

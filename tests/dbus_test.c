@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <glib/gstdio.h>
 #include <signal.h>
+#include <gio/gunixsocketaddress.h>
 #include <json-glib/json-glib.h>
 #include <libvirt-glib/libvirt-glib.h>
 
@@ -1049,8 +1050,29 @@ test_cluster_monitor_config(void **state G_GNUC_UNUSED)
     g_setenv("OCF_RESKEY_config", good, TRUE);
     assert_int_equal(cli(&out, "is-heartbeating", "--cluster", NULL), 0);
     assert_string_equal(out, "unknown\n");
+    g_clear_pointer(&out, g_free);
     g_unsetenv("OCF_RESKEY_config");
     assert_int_equal(cli(NULL, "is-heartbeating", "--cluster", NULL), 2);
+    /* A bus that takes the connection and never answers: no verdict, in time. */
+    {
+        g_autofree char *sock_path = g_build_filename(dir, "bus", NULL);
+        g_autofree char *address = g_strdup_printf("unix:path=%s", sock_path);
+        g_autofree char *saved = g_strdup(g_getenv("DBUS_SYSTEM_BUS_ADDRESS"));
+        g_autoptr(GSocketAddress) addr = g_unix_socket_address_new(sock_path);
+        g_autoptr(GSocket) sock = g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
+                                               G_SOCKET_PROTOCOL_DEFAULT, NULL);
+        gint64 start = g_get_monotonic_time();
+
+        assert_true(g_socket_bind(sock, addr, TRUE, NULL));
+        assert_true(g_socket_listen(sock, NULL));
+        g_setenv("DBUS_SYSTEM_BUS_ADDRESS", address, TRUE);
+        assert_int_equal(cli(&out, "is-heartbeating", "--cluster", "vm1", NULL), 0);
+        assert_string_equal(out, "unknown\n");
+        assert_true(g_get_monotonic_time() - start < 20 * G_USEC_PER_SEC);
+        g_clear_pointer(&out, g_free);
+        g_setenv("DBUS_SYSTEM_BUS_ADDRESS", saved, TRUE);
+        g_unlink(sock_path);
+    }
     g_unlink(latin1);
     g_unlink(fifo);
     g_unlink(good);
