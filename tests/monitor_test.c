@@ -2055,6 +2055,15 @@ readClusterCalls(Fixture *f)
 }
 
 
+static gboolean
+condCibadminCalled(gpointer data)
+{
+    g_autofree char *calls = readClusterCalls(data);
+
+    return strstr(calls, "cibadmin") != NULL;
+}
+
+
 /* Its attempts in place exhausted, the guest's failure goes to its resource. */
 static void
 test_escalate_reported(void **state)
@@ -2120,6 +2129,8 @@ test_escalate_dropped_when_back(void **state)
     waitState(f, "hb-escback", HB_STATE_OK);
     fakeProbeSet(uuid, FAKE_AGENT_MISS);
     waitNotices(f, "hb-escback", "restarts-exhausted", 1);
+    /* Back only once the job reads the CIB: not before it ran. */
+    assert_true(testWaitFor(condCibadminCalled, f, 10));
     fakeProbeSet(uuid, FAKE_AGENT_OK);
     waitNotices(f, "hb-escback", "heartbeat-resumed", 1);
     waitNotices(f, "hb-escback", "escalated", 1);
