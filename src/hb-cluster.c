@@ -564,6 +564,9 @@ hbClusterFail(const HbCluster *cluster, const char *resource, char **node, GErro
                     where ? "on " : "nowhere", where ? where : "", name);
         return -1;
     }
+    /* The checks took their time: the guest may be back meanwhile. */
+    if (cluster->wanted && !cluster->wanted(cluster->wanted_data, error))
+        return -1;
     args[4] = name;
     if (hbClusterRunOk(cluster, "crm_resource", args, &out, error) < 0)
         return -1;

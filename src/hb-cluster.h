@@ -25,6 +25,10 @@ typedef struct {
     const char *cib_file; /* the CIB on disk: none, the node never was in a cluster */
     guint timeout;        /* seconds each tool may run */
     const char *authkey_file; /* Pacemaker Remote's key: NULL, or none, not such a node */
+    /* hbClusterFail asks right before its report, after its checks (which
+     * take up to 2 timeouts); FALSE, with why in @error: none is made. */
+    gboolean (*wanted)(gpointer data, GError **error);
+    gpointer wanted_data;
 } HbCluster;
 
 /* A VirtualDomain primitive of the CIB. */

@@ -64,19 +64,27 @@ hbEscalateRestartStep(HbJob *job, virDomainPtr dom, HbRestartStep step, int stat
 
 /* Whether the report is still wanted: the failed episode open, the host not suspected. */
 static gboolean
-hbEscalateWanted(HbJob *job, const char *when)
+hbEscalateWanted(HbJob *job, const char *when, GError **error)
 {
     if (!hbTicketIsOpen(job->ticket)) {
         job->dropped = TRUE;
-        g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED,
-                    "the failed episode ended before %s", when);
+        g_set_error(error, HB_ERROR, HB_ERROR_FAILED, "the failed episode ended before %s",
+                    when);
     } else if (!hbTicketIsOpen(job->host_gate)) {
         job->held = TRUE;
-        g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED, "host suspected before %s", when);
+        g_set_error(error, HB_ERROR, HB_ERROR_FAILED, "host suspected before %s", when);
     } else {
         return TRUE;
     }
     return FALSE;
+}
+
+
+/* Asked by hbClusterFail once it found the resource here, right before crm_resource --fail. */
+static gboolean
+hbEscalateReportWanted(gpointer data, GError **error)
+{
+    return hbEscalateWanted(data, "the report", error);
 }
 
 
@@ -88,7 +96,7 @@ hbEscalateRun(HbJob *job)
     g_autofree char *node = NULL;
     HbCluster cluster;
 
-    if (!hbEscalateWanted(job, "it ran"))
+    if (!hbEscalateWanted(job, "it ran", &job->error))
         return;
     if (!job->cluster_tools || !job->cluster_tools[0]) {
         g_set_error(&job->error, HB_ERROR, HB_ERROR_FAILED,
@@ -117,9 +125,12 @@ hbEscalateRun(HbJob *job)
         job->done = "would report";
         return;
     }
-    /* The CIB took its time: the guest may be back, or the user's meanwhile. */
-    if (!hbEscalateWanted(job, "the report"))
+    /* The CIB took its time: the guest may be back, or the user's meanwhile;
+     * and so may crm_node and crm_resource --locate (asked again then). */
+    if (!hbEscalateWanted(job, "the report", &job->error))
         return;
+    cluster.wanted = hbEscalateReportWanted;
+    cluster.wanted_data = job;
     job->sent = g_get_monotonic_time();
     if (hbClusterFail(&cluster, job->resource, &node, &job->error) == 0)
         job->done = "reported";

@@ -396,6 +396,39 @@ test_fail(void **state)
 
 
 /* Where the cluster does not run it here, nothing is failed. */
+static gboolean
+notWanted(gpointer data, GError **error)
+{
+    g_autofree char *calls = readCalls(data);
+
+    /* Asked after the checks, right before the report. */
+    assert_non_null(strstr(calls, "crm_resource --locate"));
+    g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "the guest came back");
+    return FALSE;
+}
+
+
+/* The heartbeat back while crm_node and crm_resource --locate ran: no report. */
+static void
+test_fail_not_wanted(void **state)
+{
+    Fixture *f = *state;
+    g_autofree char *calls = NULL;
+    g_autofree char *node = NULL;
+    g_autoptr(GError) err = NULL;
+
+    writeTool(f, "crm_node", "node1", NULL, 0);
+    writeTool(f, "crm_resource", locateHere, NULL, 0);
+    f->cluster.wanted = notWanted;
+    f->cluster.wanted_data = f;
+    assert_int_equal(hbClusterFail(&f->cluster, "rsc1", &node, &err), -1);
+    assert_string_equal(err->message, "the guest came back");
+    assert_null(node);
+    calls = readCalls(f);
+    assert_null(strstr(calls, "--fail"));
+}
+
+
 static void
 test_fail_not_here(void **state)
 {
@@ -515,6 +548,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_owner_found, setup, teardown),
         cmocka_unit_test_setup_teardown(test_owner_template, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fail_not_wanted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fail_not_here, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fail_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fail_refused, setup, teardown),
