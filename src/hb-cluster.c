@@ -440,6 +440,7 @@ hbClusterOwner(const HbCluster *cluster, const char *name, const char *uuid, cha
 {
     static const char *const query[] = { "--query", "--scope", "resources", NULL };
     g_autofree char *cibadmin = g_build_filename(cluster->tools, "cibadmin", NULL);
+    g_autofree char *remoted = g_build_filename(cluster->tools, "pacemaker-remoted", NULL);
     g_autoptr(GPtrArray) resources = NULL;
     g_autoptr(GBytes) out = NULL;
     g_autoptr(GError) err = NULL;
@@ -451,9 +452,9 @@ hbClusterOwner(const HbCluster *cluster, const char *name, const char *uuid, cha
         return HB_CLUSTER_NONE;
     if (hbClusterRunOk(cluster, "cibadmin", query, &out, &err) < 0) {
         /* Pacemaker installed, and never set up: no cluster to ask. A
-         * Pacemaker Remote node has no CIB on disk, only its key. */
+         * Pacemaker Remote node has no CIB on disk, but pacemaker-remoted. */
         if (!g_file_test(cluster->cib_file, G_FILE_TEST_EXISTS) &&
-            !(cluster->authkey_file && g_file_test(cluster->authkey_file, G_FILE_TEST_EXISTS)))
+            !g_file_test(remoted, G_FILE_TEST_IS_EXECUTABLE))
             return HB_CLUSTER_NONE;
         g_propagate_prefixed_error(error, g_steal_pointer(&err), "cannot read the CIB: ");
         return HB_CLUSTER_UNKNOWN;

@@ -11,8 +11,6 @@
 #define HB_CLUSTER_TOOLS_DEFAULT "/usr/sbin"
 /* Where Pacemaker keeps the CIB of a node that has been in a cluster. */
 #define HB_CLUSTER_CIB_DEFAULT "/var/lib/pacemaker/cib/cib.xml"
-/* The key of a Pacemaker Remote node (and of a cluster node that has them): no CIB there. */
-#define HB_CLUSTER_AUTHKEY_DEFAULT "/etc/pacemaker/authkey"
 /* Each of Pacemaker's tools is given this long, then killed. */
 #define HB_CLUSTER_TIMEOUT_DEFAULT 15
 /* A VirtualDomain config file larger than this is no domain XML. */
@@ -20,11 +18,15 @@
 /* A tool that prints more than this, on either stream, is killed: a CIB is far smaller. */
 #define HB_CLUSTER_OUTPUT_MAX (64u * 1024 * 1024)
 
+/*
+ * A Pacemaker Remote node keeps no CIB: pacemaker-remoted among the tools
+ * says this is one (/etc/pacemaker/authkey would not: Debian's
+ * pacemaker-common makes one on every host it is installed on).
+ */
 typedef struct {
     const char *tools;    /* the directory of cibadmin, crm_node, crm_resource */
     const char *cib_file; /* the CIB on disk: none, the node never was in a cluster */
     guint timeout;        /* seconds each tool may run */
-    const char *authkey_file; /* Pacemaker Remote's key: NULL, or none, not such a node */
     /* hbClusterFail asks right before its report, after its checks (which
      * take up to 2 timeouts); FALSE, with why in @error: none is made. */
     gboolean (*wanted)(gpointer data, GError **error);

@@ -16,7 +16,6 @@ hbEscalateCluster(const HbJob *job, HbCluster *cluster)
         .tools = job->cluster_tools,
         .cib_file = HB_CLUSTER_CIB_DEFAULT,
         .timeout = HB_CLUSTER_TIMEOUT_DEFAULT,
-        .authkey_file = HB_CLUSTER_AUTHKEY_DEFAULT,
     };
 }
 

@@ -2195,7 +2195,7 @@ freeze_vcpu() {
 }
 
 _s_ladder() {
-    local pid steps
+    local pid steps agent_error
     mkdomain "$d" yes "" \
         "time='6' rate='3' boot_grace='20' failure_interval='6' failure_attempts='4' action='ladder'" ||
         return 1
@@ -2215,14 +2215,26 @@ _s_ladder() {
     wait_until 30 has_events "$d" restart-attempt 4 || fail "the hung reset never ended" || return 1
     steps=$(events_of "$d" restart-attempt | jq -r '"\(.attempt) \(.action) \(.result | split(":")[0])"' | tr '\n' ';')
     log "attempts: $steps"
+    # libvirt 9.0 may start the new QEMU with the agent of the one killed
+    # under the hung reset still in error ("not available due to an
+    # error", and no agent 'disconnected' on the start): its pings fail
+    # until the channel opens anew, and only a fourth attempt, a destroy and
+    # start again, brings it back (seen once in CI).
+    agent_error=0
+    if grep -q "Domain '$d': .*QEMU guest agent is not available due to an error" \
+        "$work/daemon.log"; then
+        agent_error=1
+        log "the new QEMU's agent was in error: a fourth attempt is due"
+    fi
     [ "$steps" = "1 nmi ok;2 ladder hung;2 ladder reset;3 destroy+start ok;" ] ||
         [ "$steps" = "1 nmi ok;2 ladder hung;3 destroy+start ok;2 ladder reset;" ] ||
+        { [ "$agent_error" = 1 ] && [[ "$steps" == "1 nmi ok;2 ladder hung;"*"3 destroy+start ok;"*"4 destroy+start ok;" ]]; } ||
         fail "attempts: $steps" || return 1
     grep -q "Domain '$d': restart attempt 1: nmi " "$work/daemon.log" || fail "no nmi in the daemon log" || return 1
     grep -q "Domain '$d': restart attempt 2, given up as hung, ended: reset" "$work/daemon.log" ||
         fail "the hung attempt was no reset" || return 1
     # libvirt's own view: destroyed and started once, a new QEMU, a new boot.
-    [ "$(libvirt_events "$d" "Stopped Destroyed")" = 1 ] ||
+    [ "$(libvirt_events "$d" "Stopped Destroyed")" = $((1 + agent_error)) ] ||
         fail "libvirt saw $(libvirt_events "$d" "Stopped Destroyed") destroys" || return 1
     [ "$(qemu_pid "$d")" != "$pid" ] || fail "the same QEMU runs" || return 1
     has_boots "$d" 2 || fail "the guest booted $(guest_boots "$d") times" || return 1
