@@ -2605,7 +2605,10 @@ s_deb_run() {
         grep -qx "$f" "$work/deb-files" || fail "$f is not the package's" || return 1
     done
     for f in /usr/share/man/man*/virt-heartbeat*.gz; do
-        zcat "$f" | grep -q '^\.TH ' || fail "$f is no man page" || return 1
+        # Whole, then read: grep -q on a pipe ends zcat with SIGPIPE (pipefail)
+        # once a page is larger than the pipe's buffer.
+        zcat "$f" > "$work/deb-page" || fail "cannot read $f" || return 1
+        grep -q '^\.TH ' "$work/deb-page" || fail "$f is no man page" || return 1
     done
     xmllint --noout --relaxng /usr/share/virt-heartbeat/virt-heartbeat.rng \
         /usr/share/virt-heartbeat/examples/*.xml 2>/dev/null ||
